@@ -1,0 +1,193 @@
+using System.Text.Json.Nodes;
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Hosting;
+using BreakGlassBot.Slack;
+using Microsoft.Extensions.Options;
+
+namespace BreakGlassBot.Declaring;
+
+/// <summary>A reply to a slash command: shown only to the caller unless <see cref="InChannel"/>.</summary>
+public sealed record CommandReply(string Text, JsonArray? Blocks = null, bool InChannel = false)
+{
+    public IResult ToResult() => Results.Json(new JsonObject
+    {
+        ["response_type"] = InChannel ? "in_channel" : "ephemeral",
+        ["text"] = Text,
+        ["blocks"] = Blocks?.DeepClone(),
+    });
+}
+
+/// <summary>Optional sub-commands that other features add (e.g. "overdue", "link", "export").</summary>
+public interface ISubCommand
+{
+    string Name { get; }
+    string Usage { get; }
+    Task<CommandReply> RunAsync(SlashCommand command, string arguments, CancellationToken ct);
+}
+
+/// <summary>/breakglass: the first word picks the sub-command; anything else is a declaration.</summary>
+internal sealed class BreakGlassCommand(
+    Declarations declarations, ChangeStore store, ChangeMessages messages, Permissions permissions, Outbox outbox,
+    DeclarationModal modal, ISlackApi slack, IOptions<SlackOptions> slackOptions, TimeProvider time,
+    IEnumerable<ISubCommand> extraCommands, ILogger<BreakGlassCommand> log)
+{
+    public const string SlashCommandName = "/breakglass";
+    const int ListLimit = 15;
+
+    readonly Dictionary<string, ISubCommand> extras = extraCommands.ToDictionary(c => c.Name, StringComparer.OrdinalIgnoreCase);
+
+    public string Help() => string.Join('\n',
+    [
+        "*BreakGlassBot* declares emergency changes and tracks their retrospective review.",
+        "`/breakglass` open the declaration form",
+        "`/breakglass <summary> [PR URL...] [JIRA-KEY...]` declare at once",
+        "`/breakglass status [BG-n]` one change, or your open ones",
+        "`/breakglass list [open|overdue|mine]` a short list",
+        "`/breakglass overdue` changes past their review deadline",
+        "`/breakglass cancel BG-n <reason>` withdraw a mistaken declaration (it stays in the record)",
+        .. extras.Values.Where(e => e.Name != "overdue").Select(e => e.Usage),
+        "`/breakglass help` this help",
+    ]);
+
+    public async Task<CommandReply> HandleAsync(SlashCommand command, CancellationToken ct)
+    {
+        var text = command.Text.Trim();
+        var space = text.IndexOfAny([' ', '\t', '\n']);
+        var first = (space < 0 ? text : text[..space]).ToLowerInvariant();
+        var rest = space < 0 ? "" : text[(space + 1)..].Trim();
+        return first switch
+        {
+            "" => await OpenModalAsync(command, ct),
+            "help" or "-h" or "--help" or "?" => new CommandReply(Help()),
+            "status" => Status(command, rest),
+            "list" => List(command, rest),
+            "cancel" => Cancel(command, rest),
+            _ when extras.TryGetValue(first, out var extra) => await extra.RunAsync(command, rest, ct),
+            "overdue" => List(command, "overdue"),
+            _ => Declare(command, text),
+        };
+    }
+
+    CommandReply Declare(SlashCommand command, string text)
+    {
+        if (!permissions.MayDeclare(command.UserId))
+            return new CommandReply(":no_entry: Only the configured declarers may break the glass. Ask one of: "
+                + string.Join(", ", slackOptions.Value.Declarers.Select(Blocks.Mention)));
+        var parsed = DeclarationText.Parse(text);
+        if (parsed.Problems.Count > 0)
+            return new CommandReply(":warning: " + string.Join("\n", parsed.Problems.Select(Blocks.Escape))
+                + "\nType `/breakglass <summary> https://github.com/<owner>/<repo>/pull/<n> ABC-123`, or just `/breakglass` for the form.");
+        if (parsed.Summary.Length < 3)
+            return new CommandReply(":warning: Say what you are changing and why: `/breakglass <summary> [PR URL] [JIRA-KEY]`, e.g. "
+                + "`/breakglass Roll back payments deploy https://github.com/acme/pay/pull/42 OPS-7`");
+        var summary = parsed.Summary.Length > DeclarationText.MaxSummaryLength ? parsed.Summary[..DeclarationText.MaxSummaryLength] : parsed.Summary;
+        var justification = parsed.Summary.Length > DeclarationText.MaxSummaryLength ? parsed.Summary : null;
+
+        var (change, _) = declarations.Declare(new DeclarationRequest(command.UserId, command.UserName, summary, justification, null, null,
+            parsed.PullRequests, parsed.JiraKeys, SourceKey: null, command.ChannelId));
+        return messages.Confirmation(change);
+    }
+
+    async Task<CommandReply> OpenModalAsync(SlashCommand command, CancellationToken ct)
+    {
+        if (!permissions.MayDeclare(command.UserId))
+            return new CommandReply(":no_entry: Only the configured declarers may break the glass.");
+        if (string.IsNullOrEmpty(command.TriggerId))
+            return new CommandReply("Type `/breakglass <summary> [PR URL] [JIRA-KEY]` to declare.");
+        // trigger_id expires 3 s after the click: open the modal now, inside the request, with a budget.
+        using var budget = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        budget.CancelAfter(TimeSpan.FromSeconds(2));
+        try
+        {
+            await slack.OpenViewAsync(command.TriggerId, modal.Build(command.ChannelId), budget.Token);
+            return new CommandReply("");
+        }
+        catch (Exception e) when (e is SlackApiException or OperationCanceledException)
+        {
+            log.LogWarning("views.open failed for {User}: {Error}", command.UserId, (e as SlackApiException)?.Error ?? "timeout");
+            return new CommandReply(":warning: Slack could not open the form just now. Declare in one line instead: "
+                + "`/breakglass <summary> [PR URL] [JIRA-KEY]`");
+        }
+    }
+
+    CommandReply Status(SlashCommand command, string args)
+    {
+        var now = time.GetUtcNow();
+        if (args.Length == 0)
+        {
+            var mine = store.OpenChangesOf(command.UserId);
+            return mine.Count == 0
+                ? new CommandReply("You have no open emergency changes. `/breakglass list` shows everyone's.")
+                : new CommandReply($"Your open changes ({mine.Count}):\n" + string.Join('\n', mine.Take(ListLimit).Select(c => messages.Line(c, now))));
+        }
+        if (!ChangeId.TryParse(args, out var id))
+            return new CommandReply($":warning: '{Blocks.Escape(args)}' is not a change id. Type `/breakglass status BG-42`.");
+        var change = store.Get(id.Number);
+        if (change is null)
+            return new CommandReply($":warning: There is no {id}. `/breakglass list` shows the open changes.");
+        return new CommandReply($"{change.ChangeId}: {Blocks.Escape(change.Summary)}", messages.StatusBlocks(change, now));
+    }
+
+    CommandReply List(SlashCommand command, string args)
+    {
+        var now = time.GetUtcNow();
+        var (title, items) = args.ToLowerInvariant() switch
+        {
+            "" or "open" => ("Open emergency changes", store.OpenChanges().OrderBy(c => c.DueAt).ToList()),
+            "overdue" => ("Overdue emergency changes", store.Overdue(now).ToList()),
+            "mine" => ("Your emergency changes", store.ChangesOf(command.UserId).ToList()),
+            _ => ("", (List<EmergencyChange>?)null),
+        };
+        if (items is null)
+            return new CommandReply($":warning: I can list `open`, `overdue` or `mine`, not '{Blocks.Escape(args)}'. Type `/breakglass list overdue`.");
+        if (items.Count == 0)
+            return new CommandReply($"{title}: none.");
+        var lines = items.Take(ListLimit).Select(c => messages.Line(c, now)).ToList();
+        if (items.Count > ListLimit) lines.Add($"…and {items.Count - ListLimit} more.");
+        return new CommandReply($"*{title}* ({items.Count}):\n" + string.Join('\n', lines));
+    }
+
+    CommandReply Cancel(SlashCommand command, string args)
+    {
+        const string usage = "Type `/breakglass cancel BG-42 <reason>`: the reason is kept in the record.";
+        var space = args.IndexOf(' ');
+        var idText = space < 0 ? args : args[..space];
+        var reason = space < 0 ? "" : args[(space + 1)..].Trim();
+        if (!ChangeId.TryParse(idText, out var id)) return new CommandReply(":warning: Which change? " + usage);
+        if (reason.Length == 0) return new CommandReply($":warning: Say why {id} is cancelled. " + usage);
+        var now = time.GetUtcNow();
+        string? refusal = null;
+        var updated = store.Update(id.Number, c =>
+        {
+            if (!permissions.MayCancel(command.UserId, c))
+            {
+                refusal = $":no_entry: Only {Blocks.Mention(c.DeclaredBy)} (who declared it) or an admin may cancel {c.ChangeId}.";
+                return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = command.UserId, Type = AuditTypes.CancelRefused, Data = new() { ["reason"] = "not declarer or admin" } }];
+            }
+            if (c.Status != ChangeStatus.Open)
+            {
+                refusal = $"{c.ChangeId} is already {c.Status.ToString().ToLowerInvariant()}" + (c.Cancellation is { } x ? $" (by {Blocks.Mention(x.By)}: {Blocks.Escape(x.Reason)})." : ".");
+                return [];
+            }
+            c.Status = ChangeStatus.Cancelled;
+            c.Cancellation = new Cancellation { By = command.UserId, At = now, Reason = reason };
+            Outbox.Enqueue(c, StepKinds.RefreshAnnouncement, now);
+            Outbox.Enqueue(c, StepKinds.ThreadNote, now, CancelledNote.Key);
+            return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = command.UserId, Type = AuditTypes.Cancelled, Data = new() { ["reason"] = reason } }];
+        });
+        if (updated is null) return new CommandReply($":warning: There is no {id}. `/breakglass list mine` shows your changes.");
+        if (refusal is not null) return new CommandReply(refusal);
+        outbox.Nudge();
+        return new CommandReply($"{updated.ChangeId} is cancelled; it stays in the record with your reason.");
+    }
+}
+
+internal sealed class CancelledNote : IThreadNoteSource
+{
+    public const string Key = "cancelled";
+
+    public string? Render(EmergencyChange change, string key) =>
+        key == Key && change.Cancellation is { } x
+            ? $":no_entry_sign: {change.ChangeId} was cancelled by {Blocks.Mention(x.By)}: {Blocks.Escape(x.Reason)}. No retrospective review is needed; the record is kept."
+            : null;
+}

@@ -1,0 +1,104 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using BreakGlassBot.Deadlines;
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Slack;
+
+namespace BreakGlassBot.Declaring;
+
+/// <summary>Pure builders for every message about a change. User text is always escaped.</summary>
+public sealed class ChangeMessages(string? jiraBaseUrl, string? announcementChannel)
+{
+    public const string AnnouncementEventType = "breakglass_announcement";
+    public const string NoteEventType = "breakglass_note";
+
+    public static MessageMetadata AnnouncementMetadata(EmergencyChange c) =>
+        new(AnnouncementEventType, new Dictionary<string, string> { ["change_id"] = c.ChangeId.ToString() });
+
+    public static MessageMetadata NoteMetadata(EmergencyChange c, string key) =>
+        new(NoteEventType, new Dictionary<string, string> { ["change_id"] = c.ChangeId.ToString(), ["note"] = key });
+
+    public string StatusWord(EmergencyChange c, DateTimeOffset now) => c.Status switch
+    {
+        ChangeStatus.Open when c.IsOverdue(now) => ":warning: Overdue",
+        ChangeStatus.Open => ":hourglass_flowing_sand: Open, awaiting retrospective review",
+        ChangeStatus.Reviewed => ":white_check_mark: Reviewed",
+        ChangeStatus.Closed => ":lock: Closed",
+        ChangeStatus.Cancelled => ":no_entry_sign: Cancelled",
+        _ => c.Status.ToString(),
+    };
+
+    public string Links(EmergencyChange c)
+    {
+        var parts = new List<string>();
+        parts.AddRange(c.PullRequests.Select(p => Blocks.Link(p.Ref.Url, p.Ref.ToString())));
+        parts.AddRange(c.JiraIssues.Select(j => JiraLink(j.Key)));
+        return parts.Count == 0 ? "none" : string.Join(", ", parts);
+    }
+
+    public string JiraLink(string key) =>
+        string.IsNullOrWhiteSpace(jiraBaseUrl) ? Blocks.Escape(key) : Blocks.Link($"{jiraBaseUrl.TrimEnd('/')}/browse/{key}", key);
+
+    public SlackMessage Announcement(EmergencyChange c, DateTimeOffset now)
+    {
+        var summary = Blocks.Escape(c.Summary);
+        var blocks = Blocks.List(
+            Blocks.Header($"🚨 {c.ChangeId} · Emergency change"),
+            Blocks.Section($"*{summary}*"),
+            Blocks.Fields(
+                $"*Declared by*\n{Blocks.Mention(c.DeclaredBy)}",
+                $"*Status*\n{StatusWord(c, now)}",
+                $"*Review due*\n{Blocks.Date(c.DueAt)}",
+                $"*Links*\n{Links(c)}"),
+            c.Cancellation is { } x
+                ? Blocks.Context($"Cancelled by {Blocks.Mention(x.By)}: {Blocks.Escape(x.Reason)}")
+                : Blocks.Context("Review this change retrospectively: details and approvals in this thread."));
+        var text = $"🚨 {c.ChangeId} emergency change by {Blocks.Mention(c.DeclaredBy)}: {summary} ({StatusWord(c, now)})";
+        return new SlackMessage(text, blocks) { Metadata = AnnouncementMetadata(c) };
+    }
+
+    public SlackMessage Details(EmergencyChange c, string policy)
+    {
+        var sb = new StringBuilder();
+        sb.Append($"*Details of {c.ChangeId}*\n");
+        sb.Append($"• Declared: {Blocks.Date(c.DeclaredAt)} by {Blocks.Mention(c.DeclaredBy)}\n");
+        if (!string.IsNullOrWhiteSpace(c.Justification)) sb.Append($"• Justification: {Blocks.Escape(c.Justification)}\n");
+        if (!string.IsNullOrWhiteSpace(c.Service)) sb.Append($"• Service / impact: {Blocks.Escape(c.Service)}\n");
+        if (!string.IsNullOrWhiteSpace(c.Severity)) sb.Append($"• Severity: {Blocks.Escape(c.Severity)}\n");
+        sb.Append($"• Pull requests: {(c.PullRequests.Count == 0 ? "none" : string.Join(", ", c.PullRequests.Select(p => Blocks.Link(p.Ref.Url, p.Ref.ToString()))))}\n");
+        sb.Append($"• Jira: {(c.JiraIssues.Count == 0 ? "none" : string.Join(", ", c.JiraIssues.Select(j => JiraLink(j.Key))))}\n");
+        sb.Append($"• Retrospective review due {Blocks.Date(c.DueAt)} ({Blocks.Escape(policy)})");
+        var text = sb.ToString();
+        return new SlackMessage(Blocks.Truncate(text, 3000), Blocks.List(Blocks.Section(text))) { Metadata = NoteMetadata(c, "details") };
+    }
+
+    public SlackMessage Note(EmergencyChange c, string key, string mrkdwn) =>
+        new(Blocks.Truncate(mrkdwn, 3000), Blocks.List(Blocks.Section(mrkdwn))) { Metadata = NoteMetadata(c, key) };
+
+    public CommandReply Confirmation(EmergencyChange change)
+    {
+        var text = $":rotating_light: *{change.ChangeId}* declared: {Blocks.Escape(change.Summary)}\n"
+            + $"The bypass is yours now. Announcing in <#{announcementChannel}>; retrospective review due {Blocks.Date(change.DueAt)}.\n"
+            + $"Links: {Links(change)}";
+        return new CommandReply(text, Blocks.List(Blocks.Section(text), Blocks.Context($"`/breakglass status {change.ChangeId}` shows where it stands.")));
+    }
+
+    public string Line(EmergencyChange c, DateTimeOffset now)
+    {
+        var due = c.Status == ChangeStatus.Open
+            ? c.IsOverdue(now) ? $"overdue by {ReviewPolicy.Format(now - c.DueAt)}" : $"due in {ReviewPolicy.Format(c.DueAt - now)}"
+            : c.Status.ToString().ToLowerInvariant();
+        var thread = c.Announcement?.Permalink is { } link ? " " + Blocks.Link(link, "thread") : "";
+        return $"*{c.ChangeId}* {Blocks.Escape(Blocks.Truncate(c.Summary, 80))} · {Blocks.Mention(c.DeclaredBy)} · {due}{thread}";
+    }
+
+    public JsonArray StatusBlocks(EmergencyChange c, DateTimeOffset now) => Blocks.List(
+        Blocks.Section($"*{c.ChangeId}* {Blocks.Escape(c.Summary)}"),
+        Blocks.Fields(
+            $"*Status*\n{StatusWord(c, now)}",
+            $"*Declared by*\n{Blocks.Mention(c.DeclaredBy)} {Blocks.Date(c.DeclaredAt)}",
+            $"*Review due*\n{Blocks.Date(c.DueAt)}",
+            $"*Links*\n{Links(c)}"),
+        c.Cancellation is { } x ? Blocks.Context($"Cancelled by {Blocks.Mention(x.By)} {Blocks.Date(x.At)}: {Blocks.Escape(x.Reason)}") : null,
+        c.Announcement?.Permalink is { } p ? Blocks.Context(Blocks.Link(p, "Open the thread")) : null);
+}

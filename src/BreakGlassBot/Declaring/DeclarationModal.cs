@@ -1,0 +1,70 @@
+using System.Text.Json.Nodes;
+using BreakGlassBot.Slack;
+
+namespace BreakGlassBot.Declaring;
+
+/// <summary>The declaration form (bare /breakglass) and its submission.</summary>
+internal sealed class DeclarationModal(Declarations declarations, ChangeMessages messages) : IViewSubmissionHandler
+{
+    public const string CallbackId = "breakglass_declare";
+    public const string SummaryBlock = "summary";
+    public const string JustificationBlock = "justification";
+    public const string ServiceBlock = "service";
+    public const string PullRequestsBlock = "pull_requests";
+    public const string JiraBlock = "jira_issues";
+    public const string SeverityBlock = "severity";
+
+    string IViewSubmissionHandler.CallbackId => CallbackId;
+
+    public Task<IResult> SubmitAsync(InteractionPayload payload, CancellationToken ct)
+    {
+        var (request, errors) = Read(payload);
+        if (request is null)
+            return Task.FromResult(Results.Json(new { response_action = "errors", errors }));
+        // A double-submitted modal carries the same view id: Declare returns the first change.
+        var (change, _) = declarations.Declare(request);
+        var confirmation = messages.Confirmation(change);
+        var view = new JsonObject
+        {
+            ["type"] = "modal",
+            ["title"] = Blocks.PlainText(change.ChangeId.ToString() + " declared", 24),
+            ["close"] = Blocks.PlainText("Done", 24),
+            ["blocks"] = confirmation.Blocks!.DeepClone(),
+        };
+        return Task.FromResult(Results.Json(new JsonObject { ["response_action"] = "update", ["view"] = view }));
+    }
+
+    public JsonObject Build(string? channelId) => Blocks.Modal(CallbackId, "Break the glass", "Declare",
+    [
+        Blocks.Section("Declare an emergency change. The bypass is granted at once; the change must be reviewed retrospectively."),
+        Blocks.Input(SummaryBlock, "What are you changing?", Blocks.TextInput("value", maxLength: DeclarationText.MaxSummaryLength, placeholder: "Roll back the payments deploy")),
+        Blocks.Input(JustificationBlock, "Why can't it wait for review?", Blocks.TextInput("value", multiline: true, maxLength: 2900)),
+        Blocks.Input(ServiceBlock, "Service / impact", Blocks.TextInput("value", maxLength: 200), optional: true),
+        Blocks.Input(PullRequestsBlock, "Pull request URLs", Blocks.TextInput("value", multiline: true, maxLength: 2000), optional: true,
+            hint: "One per line, e.g. https://github.com/acme/payments/pull/42"),
+        Blocks.Input(JiraBlock, "Jira issue keys", Blocks.TextInput("value", maxLength: 500), optional: true, hint: "e.g. OPS-123, OPS-124"),
+        Blocks.Input(SeverityBlock, "Severity", Blocks.StaticSelect("value", ("SEV1 · critical", "SEV1"), ("SEV2 · major", "SEV2"), ("SEV3 · minor", "SEV3"), ("SEV4 · low", "SEV4")), optional: true),
+    ], privateMetadata: channelId);
+
+    /// <summary>Validates the submitted form: errors keyed by block id, or a declaration request.</summary>
+    public static (DeclarationRequest? Request, Dictionary<string, string> Errors) Read(InteractionPayload payload)
+    {
+        var view = payload.View!;
+        var errors = new Dictionary<string, string>();
+        var summary = view.Value(SummaryBlock)?.Trim() ?? "";
+        var justification = view.Value(JustificationBlock)?.Trim() ?? "";
+        if (summary.Length < 3) errors[SummaryBlock] = "Say in a few words what you are changing.";
+        else if (summary.Length > DeclarationText.MaxSummaryLength) errors[SummaryBlock] = $"Keep the summary under {DeclarationText.MaxSummaryLength} characters; put the rest in the justification.";
+        if (justification.Length == 0) errors[JustificationBlock] = "Say why this cannot wait for the normal review.";
+        var (prs, badPrs) = DeclarationText.ParsePullRequests(view.Value(PullRequestsBlock));
+        if (badPrs.Count > 0) errors[PullRequestsBlock] = $"Not a pull request URL: {string.Join(", ", badPrs)}. Use https://github.com/<owner>/<repo>/pull/<number>.";
+        var (keys, badKeys) = DeclarationText.ParseJiraKeys(view.Value(JiraBlock));
+        if (badKeys.Count > 0) errors[JiraBlock] = $"Not a Jira key: {string.Join(", ", badKeys)}. Use keys like OPS-123.";
+        var severity = view.Value(SeverityBlock);
+        if (severity is not null and not ("SEV1" or "SEV2" or "SEV3" or "SEV4")) errors[SeverityBlock] = "Pick one of the listed severities.";
+        if (errors.Count > 0) return (null, errors);
+        var service = view.Value(ServiceBlock)?.Trim();
+        return (new DeclarationRequest(payload.User.Id, payload.User.Username ?? payload.User.Name, summary, justification,
+            string.IsNullOrEmpty(service) ? null : service, severity, prs, keys, SourceKey: $"modal:{view.Id}", view.PrivateMetadata), errors);
+    }
+}

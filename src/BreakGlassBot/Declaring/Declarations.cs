@@ -1,0 +1,73 @@
+using BreakGlassBot.Deadlines;
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace BreakGlassBot.Declaring;
+
+public sealed record DeclarationRequest(
+    string UserId, string? UserName, string Summary, string? Justification, string? Service, string? Severity,
+    IReadOnlyList<PullRequestRef> PullRequests, IReadOnlyList<JiraIssueKey> JiraKeys, string? SourceKey, string? Channel);
+
+/// <summary>
+/// Declares a change: one durable write (the change, its audit event and its outgoing work), then a nudge
+/// to the outbox. Nothing here talks to Slack, GitHub or Jira, so a declaration never waits on them.
+/// </summary>
+public sealed class Declarations(ChangeStore store, ReviewPolicy policy, Outbox outbox, TimeProvider time, IEnumerable<IDeclarationStepSource> stepSources)
+{
+    public (EmergencyChange Change, bool Created) Declare(DeclarationRequest request)
+    {
+        var now = time.GetUtcNow();
+        var draft = new EmergencyChange
+        {
+            DeclaredBy = request.UserId,
+            DeclaredByName = request.UserName,
+            Summary = request.Summary,
+            Justification = request.Justification,
+            Service = request.Service,
+            Severity = request.Severity,
+            DeclaredAt = now,
+            DueAt = policy.DueAt(now),
+            SourceKey = request.SourceKey,
+            DeclaredInChannel = request.Channel,
+            PullRequests = [.. request.PullRequests.Select(p => new LinkedPullRequest { Host = p.Host, Owner = p.Owner, Repo = p.Repo, Number = p.Number })],
+            JiraIssues = [.. request.JiraKeys.Select(k => new LinkedJiraIssue { Key = k.Value })],
+        };
+        draft.Steps.Add(Outbox.NewStep(StepKinds.Announce, now));
+        draft.Steps.Add(Outbox.NewStep(StepKinds.ThreadDetails, now));
+        foreach (var source in stepSources)
+            draft.Steps.AddRange(source.StepsFor(draft, now));
+
+        var result = store.Declare(draft, c =>
+        [
+            new AuditEvent
+            {
+                ChangeNumber = c.Id, At = now, Actor = request.UserId, Type = AuditTypes.Declared,
+                Data = new()
+                {
+                    ["summary"] = c.Summary,
+                    ["due_at"] = c.DueAt.ToString("O"),
+                    ["policy"] = policy.Describe(),
+                    ["pull_requests"] = string.Join(' ', c.PullRequests.Select(p => p.Ref.ToString())),
+                    ["jira_issues"] = string.Join(' ', c.JiraIssues.Select(j => j.Key)),
+                    ["source"] = request.SourceKey ?? "command",
+                },
+            },
+        ]);
+        if (result.Created) outbox.Nudge();
+        return result;
+    }
+}
+
+/// <summary>Lets an integration (GitHub, Jira) add its own outgoing steps to every new declaration.</summary>
+public interface IDeclarationStepSource
+{
+    IEnumerable<PendingStep> StepsFor(EmergencyChange change, DateTimeOffset now);
+}
+
+public sealed class Permissions(IOptions<SlackOptions> slack)
+{
+    public bool IsAdmin(string user) => slack.Value.Admins.Contains(user);
+    public bool MayDeclare(string user) => slack.Value.Declarers.Count == 0 || slack.Value.Declarers.Contains(user) || IsAdmin(user);
+    public bool MayCancel(string user, EmergencyChange change) => change.DeclaredBy == user || IsAdmin(user);
+}

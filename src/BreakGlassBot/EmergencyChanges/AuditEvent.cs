@@ -1,0 +1,28 @@
+namespace BreakGlassBot.EmergencyChanges;
+
+/// <summary>
+/// One append-only fact about a change: who did what, when, and from which Slack/GitHub/Jira id.
+/// Never updated or deleted; <see cref="Sequence"/> orders the whole trail.
+/// </summary>
+public sealed class AuditEvent
+{
+    public long Id { get; set; }
+    public long Sequence { get; set; }
+    public int ChangeNumber { get; set; }
+    public DateTimeOffset At { get; set; }
+    /// <summary>A Slack user id, or "bot" for the bot's own actions.</summary>
+    public string Actor { get; set; } = "";
+    public string Type { get; set; } = "";
+    public Dictionary<string, string> Data { get; set; } = [];
+}
+
+public static class AuditTypes
+{
+    public const string Declared = "declared";
+    public const string Announced = "announced";
+    public const string AnnouncementFailed = "announcement_failed";
+    public const string StepFailed = "step_failed";
+    public const string StepDone = "step_done";
+    public const string Cancelled = "cancelled";
+    public const string CancelRefused = "cancel_refused";
+}

@@ -1,0 +1,173 @@
+using BreakGlassBot.Hosting;
+using LiteDB;
+using Microsoft.Extensions.Options;
+
+namespace BreakGlassBot.EmergencyChanges;
+
+/// <summary>
+/// The bot's data in one LiteDB file. Exactly one instance per file per process: LiteDB's direct mode
+/// takes no file lock on Linux, and two instances on one file corrupt it. All writes go through one
+/// lock, so read-modify-write never loses an update and BG-n numbers are never reused.
+/// </summary>
+public sealed class ChangeStore : IDisposable
+{
+    readonly LiteDatabase db;
+    readonly ILiteCollection<EmergencyChange> changes;
+    readonly ILiteCollection<AuditEvent> audit;
+    readonly ILiteCollection<BsonDocument> counters;
+    readonly ILiteCollection<BsonDocument> seen;
+    readonly Lock writeLock = new();
+
+    public ChangeStore(IOptions<StorageOptions> options) : this(Path.Combine(options.Value.ResolvedDataDirectory, "breakglass.db")) { }
+
+    public ChangeStore(string path)
+    {
+        if (path != ":memory:") Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        FilePath = path;
+        db = new LiteDatabase(new ConnectionString { Filename = path, Connection = ConnectionType.Direct }, CreateMapper());
+        changes = db.GetCollection<EmergencyChange>("changes");
+        audit = db.GetCollection<AuditEvent>("audit");
+        counters = db.GetCollection<BsonDocument>("counters");
+        seen = db.GetCollection<BsonDocument>("seen");
+        changes.EnsureIndex(c => c.Status);
+        changes.EnsureIndex(c => c.DeclaredBy);
+        changes.EnsureIndex(c => c.DueAt);
+        changes.EnsureIndex(c => c.NextStepAt);
+        changes.EnsureIndex(c => c.SourceKey);
+        audit.EnsureIndex(e => e.ChangeNumber);
+        audit.EnsureIndex(e => e.Sequence, unique: true);
+    }
+
+    public string FilePath { get; }
+
+    /// <summary>
+    /// LiteDB cuts DateTimeOffset to milliseconds and drops its offset, and reads DateTime back as Local:
+    /// store UTC ticks instead, so times round-trip exactly.
+    /// </summary>
+    internal static BsonMapper CreateMapper()
+    {
+        var mapper = new BsonMapper { EnumAsInteger = false };
+        mapper.RegisterType(d => new BsonValue(d.UtcTicks), b => new DateTimeOffset(b.AsInt64, TimeSpan.Zero));
+        return mapper;
+    }
+
+    /// <summary>Stores a new change with the next BG number, unless one with the same <see cref="EmergencyChange.SourceKey"/> exists.</summary>
+    public (EmergencyChange Change, bool Created) Declare(EmergencyChange draft, Func<EmergencyChange, IEnumerable<AuditEvent>> events)
+    {
+        lock (writeLock)
+        {
+            if (draft.SourceKey is not null && changes.FindOne(c => c.SourceKey == draft.SourceKey) is { } existing)
+                return (existing, false);
+            db.BeginTrans();
+            try
+            {
+                var counter = counters.FindById("change") ?? new BsonDocument { ["_id"] = "change", ["value"] = 0 };
+                draft.Id = counter["value"].AsInt32 + 1;
+                counter["value"] = draft.Id;
+                counters.Upsert(counter);
+                draft.RecomputeNextStep();
+                changes.Insert(draft);
+                AppendLocked(events(draft));
+                db.Commit();
+                return (draft, true);
+            }
+            catch
+            {
+                db.Rollback();
+                throw;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reloads the change, applies <paramref name="mutate"/> and saves it with the audit events it returns,
+    /// in one transaction. Returns null when no such change exists.
+    /// </summary>
+    public EmergencyChange? Update(int id, Func<EmergencyChange, IEnumerable<AuditEvent>> mutate)
+    {
+        lock (writeLock)
+        {
+            var change = changes.FindById(id);
+            if (change is null) return null;
+            db.BeginTrans();
+            try
+            {
+                var newEvents = mutate(change).ToList();
+                change.RecomputeNextStep();
+                changes.Update(change);
+                AppendLocked(newEvents);
+                db.Commit();
+                return change;
+            }
+            catch
+            {
+                db.Rollback();
+                throw;
+            }
+        }
+    }
+
+    public void Append(AuditEvent evt)
+    {
+        lock (writeLock)
+        {
+            db.BeginTrans();
+            AppendLocked([evt]);
+            db.Commit();
+        }
+    }
+
+    void AppendLocked(IEnumerable<AuditEvent> events)
+    {
+        foreach (var evt in events)
+        {
+            var counter = counters.FindById("audit") ?? new BsonDocument { ["_id"] = "audit", ["value"] = 0L };
+            evt.Sequence = counter["value"].AsInt64 + 1;
+            counter["value"] = evt.Sequence;
+            counters.Upsert(counter);
+            evt.Id = evt.Sequence;
+            audit.Insert(evt);
+        }
+    }
+
+    /// <summary>Records that an external id (Slack event, view) was handled; false if it was seen before.</summary>
+    public bool MarkSeen(string key, DateTimeOffset at)
+    {
+        lock (writeLock)
+        {
+            if (seen.FindById(key) is not null) return false;
+            seen.Insert(new BsonDocument { ["_id"] = key, ["at"] = at.UtcTicks });
+            return true;
+        }
+    }
+
+    public EmergencyChange? Get(int id) => changes.FindById(id);
+
+    public IReadOnlyList<EmergencyChange> OpenChanges(int limit = int.MaxValue) =>
+        changes.Find(c => c.Status == ChangeStatus.Open, limit: limit).ToList();
+
+    public IReadOnlyList<EmergencyChange> OpenChangesOf(string user, int limit = 50) =>
+        changes.Find(Query.And(Query.EQ(nameof(EmergencyChange.DeclaredBy), user), Query.EQ(nameof(EmergencyChange.Status), nameof(ChangeStatus.Open))), limit: limit).ToList();
+
+    public IReadOnlyList<EmergencyChange> ChangesOf(string user, int limit = 50) =>
+        changes.Query().Where(c => c.DeclaredBy == user).OrderByDescending(c => c.Id).Limit(limit).ToList();
+
+    public IReadOnlyList<EmergencyChange> Overdue(DateTimeOffset now, int limit = int.MaxValue) =>
+        changes.Find(Query.And(Query.LT(nameof(EmergencyChange.DueAt), now.UtcTicks), Query.EQ(nameof(EmergencyChange.Status), nameof(ChangeStatus.Open))), limit: limit)
+            .OrderBy(c => c.DueAt).ToList();
+
+    public IReadOnlyList<EmergencyChange> WithDueSteps(DateTimeOffset now, int limit = 100) =>
+        // Between, not LTE: BSON orders null below numbers, and changes with nothing pending have a null NextStepAt.
+        changes.Find(Query.Between(nameof(EmergencyChange.NextStepAt), 0L, now.UtcTicks), limit: limit).ToList();
+
+    public IReadOnlyList<AuditEvent> AuditTrail(int changeNumber) =>
+        audit.Find(e => e.ChangeNumber == changeNumber).OrderBy(e => e.Sequence).ToList();
+
+    public long AuditCount() => audit.LongCount();
+    public int Count() => changes.Count();
+
+    /// <summary>A cheap read that fails when the file is unusable; for /healthz.</summary>
+    public void Ping() => counters.FindById("change");
+
+    public void Dispose() => db.Dispose();
+}

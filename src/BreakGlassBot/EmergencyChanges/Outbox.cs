@@ -1,0 +1,175 @@
+using System.Threading.Channels;
+using BreakGlassBot.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace BreakGlassBot.EmergencyChanges;
+
+public static class StepKinds
+{
+    public const string Announce = "announce";
+    public const string ThreadDetails = "thread-details";
+    public const string RefreshAnnouncement = "refresh-announcement";
+    public const string ThreadNote = "thread-note";
+}
+
+/// <summary>What one attempt at a step came to.</summary>
+public abstract record StepOutcome
+{
+    /// <summary>Done: <paramref name="Apply"/> records the result on the change (inside the store's write lock).</summary>
+    public sealed record Done(Func<EmergencyChange, IEnumerable<AuditEvent>>? Apply = null) : StepOutcome;
+    /// <summary>Failed for now: try again after the back-off, or after <paramref name="After"/> (Retry-After).</summary>
+    public sealed record Retry(string Error, TimeSpan? After = null) : StepOutcome;
+}
+
+/// <summary>Does one kind of outgoing step. Must be safe to run again after a crash (<c>step.Attempts &gt; 1</c>).</summary>
+public interface IStepHandler
+{
+    string Kind { get; }
+    /// <summary>True when the step posts into the announcement's thread: it waits, without counting attempts, until there is one.</summary>
+    bool NeedsThread => false;
+    Task<StepOutcome> RunAsync(EmergencyChange change, PendingStep step, CancellationToken ct);
+}
+
+/// <summary>
+/// The durable outbox: steps are saved inside the change document in the same write that creates or
+/// changes it, and <see cref="OutboxWorker"/> carries them out with back-off. Nudge wakes the worker.
+/// </summary>
+public sealed class Outbox(IOptions<StorageOptions> storage)
+{
+    readonly Channel<bool> wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+
+    public static PendingStep NewStep(string kind, DateTimeOffset now, string? target = null) =>
+        new() { Kind = kind, Target = target, NextAttemptAt = now };
+
+    /// <summary>Adds a step unless an identical one is still pending.</summary>
+    public static void Enqueue(EmergencyChange change, string kind, DateTimeOffset now, string? target = null)
+    {
+        if (change.Steps.Any(s => s.State == StepState.Pending && s.Kind == kind && s.Target == target)) return;
+        change.Steps.Add(NewStep(kind, now, target));
+    }
+
+    public void Nudge() => wake.Writer.TryWrite(true);
+
+    internal async Task WaitAsync(TimeProvider time, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(storage.Value.PollingInterval);
+        try { await wake.Reader.ReadAsync(timeout.Token); }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested) { }
+    }
+
+    /// <summary>Exponential back-off from the polling interval, capped by Storage:MaxRetryDelay.</summary>
+    public TimeSpan Backoff(int attempts)
+    {
+        var first = storage.Value.PollingInterval;
+        var factor = Math.Pow(2, Math.Min(Math.Max(attempts - 1, 0), 20));
+        var delay = TimeSpan.FromTicks((long)Math.Min(first.Ticks * factor, storage.Value.MaxRetryDelay.Ticks));
+        return delay;
+    }
+}
+
+/// <summary>Carries out due outbox steps; on start-up it picks up whatever a previous process left.</summary>
+internal sealed partial class OutboxWorker(ChangeStore store, Outbox outbox, IEnumerable<IStepHandler> handlers, TimeProvider time, ILogger<OutboxWorker> log)
+    : BackgroundService
+{
+    readonly Dictionary<string, IStepHandler> byKind = handlers.ToDictionary(h => h.Kind);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try { await RunDueAsync(stoppingToken); }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { break; }
+            catch (Exception e) { LogSweepFailed(log, e); }
+            await outbox.WaitAsync(time, stoppingToken);
+        }
+    }
+
+    /// <summary>One sweep: every change with a due step, a few at a time.</summary>
+    internal async Task RunDueAsync(CancellationToken ct)
+    {
+        var due = store.WithDueSteps(time.GetUtcNow(), limit: 200);
+        await Parallel.ForEachAsync(due, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = ct },
+            async (change, token) => await RunChangeAsync(change.Id, token));
+    }
+
+    async Task RunChangeAsync(int id, CancellationToken ct)
+    {
+        // Steps run in the order they were added: the announcement before anything that needs its thread.
+        for (var index = 0; ; index++)
+        {
+            var change = store.Get(id);
+            if (change is null || index >= change.Steps.Count) return;
+            var step = change.Steps[index];
+            var now = time.GetUtcNow();
+            if (step.State != StepState.Pending || step.NextAttemptAt > now) continue;
+            if (!byKind.TryGetValue(step.Kind, out var handler))
+            {
+                LogUnknownKind(log, change.ChangeId.ToString(), step.Kind);
+                continue;
+            }
+            if (handler.NeedsThread && change.Announcement is null) continue;
+
+            // Count the attempt before making it: after a crash the handler sees Attempts > 1 and checks
+            // whether the first attempt already took effect (e.g. the message was posted).
+            var attempt = 0;
+            change = store.Update(id, c =>
+            {
+                var s = c.Steps[index];
+                s.Attempts++;
+                attempt = s.Attempts;
+                s.NextAttemptAt = now + outbox.Backoff(s.Attempts);
+                return [];
+            });
+            if (change is null) return;
+
+            StepOutcome outcome;
+            try { outcome = await handler.RunAsync(change, change.Steps[index], ct); }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested) { throw; }
+            catch (Exception e)
+            {
+                LogStepCrashed(log, e, change.ChangeId.ToString(), step.Kind);
+                outcome = new StepOutcome.Retry(e.GetType().Name);
+            }
+            Record(id, index, attempt, outcome);
+        }
+    }
+
+    void Record(int id, int index, int attempt, StepOutcome outcome)
+    {
+        var now = time.GetUtcNow();
+        store.Update(id, c =>
+        {
+            var s = c.Steps[index];
+            switch (outcome)
+            {
+                case StepOutcome.Done done:
+                    s.State = StepState.Done;
+                    s.DoneAt = now;
+                    s.LastError = null;
+                    return done.Apply?.Invoke(c) ?? [];
+                case StepOutcome.Retry retry:
+                    var first = s.LastError != retry.Error;
+                    s.LastError = retry.Error;
+                    s.NextAttemptAt = now + (retry.After is { } after && after > outbox.Backoff(s.Attempts) ? after : outbox.Backoff(s.Attempts));
+                    LogStepRetry(log, c.ChangeId.ToString(), s.Kind, s.Target, attempt, retry.Error, s.NextAttemptAt);
+                    // One audit event per distinct error, not one per attempt: the trail stays readable during a long outage.
+                    return first
+                        ? [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = "bot", Type = AuditTypes.StepFailed,
+                            Data = new() { ["step"] = s.Kind, ["target"] = s.Target ?? "", ["error"] = retry.Error, ["attempt"] = attempt.ToString() } }]
+                        : [];
+                default:
+                    return [];
+            }
+        });
+    }
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Error, Message = "Outbox sweep failed")]
+    static partial void LogSweepFailed(ILogger logger, Exception e);
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Error, Message = "Change {ChangeId} has a step of unknown kind {Kind}")]
+    static partial void LogUnknownKind(ILogger logger, string changeId, string kind);
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Error, Message = "Step {Kind} of {ChangeId} threw")]
+    static partial void LogStepCrashed(ILogger logger, Exception e, string changeId, string kind);
+    [LoggerMessage(EventId = 2004, Level = LogLevel.Warning, Message = "Step {Kind} ({Target}) of {ChangeId} failed on attempt {Attempt}: {Error}; next try at {NextAt}")]
+    static partial void LogStepRetry(ILogger logger, string changeId, string kind, string? target, int attempt, string error, DateTimeOffset nextAt);
+}

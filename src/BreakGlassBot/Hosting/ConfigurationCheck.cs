@@ -1,0 +1,130 @@
+using System.Reflection;
+
+namespace BreakGlassBot.Hosting;
+
+/// <summary>Thrown at start-up when configuration is invalid; its message names every bad key.</summary>
+public sealed class BotConfigurationException(IReadOnlyList<string> errors)
+    : Exception("Invalid configuration:" + Environment.NewLine + string.Join(Environment.NewLine, errors.Select(e => "  - " + e)))
+{
+    public IReadOnlyList<string> Errors { get; } = errors;
+}
+
+/// <summary>
+/// Validates every section at once so an operator sees every bad key in one message,
+/// instead of fixing them one restart at a time.
+/// </summary>
+public static class ConfigurationCheck
+{
+    static readonly (string Section, Type Type)[] Sections =
+    [
+        (SlackOptions.Section, typeof(SlackOptions)),
+        (GitHubOptions.Section, typeof(GitHubOptions)),
+        (JiraOptions.Section, typeof(JiraOptions)),
+        (PolicyOptions.Section, typeof(PolicyOptions)),
+        (StorageOptions.Section, typeof(StorageOptions)),
+        (EvidenceOptions.Section, typeof(EvidenceOptions)),
+    ];
+
+    public static IReadOnlyList<string> Validate(IConfiguration configuration)
+    {
+        var errors = new List<string>();
+        foreach (var (name, type) in Sections)
+            errors.AddRange(ConversionErrors(configuration.GetSection(name), type));
+        if (errors.Count > 0) return errors; // rules below need bound values
+
+        var slack = configuration.GetSection(SlackOptions.Section).Get<SlackOptions>() ?? new();
+        var github = configuration.GetSection(GitHubOptions.Section).Get<GitHubOptions>() ?? new();
+        var jira = configuration.GetSection(JiraOptions.Section).Get<JiraOptions>() ?? new();
+        var policy = configuration.GetSection(PolicyOptions.Section).Get<PolicyOptions>() ?? new();
+        var storage = configuration.GetSection(StorageOptions.Section).Get<StorageOptions>() ?? new();
+
+        RequireHttpUrl(errors, "Slack:ApiBaseUrl", slack.ApiBaseUrl, required: true);
+        if (slack.MaxRequestBytes < 1024) errors.Add("Slack:MaxRequestBytes must be at least 1024");
+        if (slack.SignatureTolerance <= TimeSpan.Zero || slack.SignatureTolerance > TimeSpan.FromHours(1))
+            errors.Add("Slack:SignatureTolerance must be between 00:00:01 and 01:00:00 (Slack recommends 00:05:00)");
+
+        RequireHttpUrl(errors, "GitHub:ApiBaseUrl", github.ApiBaseUrl, required: true);
+        if (github.BypassMode == BypassMode.Team && !IsTeamRef(github.BypassTeam))
+            errors.Add("GitHub:BypassTeam must be 'org/team-slug' when GitHub:BypassMode is Team");
+        var appKeys = new object?[] { github.AppId, github.PrivateKeyPath, github.InstallationId };
+        if (appKeys.Any(k => k is not null) && appKeys.Any(k => k is null or ""))
+            errors.Add("GitHub:AppId, GitHub:PrivateKeyPath and GitHub:InstallationId go together: set all three or none");
+        if (!string.IsNullOrWhiteSpace(github.PrivateKeyPath) && !File.Exists(github.PrivateKeyPath))
+            errors.Add($"GitHub:PrivateKeyPath: no file at '{github.PrivateKeyPath}'");
+
+        RequireHttpUrl(errors, "Jira:BaseUrl", jira.BaseUrl, required: false);
+        if (string.IsNullOrWhiteSpace(jira.Email) != string.IsNullOrWhiteSpace(jira.ApiToken))
+            errors.Add("Jira:Email and Jira:ApiToken go together (Jira Cloud): set both or neither");
+
+        if (policy.ReviewWindow <= TimeSpan.Zero) errors.Add("Policy:ReviewWindow must be positive, e.g. 2.00:00:00 for two days");
+        if (policy.ReminderInterval <= TimeSpan.Zero) errors.Add("Policy:ReminderInterval must be positive, e.g. 04:00:00");
+        if (policy.EscalateAfter < TimeSpan.Zero) errors.Add("Policy:EscalateAfter must not be negative");
+        if (policy.BypassDuration <= TimeSpan.Zero) errors.Add("Policy:BypassDuration must be positive, e.g. 02:00:00");
+        if (policy.RequiredApprovals < 1) errors.Add("Policy:RequiredApprovals must be at least 1");
+        if (!TryFindTimeZone(policy.TimeZone)) errors.Add($"Policy:TimeZone: unknown time zone '{policy.TimeZone}' (use an IANA id such as Europe/Berlin)");
+        if (!TryFindTimeZone(policy.DigestTimeZone)) errors.Add($"Policy:DigestTimeZone: unknown time zone '{policy.DigestTimeZone}'");
+        if (policy.ApprovalWords.Any(string.IsNullOrWhiteSpace)) errors.Add("Policy:ApprovalWords must not contain empty words");
+
+        if (string.IsNullOrWhiteSpace(storage.DataDirectory)) errors.Add("Storage:DataDirectory must not be empty");
+        if (storage.Hangfire == HangfireStorageKind.PostgreSql && string.IsNullOrWhiteSpace(storage.ConnectionString))
+            errors.Add("Storage:ConnectionString is required when Storage:Hangfire is PostgreSql");
+        if (storage.PollingInterval < TimeSpan.FromMilliseconds(10)) errors.Add("Storage:PollingInterval must be at least 00:00:00.010");
+        if (storage.MaxRetryDelay < storage.PollingInterval) errors.Add("Storage:MaxRetryDelay must not be shorter than Storage:PollingInterval");
+
+        return errors;
+    }
+
+    public static TimeZoneInfo FindTimeZone(string id) => TimeZoneInfo.FindSystemTimeZoneById(id);
+
+    static bool TryFindTimeZone(string id)
+    {
+        try { FindTimeZone(id); return true; }
+        catch (Exception e) when (e is TimeZoneNotFoundException or InvalidTimeZoneException or ArgumentException) { return false; }
+    }
+
+    static bool IsTeamRef(string? value) =>
+        value is not null && value.Split('/') is [var org, var slug] && org.Length > 0 && slug.Length > 0;
+
+    static void RequireHttpUrl(List<string> errors, string key, string? value, bool required)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            if (required) errors.Add($"{key} is required");
+            return;
+        }
+        if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+            errors.Add($"{key}: '{value}' is not an absolute http(s) URL");
+    }
+
+    // Binds property by property so that two bad values in one section are both reported.
+    static IEnumerable<string> ConversionErrors(IConfigurationSection section, Type type)
+    {
+        foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite))
+        {
+            var child = section.GetSection(property.Name);
+            if (child.Value is null && !child.GetChildren().Any()) continue;
+            string? error = null;
+            try { child.Get(property.PropertyType); }
+            catch (InvalidOperationException) { error = Describe(child, property.PropertyType); }
+            if (error is not null) yield return error;
+        }
+    }
+
+    static string Describe(IConfigurationSection child, Type type)
+    {
+        var target = Nullable.GetUnderlyingType(type) ?? type;
+        var hint = target switch
+        {
+            _ when target == typeof(TimeSpan) => "a TimeSpan such as 04:00:00 or 2.00:00:00",
+            _ when target.IsEnum => "one of " + string.Join(", ", Enum.GetNames(target)),
+            _ when target == typeof(int) || target == typeof(long) => "a whole number",
+            _ when target == typeof(bool) => "true or false",
+            _ when target.IsGenericType => "a list of " + Describe(target.GetGenericArguments()[0]),
+            _ => target.Name,
+        };
+        // Only the key is named, never the value: it may be a secret.
+        return $"{child.Path}: expected {hint}";
+    }
+
+    static string Describe(Type t) => t.IsEnum ? "(" + string.Join(", ", Enum.GetNames(t)) + ")" : t.Name;
+}

@@ -1,0 +1,116 @@
+namespace BreakGlassBot.Hosting;
+
+// Options are classes, not records: a record's generated ToString would print secrets.
+
+public sealed class SlackOptions
+{
+    public const string Section = "Slack";
+    public string? SigningSecret { get; set; }
+    public string? BotToken { get; set; }
+    public string ApiBaseUrl { get; set; } = "https://slack.com/api/";
+    public string? AnnouncementChannel { get; set; }
+    public string? ReviewerUserGroup { get; set; }
+    public List<string> Reviewers { get; set; } = [];
+    public List<string> Managers { get; set; } = [];
+    public List<string> Admins { get; set; } = [];
+    public List<string> Declarers { get; set; } = [];
+    public string? DigestChannel { get; set; }
+    /// <summary>Largest request body accepted on /slack/* (Slack's own payloads stay far below).</summary>
+    public int MaxRequestBytes { get; set; } = 256 * 1024;
+    /// <summary>How far a request timestamp may be from now, either way.</summary>
+    public TimeSpan SignatureTolerance { get; set; } = TimeSpan.FromMinutes(5);
+
+    public bool IsConfigured => !string.IsNullOrWhiteSpace(SigningSecret) && !string.IsNullOrWhiteSpace(BotToken)
+        && !string.IsNullOrWhiteSpace(AnnouncementChannel);
+
+    /// <summary>What an operator still has to set, in words; empty when the integration is configured.</summary>
+    public IReadOnlyList<string> MissingSettings()
+    {
+        var missing = new List<string>();
+        if (string.IsNullOrWhiteSpace(SigningSecret)) missing.Add("Slack:SigningSecret (env Slack__SigningSecret): the app's signing secret");
+        if (string.IsNullOrWhiteSpace(BotToken)) missing.Add("Slack:BotToken (env Slack__BotToken): the xoxb- bot token");
+        if (string.IsNullOrWhiteSpace(AnnouncementChannel)) missing.Add("Slack:AnnouncementChannel (env Slack__AnnouncementChannel): the change channel id, e.g. C0123456789");
+        return missing;
+    }
+}
+
+public enum BypassMode { RecordOnly, Team, MergeByBot }
+
+public sealed class GitHubOptions
+{
+    public const string Section = "GitHub";
+    public string? Token { get; set; }
+    public long? AppId { get; set; }
+    public string? PrivateKeyPath { get; set; }
+    public long? InstallationId { get; set; }
+    public string ApiBaseUrl { get; set; } = "https://api.github.com/";
+    public BypassMode BypassMode { get; set; } = BypassMode.RecordOnly;
+    public string? BypassTeam { get; set; }
+    public string Label { get; set; } = "break-glass";
+    public string? WebhookSecret { get; set; }
+
+    public bool IsConfigured => !string.IsNullOrWhiteSpace(Token)
+        || (AppId is not null && !string.IsNullOrWhiteSpace(PrivateKeyPath) && InstallationId is not null);
+}
+
+public sealed class JiraOptions
+{
+    public const string Section = "Jira";
+    public string? BaseUrl { get; set; }
+    public string? Email { get; set; }
+    public string? ApiToken { get; set; }
+    public string? PersonalAccessToken { get; set; }
+    public List<string> ReviewedStatuses { get; set; } = [];
+    public string? ReviewTransition { get; set; }
+    public string? ProjectKey { get; set; }
+    public string IssueType { get; set; } = "Task";
+
+    public bool IsConfigured => !string.IsNullOrWhiteSpace(BaseUrl)
+        && ((!string.IsNullOrWhiteSpace(Email) && !string.IsNullOrWhiteSpace(ApiToken)) || !string.IsNullOrWhiteSpace(PersonalAccessToken));
+}
+
+public enum EvidenceKind { SlackApproval, PullRequestApproved, JiraReviewed }
+
+public sealed class PolicyOptions
+{
+    public const string Section = "Policy";
+    public TimeSpan ReviewWindow { get; set; } = TimeSpan.FromHours(48);
+    public bool BusinessHoursOnly { get; set; }
+    public string BusinessHours { get; set; } = "Mon-Fri 09:00-17:00";
+    public string TimeZone { get; set; } = "UTC";
+    public List<string> Holidays { get; set; } = [];
+    public TimeSpan ReminderInterval { get; set; } = TimeSpan.FromHours(4);
+    public TimeSpan EscalateAfter { get; set; } = TimeSpan.Zero;
+    public TimeSpan BypassDuration { get; set; } = TimeSpan.FromHours(2);
+    /// <summary>Empty: whatever is linked and configured.</summary>
+    public List<EvidenceKind> RequiredEvidence { get; set; } = [];
+    public int RequiredApprovals { get; set; } = 1;
+    /// <summary>Empty: <see cref="DefaultApprovalWords"/> (the binder appends to a non-empty default list, so the default lives here).</summary>
+    public List<string> ApprovalWords { get; set; } = [];
+    public static readonly IReadOnlyList<string> DefaultApprovalWords = ["approve", "approved", "lgtm", ":+1:", ":thumbsup:", "👍"];
+    public IReadOnlyList<string> EffectiveApprovalWords => ApprovalWords.Count > 0 ? ApprovalWords : DefaultApprovalWords;
+    public string DigestCron { get; set; } = "0 9 * * 1";
+    public string DigestTimeZone { get; set; } = "UTC";
+}
+
+public enum HangfireStorageKind { Sqlite, PostgreSql }
+
+public sealed class StorageOptions
+{
+    public const string Section = "Storage";
+    public string DataDirectory { get; set; } = ".data";
+    public HangfireStorageKind Hangfire { get; set; } = HangfireStorageKind.Sqlite;
+    public string? ConnectionString { get; set; }
+    /// <summary>How often the bot looks for due work (Hangfire polling, the outbox sweep); also the first retry delay.</summary>
+    public TimeSpan PollingInterval { get; set; } = TimeSpan.FromSeconds(1);
+    /// <summary>The longest wait between two retries of a failed step.</summary>
+    public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromMinutes(5);
+
+    public string ResolvedDataDirectory => Path.GetFullPath(DataDirectory);
+}
+
+public sealed class EvidenceOptions
+{
+    public const string Section = "Evidence";
+    public List<string> ApiKeys { get; set; } = [];
+}

@@ -1,0 +1,34 @@
+using BreakGlassBot.Hosting;
+using BreakGlassBot.Slack;
+
+public static partial class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        WebApplication app;
+        try { app = Create(args); }
+        catch (BotConfigurationException e)
+        {
+            await Console.Error.WriteLineAsync(e.Message);
+            return 2;
+        }
+        await app.RunAsync();
+        return 0;
+    }
+
+    /// <summary>The table of contents. Tests call this too, with their own arguments and boundary overrides.</summary>
+    public static WebApplication Create(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        builder.AddBotConfiguration();
+        builder.AddStorage();
+        builder.AddSlack();
+        builder.AddDeclaring();
+        configure?.Invoke(builder);
+
+        var app = builder.Build();
+        app.MapHealth();
+        app.MapSlack();
+        return app;
+    }
+}

@@ -1,0 +1,91 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.WebUtilities;
+
+namespace BreakGlassBot.Slack;
+
+/// <summary>A slash command as Slack posts it (application/x-www-form-urlencoded).</summary>
+public sealed record SlashCommand(
+    string Command, string Text, string UserId, string? UserName, string? ChannelId, string? ChannelName,
+    string? TeamId, string? ResponseUrl, string? TriggerId, string? ApiAppId)
+{
+    public static bool TryParse(string form, [NotNullWhen(true)] out SlashCommand? command)
+    {
+        command = null;
+        Dictionary<string, Microsoft.Extensions.Primitives.StringValues> fields;
+        try { fields = new FormReader(form).ReadForm(); }
+        catch (InvalidDataException) { return false; }
+        string? F(string key) => fields.TryGetValue(key, out var v) && v.Count > 0 ? v[0] : null;
+        var name = F("command");
+        var user = F("user_id");
+        if (string.IsNullOrEmpty(name) || string.IsNullOrEmpty(user)) return false;
+        command = new SlashCommand(name, F("text") ?? "", user, F("user_name"), F("channel_id"), F("channel_name"),
+            F("team_id"), F("response_url"), F("trigger_id"), F("api_app_id"));
+        return true;
+    }
+}
+
+public sealed record SlackUserRef(string Id, string? Username = null, string? Name = null, string? TeamId = null);
+public sealed record SlackChannelRef(string Id, string? Name = null);
+public sealed record SlackText(string Type, string Text);
+public sealed record SelectedOption(string? Value);
+
+public sealed record ActionPayload(string ActionId, string? BlockId, string? Value, string? Type, string? ActionTs);
+
+public sealed record StateValue(string? Type, string? Value, SelectedOption? SelectedOption, List<SelectedOption>? SelectedOptions);
+
+public sealed record ViewState(Dictionary<string, Dictionary<string, StateValue>> Values);
+
+public sealed record ViewPayload(string Id, string? Type, string? CallbackId, string? PrivateMetadata, string? Hash, ViewState? State)
+{
+    /// <summary>The value typed or picked in input block <paramref name="blockId"/>, whatever its element's action id.</summary>
+    public string? Value(string blockId)
+    {
+        if (State?.Values is null || !State.Values.TryGetValue(blockId, out var elements)) return null;
+        foreach (var element in elements.Values)
+            return element.Value ?? element.SelectedOption?.Value;
+        return null;
+    }
+}
+
+public sealed record ContainerPayload(string? Type, string? MessageTs, string? ChannelId, string? ViewId, bool? IsEphemeral);
+public sealed record MessagePayload(string? Ts, string? ThreadTs, string? Text);
+
+/// <summary>Any interaction (block_actions, view_submission, view_closed) from the form field "payload".</summary>
+public sealed record InteractionPayload(
+    string Type, SlackUserRef User, string? TriggerId, string? ResponseUrl, string? ApiAppId,
+    ViewPayload? View, List<ActionPayload>? Actions, ContainerPayload? Container, SlackChannelRef? Channel, MessagePayload? Message)
+{
+    public static bool TryParse(string form, [NotNullWhen(true)] out InteractionPayload? payload)
+    {
+        payload = null;
+        string? json;
+        try { json = new FormReader(form).ReadForm().TryGetValue("payload", out var v) ? v.ToString() : null; }
+        catch (InvalidDataException) { return false; }
+        if (string.IsNullOrEmpty(json)) return false;
+        try { payload = JsonSerializer.Deserialize(json, SlackJson.Default.InteractionPayload); }
+        catch (JsonException) { return false; }
+        return payload is { Type.Length: > 0, User.Id.Length: > 0 };
+    }
+}
+
+/// <summary>The Events API envelope (url_verification and event_callback).</summary>
+public sealed record EventEnvelope(string Type, string? Challenge, string? TeamId, string? ApiAppId, string? EventId, long? EventTime, MessageEvent? Event)
+{
+    public static bool TryParse(string json, [NotNullWhen(true)] out EventEnvelope? envelope)
+    {
+        envelope = null;
+        try { envelope = JsonSerializer.Deserialize(json, SlackJson.Default.EventEnvelope); }
+        catch (JsonException) { return false; }
+        return envelope is { Type.Length: > 0 };
+    }
+}
+
+public sealed record MessageEvent(string Type, string? Subtype, string? User, string? BotId, string? Text, string? Ts, string? ThreadTs, string? Channel, string? ChannelType);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    NumberHandling = JsonNumberHandling.AllowReadingFromString, MaxDepth = 64)]
+[JsonSerializable(typeof(InteractionPayload))]
+[JsonSerializable(typeof(EventEnvelope))]
+internal sealed partial class SlackJson : JsonSerializerContext;

@@ -1,0 +1,114 @@
+using System.Text.Json.Nodes;
+using BreakGlassBot.Declaring;
+
+namespace BreakGlassBot.Slack;
+
+/// <summary>Handles view_submission for one callback_id.</summary>
+public interface IViewSubmissionHandler
+{
+    string CallbackId { get; }
+    Task<IResult> SubmitAsync(InteractionPayload payload, CancellationToken ct);
+}
+
+/// <summary>Handles block_actions for the action ids it lists.</summary>
+public interface IBlockActionHandler
+{
+    IReadOnlyCollection<string> ActionIds { get; }
+    Task<IResult> ActAsync(InteractionPayload payload, ActionPayload action, CancellationToken ct);
+}
+
+/// <summary>Handles event_callback events; runs after the ack (Slack wants its 200 within 3 s).</summary>
+public interface ISlackEventHandler
+{
+    Task HandleAsync(EventEnvelope envelope, CancellationToken ct);
+}
+
+public static partial class SlackEndpoints
+{
+    public static IEndpointRouteBuilder MapSlack(this IEndpointRouteBuilder app)
+    {
+        var slack = app.MapGroup("/slack").AddEndpointFilter<SlackRequestFilter>();
+        slack.MapPost("/commands", HandleCommandAsync);
+        slack.MapPost("/interactions", HandleInteractionAsync);
+        slack.MapPost("/events", HandleEventAsync);
+        return app;
+    }
+
+    static async Task<IResult> HandleCommandAsync(HttpContext http, BreakGlassCommand command, ILoggerFactory logs)
+    {
+        if (!SlashCommand.TryParse(http.VerifiedSlackBody().BodyText, out var parsed))
+            return BadRequest("Expected a slash command form with at least 'command' and 'user_id'.");
+        try
+        {
+            return (await command.HandleAsync(parsed, http.RequestAborted)).ToResult();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return InternalError(logs, e, http);
+        }
+    }
+
+    static async Task<IResult> HandleInteractionAsync(HttpContext http, IEnumerable<IViewSubmissionHandler> views,
+        IEnumerable<IBlockActionHandler> actions, ILoggerFactory logs)
+    {
+        if (!InteractionPayload.TryParse(http.VerifiedSlackBody().BodyText, out var payload))
+            return BadRequest("Expected a form field 'payload' holding an interaction JSON object with 'type' and 'user'.");
+        try
+        {
+            switch (payload.Type)
+            {
+                case "view_submission" when payload.View is { } view:
+                    var handler = views.FirstOrDefault(v => v.CallbackId == view.CallbackId);
+                    return handler is null ? Results.Ok() : await handler.SubmitAsync(payload, http.RequestAborted);
+                case "block_actions" when payload.Actions is { Count: > 0 }:
+                    foreach (var action in payload.Actions)
+                        if (actions.FirstOrDefault(a => a.ActionIds.Contains(action.ActionId)) is { } act)
+                            return await act.ActAsync(payload, action, http.RequestAborted);
+                    return Results.Ok();
+                default:
+                    // view_closed, shortcuts and anything new: acknowledged, nothing to do.
+                    return Results.Ok();
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return InternalError(logs, e, http);
+        }
+    }
+
+    static IResult HandleEventAsync(HttpContext http, IEnumerable<ISlackEventHandler> handlers, IHostApplicationLifetime lifetime, ILoggerFactory logs)
+    {
+        if (!EventEnvelope.TryParse(http.VerifiedSlackBody().BodyText, out var envelope))
+            return BadRequest("Expected an Events API JSON body with a 'type'.");
+        if (envelope.Type == "url_verification")
+            return envelope.Challenge is { Length: > 0 } challenge ? Results.Json(new { challenge }) : BadRequest("url_verification without a challenge.");
+        if (envelope.Type != "event_callback") return Results.Ok();
+
+        // Ack now, work after: Slack retries an event not acknowledged within 3 s.
+        var log = logs.CreateLogger("BreakGlassBot.Slack.Events");
+        var list = handlers.ToList();
+        _ = Task.Run(async () =>
+        {
+            foreach (var handler in list)
+            {
+                try { await handler.HandleAsync(envelope, lifetime.ApplicationStopping); }
+                catch (Exception e) { log.LogError(e, "Handling event {EventId} failed", envelope.EventId); }
+            }
+        });
+        return Results.Ok();
+    }
+
+    static IResult BadRequest(string message) => Results.Json(new { ok = false, error = "malformed_request", message }, statusCode: StatusCodes.Status400BadRequest);
+
+    static IResult InternalError(ILoggerFactory logs, Exception e, HttpContext http)
+    {
+        logs.CreateLogger("BreakGlassBot.Slack").LogError(e, "Unhandled error on {Path} ({TraceId})", http.Request.Path, http.TraceIdentifier);
+        // Slack shows this to the user: a plain sentence, never a stack trace.
+        return Results.Json(new JsonObject
+        {
+            ["response_type"] = "ephemeral",
+            ["text"] = $":x: BreakGlassBot hit an internal error (reference {http.TraceIdentifier}). Nothing you typed was lost: "
+                + "`/breakglass status` shows your changes; try again in a moment.",
+        });
+    }
+}

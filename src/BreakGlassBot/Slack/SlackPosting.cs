@@ -1,0 +1,29 @@
+using BreakGlassBot.EmergencyChanges;
+
+namespace BreakGlassBot.Slack;
+
+/// <summary>Maps Slack failures to outbox outcomes, and posts "at most once" using message metadata.</summary>
+public static class SlackPosting
+{
+    public static StepOutcome.Retry RetryFor(SlackApiException e) => new($"slack {e.Method}: {e.Error}", e.RetryAfter);
+
+    /// <summary>
+    /// chat.postMessage has no idempotency key. On a repeated attempt (the first may have been posted before a
+    /// crash or a timeout) look for our own metadata tag in the thread first, and adopt that message.
+    /// </summary>
+    public static async Task<PostedMessage> PostThreadReplyOnceAsync(ISlackApi slack, string channel, string threadTs, SlackMessage message,
+        bool repeated, CancellationToken ct)
+    {
+        if (repeated && message.Metadata is { } tag)
+        {
+            var replies = await slack.GetRepliesAsync(channel, threadTs, ct);
+            var existing = replies.FirstOrDefault(m => Matches(m.Metadata, tag));
+            if (existing is not null) return new PostedMessage(channel, existing.Ts);
+        }
+        return await slack.PostMessageAsync(channel, message with { ThreadTs = threadTs }, ct);
+    }
+
+    public static bool Matches(MessageMetadata? found, MessageMetadata wanted) =>
+        found is not null && found.EventType == wanted.EventType
+        && wanted.Payload.All(kv => found.Payload.TryGetValue(kv.Key, out var v) && v == kv.Value);
+}
