@@ -19,7 +19,7 @@ internal sealed class AnnounceStep(ISlackApi slack, IOptions<SlackOptions> optio
         try
         {
             PostedMessage? posted = null;
-            if (step.Attempts > 1)
+            if (SlackPosting.MayHavePosted(step))
             {
                 // A previous attempt may have reached Slack before the bot crashed or the call timed out.
                 var history = await slack.GetHistoryAsync(channel, change.DeclaredAt.AddMinutes(-1), ct);
@@ -53,7 +53,7 @@ internal sealed class ThreadDetailsStep(ISlackApi slack, ChangeMessages messages
         try
         {
             var a = change.Announcement!;
-            await SlackPosting.PostThreadReplyOnceAsync(slack, a.Channel, a.Ts, messages.Details(change, policy.Describe()), step.Attempts > 1, ct);
+            await SlackPosting.PostThreadReplyOnceAsync(slack, a.Channel, a.Ts, messages.Details(change, policy.Describe()), step, ct);
             return new StepOutcome.Done();
         }
         catch (SlackApiException e) { return SlackPosting.RetryFor(e); }
@@ -96,7 +96,7 @@ internal sealed class ThreadNoteStep(ISlackApi slack, ChangeMessages messages, I
         try
         {
             var a = change.Announcement!;
-            await SlackPosting.PostThreadReplyOnceAsync(slack, a.Channel, a.Ts, messages.Note(change, key, text), step.Attempts > 1, ct);
+            await SlackPosting.PostThreadReplyOnceAsync(slack, a.Channel, a.Ts, messages.Note(change, key, text), step, ct);
             return new StepOutcome.Done();
         }
         catch (SlackApiException e) { return SlackPosting.RetryFor(e); }

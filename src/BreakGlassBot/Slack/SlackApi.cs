@@ -132,7 +132,7 @@ internal sealed class SlackApiClient(HttpClient http, IOptions<SlackOptions> opt
             foreach (var m in reply.GetProperty("messages").EnumerateArray())
             {
                 MessageMetadata? metadata = null;
-                if (m.TryGetProperty("metadata", out var md) && md.TryGetProperty("event_type", out var type))
+                if (m.TryGetProperty("metadata", out var md) && md.ValueKind == JsonValueKind.Object && md.TryGetProperty("event_type", out var type))
                 {
                     var payload = new Dictionary<string, string>();
                     if (md.TryGetProperty("event_payload", out var p) && p.ValueKind == JsonValueKind.Object)

@@ -5,6 +5,16 @@ namespace BreakGlassBot.Slack;
 /// <summary>Maps Slack failures to outbox outcomes, and posts "at most once" using message metadata.</summary>
 public static class SlackPosting
 {
+    /// <summary>
+    /// Whether an earlier attempt of this step may have reached Slack: it crashed mid-way (no error was recorded)
+    /// or failed in a way that says nothing about whether Slack acted (timeout, 5xx, a lost or garbled answer).
+    /// A clear refusal from Slack (429, ok:false) means nothing was posted.
+    /// </summary>
+    public static bool MayHavePosted(PendingStep step) =>
+        step.Attempts > 1 && (step.LastError is null || UncertainErrors.Any(step.LastError.Contains));
+
+    static readonly string[] UncertainErrors = ["timeout", "http_5", "invalid_json", "invalid_response", "connection_failed", "Exception"];
+
     public static StepOutcome.Retry RetryFor(SlackApiException e) => new($"slack {e.Method}: {e.Error}", e.RetryAfter);
 
     /// <summary>
@@ -12,9 +22,9 @@ public static class SlackPosting
     /// crash or a timeout) look for our own metadata tag in the thread first, and adopt that message.
     /// </summary>
     public static async Task<PostedMessage> PostThreadReplyOnceAsync(ISlackApi slack, string channel, string threadTs, SlackMessage message,
-        bool repeated, CancellationToken ct)
+        PendingStep step, CancellationToken ct)
     {
-        if (repeated && message.Metadata is { } tag)
+        if (MayHavePosted(step) && message.Metadata is { } tag)
         {
             var replies = await slack.GetRepliesAsync(channel, threadTs, ct);
             var existing = replies.FirstOrDefault(m => Matches(m.Metadata, tag));

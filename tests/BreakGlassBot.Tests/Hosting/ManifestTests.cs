@@ -1,0 +1,76 @@
+using System.Text.Json.Nodes;
+using BreakGlassBot.Tests.Support;
+using Json.Schema;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace BreakGlassBot.Tests.Hosting;
+
+public class ManifestTests
+{
+    // Slack's schema is draft-07 (its "$schema" comes last, after "definitions"): say so up front.
+    static readonly BuildOptions Draft7 = new() { Dialect = Dialect.Draft07 };
+
+    static JsonNode Manifest()
+    {
+        var stream = new YamlStream();
+        stream.Load(new StringReader(File.ReadAllText(Path.Combine(Fixtures.RepositoryRoot, "manifest.yml"))));
+        return ToJson(stream.Documents[0].RootNode)!;
+    }
+
+    // YAML 1.2 core schema: plain true/false/numbers are typed, quoted scalars stay strings (as Slack reads it).
+    static JsonNode? ToJson(YamlNode node) => node switch
+    {
+        YamlMappingNode map => new JsonObject(map.Children.Select(kv => KeyValuePair.Create(((YamlScalarNode)kv.Key).Value!, ToJson(kv.Value)))),
+        YamlSequenceNode seq => new JsonArray([.. seq.Children.Select(ToJson)]),
+        YamlScalarNode { Style: ScalarStyle.Plain, Value: "true" } => JsonValue.Create(true),
+        YamlScalarNode { Style: ScalarStyle.Plain, Value: "false" } => JsonValue.Create(false),
+        YamlScalarNode { Style: ScalarStyle.Plain, Value: "null" or "~" } => null,
+        YamlScalarNode { Style: ScalarStyle.Plain } s when long.TryParse(s.Value, out var n) => JsonValue.Create(n),
+        YamlScalarNode s => JsonValue.Create(s.Value),
+        _ => throw new InvalidDataException("unsupported YAML node " + node.NodeType),
+    };
+
+    [Fact]
+    public void TheManifestIsValidAgainstSlacksSchema()
+    {
+        var schemaJson = Fixtures.Object("slack/manifest.schema.1.0.0.json");
+        var schema = JsonSchema.FromText(schemaJson.ToJsonString(), Draft7);
+        var result = schema.Evaluate(System.Text.Json.JsonSerializer.SerializeToElement(Manifest()), new EvaluationOptions { OutputFormat = OutputFormat.List });
+        Assert.True(result.IsValid, string.Join("\n", (result.Details ?? []).Where(d => d.Errors is not null).SelectMany(d => d.Errors!.Select(e => $"{d.InstanceLocation}: {e.Value}"))));
+    }
+
+    [Fact]
+    public void TheSchemaCheckCanFail()
+    {
+        var schemaJson = Fixtures.Object("slack/manifest.schema.1.0.0.json");
+        var broken = Manifest();
+        broken["settings"]!["interactivity"]!["is_enabled"] = "yes please";
+        Assert.False(JsonSchema.FromText(schemaJson.ToJsonString(), Draft7).Evaluate(System.Text.Json.JsonSerializer.SerializeToElement(broken)).IsValid);
+    }
+
+    [Fact]
+    public async Task TheManifestsUrlsAndCommandMatchTheBotsRoutes()
+    {
+        var manifest = Manifest();
+        var command = manifest["features"]!["slash_commands"]![0]!;
+        Assert.Equal("/breakglass", command["command"]!.GetValue<string>());
+        var urls = new[]
+        {
+            command["url"]!.GetValue<string>(),
+            manifest["settings"]!["interactivity"]!["request_url"]!.GetValue<string>(),
+            manifest["settings"]!["event_subscriptions"]!["request_url"]!.GetValue<string>(),
+        }.Select(u => new Uri(u).AbsolutePath).ToList();
+        Assert.Equal(["/slack/commands", "/slack/interactions", "/slack/events"], urls);
+
+        await using var slack = new FakeSlack();
+        await slack.StartAsync();
+        await using var bot = await TestBot.StartAsync(slack);
+        var routes = bot.App.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
+            .Select(e => "/" + e.RoutePattern.RawText!.TrimStart('/')).ToHashSet();
+        Assert.All(urls, u => Assert.Contains(u, routes));
+        Assert.Contains("message.channels", manifest["settings"]!["event_subscriptions"]!["bot_events"]!.AsArray().Select(e => e!.GetValue<string>()));
+    }
+}

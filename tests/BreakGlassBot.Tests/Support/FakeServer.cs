@@ -1,0 +1,134 @@
+using System.Collections.Concurrent;
+using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace BreakGlassBot.Tests.Support;
+
+/// <summary>What a fake server does instead of answering normally.</summary>
+public abstract record Fault
+{
+    /// <summary>Answer with this status (and body/headers) without doing anything.</summary>
+    public sealed record Status(int Code, string? Body = null, IReadOnlyDictionary<string, string>? Headers = null) : Fault;
+    /// <summary>Wait, then answer normally (or not at all if the client gave up).</summary>
+    public sealed record Delay(TimeSpan By) : Fault;
+    /// <summary>Answer 200 with a body that is not JSON.</summary>
+    public sealed record Malformed : Fault;
+    /// <summary>Drop the connection without an answer.</summary>
+    public sealed record Abort : Fault;
+    /// <summary>Do the work (e.g. post the message), then answer with this status: the client cannot know it happened.</summary>
+    public sealed record AfterWork(int Code) : Fault;
+}
+
+public sealed record RecordedCall(string Key, string Method, string Path, string Query, IReadOnlyDictionary<string, string> Headers, string Body)
+{
+    public DateTime At { get; init; } = DateTime.UtcNow;
+}
+
+/// <summary>
+/// A real Kestrel server on 127.0.0.1 with a random port: the bot's real HTTP clients talk to it.
+/// Records every call and injects faults per route key and per call count.
+/// </summary>
+public abstract class FakeServer : IAsyncDisposable
+{
+    readonly ConcurrentQueue<(string Key, Fault Fault)> faults = new();
+    readonly List<(string Key, Fault Fault, int Remaining)> scripted = [];
+    readonly Lock gate = new();
+    WebApplication? app;
+
+    public ConcurrentQueue<RecordedCall> Calls { get; } = new();
+    public string Url { get; private set; } = "";
+    /// <summary>While true every call answers 503 (a whole-service outage).</summary>
+    public bool Down { get; set; }
+
+    protected abstract string KeyOf(HttpContext http);
+    protected abstract void Map(WebApplication app);
+
+    public async Task StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        app = builder.Build();
+        app.Use(async (http, next) =>
+        {
+            http.Request.EnableBuffering();
+            var body = await new StreamReader(http.Request.Body, Encoding.UTF8).ReadToEndAsync();
+            http.Request.Body.Position = 0;
+            var key = KeyOf(http);
+            Calls.Enqueue(new RecordedCall(key, http.Request.Method, http.Request.Path, http.Request.QueryString.Value ?? "",
+                http.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase), body));
+            if (Down) { http.Response.StatusCode = 503; return; }
+            var fault = Take(key);
+            switch (fault)
+            {
+                case null: await next(http); return;
+                case Fault.Status s:
+                    http.Response.StatusCode = s.Code;
+                    foreach (var (k, v) in s.Headers ?? new Dictionary<string, string>()) http.Response.Headers[k] = v;
+                    if (s.Body is not null) { http.Response.ContentType = "application/json"; await http.Response.WriteAsync(s.Body); }
+                    return;
+                case Fault.Delay d:
+                    try { await Task.Delay(d.By, http.RequestAborted); } catch (OperationCanceledException) { return; }
+                    await next(http);
+                    return;
+                case Fault.Malformed:
+                    http.Response.ContentType = "application/json";
+                    await http.Response.WriteAsync("{\"ok\": tru");
+                    return;
+                case Fault.Abort:
+                    http.Abort();
+                    return;
+                case Fault.AfterWork w:
+                    var original = http.Response.Body;
+                    http.Response.Body = new MemoryStream();
+                    await next(http);
+                    http.Response.Body = original;
+                    http.Response.Headers.ContentLength = null;
+                    http.Response.StatusCode = w.Code;
+                    return;
+            }
+        });
+        Map(app);
+        await app.StartAsync();
+        Url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+    }
+
+    /// <summary>The next <paramref name="times"/> calls to <paramref name="key"/> get <paramref name="fault"/>.</summary>
+    public void Fail(string key, Fault fault, int times = 1)
+    {
+        lock (gate) scripted.Add((key, fault, times));
+    }
+
+    public void ClearFaults()
+    {
+        lock (gate) scripted.Clear();
+    }
+
+    Fault? Take(string key)
+    {
+        lock (gate)
+        {
+            for (var i = 0; i < scripted.Count; i++)
+            {
+                var (k, f, remaining) = scripted[i];
+                if (k != key) continue;
+                if (remaining <= 1) scripted.RemoveAt(i); else scripted[i] = (k, f, remaining - 1);
+                return f;
+            }
+            return null;
+        }
+    }
+
+    public IReadOnlyList<RecordedCall> CallsTo(string key) => Calls.Where(c => c.Key == key).ToList();
+
+    public async ValueTask DisposeAsync()
+    {
+        if (app is not null) await app.DisposeAsync();
+    }
+}

@@ -1,0 +1,132 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.WebUtilities;
+
+namespace BreakGlassBot.Tests.Support;
+
+public sealed record PostedSlackMessage(string Channel, string Ts, string? ThreadTs, string Text, JsonArray? Blocks, JsonObject? Metadata)
+{
+    public string? MetadataChangeId => Metadata?["event_payload"]?["change_id"]?.GetValue<string>();
+    public string? MetadataNote => Metadata?["event_payload"]?["note"]?.GetValue<string>();
+    public string AllText => Text + " " + Blocks?.ToJsonString();
+}
+
+/// <summary>
+/// Slack's Web API on loopback (/api/{method}), answering with the fixture bodies. It keeps the messages
+/// posted, so chat.update, conversations.history and conversations.replies behave like Slack's.
+/// Also serves response_url webhooks at /response/{id}.
+/// </summary>
+public sealed class FakeSlack : FakeServer
+{
+    public const string BotToken = "xoxb-test-0000-secret-token";
+    long tsCounter = 1_700_000_000_000_000;
+    readonly ConcurrentDictionary<string, PostedSlackMessage> messages = new();
+
+    public string ApiUrl => Url + "/api/";
+    public string ResponseUrl(string id = "1") => $"{Url}/response/{id}";
+
+    public IReadOnlyList<PostedSlackMessage> Messages => [.. messages.Values.OrderBy(m => m.Ts, StringComparer.Ordinal)];
+    public IReadOnlyList<PostedSlackMessage> TopLevel(string channel) => [.. Messages.Where(m => m.Channel == channel && m.ThreadTs is null)];
+    public IReadOnlyList<PostedSlackMessage> Thread(string channel, string ts) => [.. Messages.Where(m => m.Channel == channel && m.ThreadTs == ts)];
+    public IReadOnlyList<PostedSlackMessage> Announcements(string changeId) => [.. Messages.Where(m => m.ThreadTs is null && m.MetadataChangeId == changeId)];
+    public IReadOnlyList<RecordedCall> Responses => CallsTo("response_url");
+    public Dictionary<string, string> Users { get; } = [];
+
+    protected override string KeyOf(HttpContext http) =>
+        http.Request.Path.StartsWithSegments("/response") ? "response_url" : http.Request.Path.Value!.Replace("/api/", "");
+
+    protected override void Map(WebApplication app)
+    {
+        app.MapPost("/response/{id}", () => Results.Ok());
+        app.MapPost("/api/{method}", async (string method, HttpContext http) =>
+        {
+            if (http.Request.Headers.Authorization.ToString() != "Bearer " + BotToken)
+                return Json(Fixtures.Object("slack/error_invalid_auth.json"));
+            var args = await ReadArgsAsync(http.Request);
+            return method switch
+            {
+                "chat.postMessage" => PostMessage(args),
+                "chat.update" => Update(args),
+                "chat.postEphemeral" => Json(Fixtures.Object("slack/chat_postEphemeral_ok.json")),
+                "chat.getPermalink" => Json(new JsonObject { ["ok"] = true, ["channel"] = Str(args, "channel"),
+                    ["permalink"] = $"https://example.slack.com/archives/{Str(args, "channel")}/p{Str(args, "message_ts")?.Replace(".", "")}" }),
+                "views.open" => Json(Fixtures.Object("slack/views_open_ok.json")),
+                "conversations.open" => Json(Fixtures.Object("slack/conversations_open_ok.json")),
+                "conversations.history" => History(args, thread: false),
+                "conversations.replies" => History(args, thread: true),
+                "users.info" => Json(Fixtures.Object("slack/users_info.json")),
+                "usergroups.users.list" => Json(Fixtures.Object("slack/usergroups_users_list.json")),
+                "auth.test" => Json(new JsonObject { ["ok"] = true, ["user_id"] = "UBOT", ["bot_id"] = "BBOT", ["team_id"] = "T1" }),
+                _ => Json(new JsonObject { ["ok"] = false, ["error"] = "unknown_method" }),
+            };
+        });
+    }
+
+    IResult PostMessage(JsonObject args)
+    {
+        var channel = Str(args, "channel") ?? "";
+        var ts = NextTs();
+        var msg = new PostedSlackMessage(channel, ts, Str(args, "thread_ts"), Str(args, "text") ?? "", args["blocks"] as JsonArray, args["metadata"] as JsonObject);
+        messages[ts] = msg;
+        var reply = Fixtures.Object("slack/chat_postMessage_ok.json");
+        reply["channel"] = channel;
+        reply["ts"] = ts;
+        reply["message"]!["ts"] = ts;
+        reply["message"]!["text"] = msg.Text;
+        return Json(reply);
+    }
+
+    IResult Update(JsonObject args)
+    {
+        var ts = Str(args, "ts") ?? "";
+        if (!messages.TryGetValue(ts, out var old)) return Json(Fixtures.Object("slack/chat_update_error_cant_update_message.json"));
+        messages[ts] = old with { Text = Str(args, "text") ?? old.Text, Blocks = args["blocks"] as JsonArray ?? old.Blocks };
+        var reply = Fixtures.Object("slack/chat_update_ok.json");
+        reply["channel"] = old.Channel;
+        reply["ts"] = ts;
+        return Json(reply);
+    }
+
+    IResult History(JsonObject args, bool thread)
+    {
+        var channel = Str(args, "channel");
+        var ts = Str(args, "ts");
+        var found = Messages.Where(m => m.Channel == channel && (thread ? m.ThreadTs == ts || m.Ts == ts : m.ThreadTs is null))
+            .Select(m => new JsonObject
+            {
+                ["type"] = "message", ["ts"] = m.Ts, ["text"] = m.Text,
+                ["metadata"] = m.Metadata?.DeepClone(),
+            });
+        return Json(new JsonObject { ["ok"] = true, ["messages"] = new JsonArray([.. found]), ["has_more"] = false });
+    }
+
+    string NextTs()
+    {
+        var n = Interlocked.Increment(ref tsCounter);
+        return $"{n / 1_000_000}.{n % 1_000_000:D6}";
+    }
+
+    static string? Str(JsonObject o, string key) => o[key] is JsonValue v ? v.ToString() : null;
+
+    static IResult Json(JsonNode node) => Results.Content(node.ToJsonString(), "application/json");
+
+    static async Task<JsonObject> ReadArgsAsync(HttpRequest request)
+    {
+        var body = await new StreamReader(request.Body).ReadToEndAsync();
+        if (request.ContentType?.StartsWith("application/json") == true)
+            return JsonNode.Parse(body)!.AsObject();
+        var form = new FormReader(body).ReadForm();
+        var o = new JsonObject();
+        foreach (var (k, v) in form) o[k] = v.ToString();
+        return o;
+    }
+
+    /// <summary>Slack's own 429, as in the fixture: status 429, Retry-After, {"ok":false,"error":"ratelimited"}.</summary>
+    public static Fault RateLimited(int retryAfterSeconds = 1) => new Fault.Status(429, Fixtures.Text("slack/chat_postMessage_ratelimited.json"),
+        new Dictionary<string, string> { ["Retry-After"] = retryAfterSeconds.ToString() });
+
+    public static Fault Error(string fixture) => new Fault.Status(200, Fixtures.Text(fixture));
+}

@@ -1,0 +1,115 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text.Json.Nodes;
+using BreakGlassBot.EmergencyChanges;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace BreakGlassBot.Tests.Support;
+
+/// <summary>
+/// The real bot (Program.Create: real wiring, real LiteDB file, real Kestrel on loopback) pointed at fake
+/// Slack/GitHub/Jira servers. Requests go in over HTTP, signed the way Slack signs them.
+/// </summary>
+public sealed class TestBot : IAsyncDisposable
+{
+    public const string SigningSecret = "8f742231b10e8888abcd99yyyzzz85a5";
+    public const string Channel = "C0CHANGES";
+    public const string Declarer = "U0DECLARER";
+    public const string Admin = "U0ADMIN";
+
+    public required WebApplication App { get; init; }
+    public required HttpClient Http { get; init; }
+    public required string Url { get; init; }
+    public required string DataDirectory { get; init; }
+    public required FakeSlack Slack { get; init; }
+    /// <summary>Every log line the bot wrote, for checks such as "no secret is ever logged".</summary>
+    public required ConcurrentQueue<string> Logs { get; init; }
+    bool ownsDirectory;
+
+    public ChangeStore Store => App.Services.GetRequiredService<ChangeStore>();
+    public T Service<T>() where T : notnull => App.Services.GetRequiredService<T>();
+
+    public static string NewDataDirectory() => Path.Combine(Path.GetTempPath(), "bgb-test-" + Guid.NewGuid().ToString("N"));
+
+    public static async Task<TestBot> StartAsync(FakeSlack slack, string? dataDirectory = null, IDictionary<string, string?>? settings = null,
+        Action<WebApplicationBuilder>? configure = null)
+    {
+        var owns = dataDirectory is null;
+        dataDirectory ??= NewDataDirectory();
+        var all = new Dictionary<string, string?>
+        {
+            ["urls"] = "http://127.0.0.1:0",
+            ["Slack:SigningSecret"] = SigningSecret,
+            ["Slack:BotToken"] = FakeSlack.BotToken,
+            ["Slack:ApiBaseUrl"] = slack.ApiUrl,
+            ["Slack:AnnouncementChannel"] = Channel,
+            ["Slack:Admins:0"] = Admin,
+            ["Storage:DataDirectory"] = dataDirectory,
+            ["Storage:PollingInterval"] = "00:00:00.050",
+            ["Storage:MaxRetryDelay"] = "00:00:00.400",
+        };
+        foreach (var (k, v) in settings ?? new Dictionary<string, string?>()) all[k] = v;
+        var logs = new ConcurrentQueue<string>();
+        var app = Program.Create([.. all.Where(kv => kv.Value is not null).Select(kv => $"--{kv.Key}={kv.Value}")], builder =>
+        {
+            builder.Logging.AddProvider(new CapturingLoggerProvider(logs));
+            configure?.Invoke(builder);
+        });
+        await app.StartAsync();
+        var url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new TestBot { App = app, Http = new HttpClient { BaseAddress = new Uri(url) }, Url = url, DataDirectory = dataDirectory, Slack = slack, Logs = logs, ownsDirectory = owns };
+    }
+
+    public static string CommandForm(string text, string user = Declarer, string? triggerId = "13345224609.738474920.8088930838d88f008e0", string? responseUrl = null) =>
+        new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["token"] = "gIkuvaNzQIHg97ATvDxqgjtO", ["team_id"] = "T0001", ["team_domain"] = "example", ["channel_id"] = "C2147483705",
+            ["channel_name"] = "incident", ["user_id"] = user, ["user_name"] = user.ToLowerInvariant(), ["command"] = "/breakglass",
+            ["text"] = text, ["response_url"] = responseUrl ?? "https://hooks.slack.com/commands/1234/5678", ["trigger_id"] = triggerId ?? "",
+            ["api_app_id"] = "A0APP",
+        }).ReadAsStringAsync().Result;
+
+    public Task<HttpResponseMessage> SendSignedAsync(string path, string body, string contentType = "application/x-www-form-urlencoded") =>
+        Http.SendAsync(SlackSigner.Request(Url + path, SigningSecret, body, contentType));
+
+    public Task<HttpResponseMessage> CommandAsync(string text, string user = Declarer) => SendSignedAsync("/slack/commands", CommandForm(text, user));
+
+    public async Task<JsonObject> CommandJsonAsync(string text, string user = Declarer)
+    {
+        var response = await CommandAsync(text, user);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsObject();
+    }
+
+    public Task<HttpResponseMessage> InteractionAsync(JsonNode payload) =>
+        SendSignedAsync("/slack/interactions", "payload=" + Uri.EscapeDataString(payload.ToJsonString()));
+
+    public Task<HttpResponseMessage> EventAsync(JsonNode envelope) =>
+        SendSignedAsync("/slack/events", envelope.ToJsonString(), "application/json");
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        await App.StopAsync();
+        await App.DisposeAsync();
+        if (ownsDirectory) try { Directory.Delete(DataDirectory, recursive: true); } catch (IOException) { }
+    }
+}
+
+public sealed class CapturingLoggerProvider(ConcurrentQueue<string> sink) : ILoggerProvider
+{
+    public ILogger CreateLogger(string categoryName) => new Logger(sink, categoryName);
+    public void Dispose() { }
+
+    sealed class Logger(ConcurrentQueue<string> sink, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(LogLevel logLevel) => true;
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            sink.Enqueue($"{logLevel} {category}: {formatter(state, exception)} {exception}");
+    }
+}
