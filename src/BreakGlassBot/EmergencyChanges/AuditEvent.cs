@@ -22,7 +22,7 @@ public static class AuditTypes
     public const string Announced = "announced";
     public const string AnnouncementFailed = "announcement_failed";
     public const string StepFailed = "step_failed";
-    public const string StepDone = "step_done";
+    public const string StepAbandoned = "step_abandoned";
     public const string Cancelled = "cancelled";
     public const string CancelRefused = "cancel_refused";
 }

@@ -16,6 +16,7 @@ public sealed class ChangeStore : IDisposable
     readonly ILiteCollection<AuditEvent> audit;
     readonly ILiteCollection<BsonDocument> counters;
     readonly ILiteCollection<BsonDocument> seen;
+    readonly ILiteCollection<BsonDocument> people;
     readonly Lock writeLock = new();
 
     public ChangeStore(IOptions<StorageOptions> options) : this(Path.Combine(options.Value.ResolvedDataDirectory, "breakglass.db")) { }
@@ -29,6 +30,7 @@ public sealed class ChangeStore : IDisposable
         audit = db.GetCollection<AuditEvent>("audit");
         counters = db.GetCollection<BsonDocument>("counters");
         seen = db.GetCollection<BsonDocument>("seen");
+        people = db.GetCollection<BsonDocument>("people");
         changes.EnsureIndex(c => c.Status);
         changes.EnsureIndex(c => c.DeclaredBy);
         changes.EnsureIndex(c => c.DueAt);
@@ -140,6 +142,14 @@ public sealed class ChangeStore : IDisposable
             return true;
         }
     }
+
+    /// <summary>A Slack user's account elsewhere ("github", "jira"), as set with /breakglass link.</summary>
+    public void LinkAccount(string slackUser, string system, string account)
+    {
+        lock (writeLock) people.Upsert(new BsonDocument { ["_id"] = $"{system}:{slackUser}", ["account"] = account });
+    }
+
+    public string? LinkedAccount(string slackUser, string system) => people.FindById($"{system}:{slackUser}")?["account"].AsString;
 
     public EmergencyChange? Get(int id) => changes.FindById(id);
 

@@ -28,6 +28,13 @@ public sealed class EmergencyChange
     public List<LinkedJiraIssue> JiraIssues { get; set; } = [];
 
     public Announcement? Announcement { get; set; }
+    /// <summary>What was actually granted (GitHub:BypassMode), when, and when it ended.</summary>
+    public Bypass? Bypass { get; set; }
+    public List<Approval> Approvals { get; set; } = [];
+    public List<ChangeRequest> ChangeRequests { get; set; } = [];
+    /// <summary>The latest answer of each required evidence source (one per source and target).</summary>
+    public List<EvidenceCheck> Evidence { get; set; } = [];
+    public DateTimeOffset? ReviewedAt { get; set; }
     public DateTimeOffset DueAt { get; set; }
     public ChangeStatus Status { get; set; } = ChangeStatus.Open;
     public Cancellation? Cancellation { get; set; }
@@ -49,12 +56,80 @@ public sealed class LinkedPullRequest
     public string Owner { get; set; } = "";
     public string Repo { get; set; } = "";
     public int Number { get; set; }
+    // Filled in from GitHub when the PR is fetched.
+    public string? Title { get; set; }
+    public string? AuthorLogin { get; set; }
+    public long? AuthorId { get; set; }
+    public string? HeadSha { get; set; }
+    public string? BaseRef { get; set; }
+    public bool Merged { get; set; }
+    public DateTimeOffset? MergedAt { get; set; }
+    public DateTimeOffset? FetchedAt { get; set; }
+    /// <summary>Set when GitHub will never accept this PR (404, no access): reported once, not retried.</summary>
+    public string? Problem { get; set; }
     [BsonIgnore] public PullRequestRef Ref => new(Host, Owner, Repo, Number);
 }
 
 public sealed class LinkedJiraIssue
 {
+    /// <summary>The key Jira answers with (a moved issue answers under its new key).</summary>
     public string Key { get; set; } = "";
+    /// <summary>The key as the declarer typed it, when Jira answered with another one.</summary>
+    public string? DeclaredKey { get; set; }
+    public string? Summary { get; set; }
+    public string? Status { get; set; }
+    public string? StatusCategory { get; set; }
+    /// <summary>True when the bot created this issue (no key was linked and Jira:ProjectKey is set).</summary>
+    public bool CreatedByBot { get; set; }
+    public DateTimeOffset? FetchedAt { get; set; }
+    /// <summary>Set when Jira will never accept this key (404, no permission): reported once, not retried.</summary>
+    public string? Problem { get; set; }
+}
+
+public sealed class Bypass
+{
+    public string Mode { get; set; } = "";
+    /// <summary>Team mode: the org/team-slug and the GitHub login added to it.</summary>
+    public string? Team { get; set; }
+    public string? Login { get; set; }
+    /// <summary>Team mode: the user was a member before the grant, so revocation leaves them in.</summary>
+    public bool WasAlreadyMember { get; set; }
+    /// <summary>MergeByBot mode: the PR merged and the head SHA it was pinned to.</summary>
+    public string? PullRequest { get; set; }
+    public string? HeadSha { get; set; }
+    public DateTimeOffset GrantedAt { get; set; }
+    public DateTimeOffset ExpiresAt { get; set; }
+    public DateTimeOffset? RevokedAt { get; set; }
+    public string? Problem { get; set; }
+}
+
+public sealed class Approval
+{
+    public string Reviewer { get; set; } = "";
+    public string? ReviewerName { get; set; }
+    public DateTimeOffset At { get; set; }
+    public string? Comment { get; set; }
+    /// <summary>"button", "reminder-button" or "thread-reply", with the Slack id it came from.</summary>
+    public string Source { get; set; } = "";
+    public string? SourceId { get; set; }
+}
+
+public sealed class ChangeRequest
+{
+    public string Reviewer { get; set; } = "";
+    public DateTimeOffset At { get; set; }
+    public string Reason { get; set; } = "";
+}
+
+public sealed class EvidenceCheck
+{
+    public string Kind { get; set; } = "";
+    /// <summary>The PR or Jira key checked; null for the Slack approval.</summary>
+    public string? Target { get; set; }
+    public bool Satisfied { get; set; }
+    /// <summary>What is still missing, in words a reviewer understands.</summary>
+    public string? Missing { get; set; }
+    public DateTimeOffset CheckedAt { get; set; }
 }
 
 public sealed class Announcement
@@ -72,7 +147,7 @@ public sealed class Cancellation
     public string Reason { get; set; } = "";
 }
 
-public enum StepState { Pending, Done }
+public enum StepState { Pending, Done, Abandoned }
 
 /// <summary>One unit of outgoing work for a change: retried with back-off until done.</summary>
 public sealed class PendingStep
@@ -85,4 +160,8 @@ public sealed class PendingStep
     public DateTimeOffset NextAttemptAt { get; set; }
     public string? LastError { get; set; }
     public DateTimeOffset? DoneAt { get; set; }
+    /// <summary>What the step does, in words, for the thread notes about its failure ("add the label to acme/api#1").</summary>
+    public string? Description { get; set; }
+    /// <summary>A failure of this step was reported in the thread; its recovery will be too.</summary>
+    public bool FailureReported { get; set; }
 }

@@ -19,6 +19,11 @@ public abstract record StepOutcome
     public sealed record Done(Func<EmergencyChange, IEnumerable<AuditEvent>>? Apply = null) : StepOutcome;
     /// <summary>Failed for now: try again after the back-off, or after <paramref name="After"/> (Retry-After).</summary>
     public sealed record Retry(string Error, TimeSpan? After = null) : StepOutcome;
+    /// <summary>
+    /// Will never work as asked (a PR that does not exist, a key Jira refuses): stop retrying and tell the thread,
+    /// once. <paramref name="Problem"/> says what is wrong and what a person should do.
+    /// </summary>
+    public sealed record GiveUp(string Problem, Func<EmergencyChange, IEnumerable<AuditEvent>>? Apply = null) : StepOutcome;
 }
 
 /// <summary>Does one kind of outgoing step. Must be safe to run again after a crash (<c>step.Attempts &gt; 1</c>).</summary>
@@ -27,6 +32,12 @@ public interface IStepHandler
     string Kind { get; }
     /// <summary>True when the step posts into the announcement's thread: it waits, without counting attempts, until there is one.</summary>
     bool NeedsThread => false;
+    /// <summary>
+    /// What the step does, in words ("add the break-glass label to acme/api#1"). When not null, a failure is
+    /// reported in the change's thread once, and so is the recovery. Slack's own steps return null: a note about
+    /// Slack failing could not be posted either.
+    /// </summary>
+    string? Describe(EmergencyChange change, PendingStep step) => null;
     Task<StepOutcome> RunAsync(EmergencyChange change, PendingStep step, CancellationToken ct);
 }
 
@@ -124,6 +135,7 @@ internal sealed partial class OutboxWorker(ChangeStore store, Outbox outbox, IEn
             if (change is null) return;
 
             StepOutcome outcome;
+            var description = handler.Describe(change, change.Steps[index]);
             try { outcome = await handler.RunAsync(change, change.Steps[index], ct); }
             catch (OperationCanceledException) when (ct.IsCancellationRequested) { throw; }
             catch (Exception e)
@@ -131,28 +143,43 @@ internal sealed partial class OutboxWorker(ChangeStore store, Outbox outbox, IEn
                 LogStepCrashed(log, e, change.ChangeId.ToString(), step.Kind);
                 outcome = new StepOutcome.Retry(e.GetType().Name);
             }
-            Record(id, index, attempt, outcome);
+            Record(id, index, attempt, outcome, description);
         }
     }
 
-    void Record(int id, int index, int attempt, StepOutcome outcome)
+    void Record(int id, int index, int attempt, StepOutcome outcome, string? description)
     {
         var now = time.GetUtcNow();
         store.Update(id, c =>
         {
             var s = c.Steps[index];
+            s.Description = description;
             switch (outcome)
             {
                 case StepOutcome.Done done:
                     s.State = StepState.Done;
                     s.DoneAt = now;
-                    s.LastError = null;
+                    if (s.FailureReported) Outbox.Enqueue(c, StepKinds.ThreadNote, now, StepNotes.Recovered(index));
                     return done.Apply?.Invoke(c) ?? [];
+                case StepOutcome.GiveUp gaveUp:
+                    s.State = StepState.Abandoned;
+                    s.DoneAt = now;
+                    s.LastError = gaveUp.Problem;
+                    if (description is not null) Outbox.Enqueue(c, StepKinds.ThreadNote, now, StepNotes.GaveUp(index));
+                    LogStepAbandoned(log, c.ChangeId.ToString(), s.Kind, s.Target, gaveUp.Problem);
+                    return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = "bot", Type = AuditTypes.StepAbandoned,
+                        Data = new() { ["step"] = s.Kind, ["target"] = s.Target ?? "", ["problem"] = gaveUp.Problem } },
+                        .. gaveUp.Apply?.Invoke(c) ?? []];
                 case StepOutcome.Retry retry:
                     var first = s.LastError != retry.Error;
                     s.LastError = retry.Error;
                     s.NextAttemptAt = now + (retry.After is { } after && after > outbox.Backoff(s.Attempts) ? after : outbox.Backoff(s.Attempts));
                     LogStepRetry(log, c.ChangeId.ToString(), s.Kind, s.Target, attempt, retry.Error, s.NextAttemptAt);
+                    if (description is not null && !s.FailureReported)
+                    {
+                        s.FailureReported = true;
+                        Outbox.Enqueue(c, StepKinds.ThreadNote, now, StepNotes.Failed(index));
+                    }
                     // One audit event per distinct error, not one per attempt: the trail stays readable during a long outage.
                     return first
                         ? [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = "bot", Type = AuditTypes.StepFailed,
@@ -164,6 +191,8 @@ internal sealed partial class OutboxWorker(ChangeStore store, Outbox outbox, IEn
         });
     }
 
+    [LoggerMessage(EventId = 2005, Level = LogLevel.Warning, Message = "Step {Kind} ({Target}) of {ChangeId} abandoned: {Problem}")]
+    static partial void LogStepAbandoned(ILogger logger, string changeId, string kind, string? target, string problem);
     [LoggerMessage(EventId = 2001, Level = LogLevel.Error, Message = "Outbox sweep failed")]
     static partial void LogSweepFailed(ILogger logger, Exception e);
     [LoggerMessage(EventId = 2002, Level = LogLevel.Error, Message = "Change {ChangeId} has a step of unknown kind {Kind}")]
@@ -172,4 +201,28 @@ internal sealed partial class OutboxWorker(ChangeStore store, Outbox outbox, IEn
     static partial void LogStepCrashed(ILogger logger, Exception e, string changeId, string kind);
     [LoggerMessage(EventId = 2004, Level = LogLevel.Warning, Message = "Step {Kind} ({Target}) of {ChangeId} failed on attempt {Attempt}: {Error}; next try at {NextAt}")]
     static partial void LogStepRetry(ILogger logger, string changeId, string kind, string? target, int attempt, string error, DateTimeOffset nextAt);
+}
+
+/// <summary>Thread notes about outbox steps: failed (retrying), recovered, given up.</summary>
+internal sealed class StepNotes : BreakGlassBot.Declaring.IThreadNoteSource
+{
+    public static string Failed(int index) => $"step-failed:{index}";
+    public static string Recovered(int index) => $"step-recovered:{index}";
+    public static string GaveUp(int index) => $"step-gaveup:{index}";
+
+    public string? Render(EmergencyChange change, string key)
+    {
+        var colon = key.LastIndexOf(':');
+        if (colon < 0 || !int.TryParse(key.AsSpan(colon + 1), out var index) || index >= change.Steps.Count) return null;
+        var step = change.Steps[index];
+        var what = BreakGlassBot.Slack.Blocks.Escape(step.Description ?? step.Kind);
+        var error = BreakGlassBot.Slack.Blocks.Escape(step.LastError ?? "unknown error");
+        return key[..colon] switch
+        {
+            "step-failed" => $":warning: Could not {what} yet ({error}). The bot keeps retrying and will say here when it worked; the change itself stands.",
+            "step-recovered" => $":white_check_mark: Done after all: {what} (attempt {step.Attempts}).",
+            "step-gaveup" => $":x: Could not {what}: {error}",
+            _ => null,
+        };
+    }
 }

@@ -41,6 +41,7 @@ public static class HostingExtensions
     public static WebApplicationBuilder AddStorage(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<ChangeStore>();
+        builder.Services.AddSingleton<People>();
         builder.Services.AddSingleton<Outbox>();
         builder.Services.AddHostedService<OutboxWorker>();
         return builder;
@@ -89,6 +90,7 @@ public static class HostingExtensions
         s.AddSingleton<IStepHandler, RefreshAnnouncementStep>();
         s.AddSingleton<IStepHandler, ThreadNoteStep>();
         s.AddSingleton<IThreadNoteSource, CancelledNote>();
+        s.AddSingleton<IThreadNoteSource, StepNotes>();
         return builder;
     }
 }

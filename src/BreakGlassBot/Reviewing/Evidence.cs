@@ -1,0 +1,29 @@
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Hosting;
+
+namespace BreakGlassBot.Reviewing;
+
+/// <summary>One answer from an evidence source about one target (a PR, a Jira issue, or the Slack approvals).</summary>
+public sealed record EvidenceResult(string? Target, bool Satisfied, string? Missing)
+{
+    public static EvidenceResult Yes(string? target) => new(target, true, null);
+    public static EvidenceResult No(string? target, string missing) => new(target, false, missing);
+}
+
+/// <summary>
+/// A source of retrospective-review evidence (DESIGN.md §2 completion rule). The deadline tracker asks every
+/// required source; a source that cannot answer right now (service down) throws, and the tracker asks again later.
+/// </summary>
+public interface IEvidenceSource
+{
+    EvidenceKind Kind { get; }
+    /// <summary>Whether this source is configured and the change links something it can check.</summary>
+    bool AppliesTo(EmergencyChange change);
+    Task<IReadOnlyList<EvidenceResult>> CheckAsync(EmergencyChange change, CancellationToken ct);
+}
+
+/// <summary>Outgoing work that follows an approval recorded in Slack (mirroring to GitHub and Jira).</summary>
+public interface IApprovalFollowUps
+{
+    IEnumerable<PendingStep> StepsFor(EmergencyChange change, Approval approval, int approvalIndex, DateTimeOffset now);
+}
