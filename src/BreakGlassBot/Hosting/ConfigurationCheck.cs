@@ -64,6 +64,14 @@ public static class ConfigurationCheck
         if (!TryFindTimeZone(policy.TimeZone)) errors.Add($"Policy:TimeZone: unknown time zone '{policy.TimeZone}' (use an IANA id such as Europe/Berlin)");
         if (!TryFindTimeZone(policy.DigestTimeZone)) errors.Add($"Policy:DigestTimeZone: unknown time zone '{policy.DigestTimeZone}'");
         if (policy.ApprovalWords.Any(string.IsNullOrWhiteSpace)) errors.Add("Policy:ApprovalWords must not contain empty words");
+        if (!Deadlines.BusinessCalendar.TryParseHours(policy.BusinessHours, out _, out _, out _))
+            errors.Add($"Policy:BusinessHours: '{policy.BusinessHours}' is not like 'Mon-Fri 09:00-17:00' (days, then start-end, ending after it starts)");
+        foreach (var holiday in policy.Holidays)
+            if (!DateOnly.TryParseExact(holiday, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out _)
+                && !IsHolidayCountry(holiday))
+                errors.Add($"Policy:Holidays: '{holiday}' is neither a date (yyyy-MM-dd) nor a country code the PublicHoliday package knows (e.g. US, DE, GB)");
+        if (!Cronos.CronExpression.TryParse(policy.DigestCron, out _))
+            errors.Add($"Policy:DigestCron: '{policy.DigestCron}' is not a cron expression (minute hour day month weekday, e.g. 0 9 * * 1)");
 
         if (string.IsNullOrWhiteSpace(storage.DataDirectory)) errors.Add("Storage:DataDirectory must not be empty");
         if (storage.Hangfire == HangfireStorageKind.PostgreSql && string.IsNullOrWhiteSpace(storage.ConnectionString))
@@ -80,6 +88,12 @@ public static class ConfigurationCheck
     {
         try { FindTimeZone(id); return true; }
         catch (Exception e) when (e is TimeZoneNotFoundException or InvalidTimeZoneException or ArgumentException) { return false; }
+    }
+
+    static bool IsHolidayCountry(string code)
+    {
+        try { return PublicHoliday.PublicHolidayFactory.GetPublicHolidayForCountry(code.ToUpperInvariant()) is not null; }
+        catch (ArgumentException) { return false; }
     }
 
     static bool IsTeamRef(string? value) =>
