@@ -24,5 +24,10 @@ public static class AuditTypes
     public const string StepFailed = "step_failed";
     public const string StepAbandoned = "step_abandoned";
     public const string Cancelled = "cancelled";
+    public const string Reviewed = "reviewed";
+    public const string Overdue = "overdue";
+    public const string Escalated = "escalated";
+    public const string ReminderSent = "reminder_sent";
+    public const string EscalationSent = "escalation_sent";
     public const string CancelRefused = "cancel_refused";
 }

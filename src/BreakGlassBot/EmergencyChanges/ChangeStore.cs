@@ -35,6 +35,7 @@ public sealed class ChangeStore : IDisposable
         changes.EnsureIndex(c => c.DeclaredBy);
         changes.EnsureIndex(c => c.DueAt);
         changes.EnsureIndex(c => c.NextStepAt);
+        changes.EnsureIndex(c => c.NextCheckAt);
         changes.EnsureIndex(c => c.SourceKey);
         audit.EnsureIndex(e => e.ChangeNumber);
         audit.EnsureIndex(e => e.Sequence, unique: true);
@@ -169,6 +170,12 @@ public sealed class ChangeStore : IDisposable
     public IReadOnlyList<EmergencyChange> WithDueSteps(DateTimeOffset now, int limit = 100) =>
         // Between, not LTE: BSON orders null below numbers, and changes with nothing pending have a null NextStepAt.
         changes.Find(Query.Between(nameof(EmergencyChange.NextStepAt), 0L, now.UtcTicks), limit: limit).ToList();
+
+    /// <summary>Open changes whose tracking check is overdue by more than the grace (or was never set): their job may be lost.</summary>
+    public IReadOnlyList<EmergencyChange> UntrackedOpenChanges(DateTimeOffset before, int limit = 1000) =>
+        changes.Find(Query.And(
+            Query.Or(Query.EQ(nameof(EmergencyChange.NextCheckAt), BsonValue.Null), Query.Between(nameof(EmergencyChange.NextCheckAt), 0L, before.UtcTicks)),
+            Query.EQ(nameof(EmergencyChange.Status), nameof(ChangeStatus.Open))), limit: limit).ToList();
 
     public IReadOnlyList<AuditEvent> AuditTrail(int changeNumber) =>
         audit.Find(e => e.ChangeNumber == changeNumber).OrderBy(e => e.Sequence).ToList();

@@ -35,6 +35,13 @@ public sealed class EmergencyChange
     /// <summary>The latest answer of each required evidence source (one per source and target).</summary>
     public List<EvidenceCheck> Evidence { get; set; } = [];
     public DateTimeOffset? ReviewedAt { get; set; }
+    /// <summary>When the tracking job should look at this change next; indexed for the reconciliation sweep.</summary>
+    public DateTimeOffset? NextCheckAt { get; set; }
+    /// <summary>When the bot marked the change overdue (an audit event); Overdue itself is derived from DueAt.</summary>
+    public DateTimeOffset? OverdueAt { get; set; }
+    public DateTimeOffset? EscalatedAt { get; set; }
+    /// <summary>Every reminder and escalation sent (or owed), so no one gets two inside one interval.</summary>
+    public List<Reminder> Reminders { get; set; } = [];
     public DateTimeOffset DueAt { get; set; }
     public ChangeStatus Status { get; set; } = ChangeStatus.Open;
     public Cancellation? Cancellation { get; set; }
@@ -112,6 +119,15 @@ public sealed class Approval
     /// <summary>"button", "reminder-button" or "thread-reply", with the Slack id it came from.</summary>
     public string Source { get; set; } = "";
     public string? SourceId { get; set; }
+}
+
+public sealed class Reminder
+{
+    public string User { get; set; } = "";
+    public DateTimeOffset At { get; set; }
+    /// <summary>"reminder" (a reviewer), "declarer" (after a change request), or "escalation" (managers and declarer).</summary>
+    public string Kind { get; set; } = "";
+    public int Number { get; set; }
 }
 
 public sealed class ChangeRequest

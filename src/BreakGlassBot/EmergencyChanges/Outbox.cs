@@ -10,6 +10,8 @@ public static class StepKinds
     public const string ThreadDetails = "thread-details";
     public const string RefreshAnnouncement = "refresh-announcement";
     public const string ThreadNote = "thread-note";
+    public const string Track = "track";
+    public const string DirectMessage = "direct-message";
 }
 
 /// <summary>What one attempt at a step came to.</summary>

@@ -79,7 +79,6 @@ public static class HostingExtensions
     public static WebApplicationBuilder AddDeclaring(this WebApplicationBuilder builder)
     {
         var s = builder.Services;
-        s.AddSingleton<ReviewPolicy>();
         s.AddSingleton<Permissions>();
         s.AddSingleton<Declarations>();
         s.AddSingleton<BreakGlassCommand>();

@@ -51,7 +51,7 @@ public class DeclareTests : BotTest
         for (var i = 1; i <= 3; i++)
             Assert.Contains($"BG-{i}", (await Bot.CommandJsonAsync($"Change number {i}"))["text"]!.GetValue<string>());
         await Eventually.Until(() => Slack.TopLevel(TestBot.Channel).Count == 3, "three announcements");
-        Assert.Equal(["BG-1", "BG-2", "BG-3"], Slack.TopLevel(TestBot.Channel).Select(m => m.MetadataChangeId));
+        Assert.Equal(["BG-1", "BG-2", "BG-3"], Slack.TopLevel(TestBot.Channel).Select(m => m.MetadataChangeId).Order());
     }
 
     [Fact]

@@ -1,0 +1,126 @@
+using BreakGlassBot.Declaring;
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Hosting;
+using BreakGlassBot.Reviewing;
+using BreakGlassBot.Slack;
+using Hangfire;
+using Hangfire.Dashboard;
+using Hangfire.PostgreSql;
+using Hangfire.Storage.SQLite;
+using Microsoft.Extensions.Options;
+
+namespace BreakGlassBot.Deadlines;
+
+public static class DeadlinesRegistration
+{
+    /// <summary>Hangfire (SQLite next to the LiteDB file, or PostgreSQL for several instances) and the review tracker.</summary>
+    public static WebApplicationBuilder AddDeadlines(this WebApplicationBuilder builder)
+    {
+        var s = builder.Services;
+        var storage = builder.Configuration.GetSection(StorageOptions.Section).Get<StorageOptions>() ?? new();
+        // Hangfire's static log provider outlives a host; reset it so a second host in one process logs to its own factory.
+        Hangfire.Logging.LogProvider.SetCurrentLogProvider(null);
+        s.AddHangfire((sp, config) =>
+        {
+            config.SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
+                .UseSimpleAssemblyNameTypeSerializer()
+                .UseRecommendedSerializerSettings();
+            if (storage.Hangfire == HangfireStorageKind.PostgreSql)
+                config.UsePostgreSqlStorage(o => o.UseNpgsqlConnection(storage.ConnectionString), new PostgreSqlStorageOptions
+                {
+                    QueuePollInterval = storage.PollingInterval,
+                    // LISTEN/NOTIFY: a job enqueued by another instance starts at once instead of at the next poll.
+                    EnableLongPolling = true,
+                    PrepareSchemaIfNecessary = true,
+                });
+            else
+            {
+                Directory.CreateDirectory(storage.ResolvedDataDirectory);
+                // The SQLite storage does not wake idle workers on enqueue: its queue poll is how soon a job starts.
+                config.UseSQLiteStorage(Path.Combine(storage.ResolvedDataDirectory, "hangfire.db"), new SQLiteStorageOptions { QueuePollInterval = storage.PollingInterval });
+            }
+        });
+        s.AddHangfireServer(o =>
+        {
+            o.SchedulePollingInterval = storage.PollingInterval;
+            o.WorkerCount = Math.Max(2, Environment.ProcessorCount * 2);
+            o.ServerName = $"breakglassbot:{Environment.MachineName}:{Environment.ProcessId}";
+        });
+
+        s.AddSingleton<ReviewPolicy>();
+        s.AddSingleton<ReviewTracker>();
+        s.AddSingleton<IReevaluation>(sp => sp.GetRequiredService<ReviewTracker>());
+        s.AddTransient<TrackChangeJob>();
+        s.AddTransient<TrackingSweepJob>();
+        s.AddSingleton<Reviewers>();
+        s.AddSingleton<IEvidenceSource, SlackApprovalEvidence>();
+        s.AddSingleton<DeadlineMessages>();
+        s.AddSingleton<IDirectMessageSource>(sp => sp.GetRequiredService<DeadlineMessages>());
+        s.AddSingleton<IThreadNoteSource>(sp => sp.GetRequiredService<DeadlineMessages>());
+        s.AddSingleton<IStepHandler, TrackStep>();
+        s.AddSingleton<IStepHandler, DirectMessageStep>();
+        s.AddSingleton<IDeclarationStepSource, TrackingStepSource>();
+        s.AddHostedService<TrackingReconciliation>();
+        return builder;
+    }
+
+    /// <summary>The dashboard: loopback-only in Development; otherwise only with a key from Evidence:ApiKeys, or off when there is none.</summary>
+    public static IEndpointRouteBuilder MapDeadlines(this WebApplication app)
+    {
+        var keys = app.Services.GetRequiredService<IOptions<EvidenceOptions>>().Value.ApiKeys;
+        if (app.Environment.IsDevelopment())
+            app.UseHangfireDashboard("/hangfire", new DashboardOptions { Authorization = [new LocalRequestsOnlyAuthorizationFilter()] });
+        else if (keys.Count > 0)
+            app.UseHangfireDashboard("/hangfire", new DashboardOptions { Authorization = [new ApiKeyDashboardAuthorization(keys)], IgnoreAntiforgeryToken = true });
+        return app;
+    }
+}
+
+/// <summary>Adds the tracking step to each declaration and plans its first check (the first reminder, or the deadline if sooner).</summary>
+internal sealed class TrackingStepSource(ReviewPolicy policy) : IDeclarationStepSource
+{
+    public IEnumerable<PendingStep> StepsFor(EmergencyChange change, DateTimeOffset now)
+    {
+        var first = policy.NextReminderAt(change.DeclaredAt);
+        change.NextCheckAt = first < change.DueAt ? first : change.DueAt;
+        yield return Outbox.NewStep(StepKinds.Track, now);
+    }
+}
+
+/// <summary>At start-up: the recurring sweep is registered under its stable id, and run once at once.</summary>
+internal sealed class TrackingReconciliation(IRecurringJobManager recurring, TrackingSweepJob sweep, ILogger<TrackingReconciliation> log) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        recurring.AddOrUpdate<TrackingSweepJob>(TrackingSweepJob.RecurringId, j => j.Run(), Cron.Minutely());
+        var found = sweep.Run();
+        if (found > 0) log.LogInformation("Start-up reconciliation: {Count} open change(s) had no pending check; checking them now", found);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+/// <summary>Dashboard access outside Development: Authorization: Bearer &lt;key&gt;, or Basic with the key as password (for a browser).</summary>
+internal sealed class ApiKeyDashboardAuthorization(IReadOnlyList<string> keys) : IDashboardAuthorizationFilter
+{
+    public bool Authorize(DashboardContext context)
+    {
+        var http = context.GetHttpContext();
+        var header = http.Request.Headers.Authorization.ToString();
+        string? presented = null;
+        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) presented = header[7..].Trim();
+        else if (header.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase))
+        {
+            try
+            {
+                var decoded = System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(header[6..].Trim()));
+                presented = decoded[(decoded.IndexOf(':') + 1)..];
+            }
+            catch (FormatException) { }
+        }
+        if (presented is not null && ApiKeys.Matches(keys, presented)) return true;
+        http.Response.Headers.WWWAuthenticate = "Basic realm=\"BreakGlassBot\"";
+        return false;
+    }
+}

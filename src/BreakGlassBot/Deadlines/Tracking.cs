@@ -1,0 +1,204 @@
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Hosting;
+using BreakGlassBot.Reviewing;
+using BreakGlassBot.Slack;
+using Hangfire;
+using Microsoft.Extensions.Options;
+
+namespace BreakGlassBot.Deadlines;
+
+/// <summary>
+/// Schedules the tracking job of a change through Hangfire. Also the re-evaluation hook: an approval or a
+/// webhook asks for a check now.
+/// </summary>
+public sealed class ReviewTracker(IBackgroundJobClient jobs) : IReevaluation
+{
+    public void Reevaluate(int changeId) => jobs.Enqueue<TrackChangeJob>(j => j.RunAsync(changeId, CancellationToken.None));
+
+    public void ScheduleAt(int changeId, DateTimeOffset at) => jobs.Schedule<TrackChangeJob>(j => j.RunAsync(changeId, CancellationToken.None), at);
+}
+
+/// <summary>The outbox step that hands a newly declared change to Hangfire (off the request path, durably).</summary>
+internal sealed class TrackStep(ReviewTracker tracker) : IStepHandler
+{
+    public string Kind => StepKinds.Track;
+
+    public Task<StepOutcome> RunAsync(EmergencyChange change, PendingStep step, CancellationToken ct)
+    {
+        // Scheduling twice (a crash right after this line) is harmless: the job is idempotent.
+        tracker.ScheduleAt(change.Id, change.NextCheckAt ?? change.DeclaredAt);
+        return Task.FromResult<StepOutcome>(new StepOutcome.Done());
+    }
+}
+
+/// <summary>
+/// One look at one change: ask every required evidence source; mark Reviewed, or remind, mark overdue and
+/// escalate; plan the next look. Hangfire may run it twice or late: everything it sends is decided and
+/// recorded in one store write (reminders per person per interval), then carried out by the outbox.
+/// </summary>
+public sealed partial class TrackChangeJob(
+    ChangeStore store, ReviewPolicy policy, Reviewers reviewers, IEnumerable<IEvidenceSource> sources, Outbox outbox,
+    ReviewTracker tracker, IOptions<PolicyOptions> options, IOptions<SlackOptions> slack, TimeProvider time, ILogger<TrackChangeJob> log)
+{
+    [AutomaticRetry(Attempts = 5)]
+    public async Task RunAsync(int changeId, CancellationToken ct)
+    {
+        var change = store.Get(changeId);
+        if (change is null || change.Status != ChangeStatus.Open) return;
+        var now = time.GetUtcNow();
+
+        var (checks, complete) = await CheckEvidenceAsync(change, now, ct);
+        var eligible = complete ? [] : await reviewers.ForChangeAsync(change, ct);
+
+        DateTimeOffset? next = null;
+        var updated = store.Update(changeId, c =>
+        {
+            if (c.Status != ChangeStatus.Open) return [];
+            Merge(c, checks);
+            var events = new List<AuditEvent>();
+            if (complete)
+            {
+                c.Status = ChangeStatus.Reviewed;
+                c.ReviewedAt = now;
+                c.NextCheckAt = null;
+                Outbox.Enqueue(c, StepKinds.RefreshAnnouncement, now);
+                Outbox.Enqueue(c, StepKinds.ThreadNote, now, DeadlineMessages.ReviewedNote);
+                events.Add(Audit(c, now, AuditTypes.Reviewed, new()
+                {
+                    ["on_time"] = (now <= c.DueAt).ToString().ToLowerInvariant(),
+                    ["due_at"] = c.DueAt.ToString("O"),
+                    ["evidence"] = string.Join("; ", c.Evidence.Select(e => $"{e.Kind} {e.Target}".Trim())),
+                }));
+                return events;
+            }
+            events.AddRange(Overdue(c, now));
+            events.AddRange(Escalate(c, now));
+            Remind(c, eligible, now);
+            next = NextCheck(c, eligible, now);
+            // Only one chain of scheduled checks per change: a check already planned at or before `next` covers it.
+            if (c.NextCheckAt is { } planned && planned > now && planned <= next) next = null;
+            else c.NextCheckAt = next;
+            return events;
+        });
+        if (updated is null) return;
+        outbox.Nudge();
+        if (next is { } at) tracker.ScheduleAt(changeId, at);
+        LogChecked(log, updated.ChangeId.ToString(), updated.Status, next);
+    }
+
+    /// <summary>Asks each required source. A source that cannot answer now leaves the change incomplete; it is asked again next time.</summary>
+    async Task<(List<EvidenceCheck> Checks, bool Complete)> CheckEvidenceAsync(EmergencyChange change, DateTimeOffset now, CancellationToken ct)
+    {
+        var checks = new List<EvidenceCheck>();
+        var complete = true;
+        foreach (var kind in RequiredKinds(change))
+        {
+            var source = sources.FirstOrDefault(s => s.Kind == kind);
+            if (source is null || !source.AppliesTo(change)) continue;
+            try
+            {
+                foreach (var r in await source.CheckAsync(change, ct))
+                {
+                    checks.Add(new EvidenceCheck { Kind = kind.ToString(), Target = r.Target, Satisfied = r.Satisfied, Missing = r.Missing, CheckedAt = now });
+                    complete &= r.Satisfied;
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogEvidenceFailed(log, e, change.ChangeId.ToString(), kind);
+                var previous = change.Evidence.Where(x => x.Kind == kind.ToString()).ToList();
+                checks.AddRange(previous.Count > 0 ? previous : [new EvidenceCheck { Kind = kind.ToString(), Missing = $"{kind}: could not be checked just now", CheckedAt = now }]);
+                complete = false;
+            }
+        }
+        return (checks, complete);
+    }
+
+    /// <summary>Policy:RequiredEvidence, or by default the Slack approval plus whatever is linked and configured.</summary>
+    IEnumerable<EvidenceKind> RequiredKinds(EmergencyChange change) =>
+        options.Value.RequiredEvidence.Count > 0 ? options.Value.RequiredEvidence : Enum.GetValues<EvidenceKind>();
+
+    static void Merge(EmergencyChange c, List<EvidenceCheck> checks) => c.Evidence = checks;
+
+    IEnumerable<AuditEvent> Overdue(EmergencyChange c, DateTimeOffset now)
+    {
+        if (now < c.DueAt || c.OverdueAt is not null) yield break;
+        c.OverdueAt = now;
+        Outbox.Enqueue(c, StepKinds.ThreadNote, now, DeadlineMessages.OverdueNote);
+        Outbox.Enqueue(c, StepKinds.RefreshAnnouncement, now);
+        yield return Audit(c, now, AuditTypes.Overdue, new() { ["due_at"] = c.DueAt.ToString("O"), ["missing"] = DeadlineMessages.Missing(c) });
+    }
+
+    IEnumerable<AuditEvent> Escalate(EmergencyChange c, DateTimeOffset now)
+    {
+        if (now < policy.EscalateAt(c.DueAt) || c.EscalatedAt is not null) yield break;
+        c.EscalatedAt = now;
+        var to = slack.Value.Managers.Append(c.DeclaredBy).Distinct().ToList();
+        foreach (var user in to) Send(c, user, DeadlineMessages.EscalationKey, "escalation", now);
+        yield return Audit(c, now, AuditTypes.Escalated, new() { ["to"] = string.Join(' ', to) });
+    }
+
+    /// <summary>Reviewers who have not acted get a reminder, at most one per person per interval; during working hours in business mode.</summary>
+    void Remind(EmergencyChange c, IReadOnlyList<string> eligible, DateTimeOffset now)
+    {
+        if (policy.ReminderWindowFrom(now) > now) return;
+        var acted = c.Approvals.Select(a => a.Reviewer).Concat(c.ChangeRequests.Select(r => r.Reviewer)).ToHashSet();
+        foreach (var user in eligible.Where(u => !acted.Contains(u)))
+            if (DueFor(c, user, "reminder") <= now) Send(c, user, DeadlineMessages.ReminderKey, "reminder", now);
+        // After a change request, the declarer is reminded until a reviewer approves.
+        var lastRequest = c.ChangeRequests.Select(r => (DateTimeOffset?)r.At).Max();
+        var lastApproval = c.Approvals.Select(a => (DateTimeOffset?)a.At).Max();
+        if (lastRequest is not null && (lastApproval is null || lastApproval < lastRequest) && DueFor(c, c.DeclaredBy, "declarer") <= now)
+            Send(c, c.DeclaredBy, DeadlineMessages.DeclarerKey, "declarer", now);
+    }
+
+    /// <summary>When <paramref name="user"/> may next get a message of <paramref name="kind"/> about this change.</summary>
+    DateTimeOffset DueFor(EmergencyChange c, string user, string kind)
+    {
+        var last = c.Reminders.Where(r => r.User == user && r.Kind == kind).Select(r => (DateTimeOffset?)r.At).Max();
+        if (last is null) return kind == "reminder" ? policy.NextReminderAt(c.DeclaredAt) : DateTimeOffset.MinValue;
+        return policy.NextReminderAt(last.Value);
+    }
+
+    static void Send(EmergencyChange c, string user, string key, string kind, DateTimeOffset now)
+    {
+        var number = c.Reminders.Count + 1;
+        c.Reminders.Add(new Reminder { User = user, At = now, Kind = kind, Number = number });
+        Outbox.Enqueue(c, StepKinds.DirectMessage, now, DirectMessageStep.Target(user, $"{key}:{number}"));
+    }
+
+    DateTimeOffset NextCheck(EmergencyChange c, IReadOnlyList<string> eligible, DateTimeOffset now)
+    {
+        var candidates = new List<DateTimeOffset> { policy.NextReminderAt(now) };
+        var acted = c.Approvals.Select(a => a.Reviewer).Concat(c.ChangeRequests.Select(r => r.Reviewer)).ToHashSet();
+        candidates.AddRange(eligible.Where(u => !acted.Contains(u)).Select(u => DueFor(c, u, "reminder")).Where(t => t > now));
+        if (c.OverdueAt is null) candidates.Add(c.DueAt);
+        if (c.EscalatedAt is null) candidates.Add(policy.EscalateAt(c.DueAt));
+        return candidates.Where(t => t > now).DefaultIfEmpty(policy.NextReminderAt(now)).Min();
+    }
+
+    static AuditEvent Audit(EmergencyChange c, DateTimeOffset at, string type, Dictionary<string, string> data) =>
+        new() { ChangeNumber = c.Id, At = at, Actor = "bot", Type = type, Data = data };
+
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Debug, Message = "Checked {ChangeId}: {Status}, next check {Next}")]
+    static partial void LogChecked(ILogger logger, string changeId, ChangeStatus status, DateTimeOffset? next);
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Warning, Message = "Evidence source {Kind} failed for {ChangeId}")]
+    static partial void LogEvidenceFailed(ILogger logger, Exception e, string changeId, EvidenceKind kind);
+}
+
+/// <summary>
+/// The safety net: every open change whose check is overdue (its job lost with a job store, or never
+/// scheduled because of a crash) gets a check now. Runs at start-up and then periodically.
+/// </summary>
+public sealed class TrackingSweepJob(ChangeStore store, ReviewTracker tracker, IOptions<StorageOptions> storage, TimeProvider time)
+{
+    public const string RecurringId = "tracking-sweep";
+
+    public int Run()
+    {
+        var grace = storage.Value.PollingInterval * 5 + TimeSpan.FromSeconds(1);
+        var lost = store.UntrackedOpenChanges(time.GetUtcNow() - grace);
+        foreach (var change in lost) tracker.Reevaluate(change.Id);
+        return lost.Count;
+    }
+}

@@ -1,0 +1,54 @@
+using BreakGlassBot.Declaring;
+using BreakGlassBot.EmergencyChanges;
+
+namespace BreakGlassBot.Slack;
+
+/// <summary>Renders one kind of direct message about a change (by key), at the moment it is sent.</summary>
+public interface IDirectMessageSource
+{
+    SlackMessage? Render(EmergencyChange change, string key, string user, DateTimeOffset now);
+}
+
+/// <summary>
+/// Sends a direct message owed by a change: target "&lt;user&gt;|&lt;key&gt;". The message is tagged with metadata,
+/// and a repeated attempt after an uncertain failure looks in the DM first, so a person gets it once.
+/// </summary>
+internal sealed class DirectMessageStep(ISlackApi slack, IEnumerable<IDirectMessageSource> sources, TimeProvider time) : IStepHandler
+{
+    readonly IDirectMessageSource[] sources = [.. sources];
+    public string Kind => StepKinds.DirectMessage;
+
+    public static string Target(string user, string key) => $"{user}|{key}";
+
+    public async Task<StepOutcome> RunAsync(EmergencyChange change, PendingStep step, CancellationToken ct)
+    {
+        var bar = step.Target?.IndexOf('|') ?? -1;
+        if (bar <= 0) return new StepOutcome.GiveUp("malformed direct-message target");
+        var user = step.Target![..bar];
+        var key = step.Target[(bar + 1)..];
+        var now = time.GetUtcNow();
+        var message = sources.Select(s => s.Render(change, key, user, now)).FirstOrDefault(m => m is not null);
+        if (message is null) return new StepOutcome.Done();
+        message = message with { Metadata = ChangeMessages.NoteMetadata(change, key + ":" + user) };
+        try
+        {
+            var channel = await slack.OpenDirectMessageAsync(user, ct);
+            if (SlackPosting.MayHavePosted(step))
+            {
+                var history = await slack.GetHistoryAsync(channel, step.NextAttemptAt.AddDays(-1), ct);
+                if (history.Any(m => SlackPosting.Matches(m.Metadata, message.Metadata!))) return Sent(change, user, key, channel, now);
+            }
+            await slack.PostMessageAsync(channel, message, ct);
+            return Sent(change, user, key, channel, now);
+        }
+        catch (SlackApiException e) { return SlackPosting.RetryFor(e); }
+    }
+
+    static StepOutcome Sent(EmergencyChange change, string user, string key, string channel, DateTimeOffset at) =>
+        new StepOutcome.Done(c => [new AuditEvent
+        {
+            ChangeNumber = c.Id, At = at, Actor = "bot",
+            Type = key.StartsWith("escalation", StringComparison.Ordinal) ? AuditTypes.EscalationSent : AuditTypes.ReminderSent,
+            Data = new() { ["to"] = user, ["message"] = key, ["channel"] = channel },
+        }]);
+}
