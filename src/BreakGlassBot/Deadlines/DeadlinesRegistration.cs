@@ -88,11 +88,20 @@ internal sealed class TrackingStepSource(ReviewPolicy policy) : IDeclarationStep
 }
 
 /// <summary>At start-up: the recurring sweep is registered under its stable id, and run once at once.</summary>
-internal sealed class TrackingReconciliation(IRecurringJobManager recurring, TrackingSweepJob sweep, ILogger<TrackingReconciliation> log) : IHostedService
+internal sealed class TrackingReconciliation(IRecurringJobManager recurring, TrackingSweepJob sweep, JobStorage jobs, ChangeStore store,
+    ReviewTracker tracker, ILogger<TrackingReconciliation> log) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
         recurring.AddOrUpdate<TrackingSweepJob>(TrackingSweepJob.RecurringId, j => j.Run(), Cron.Minutely());
+        // A job store with nothing scheduled while changes are open was lost or replaced: plan every open change's
+        // next check again. (A duplicate of a planned check is harmless: the first run moves the plan on, the copy ends.)
+        if (jobs.GetMonitoringApi().ScheduledCount() == 0)
+        {
+            var open = store.OpenChanges();
+            foreach (var change in open.Where(c => c.NextCheckAt is not null)) tracker.ScheduleAt(change.Id, change.NextCheckAt!.Value);
+            if (open.Count > 0) log.LogWarning("The job store had no scheduled checks: re-planned {Count} open change(s)", open.Count);
+        }
         var found = sweep.Run();
         if (found > 0) log.LogInformation("Start-up reconciliation: {Count} open change(s) had no pending check; checking them now", found);
         return Task.CompletedTask;

@@ -13,9 +13,10 @@ namespace BreakGlassBot.Deadlines;
 /// </summary>
 public sealed class ReviewTracker(IBackgroundJobClient jobs) : IReevaluation
 {
-    public void Reevaluate(int changeId) => jobs.Enqueue<TrackChangeJob>(j => j.RunAsync(changeId, CancellationToken.None));
+    public void Reevaluate(int changeId) => jobs.Enqueue<TrackChangeJob>(j => j.RunAsync(changeId, null, CancellationToken.None));
 
-    public void ScheduleAt(int changeId, DateTimeOffset at) => jobs.Schedule<TrackChangeJob>(j => j.RunAsync(changeId, CancellationToken.None), at);
+    /// <summary>Plans the check of the change's chain at <paramref name="at"/> (the job knows it is that chain's check).</summary>
+    public void ScheduleAt(int changeId, DateTimeOffset at) => jobs.Schedule<TrackChangeJob>(j => j.RunAsync(changeId, at, CancellationToken.None), at);
 }
 
 /// <summary>The outbox step that hands a newly declared change to Hangfire (off the request path, durably).</summary>
@@ -40,8 +41,9 @@ public sealed partial class TrackChangeJob(
     ChangeStore store, ReviewPolicy policy, Reviewers reviewers, IEnumerable<IEvidenceSource> sources, Outbox outbox,
     ReviewTracker tracker, IOptions<PolicyOptions> options, IOptions<SlackOptions> slack, TimeProvider time, ILogger<TrackChangeJob> log)
 {
+    /// <param name="plannedFor">The planned check this run is (null for an extra look: approval, webhook, sweep).</param>
     [AutomaticRetry(Attempts = 5)]
-    public async Task RunAsync(int changeId, CancellationToken ct)
+    public async Task RunAsync(int changeId, DateTimeOffset? plannedFor, CancellationToken ct)
     {
         var change = store.Get(changeId);
         if (change is null || change.Status != ChangeStatus.Open) return;
@@ -75,9 +77,13 @@ public sealed partial class TrackChangeJob(
             events.AddRange(Escalate(c, now));
             Remind(c, eligible, now);
             next = NextCheck(c, eligible, now);
-            // Only one chain of scheduled checks per change: a check already planned at or before `next` covers it.
-            if (c.NextCheckAt is { } planned && planned > now && planned <= next) next = null;
-            else c.NextCheckAt = next;
+            // One chain of planned checks per change. The planned check carries it on; an extra look starts a new
+            // chain only when none is pending or it needs an earlier check. A superseded check ends its chain.
+            var current = c.NextCheckAt;
+            var isChain = plannedFor is { } p && current is { } cur && cur.UtcTicks == p.UtcTicks;
+            var chainPending = current is { } pending && pending > now;
+            if (isChain || !chainPending || next < current) c.NextCheckAt = next;
+            else next = null;
             return events;
         });
         if (updated is null) return;

@@ -85,7 +85,7 @@ public class SlackApiClientTests : BotTest
         Assert.Equal("Egon Spengler", user.RealName);
         Assert.Equal("spengler", user.Name);
         Assert.Equal(["U060R4BJ4", "W123A4BC5"], await Api.GetUserGroupMembersAsync("S0614TZR7"));
-        Assert.Equal("D069C7QFK", await Api.OpenDirectMessageAsync("U1"));
+        Assert.Equal("DU1", await Api.OpenDirectMessageAsync("U1"));
         Assert.Equal("VMHU10V25", await Api.OpenViewAsync("trigger", new JsonObject { ["type"] = "modal" }));
         var posted = await Api.PostMessageAsync("C1", new SlackMessage("x"));
         Assert.Contains(posted.Ts.Replace(".", ""), await Api.GetPermalinkAsync("C1", posted.Ts));

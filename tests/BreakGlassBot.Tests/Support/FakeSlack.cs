@@ -54,7 +54,7 @@ public sealed class FakeSlack : FakeServer
                 "chat.getPermalink" => Json(new JsonObject { ["ok"] = true, ["channel"] = Str(args, "channel"),
                     ["permalink"] = $"https://example.slack.com/archives/{Str(args, "channel")}/p{Str(args, "message_ts")?.Replace(".", "")}" }),
                 "views.open" => Json(Fixtures.Object("slack/views_open_ok.json")),
-                "conversations.open" => Json(Fixtures.Object("slack/conversations_open_ok.json")),
+                "conversations.open" => OpenDm(args),
                 "conversations.history" => History(args, thread: false),
                 "conversations.replies" => History(args, thread: true),
                 "users.info" => Json(Fixtures.Object("slack/users_info.json")),
@@ -78,6 +78,17 @@ public sealed class FakeSlack : FakeServer
         reply["message"]!["text"] = msg.Text;
         return Json(reply);
     }
+
+    // The fixture's shape, with one DM channel per user ("D" + user id) so tests can tell recipients apart.
+    static IResult OpenDm(JsonObject args)
+    {
+        var reply = Fixtures.Object("slack/conversations_open_ok.json");
+        reply["channel"]!["id"] = "D" + Str(args, "users");
+        return Json(reply);
+    }
+
+    /// <summary>Direct messages the bot sent to <paramref name="user"/>.</summary>
+    public IReadOnlyList<PostedSlackMessage> DirectMessages(string user) => [.. Messages.Where(m => m.Channel == "D" + user)];
 
     IResult Update(JsonObject args)
     {

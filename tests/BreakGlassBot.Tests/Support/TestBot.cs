@@ -49,7 +49,7 @@ public sealed class TestBot : IAsyncDisposable
             ["Slack:AnnouncementChannel"] = Channel,
             ["Slack:Admins:0"] = Admin,
             ["Storage:DataDirectory"] = dataDirectory,
-            ["Storage:PollingInterval"] = "00:00:00.050",
+            ["Storage:PollingInterval"] = "00:00:00.200",
             ["Storage:MaxRetryDelay"] = "00:00:00.400",
         };
         foreach (var (k, v) in settings ?? new Dictionary<string, string?>()) all[k] = v;

@@ -1,0 +1,173 @@
+using System.Net;
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Tests.Support;
+
+namespace BreakGlassBot.Tests.Deadlines;
+
+/// <summary>
+/// The real Hangfire server on the SQLite store in the bot's data directory, the review window shrunk to
+/// seconds, the fake Slack API on loopback.
+/// </summary>
+public class TrackingTests : IAsyncLifetime
+{
+    const string Reviewer1 = "U0REV1";
+    const string Reviewer2 = "U0REV2";
+    const string Manager = "U0MGR";
+    readonly FakeSlack slack = new();
+    readonly string data = TestBot.NewDataDirectory();
+
+    static Dictionary<string, string?> Settings(string window = "00:00:20", string reminder = "00:00:02") => new()
+    {
+        ["Policy:ReviewWindow"] = window,
+        ["Policy:ReminderInterval"] = reminder,
+        ["Slack:Reviewers:0"] = Reviewer1,
+        ["Slack:Reviewers:1"] = Reviewer2,
+        ["Slack:Reviewers:2"] = TestBot.Declarer, // listed, but never asked to review their own change
+        ["Slack:Managers:0"] = Manager,
+    };
+
+    public Task InitializeAsync() => slack.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        await slack.DisposeAsync();
+        try { Directory.Delete(data, true); } catch (IOException) { }
+    }
+
+    static void Approve(TestBot bot, int id, string reviewer)
+    {
+        bot.Store.Update(id, c => { c.Approvals.Add(new Approval { Reviewer = reviewer, At = DateTimeOffset.UtcNow, Source = "test" }); return []; });
+        bot.Service<BreakGlassBot.Reviewing.IReevaluation>().Reevaluate(id);
+    }
+
+    [Fact]
+    public async Task ReviewersAreRemindedUntilTheEvidenceIsThereThenNothingMoreIsSent()
+    {
+        await using var bot = await TestBot.StartAsync(slack, data, Settings());
+        await bot.CommandJsonAsync("Hotfix the login page");
+
+        await Eventually.Until(() => slack.DirectMessages(Reviewer1).Count >= 1 && slack.DirectMessages(Reviewer2).Count >= 1, "both reviewers reminded", TimeSpan.FromSeconds(15));
+        var reminder = slack.DirectMessages(Reviewer1)[0];
+        Assert.Contains("BG-1", reminder.Text);
+        Assert.Contains("Still missing: an approval from a reviewer in the Slack thread", reminder.Text);
+        Assert.Contains("breakglass_approve", reminder.Blocks!.ToJsonString());
+        Assert.Empty(slack.DirectMessages(TestBot.Declarer));
+        Assert.Contains(bot.Store.AuditTrail(1), e => e.Type == AuditTypes.ReminderSent && e.Data["to"] == Reviewer1);
+
+        Approve(bot, 1, Reviewer2);
+        await Eventually.Until(() => bot.Store.Get(1)!.Status == ChangeStatus.Reviewed, "reviewed", TimeSpan.FromSeconds(10));
+        await Eventually.Until(() => bot.Store.Get(1)!.NextStepAt is null, "reviewed note and announcement update sent");
+        var sent = slack.Messages.Count(m => m.Channel.StartsWith('D'));
+        await Task.Delay(TimeSpan.FromSeconds(5)); // two and a half reminder intervals
+        Assert.Equal(sent, slack.Messages.Count(m => m.Channel.StartsWith('D')));
+
+        var change = bot.Store.Get(1)!;
+        Assert.Contains("Reviewed", slack.Announcements("BG-1")[0].AllText);
+        Assert.Single(slack.Thread(TestBot.Channel, change.Announcement!.Ts), m => m.Text.Contains("BG-1 is reviewed"));
+        Assert.Single(bot.Store.AuditTrail(1), e => e.Type == AuditTypes.Reviewed && e.Data["on_time"] == "true");
+    }
+
+    [Fact]
+    public async Task NoOneGetsTwoRemindersInsideOneInterval()
+    {
+        await using var bot = await TestBot.StartAsync(slack, data, Settings(window: "00:00:30", reminder: "00:00:03"));
+        await bot.CommandJsonAsync("Restart ingest");
+        await Eventually.Until(() => slack.DirectMessages(Reviewer1).Count >= 1, "first reminder", TimeSpan.FromSeconds(15));
+        // Extra, concurrent re-evaluations (a retried job, webhooks) must not add messages.
+        var tracker = bot.Service<BreakGlassBot.Reviewing.IReevaluation>();
+        for (var i = 0; i < 5; i++) tracker.Reevaluate(1);
+        await Eventually.Until(() => slack.DirectMessages(Reviewer1).Count >= 3, "three reminders", TimeSpan.FromSeconds(20));
+        var times = bot.Store.Get(1)!.Reminders.Where(r => r.User == Reviewer1).Select(r => r.At).Order().ToList();
+        for (var i = 1; i < times.Count; i++)
+            Assert.True(times[i] - times[i - 1] >= TimeSpan.FromSeconds(2.9), $"reminders {times[i - 1]:O} and {times[i]:O} are inside one interval");
+        Assert.Equal(times.Count, slack.DirectMessages(Reviewer1).Count(m => m.Text.Contains("Retrospective review needed")));
+    }
+
+    [Fact]
+    public async Task AChangeThatGoesOverdueIsMarkedAndManagersAndTheDeclarerAreTold()
+    {
+        await using var bot = await TestBot.StartAsync(slack, data, Settings(window: "00:00:03", reminder: "00:00:10"));
+        await bot.CommandJsonAsync("Emergency DNS change");
+        await Eventually.Until(() => bot.Store.Get(1)!.OverdueAt is not null, "marked overdue", TimeSpan.FromSeconds(15));
+        await Eventually.Until(() => slack.DirectMessages(Manager).Count == 1 && slack.DirectMessages(TestBot.Declarer).Count == 1, "escalated", TimeSpan.FromSeconds(10));
+        Assert.Contains("Escalation", slack.DirectMessages(Manager)[0].Text);
+        Assert.Contains("overdue by", slack.DirectMessages(Manager)[0].Text);
+        await Eventually.Until(() => bot.Store.Get(1)!.NextStepAt is null, "thread note and announcement update");
+        Assert.Single(slack.Thread(TestBot.Channel, bot.Store.Get(1)!.Announcement!.Ts), m => m.Text.Contains("BG-1 is overdue"));
+        Assert.Contains("Overdue", slack.Announcements("BG-1")[0].AllText);
+        var trail = bot.Store.AuditTrail(1).Select(e => e.Type).ToList();
+        Assert.Single(trail, t => t == AuditTypes.Overdue);
+        Assert.Single(trail, t => t == AuditTypes.Escalated);
+        Assert.Contains("BG-1", (await bot.CommandJsonAsync("list overdue"))["text"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task AReminderDueWhileTheBotWasStoppedIsDeliveredOnceAfterTheRestart()
+    {
+        await using (var bot = await TestBot.StartAsync(slack, data, Settings(window: "00:01:00", reminder: "00:00:04")))
+        {
+            await bot.CommandJsonAsync("Rotate certificates");
+            await Eventually.Until(() => bot.Store.Get(1)!.Steps.All(s => s.State != StepState.Pending), "declared and handed to Hangfire");
+            Assert.Empty(slack.DirectMessages(Reviewer1));
+        }
+        await Task.Delay(TimeSpan.FromSeconds(4.5)); // the first reminder falls due while the bot is down
+        await using (var bot = await TestBot.StartAsync(slack, data, Settings(window: "00:01:00", reminder: "00:00:04")))
+        {
+            await Eventually.Until(() => slack.DirectMessages(Reviewer1).Count == 1, "the owed reminder", TimeSpan.FromSeconds(10));
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            Assert.Single(slack.DirectMessages(Reviewer1));
+            Assert.Single(slack.DirectMessages(Reviewer2));
+        }
+    }
+
+    [Fact]
+    public async Task ALostJobStoreDoesNotMakeTheBotForgetAChange()
+    {
+        await using (var bot = await TestBot.StartAsync(slack, data, Settings(window: "00:01:00", reminder: "00:00:03")))
+        {
+            await bot.CommandJsonAsync("Purge CDN cache");
+            await Eventually.Until(() => bot.Store.Get(1)!.Steps.All(s => s.State != StepState.Pending), "handed to Hangfire");
+        }
+        foreach (var f in Directory.GetFiles(data, "hangfire.db*")) File.Delete(f);
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        await using (var bot = await TestBot.StartAsync(slack, data, Settings(window: "00:01:00", reminder: "00:00:03")))
+        {
+            await Eventually.Until(() => slack.DirectMessages(Reviewer1).Count >= 1, "reminded although the job store was lost", TimeSpan.FromSeconds(15));
+        }
+    }
+
+    [Fact]
+    public async Task ACancelledChangeIsNoLongerTracked()
+    {
+        await using var bot = await TestBot.StartAsync(slack, data, Settings(window: "00:00:04", reminder: "00:00:02"));
+        await bot.CommandJsonAsync("Wrong one");
+        await bot.CommandJsonAsync("cancel BG-1 mistake");
+        await Task.Delay(TimeSpan.FromSeconds(6));
+        Assert.Empty(slack.DirectMessages(Reviewer1));
+        Assert.Empty(slack.DirectMessages(Manager));
+        Assert.Null(bot.Store.Get(1)!.OverdueAt);
+    }
+}
+
+public class DashboardTests
+{
+    [Fact]
+    public async Task OutsideDevelopmentTheDashboardIsOffWithoutKeysAndNeedsAKeyWithThem()
+    {
+        await using var slack = new FakeSlack();
+        await slack.StartAsync();
+        await using (var off = await TestBot.StartAsync(slack))
+            Assert.Equal(HttpStatusCode.NotFound, (await off.Http.GetAsync("/hangfire")).StatusCode);
+
+        await using var on = await TestBot.StartAsync(slack, settings: new Dictionary<string, string?> { ["Evidence:ApiKeys:0"] = "dash-key-123" });
+        var anonymous = await on.Http.GetAsync("/hangfire");
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        Assert.Contains("Basic", anonymous.Headers.WwwAuthenticate.ToString());
+        var wrong = new HttpRequestMessage(HttpMethod.Get, "/hangfire");
+        wrong.Headers.Authorization = new("Bearer", "nope");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await on.Http.SendAsync(wrong)).StatusCode);
+        var right = new HttpRequestMessage(HttpMethod.Get, "/hangfire");
+        right.Headers.Authorization = new("Basic", Convert.ToBase64String("admin:dash-key-123"u8.ToArray()));
+        Assert.Equal(HttpStatusCode.OK, (await on.Http.SendAsync(right)).StatusCode);
+    }
+}
