@@ -1,5 +1,6 @@
 using BreakGlassBot.Deadlines;
 using BreakGlassBot.Hosting;
+using BreakGlassBot.Reviewing;
 using BreakGlassBot.Slack;
 
 public static partial class Program
@@ -26,6 +27,7 @@ public static partial class Program
         builder.AddSlack();
         builder.AddDeclaring();
         builder.AddDeadlines();
+        builder.AddReviewing();
         configure?.Invoke(builder);
 
         var app = builder.Build();

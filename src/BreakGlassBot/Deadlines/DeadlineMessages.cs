@@ -37,7 +37,7 @@ internal sealed class DeadlineMessages(ChangeMessages messages) : IDirectMessage
             case ReminderKey:
             {
                 var text = $":hourglass: Retrospective review needed: {head}\nReview {When(c, now)}. Still missing: {Missing(c)}.\nLinks: {messages.Links(c)} · {Thread(c)}";
-                return new SlackMessage(text, Blocks.List(Blocks.Section(text), ReviewButtons(c)));
+                return new SlackMessage(text, Blocks.List(Blocks.Section(text), ReviewActions.Buttons(c)));
             }
             case DeclarerKey:
             {
@@ -56,11 +56,6 @@ internal sealed class DeadlineMessages(ChangeMessages messages) : IDirectMessage
                 return null;
         }
     }
-
-    public static System.Text.Json.Nodes.JsonObject ReviewButtons(EmergencyChange c) => Blocks.Actions(ReviewActions.BlockId,
-        Blocks.Button("Approve retroactively", ReviewActions.Approve, c.ChangeId.ToString(), "primary"),
-        Blocks.Button("Request changes", ReviewActions.RequestChanges, c.ChangeId.ToString()),
-        Blocks.Button("Details", ReviewActions.Details, c.ChangeId.ToString()));
 
     public string? Render(EmergencyChange c, string key)
     {

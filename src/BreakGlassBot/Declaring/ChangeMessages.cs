@@ -50,9 +50,16 @@ public sealed class ChangeMessages(string? jiraBaseUrl, string? announcementChan
                 $"*Status*\n{StatusWord(c, now)}",
                 $"*Review due*\n{Blocks.Date(c.DueAt)}",
                 $"*Links*\n{Links(c)}"),
+            c.Approvals.Count > 0
+                ? Blocks.Context("Approved by " + string.Join(", ", c.Approvals.Select(a => $"{Blocks.Mention(a.Reviewer)} {Blocks.Date(a.At)}")))
+                : null,
+            c.Status == ChangeStatus.Open && c.Evidence.Any(e => !e.Satisfied)
+                ? Blocks.Context("Still missing: " + string.Join("; ", c.Evidence.Where(e => !e.Satisfied).Select(e => Blocks.Escape(e.Missing ?? e.Kind))))
+                : null,
             c.Cancellation is { } x
                 ? Blocks.Context($"Cancelled by {Blocks.Mention(x.By)}: {Blocks.Escape(x.Reason)}")
-                : Blocks.Context("Review this change retrospectively: details and approvals in this thread."));
+                : Blocks.Context("Review this change retrospectively: details and approvals in this thread."),
+            c.Status == ChangeStatus.Open ? Reviewing.ReviewActions.Buttons(c) : null);
         var text = $"🚨 {c.ChangeId} emergency change by {Blocks.Mention(c.DeclaredBy)}: {summary} ({StatusWord(c, now)})";
         return new SlackMessage(text, blocks) { Metadata = AnnouncementMetadata(c) };
     }

@@ -25,6 +25,9 @@ public static class AuditTypes
     public const string StepAbandoned = "step_abandoned";
     public const string Cancelled = "cancelled";
     public const string Reviewed = "reviewed";
+    public const string Approved = "approved";
+    public const string ApprovalRefused = "approval_refused";
+    public const string ChangesRequested = "changes_requested";
     public const string Overdue = "overdue";
     public const string Escalated = "escalated";
     public const string ReminderSent = "reminder_sent";

@@ -17,6 +17,7 @@ public sealed class ChangeStore : IDisposable
     readonly ILiteCollection<BsonDocument> counters;
     readonly ILiteCollection<BsonDocument> seen;
     readonly ILiteCollection<BsonDocument> people;
+    readonly ILiteCollection<BsonDocument> inbox;
     readonly Lock writeLock = new();
 
     public ChangeStore(IOptions<StorageOptions> options) : this(Path.Combine(options.Value.ResolvedDataDirectory, "breakglass.db")) { }
@@ -31,11 +32,13 @@ public sealed class ChangeStore : IDisposable
         counters = db.GetCollection<BsonDocument>("counters");
         seen = db.GetCollection<BsonDocument>("seen");
         people = db.GetCollection<BsonDocument>("people");
+        inbox = db.GetCollection<BsonDocument>("inbox");
         changes.EnsureIndex(c => c.Status);
         changes.EnsureIndex(c => c.DeclaredBy);
         changes.EnsureIndex(c => c.DueAt);
         changes.EnsureIndex(c => c.NextStepAt);
         changes.EnsureIndex(c => c.NextCheckAt);
+        changes.EnsureIndex(c => c.Announcement!.Ts);
         changes.EnsureIndex(c => c.SourceKey);
         audit.EnsureIndex(e => e.ChangeNumber);
         audit.EnsureIndex(e => e.Sequence, unique: true);
@@ -143,6 +146,35 @@ public sealed class ChangeStore : IDisposable
             return true;
         }
     }
+
+    /// <summary>
+    /// Saves an inbound Slack event before it is acknowledged, unless its id was seen before (Slack retries with
+    /// the same event_id). Processed later by the inbox worker; kept until done, so a crash loses nothing.
+    /// </summary>
+    public bool AcceptInbound(string eventId, string json, DateTimeOffset at)
+    {
+        lock (writeLock)
+        {
+            var key = "event:" + eventId;
+            if (seen.FindById(key) is not null) return false;
+            db.BeginTrans();
+            seen.Insert(new BsonDocument { ["_id"] = key, ["at"] = at.UtcTicks });
+            inbox.Insert(new BsonDocument { ["_id"] = eventId, ["json"] = json, ["at"] = at.UtcTicks });
+            db.Commit();
+            return true;
+        }
+    }
+
+    public IReadOnlyList<(string EventId, string Json)> PendingInbound(int limit = 100) =>
+        inbox.FindAll().Take(limit).Select(d => (d["_id"].AsString, d["json"].AsString)).ToList();
+
+    public void CompleteInbound(string eventId)
+    {
+        lock (writeLock) inbox.Delete(eventId);
+    }
+
+    public EmergencyChange? ByAnnouncement(string channel, string ts) =>
+        changes.FindOne(c => c.Announcement!.Ts == ts) is { } c && c.Announcement?.Channel == channel ? c : null;
 
     /// <summary>A Slack user's account elsewhere ("github", "jira"), as set with /breakglass link.</summary>
     public void LinkAccount(string slackUser, string system, string account)

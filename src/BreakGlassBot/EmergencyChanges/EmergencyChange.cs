@@ -42,6 +42,8 @@ public sealed class EmergencyChange
     public DateTimeOffset? EscalatedAt { get; set; }
     /// <summary>Every reminder and escalation sent (or owed), so no one gets two inside one interval.</summary>
     public List<Reminder> Reminders { get; set; } = [];
+    /// <summary>People told in the thread that they may not approve (once per person).</summary>
+    public List<string> RefusalsNoted { get; set; } = [];
     public DateTimeOffset DueAt { get; set; }
     public ChangeStatus Status { get; set; } = ChangeStatus.Open;
     public Cancellation? Cancellation { get; set; }

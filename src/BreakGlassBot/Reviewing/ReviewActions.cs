@@ -1,3 +1,7 @@
+using System.Text.Json.Nodes;
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Slack;
+
 namespace BreakGlassBot.Reviewing;
 
 /// <summary>The buttons on announcements and reminders; the value of each is the change id (BG-n).</summary>
@@ -7,4 +11,9 @@ public static class ReviewActions
     public const string RequestChanges = "breakglass_request_changes";
     public const string Details = "breakglass_details";
     public const string BlockId = "breakglass_review";
+
+    public static JsonObject Buttons(EmergencyChange c) => Blocks.Actions(BlockId,
+        Blocks.Button("Approve retroactively", Approve, c.ChangeId.ToString(), "primary"),
+        Blocks.Button("Request changes", RequestChanges, c.ChangeId.ToString()),
+        Blocks.Button("Details", Details, c.ChangeId.ToString()));
 }

@@ -45,6 +45,7 @@ public interface ISlackApi
     Task<IReadOnlyList<string>> GetUserGroupMembersAsync(string userGroup, CancellationToken ct = default);
     Task<IReadOnlyList<HistoryMessage>> GetHistoryAsync(string channel, DateTimeOffset oldest, CancellationToken ct = default);
     Task<IReadOnlyList<HistoryMessage>> GetRepliesAsync(string channel, string threadTs, CancellationToken ct = default);
+    Task<(string UserId, string? BotId)> AuthTestAsync(CancellationToken ct = default);
     Task RespondAsync(string responseUrl, SlackMessage message, bool ephemeral = true, bool replaceOriginal = false, CancellationToken ct = default);
 }
 
@@ -144,6 +145,12 @@ internal sealed class SlackApiClient(HttpClient http, IOptions<SlackOptions> opt
             cursor = reply.TryGetProperty("response_metadata", out var rm) && rm.TryGetProperty("next_cursor", out var nc) ? nc.GetString() : null;
         } while (!string.IsNullOrEmpty(cursor));
         return messages;
+    }
+
+    public async Task<(string UserId, string? BotId)> AuthTestAsync(CancellationToken ct = default)
+    {
+        var reply = await CallAsync("auth.test", new JsonObject(), ct, form: true);
+        return (reply.GetProperty("user_id").GetString()!, reply.TryGetProperty("bot_id", out var b) ? b.GetString() : null);
     }
 
     public async Task RespondAsync(string responseUrl, SlackMessage message, bool ephemeral = true, bool replaceOriginal = false, CancellationToken ct = default)

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using BreakGlassBot.Declaring;
+using BreakGlassBot.EmergencyChanges;
 
 namespace BreakGlassBot.Slack;
 
@@ -76,25 +77,19 @@ public static partial class SlackEndpoints
         }
     }
 
-    static IResult HandleEventAsync(HttpContext http, IEnumerable<ISlackEventHandler> handlers, IHostApplicationLifetime lifetime, ILoggerFactory logs)
+    static IResult HandleEventAsync(HttpContext http, ChangeStore store, Reviewing.InboxNudge inbox, TimeProvider time)
     {
-        if (!EventEnvelope.TryParse(http.VerifiedSlackBody().BodyText, out var envelope))
+        var body = http.VerifiedSlackBody();
+        if (!EventEnvelope.TryParse(body.BodyText, out var envelope))
             return BadRequest("Expected an Events API JSON body with a 'type'.");
         if (envelope.Type == "url_verification")
             return envelope.Challenge is { Length: > 0 } challenge ? Results.Json(new { challenge }) : BadRequest("url_verification without a challenge.");
         if (envelope.Type != "event_callback") return Results.Ok();
 
-        // Ack now, work after: Slack retries an event not acknowledged within 3 s.
-        var log = logs.CreateLogger("BreakGlassBot.Slack.Events");
-        var list = handlers.ToList();
-        _ = Task.Run(async () =>
-        {
-            foreach (var handler in list)
-            {
-                try { await handler.HandleAsync(envelope, lifetime.ApplicationStopping); }
-                catch (Exception e) { log.LogError(e, "Handling event {EventId} failed", envelope.EventId); }
-            }
-        });
+        // Save, then ack: Slack retries an event not acknowledged within 3 s (same event_id, X-Slack-Retry-Num),
+        // and the saved copy is handled even if the bot stops right after answering.
+        var id = envelope.EventId ?? Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(body.Body));
+        if (store.AcceptInbound(id, body.BodyText, time.GetUtcNow())) inbox.Nudge();
         return Results.Ok();
     }
 

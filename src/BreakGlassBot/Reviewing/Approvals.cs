@@ -1,0 +1,151 @@
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Hosting;
+using BreakGlassBot.Slack;
+using Microsoft.Extensions.Options;
+
+namespace BreakGlassBot.Reviewing;
+
+public abstract record ApprovalResult
+{
+    public sealed record Approved(EmergencyChange Change, Approval Approval) : ApprovalResult;
+    public sealed record AlreadyApproved(EmergencyChange Change, Approval Approval) : ApprovalResult;
+    public sealed record Closed(EmergencyChange Change) : ApprovalResult;
+    public sealed record Refused(EmergencyChange Change, string Reason) : ApprovalResult;
+    public sealed record NotFound(ChangeId Id) : ApprovalResult;
+}
+
+/// <summary>
+/// Records retrospective approvals and change requests, whichever way they arrive (button, reminder, thread
+/// reply). The approval and everything it sets off (thread reply, announcement update, GitHub/Jira mirrors)
+/// are saved in one write; the tracker then re-evaluates the change at once.
+/// </summary>
+public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Outbox outbox, IReevaluation tracker, IEnumerable<IApprovalFollowUps> followUps,
+    TimeProvider time, ILogger<Approvals> log)
+{
+    public const string ApprovedNotePrefix = "approved:";
+    public const string ChangesRequestedNotePrefix = "changes-requested:";
+    public const string RefusalNotePrefix = "refused:";
+
+    public async Task<ApprovalResult> ApproveAsync(ChangeId id, string user, string? userName, string source, string? sourceId, string? comment, CancellationToken ct)
+    {
+        var change = store.Get(id.Number);
+        if (change is null) return new ApprovalResult.NotFound(id);
+        if (Closed(change) is { } closed) return closed;
+        if (change.Approvals.FirstOrDefault(a => a.Reviewer == user) is { } mine) return new ApprovalResult.AlreadyApproved(change, mine);
+        if (await reviewers.RefusalAsync(change, user, ct) is { } reason)
+        {
+            LogRefused(log, id.ToString(), user, reason);
+            var now0 = time.GetUtcNow();
+            var refused = store.Update(id.Number, c => [new AuditEvent { ChangeNumber = c.Id, At = now0, Actor = user, Type = AuditTypes.ApprovalRefused,
+                Data = new() { ["reason"] = reason, ["source"] = source, ["source_id"] = sourceId ?? "" } }]);
+            return new ApprovalResult.Refused(refused ?? change, reason);
+        }
+
+        var now = time.GetUtcNow();
+        ApprovalResult result = new ApprovalResult.NotFound(id);
+        store.Update(id.Number, c =>
+        {
+            // Re-checked inside the write: a double click, or two replies at once, approve once.
+            if (Closed(c) is { } stillClosed) { result = stillClosed; return []; }
+            if (c.Approvals.FirstOrDefault(a => a.Reviewer == user) is { } existing) { result = new ApprovalResult.AlreadyApproved(c, existing); return []; }
+            var approval = new Approval { Reviewer = user, ReviewerName = userName, At = now, Comment = comment, Source = source, SourceId = sourceId };
+            c.Approvals.Add(approval);
+            var index = c.Approvals.Count - 1;
+            Outbox.Enqueue(c, StepKinds.ThreadNote, now, ApprovedNotePrefix + index);
+            Outbox.Enqueue(c, StepKinds.RefreshAnnouncement, now);
+            foreach (var f in followUps) c.Steps.AddRange(f.StepsFor(c, approval, index, now));
+            result = new ApprovalResult.Approved(c, approval);
+            return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = user, Type = AuditTypes.Approved,
+                Data = new() { ["source"] = source, ["source_id"] = sourceId ?? "", ["name"] = userName ?? "", ["comment"] = comment ?? "" } }];
+        });
+        if (result is ApprovalResult.Approved)
+        {
+            outbox.Nudge();
+            tracker.Reevaluate(id.Number);
+        }
+        return result;
+    }
+
+    public async Task<ApprovalResult> RequestChangesAsync(ChangeId id, string user, string reason, CancellationToken ct)
+    {
+        var change = store.Get(id.Number);
+        if (change is null) return new ApprovalResult.NotFound(id);
+        if (Closed(change) is { } closed) return closed;
+        if (await reviewers.RefusalAsync(change, user, ct) is { } refusal) return new ApprovalResult.Refused(change, refusal);
+        var now = time.GetUtcNow();
+        var updated = store.Update(id.Number, c =>
+        {
+            c.ChangeRequests.Add(new ChangeRequest { Reviewer = user, At = now, Reason = reason });
+            Outbox.Enqueue(c, StepKinds.ThreadNote, now, ChangesRequestedNotePrefix + (c.ChangeRequests.Count - 1));
+            return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = user, Type = AuditTypes.ChangesRequested, Data = new() { ["reason"] = reason } }];
+        });
+        outbox.Nudge();
+        tracker.Reevaluate(id.Number);
+        return new ApprovalResult.Approved(updated!, new Approval { Reviewer = user, At = now });
+    }
+
+    /// <summary>Tells someone in the thread, once per person and change, that their approval word did not count.</summary>
+    public void NoteRefusalOnce(ChangeId id, string user)
+    {
+        var now = time.GetUtcNow();
+        store.Update(id.Number, c =>
+        {
+            if (c.RefusalsNoted.Contains(user)) return [];
+            c.RefusalsNoted.Add(user);
+            Outbox.Enqueue(c, StepKinds.ThreadNote, now, RefusalNotePrefix + user);
+            return [];
+        });
+        outbox.Nudge();
+    }
+
+    static ApprovalResult? Closed(EmergencyChange c) => c.Status is ChangeStatus.Reviewed or ChangeStatus.Closed or ChangeStatus.Cancelled ? new ApprovalResult.Closed(c) : null;
+
+    /// <summary>What to tell the person who tried, in words.</summary>
+    public static string Describe(ApprovalResult result) => result switch
+    {
+        ApprovalResult.Approved(var c, _) => $":white_check_mark: You approved {c.ChangeId} retrospectively. It is recorded in the thread and the audit trail.",
+        ApprovalResult.AlreadyApproved(var c, var a) => $"You already approved {c.ChangeId} at {Blocks.Date(a.At)}; it counts once.",
+        ApprovalResult.Closed(var c) => c.Status switch
+        {
+            ChangeStatus.Cancelled => $"{c.ChangeId} was cancelled by {Blocks.Mention(c.Cancellation!.By)}: {Blocks.Escape(c.Cancellation.Reason)}. Nothing to approve.",
+            _ when c.Approvals.Count > 0 => $"{c.ChangeId} is already {c.Status.ToString().ToLowerInvariant()}: approved by "
+                + string.Join(", ", c.Approvals.Select(a => $"{Blocks.Mention(a.Reviewer)} at {Blocks.Date(a.At)}")) + ".",
+            _ => $"{c.ChangeId} is already {c.Status.ToString().ToLowerInvariant()}.",
+        },
+        ApprovalResult.Refused(var c, var reason) => $":no_entry: You cannot approve {c.ChangeId}: {reason}.",
+        ApprovalResult.NotFound(var id) => $":warning: There is no {id}. `/breakglass list` shows the open changes.",
+        _ => "",
+    };
+
+    [LoggerMessage(EventId = 5001, Level = LogLevel.Warning, Message = "Approval of {ChangeId} by {User} refused: {Reason}")]
+    static partial void LogRefused(ILogger logger, string changeId, string user, string reason);
+}
+
+/// <summary>The thread notes of approvals, change requests and refusals.</summary>
+internal sealed class ApprovalNotes : Declaring.IThreadNoteSource
+{
+    public string? Render(EmergencyChange c, string key)
+    {
+        if (key.StartsWith(Approvals.ApprovedNotePrefix, StringComparison.Ordinal)
+            && int.TryParse(key.AsSpan(Approvals.ApprovedNotePrefix.Length), out var i) && i < c.Approvals.Count)
+        {
+            var a = c.Approvals[i];
+            return $":white_check_mark: {c.ChangeId} approved retrospectively by {Blocks.Mention(a.Reviewer)}"
+                + (a.Comment is { Length: > 0 } comment ? $": {Blocks.Escape(comment)}" : ".");
+        }
+        if (key.StartsWith(Approvals.ChangesRequestedNotePrefix, StringComparison.Ordinal)
+            && int.TryParse(key.AsSpan(Approvals.ChangesRequestedNotePrefix.Length), out var j) && j < c.ChangeRequests.Count)
+        {
+            var r = c.ChangeRequests[j];
+            return $":memo: {Blocks.Mention(c.DeclaredBy)}, {Blocks.Mention(r.Reviewer)} requested changes on {c.ChangeId}: {Blocks.Escape(r.Reason)}\n"
+                + "The change stays open; you will be reminded until a reviewer approves.";
+        }
+        if (key.StartsWith(Approvals.RefusalNotePrefix, StringComparison.Ordinal))
+        {
+            var user = key[Approvals.RefusalNotePrefix.Length..];
+            var why = user == c.DeclaredBy ? "the declarer cannot approve their own change" : "only the configured reviewers (and not a linked PR's author) can approve";
+            return $"{Blocks.Mention(user)}: that does not count as an approval of {c.ChangeId}: {why}.";
+        }
+        return null;
+    }
+}

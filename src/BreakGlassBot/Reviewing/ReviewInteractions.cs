@@ -1,0 +1,110 @@
+using System.Text.Json.Nodes;
+using BreakGlassBot.Declaring;
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Slack;
+
+namespace BreakGlassBot.Reviewing;
+
+/// <summary>Ephemeral answers to a click, sent after the ack so the click never waits on Slack.</summary>
+public sealed partial class ClickReplies(ISlackApi slack, IHostApplicationLifetime lifetime, ILogger<ClickReplies> log)
+{
+    public void Send(InteractionPayload payload, string text, JsonArray? blocks = null)
+    {
+        if (payload.ResponseUrl is not { Length: > 0 } url) return;
+        _ = Task.Run(async () =>
+        {
+            try { await slack.RespondAsync(url, new SlackMessage(text, blocks), ephemeral: true, replaceOriginal: false, lifetime.ApplicationStopping); }
+            catch (Exception e) when (e is SlackApiException or OperationCanceledException) { LogFailed(log, e.Message); }
+        });
+    }
+
+    [LoggerMessage(EventId = 5101, Level = LogLevel.Warning, Message = "Could not answer a click: {Error}")]
+    static partial void LogFailed(ILogger logger, string error);
+}
+
+/// <summary>"Approve retroactively", on the announcement and on every reminder.</summary>
+internal sealed class ApproveButton(Approvals approvals, ClickReplies replies) : IBlockActionHandler
+{
+    public IReadOnlyCollection<string> ActionIds { get; } = [ReviewActions.Approve];
+
+    public async Task<IResult> ActAsync(InteractionPayload payload, ActionPayload action, CancellationToken ct)
+    {
+        if (!ChangeId.TryParse(action.Value, out var id)) return Results.Ok();
+        var source = payload.Container?.ChannelId?.StartsWith('D') == true ? "reminder-button" : "button";
+        var result = await approvals.ApproveAsync(id, payload.User.Id, payload.User.Username ?? payload.User.Name, source, action.ActionTs, null, ct);
+        replies.Send(payload, Approvals.Describe(result));
+        return Results.Ok();
+    }
+}
+
+/// <summary>"Details": the change's status, for the clicker only.</summary>
+internal sealed class DetailsButton(ChangeStore store, ChangeMessages messages, ClickReplies replies, TimeProvider time) : IBlockActionHandler
+{
+    public IReadOnlyCollection<string> ActionIds { get; } = [ReviewActions.Details];
+
+    public Task<IResult> ActAsync(InteractionPayload payload, ActionPayload action, CancellationToken ct)
+    {
+        if (ChangeId.TryParse(action.Value, out var id) && store.Get(id.Number) is { } change)
+            replies.Send(payload, $"{change.ChangeId}: {Blocks.Escape(change.Summary)}", messages.StatusBlocks(change, time.GetUtcNow()));
+        else
+            replies.Send(payload, $":warning: That change no longer exists.");
+        return Task.FromResult(Results.Ok());
+    }
+}
+
+/// <summary>"Request changes": opens a modal asking why; its submission records the request.</summary>
+internal sealed class RequestChangesButton(ISlackApi slack, ChangeStore store, Reviewers reviewers, Approvals approvals, ClickReplies replies) : IBlockActionHandler, IViewSubmissionHandler
+{
+    public const string CallbackId = "breakglass_request_changes";
+    public const string ReasonBlock = "reason";
+
+    public IReadOnlyCollection<string> ActionIds { get; } = [ReviewActions.RequestChanges];
+    string IViewSubmissionHandler.CallbackId => CallbackId;
+
+    public async Task<IResult> ActAsync(InteractionPayload payload, ActionPayload action, CancellationToken ct)
+    {
+        if (!ChangeId.TryParse(action.Value, out var id) || store.Get(id.Number) is not { } change)
+        {
+            replies.Send(payload, ":warning: That change no longer exists.");
+            return Results.Ok();
+        }
+        if (change.Status != ChangeStatus.Open)
+        {
+            replies.Send(payload, Approvals.Describe(new ApprovalResult.Closed(change)));
+            return Results.Ok();
+        }
+        if (await reviewers.RefusalAsync(change, payload.User.Id, ct) is { } reason)
+        {
+            replies.Send(payload, Approvals.Describe(new ApprovalResult.Refused(change, reason)));
+            return Results.Ok();
+        }
+        if (payload.TriggerId is not { Length: > 0 } trigger) return Results.Ok();
+        using var budget = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        budget.CancelAfter(TimeSpan.FromSeconds(2)); // trigger_id expires 3 s after the click
+        try
+        {
+            await slack.OpenViewAsync(trigger, Blocks.Modal(CallbackId, "Request changes", "Send",
+            [
+                Blocks.Section($"*{change.ChangeId}* {Blocks.Escape(change.Summary)}"),
+                Blocks.Input(ReasonBlock, "What must change before you approve?", Blocks.TextInput("value", multiline: true, maxLength: 2000)),
+            ], privateMetadata: change.ChangeId.ToString()), budget.Token);
+        }
+        catch (Exception e) when (e is SlackApiException or OperationCanceledException)
+        {
+            replies.Send(payload, $":warning: Slack could not open the form. Reply in the thread of {change.ChangeId} with what must change.");
+        }
+        return Results.Ok();
+    }
+
+    public async Task<IResult> SubmitAsync(InteractionPayload payload, CancellationToken ct)
+    {
+        var reason = payload.View!.Value(ReasonBlock)?.Trim() ?? "";
+        if (reason.Length == 0)
+            return Results.Json(new { response_action = "errors", errors = new Dictionary<string, string> { [ReasonBlock] = "Say what must change." } });
+        if (!ChangeId.TryParse(payload.View.PrivateMetadata, out var id))
+            return Results.Json(new { response_action = "errors", errors = new Dictionary<string, string> { [ReasonBlock] = "This form lost its change id; click Request changes again." } });
+        var result = await approvals.RequestChangesAsync(id, payload.User.Id, reason, ct);
+        if (result is ApprovalResult.Approved) return Results.Json(new { response_action = "clear" });
+        return Results.Json(new { response_action = "errors", errors = new Dictionary<string, string> { [ReasonBlock] = Approvals.Describe(result) } });
+    }
+}

@@ -1,0 +1,26 @@
+using BreakGlassBot.Declaring;
+using BreakGlassBot.Slack;
+
+namespace BreakGlassBot.Reviewing;
+
+public static class ReviewingRegistration
+{
+    /// <summary>Retrospective approval: buttons, the request-changes modal, thread replies (through the durable event inbox).</summary>
+    public static WebApplicationBuilder AddReviewing(this WebApplicationBuilder builder)
+    {
+        var s = builder.Services;
+        s.AddSingleton<Approvals>();
+        s.AddSingleton<ClickReplies>();
+        s.AddSingleton<BotIdentity>();
+        s.AddSingleton<InboxNudge>();
+        s.AddHostedService<InboxWorker>();
+        s.AddSingleton<IBlockActionHandler, ApproveButton>();
+        s.AddSingleton<IBlockActionHandler, DetailsButton>();
+        s.AddSingleton<RequestChangesButton>();
+        s.AddSingleton<IBlockActionHandler>(sp => sp.GetRequiredService<RequestChangesButton>());
+        s.AddSingleton<IViewSubmissionHandler>(sp => sp.GetRequiredService<RequestChangesButton>());
+        s.AddSingleton<ISlackEventHandler, ThreadReplyApprovals>();
+        s.AddSingleton<IThreadNoteSource, ApprovalNotes>();
+        return builder;
+    }
+}
