@@ -18,8 +18,8 @@ internal sealed class ThreadReplyApprovals(ChangeStore store, Approvals approval
         // Edits, deletions, joins and bot posts have a subtype; a plain reply has none (a broadcast reply is still a reply).
         if (e.Subtype is not (null or "thread_broadcast") || e.BotId is not null || e.User is null) return;
         if (e.ThreadTs is null || e.ThreadTs == e.Ts || e.Channel is null) return;
-        if (await bot.IsBotAsync(e.User, ct)) return;
         if (!IsApproval(e.Text, policy.Value.EffectiveApprovalWords)) return;
+        if (await bot.IsBotAsync(e.User, ct)) return;
         var change = store.ByAnnouncement(e.Channel, e.ThreadTs);
         if (change is null) return;
         var result = await approvals.ApproveAsync(change.ChangeId, e.User, null, "thread-reply", e.Ts, e.Text, ct);

@@ -2,10 +2,10 @@ namespace BreakGlassBot.Tests.Support;
 
 public static class Eventually
 {
-    /// <summary>Polls until <paramref name="condition"/> holds; fails with <paramref name="what"/> after <paramref name="timeout"/> (default 10 s).</summary>
+    /// <summary>Polls until <paramref name="condition"/> holds; fails with <paramref name="what"/> after <paramref name="timeout"/> (default 20 s: only a failing test waits that long).</summary>
     public static async Task Until(Func<bool> condition, string what, TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20));
         while (!condition())
         {
             if (DateTime.UtcNow > deadline) Assert.Fail("Timed out waiting for: " + what);

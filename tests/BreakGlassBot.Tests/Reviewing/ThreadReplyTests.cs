@@ -1,0 +1,151 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Hosting;
+using BreakGlassBot.Reviewing;
+using BreakGlassBot.Tests.Support;
+
+namespace BreakGlassBot.Tests.Reviewing;
+
+public class ThreadReplyTests : BotTest
+{
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
+    {
+        ["Slack:Reviewers:0"] = ApprovalTests.Reviewer1, ["Slack:Reviewers:1"] = ApprovalTests.Reviewer2, ["Policy:RequiredApprovals"] = "2",
+    };
+
+    /// <summary>bolt-python's thread-reply event (a human reply in a channel thread), pointed at our announcement.</summary>
+    static JsonObject Reply(string eventId, string user, string text, string threadTs, string ts = "1700000099.000100")
+    {
+        var envelope = Fixtures.Object("slack/event_message_thread_reply.json");
+        envelope["event_id"] = eventId;
+        var e = envelope["event"]!.AsObject();
+        e["user"] = user;
+        e["text"] = text;
+        e["channel"] = TestBot.Channel;
+        e["thread_ts"] = threadTs;
+        e["ts"] = ts;
+        e.Remove("bot_id");
+        e.Remove("subtype");
+        return envelope;
+    }
+
+    async Task<string> DeclareAsync()
+    {
+        await Bot.CommandJsonAsync("Scale the database");
+        await Eventually.Until(() => Bot.Store.Get(1)!.Announcement is not null && Bot.Store.Get(1)!.NextStepAt is null, "announced");
+        return Bot.Store.Get(1)!.Announcement!.Ts;
+    }
+
+    [Fact]
+    public async Task UrlVerificationIsAnswered()
+    {
+        var challenge = Fixtures.Object("slack/url_verification.json");
+        var response = await Bot.EventAsync(challenge);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(challenge["challenge"]!.GetValue<string>(), JsonNode.Parse(await response.Content.ReadAsStringAsync())!["challenge"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task AReviewersLgtmInTheThreadApprovesOnceAcrossSlackRetries()
+    {
+        var ts = await DeclareAsync();
+        var reply = Reply("Ev0001", ApprovalTests.Reviewer1, "LGTM, thanks for the quick fix", ts);
+        Assert.Equal(HttpStatusCode.OK, (await Bot.EventAsync(reply)).StatusCode);
+        var retry = SlackSigner.Request(Bot.Url + "/slack/events", TestBot.SigningSecret, reply.ToJsonString(), "application/json");
+        retry.Headers.Add("X-Slack-Retry-Num", "1");
+        retry.Headers.Add("X-Slack-Retry-Reason", "http_timeout");
+        Assert.Equal(HttpStatusCode.OK, (await Bot.Http.SendAsync(retry)).StatusCode);
+
+        await Eventually.Until(() => Bot.Store.Get(1)!.Approvals.Count == 1, "approved");
+        await Eventually.Until(() => Bot.Store.Get(1)!.NextStepAt is null, "thread reply posted");
+        await Task.Delay(300);
+        var approval = Assert.Single(Bot.Store.Get(1)!.Approvals);
+        Assert.Equal("thread-reply", approval.Source);
+        Assert.Equal("LGTM, thanks for the quick fix", approval.Comment);
+        Assert.Single(Slack.Thread(TestBot.Channel, ts), m => m.Text.Contains($"approved retrospectively by <@{ApprovalTests.Reviewer1}>"));
+    }
+
+    [Theory]
+    [InlineData(":+1:")]
+    [InlineData("👍")]
+    [InlineData("approved")]
+    [InlineData("Approve.")]
+    public async Task EachDefaultApprovalWordCounts(string text)
+    {
+        var ts = await DeclareAsync();
+        await Bot.EventAsync(Reply("Ev" + Guid.NewGuid().ToString("N"), ApprovalTests.Reviewer2, text, ts));
+        await Eventually.Until(() => Bot.Store.Get(1)!.Approvals.Count == 1, $"'{text}' approves");
+    }
+
+    [Fact]
+    public async Task DiscussionInTheThreadIsLeftAlone()
+    {
+        var ts = await DeclareAsync();
+        var calls = Slack.Calls.Count;
+        foreach (var (i, text) in new[] { "who approved this?", "not approved yet", "looking at it now", "approved?" }.Index())
+            await Bot.EventAsync(Reply($"EvD{i}", ApprovalTests.Reviewer1, text, ts, ts: $"1700000099.00020{i}"));
+        await Eventually.Until(() => Bot.Store.PendingInbound().Count == 0, "events processed");
+        await Task.Delay(300);
+        Assert.Empty(Bot.Store.Get(1)!.Approvals);
+        Assert.Equal(calls, Slack.Calls.Count);
+    }
+
+    [Fact]
+    public async Task TheSameWordsFromSomeoneWhoMayNotApproveGetOneNote()
+    {
+        var ts = await DeclareAsync();
+        await Bot.EventAsync(Reply("EvN1", TestBot.Declarer, "approved", ts, ts: "1700000099.000301"));
+        await Bot.EventAsync(Reply("EvN2", TestBot.Declarer, "lgtm", ts, ts: "1700000099.000302"));
+        await Eventually.Until(() => Bot.Store.PendingInbound().Count == 0, "events processed");
+        await Eventually.Until(() => Bot.Store.Get(1)!.NextStepAt is null, "note posted");
+        Assert.Empty(Bot.Store.Get(1)!.Approvals);
+        Assert.Single(Slack.Thread(TestBot.Channel, ts), m => m.Text.Contains("does not count as an approval") && m.Text.Contains("declarer cannot approve"));
+        Assert.Equal(2, Bot.Store.AuditTrail(1).Count(e => e.Type == AuditTypes.ApprovalRefused));
+    }
+
+    [Fact]
+    public async Task BotMessagesAreIgnored()
+    {
+        var ts = await DeclareAsync();
+        var modern = Fixtures.Object("slack/event_message_bot_modern.json");
+        modern["event_id"] = "EvB1";
+        modern["event"]!["text"] = "lgtm";
+        modern["event"]!["thread_ts"] = ts;
+        modern["event"]!["channel"] = TestBot.Channel;
+        modern["event"]!["user"] = ApprovalTests.Reviewer1; // a bot posting as if it were a reviewer still has bot_id
+        var self = Reply("EvB2", "UBOT", "approved", ts); // our own bot user (auth.test)
+        await Bot.EventAsync(modern);
+        await Bot.EventAsync(self);
+        await Eventually.Until(() => Bot.Store.PendingInbound().Count == 0, "events processed");
+        Assert.Empty(Bot.Store.Get(1)!.Approvals);
+    }
+
+    [Fact]
+    public async Task AnEventAcknowledgedJustBeforeAStopIsHandledAfterTheRestart()
+    {
+        var ts = await DeclareAsync();
+        var envelope = Reply("EvR1", ApprovalTests.Reviewer1, "lgtm", ts);
+        Bot.Store.AcceptInbound("EvR1", envelope.ToJsonString(), DateTimeOffset.UtcNow); // saved at the ack, never processed
+        var data = Bot.DataDirectory;
+        await Bot.App.StopAsync();
+        await using var again = await TestBot.StartAsync(Slack, data, Settings);
+        await Eventually.Until(() => again.Store.Get(1)!.Approvals.Count == 1, "processed after restart");
+    }
+
+    [Theory]
+    [InlineData("lgtm", true)]
+    [InlineData("LGTM!", true)]
+    [InlineData("approved - thanks", true)]
+    [InlineData("👍", true)]
+    [InlineData("👍🏽", true)]
+    [InlineData(":+1: nice", true)]
+    [InlineData("approved?", false)]
+    [InlineData("approve ?", false)]
+    [InlineData("approvedness", false)]
+    [InlineData("not approved", false)]
+    [InlineData("", false)]
+    [InlineData(null, false)]
+    public void ApprovalWordsAreMatchedAtTheStart(string? text, bool expected) =>
+        Assert.Equal(expected, ThreadReplyApprovals.IsApproval(text, PolicyOptions.DefaultApprovalWords));
+}
