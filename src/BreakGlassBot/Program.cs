@@ -24,6 +24,7 @@ public static partial class Program
         builder.AddStorage();
         builder.AddSlack();
         builder.AddDeclaring();
+        builder.AddJira();
         configure?.Invoke(builder);
 
         var app = builder.Build();
