@@ -164,7 +164,8 @@ public sealed partial class FakeJira : FakeServer
             var template = Fixtures.Object("jira/jira_transitions.json")["transitions"]![0]!;
             return Json(new JsonObject
             {
-                ["transitions"] = new JsonArray([.. issue.Transitions.Select(t =>
+                // Workflows offer transitions out of the current status: none leads back into it.
+                ["transitions"] = new JsonArray([.. issue.Transitions.Where(t => t.ToStatus != issue.StatusName).Select(t =>
                 {
                     var node = template.DeepClone().AsObject();
                     node["id"] = t.Id;
