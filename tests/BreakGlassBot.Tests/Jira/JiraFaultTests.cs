@@ -145,4 +145,19 @@ public class JiraFaultTests : JiraBotTest
         await Eventually.Until(() => Thread().Any(m => m.Text.Contains("You do not have permission to comment on this issue.")), "give-up reported");
         Assert.Single(Jira.CallsTo(FakeJira.AddComment), c => c.Path.Contains("SEC-1"));
     }
+
+    [Fact]
+    public async Task AnIssueWhoseScreenLacksLabelsStillGetsTheComment()
+    {
+        Jira.Add("OPS-7");
+        Jira.Fail(FakeJira.EditIssue, FakeJira.Status(400, """{"errorMessages":[],"errors":{"labels":"Field 'labels' cannot be set. It is not on the appropriate screen, or unknown."}}"""));
+        await StartBotAsync();
+        await Bot.CommandJsonAsync("Fix it OPS-7");
+        await StepSettled(JiraStepKinds.Link);
+
+        Assert.Equal(StepState.Done, StepOf(Change(), JiraStepKinds.Link).State);
+        Assert.Single(Jira["OPS-7"].Comments);
+        Assert.Empty(Jira["OPS-7"].Labels);
+        Assert.Contains("not on the appropriate screen", Assert.Single(Audit(JiraAuditTypes.Linked)).Data["label"]);
+    }
 }
