@@ -28,6 +28,7 @@ public static partial class Program
         builder.AddDeclaring();
         builder.AddDeadlines();
         builder.AddReviewing();
+        builder.AddJira();
         configure?.Invoke(builder);
 
         var app = builder.Build();

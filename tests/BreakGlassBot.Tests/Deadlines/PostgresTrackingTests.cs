@@ -30,12 +30,12 @@ public class PostgresTrackingTests(PostgresServer postgres) : IAsyncLifetime
         Assert.Contains("PostgreSql", bot.Service<JobStorage>().GetType().Name);
 
         await bot.CommandJsonAsync("Failover the primary");
-        await Eventually.Until(() => slack.DirectMessages("U0REV1").Count >= 1, "reviewer reminded", TimeSpan.FromSeconds(15));
-        await Eventually.Until(() => slack.DirectMessages("U0MGR").Count == 1, "manager told when overdue", TimeSpan.FromSeconds(15));
+        await Eventually.Until(() => slack.DirectMessages("U0REV1").Count >= 1, "reviewer reminded", TimeSpan.FromSeconds(30));
+        await Eventually.Until(() => slack.DirectMessages("U0MGR").Count == 1, "manager told when overdue", TimeSpan.FromSeconds(30));
 
         bot.Store.Update(1, c => { c.Approvals.Add(new Approval { Reviewer = "U0REV1", At = DateTimeOffset.UtcNow, Source = "test" }); return []; });
         bot.Service<BreakGlassBot.Reviewing.IReevaluation>().Reevaluate(1);
-        await Eventually.Until(() => bot.Store.Get(1)!.Status == ChangeStatus.Reviewed, "reviewed", TimeSpan.FromSeconds(10));
+        await Eventually.Until(() => bot.Store.Get(1)!.Status == ChangeStatus.Reviewed, "reviewed", TimeSpan.FromSeconds(30));
         Assert.Single(bot.Store.AuditTrail(1), e => e.Type == AuditTypes.Reviewed && e.Data["on_time"] == "false");
     }
 }

@@ -46,7 +46,7 @@ public class TrackingTests : IAsyncLifetime
         await using var bot = await TestBot.StartAsync(slack, data, Settings());
         await bot.CommandJsonAsync("Hotfix the login page");
 
-        await Eventually.Until(() => slack.DirectMessages(Reviewer1).Count >= 1 && slack.DirectMessages(Reviewer2).Count >= 1, "both reviewers reminded", TimeSpan.FromSeconds(15));
+        await Eventually.Until(() => slack.DirectMessages(Reviewer1).Count >= 1 && slack.DirectMessages(Reviewer2).Count >= 1, "both reviewers reminded", TimeSpan.FromSeconds(30));
         var reminder = slack.DirectMessages(Reviewer1)[0];
         Assert.Contains("BG-1", reminder.Text);
         Assert.Contains("Still missing: an approval from a reviewer in the Slack thread", reminder.Text);
@@ -55,7 +55,7 @@ public class TrackingTests : IAsyncLifetime
         Assert.Contains(bot.Store.AuditTrail(1), e => e.Type == AuditTypes.ReminderSent && e.Data["to"] == Reviewer1);
 
         Approve(bot, 1, Reviewer2);
-        await Eventually.Until(() => bot.Store.Get(1)!.Status == ChangeStatus.Reviewed, "reviewed", TimeSpan.FromSeconds(10));
+        await Eventually.Until(() => bot.Store.Get(1)!.Status == ChangeStatus.Reviewed, "reviewed", TimeSpan.FromSeconds(30));
         await Eventually.Until(() => bot.Store.Get(1)!.NextStepAt is null, "reviewed note and announcement update sent");
         var sent = slack.Messages.Count(m => m.Channel.StartsWith('D'));
         await Task.Delay(TimeSpan.FromSeconds(5)); // two and a half reminder intervals
@@ -72,7 +72,7 @@ public class TrackingTests : IAsyncLifetime
     {
         await using var bot = await TestBot.StartAsync(slack, data, Settings(window: "00:00:30", reminder: "00:00:03"));
         await bot.CommandJsonAsync("Restart ingest");
-        await Eventually.Until(() => slack.DirectMessages(Reviewer1).Count >= 1, "first reminder", TimeSpan.FromSeconds(15));
+        await Eventually.Until(() => slack.DirectMessages(Reviewer1).Count >= 1, "first reminder", TimeSpan.FromSeconds(30));
         // Extra, concurrent re-evaluations (a retried job, webhooks) must not add messages.
         var tracker = bot.Service<BreakGlassBot.Reviewing.IReevaluation>();
         for (var i = 0; i < 5; i++) tracker.Reevaluate(1);
@@ -88,8 +88,8 @@ public class TrackingTests : IAsyncLifetime
     {
         await using var bot = await TestBot.StartAsync(slack, data, Settings(window: "00:00:03", reminder: "00:00:10"));
         await bot.CommandJsonAsync("Emergency DNS change");
-        await Eventually.Until(() => bot.Store.Get(1)!.OverdueAt is not null, "marked overdue", TimeSpan.FromSeconds(15));
-        await Eventually.Until(() => slack.DirectMessages(Manager).Count == 1 && slack.DirectMessages(TestBot.Declarer).Count == 1, "escalated", TimeSpan.FromSeconds(10));
+        await Eventually.Until(() => bot.Store.Get(1)!.OverdueAt is not null, "marked overdue", TimeSpan.FromSeconds(30));
+        await Eventually.Until(() => slack.DirectMessages(Manager).Count == 1 && slack.DirectMessages(TestBot.Declarer).Count == 1, "escalated", TimeSpan.FromSeconds(30));
         Assert.Contains("Escalation", slack.DirectMessages(Manager)[0].Text);
         Assert.Contains("overdue by", slack.DirectMessages(Manager)[0].Text);
         await Eventually.Until(() => bot.Store.Get(1)!.NextStepAt is null, "thread note and announcement update");
@@ -113,7 +113,7 @@ public class TrackingTests : IAsyncLifetime
         await Task.Delay(TimeSpan.FromSeconds(4.5)); // the first reminder falls due while the bot is down
         await using (var bot = await TestBot.StartAsync(slack, data, Settings(window: "00:01:00", reminder: "00:00:04")))
         {
-            await Eventually.Until(() => slack.DirectMessages(Reviewer1).Count == 1, "the owed reminder", TimeSpan.FromSeconds(10));
+            await Eventually.Until(() => slack.DirectMessages(Reviewer1).Count == 1, "the owed reminder", TimeSpan.FromSeconds(30));
             await Task.Delay(TimeSpan.FromSeconds(2));
             Assert.Single(slack.DirectMessages(Reviewer1));
             Assert.Single(slack.DirectMessages(Reviewer2));
@@ -132,7 +132,7 @@ public class TrackingTests : IAsyncLifetime
         await Task.Delay(TimeSpan.FromSeconds(3));
         await using (var bot = await TestBot.StartAsync(slack, data, Settings(window: "00:01:00", reminder: "00:00:03")))
         {
-            await Eventually.Until(() => slack.DirectMessages(Reviewer1).Count >= 1, "reminded although the job store was lost", TimeSpan.FromSeconds(15));
+            await Eventually.Until(() => slack.DirectMessages(Reviewer1).Count >= 1, "reminded although the job store was lost", TimeSpan.FromSeconds(30));
         }
     }
 

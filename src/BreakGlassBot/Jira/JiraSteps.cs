@@ -1,0 +1,301 @@
+using System.Net;
+using BreakGlassBot.Declaring;
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Hosting;
+using BreakGlassBot.Reviewing;
+using BreakGlassBot.Slack;
+using Microsoft.Extensions.Options;
+
+namespace BreakGlassBot.Jira;
+
+public static class JiraStepKinds
+{
+    /// <summary>Target: the key as linked. Fetch, label, comment.</summary>
+    public const string Link = "jira-link";
+    /// <summary>Target: Jira:ProjectKey. Create an issue when none was linked.</summary>
+    public const string Create = "jira-create";
+    /// <summary>Target: "KEY|approvalIndex". Comment the approval, perform Jira:ReviewTransition.</summary>
+    public const string Approval = "jira-approval";
+}
+
+public static class JiraAuditTypes
+{
+    public const string Linked = "jira_linked";
+    public const string Created = "jira_created";
+    public const string Commented = "jira_commented";
+    public const string Transitioned = "jira_transitioned";
+}
+
+internal static class JiraOutcomes
+{
+    /// <summary>
+    /// 400/403/404 will not change by retrying: give up and say what to do, once. 401 is a configuration problem an admin
+    /// can fix without touching the change, and 429/5xx/timeouts pass: retry with back-off (or Jira's Retry-After).
+    /// </summary>
+    public static StepOutcome For(JiraApiException e, string advice, Func<EmergencyChange, IEnumerable<AuditEvent>>? onGiveUp = null) =>
+        e.Status is HttpStatusCode.BadRequest or HttpStatusCode.Forbidden or HttpStatusCode.NotFound
+            ? new StepOutcome.GiveUp($"{e.Reason.TrimEnd('.')}. {advice}", onGiveUp)
+            : new StepOutcome.Retry(e.Reason, e.RetryAfter);
+
+    public static StepOutcome NotConfigured() =>
+        new StepOutcome.GiveUp("Jira is no longer configured (Jira:BaseUrl and credentials), so nothing was recorded in Jira.");
+
+    public static LinkedJiraIssue? Find(EmergencyChange c, string key) =>
+        c.JiraIssues.FirstOrDefault(i => i.Key == key) ?? c.JiraIssues.FirstOrDefault(i => i.DeclaredKey == key);
+
+    public static AuditEvent Event(EmergencyChange c, DateTimeOffset at, string type, Dictionary<string, string> data) =>
+        new() { ChangeNumber = c.Id, At = at, Actor = "bot", Type = type, Data = data };
+}
+
+/// <summary>Adds the Jira work to every new declaration: one link step per key, or one create step when none is linked.</summary>
+internal sealed class JiraDeclarationSteps(IOptions<JiraOptions> options) : IDeclarationStepSource
+{
+    public IEnumerable<PendingStep> StepsFor(EmergencyChange change, DateTimeOffset now)
+    {
+        var o = options.Value;
+        if (!o.IsConfigured) return [];
+        if (change.JiraIssues.Count > 0) return [.. change.JiraIssues.Select(i => Outbox.NewStep(JiraStepKinds.Link, now, i.Key))];
+        return string.IsNullOrWhiteSpace(o.ProjectKey) ? [] : [Outbox.NewStep(JiraStepKinds.Create, now, o.ProjectKey.Trim())];
+    }
+}
+
+/// <summary>
+/// Fetches a linked issue (keeping the key Jira answers with), adds the break-glass label and comments the change on it.
+/// Safe to repeat: the label is added with "update/add", and the comment only when no comment carries the change's marker.
+/// </summary>
+internal sealed class JiraLinkStep(IJiraApi jira, IOptions<JiraOptions> options, TimeProvider time) : IStepHandler
+{
+    public string Kind => JiraStepKinds.Link;
+    public bool NeedsThread => true; // the comment links the Slack thread
+
+    public string? Describe(EmergencyChange change, PendingStep step) => $"record {change.ChangeId} on Jira issue {step.Target}";
+
+    public async Task<StepOutcome> RunAsync(EmergencyChange change, PendingStep step, CancellationToken ct)
+    {
+        if (!options.Value.IsConfigured) return JiraOutcomes.NotConfigured();
+        var declared = step.Target ?? "";
+        if (JiraOutcomes.Find(change, declared) is not { Problem: null }) return new StepOutcome.Done();
+        try
+        {
+            var issue = await jira.GetIssueAsync(declared, ct);
+            var key = issue.Key;
+            string? labelProblem = null;
+            if (!issue.Labels.Contains(JiraTexts.Label))
+            {
+                // A screen without the labels field answers 400; the comment matters more than the label, so go on.
+                try { await jira.AddLabelAsync(key, JiraTexts.Label, ct); }
+                catch (JiraApiException e) when (e.Status == HttpStatusCode.BadRequest) { labelProblem = e.Reason; }
+            }
+            var marker = JiraTexts.DeclarationMarker(change);
+            var existing = (await jira.GetCommentsAsync(key, ct)).FirstOrDefault(c => c.Text.Contains(marker, StringComparison.Ordinal));
+            var comment = existing ?? await jira.AddCommentAsync(key, JiraTexts.DeclarationComment(change), ct);
+            var at = time.GetUtcNow();
+            return new StepOutcome.Done(c =>
+            {
+                var linked = JiraOutcomes.Find(c, declared);
+                if (linked is null) return [];
+                var moved = key != linked.Key;
+                if (moved)
+                {
+                    linked.DeclaredKey ??= linked.Key;
+                    linked.Key = key;
+                    // The announcement and the thread show the key Jira uses now.
+                    Outbox.Enqueue(c, StepKinds.ThreadNote, at, JiraNotes.Moved(linked.DeclaredKey));
+                    Outbox.Enqueue(c, StepKinds.RefreshAnnouncement, at);
+                }
+                linked.Summary = issue.Summary;
+                linked.Status = issue.StatusName;
+                linked.StatusCategory = issue.StatusCategoryKey;
+                linked.FetchedAt = at;
+                var data = new Dictionary<string, string>
+                {
+                    ["key"] = key, ["issue_id"] = issue.Id, ["status"] = issue.StatusName ?? "", ["status_category"] = issue.StatusCategoryKey ?? "",
+                    ["label"] = labelProblem is null ? JiraTexts.Label : "not added: " + labelProblem,
+                };
+                if (linked.DeclaredKey is not null) data["declared_key"] = linked.DeclaredKey;
+                return
+                [
+                    JiraOutcomes.Event(c, at, JiraAuditTypes.Linked, data),
+                    JiraOutcomes.Event(c, at, JiraAuditTypes.Commented, new()
+                    {
+                        ["key"] = key, ["comment_id"] = comment.Id, ["about"] = "declared", ["found_existing"] = (existing is not null).ToString().ToLowerInvariant(),
+                    }),
+                ];
+            });
+        }
+        catch (JiraApiException e)
+        {
+            var at = time.GetUtcNow();
+            return JiraOutcomes.For(e, $"Check the key {declared}, and that the bot's Jira account may see and comment on it. The change itself stands; this key is not retried.",
+                c =>
+                {
+                    if (JiraOutcomes.Find(c, declared) is { } linked) linked.Problem = e.Reason;
+                    return [];
+                });
+        }
+    }
+}
+
+/// <summary>
+/// Creates the review issue when none was linked and Jira:ProjectKey is set. Safe to repeat: before creating, it searches
+/// for an issue labelled break-glass whose summary starts with "[BG-n] " (a create whose answer was lost did happen).
+/// </summary>
+internal sealed class JiraCreateStep(IJiraApi jira, IOptions<JiraOptions> options, TimeProvider time) : IStepHandler
+{
+    public string Kind => JiraStepKinds.Create;
+    public bool NeedsThread => true; // the description links the thread, and the thread is told
+
+    public string? Describe(EmergencyChange change, PendingStep step) => $"create a Jira issue in {step.Target} for {change.ChangeId}";
+
+    public async Task<StepOutcome> RunAsync(EmergencyChange change, PendingStep step, CancellationToken ct)
+    {
+        var o = options.Value;
+        if (!o.IsConfigured) return JiraOutcomes.NotConfigured();
+        if (change.JiraIssues.Any(i => i.CreatedByBot)) return new StepOutcome.Done();
+        var project = step.Target ?? o.ProjectKey ?? "";
+        var prefix = JiraTexts.CreatedSummaryPrefix(change);
+        try
+        {
+            var jql = $"project = \"{project}\" AND labels = \"{JiraTexts.Label}\" AND summary ~ \"\\\"{change.ChangeId}\\\"\"";
+            // Summary search is fuzzy ("BG-1" also finds "BG-12"): keep only the exact prefix.
+            var found = (await jira.SearchAsync(jql, ct: ct)).FirstOrDefault(i => i.Summary?.StartsWith(prefix, StringComparison.Ordinal) == true);
+            var summary = JiraTexts.CreatedSummary(change);
+            var key = found?.Key ?? (await jira.CreateIssueAsync(
+                new JiraNewIssue(project, o.IssueType, summary, JiraTexts.CreatedDescription(change), [JiraTexts.Label]), ct)).Key;
+            var at = time.GetUtcNow();
+            return new StepOutcome.Done(c =>
+            {
+                if (c.JiraIssues.Any(i => i.Key == key)) return [];
+                c.JiraIssues.Add(new LinkedJiraIssue { Key = key, CreatedByBot = true, Summary = found?.Summary ?? summary,
+                    Status = found?.StatusName, StatusCategory = found?.StatusCategoryKey, FetchedAt = at });
+                Outbox.Enqueue(c, StepKinds.ThreadNote, at, JiraNotes.Created(key));
+                Outbox.Enqueue(c, StepKinds.RefreshAnnouncement, at);
+                return [JiraOutcomes.Event(c, at, JiraAuditTypes.Created, new()
+                {
+                    ["key"] = key, ["project"] = project, ["issue_type"] = o.IssueType, ["found_existing"] = (found is not null).ToString().ToLowerInvariant(),
+                })];
+            });
+        }
+        catch (JiraApiException e)
+        {
+            return JiraOutcomes.For(e, $"An admin should check Jira:ProjectKey ({project}), Jira:IssueType ({o.IssueType}) and the bot's permission to create issues there; "
+                + "meanwhile link an issue by hand. The change itself stands.");
+        }
+    }
+}
+
+/// <summary>
+/// Mirrors a Slack approval to one linked issue: a comment "approved retrospectively by … in Slack" with the thread link, and
+/// Jira:ReviewTransition when set. Transition ids differ between workflows, so the id is looked up by name for that issue.
+/// </summary>
+internal sealed class JiraApprovalStep(IJiraApi jira, IOptions<JiraOptions> options, TimeProvider time) : IStepHandler
+{
+    public string Kind => JiraStepKinds.Approval;
+    public bool NeedsThread => true;
+
+    public static string Target(string key, int approvalIndex) => $"{key}|{approvalIndex}";
+
+    static (string Key, int Index) Parse(string? target)
+    {
+        var bar = target?.LastIndexOf('|') ?? -1;
+        return bar > 0 && int.TryParse(target.AsSpan(bar + 1), out var index) ? (target![..bar], index) : (target ?? "", -1);
+    }
+
+    public string? Describe(EmergencyChange change, PendingStep step) => $"mirror the approval of {change.ChangeId} to Jira issue {Parse(step.Target).Key}";
+
+    public async Task<StepOutcome> RunAsync(EmergencyChange change, PendingStep step, CancellationToken ct)
+    {
+        var o = options.Value;
+        if (!o.IsConfigured) return JiraOutcomes.NotConfigured();
+        var (target, index) = Parse(step.Target);
+        if (index < 0 || index >= change.Approvals.Count) return new StepOutcome.Done(); // nothing to mirror
+        var linked = JiraOutcomes.Find(change, target);
+        if (linked?.Problem is not null) return new StepOutcome.Done();
+        var key = linked?.Key ?? target;
+        var approval = change.Approvals[index];
+        var events = new List<(string Type, Dictionary<string, string> Data)>();
+        try
+        {
+            var marker = JiraTexts.ApprovalMarker(change, approval);
+            var existing = (await jira.GetCommentsAsync(key, ct)).FirstOrDefault(c => c.Text.Contains(marker, StringComparison.Ordinal));
+            var comment = existing ?? await jira.AddCommentAsync(key, JiraTexts.ApprovalComment(change, approval), ct);
+            events.Add((JiraAuditTypes.Commented, new()
+            {
+                ["key"] = key, ["comment_id"] = comment.Id, ["about"] = "approval", ["reviewer"] = approval.Reviewer,
+                ["found_existing"] = (existing is not null).ToString().ToLowerInvariant(),
+            }));
+
+            if (!string.IsNullOrWhiteSpace(o.ReviewTransition))
+            {
+                var wanted = o.ReviewTransition.Trim();
+                var transitions = await jira.GetTransitionsAsync(key, ct);
+                var transition = transitions.FirstOrDefault(t => string.Equals(t.Name.Trim(), wanted, StringComparison.OrdinalIgnoreCase));
+                if (transition is not null)
+                {
+                    await jira.TransitionAsync(key, transition.Id, ct);
+                    events.Add((JiraAuditTypes.Transitioned, new() { ["key"] = key, ["transition"] = transition.Name, ["transition_id"] = transition.Id, ["to"] = transition.ToStatus ?? "" }));
+                }
+                else
+                {
+                    // Not offered: maybe an earlier attempt (or a person) already moved the issue on.
+                    var issue = await jira.GetIssueAsync(key, ct);
+                    var alreadyThere = string.Equals(issue.StatusName, wanted, StringComparison.OrdinalIgnoreCase) || JiraReviewRule.IsReviewed(issue, o.ReviewedStatuses);
+                    if (!alreadyThere)
+                    {
+                        var offered = transitions.Count == 0 ? "none" : string.Join(", ", transitions.Select(t => $"'{t.Name}'"));
+                        return new StepOutcome.GiveUp(
+                            $"Jira issue {key} (status '{issue.StatusName}') offers no transition named '{wanted}'; it offers: {offered}. "
+                            + "An admin should set Jira:ReviewTransition to a transition this workflow has, or move the issue by hand. The approval itself stands.",
+                            Apply(events));
+                    }
+                }
+            }
+            return new StepOutcome.Done(Apply(events));
+        }
+        catch (JiraApiException e)
+        {
+            return JiraOutcomes.For(e, $"Check the bot's Jira permissions on {key} (comment, transition). The approval itself stands.", Apply(events));
+        }
+    }
+
+    Func<EmergencyChange, IEnumerable<AuditEvent>> Apply(List<(string Type, Dictionary<string, string> Data)> events)
+    {
+        var at = time.GetUtcNow();
+        return c => events.Select(e => JiraOutcomes.Event(c, at, e.Type, e.Data)).ToList();
+    }
+}
+
+/// <summary>After an approval in Slack: one mirroring step per linked issue that Jira accepted.</summary>
+internal sealed class JiraApprovalFollowUps(IOptions<JiraOptions> options) : IApprovalFollowUps
+{
+    public IEnumerable<PendingStep> StepsFor(EmergencyChange change, Approval approval, int approvalIndex, DateTimeOffset now) =>
+        options.Value.IsConfigured
+            ? [.. change.JiraIssues.Where(i => i.Problem is null).Select(i => Outbox.NewStep(JiraStepKinds.Approval, now, JiraApprovalStep.Target(i.Key, approvalIndex)))]
+            : [];
+}
+
+/// <summary>Thread notes: the issue the bot created, and a linked issue that Jira now knows under another key.</summary>
+internal sealed class JiraNotes(ChangeMessages messages) : IThreadNoteSource
+{
+    const string CreatedPrefix = "jira-created:";
+    const string MovedPrefix = "jira-moved:";
+    public static string Created(string key) => CreatedPrefix + key;
+    public static string Moved(string declaredKey) => MovedPrefix + declaredKey;
+
+    public string? Render(EmergencyChange change, string key)
+    {
+        if (key.StartsWith(CreatedPrefix, StringComparison.Ordinal))
+        {
+            var created = key[CreatedPrefix.Length..];
+            return $":ticket: No Jira issue was linked, so the bot created {messages.JiraLink(created)} for {change.ChangeId}'s retrospective review.";
+        }
+        if (key.StartsWith(MovedPrefix, StringComparison.Ordinal))
+        {
+            var declared = key[MovedPrefix.Length..];
+            var now = change.JiraIssues.FirstOrDefault(i => i.DeclaredKey == declared)?.Key;
+            return now is null ? null
+                : $":arrow_right: Jira issue {Blocks.Escape(declared)} has moved to {messages.JiraLink(now)}; the bot follows it there.";
+        }
+        return null;
+    }
+}
