@@ -19,3 +19,10 @@ public abstract class BotTest : IAsyncLifetime
         await Slack.DisposeAsync();
     }
 }
+
+/// <summary>Load-heavy tests run on their own, after the parallel ones, so their timings are not the machine's.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class SerialCollection
+{
+    public const string Name = "serial";
+}
