@@ -1,3 +1,4 @@
+using BreakGlassBot.GitHub;
 using BreakGlassBot.Hosting;
 using BreakGlassBot.Slack;
 
@@ -24,11 +25,13 @@ public static partial class Program
         builder.AddStorage();
         builder.AddSlack();
         builder.AddDeclaring();
+        builder.AddGitHub();
         configure?.Invoke(builder);
 
         var app = builder.Build();
         app.MapHealth();
         app.MapSlack();
+        app.MapGitHub();
         return app;
     }
 }
