@@ -62,7 +62,7 @@ internal static class GitHubOutcomes
             GitHubFailure.Unauthorized => new StepOutcome.Retry(e.Message + ": check GitHub:Token, or the GitHub App's key and installation"),
             GitHubFailure.NotFound => GiveUp(onNotFound),
             GitHubFailure.Forbidden => GiveUp($"{e.Message}. {onForbidden}"),
-            _ => GiveUp($"{e.Message}. {onForbidden}"),
+            _ => GiveUp($"{e.Message}. GitHub will not accept this as it is: do it by hand, and ask an admin to check the bot's GitHub settings."),
         };
     }
 
