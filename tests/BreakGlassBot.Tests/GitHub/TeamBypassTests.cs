@@ -70,7 +70,7 @@ public class TeamBypassRestartTests : GitHubBotTest
     {
         ["GitHub:BypassMode"] = "Team",
         ["GitHub:BypassTeam"] = "acme/breakglass",
-        ["Policy:BypassDuration"] = "00:00:02",
+        ["Policy:BypassDuration"] = "00:00:04", // long enough to stop the bot before it ends, even on a busy machine
         [$"People:{TestBot.Declarer}:GitHub"] = "hubot",
     };
 
