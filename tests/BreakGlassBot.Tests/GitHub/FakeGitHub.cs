@@ -52,6 +52,8 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
     public long AppId { get; set; }
     public string InstallationToken { get; set; } = "ghs_16C7e42F292c6912E7710c838347Ae178B4a";
     public TimeSpan InstallationTokenLifetime { get; set; } = TimeSpan.FromHours(1);
+    /// <summary>GitHub's clock, for JWT checks and token expiry; a test with a FakeTimeProvider shares its clock here.</summary>
+    public Func<DateTimeOffset> Clock { get; set; } = () => DateTimeOffset.UtcNow;
 
     public string ApiUrl => Url + pathPrefix + "/";
 
@@ -256,7 +258,7 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
         }
         var o = Fixtures.Object("github/app_installation_token_response.json");
         o["token"] = InstallationToken;
-        o["expires_at"] = (DateTimeOffset.UtcNow + InstallationTokenLifetime).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'");
+        o["expires_at"] = (Clock() + InstallationTokenLifetime).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'");
         await Write(http, 201, o);
     }
 
@@ -270,7 +272,7 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
         if (payload["iss"]?.ToString() != AppId.ToString()) return false;
         var iat = payload["iat"]!.GetValue<long>();
         var exp = payload["exp"]!.GetValue<long>();
-        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var now = Clock().ToUnixTimeSeconds();
         if (exp - iat > 600 || iat > now + 5 || exp < now) return false;
         return AppKey!.VerifyData(Encoding.ASCII.GetBytes(parts[0] + "." + parts[1]), FromBase64Url(parts[2]), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
     }
