@@ -21,6 +21,7 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
     public async Task<StepOutcome> RunAsync(EmergencyChange change, PendingStep step, CancellationToken ct)
     {
         if (change.Bypass is { GrantedAt: var g } && g != default) return new StepOutcome.Done(); // granted before a crash
+        if (change.Status == ChangeStatus.Cancelled) return new StepOutcome.Done(); // withdrawn before the grant ran: grant nothing
         var o = options.Value;
         if (o.BypassMode != BypassMode.Team)
         {

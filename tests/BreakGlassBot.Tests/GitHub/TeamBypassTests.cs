@@ -49,6 +49,21 @@ public class TeamBypassTests : GitHubBotTest
     }
 
     [Fact]
+    public async Task AChangeCancelledBeforeTheGrantCouldRunGrantsNothing()
+    {
+        GitHub.Down = true;
+        await Bot.CommandJsonAsync($"Fix it {PrUrl}");
+        await WaitUntil(() => Change().Steps.Single(s => s.Kind == GitHubStepKinds.BypassGrant).LastError is not null, "grant failed while GitHub is down");
+        Assert.Contains("is cancelled", (await Bot.CommandJsonAsync("cancel BG-1 wrong incident"))["text"]!.GetValue<string>());
+        // Still down: only the cancel check can settle the step (an attempt begun before the cancel keeps failing).
+        await WaitUntil(() => Change().Steps.Single(s => s.Kind == GitHubStepKinds.BypassGrant).State == StepState.Done, "grant step settled");
+        GitHub.Down = false;
+        Assert.Empty(GitHub.CallsTo("PUT", MembershipPath));
+        Assert.False(GitHub.IsMember(Team, "hubot"));
+        Assert.Null(Change().Bypass);
+    }
+
+    [Fact]
     public async Task AUserWhoWasAlreadyAMemberIsLeftAMember()
     {
         GitHub.AddMember(Team, "hubot");
