@@ -1,4 +1,5 @@
 using BreakGlassBot.Deadlines;
+using BreakGlassBot.GitHub;
 using BreakGlassBot.Hosting;
 using BreakGlassBot.Reviewing;
 using BreakGlassBot.Slack;
@@ -29,12 +30,14 @@ public static partial class Program
         builder.AddDeadlines();
         builder.AddReviewing();
         builder.AddJira();
+        builder.AddGitHub();
         configure?.Invoke(builder);
 
         var app = builder.Build();
         app.MapHealth();
         app.MapSlack();
         app.MapDeadlines();
+        app.MapGitHub();
         return app;
     }
 }

@@ -24,7 +24,8 @@ public static class DeadlinesRegistration
         {
             config.SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
                 .UseSimpleAssemblyNameTypeSerializer()
-                .UseRecommendedSerializerSettings();
+                .UseRecommendedSerializerSettings()
+                .UseLogProvider(new HostLogProvider(new Hangfire.AspNetCore.AspNetCoreLogProvider(sp.GetRequiredService<ILoggerFactory>())));
             if (storage.Hangfire == HangfireStorageKind.PostgreSql)
                 config.UsePostgreSqlStorage(o => o.UseNpgsqlConnection(storage.ConnectionString), new PostgreSqlStorageOptions
                 {
@@ -131,5 +132,25 @@ internal sealed class ApiKeyDashboardAuthorization(IReadOnlyList<string> keys) :
         if (presented is not null && ApiKeys.Matches(keys, presented)) return true;
         http.Response.Headers.WWWAuthenticate = "Basic realm=\"BreakGlassBot\"";
         return false;
+    }
+}
+
+/// <summary>
+/// Hangfire's log provider is process-wide (static). This one survives its host being disposed (several hosts
+/// in one process: tests, a restart in place): a disposed factory logs nothing instead of throwing.
+/// </summary>
+internal sealed class HostLogProvider(Hangfire.Logging.ILogProvider inner) : Hangfire.Logging.ILogProvider
+{
+    public Hangfire.Logging.ILog GetLogger(string name) => new SafeLog(inner, name);
+
+    sealed class SafeLog(Hangfire.Logging.ILogProvider inner, string name) : Hangfire.Logging.ILog
+    {
+        Hangfire.Logging.ILog? log;
+
+        public bool Log(Hangfire.Logging.LogLevel logLevel, Func<string>? messageFunc, Exception? exception = null)
+        {
+            try { return (log ??= inner.GetLogger(name)).Log(logLevel, messageFunc!, exception); }
+            catch (ObjectDisposedException) { return false; }
+        }
     }
 }

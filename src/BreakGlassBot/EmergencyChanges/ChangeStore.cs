@@ -54,6 +54,16 @@ public sealed class ChangeStore : IDisposable
     {
         var mapper = new BsonMapper { EnumAsInteger = false };
         mapper.RegisterType(d => new BsonValue(d.UtcTicks), b => new DateTimeOffset(b.AsInt64, TimeSpan.Zero));
+        // LiteDB 5.0.21 builds a type's mapper on first use and publishes it before its members are filled in
+        // (litedb-org/LiteDB#2536, #2565): a second thread then throws "Collection was modified", or reads a document
+        // with fields missing and writes it back. Build every mapper now, on this one thread, before anyone shares it.
+        var sample = new EmergencyChange
+        {
+            PullRequests = [new()], JiraIssues = [new()], Announcement = new(), Bypass = new(), Approvals = [new()],
+            ChangeRequests = [new()], Evidence = [new()], Cancellation = new(), Steps = [new()],
+        };
+        mapper.ToObject<EmergencyChange>(mapper.ToDocument(sample));
+        mapper.ToObject<AuditEvent>(mapper.ToDocument(new AuditEvent { Data = new() { ["warm"] = "up" } }));
         return mapper;
     }
 

@@ -54,10 +54,13 @@ public sealed class Outbox(IOptions<StorageOptions> storage)
     public static PendingStep NewStep(string kind, DateTimeOffset now, string? target = null) =>
         new() { Kind = kind, Target = target, NextAttemptAt = now };
 
-    /// <summary>Adds a step unless an identical one is still pending.</summary>
+    /// <summary>
+    /// Adds a step unless an identical one is pending and not yet started. One that has started may already have
+    /// read the change as it was before this update (a refresh would then show stale state), so it gets a successor.
+    /// </summary>
     public static void Enqueue(EmergencyChange change, string kind, DateTimeOffset now, string? target = null)
     {
-        if (change.Steps.Any(s => s.State == StepState.Pending && s.Kind == kind && s.Target == target)) return;
+        if (change.Steps.Any(s => s.State == StepState.Pending && s.Attempts == 0 && s.Kind == kind && s.Target == target)) return;
         change.Steps.Add(NewStep(kind, now, target));
     }
 

@@ -188,7 +188,7 @@ internal sealed class JiraCreateStep(IJiraApi jira, IOptions<JiraOptions> option
 /// Mirrors a Slack approval to one linked issue: a comment "approved retrospectively by … in Slack" with the thread link, and
 /// Jira:ReviewTransition when set. Transition ids differ between workflows, so the id is looked up by name for that issue.
 /// </summary>
-internal sealed class JiraApprovalStep(IJiraApi jira, IOptions<JiraOptions> options, TimeProvider time) : IStepHandler
+internal sealed class JiraApprovalStep(IJiraApi jira, IOptions<JiraOptions> options, IReevaluation tracker, TimeProvider time) : IStepHandler
 {
     public string Kind => JiraStepKinds.Approval;
     public bool NeedsThread => true;
@@ -250,6 +250,8 @@ internal sealed class JiraApprovalStep(IJiraApi jira, IOptions<JiraOptions> opti
                     }
                 }
             }
+            // The transition may have completed the review: the tracker looks again now rather than at its next check.
+            tracker.Reevaluate(change.Id);
             return new StepOutcome.Done(Apply(events));
         }
         catch (JiraApiException e)

@@ -1,0 +1,247 @@
+using System.Globalization;
+using System.Net;
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Hosting;
+using Microsoft.Extensions.Options;
+using Octokit;
+using Octokit.Internal;
+using Polly.Timeout;
+
+namespace BreakGlassBot.GitHub;
+
+public sealed record PullRequestInfo(
+    string Title, string AuthorLogin, long AuthorId, string HeadSha, string BaseRef, string State, bool Merged, DateTimeOffset? MergedAt, string? MergeCommitSha)
+{
+    /// <summary>
+    /// Merged, judged by merged_at as well as merged: GitHub's own example answers merged:false with a merged_at,
+    /// and for audit evidence the stricter reading (an approval must follow the merge) is the safe one.
+    /// </summary>
+    public bool IsMerged => Merged || MergedAt is not null;
+}
+
+/// <summary>One pull-request review. <see cref="SubmittedAt"/> is null for a pending (unsubmitted) review.</summary>
+public sealed record ReviewInfo(long Id, string? UserLogin, long? UserId, string State, DateTimeOffset? SubmittedAt, string? CommitId);
+
+public sealed record CommentInfo(long Id, string Body, string? AuthorLogin);
+
+public enum TeamMembership { None, Active, Pending }
+
+public sealed record MergeInfo(string Sha, bool Merged, string? Message);
+
+/// <summary>How a GitHub call failed, in the terms the steps act on.</summary>
+public enum GitHubFailure
+{
+    /// <summary>401: the token or app credentials were refused.</summary>
+    Unauthorized,
+    /// <summary>403 that is not a rate limit: no permission.</summary>
+    Forbidden,
+    /// <summary>404: does not exist, or the bot may not see it (GitHub answers 404 for both).</summary>
+    NotFound,
+    /// <summary>422 or another 4xx: the request will not pass as it is.</summary>
+    Invalid,
+    /// <summary>409 on merge: the head moved away from the pinned SHA.</summary>
+    Conflict,
+    /// <summary>405 on merge: GitHub will not merge (rules, conflicts).</summary>
+    NotMergeable,
+    /// <summary>429, or 403 with the rate limit used up; <see cref="GitHubException.RetryAfter"/> says how long to wait.</summary>
+    RateLimited,
+    /// <summary>5xx, timeout, connection failure: try again later.</summary>
+    Unavailable,
+}
+
+public sealed class GitHubException(GitHubFailure failure, string message, int? status = null, TimeSpan? retryAfter = null, Exception? inner = null)
+    : Exception(message, inner)
+{
+    public GitHubFailure Failure { get; } = failure;
+    public int? Status { get; } = status;
+    public TimeSpan? RetryAfter { get; } = retryAfter;
+}
+
+/// <summary>The GitHub calls the bot makes, and nothing else. The one interface at the GitHub boundary.</summary>
+public interface IGitHubGateway
+{
+    Task<PullRequestInfo> GetPullRequestAsync(PullRequestRef pr, CancellationToken ct = default);
+    Task AddLabelAsync(PullRequestRef pr, string label, CancellationToken ct = default);
+    Task<IReadOnlyList<CommentInfo>> GetCommentsAsync(PullRequestRef pr, CancellationToken ct = default);
+    Task CreateCommentAsync(PullRequestRef pr, string body, CancellationToken ct = default);
+    /// <summary>Every review, all pages.</summary>
+    Task<IReadOnlyList<ReviewInfo>> GetReviewsAsync(PullRequestRef pr, CancellationToken ct = default);
+    Task<TeamMembership> GetTeamMembershipAsync(string org, string teamSlug, string login, CancellationToken ct = default);
+    Task<TeamMembership> AddTeamMemberAsync(string org, string teamSlug, string login, CancellationToken ct = default);
+    /// <summary>Removes the membership; true if there was one to remove.</summary>
+    Task<bool> RemoveTeamMemberAsync(string org, string teamSlug, string login, CancellationToken ct = default);
+    /// <summary>Merges only if the head is still <paramref name="sha"/> (GitHub answers 409 otherwise).</summary>
+    Task<MergeInfo> MergeAsync(PullRequestRef pr, string sha, string commitTitle, CancellationToken ct = default);
+}
+
+/// <summary>Per-attempt timeout of GitHub HTTP calls; a class so tests can shorten it.</summary>
+public sealed class GitHubHttpSettings
+{
+    public TimeSpan AttemptTimeout { get; init; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>
+/// Octokit over an IHttpClientFactory handler (so the resilience pipeline applies), with the configured base
+/// address used verbatim: <c>new GitHubClient(productHeader, baseUri)</c> would rewrite any non-github.com
+/// address to host/api/v3/. Octokit's exceptions are mapped to <see cref="GitHubException"/> here, once.
+/// </summary>
+internal sealed class GitHubGateway(IHttpMessageHandlerFactory handlers, IOptions<GitHubOptions> options, IGitHubCredentials credentials, TimeProvider time)
+    : IGitHubGateway
+{
+    public const string HttpClientName = "github";
+    internal static readonly ProductHeaderValue Product = new("BreakGlassBot", "1.0");
+    long blockedUntilTicks;
+
+    public static Uri BaseUri(GitHubOptions o) => new(o.ApiBaseUrl.EndsWith('/') ? o.ApiBaseUrl : o.ApiBaseUrl + "/");
+
+    internal static GitHubClient CreateClient(IHttpMessageHandlerFactory handlers, Uri baseUri, ICredentialStore credentials) =>
+        new(new Connection(Product, baseUri, credentials, new HttpClientAdapter(() => handlers.CreateHandler(HttpClientName)), new SimpleJsonSerializer()));
+
+    // A client per call is cheap, and takes a fresh handler from the factory (which rotates them).
+    GitHubClient Client() => CreateClient(handlers, BaseUri(options.Value), credentials);
+
+    public Task<PullRequestInfo> GetPullRequestAsync(PullRequestRef pr, CancellationToken ct = default) => CallAsync(async c =>
+    {
+        var p = await c.PullRequest.Get(pr.Owner, pr.Repo, pr.Number);
+        return new PullRequestInfo(p.Title ?? "", p.User?.Login ?? "", p.User?.Id ?? 0, p.Head?.Sha ?? "", p.Base?.Ref ?? "",
+            p.State.StringValue, p.Merged, p.MergedAt, p.MergeCommitSha);
+    });
+
+    public Task AddLabelAsync(PullRequestRef pr, string label, CancellationToken ct = default) =>
+        CallAsync(c => c.Issue.Labels.AddToIssue(pr.Owner, pr.Repo, pr.Number, [label]));
+
+    public Task<IReadOnlyList<CommentInfo>> GetCommentsAsync(PullRequestRef pr, CancellationToken ct = default) => CallAsync(async c =>
+    {
+        var all = await c.Issue.Comment.GetAllForIssue(pr.Owner, pr.Repo, pr.Number, new ApiOptions { PageSize = 100 });
+        return (IReadOnlyList<CommentInfo>)[.. all.Select(x => new CommentInfo(x.Id, x.Body ?? "", x.User?.Login))];
+    });
+
+    public Task CreateCommentAsync(PullRequestRef pr, string body, CancellationToken ct = default) =>
+        CallAsync(c => c.Issue.Comment.Create(pr.Owner, pr.Repo, pr.Number, body));
+
+    public Task<IReadOnlyList<ReviewInfo>> GetReviewsAsync(PullRequestRef pr, CancellationToken ct = default) => CallAsync(async c =>
+    {
+        // GetAll follows the Link: rel="next" headers, so approvals on later pages count too.
+        var all = await c.PullRequest.Review.GetAll(pr.Owner, pr.Repo, pr.Number, new ApiOptions { PageSize = 100 });
+        return (IReadOnlyList<ReviewInfo>)[.. all.Select(r => new ReviewInfo(r.Id, r.User?.Login, r.User?.Id,
+            r.State.StringValue.ToUpperInvariant(),
+            // Octokit maps a null submitted_at (a pending review) to default(DateTimeOffset).
+            r.SubmittedAt == default ? null : r.SubmittedAt, r.CommitId))];
+    });
+
+    // Octokit's team methods use the legacy /teams/{id} paths; the org/slug paths need no id lookup.
+    static Uri MembershipUri(string org, string slug, string login) => new(
+        $"orgs/{Uri.EscapeDataString(org)}/teams/{Uri.EscapeDataString(slug)}/memberships/{Uri.EscapeDataString(login)}", UriKind.Relative);
+
+    public async Task<TeamMembership> GetTeamMembershipAsync(string org, string teamSlug, string login, CancellationToken ct = default)
+    {
+        try
+        {
+            return await CallAsync(async c => State(await new ApiConnection(c.Connection).Get<TeamMembershipDetails>(MembershipUri(org, teamSlug, login))));
+        }
+        catch (GitHubException e) when (e.Failure == GitHubFailure.NotFound)
+        {
+            return TeamMembership.None;
+        }
+    }
+
+    public Task<TeamMembership> AddTeamMemberAsync(string org, string teamSlug, string login, CancellationToken ct = default) =>
+        CallAsync(async c => State(await new ApiConnection(c.Connection).Put<TeamMembershipDetails>(MembershipUri(org, teamSlug, login),
+            new UpdateTeamMembership(TeamRole.Member))));
+
+    public async Task<bool> RemoveTeamMemberAsync(string org, string teamSlug, string login, CancellationToken ct = default)
+    {
+        try
+        {
+            await CallAsync(c => new ApiConnection(c.Connection).Delete(MembershipUri(org, teamSlug, login)));
+            return true;
+        }
+        catch (GitHubException e) when (e.Failure == GitHubFailure.NotFound)
+        {
+            return false; // already gone: the goal is reached
+        }
+    }
+
+    static TeamMembership State(TeamMembershipDetails d) =>
+        string.Equals(d.State.StringValue, "pending", StringComparison.OrdinalIgnoreCase) ? TeamMembership.Pending : TeamMembership.Active;
+
+    public Task<MergeInfo> MergeAsync(PullRequestRef pr, string sha, string commitTitle, CancellationToken ct = default) => CallAsync(async c =>
+    {
+        var m = await c.PullRequest.Merge(pr.Owner, pr.Repo, pr.Number, new MergePullRequest { Sha = sha, CommitTitle = commitTitle });
+        return new MergeInfo(m.Sha ?? "", m.Merged, m.Message);
+    });
+
+    Task CallAsync(Func<GitHubClient, Task> call) => CallAsync<bool>(async c => { await call(c); return true; });
+
+    async Task<T> CallAsync<T>(Func<GitHubClient, Task<T>> call)
+    {
+        // While GitHub has told us to wait, fail fast instead of spending more of the limit.
+        var wait = new DateTimeOffset(Interlocked.Read(ref blockedUntilTicks), TimeSpan.Zero) - time.GetUtcNow();
+        if (wait > TimeSpan.Zero)
+            throw new GitHubException(GitHubFailure.RateLimited, "GitHub rate limit: waiting as GitHub asked", 429, wait);
+        try
+        {
+            return await call(Client());
+        }
+        catch (ApiException e)
+        {
+            var mapped = Map(e, time.GetUtcNow());
+            if (mapped.Failure == GitHubFailure.RateLimited && mapped.RetryAfter is { } after)
+                Interlocked.Exchange(ref blockedUntilTicks, Math.Max(Interlocked.Read(ref blockedUntilTicks), (time.GetUtcNow() + after).UtcTicks));
+            if (mapped.Failure == GitHubFailure.Unauthorized) credentials.Invalidate();
+            throw mapped;
+        }
+        catch (Exception e) when (e is HttpRequestException or TimeoutRejectedException or TaskCanceledException or IOException)
+        {
+            throw new GitHubException(GitHubFailure.Unavailable, e is HttpRequestException h && h.StatusCode is { } s
+                ? $"GitHub answered HTTP {(int)s}" : e is HttpRequestException ? "GitHub unreachable" : "GitHub timed out", inner: e);
+        }
+    }
+
+    internal static GitHubException Map(ApiException e, DateTimeOffset now)
+    {
+        var status = (int)e.StatusCode;
+        var headers = e.HttpResponse?.Headers;
+        var message = string.IsNullOrWhiteSpace(e.ApiError?.Message) ? e.StatusCode.ToString() : e.ApiError.Message;
+        var retryAfter = RetryAfter(headers, now);
+        var limitUsedUp = Header(headers, "x-ratelimit-remaining") == "0";
+        return e switch
+        {
+            RateLimitExceededException r => Limited(retryAfter ?? Positive(r.Reset - now)),
+            SecondaryRateLimitExceededException => Limited(retryAfter ?? TimeSpan.FromMinutes(1)),
+            // Octokit maps 429 to a plain ApiException (DEPENDENCIES.md).
+            _ when e.StatusCode == HttpStatusCode.TooManyRequests || (e.StatusCode == HttpStatusCode.Forbidden && (limitUsedUp || retryAfter is not null))
+                => Limited(retryAfter ?? ResetIn(headers, now) ?? TimeSpan.FromMinutes(1)),
+            AuthorizationException => new GitHubException(GitHubFailure.Unauthorized, $"GitHub answered 401 ({message})", status, inner: e),
+            ForbiddenException => new GitHubException(GitHubFailure.Forbidden, $"GitHub answered 403 ({message})", status, inner: e),
+            NotFoundException => new GitHubException(GitHubFailure.NotFound, $"GitHub answered 404 ({message})", status, inner: e),
+            PullRequestMismatchException => new GitHubException(GitHubFailure.Conflict, $"GitHub answered 409 ({message})", status, inner: e),
+            PullRequestNotMergeableException => new GitHubException(GitHubFailure.NotMergeable, $"GitHub answered 405 ({message})", status, inner: e),
+            _ when status >= 500 || status == 408 || status == 0 => new GitHubException(GitHubFailure.Unavailable, $"GitHub answered HTTP {status}", status, inner: e),
+            _ => new GitHubException(GitHubFailure.Invalid, $"GitHub answered {status} ({message})", status, inner: e),
+        };
+
+        GitHubException Limited(TimeSpan wait) => new(GitHubFailure.RateLimited, $"GitHub rate limit (HTTP {status})", status, wait, e);
+    }
+
+    static TimeSpan Positive(TimeSpan t) => t < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : t;
+
+    static string? Header(IReadOnlyDictionary<string, string>? headers, string name) =>
+        headers?.FirstOrDefault(h => string.Equals(h.Key, name, StringComparison.OrdinalIgnoreCase)).Value;
+
+    /// <summary>Retry-After: seconds or an HTTP date.</summary>
+    static TimeSpan? RetryAfter(IReadOnlyDictionary<string, string>? headers, DateTimeOffset now)
+    {
+        var value = Header(headers, "Retry-After");
+        if (value is null) return null;
+        if (int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)) return Positive(TimeSpan.FromSeconds(seconds));
+        if (DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at)) return Positive(at - now);
+        return null;
+    }
+
+    /// <summary>x-ratelimit-reset: when the window resets, in epoch seconds.</summary>
+    static TimeSpan? ResetIn(IReadOnlyDictionary<string, string>? headers, DateTimeOffset now) =>
+        long.TryParse(Header(headers, "x-ratelimit-reset"), NumberStyles.None, CultureInfo.InvariantCulture, out var epoch)
+            ? Positive(DateTimeOffset.FromUnixTimeSeconds(epoch) - now)
+            : null;
+}

@@ -1,0 +1,48 @@
+using BreakGlassBot.Declaring;
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Hosting;
+using BreakGlassBot.Slack;
+
+namespace BreakGlassBot.GitHub;
+
+/// <summary>The thread notes about the bypass and merges, rendered from the change as it is when the note is posted.</summary>
+internal sealed class GitHubNotes : IThreadNoteSource
+{
+    public const string BypassGranted = "github-bypass-granted";
+    public const string BypassEnded = "github-bypass-ended";
+    const string MergedPrefix = "github-merged:";
+
+    public static string Merged(string pr) => MergedPrefix + pr;
+
+    public string? Render(EmergencyChange change, string key)
+    {
+        var b = change.Bypass;
+        if (key == BypassGranted && b is not null)
+            return b.Mode switch
+            {
+                nameof(BypassMode.Team) when b.WasAlreadyMember =>
+                    $":unlock: Bypass started {Blocks.Date(b.GrantedAt)}: GitHub user `{b.Login}` is already a member of `{b.Team}` "
+                    + $"(a bypass actor of the repository rules), and stays one after the window ends {Blocks.Date(b.ExpiresAt)}.",
+                nameof(BypassMode.Team) =>
+                    $":unlock: Bypass started {Blocks.Date(b.GrantedAt)}: GitHub user `{b.Login}` added to `{b.Team}` "
+                    + $"(a bypass actor of the repository rules) until {Blocks.Date(b.ExpiresAt)}.",
+                nameof(BypassMode.MergeByBot) =>
+                    $":unlock: Bypass started {Blocks.Date(b.GrantedAt)}: until {Blocks.Date(b.ExpiresAt)} {Blocks.Mention(change.DeclaredBy)} may have the bot merge "
+                    + $"the linked pull requests: press *Merge now* below, or type `/breakglass merge {change.ChangeId}`. The bot merges only the head commit it shows you.",
+                _ => null,
+            };
+        if (key == BypassEnded && b?.RevokedAt is { } ended)
+            return b.Mode switch
+            {
+                nameof(BypassMode.Team) when b.WasAlreadyMember =>
+                    $":lock: Bypass ended {Blocks.Date(ended)}. `{b.Login}` stays in `{b.Team}`: they were a member before the grant.",
+                nameof(BypassMode.Team) => $":lock: Bypass ended {Blocks.Date(ended)}: `{b.Login}` removed from `{b.Team}`.",
+                _ => $":lock: Bypass ended {Blocks.Date(ended)}: the bot no longer merges for {change.ChangeId}.",
+            };
+        if (key.StartsWith(MergedPrefix, StringComparison.Ordinal)
+            && GitHubOutcomes.Find(change, key[MergedPrefix.Length..]) is { Merged: true } pr)
+            return $":twisted_rightwards_arrows: Merged {Blocks.Link(pr.Ref.Url, pr.Ref.ToString())} at head `{GitHubOutcomes.Short(change.Bypass?.HeadSha ?? pr.HeadSha)}` "
+                + $"on request of {Blocks.Mention(change.DeclaredBy)}.";
+        return null;
+    }
+}

@@ -1,0 +1,68 @@
+using System.Net;
+using BreakGlassBot.Declaring;
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Hosting;
+using BreakGlassBot.Reviewing;
+using BreakGlassBot.Slack;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.Options;
+using Polly;
+using Polly.Timeout;
+
+namespace BreakGlassBot.GitHub;
+
+public static class GitHubSetup
+{
+    public static WebApplicationBuilder AddGitHub(this WebApplicationBuilder builder)
+    {
+        var s = builder.Services;
+        s.AddSingleton<GitHubHttpSettings>();
+        s.AddHttpClient(GitHubGateway.HttpClientName)
+            .AddResilienceHandler("github", (pipeline, context) =>
+            {
+                // Only reads are retried in place, and only when GitHub did not answer or failed on its side. Writes,
+                // rate limits (429/403, with their wait) and refusals go back to the outbox, which reschedules.
+                pipeline.AddRetry(new HttpRetryStrategyOptions
+                {
+                    MaxRetryAttempts = 2,
+                    Delay = TimeSpan.FromMilliseconds(200),
+                    BackoffType = DelayBackoffType.Exponential,
+                    ShouldRetryAfterHeader = false,
+                    ShouldHandle = args => ValueTask.FromResult(args.Context.GetRequestMessage()?.Method == HttpMethod.Get
+                        && (args.Outcome.Exception is HttpRequestException or TimeoutRejectedException
+                            || args.Outcome.Result?.StatusCode is HttpStatusCode.InternalServerError or HttpStatusCode.BadGateway
+                                or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout or HttpStatusCode.RequestTimeout)),
+                });
+                pipeline.AddTimeout(context.ServiceProvider.GetRequiredService<GitHubHttpSettings>().AttemptTimeout);
+            });
+        s.AddSingleton<IGitHubCredentials>(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<GitHubOptions>>().Value;
+            return o.AppId is not null && !string.IsNullOrWhiteSpace(o.PrivateKeyPath) && o.InstallationId is not null
+                ? new GitHubAppCredentials(o, sp.GetRequiredService<IHttpMessageHandlerFactory>(), sp.GetRequiredService<TimeProvider>())
+                : new TokenCredentials(o.Token ?? "");
+        });
+        s.AddSingleton<IGitHubGateway, GitHubGateway>();
+
+        s.AddSingleton<IDeclarationStepSource, GitHubDeclarationSteps>();
+        s.AddSingleton<IStepHandler, PullRequestStep>();
+        s.AddSingleton<IStepHandler, BypassGrantStep>();
+        s.AddSingleton<IStepHandler, BypassRevokeStep>();
+        s.AddSingleton<IStepHandler, MergeButtonStep>();
+        s.AddSingleton<IStepHandler, MergeStep>();
+        s.AddSingleton<IStepHandler, ApprovalCommentStep>();
+        s.AddSingleton<IThreadNoteSource, GitHubNotes>();
+
+        s.AddSingleton<MergeRequests>();
+        s.AddSingleton<ISubCommand, MergeCommand>();
+        s.AddSingleton<ISubCommand, LinkGitHubCommand>();
+        s.AddSingleton<IBlockActionHandler, MergeButton>();
+
+        s.AddSingleton<IEvidenceSource, PullRequestEvidence>();
+        s.AddSingleton<IApprovalFollowUps, ApprovalMirror>();
+        // The deadline tracker registers the real one; until then webhooks have nothing to wake.
+        s.TryAddSingleton<IReevaluation, NoReevaluation>();
+        return builder;
+    }
+}

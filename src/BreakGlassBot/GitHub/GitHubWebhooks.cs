@@ -1,0 +1,133 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Hosting;
+using BreakGlassBot.Reviewing;
+using Microsoft.Extensions.Options;
+
+namespace BreakGlassBot.GitHub;
+
+/// <summary>X-Hub-Signature-256: "sha256=" + hex HMAC-SHA256 of the raw body with the webhook secret.</summary>
+public static class GitHubSignature
+{
+    public const string Header = "X-Hub-Signature-256";
+
+    public static bool Verify(string secret, string? header, ReadOnlySpan<byte> body)
+    {
+        if (string.IsNullOrEmpty(header) || !header.StartsWith("sha256=", StringComparison.Ordinal)) return false;
+        byte[] claimed;
+        try { claimed = Convert.FromHexString(header.AsSpan(7)); }
+        catch (FormatException) { return false; }
+        var expected = HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), body);
+        return CryptographicOperations.FixedTimeEquals(expected, claimed);
+    }
+}
+
+/// <summary>
+/// POST /github/webhooks. The signature is checked over the raw bytes before anything is parsed (a bad one is
+/// 401 with no side effect). Review and close events re-evaluate the changes that link the PR at once, so
+/// reviewers are not nagged after they reviewed; without webhooks the tracker's polling gets there too.
+/// </summary>
+public static partial class GitHubWebhooks
+{
+    public const string Route = "/github/webhooks";
+    // GitHub caps webhook payloads at 25 MB.
+    const int MaxBodyBytes = 25 * 1024 * 1024;
+
+    public static IEndpointRouteBuilder MapGitHub(this IEndpointRouteBuilder app)
+    {
+        app.MapPost(Route, HandleAsync);
+        return app;
+    }
+
+    static async Task<IResult> HandleAsync(HttpContext http, IOptions<GitHubOptions> options, ChangeStore store, IReevaluation reevaluation,
+        TimeProvider time, ILoggerFactory logs)
+    {
+        var log = logs.CreateLogger("BreakGlassBot.GitHub.Webhooks");
+        var secret = options.Value.WebhookSecret;
+        if (string.IsNullOrEmpty(secret))
+            return Results.Json(new { ok = false, error = "webhooks_not_configured", message = "Set GitHub:WebhookSecret to the secret of the GitHub webhook." },
+                statusCode: StatusCodes.Status503ServiceUnavailable);
+        if (http.Request.ContentLength > MaxBodyBytes) return Results.StatusCode(StatusCodes.Status413PayloadTooLarge);
+        using var buffer = new MemoryStream();
+        await http.Request.Body.CopyToAsync(buffer, http.RequestAborted);
+        var body = buffer.ToArray();
+        if (body.Length > MaxBodyBytes) return Results.StatusCode(StatusCodes.Status413PayloadTooLarge);
+        if (!GitHubSignature.Verify(secret, http.Request.Headers[GitHubSignature.Header], body))
+        {
+            LogRejected(log, http.Request.Headers["X-GitHub-Delivery"].ToString(), http.Connection.RemoteIpAddress?.ToString());
+            return Results.Json(new { ok = false, error = "invalid_signature" }, statusCode: StatusCodes.Status401Unauthorized);
+        }
+
+        var eventName = http.Request.Headers["X-GitHub-Event"].ToString();
+        var delivery = http.Request.Headers["X-GitHub-Delivery"].ToString();
+        PullRequestEvent? evt;
+        try { evt = PullRequestEvent.Parse(eventName, body); }
+        catch (JsonException) { return Results.Json(new { ok = false, error = "malformed_payload" }, statusCode: StatusCodes.Status400BadRequest); }
+        if (evt is null) return Results.Json(new { ok = true, handled = false, @event = eventName });
+
+        var affected = store.OpenChanges().Where(c => c.PullRequests.Any(evt.Matches)).Select(c => c.Id).ToList();
+        if (evt.MergedAt is { } mergedAt)
+        {
+            var now = time.GetUtcNow();
+            foreach (var id in affected)
+                store.Update(id, c =>
+                {
+                    var prs = c.PullRequests.Where(p => evt.Matches(p) && !(p.Merged && p.MergedAt == mergedAt)).ToList();
+                    foreach (var p in prs) { p.Merged = true; p.MergedAt = mergedAt; }
+                    return prs.Select(p => new AuditEvent { ChangeNumber = c.Id, At = now, Actor = evt.Sender ?? "github", Type = GitHubAuditTypes.PullRequestMerged,
+                        Data = new()
+                        {
+                            ["pr"] = p.Ref.ToString(), ["merged_at"] = mergedAt.ToString("O"), ["merge_commit_sha"] = evt.MergeCommitSha ?? "",
+                            ["head_sha"] = evt.HeadSha ?? "", ["source"] = "webhook", ["delivery"] = delivery,
+                        } }).ToList();
+                });
+        }
+        foreach (var id in affected) reevaluation.Reevaluate(id);
+        LogHandled(log, eventName, evt.Action, $"{evt.Repository}#{evt.Number}", affected.Count, delivery);
+        return Results.Json(new { ok = true, handled = true, reevaluated = affected.Select(id => new ChangeId(id).ToString()).ToArray() });
+    }
+
+    /// <summary>The few fields of pull_request_review and pull_request (closed) that matter here.</summary>
+    internal sealed record PullRequestEvent(string Action, string Repository, int Number, DateTimeOffset? MergedAt, string? MergeCommitSha, string? HeadSha, string? Sender)
+    {
+        // The repository and number identify the PR: the html_url in GitHub's own dismissed-review example points elsewhere.
+        public bool Matches(LinkedPullRequest p) =>
+            p.Number == Number && string.Equals($"{p.Owner}/{p.Repo}", Repository, StringComparison.OrdinalIgnoreCase);
+
+        public static PullRequestEvent? Parse(string eventName, byte[] body)
+        {
+            if (eventName is not ("pull_request_review" or "pull_request")) return null;
+            using var doc = JsonDocument.Parse(body);
+            var root = doc.RootElement;
+            var action = Str(root, "action") ?? "";
+            if (eventName == "pull_request" && action != "closed") return null;
+            if (!root.TryGetProperty("pull_request", out var pr) || !root.TryGetProperty("repository", out var repo)) return null;
+            var fullName = Str(repo, "full_name");
+            if (fullName is null || !pr.TryGetProperty("number", out var n) || !n.TryGetInt32(out var number)) return null;
+            DateTimeOffset? mergedAt = null;
+            if (eventName == "pull_request" && pr.TryGetProperty("merged", out var merged) && merged.ValueKind == JsonValueKind.True
+                && DateTimeOffset.TryParse(Str(pr, "merged_at"), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at))
+                mergedAt = at;
+            var head = pr.TryGetProperty("head", out var h) ? Str(h, "sha") : null;
+            var sender = root.TryGetProperty("sender", out var s) ? Str(s, "login") : null;
+            return new PullRequestEvent(action, fullName, number, mergedAt, Str(pr, "merge_commit_sha"), head, sender is null ? null : "github:" + sender);
+        }
+
+        static string? Str(JsonElement e, string name) => e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+    }
+
+    // Never log the signature or the body.
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "GitHub webhook {Delivery} rejected: bad signature (from {Remote})")]
+    static partial void LogRejected(ILogger logger, string delivery, string? remote);
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "GitHub {Event} {Action} for {PullRequest}: {Count} open change(s) re-evaluated (delivery {Delivery})")]
+    static partial void LogHandled(ILogger logger, string @event, string action, string pullRequest, int count, string delivery);
+}
+
+/// <summary>Until the deadline tracker registers the real one: nothing to re-evaluate.</summary>
+internal sealed class NoReevaluation : IReevaluation
+{
+    public void Reevaluate(int changeId) { }
+}

@@ -1,0 +1,58 @@
+using System.Text.RegularExpressions;
+using BreakGlassBot.Declaring;
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Hosting;
+using BreakGlassBot.Slack;
+using Microsoft.Extensions.Options;
+
+namespace BreakGlassBot.GitHub;
+
+/// <summary>
+/// /breakglass link github &lt;login&gt;: who the caller is on GitHub (for the Team bypass). Stored once; any grant
+/// that gave up for want of a login is tried again at once.
+/// </summary>
+internal sealed partial class LinkGitHubCommand(ChangeStore store, Outbox outbox, IOptions<GitHubOptions> options, TimeProvider time) : ISubCommand
+{
+    public string Name => "link";
+    public string Usage => "`/breakglass link github <login>` tell the bot your GitHub login (for the bypass)";
+
+    public Task<CommandReply> RunAsync(SlashCommand command, string arguments, CancellationToken ct)
+    {
+        var words = arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (words is not [var system, var login] || !system.Equals("github", StringComparison.OrdinalIgnoreCase))
+            return Task.FromResult(new CommandReply(":warning: Type `/breakglass link github <your-github-login>`, e.g. `/breakglass link github octocat`."));
+        login = login.TrimStart('@');
+        if (!LoginPattern().IsMatch(login))
+            return Task.FromResult(new CommandReply($":warning: '{Blocks.Escape(login)}' is not a GitHub login (letters, digits and single hyphens, at most 39)."));
+
+        var now = time.GetUtcNow();
+        store.LinkAccount(command.UserId, People.GitHub, login);
+        var retried = new List<string>();
+        foreach (var open in store.OpenChangesOf(command.UserId))
+        {
+            store.Update(open.Id, c =>
+            {
+                // A Team grant that gave up because no login was known: try again now.
+                var notGranted = c.Bypass is null || c.Bypass.GrantedAt == default;
+                if (options.Value.BypassMode == BypassMode.Team && notGranted
+                    && c.Steps.Any(s => s.Kind == GitHubStepKinds.BypassGrant && s.State == StepState.Abandoned)
+                    && !c.Steps.Any(s => s.Kind == GitHubStepKinds.BypassGrant && s.State == StepState.Pending))
+                {
+                    Outbox.Enqueue(c, GitHubStepKinds.BypassGrant, now);
+                    retried.Add(c.ChangeId.ToString());
+                    return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = command.UserId, Type = GitHubAuditTypes.AccountLinked,
+                        Data = new() { ["login"] = login, ["then"] = "bypass grant retried" } }];
+                }
+                return [];
+            });
+        }
+        if (retried.Count > 0) outbox.Nudge();
+        var text = $":link: Your GitHub login is now `{login}`."
+            + (retried.Count > 0 ? $" Granting the bypass for {string.Join(", ", retried)} now; the thread says when it is done." : "");
+        return Task.FromResult(new CommandReply(text));
+    }
+
+    // GitHub logins: alphanumerics and single hyphens, not at either end, at most 39 characters.
+    [GeneratedRegex("^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")]
+    private static partial Regex LoginPattern();
+}

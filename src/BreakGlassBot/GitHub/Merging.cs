@@ -1,0 +1,235 @@
+using BreakGlassBot.Declaring;
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Hosting;
+using BreakGlassBot.Slack;
+using Microsoft.Extensions.Options;
+
+namespace BreakGlassBot.GitHub;
+
+/// <summary>
+/// MergeByBot: a merge asked for by the declarer, checked here (who, which window, which head) and then carried
+/// out by <see cref="MergeStep"/> through the outbox, pinned to the head SHA the declarer was shown.
+/// </summary>
+internal sealed class MergeRequests(ChangeStore store, IGitHubGateway github, Outbox outbox, IOptions<GitHubOptions> options, TimeProvider time)
+{
+    static readonly TimeSpan LiveCheckBudget = TimeSpan.FromSeconds(2);
+
+    /// <param name="pinnedPr">The PR of a "Merge now" button; null for all linked PRs (the command).</param>
+    /// <param name="pinnedSha">The head SHA the button showed.</param>
+    public async Task<string> RequestAsync(string user, ChangeId id, string? pinnedPr, string? pinnedSha, CancellationToken ct)
+    {
+        if (options.Value.BypassMode != BypassMode.MergeByBot)
+            return $":information_source: The bot merges only when GitHub:BypassMode is MergeByBot (here it is {options.Value.BypassMode}). Merge on GitHub as usual.";
+        var change = store.Get(id.Number);
+        if (change is null) return $":warning: There is no {id}. `/breakglass list mine` shows your changes.";
+        var now = time.GetUtcNow();
+        if (change.DeclaredBy != user)
+            return Refuse(change, user, now, "not the declarer",
+                $":no_entry: Only {Blocks.Mention(change.DeclaredBy)}, who declared {id}, may have the bot merge its pull requests.");
+        if (change.Status == ChangeStatus.Cancelled)
+            return Refuse(change, user, now, "cancelled", $":no_entry: {id} is cancelled; the bot merges nothing for it.");
+        var b = change.Bypass;
+        if (b is null || b.GrantedAt == default)
+            return $":hourglass_flowing_sand: The bypass of {id} is not open yet; try again in a moment.";
+        if (b.RevokedAt is not null || now >= b.ExpiresAt)
+            return Refuse(change, user, now, "bypass window closed",
+                $":lock: The bypass window of {id} closed {Blocks.Date(b.RevokedAt ?? b.ExpiresAt)}; the bot no longer merges for it. "
+                + "Get the pull request reviewed and merge it the normal way, or ask an admin.");
+
+        var targets = change.PullRequests.Where(p => pinnedPr is null || p.Ref.ToString() == pinnedPr).ToList();
+        if (targets.Count == 0) return $":warning: {id} links no such pull request{(pinnedPr is null ? "" : $" ({pinnedPr})")}.";
+        var lines = new List<string>();
+        foreach (var pr in targets)
+        {
+            if (pr.Merged) { lines.Add($"{pr.Ref} is already merged."); continue; }
+            if (pr.Problem is not null) { lines.Add($"{pr.Ref} cannot be read on GitHub: {Blocks.Escape(pr.Problem)}"); continue; }
+            if (pr.HeadSha is null) { lines.Add($":hourglass_flowing_sand: {pr.Ref} has not been read from GitHub yet; try again in a moment."); continue; }
+            var sha = pinnedSha ?? pr.HeadSha;
+            if (sha != pr.HeadSha)
+            {
+                lines.Add($":warning: This button shows head `{GitHubOutcomes.Short(sha)}` of {pr.Ref}, but its head is now `{GitHubOutcomes.Short(pr.HeadSha)}`. "
+                    + "Nothing was merged: use the newest *Merge now* button in the thread.");
+                continue;
+            }
+            var moved = await HeadNowAsync(pr.Ref, ct);
+            if (moved is { } live && live.HeadSha != sha && !live.IsMerged)
+            {
+                store.Update(change.Id, c =>
+                {
+                    if (GitHubOutcomes.Find(c, pr.Ref.ToString()) is { } p) p.HeadSha = live.HeadSha;
+                    Outbox.Enqueue(c, GitHubStepKinds.MergeButton, now, $"{pr.Ref}@{live.HeadSha}");
+                    return [Event(c, user, now, GitHubAuditTypes.MergeRefused, new() { ["pr"] = pr.Ref.ToString(), ["reason"] = "head moved",
+                        ["shown_sha"] = sha, ["head_sha"] = live.HeadSha })];
+                });
+                outbox.Nudge();
+                lines.Add($":warning: The head of {pr.Ref} moved from `{GitHubOutcomes.Short(sha)}` to `{GitHubOutcomes.Short(live.HeadSha)}` since it was shown to you; "
+                    + "nothing was merged. Look at the new commits; a new *Merge now* button for the new head follows in the thread.");
+                continue;
+            }
+            store.Update(change.Id, c =>
+            {
+                Outbox.Enqueue(c, GitHubStepKinds.Merge, now, $"{pr.Ref}@{sha}");
+                return [Event(c, user, now, GitHubAuditTypes.MergeRequested, new() { ["pr"] = pr.Ref.ToString(), ["head_sha"] = sha })];
+            });
+            outbox.Nudge();
+            lines.Add($":twisted_rightwards_arrows: Merging {pr.Ref} at head `{GitHubOutcomes.Short(sha)}`; the result follows in the thread.");
+        }
+        return string.Join('\n', lines);
+    }
+
+    /// <summary>A quick look at the live head, within the reply budget. Unknown (null) when GitHub is slow or down: the merge is pinned anyway.</summary>
+    async Task<PullRequestInfo?> HeadNowAsync(PullRequestRef pr, CancellationToken ct)
+    {
+        try { return await github.GetPullRequestAsync(pr, ct).WaitAsync(LiveCheckBudget, ct); }
+        catch (Exception e) when (e is GitHubException or TimeoutException) { return null; }
+    }
+
+    string Refuse(EmergencyChange change, string user, DateTimeOffset now, string reason, string reply)
+    {
+        store.Update(change.Id, c => [Event(c, user, now, GitHubAuditTypes.MergeRefused, new() { ["reason"] = reason })]);
+        return reply;
+    }
+
+    static AuditEvent Event(EmergencyChange c, string actor, DateTimeOffset at, string type, Dictionary<string, string> data) =>
+        new() { ChangeNumber = c.Id, At = at, Actor = actor, Type = type, Data = data };
+}
+
+/// <summary>/breakglass merge BG-n: merge the change's PRs at the head SHAs shown in the thread.</summary>
+internal sealed class MergeCommand(MergeRequests merges) : ISubCommand
+{
+    public string Name => "merge";
+    public string Usage => "`/breakglass merge BG-n` have the bot merge your change's pull requests at the head shown in the thread (bypass mode MergeByBot)";
+
+    public async Task<CommandReply> RunAsync(SlashCommand command, string arguments, CancellationToken ct)
+    {
+        if (!ChangeId.TryParse(arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault(), out var id))
+            return new CommandReply(":warning: Which change? Type `/breakglass merge BG-42`.");
+        return new CommandReply(await merges.RequestAsync(command.UserId, id, null, null, ct));
+    }
+}
+
+/// <summary>The "Merge now" button: value "BG-n|owner/repo#n|sha".</summary>
+internal sealed class MergeButton(MergeRequests merges, ISlackApi slack, IHostApplicationLifetime lifetime, ILogger<MergeButton> log) : IBlockActionHandler
+{
+    public const string ActionId = "github_merge_now";
+    public IReadOnlyCollection<string> ActionIds => [ActionId];
+
+    public static string Value(ChangeId id, string pr, string sha) => $"{id}|{pr}|{sha}";
+
+    public Task<IResult> ActAsync(InteractionPayload payload, ActionPayload action, CancellationToken ct)
+    {
+        if (action.Value?.Split('|') is not [var idText, var pr, var sha] || !ChangeId.TryParse(idText, out var id))
+            return Task.FromResult(Results.Ok());
+        // Ack now (Slack wants it within 3 s); the checks and the reply go through response_url.
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                var text = await merges.RequestAsync(payload.User.Id, id, pr, sha, lifetime.ApplicationStopping);
+                var message = new SlackMessage(text, Blocks.List(Blocks.Section(text)));
+                if (payload.ResponseUrl is { Length: > 0 } url) await slack.RespondAsync(url, message, ephemeral: true, ct: lifetime.ApplicationStopping);
+                else if ((payload.Channel?.Id ?? payload.Container?.ChannelId) is { } channel) await slack.PostEphemeralAsync(channel, payload.User.Id, message, lifetime.ApplicationStopping);
+            }
+            catch (Exception e) when (e is not OperationCanceledException) { log.LogError(e, "Merge button for {ChangeId} failed", id.ToString()); }
+        });
+        return Task.FromResult(Results.Ok());
+    }
+}
+
+/// <summary>Posts "Merge now" for one PR at one head SHA into the thread (once, found again by its metadata after a crash).</summary>
+internal sealed class MergeButtonStep(ISlackApi slack, ChangeMessages messages, IOptions<GitHubOptions> options) : IStepHandler
+{
+    public string Kind => GitHubStepKinds.MergeButton;
+    public bool NeedsThread => true;
+
+    public async Task<StepOutcome> RunAsync(EmergencyChange change, PendingStep step, CancellationToken ct)
+    {
+        var (prText, sha) = GitHubOutcomes.SplitPinned(step.Target);
+        var pr = GitHubOutcomes.Find(change, prText);
+        if (pr is null || pr.Merged || change.Status != ChangeStatus.Open || options.Value.BypassMode != BypassMode.MergeByBot
+            || change.Bypass?.RevokedAt is not null)
+            return new StepOutcome.Done();
+        var text = $"*{Blocks.Link(pr.Ref.Url, pr.Ref.ToString())}* {Blocks.Escape(pr.Title ?? "")}\n"
+            + $"Head `{GitHubOutcomes.Short(sha)}` by {Blocks.Escape(pr.AuthorLogin ?? "?")} into `{Blocks.Escape(pr.BaseRef ?? "?")}`. "
+            + (change.Bypass is { GrantedAt: var g, ExpiresAt: var until } && g != default ? $"The bot may merge it until {Blocks.Date(until)}." : "");
+        var note = messages.Note(change, "github-merge-button:" + step.Target, text);
+        var blocks = Blocks.List(Blocks.Section(text),
+            Blocks.Actions("github_merge", Blocks.Button($"Merge now at {GitHubOutcomes.Short(sha)}", MergeButton.ActionId,
+                MergeButton.Value(change.ChangeId, pr.Ref.ToString(), sha), "danger")));
+        try
+        {
+            var a = change.Announcement!;
+            await SlackPosting.PostThreadReplyOnceAsync(slack, a.Channel, a.Ts, note with { Blocks = blocks }, step, ct);
+            return new StepOutcome.Done();
+        }
+        catch (SlackApiException e) { return SlackPosting.RetryFor(e); }
+    }
+}
+
+/// <summary>
+/// Merges one PR pinned to a head SHA: GitHub answers 409 if the head moved, so nothing unseen is merged.
+/// Refuses once the bypass window has closed, even if the request came in time.
+/// </summary>
+internal sealed class MergeStep(IGitHubGateway github, TimeProvider time) : IStepHandler
+{
+    public string Kind => GitHubStepKinds.Merge;
+
+    public string? Describe(EmergencyChange change, PendingStep step)
+    {
+        var (pr, sha) = GitHubOutcomes.SplitPinned(step.Target);
+        return $"merge {pr} at head `{GitHubOutcomes.Short(sha)}`";
+    }
+
+    public async Task<StepOutcome> RunAsync(EmergencyChange change, PendingStep step, CancellationToken ct)
+    {
+        var (prText, sha) = GitHubOutcomes.SplitPinned(step.Target);
+        var linked = GitHubOutcomes.Find(change, prText);
+        if (linked is null || linked.Merged) return new StepOutcome.Done();
+        var now = time.GetUtcNow();
+        if (change.Bypass is not { } b || b.RevokedAt is not null || now >= b.ExpiresAt)
+            return new StepOutcome.GiveUp("the bypass window closed before the merge could run; nothing was merged. "
+                + "Get the pull request reviewed and merge it the normal way, or ask an admin.");
+        var pr = linked.Ref;
+        try
+        {
+            string? mergeSha = null;
+            if (step.Attempts > 1)
+            {
+                // An earlier attempt may have merged before the bot crashed or the answer was lost.
+                var info = await github.GetPullRequestAsync(pr, ct);
+                if (info.IsMerged) mergeSha = info.MergeCommitSha ?? "";
+            }
+            mergeSha ??= (await github.MergeAsync(pr, sha, $"{linked.Title ?? pr.ToString()} ({change.ChangeId}, break-glass)", ct)).Sha;
+            var at = time.GetUtcNow();
+            return new StepOutcome.Done(c =>
+            {
+                var p = GitHubOutcomes.Find(c, prText);
+                if (p is null) return [];
+                p.Merged = true;
+                p.MergedAt = at;
+                if (c.Bypass is not null) { c.Bypass.PullRequest = pr.ToString(); c.Bypass.HeadSha = sha; }
+                Outbox.Enqueue(c, StepKinds.ThreadNote, at, GitHubNotes.Merged(pr.ToString()));
+                return [new AuditEvent { ChangeNumber = c.Id, At = at, Actor = "bot", Type = GitHubAuditTypes.PullRequestMerged, Data = new()
+                {
+                    ["pr"] = pr.ToString(), ["head_sha"] = sha, ["merge_commit_sha"] = mergeSha, ["requested_by"] = c.DeclaredBy, ["source"] = "bot",
+                } }];
+            });
+        }
+        catch (GitHubException e) when (e.Failure == GitHubFailure.Conflict)
+        {
+            return new StepOutcome.GiveUp($"the head of {pr} moved away from `{GitHubOutcomes.Short(sha)}` before the merge, so nothing was merged. "
+                + $"Look at the new commits, then type `/breakglass merge {change.ChangeId}` to see the new head and merge it.");
+        }
+        catch (GitHubException e) when (e.Failure == GitHubFailure.NotMergeable)
+        {
+            return new StepOutcome.GiveUp($"GitHub will not merge {pr}: {e.Message}. Check that the bot is a bypass actor of the repository's ruleset "
+                + "and that the branch has no conflicts; then merge by hand or ask an admin.");
+        }
+        catch (GitHubException e)
+        {
+            return GitHubOutcomes.For(e,
+                onNotFound: $"GitHub no longer shows {pr} to the bot; nothing was merged. Merge by hand or ask an admin.",
+                onForbidden: $"The bot may not merge in {pr.Owner}/{pr.Repo}: give it Contents write access and make it a bypass actor of the ruleset.");
+        }
+    }
+}

@@ -1,0 +1,309 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using BreakGlassBot.Tests.Support;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+
+namespace BreakGlassBot.Tests.GitHub;
+
+/// <summary>
+/// GitHub's REST API on loopback, answering with the fixture bodies (ids, logins and SHAs adapted in memory).
+/// Stateful for pull requests, labels, comments, reviews, merges and team memberships. Route keys for
+/// <see cref="FakeServer.Fail"/>: "GET pull", "POST labels", "GET comments", "POST comments", "GET reviews",
+/// "PUT merge", "GET membership", "PUT membership", "DELETE membership", "POST access_tokens".
+/// </summary>
+public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
+{
+    public const string Token = "ghp_test";
+    public const string DefaultHead = "6dcb09b5b57875f334f61aebed695e2e4193db5e";
+
+    public sealed class Pr
+    {
+        public required string Owner { get; init; }
+        public required string Repo { get; init; }
+        public required int Number { get; init; }
+        public string Title { get; set; } = "Amazing new feature";
+        public string AuthorLogin { get; set; } = "octocat";
+        public long AuthorId { get; set; } = 1;
+        public string HeadSha { get; set; } = DefaultHead;
+        public string BaseRef { get; set; } = "master";
+        public bool Merged { get; set; }
+        public DateTimeOffset? MergedAt { get; set; }
+        public ConcurrentQueue<string> Labels { get; } = new();
+        public ConcurrentQueue<string> Comments { get; } = new();
+        public List<JsonObject> Reviews { get; } = [];
+        public string? MergedSha { get; set; }
+    }
+
+    readonly ConcurrentDictionary<string, Pr> prs = new(StringComparer.OrdinalIgnoreCase);
+    long commentIds = 1000;
+
+    /// <summary>The Authorization header every API call must carry (Octokit sends "token ..." for tokens).</summary>
+    public string ExpectedAuthorization { get; set; } = "token " + Token;
+    /// <summary>Members per "org/slug", with their membership state.</summary>
+    public ConcurrentDictionary<string, string> TeamMembers { get; } = new(StringComparer.OrdinalIgnoreCase);
+    public int ReviewPageSize { get; set; } = 100;
+
+    // GitHub App: the public key that must have signed the JWT, the app id it names, the token handed out.
+    public RSA? AppKey { get; set; }
+    public long AppId { get; set; }
+    public string InstallationToken { get; set; } = "ghs_16C7e42F292c6912E7710c838347Ae178B4a";
+    public TimeSpan InstallationTokenLifetime { get; set; } = TimeSpan.FromHours(1);
+    /// <summary>GitHub's clock, for JWT checks and token expiry; a test with a FakeTimeProvider shares its clock here.</summary>
+    public Func<DateTimeOffset> Clock { get; set; } = () => DateTimeOffset.UtcNow;
+
+    public string ApiUrl => Url + pathPrefix + "/";
+
+    public Pr AddPr(string owner, string repo, int number, Action<Pr>? configure = null)
+    {
+        var pr = new Pr { Owner = owner, Repo = repo, Number = number };
+        configure?.Invoke(pr);
+        prs[$"{owner}/{repo}#{number}"] = pr;
+        return pr;
+    }
+
+    public Pr PullRequest(string key) => prs[key];
+
+    /// <summary>A review in the shape of the fixture pull_reviews_list.json, for another user and state.</summary>
+    public static JsonObject Review(long id, string login, long userId, string state, DateTimeOffset? submittedAt, string fixture = "github/pull_reviews_list.json")
+    {
+        var node = Fixtures.Json(fixture);
+        var review = (node is JsonArray a ? a[0]! : node).DeepClone().AsObject();
+        review["id"] = id;
+        review["user"]!["login"] = login;
+        review["user"]!["id"] = userId;
+        review["state"] = state;
+        review["submitted_at"] = submittedAt?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'");
+        return review;
+    }
+
+    public IReadOnlyList<RecordedCall> CallsTo(string method, string path) =>
+        [.. Calls.Where(c => c.Method == method && c.Path == pathPrefix + path)];
+
+    [GeneratedRegex(@"^/repos/(?<o>[^/]+)/(?<r>[^/]+)/(?:pulls|issues)/(?<n>\d+)(?<rest>/[a-z_]+)?$")]
+    private static partial Regex RepoPath();
+
+    [GeneratedRegex(@"^/orgs/(?<org>[^/]+)/teams/(?<slug>[^/]+)/memberships/(?<login>[^/]+)$")]
+    private static partial Regex MembershipPath();
+
+    string Local(HttpContext http)
+    {
+        var path = http.Request.Path.Value ?? "";
+        return pathPrefix.Length > 0 && path.StartsWith(pathPrefix, StringComparison.Ordinal) ? path[pathPrefix.Length..] : path;
+    }
+
+    protected override string KeyOf(HttpContext http)
+    {
+        var path = Local(http);
+        var method = http.Request.Method;
+        if (path.StartsWith("/app/installations/", StringComparison.Ordinal)) return "POST access_tokens";
+        if (MembershipPath().IsMatch(path)) return method + " membership";
+        var m = RepoPath().Match(path);
+        if (!m.Success) return method + " " + path;
+        return m.Groups["rest"].Value switch
+        {
+            "" => method + " pull",
+            "/labels" => method + " labels",
+            "/comments" => method + " comments",
+            "/reviews" => method + " reviews",
+            "/merge" => method + " merge",
+            var rest => method + " " + rest,
+        };
+    }
+
+    protected override void Map(WebApplication app)
+    {
+        app.Run(async http =>
+        {
+            var path = Local(http);
+            var key = KeyOf(http);
+            var body = await new StreamReader(http.Request.Body).ReadToEndAsync();
+            if (key == "POST access_tokens") { await AccessToken(http, path); return; }
+            if (!string.Equals(http.Request.Headers.Authorization.ToString(), ExpectedAuthorization, StringComparison.OrdinalIgnoreCase))
+            {
+                await Write(http, 401, new JsonObject { ["message"] = "Bad credentials", ["documentation_url"] = "https://docs.github.com/rest" });
+                return;
+            }
+            if (MembershipPath().Match(path) is { Success: true } mm)
+            {
+                await Membership(http, $"{mm.Groups["org"].Value}/{mm.Groups["slug"].Value}", mm.Groups["login"].Value);
+                return;
+            }
+            var m = RepoPath().Match(path);
+            if (!m.Success || !prs.TryGetValue($"{m.Groups["o"].Value}/{m.Groups["r"].Value}#{m.Groups["n"].Value}", out var pr))
+            {
+                await Write(http, 404, new JsonObject { ["message"] = "Not Found", ["documentation_url"] = "https://docs.github.com/rest/pulls/pulls#get-a-pull-request", ["status"] = "404" });
+                return;
+            }
+            switch (key)
+            {
+                case "GET pull": await Write(http, 200, PullJson(pr)); break;
+                case "POST labels":
+                    // GitHub accepts {"labels": [...]} (the recorded fixture) and a bare array (what Octokit sends).
+                    var sent = JsonNode.Parse(body)!;
+                    foreach (var label in (sent as JsonArray ?? sent["labels"]!.AsArray()).Select(l => l!.GetValue<string>()))
+                        if (!pr.Labels.Contains(label)) pr.Labels.Enqueue(label);
+                    var template = Fixtures.Json("github/labels_add_response_recorded.json").AsArray()[0]!;
+                    await Write(http, 200, new JsonArray([.. pr.Labels.Select(l => { var o = template.DeepClone(); o["name"] = l; return o; })]));
+                    break;
+                case "GET comments":
+                    await Write(http, 200, new JsonArray([.. pr.Comments.Select((c, i) => (JsonNode)CommentJson(pr, 1 + i, c))]));
+                    break;
+                case "POST comments":
+                    var text = JsonNode.Parse(body)!["body"]!.GetValue<string>();
+                    pr.Comments.Enqueue(text);
+                    await Write(http, 201, CommentJson(pr, Interlocked.Increment(ref commentIds), text));
+                    break;
+                case "GET reviews": await Reviews(http, pr, path); break;
+                case "PUT merge": await Merge(http, pr, JsonNode.Parse(body)!.AsObject()); break;
+                default: await Write(http, 404, new JsonObject { ["message"] = "Not Found" }); break;
+            }
+        });
+    }
+
+    JsonObject PullJson(Pr pr)
+    {
+        var o = Fixtures.Object("github/pull_get.json");
+        o["number"] = pr.Number;
+        o["url"] = $"https://api.github.com/repos/{pr.Owner}/{pr.Repo}/pulls/{pr.Number}";
+        o["html_url"] = $"https://github.com/{pr.Owner}/{pr.Repo}/pull/{pr.Number}";
+        o["title"] = pr.Title;
+        o["user"]!["login"] = pr.AuthorLogin;
+        o["user"]!["id"] = pr.AuthorId;
+        o["head"]!["sha"] = pr.HeadSha;
+        o["base"]!["ref"] = pr.BaseRef;
+        // The fixture is inconsistent (merged:false with a merged_at); make it say one thing.
+        o["state"] = pr.Merged ? "closed" : "open";
+        o["merged"] = pr.Merged;
+        o["merged_at"] = pr.MergedAt?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'");
+        o["closed_at"] = pr.MergedAt?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'");
+        o["merge_commit_sha"] = pr.MergedSha;
+        if (!pr.Merged) o["merged_by"] = null;
+        return o;
+    }
+
+    static JsonObject CommentJson(Pr pr, long id, string body)
+    {
+        var o = Fixtures.Object("github/issue_comment_create_response.json");
+        o["id"] = id;
+        o["body"] = body;
+        o["issue_url"] = $"https://api.github.com/repos/{pr.Owner}/{pr.Repo}/issues/{pr.Number}";
+        return o;
+    }
+
+    async Task Reviews(HttpContext http, Pr pr, string path)
+    {
+        var perPage = Math.Min(ReviewPageSize, int.TryParse(http.Request.Query["per_page"], out var pp) ? pp : 30);
+        var page = int.TryParse(http.Request.Query["page"], out var p) ? p : 1;
+        List<JsonObject> all;
+        lock (pr.Reviews) all = [.. pr.Reviews];
+        var pages = Math.Max(1, (all.Count + perPage - 1) / perPage);
+        if (page < pages)
+            http.Response.Headers["Link"] = $"<{Url}{pathPrefix}{path}?per_page={perPage}&page={page + 1}>; rel=\"next\", <{Url}{pathPrefix}{path}?per_page={perPage}&page={pages}>; rel=\"last\"";
+        await Write(http, 200, new JsonArray([.. all.Skip((page - 1) * perPage).Take(perPage).Select(r => (JsonNode)r.DeepClone())]));
+    }
+
+    async Task Merge(HttpContext http, Pr pr, JsonObject request)
+    {
+        if (pr.Merged) { await Write(http, 405, new JsonObject { ["message"] = "Pull Request is not mergeable" }); return; }
+        if (request["sha"]?.GetValue<string>() is { } sha && sha != pr.HeadSha)
+        {
+            await Write(http, 409, new JsonObject { ["message"] = "Head branch was modified. Review and try the merge again." });
+            return;
+        }
+        pr.Merged = true;
+        pr.MergedAt = DateTimeOffset.UtcNow;
+        pr.MergedSha = "6dcb09b5b57875f334f61aebed695e2e4193db5f";
+        await Write(http, 200, new JsonObject { ["sha"] = pr.MergedSha, ["merged"] = true, ["message"] = "Pull Request successfully merged" });
+    }
+
+    async Task Membership(HttpContext http, string team, string login)
+    {
+        var key = $"{team}:{login}";
+        JsonObject Details(string state) => new()
+        {
+            ["url"] = $"https://api.github.com/organizations/1/team/1/memberships/{login}", ["role"] = "member", ["state"] = state,
+        };
+        switch (http.Request.Method)
+        {
+            case "GET":
+                if (TeamMembers.TryGetValue(key, out var state)) await Write(http, 200, Details(state));
+                else await Write(http, 404, new JsonObject { ["message"] = "Not Found" });
+                break;
+            case "PUT":
+                var now = TeamMembers.GetOrAdd(key, "active");
+                await Write(http, 200, Details(now));
+                break;
+            case "DELETE":
+                if (TeamMembers.TryRemove(key, out _)) http.Response.StatusCode = 204;
+                else await Write(http, 404, new JsonObject { ["message"] = "Not Found" });
+                break;
+        }
+    }
+
+    public bool IsMember(string team, string login) => TeamMembers.ContainsKey($"{team}:{login}");
+    public void AddMember(string team, string login, string state = "active") => TeamMembers[$"{team}:{login}"] = state;
+
+    /// <summary>POST /app/installations/{id}/access_tokens: only with a JWT signed (RS256) by the app's key, naming the app.</summary>
+    async Task AccessToken(HttpContext http, string path)
+    {
+        var auth = http.Request.Headers.Authorization.ToString();
+        if (AppKey is null || !auth.StartsWith("Bearer ", StringComparison.Ordinal) || !ValidJwt(auth[7..]))
+        {
+            await Write(http, 401, new JsonObject { ["message"] = "A JSON web token could not be decoded" });
+            return;
+        }
+        var o = Fixtures.Object("github/app_installation_token_response.json");
+        o["token"] = InstallationToken;
+        o["expires_at"] = (Clock() + InstallationTokenLifetime).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'");
+        await Write(http, 201, o);
+    }
+
+    bool ValidJwt(string jwt)
+    {
+        var parts = jwt.Split('.');
+        if (parts.Length != 3) return false;
+        var header = JsonNode.Parse(FromBase64Url(parts[0]))!;
+        var payload = JsonNode.Parse(FromBase64Url(parts[1]))!;
+        if (header["alg"]?.GetValue<string>() != "RS256") return false;
+        if (payload["iss"]?.ToString() != AppId.ToString()) return false;
+        var iat = payload["iat"]!.GetValue<long>();
+        var exp = payload["exp"]!.GetValue<long>();
+        var now = Clock().ToUnixTimeSeconds();
+        if (exp - iat > 600 || iat > now + 5 || exp < now) return false;
+        return AppKey!.VerifyData(Encoding.ASCII.GetBytes(parts[0] + "." + parts[1]), FromBase64Url(parts[2]), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+    }
+
+    static byte[] FromBase64Url(string s)
+    {
+        s = s.Replace('-', '+').Replace('_', '/');
+        return Convert.FromBase64String(s.PadRight(s.Length + (4 - s.Length % 4) % 4, '='));
+    }
+
+    static async Task Write(HttpContext http, int status, JsonNode body)
+    {
+        http.Response.StatusCode = status;
+        http.Response.ContentType = "application/json; charset=utf-8";
+        await http.Response.WriteAsync(body.ToJsonString());
+    }
+
+    /// <summary>GitHub's 429 with Retry-After.</summary>
+    public static Fault TooManyRequests(int retryAfterSeconds) => new Fault.Status(429,
+        """{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"}""",
+        new Dictionary<string, string> { ["Retry-After"] = retryAfterSeconds.ToString() });
+
+    /// <summary>GitHub's primary rate limit: 403 with x-ratelimit-remaining 0 and the reset time (headers as in the recorded fixture).</summary>
+    public static Fault RateLimited403(DateTimeOffset reset) => new Fault.Status(403,
+        """{"message":"API rate limit exceeded for user ID 1.","documentation_url":"https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting"}""",
+        new Dictionary<string, string>
+        {
+            ["X-RateLimit-Limit"] = "5000", ["X-RateLimit-Remaining"] = "0", ["X-RateLimit-Used"] = "5000", ["X-RateLimit-Resource"] = "core",
+            ["X-RateLimit-Reset"] = reset.ToUnixTimeSeconds().ToString(),
+        });
+
+    public static Fault Status(int code, string message) =>
+        new Fault.Status(code, new JsonObject { ["message"] = message, ["documentation_url"] = "https://docs.github.com/rest" }.ToJsonString());
+}

@@ -1,0 +1,136 @@
+using System.Text.Json.Nodes;
+using BreakGlassBot.GitHub;
+using BreakGlassBot.Tests.Support;
+
+namespace BreakGlassBot.Tests.GitHub;
+
+/// <summary>GitHub:BypassMode MergeByBot: the bot merges on the declarer's request, pinned to the head it showed, inside the window.</summary>
+public class MergeByBotTests : GitHubBotTest
+{
+    const string MergePath = "/repos/acme/api/pulls/1347/merge";
+    const string NewHead = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+    protected virtual string Duration => "01:00:00";
+
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
+    {
+        ["GitHub:BypassMode"] = "MergeByBot",
+        ["Policy:BypassDuration"] = Duration,
+    };
+
+    IReadOnlyList<PostedSlackMessage> Buttons() =>
+        [.. Thread().Where(m => m.MetadataNote?.StartsWith("github-merge-button:") == true)];
+
+    static JsonObject ButtonOf(PostedSlackMessage m) =>
+        m.Blocks!.Select(b => b!["elements"]).OfType<JsonArray>().SelectMany(e => e).Single(e => e!["action_id"]!.GetValue<string>() == MergeButton.ActionId)!.AsObject();
+
+    JsonObject Click(string value, string user = TestBot.Declarer) => new()
+    {
+        ["type"] = "block_actions",
+        ["user"] = new JsonObject { ["id"] = user, ["username"] = user.ToLowerInvariant() },
+        ["api_app_id"] = "A0APP",
+        ["response_url"] = Slack.ResponseUrl("merge"),
+        ["container"] = new JsonObject { ["type"] = "message", ["channel_id"] = TestBot.Channel, ["message_ts"] = Change().Announcement!.Ts },
+        ["channel"] = new JsonObject { ["id"] = TestBot.Channel },
+        ["actions"] = new JsonArray(new JsonObject { ["action_id"] = MergeButton.ActionId, ["block_id"] = "github_merge", ["value"] = value, ["type"] = "button" }),
+    };
+
+    async Task<string> Say(string text, string user = TestBot.Declarer) => (await Bot.CommandJsonAsync(text, user))["text"]!.GetValue<string>();
+
+    [Fact]
+    public async Task MergeNowMergesThePullRequestAtTheHeadItShowed()
+    {
+        await Bot.CommandJsonAsync($"Fix it {PrUrl}");
+        await WaitUntil(() => Buttons().Count == 1, "merge button in the thread");
+        Assert.Contains("Bypass started", Thread().Single(m => m.MetadataNote == GitHubNotes.BypassGranted).Text);
+        var button = ButtonOf(Buttons()[0]);
+        Assert.Equal($"BG-1|{Pr}|{FakeGitHub.DefaultHead}", button["value"]!.GetValue<string>());
+        Assert.Contains("6dcb09b", button["text"]!["text"]!.GetValue<string>());
+
+        var response = await Bot.InteractionAsync(Click(button["value"]!.GetValue<string>()));
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        await WaitUntil(() => Change().PullRequests[0].Merged && Thread().Any(m => m.MetadataNote == GitHubNotes.Merged(Pr)), "merged and told");
+
+        var merge = Assert.Single(GitHub.CallsTo("PUT", MergePath));
+        Assert.Equal(FakeGitHub.DefaultHead, JsonNode.Parse(merge.Body)!["sha"]!.GetValue<string>());
+        Assert.True(GitHub.PullRequest(Pr).Merged);
+        var merged = Assert.Single(Bot.Store.AuditTrail(1), e => e.Type == GitHubAuditTypes.PullRequestMerged);
+        Assert.Equal((Pr, FakeGitHub.DefaultHead, TestBot.Declarer), (merged.Data["pr"], merged.Data["head_sha"], merged.Data["requested_by"]));
+        Assert.Equal((Pr, FakeGitHub.DefaultHead), (Change().Bypass!.PullRequest, Change().Bypass!.HeadSha));
+        Assert.Contains("Merged", Thread().Single(m => m.MetadataNote == GitHubNotes.Merged(Pr)).Text);
+        await WaitUntil(() => Slack.Responses.Any(r => r.Body.Contains("Merging acme/api#1347 at head") && r.Body.Contains("6dcb09b")), "ephemeral reply");
+    }
+
+    [Fact]
+    public async Task OnlyTheDeclarerMayMergeAndAMovedHeadIsNotMerged()
+    {
+        await Bot.CommandJsonAsync($"Fix it {PrUrl}");
+        await WaitUntil(() => Buttons().Count == 1, "merge button in the thread");
+
+        Assert.Contains("Only <@U0DECLARER>", await Say("merge BG-1", user: "U0OTHER"));
+        GitHub.PullRequest(Pr).HeadSha = NewHead;
+        var moved = await Say("merge BG-1");
+        Assert.Contains("moved from `6dcb09b` to `bbbbbbb`", moved);
+        Assert.Contains("nothing was merged", moved);
+        Assert.Empty(GitHub.CallsTo("PUT", MergePath));
+
+        // The declarer sees the new head in a new button, and may merge that.
+        await WaitUntil(() => Buttons().Count == 2, "a button for the new head");
+        Assert.Equal($"BG-1|{Pr}|{NewHead}", ButtonOf(Buttons()[1])["value"]!.GetValue<string>());
+        // The old button is stale now.
+        await Bot.InteractionAsync(Click($"BG-1|{Pr}|{FakeGitHub.DefaultHead}"));
+        await WaitUntil(() => Slack.Responses.Any(r => r.Body.Contains("use the newest")), "stale button refused");
+        Assert.Empty(GitHub.CallsTo("PUT", MergePath));
+
+        Assert.Contains("Merging acme/api#1347 at head `bbbbbbb`", await Say("merge BG-1"));
+        await WaitUntil(() => Change().PullRequests[0].Merged, "merged");
+        Assert.Equal(NewHead, JsonNode.Parse(Assert.Single(GitHub.CallsTo("PUT", MergePath)).Body)!["sha"]!.GetValue<string>());
+        Assert.Equal(2, Bot.Store.AuditTrail(1).Count(e => e.Type == GitHubAuditTypes.MergeRefused));
+    }
+
+    [Fact]
+    public async Task AHeadThatMovesJustBeforeTheMergeIsRefusedByGitHubAndNothingIsMerged()
+    {
+        await Bot.CommandJsonAsync($"Fix it {PrUrl}");
+        await WaitUntil(() => Buttons().Count == 1, "merge button in the thread");
+        GitHub.Fail("PUT merge", new Fault.Status(409, """{"message":"Head branch was modified. Review and try the merge again.","documentation_url":"https://docs.github.com/rest/pulls/pulls#merge-a-pull-request"}"""));
+        Assert.Contains("Merging", await Say("merge BG-1"));
+        await WaitUntil(() => Thread().Any(m => m.MetadataNote?.StartsWith("step-gaveup") == true), "refusal in the thread");
+        var note = Thread().Single(m => m.MetadataNote?.StartsWith("step-gaveup") == true).Text;
+        Assert.Contains("moved away from `6dcb09b` before the merge, so nothing was merged", note);
+        Assert.False(Change().PullRequests[0].Merged);
+    }
+}
+
+public class MergeByBotWindowTests : GitHubBotTest
+{
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
+    {
+        ["GitHub:BypassMode"] = "MergeByBot",
+        ["Policy:BypassDuration"] = "00:00:01",
+    };
+
+    [Fact]
+    public async Task NothingIsMergedOnceTheBypassWindowHasClosed()
+    {
+        await Bot.CommandJsonAsync($"Fix it {PrUrl}");
+        await WaitUntil(() => Change().Bypass?.RevokedAt is not null && Change().PullRequests[0].HeadSha is not null, "window closed");
+        await WaitUntil(() => Thread().Any(m => m.MetadataNote == GitHubNotes.BypassEnded), "end in the thread");
+        Assert.Contains("the bot no longer merges", Thread().Single(m => m.MetadataNote == GitHubNotes.BypassEnded).Text);
+
+        var reply = (await Bot.CommandJsonAsync("merge BG-1"))["text"]!.GetValue<string>();
+        Assert.Contains("The bypass window of BG-1 closed", reply);
+        Assert.Empty(GitHub.CallsTo("PUT", "/repos/acme/api/pulls/1347/merge"));
+        Assert.Contains(Bot.Store.AuditTrail(1), e => e.Type == GitHubAuditTypes.MergeRefused && e.Data["reason"] == "bypass window closed");
+        Assert.Contains(Bot.Store.AuditTrail(1), e => e.Type == GitHubAuditTypes.BypassRevoked && e.Data["mode"] == "MergeByBot");
+    }
+
+    [Fact]
+    public async Task MergeIsRefusedInOtherModes()
+    {
+        await Bot.DisposeAsync();
+        Bot = await TestBot.StartAsync(Slack, null, AllSettings().Where(kv => kv.Key != "GitHub:BypassMode").ToDictionary());
+        await Bot.CommandJsonAsync($"Fix it {PrUrl}");
+        Assert.Contains("only when GitHub:BypassMode is MergeByBot", (await Bot.CommandJsonAsync("merge BG-1"))["text"]!.GetValue<string>());
+    }
+}

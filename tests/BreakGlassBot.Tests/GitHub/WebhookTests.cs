@@ -1,0 +1,176 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.GitHub;
+using BreakGlassBot.Reviewing;
+using BreakGlassBot.Tests.Support;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace BreakGlassBot.Tests.GitHub;
+
+public class GitHubSignatureTests
+{
+    // GitHub's documented test vector ("Validating webhook deliveries").
+    const string Secret = "It's a Secret to Everybody";
+    const string Payload = "Hello, World!";
+    const string Expected = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+
+    [Fact]
+    public void GitHubsDocumentedTestVectorVerifies() =>
+        Assert.True(GitHubSignature.Verify(Secret, Expected, Encoding.UTF8.GetBytes(Payload)));
+
+    [Theory]
+    [InlineData("It's a Secret to Everybody!", Expected, Payload)]
+    [InlineData(Secret, Expected, "Hello, World?")]
+    [InlineData(Secret, "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e18", Payload)]
+    [InlineData(Secret, "sha1=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17", Payload)]
+    [InlineData(Secret, "sha256=not-hex", Payload)]
+    [InlineData(Secret, "sha256=757107ea", Payload)]
+    [InlineData(Secret, "", Payload)]
+    public void AnythingElseDoesNot(string secret, string header, string payload) =>
+        Assert.False(GitHubSignature.Verify(secret, header, Encoding.UTF8.GetBytes(payload)));
+}
+
+sealed class RecordingReevaluation : IReevaluation
+{
+    public ConcurrentQueue<int> Asked { get; } = new();
+    public void Reevaluate(int changeId) => Asked.Enqueue(changeId);
+}
+
+/// <summary>POST /github/webhooks with GitHub's own payload examples (octokit/webhooks), signed or not.</summary>
+public class WebhookTests : GitHubBotTest
+{
+    const string Secret = "webhook-secret-for-tests";
+    const string HelloWorld = "https://github.com/Codertocat/Hello-World/pull/2";
+    readonly RecordingReevaluation reevaluation = new();
+
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?> { ["GitHub:WebhookSecret"] = Secret };
+    protected override void Configure(WebApplicationBuilder builder) => builder.Services.AddSingleton<IReevaluation>(reevaluation);
+
+    public override async Task InitializeAsync()
+    {
+        await base.InitializeAsync();
+        GitHub.AddPr("Codertocat", "Hello-World", 2, p => p.AuthorLogin = "Codertocat");
+        await Bot.CommandJsonAsync($"Links the webhook PR {HelloWorld}");          // BG-1
+        await Bot.CommandJsonAsync($"Links another PR {PrUrl}");                   // BG-2
+        await Bot.CommandJsonAsync($"Also the webhook PR https://github.com/codertocat/hello-world/pull/2"); // BG-3, same PR in another case
+        await WaitUntil(() => StepsSettled(1) && StepsSettled(2) && StepsSettled(3), "declared and linked");
+    }
+
+    Task<HttpResponseMessage> PostAsync(string @event, string body, string? signature = null, string? secret = Secret)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, Bot.Url + "/github/webhooks") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        request.Headers.Add("X-GitHub-Event", @event);
+        request.Headers.Add("X-GitHub-Delivery", Guid.NewGuid().ToString());
+        request.Headers.Add("X-Hub-Signature-256", signature ?? Sign(secret!, body));
+        return Bot.Http.SendAsync(request);
+    }
+
+    static string Sign(string secret, string body) =>
+        "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(body)));
+
+    static string MergedClose()
+    {
+        var payload = Fixtures.Object("github/webhook_pull_request_closed_not_merged.json");
+        payload["pull_request"]!["merged"] = true;
+        payload["pull_request"]!["merged_at"] = "2019-05-15T15:20:33Z";
+        payload["pull_request"]!["merge_commit_sha"] = "c4295bd74fb0f4fda03689c3df3f2803b658fd85";
+        return payload.ToJsonString();
+    }
+
+    [Fact]
+    public async Task AReviewSubmittedReevaluatesEveryOpenChangeLinkingThatPullRequest()
+    {
+        var response = await PostAsync("pull_request_review", Fixtures.Text("github/webhook_pull_request_review_submitted.json"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal([1, 3], reevaluation.Asked.Order().ToArray());
+        Assert.Contains("BG-1", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task ADismissedReviewIsMatchedByRepositoryAndNumberNotByItsHtmlUrl()
+    {
+        // GitHub's example: html_url points at hellomouse/GNS#902, the repository is Codertocat/Hello-World, number 2.
+        Assert.Equal(HttpStatusCode.OK, (await PostAsync("pull_request_review", Fixtures.Text("github/webhook_pull_request_review_dismissed.json"))).StatusCode);
+        Assert.Equal([1, 3], reevaluation.Asked.Order().ToArray());
+    }
+
+    [Fact]
+    public async Task AMergedCloseRecordsTheMergeAndReevaluates()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await PostAsync("pull_request", MergedClose())).StatusCode);
+        var pr = Change(1).PullRequests.Single();
+        Assert.True(pr.Merged);
+        Assert.Equal(new DateTimeOffset(2019, 5, 15, 15, 20, 33, TimeSpan.Zero), pr.MergedAt);
+        var merged = Assert.Single(Bot.Store.AuditTrail(1), e => e.Type == GitHubAuditTypes.PullRequestMerged);
+        Assert.Equal(("webhook", "c4295bd74fb0f4fda03689c3df3f2803b658fd85", "github:Codertocat"), (merged.Data["source"], merged.Data["merge_commit_sha"], merged.Actor));
+        Assert.False(Change(2).PullRequests.Single().Merged);
+        Assert.Equal([1, 3], reevaluation.Asked.Order().ToArray());
+
+        // Delivered twice: recorded once.
+        await PostAsync("pull_request", MergedClose());
+        Assert.Single(Bot.Store.AuditTrail(1), e => e.Type == GitHubAuditTypes.PullRequestMerged);
+    }
+
+    [Fact]
+    public async Task AClosedButNotMergedPullRequestIsNotRecordedAsMerged()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await PostAsync("pull_request", Fixtures.Text("github/webhook_pull_request_closed_not_merged.json"))).StatusCode);
+        Assert.False(Change(1).PullRequests.Single().Merged);
+        Assert.Equal([1, 3], reevaluation.Asked.Order().ToArray());
+    }
+
+    [Fact]
+    public async Task ABadSignatureIs401AndChangesNothing()
+    {
+        var auditBefore = Bot.Store.AuditCount();
+        var body = MergedClose();
+        var wrongSecret = await PostAsync("pull_request", body, secret: "not-the-secret");
+        var tampered = await PostAsync("pull_request", body, signature: Sign(Secret, body.Replace("Hello-World", "Hello-Worle")));
+        var missing = await PostAsync("pull_request", body, signature: "");
+        Assert.All([wrongSecret, tampered, missing], r => Assert.Equal(HttpStatusCode.Unauthorized, r.StatusCode));
+        Assert.Empty(reevaluation.Asked);
+        Assert.False(Change(1).PullRequests.Single().Merged);
+        Assert.Equal(auditBefore, Bot.Store.AuditCount());
+        Assert.Contains(Bot.Logs, l => l.Contains("GitHub webhook") && l.Contains("rejected"));
+        Assert.DoesNotContain(Bot.Logs, l => l.Contains(Sign("not-the-secret", body)[7..]));
+    }
+
+    [Fact]
+    public async Task PingsAndOtherEventsAreAcknowledgedAndIgnored()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await PostAsync("ping", Fixtures.Text("github/webhook_ping_app.json"))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await PostAsync("issue_comment", Fixtures.Text("github/webhook_issue_comment_created.json"))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await PostAsync("status", Fixtures.Text("github/webhook_status.json"))).StatusCode);
+        Assert.Empty(reevaluation.Asked);
+    }
+
+    [Fact]
+    public async Task CancelledChangesAreNotReevaluated()
+    {
+        await Bot.CommandJsonAsync("cancel BG-3 declared twice");
+        await PostAsync("pull_request_review", Fixtures.Text("github/webhook_pull_request_review_submitted.json"));
+        Assert.Equal([1], reevaluation.Asked.ToArray());
+    }
+}
+
+public class WebhookWithoutSecretTests : GitHubBotTest
+{
+    [Fact]
+    public async Task WithoutAWebhookSecretTheEndpointAnswers503()
+    {
+        var body = Fixtures.Text("github/webhook_ping_app.json");
+        var request = new HttpRequestMessage(HttpMethod.Post, Bot.Url + "/github/webhooks") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        request.Headers.Add("X-GitHub-Event", "ping");
+        request.Headers.Add("X-Hub-Signature-256", "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(""u8, Encoding.UTF8.GetBytes(body))));
+        var response = await Bot.Http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Contains("GitHub:WebhookSecret", await response.Content.ReadAsStringAsync());
+        // The GitHub module's no-op default must not shadow the deadline tracker.
+        Assert.IsType<BreakGlassBot.Deadlines.ReviewTracker>(Bot.Service<IReevaluation>());
+    }
+}
