@@ -64,11 +64,11 @@ internal sealed class BreakGlassCommand(
             "cancel" => Cancel(command, rest),
             _ when extras.TryGetValue(first, out var extra) => await extra.RunAsync(command, rest, ct),
             "overdue" => List(command, "overdue"),
-            _ => Declare(command, text),
+            _ => await DeclareAsync(command, text),
         };
     }
 
-    CommandReply Declare(SlashCommand command, string text)
+    async Task<CommandReply> DeclareAsync(SlashCommand command, string text)
     {
         if (!permissions.MayDeclare(command.UserId))
             return new CommandReply(":no_entry: Only the configured declarers may break the glass. Ask one of: "
@@ -83,7 +83,7 @@ internal sealed class BreakGlassCommand(
         var summary = parsed.Summary.Length > DeclarationText.MaxSummaryLength ? parsed.Summary[..DeclarationText.MaxSummaryLength] : parsed.Summary;
         var justification = parsed.Summary.Length > DeclarationText.MaxSummaryLength ? parsed.Summary : null;
 
-        var (change, _) = declarations.Declare(new DeclarationRequest(command.UserId, command.UserName, summary, justification, null, null,
+        var (change, _) = await declarations.DeclareAsync(new DeclarationRequest(command.UserId, command.UserName, summary, justification, null, null,
             parsed.PullRequests, parsed.JiraKeys, SourceKey: null, command.ChannelId));
         return messages.Confirmation(change);
     }

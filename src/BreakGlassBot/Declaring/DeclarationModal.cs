@@ -16,13 +16,13 @@ internal sealed class DeclarationModal(Declarations declarations, ChangeMessages
 
     string IViewSubmissionHandler.CallbackId => CallbackId;
 
-    public Task<IResult> SubmitAsync(InteractionPayload payload, CancellationToken ct)
+    public async Task<IResult> SubmitAsync(InteractionPayload payload, CancellationToken ct)
     {
         var (request, errors) = Read(payload);
         if (request is null)
-            return Task.FromResult(Results.Json(new { response_action = "errors", errors }));
+            return Results.Json(new { response_action = "errors", errors });
         // A double-submitted modal carries the same view id: Declare returns the first change.
-        var (change, _) = declarations.Declare(request);
+        var (change, _) = await declarations.DeclareAsync(request);
         var confirmation = messages.Confirmation(change);
         var view = new JsonObject
         {
@@ -31,7 +31,7 @@ internal sealed class DeclarationModal(Declarations declarations, ChangeMessages
             ["close"] = Blocks.PlainText("Done", 24),
             ["blocks"] = confirmation.Blocks!.DeepClone(),
         };
-        return Task.FromResult(Results.Json(new JsonObject { ["response_action"] = "update", ["view"] = view }));
+        return Results.Json(new JsonObject { ["response_action"] = "update", ["view"] = view });
     }
 
     public JsonObject Build(string? channelId) => Blocks.Modal(CallbackId, "Break the glass", "Declare",

@@ -15,7 +15,9 @@ public sealed record DeclarationRequest(
 /// </summary>
 public sealed class Declarations(ChangeStore store, ReviewPolicy policy, Outbox outbox, TimeProvider time, IEnumerable<IDeclarationStepSource> stepSources)
 {
-    public (EmergencyChange Change, bool Created) Declare(DeclarationRequest request)
+    public (EmergencyChange Change, bool Created) Declare(DeclarationRequest request) => DeclareAsync(request).GetAwaiter().GetResult();
+
+    public async Task<(EmergencyChange Change, bool Created)> DeclareAsync(DeclarationRequest request)
     {
         var now = time.GetUtcNow();
         var draft = new EmergencyChange
@@ -38,7 +40,7 @@ public sealed class Declarations(ChangeStore store, ReviewPolicy policy, Outbox 
         foreach (var source in stepSources)
             draft.Steps.AddRange(source.StepsFor(draft, now));
 
-        var result = store.Declare(draft, c =>
+        var result = await store.DeclareAsync(draft, c =>
         [
             new AuditEvent
             {

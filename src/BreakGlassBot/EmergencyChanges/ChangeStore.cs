@@ -19,6 +19,9 @@ public sealed class ChangeStore : IDisposable
     readonly ILiteCollection<BsonDocument> people;
     readonly ILiteCollection<BsonDocument> inbox;
     readonly Lock writeLock = new();
+    readonly System.Threading.Channels.Channel<PendingDeclaration> declarations =
+        System.Threading.Channels.Channel.CreateUnbounded<PendingDeclaration>(new() { SingleReader = true });
+    readonly Task declarationWriter;
 
     public ChangeStore(IOptions<StorageOptions> options) : this(Path.Combine(options.Value.ResolvedDataDirectory, "breakglass.db")) { }
 
@@ -42,6 +45,7 @@ public sealed class ChangeStore : IDisposable
         changes.EnsureIndex(c => c.SourceKey);
         audit.EnsureIndex(e => e.ChangeNumber);
         audit.EnsureIndex(e => e.Sequence, unique: true);
+        declarationWriter = Task.Run(WriteDeclarationsAsync);
     }
 
     public string FilePath { get; }
@@ -67,32 +71,77 @@ public sealed class ChangeStore : IDisposable
         return mapper;
     }
 
-    /// <summary>Stores a new change with the next BG number, unless one with the same <see cref="EmergencyChange.SourceKey"/> exists.</summary>
-    public (EmergencyChange Change, bool Created) Declare(EmergencyChange draft, Func<EmergencyChange, IEnumerable<AuditEvent>> events)
+    sealed record PendingDeclaration(EmergencyChange Draft, Func<EmergencyChange, IEnumerable<AuditEvent>> Events,
+        TaskCompletionSource<(EmergencyChange, bool)> Done);
+
+    /// <summary>
+    /// Stores a new change with the next BG number and its audit events, unless one with the same
+    /// <see cref="EmergencyChange.SourceKey"/> exists. Declarations that arrive together share one transaction
+    /// (group commit): a commit is one disk flush, so a burst of declarations costs a few flushes, not one each.
+    /// </summary>
+    public Task<(EmergencyChange Change, bool Created)> DeclareAsync(EmergencyChange draft, Func<EmergencyChange, IEnumerable<AuditEvent>> events)
     {
+        var done = new TaskCompletionSource<(EmergencyChange, bool)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!declarations.Writer.TryWrite(new PendingDeclaration(draft, events, done)))
+            throw new ObjectDisposedException(nameof(ChangeStore));
+        return done.Task;
+    }
+
+    public (EmergencyChange Change, bool Created) Declare(EmergencyChange draft, Func<EmergencyChange, IEnumerable<AuditEvent>> events) =>
+        DeclareAsync(draft, events).GetAwaiter().GetResult();
+
+    async Task WriteDeclarationsAsync()
+    {
+        var batch = new List<PendingDeclaration>(MaxBatch);
+        while (await declarations.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            batch.Clear();
+            while (batch.Count < MaxBatch && declarations.Reader.TryRead(out var pending)) batch.Add(pending);
+            WriteBatch(batch);
+        }
+    }
+
+    const int MaxBatch = 256;
+
+    void WriteBatch(List<PendingDeclaration> batch)
+    {
+        var results = new (EmergencyChange, bool)[batch.Count];
         lock (writeLock)
         {
-            if (draft.SourceKey is not null && changes.FindOne(c => c.SourceKey == draft.SourceKey) is { } existing)
-                return (existing, false);
             db.BeginTrans();
             try
             {
                 var counter = counters.FindById("change") ?? new BsonDocument { ["_id"] = "change", ["value"] = 0 };
-                draft.Id = counter["value"].AsInt32 + 1;
-                counter["value"] = draft.Id;
+                var next = counter["value"].AsInt32;
+                var bySource = new Dictionary<string, EmergencyChange>();
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    var draft = batch[i].Draft;
+                    if (draft.SourceKey is { } key
+                        && (bySource.GetValueOrDefault(key) ?? changes.FindOne(c => c.SourceKey == key)) is { } existing)
+                    {
+                        results[i] = (existing, false);
+                        continue;
+                    }
+                    draft.Id = ++next;
+                    draft.RecomputeNextStep();
+                    changes.Insert(draft);
+                    AppendLocked(batch[i].Events(draft));
+                    if (draft.SourceKey is { } k) bySource[k] = draft;
+                    results[i] = (draft, true);
+                }
+                counter["value"] = next;
                 counters.Upsert(counter);
-                draft.RecomputeNextStep();
-                changes.Insert(draft);
-                AppendLocked(events(draft));
                 db.Commit();
-                return (draft, true);
             }
-            catch
+            catch (Exception e)
             {
                 db.Rollback();
-                throw;
+                foreach (var p in batch) p.Done.TrySetException(e);
+                return;
             }
         }
+        for (var i = 0; i < batch.Count; i++) batch[i].Done.TrySetResult(results[i]);
     }
 
     /// <summary>
@@ -228,5 +277,10 @@ public sealed class ChangeStore : IDisposable
     /// <summary>A cheap read that fails when the file is unusable; for /healthz.</summary>
     public void Ping() => counters.FindById("change");
 
-    public void Dispose() => db.Dispose();
+    public void Dispose()
+    {
+        declarations.Writer.TryComplete();
+        declarationWriter.Wait(TimeSpan.FromSeconds(10));
+        db.Dispose();
+    }
 }

@@ -94,7 +94,9 @@ public sealed class TestBot : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();
-        await App.StopAsync();
+        // Under a loaded machine Hangfire's server can miss the host's shutdown deadline and throw while stopping;
+        // that is the end of the test host, not a result of the test.
+        try { await App.StopAsync(); } catch (OperationCanceledException) { }
         await App.DisposeAsync();
         if (ownsDirectory) try { Directory.Delete(DataDirectory, recursive: true); } catch (IOException) { }
     }
