@@ -29,6 +29,7 @@ public static partial class Program
         builder.AddDeadlines();
         builder.AddReviewing();
         builder.AddJira();
+        builder.AddDigest();
         configure?.Invoke(builder);
 
         var app = builder.Build();

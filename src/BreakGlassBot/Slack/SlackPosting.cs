@@ -10,11 +10,11 @@ public static class SlackPosting
     /// or failed in a way that says nothing about whether Slack acted (timeout, 5xx, a lost or garbled answer).
     /// A clear refusal from Slack (429, ok:false) means nothing was posted.
     /// </summary>
-    public static bool MayHavePosted(PendingStep step) => MayHavePosted(step.Attempts, step.LastError);
+    public static bool MayHavePosted(PendingStep step) =>
+        step.Attempts > 1 && (step.LastError is null || IsUncertain(step.LastError));
 
-    /// <summary>The same rule for work that is not an outbox step: <paramref name="attempts"/> counts the current attempt.</summary>
-    public static bool MayHavePosted(int attempts, string? lastError) =>
-        attempts > 1 && (lastError is null || UncertainErrors.Any(lastError.Contains));
+    /// <summary>Whether a failed post may still have reached Slack (timeout, 5xx, a lost or garbled answer), as opposed to a clear refusal.</summary>
+    public static bool IsUncertain(string error) => UncertainErrors.Any(error.Contains);
 
     static readonly string[] UncertainErrors = ["timeout", "http_5", "invalid_json", "invalid_response", "connection_failed", "Exception"];
 
