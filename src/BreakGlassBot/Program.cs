@@ -31,6 +31,7 @@ public static partial class Program
         builder.AddReviewing();
         builder.AddJira();
         builder.AddGitHub();
+        builder.AddDigest();
         configure?.Invoke(builder);
 
         var app = builder.Build();

@@ -56,6 +56,8 @@ public sealed partial class TrackChangeJob(
         var updated = store.Update(changeId, c =>
         {
             if (c.Status != ChangeStatus.Open) return [];
+            // The announcement shows what is still missing: refresh it when that changed.
+            if (Summary(c.Evidence) != Summary(checks)) Outbox.Enqueue(c, StepKinds.RefreshAnnouncement, now);
             Merge(c, checks);
             var events = new List<AuditEvent>();
             if (complete)
@@ -125,6 +127,8 @@ public sealed partial class TrackChangeJob(
         options.Value.RequiredEvidence.Count > 0 ? options.Value.RequiredEvidence : Enum.GetValues<EvidenceKind>();
 
     static void Merge(EmergencyChange c, List<EvidenceCheck> checks) => c.Evidence = checks;
+
+    static string Summary(IEnumerable<EvidenceCheck> checks) => string.Join('|', checks.Select(e => $"{e.Kind}/{e.Target}/{e.Satisfied}/{e.Missing}"));
 
     IEnumerable<AuditEvent> Overdue(EmergencyChange c, DateTimeOffset now)
     {

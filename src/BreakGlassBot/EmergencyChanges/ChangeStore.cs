@@ -268,6 +268,29 @@ public sealed class ChangeStore : IDisposable
             Query.Or(Query.EQ(nameof(EmergencyChange.NextCheckAt), BsonValue.Null), Query.Between(nameof(EmergencyChange.NextCheckAt), 0L, before.UtcTicks)),
             Query.EQ(nameof(EmergencyChange.Status), nameof(ChangeStatus.Open))), limit: limit).ToList();
 
+    /// <summary>Changes declared or reviewed at or after <paramref name="since"/> (the weekly digest's numbers; a scan once a week is cheap).</summary>
+    public IReadOnlyList<EmergencyChange> DeclaredOrReviewedSince(DateTimeOffset since) =>
+        // BSON orders null below numbers, so a change not yet reviewed does not match the ReviewedAt half.
+        changes.Find(Query.Or(Query.GTE(nameof(EmergencyChange.DeclaredAt), since.UtcTicks), Query.GTE(nameof(EmergencyChange.ReviewedAt), since.UtcTicks))).ToList();
+
+    /// <summary>One document of a feature's own small collection (e.g. the weekly digest's delivery record), or null.</summary>
+    public T? Document<T>(string collection, string id) where T : class => db.GetCollection<T>(collection).FindById(id);
+
+    /// <summary>
+    /// Read-modify-write of one document of a feature's own collection under the write lock, so concurrent writers
+    /// lose nothing. <paramref name="mutate"/> gets null when the document does not exist yet, and returns what to save.
+    /// </summary>
+    public T SaveDocument<T>(string collection, string id, Func<T?, T> mutate) where T : class
+    {
+        lock (writeLock)
+        {
+            var documents = db.GetCollection<T>(collection);
+            var document = mutate(documents.FindById(id));
+            documents.Upsert(id, document);
+            return document;
+        }
+    }
+
     public IReadOnlyList<AuditEvent> AuditTrail(int changeNumber) =>
         audit.Find(e => e.ChangeNumber == changeNumber).OrderBy(e => e.Sequence).ToList();
 

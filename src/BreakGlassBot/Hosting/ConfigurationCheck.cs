@@ -72,6 +72,8 @@ public static class ConfigurationCheck
                 errors.Add($"Policy:Holidays: '{holiday}' is neither a date (yyyy-MM-dd) nor a country code the PublicHoliday package knows (e.g. US, DE, GB)");
         if (!Cronos.CronExpression.TryParse(policy.DigestCron, out _))
             errors.Add($"Policy:DigestCron: '{policy.DigestCron}' is not a cron expression (minute hour day month weekday, e.g. 0 9 * * 1)");
+        if (policy.DigestSendInterval < TimeSpan.Zero || policy.DigestSendInterval > TimeSpan.FromMinutes(1))
+            errors.Add("Policy:DigestSendInterval must be between 00:00:00 and 00:01:00 (Slack allows about one message per second per channel)");
 
         if (string.IsNullOrWhiteSpace(storage.DataDirectory)) errors.Add("Storage:DataDirectory must not be empty");
         if (storage.Hangfire == HangfireStorageKind.PostgreSql && string.IsNullOrWhiteSpace(storage.ConnectionString))

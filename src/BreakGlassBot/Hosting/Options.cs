@@ -91,6 +91,8 @@ public sealed class PolicyOptions
     public IReadOnlyList<string> EffectiveApprovalWords => ApprovalWords.Count > 0 ? ApprovalWords : DefaultApprovalWords;
     public string DigestCron { get; set; } = "0 9 * * 1";
     public string DigestTimeZone { get; set; } = "UTC";
+    /// <summary>The pause between two digest posts: Slack allows about one message per second per channel.</summary>
+    public TimeSpan DigestSendInterval { get; set; } = TimeSpan.FromSeconds(1);
 }
 
 public enum HangfireStorageKind { Sqlite, PostgreSql }

@@ -11,7 +11,10 @@ public static class SlackPosting
     /// A clear refusal from Slack (429, ok:false) means nothing was posted.
     /// </summary>
     public static bool MayHavePosted(PendingStep step) =>
-        step.Attempts > 1 && (step.LastError is null || UncertainErrors.Any(step.LastError.Contains));
+        step.Attempts > 1 && (step.LastError is null || IsUncertain(step.LastError));
+
+    /// <summary>Whether a failed post may still have reached Slack (timeout, 5xx, a lost or garbled answer), as opposed to a clear refusal.</summary>
+    public static bool IsUncertain(string error) => UncertainErrors.Any(error.Contains);
 
     static readonly string[] UncertainErrors = ["timeout", "http_5", "invalid_json", "invalid_response", "connection_failed", "Exception"];
 

@@ -1,0 +1,214 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using BreakGlassBot.Deadlines;
+using BreakGlassBot.Declaring;
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Hosting;
+using BreakGlassBot.Slack;
+
+namespace BreakGlassBot.Digest;
+
+/// <summary>The last seven days in numbers, and emergency changes declared per week for the trend (oldest week first, this week last).</summary>
+public sealed record DigestNumbers(int Declared, int Cancelled, int Reviewed, int ReviewedOnTime, int WentOverdue, TimeSpan? MedianTimeToReview,
+    IReadOnlyList<int> DeclaredPerWeek)
+{
+    public int ThisWeek => DeclaredPerWeek[^1];
+    public double PreviousAverage => DeclaredPerWeek.Count > 1 ? DeclaredPerWeek.Take(DeclaredPerWeek.Count - 1).Average() : 0;
+    public bool IsEmpty => Declared == 0 && Cancelled == 0 && Reviewed == 0 && WentOverdue == 0;
+}
+
+/// <summary>
+/// The weekly digest as a Slack message: overdue changes (what is missing, with links), changes due in the coming
+/// week, and the last seven days in numbers. Pure: built from the changes and <c>now</c>; the caller reads the clock.
+/// </summary>
+public sealed class DigestBuilder(ChangeMessages messages)
+{
+    public const string EventType = "breakglass_digest";
+    // Slack refuses a message with more than 50 blocks; the text of a section may hold 3000 characters.
+    public const int MaxBlocks = 50;
+    public const int DefaultMaxListed = 15;
+    public const int MaxDueListed = 10;
+    /// <summary>Blocks that are not one per overdue change: header, context, summary, "and K more", dividers, due, numbers, trend, footer.</summary>
+    const int FixedBlocks = 10;
+    /// <summary>The plain-text fallback is what notifications and screen readers show; Slack advises keeping it short.</summary>
+    public const int MaxFallbackText = 3000;
+    public const int TrendWeeks = 5;
+    public static readonly TimeSpan Week = TimeSpan.FromDays(7);
+
+    public static MessageMetadata Metadata(string week, string recipient) =>
+        new(EventType, new Dictionary<string, string> { ["week"] = week, ["recipient"] = recipient });
+
+    /// <summary>The ISO week (e.g. 2026-W03) of an instant, in the digest's time zone: one digest per recipient per such week.</summary>
+    public static string WeekOf(DateTimeOffset at, TimeZoneInfo zone)
+    {
+        var local = TimeZoneInfo.ConvertTime(at, zone).DateTime;
+        return $"{ISOWeek.GetYear(local)}-W{ISOWeek.GetWeekOfYear(local):D2}";
+    }
+
+    public static DigestNumbers Numbers(IEnumerable<EmergencyChange> changes, DateTimeOffset now)
+    {
+        var all = changes.ToList();
+        var from = now - Week;
+        bool InWeek(DateTimeOffset at) => at > from && at <= now;
+        var declared = all.Where(c => InWeek(c.DeclaredAt)).ToList();
+        var reviewed = all.Where(c => c.ReviewedAt is { } at && InWeek(at) && c.Status != ChangeStatus.Cancelled).ToList();
+        var wentOverdue = all.Count(c => c.Status != ChangeStatus.Cancelled && InWeek(c.DueAt) && (c.ReviewedAt is null || c.ReviewedAt > c.DueAt));
+        var perWeek = Enumerable.Range(0, TrendWeeks).Reverse()
+            .Select(back => all.Count(c => c.Status != ChangeStatus.Cancelled && c.DeclaredAt > now - Week * (back + 1) && c.DeclaredAt <= now - Week * back))
+            .ToList();
+        return new DigestNumbers(
+            Declared: declared.Count(c => c.Status != ChangeStatus.Cancelled),
+            Cancelled: declared.Count(c => c.Status == ChangeStatus.Cancelled),
+            Reviewed: reviewed.Count,
+            ReviewedOnTime: reviewed.Count(c => c.ReviewedAt <= c.DueAt),
+            WentOverdue: wentOverdue,
+            MedianTimeToReview: Median(reviewed.Select(c => c.ReviewedAt!.Value - c.DeclaredAt)),
+            DeclaredPerWeek: perWeek);
+    }
+
+    public static TimeSpan? Median(IEnumerable<TimeSpan> values)
+    {
+        var sorted = values.Order().ToList();
+        if (sorted.Count == 0) return null;
+        var mid = sorted.Count / 2;
+        return sorted.Count % 2 == 1 ? sorted[mid] : TimeSpan.FromTicks((sorted[mid - 1].Ticks + sorted[mid].Ticks) / 2);
+    }
+
+    /// <param name="week">The ISO week the digest is for (shown in the header); null on demand.</param>
+    /// <param name="maxListed">How many overdue changes get a block of their own; the rest are counted and pointed to.</param>
+    public SlackMessage Build(IEnumerable<EmergencyChange> changes, DateTimeOffset now, string? week = null, int maxListed = DefaultMaxListed)
+    {
+        var all = changes.DistinctBy(c => c.Id).ToList();
+        var overdue = all.Where(c => c.IsOverdue(now)).OrderBy(c => c.DueAt).ThenBy(c => c.Id).ToList();
+        var dueSoon = all.Where(c => c.Status == ChangeStatus.Open && !c.IsOverdue(now) && c.DueAt <= now + Week).OrderBy(c => c.DueAt).ThenBy(c => c.Id).ToList();
+        var numbers = Numbers(all, now);
+
+        if (overdue.Count == 0 && dueSoon.Count == 0 && numbers.IsEmpty)
+        {
+            const string quiet = ":white_check_mark: Break-glass digest: nothing is overdue for review, nothing is due in the coming week, "
+                + "and no emergency change was declared or reviewed in the last 7 days.";
+            return new SlackMessage(quiet, Blocks.List(Blocks.Section(quiet)));
+        }
+
+        var listed = overdue.Take(Math.Clamp(maxListed, 0, MaxBlocks - FixedBlocks)).ToList();
+        var more = overdue.Count - listed.Count;
+        var headline = overdue.Count == 0
+            ? $":white_check_mark: Nothing is overdue for review; {dueSoon.Count} due in the coming week."
+            : $":warning: *{overdue.Count} emergency change{Plural(overdue.Count)} overdue* for retrospective review; {dueSoon.Count} more due in the coming week.";
+
+        var blocks = new JsonArray
+        {
+            Blocks.Header(week is null ? "Break-glass review digest" : $"Break-glass review digest · {week}"),
+            Blocks.Context($"As of {Blocks.Date(now)}. Who needs to act is named on each change."),
+            Blocks.Section(headline),
+        };
+        foreach (var c in listed) blocks.Add(Blocks.Section(OverdueItem(c, now)));
+        if (more > 0) blocks.Add(Blocks.Section($"…and {more} more: `/breakglass list overdue`"));
+        blocks.Add(Blocks.Divider());
+        blocks.Add(Blocks.Section(DueSoon(dueSoon, now)));
+        blocks.Add(Blocks.Divider());
+        blocks.Add(Blocks.Fields(
+            $"*Declared (last 7 days)*\n{numbers.Declared}" + (numbers.Cancelled > 0 ? $" (+{numbers.Cancelled} cancelled)" : ""),
+            $"*Reviewed on time*\n{numbers.ReviewedOnTime} of {numbers.Reviewed} reviewed",
+            $"*Went overdue*\n{numbers.WentOverdue}",
+            $"*Median time to review*\n{(numbers.MedianTimeToReview is { } m ? ReviewPolicy.Format(m) : "n/a (none reviewed)")}"));
+        blocks.Add(Blocks.Context(Trend(numbers)));
+        blocks.Add(Blocks.Context("`/breakglass overdue` shows this digest any time · `/breakglass list overdue` lists every overdue change"));
+
+        return new SlackMessage(Fallback(headline, overdue, listed.Count, numbers, now), blocks);
+    }
+
+    string OverdueItem(EmergencyChange c, DateTimeOffset now)
+    {
+        var id = c.Announcement?.Permalink is { } link ? Blocks.Link(link, c.ChangeId.ToString()) : c.ChangeId.ToString();
+        var sb = new StringBuilder();
+        sb.Append($"*{id}* {Blocks.Escape(Blocks.Truncate(c.Summary, 150))} · declared by {Blocks.Mention(c.DeclaredBy)}");
+        sb.Append($" · *overdue by {ReviewPolicy.Format(now - c.DueAt)}*\n");
+        var missing = c.Evidence.Where(e => !e.Satisfied).Select(e => Missing(c, e)).ToList();
+        sb.Append(missing.Count == 0
+            ? $"Missing: not checked yet · links: {messages.Links(c)}{Thread(c, " · ")}"
+            : "Missing: " + string.Join(" · ", missing));
+        sb.Append('\n').Append(NextAction(c));
+        return sb.ToString();
+    }
+
+    /// <summary>One missing piece of evidence, with a link to where it is given.</summary>
+    string Missing(EmergencyChange c, EvidenceCheck e)
+    {
+        switch (e.Kind)
+        {
+            case nameof(EvidenceKind.SlackApproval):
+                return "Slack approval" + Thread(c, " in ");
+            case nameof(EvidenceKind.PullRequestApproved):
+                var pr = c.PullRequests.FirstOrDefault(p => p.Ref.ToString() == e.Target);
+                return "PR review " + (pr is null ? Blocks.Escape(e.Target ?? "") : Blocks.Link(pr.Ref.Url, pr.Ref.ToString()));
+            case nameof(EvidenceKind.JiraReviewed):
+                var issue = c.JiraIssues.FirstOrDefault(j => j.Key == e.Target);
+                return "Jira status " + (e.Target is null ? "" : messages.JiraLink(e.Target))
+                    + (issue?.Status is { } status ? $" (is {Blocks.Escape(status)})" : "");
+            default:
+                return Blocks.Escape(Blocks.Truncate(e.Missing ?? e.Kind, 200));
+        }
+    }
+
+    static string Thread(EmergencyChange c, string prefix) =>
+        c.Announcement?.Permalink is { } link ? prefix + Blocks.Link(link, "the thread") : "";
+
+    /// <summary>Who acts next: the declarer after an unanswered change request, otherwise the reviewers.</summary>
+    static string NextAction(EmergencyChange c)
+    {
+        var request = c.ChangeRequests.OrderBy(r => r.At).LastOrDefault();
+        var lastApproval = c.Approvals.Select(a => (DateTimeOffset?)a.At).Max();
+        return request is not null && (lastApproval is null || lastApproval < request.At)
+            ? $"_Next:_ {Blocks.Mention(c.DeclaredBy)} to address the changes {Blocks.Mention(request.Reviewer)} requested"
+            : $"_Next:_ a reviewer (not {Blocks.Mention(c.DeclaredBy)}) to review it";
+    }
+
+    string DueSoon(List<EmergencyChange> due, DateTimeOffset now)
+    {
+        if (due.Count == 0) return "*Due in the coming week*: nothing.";
+        var sb = new StringBuilder($"*Due in the coming week* ({due.Count})");
+        var shown = 0;
+        foreach (var c in due.Take(MaxDueListed))
+        {
+            var line = "\n• " + messages.Line(c, now);
+            if (sb.Length + line.Length > Blocks.SectionTextLimit - 100) break;
+            sb.Append(line);
+            shown++;
+        }
+        if (shown < due.Count) sb.Append($"\n…and {due.Count - shown} more: `/breakglass list open`");
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// The bot sees emergency changes only, not every change the team ships, so it cannot compute the share auditors
+    /// watch; it shows the weekly count and its direction instead, and says so.
+    /// </summary>
+    static string Trend(DigestNumbers n)
+    {
+        var weeks = string.Join(" · ", n.DeclaredPerWeek.Select((count, i) => i == n.DeclaredPerWeek.Count - 1 ? $"*{count}*" : count.ToString(CultureInfo.InvariantCulture)));
+        var average = n.PreviousAverage.ToString("0.#", CultureInfo.InvariantCulture);
+        var direction = n.ThisWeek > n.PreviousAverage ? $":arrow_upper_right: up from an average of {average}"
+            : n.ThisWeek < n.PreviousAverage ? $":arrow_lower_right: down from an average of {average}"
+            : $":arrow_right: level with the average of {average}";
+        return $"Break-glass trend, emergency changes declared per week (last {n.DeclaredPerWeek.Count} weeks, oldest first): {weeks} — {direction}. "
+            + "As a share of all changes: not known to the bot, which sees emergency changes only.";
+    }
+
+    static string Fallback(string headline, List<EmergencyChange> overdue, int listed, DigestNumbers n, DateTimeOffset now)
+    {
+        var sb = new StringBuilder(headline);
+        // At most the default number of lines, whatever the blocks list: the numbers line must survive the length limit.
+        var lines = Math.Min(listed, DefaultMaxListed);
+        foreach (var c in overdue.Take(lines))
+            sb.Append($"\n• {c.ChangeId} {Blocks.Escape(Blocks.Truncate(c.Summary, 80))} (overdue by {ReviewPolicy.Format(now - c.DueAt)})");
+        if (overdue.Count > lines) sb.Append($"\n…and {overdue.Count - lines} more: /breakglass list overdue");
+        sb.Append($"\nLast 7 days: {n.Declared} declared, {n.ReviewedOnTime} of {n.Reviewed} reviewed on time, {n.WentOverdue} went overdue");
+        if (n.MedianTimeToReview is { } m) sb.Append($", median time to review {ReviewPolicy.Format(m)}");
+        sb.Append('.');
+        return Blocks.Truncate(sb.ToString(), MaxFallbackText);
+    }
+
+    static string Plural(int n) => n == 1 ? " is" : "s are";
+}

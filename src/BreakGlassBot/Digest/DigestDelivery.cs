@@ -1,0 +1,248 @@
+using BreakGlassBot.Declaring;
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Hosting;
+using BreakGlassBot.Slack;
+using Hangfire;
+using Hangfire.Server;
+using Microsoft.Extensions.Options;
+
+namespace BreakGlassBot.Digest;
+
+public enum DigestRecipientKind { DirectMessage, Channel }
+
+/// <summary>
+/// The deliveries owed for one week's digest (document id: the ISO week, e.g. 2026-W03), saved in one write before
+/// anything is sent. A rerun of the same week sends only what is not done, and checks Slack first where an earlier
+/// attempt may have posted.
+/// </summary>
+public sealed class DigestRun
+{
+    public const string Collection = "digests";
+    public string Id { get; set; } = "";
+    public DateTimeOffset CreatedAt { get; set; }
+    public List<DigestDelivery> Deliveries { get; set; } = [];
+}
+
+public sealed class DigestDelivery
+{
+    /// <summary>A manager's Slack user id, or the digest channel's id.</summary>
+    public string Recipient { get; set; } = "";
+    public DigestRecipientKind Kind { get; set; }
+    /// <summary>Attempts made, over every run of the week (for the record; <see cref="Unconfirmed"/> decides whether to look in Slack first).</summary>
+    public int Attempts { get; set; }
+    public DateTimeOffset? FirstAttemptAt { get; set; }
+    public string? LastError { get; set; }
+    /// <summary>
+    /// A chat.postMessage was sent and Slack's answer did not settle whether it posted (no answer, a timeout, a 5xx,
+    /// a crash). Saved before the post; while true, the next attempt looks for the message in Slack before posting.
+    /// </summary>
+    public bool Unconfirmed { get; set; }
+    public bool Done { get; set; }
+    public DateTimeOffset? DoneAt { get; set; }
+    /// <summary>Where and as which message it was delivered: the evidence that managers were told.</summary>
+    public string? Channel { get; set; }
+    public string? Ts { get; set; }
+}
+
+/// <summary>Thrown when some deliveries of a run failed: Hangfire retries the job, and the retry sends only those.</summary>
+public sealed class DigestIncompleteException(string week, int failed, int total)
+    : Exception($"Digest {week}: {failed} of {total} deliveries failed; the retry sends only those");
+
+/// <summary>The digest as of now: the store's changes through the builder. Used by the job and by /breakglass overdue.</summary>
+public sealed class DigestContent(ChangeStore store, DigestBuilder builder)
+{
+    public SlackMessage Build(DateTimeOffset now, string? week = null)
+    {
+        // Open changes (overdue, due soon) plus the recent ones the numbers and the trend are computed from.
+        var since = now - DigestBuilder.Week * DigestBuilder.TrendWeeks;
+        var changes = store.OpenChanges().Concat(store.DeclaredOrReviewedSince(since));
+        return builder.Build(changes, now, week);
+    }
+}
+
+/// <summary>
+/// Sends one week's digest to every manager (a DM) and to Slack:DigestChannel, one post at a time and
+/// Policy:DigestSendInterval apart (Slack: about one message per second per channel). A 429 waits its Retry-After
+/// and tries again. Exactly once per recipient per week: see <see cref="DigestRun"/>.
+/// </summary>
+public sealed partial class DigestSender(
+    ChangeStore store, DigestContent content, ISlackApi slack, IOptions<SlackOptions> slackOptions, IOptions<PolicyOptions> policy,
+    TimeProvider time, ILogger<DigestSender> log)
+{
+    /// <summary>A longer Retry-After is left to Hangfire's retry of the whole job rather than holding a worker.</summary>
+    public static readonly TimeSpan MaxInlineRetryAfter = TimeSpan.FromMinutes(2);
+    const int MaxRateLimitedAttempts = 5;
+
+    // One run at a time in this process (a trigger racing a retry). The LiteDB file is one process's anyway.
+    readonly SemaphoreSlim gate = new(1, 1);
+
+    public IReadOnlyList<(string Recipient, DigestRecipientKind Kind)> Recipients()
+    {
+        var list = slackOptions.Value.Managers.Where(m => !string.IsNullOrWhiteSpace(m)).Select(m => m.Trim()).Distinct()
+            .Select(m => (m, DigestRecipientKind.DirectMessage)).ToList();
+        if (!string.IsNullOrWhiteSpace(slackOptions.Value.DigestChannel)) list.Add((slackOptions.Value.DigestChannel.Trim(), DigestRecipientKind.Channel));
+        return list;
+    }
+
+    public string WeekOf(DateTimeOffset at) => DigestBuilder.WeekOf(at, ConfigurationCheck.FindTimeZone(policy.Value.DigestTimeZone));
+
+    /// <summary>Delivers <paramref name="week"/>'s digest to whoever has not had it yet. Throws <see cref="DigestIncompleteException"/> when some delivery failed.</summary>
+    public async Task<DigestRun> SendAsync(string week, CancellationToken ct)
+    {
+        await gate.WaitAsync(ct);
+        try { return await SendLockedAsync(week, ct); }
+        finally { gate.Release(); }
+    }
+
+    async Task<DigestRun> SendLockedAsync(string week, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var recipients = Recipients();
+        if (recipients.Count == 0)
+        {
+            LogNoRecipients(log, week);
+            return new DigestRun { Id = week, CreatedAt = now };
+        }
+        // One write records every delivery owed (a manager added since the first run of the week is added to it).
+        var run = store.SaveDocument<DigestRun>(DigestRun.Collection, week, existing =>
+        {
+            var r = existing ?? new DigestRun { Id = week, CreatedAt = now };
+            foreach (var (recipient, kind) in recipients)
+                if (!r.Deliveries.Any(d => d.Recipient == recipient && d.Kind == kind))
+                    r.Deliveries.Add(new DigestDelivery { Recipient = recipient, Kind = kind });
+            return r;
+        });
+        var owed = run.Deliveries.Select((d, i) => (d, i)).Where(x => !x.d.Done).Select(x => x.i).ToList();
+        if (owed.Count == 0)
+        {
+            LogNothingOwed(log, week, run.Deliveries.Count);
+            return run;
+        }
+
+        var message = content.Build(now, week);
+        DateTimeOffset? lastPost = null;
+        var failed = 0;
+        foreach (var index in owed)
+        {
+            var ok = false;
+            for (var rateLimited = 0; ; rateLimited++)
+            {
+                var (done, retryAfter, posted) = await DeliverAsync(week, index, message, lastPost, ct);
+                if (posted) lastPost = time.GetUtcNow();
+                if (done) { ok = true; break; }
+                if (retryAfter is not { } wait || wait > MaxInlineRetryAfter || rateLimited + 1 >= MaxRateLimitedAttempts) break;
+                LogRateLimited(log, week, run.Deliveries[index].Recipient, wait);
+                await Task.Delay(wait, time, ct);
+            }
+            if (!ok) failed++;
+        }
+        run = store.Document<DigestRun>(DigestRun.Collection, week)!;
+        if (failed > 0) throw new DigestIncompleteException(week, failed, run.Deliveries.Count);
+        LogSent(log, week, owed.Count);
+        return run;
+    }
+
+    /// <summary>One attempt at one delivery. Returns whether it is done, a Retry-After when Slack rate-limited it, and whether a post was made.</summary>
+    async Task<(bool Done, TimeSpan? RetryAfter, bool Posted)> DeliverAsync(string week, int index, SlackMessage message, DateTimeOffset? lastPost, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var delivery = Update(week, index, d => { d.Attempts++; d.FirstAttemptAt ??= now; });
+        var tagged = message with { Metadata = DigestBuilder.Metadata(week, delivery.Recipient) };
+        var posted = false;
+        try
+        {
+            var channel = delivery.Kind == DigestRecipientKind.DirectMessage
+                ? await slack.OpenDirectMessageAsync(delivery.Recipient, ct)
+                : delivery.Recipient;
+            // chat.postMessage has no idempotency key: when an earlier post may have gone through, look for it first.
+            if (delivery.Unconfirmed)
+            {
+                var history = await slack.GetHistoryAsync(channel, delivery.FirstAttemptAt!.Value.AddMinutes(-1), ct);
+                if (history.FirstOrDefault(m => SlackPosting.Matches(m.Metadata, tagged.Metadata!)) is { } found)
+                {
+                    Update(week, index, d => Delivered(d, channel, found.Ts));
+                    return (true, null, false);
+                }
+            }
+            if (lastPost is { } last && last + policy.Value.DigestSendInterval - time.GetUtcNow() is { } pause && pause > TimeSpan.Zero)
+                await Task.Delay(pause, time, ct);
+            // Saved before the post: a crash from here on leaves it unconfirmed, and the next run checks Slack first.
+            Update(week, index, d => d.Unconfirmed = true);
+            posted = true;
+            var result = await slack.PostMessageAsync(channel, tagged, ct);
+            Update(week, index, d => Delivered(d, result.Channel, result.Ts));
+            return (true, null, true);
+        }
+        catch (SlackApiException e)
+        {
+            var error = SlackPosting.RetryFor(e).Error;
+            // A failure before the post (opening the DM, reading history) settles nothing: Unconfirmed stays as it was.
+            Update(week, index, d => { d.LastError = error; if (posted) d.Unconfirmed = SlackPosting.IsUncertain(error); });
+            LogDeliveryFailed(log, week, delivery.Recipient, error);
+            return (false, e.RetryAfter, posted);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Update(week, index, d => d.LastError = e.GetType().Name);
+            LogDeliveryCrashed(log, e, week, delivery.Recipient);
+            return (false, null, posted);
+        }
+    }
+
+    void Delivered(DigestDelivery d, string channel, string ts)
+    {
+        d.Done = true;
+        d.Unconfirmed = false;
+        d.LastError = null;
+        d.DoneAt = time.GetUtcNow();
+        d.Channel = channel;
+        d.Ts = ts;
+    }
+
+    DigestDelivery Update(string week, int index, Action<DigestDelivery> change) =>
+        store.SaveDocument<DigestRun>(DigestRun.Collection, week, r => { change(r!.Deliveries[index]); return r; }).Deliveries[index];
+
+    [LoggerMessage(EventId = 7001, Level = LogLevel.Information, Message = "Digest {Week} sent to {Count} recipient(s)")]
+    static partial void LogSent(ILogger logger, string week, int count);
+    [LoggerMessage(EventId = 7002, Level = LogLevel.Information, Message = "Digest {Week}: all {Count} deliveries were already done")]
+    static partial void LogNothingOwed(ILogger logger, string week, int count);
+    [LoggerMessage(EventId = 7003, Level = LogLevel.Warning, Message = "Digest {Week} to {Recipient} failed: {Error}")]
+    static partial void LogDeliveryFailed(ILogger logger, string week, string recipient, string error);
+    [LoggerMessage(EventId = 7004, Level = LogLevel.Error, Message = "Digest {Week} to {Recipient} threw")]
+    static partial void LogDeliveryCrashed(ILogger logger, Exception e, string week, string recipient);
+    [LoggerMessage(EventId = 7006, Level = LogLevel.Warning, Message = "Digest {Week}: no recipients; set Slack:Managers and/or Slack:DigestChannel")]
+    static partial void LogNoRecipients(ILogger logger, string week);
+    [LoggerMessage(EventId = 7005, Level = LogLevel.Information, Message = "Digest {Week} to {Recipient} rate-limited by Slack; retrying in {Wait}")]
+    static partial void LogRateLimited(ILogger logger, string week, string recipient, TimeSpan wait);
+}
+
+/// <summary>
+/// The recurring Hangfire job. The week is that of the occurrence (the job's creation, which Hangfire keeps across its
+/// retries), in Policy:DigestTimeZone, so a retry after midnight on Sunday still completes the right week.
+/// </summary>
+public sealed class WeeklyDigestJob(DigestSender sender, TimeProvider time)
+{
+    public const string RecurringId = "weekly-overdue-digest";
+
+    [AutomaticRetry(Attempts = 10)]
+    public async Task RunAsync(PerformContext? context, CancellationToken ct)
+    {
+        var occurrence = context?.BackgroundJob?.CreatedAt is { } created
+            ? new DateTimeOffset(DateTime.SpecifyKind(created, DateTimeKind.Utc))
+            : time.GetUtcNow();
+        await sender.SendAsync(sender.WeekOf(occurrence), ct);
+    }
+}
+
+/// <summary>/breakglass overdue: the same digest, now, only to the caller.</summary>
+internal sealed class OverdueCommand(DigestContent content, TimeProvider time) : ISubCommand
+{
+    public string Name => "overdue";
+    public string Usage => "`/breakglass overdue` the weekly overdue digest, now (only you see it)";
+
+    public Task<CommandReply> RunAsync(SlashCommand command, string arguments, CancellationToken ct)
+    {
+        var digest = content.Build(time.GetUtcNow());
+        return Task.FromResult(new CommandReply(digest.Text, digest.Blocks));
+    }
+}

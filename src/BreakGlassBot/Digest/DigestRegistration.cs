@@ -1,0 +1,36 @@
+using BreakGlassBot.Declaring;
+using BreakGlassBot.Digest;
+using Hangfire;
+using Microsoft.Extensions.Options;
+
+// In Hosting's namespace, beside AddSlack/AddJira, so Program.cs gains one line and no using.
+namespace BreakGlassBot.Hosting;
+
+public static class DigestRegistration
+{
+    /// <summary>The weekly overdue digest: a recurring Hangfire job for managers and Slack:DigestChannel, and /breakglass overdue.</summary>
+    public static WebApplicationBuilder AddDigest(this WebApplicationBuilder builder)
+    {
+        var s = builder.Services;
+        s.AddSingleton(sp => new DigestBuilder(sp.GetRequiredService<ChangeMessages>()));
+        s.AddSingleton<DigestContent>();
+        s.AddSingleton<DigestSender>();
+        s.AddTransient<WeeklyDigestJob>();
+        s.AddSingleton<ISubCommand, OverdueCommand>();
+        s.AddHostedService<DigestSchedule>();
+        return builder;
+    }
+}
+
+/// <summary>Registers the recurring job under its stable id at start-up (AddOrUpdate: a changed cron or zone replaces the old one).</summary>
+internal sealed class DigestSchedule(IRecurringJobManager recurring, IOptions<PolicyOptions> policy) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        recurring.AddOrUpdate<WeeklyDigestJob>(WeeklyDigestJob.RecurringId, j => j.RunAsync(null, CancellationToken.None), policy.Value.DigestCron,
+            new RecurringJobOptions { TimeZone = ConfigurationCheck.FindTimeZone(policy.Value.DigestTimeZone) });
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
