@@ -22,6 +22,7 @@ public static partial class Program
     public static WebApplication Create(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(args);
+        builder.AddSandbox(args);
         builder.AddBotConfiguration();
         builder.AddStorage();
         builder.AddSlack();
@@ -35,6 +36,7 @@ public static partial class Program
         app.MapHealth();
         app.MapSlack();
         app.MapDeadlines();
+        app.MapSandbox();
         return app;
     }
 }
