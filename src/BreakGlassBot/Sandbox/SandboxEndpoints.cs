@@ -114,9 +114,6 @@ public static class SandboxEndpoints
                 [SandboxPeople.Channel] = new JsonArray([.. v.Messages.Where(m => m.Channel == SandboxPeople.Channel).Select(m => (JsonNode)MessageJson(m))]),
                 [dm] = new JsonArray([.. v.Messages.Where(m => m.Channel == dm).Select(m => (JsonNode)MessageJson(m))]),
             };
-            var unread = new JsonObject();
-            foreach (var person in SandboxPeople.All)
-                unread[person.Id] = v.Messages.Count(m => m.Channel == SandboxPeople.DirectChannel(person.Id) && m.FromBot);
             return new JsonObject
             {
                 ["version"] = v.Version,
@@ -135,7 +132,6 @@ public static class SandboxEndpoints
                 ["people"] = new JsonArray([.. SandboxPeople.All.Select(x => (JsonNode)new JsonObject { ["id"] = x.Id, ["name"] = x.Name, ["role"] = x.Role })]),
                 ["channel"] = new JsonObject { ["id"] = SandboxPeople.Channel, ["name"] = SandboxPeople.ChannelName },
                 ["dm"] = dm,
-                ["dmCounts"] = unread,
                 ["messages"] = messages,
                 ["ephemerals"] = new JsonArray([.. v.Ephemerals.Where(e => e.User == me).Select(e => (JsonNode)new JsonObject
                 {

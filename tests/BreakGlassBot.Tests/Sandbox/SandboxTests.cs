@@ -80,6 +80,10 @@ public sealed class SandboxTests
             var page = await http.GetAsync("/sandbox");
             Assert.Equal(HttpStatusCode.OK, page.StatusCode);
             Assert.Contains("SANDBOX — not connected to Slack", await page.Content.ReadAsStringAsync());
+            // The browser may load nothing but this server's own files.
+            Assert.StartsWith("default-src 'none'; script-src 'self'; style-src 'self';", page.Headers.GetValues("Content-Security-Policy").Single());
+            using var noRedirects = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = http.BaseAddress };
+            Assert.Equal("/sandbox", (await noRedirects.GetAsync("/")).Headers.Location?.ToString());
             Assert.Equal("Development without Slack credentials", app.Services.GetRequiredService<SandboxContext>().Reason);
         }
         finally
