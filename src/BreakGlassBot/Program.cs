@@ -23,6 +23,7 @@ public static partial class Program
     public static WebApplication Create(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(args);
+        builder.AddSandbox(args);
         builder.AddBotConfiguration();
         builder.AddStorage();
         builder.AddSlack();
@@ -39,6 +40,7 @@ public static partial class Program
         app.MapSlack();
         app.MapDeadlines();
         app.MapGitHub();
+        app.MapSandbox();
         return app;
     }
 }

@@ -1,0 +1,234 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using BreakGlassBot.Sandbox;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration.CommandLine;
+using Microsoft.Extensions.Configuration.Memory;
+
+// In Hosting's namespace, beside AddSlack/AddJira, so Program.cs gains one line and no using.
+namespace BreakGlassBot.Hosting;
+
+/// <summary>What the sandbox was started with. Present in the container only in sandbox mode.</summary>
+public sealed class SandboxContext
+{
+    public required string Reason { get; init; }
+    public required int Port { get; init; }
+    public required bool FastClock { get; init; }
+    public required string DataDirectory { get; init; }
+    public string BaseUrl => $"http://127.0.0.1:{Port}";
+    public string PageUrl => BaseUrl + "/sandbox";
+
+    // Made up at every start and kept in memory only: never logged, never written to disk.
+    internal string SigningSecret { get; } = RandomText(32);
+    internal string BotToken { get; } = "xoxb-sandbox-" + RandomText(24);
+    internal string JiraEmail => "breakglassbot@sandbox.invalid";
+    internal string JiraToken { get; } = RandomText(24);
+
+    static string RandomText(int bytes) => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(bytes));
+}
+
+public static class SandboxMode
+{
+    public const string Flag = "--sandbox";
+    public const string FastFlag = "--fast";
+    public const int DefaultPort = 5080;
+
+    /// <summary>
+    /// Why the sandbox runs, or null when it stays off. Only the command-line flag turns it on outside Development:
+    /// a configuration key could be left in a production appsettings file, a flag has to be typed.
+    /// </summary>
+    public static string? Reason(bool flag, bool development, bool hasSlackCredentials, string? enabledSetting)
+    {
+        if (flag) return "started with --sandbox";
+        if (!development || hasSlackCredentials) return null;
+        if (bool.TryParse(enabledSetting, out var enabled) && !enabled) return null;
+        return "Development without Slack credentials";
+    }
+
+    public static bool IsLoopbackAddress(string address)
+    {
+        string host;
+        try { host = BindingAddress.Parse(address).Host; }
+        catch (FormatException) { return false; }
+        host = host.Trim('[', ']');
+        return host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || (IPAddress.TryParse(host, out var ip) && IPAddress.IsLoopback(ip));
+    }
+}
+
+public static class SandboxRegistration
+{
+    /// <summary>
+    /// Sandbox mode (<c>--sandbox</c>, or Development without Slack credentials): a stand-in Slack and Jira served by this
+    /// process on 127.0.0.1, the bot's Slack and Jira clients pointed at them, made-up credentials, its own data directory.
+    /// Everything else (signature checks, handlers, outbox, Hangfire) is the real bot. Must run before options are read.
+    /// </summary>
+    public static WebApplicationBuilder AddSandbox(this WebApplicationBuilder builder, string[] args)
+    {
+        var flag = args.Any(a => a.Equals(SandboxMode.Flag, StringComparison.OrdinalIgnoreCase));
+        var fastFlag = args.Any(a => a.Equals(SandboxMode.FastFlag, StringComparison.OrdinalIgnoreCase));
+        var config = builder.Configuration;
+        if (flag || fastFlag) RemoveFlags(config);
+
+        var hasCredentials = !string.IsNullOrWhiteSpace(config["Slack:SigningSecret"]) || !string.IsNullOrWhiteSpace(config["Slack:BotToken"]);
+        var reason = SandboxMode.Reason(flag, builder.Environment.IsDevelopment(), hasCredentials, config["Sandbox:Enabled"]);
+        if (reason is null) return builder;
+
+        var errors = new List<string>();
+        if (config.GetSection("Kestrel:Endpoints").GetChildren().Any())
+            errors.Add("Kestrel:Endpoints: the sandbox listens on 127.0.0.1 only; remove Kestrel:Endpoints or run without --sandbox");
+        var fastSetting = config["Sandbox:FastClock"];
+        if (fastSetting is { Length: > 0 } && !bool.TryParse(fastSetting, out _)) errors.Add("Sandbox:FastClock: expected true or false");
+        var port = ChoosePort(config, errors);
+        if (errors.Count > 0) throw new BotConfigurationException(errors);
+
+        var context = new SandboxContext
+        {
+            Reason = reason,
+            Port = port,
+            FastClock = fastFlag || !bool.TryParse(fastSetting, out var fast) || fast,
+            DataDirectory = Path.GetFullPath(config["Sandbox:DataDirectory"] is { Length: > 0 } dir ? dir : Path.Combine(".data", "sandbox")),
+        };
+
+        // Above the appsettings files, below user secrets, environment and command line: a demo-sized clock that
+        // --Policy:... still overrides.
+        var defaults = new Dictionary<string, string?> { ["Storage:PollingInterval"] = "00:00:00.500" };
+        if (context.FastClock)
+        {
+            defaults["Policy:ReviewWindow"] = "00:01:30";
+            defaults["Policy:ReminderInterval"] = "00:00:20";
+            defaults["Policy:EscalateAfter"] = "00:00:15";
+            defaults["Policy:BusinessHoursOnly"] = "false";
+            defaults["Policy:DigestCron"] = "*/2 * * * *";
+        }
+        var afterFiles = 0;
+        for (var i = 0; i < config.Sources.Count; i++)
+            if (config.Sources[i] is FileConfigurationSource { Path: { } file } && Path.GetFileName(file).StartsWith("appsettings", StringComparison.OrdinalIgnoreCase))
+                afterFiles = i + 1;
+        config.Sources.Insert(afterFiles, new MemoryConfigurationSource { InitialData = defaults });
+
+        // Highest priority: nothing real is reachable from the sandbox, whatever else is configured.
+        config.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["urls"] = context.BaseUrl,
+            ["Storage:DataDirectory"] = context.DataDirectory,
+            ["Storage:Hangfire"] = nameof(HangfireStorageKind.Sqlite),
+            ["Storage:ConnectionString"] = "",
+            ["Slack:SigningSecret"] = context.SigningSecret,
+            ["Slack:BotToken"] = context.BotToken,
+            ["Slack:ApiBaseUrl"] = context.BaseUrl + StandInSlack.ApiPath + "/",
+            ["Slack:AnnouncementChannel"] = SandboxPeople.Channel,
+            ["Slack:DigestChannel"] = SandboxPeople.Channel,
+            ["Slack:ReviewerUserGroup"] = "",
+            ["Jira:BaseUrl"] = context.BaseUrl + StandInJira.BasePath + "/",
+            ["Jira:Email"] = context.JiraEmail,
+            ["Jira:ApiToken"] = context.JiraToken,
+            ["Jira:PersonalAccessToken"] = "",
+            ["Jira:ProjectKey"] = "",
+            ["Jira:ReviewTransition"] = "",
+            ["GitHub:Token"] = "",
+        });
+
+        var s = builder.Services;
+        // Lists and optional keys cannot be cleared through configuration (a lower source's Reviewers:2 would survive).
+        s.PostConfigure<SlackOptions>(o =>
+        {
+            o.Reviewers = [SandboxPeople.Reviewer1, SandboxPeople.Reviewer2];
+            o.Managers = [SandboxPeople.Manager];
+            o.Admins = [SandboxPeople.Manager];
+            o.Declarers = [];
+            o.ReviewerUserGroup = null;
+        });
+        s.PostConfigure<GitHubOptions>(o => { o.Token = null; o.AppId = null; o.PrivateKeyPath = null; o.InstallationId = null; o.WebhookSecret = null; });
+        s.PostConfigure<JiraOptions>(o => o.ReviewedStatuses = []);
+        s.PostConfigure<PolicyOptions>(o => o.RequiredEvidence = []);
+
+        s.AddSingleton(context);
+        s.AddSingleton<SandboxState>();
+        s.AddSingleton<StandInSlack>();
+        s.AddSingleton<StandInJira>();
+        s.AddSingleton<SandboxDriver>();
+        s.AddHttpClient(SandboxDriver.ClientName, http =>
+        {
+            http.BaseAddress = new Uri(context.BaseUrl);
+            http.Timeout = TimeSpan.FromSeconds(15);
+        });
+        s.AddHostedService<SandboxStartup>();
+        return builder;
+    }
+
+    public static WebApplication MapSandbox(this WebApplication app)
+    {
+        if (app.Services.GetService<SandboxContext>() is null) return app;
+        SandboxEndpoints.Map(app);
+        return app;
+    }
+
+    // "--sandbox" has no value; left in, the command-line provider would take the next argument as its value.
+    static void RemoveFlags(ConfigurationManager config)
+    {
+        var sources = config.Sources;
+        for (var i = 0; i < sources.Count; i++)
+            if (sources[i] is CommandLineConfigurationSource cl)
+                sources[i] = new CommandLineConfigurationSource
+                {
+                    Args = [.. cl.Args.Where(a => !a.Equals(SandboxMode.Flag, StringComparison.OrdinalIgnoreCase) && !a.Equals(SandboxMode.FastFlag, StringComparison.OrdinalIgnoreCase))],
+                    SwitchMappings = cl.SwitchMappings,
+                };
+    }
+
+    /// <summary>Sandbox:Port (0: any free port), else the port of the configured urls, else 5080. The host is always 127.0.0.1.</summary>
+    static int ChoosePort(IConfiguration config, List<string> errors)
+    {
+        if (config["Sandbox:Port"] is { Length: > 0 } text)
+        {
+            if (int.TryParse(text, out var port) && port is >= 0 and <= 65535) return port == 0 ? FreePort() : port;
+            errors.Add("Sandbox:Port: expected a port number (0 for any free port)");
+            return 0;
+        }
+        foreach (var url in (config["urls"] ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            try { if (BindingAddress.Parse(url).Port is > 0 and var p) return p; }
+            catch (FormatException) { }
+        }
+        return SandboxMode.DefaultPort;
+    }
+
+    static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+/// <summary>Once the server listens: refuses to go on unless every address is loopback, then says where the page is.</summary>
+internal sealed partial class SandboxStartup(IServer server, IHostApplicationLifetime lifetime, SandboxContext context, ILogger<SandboxStartup> log) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        lifetime.ApplicationStarted.Register(() =>
+        {
+            var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses.ToList() ?? [];
+            var wide = addresses.Where(a => !SandboxMode.IsLoopbackAddress(a)).ToList();
+            if (wide.Count > 0 || addresses.Count == 0)
+            {
+                LogNotLoopback(log, string.Join(", ", addresses));
+                lifetime.StopApplication();
+                return;
+            }
+            LogReady(log, context.PageUrl, context.Reason, context.FastClock ? "on" : "off", context.DataDirectory);
+        });
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(EventId = 9001, Level = LogLevel.Critical, Message = "Sandbox refuses to run: it must listen on 127.0.0.1 only, but listens on {Addresses}. Stopping.")]
+    static partial void LogNotLoopback(ILogger logger, string addresses);
+
+    [LoggerMessage(EventId = 9002, Level = LogLevel.Warning,
+        Message = "SANDBOX MODE ({Reason}): not connected to Slack. Open {Url} in a browser. Fast clock {Fast}; data in {DataDirectory}")]
+    static partial void LogReady(ILogger logger, string url, string reason, string fast, string dataDirectory);
+}

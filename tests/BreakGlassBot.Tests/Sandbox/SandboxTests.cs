@@ -1,0 +1,254 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json.Nodes;
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Hosting;
+using BreakGlassBot.Sandbox;
+using BreakGlassBot.Slack;
+using BreakGlassBot.Tests.Support;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace BreakGlassBot.Tests.Sandbox;
+
+/// <summary>The sandbox without a browser: when it runs, where it listens, what it signs, and the real request path behind the page's API.</summary>
+public sealed class SandboxTests
+{
+    const string Reviewer = SandboxPeople.Reviewer1;
+
+    [Fact]
+    public void RequestsTheSandboxSignsVerifyWithTheBotsVerifierAndNotWhenTampered()
+    {
+        const string secret = "sandbox-secret-0123456789abcdef";
+        const string body = "token=x&command=%2Fbreakglass&text=Roll+back";
+        var now = DateTimeOffset.UtcNow;
+        var signature = SandboxDriver.Sign(secret, now.ToUnixTimeSeconds(), body);
+
+        Assert.Equal(SlackSigner.Sign(secret, now.ToUnixTimeSeconds(), body), signature); // the tests' independent signer agrees
+        var key = Encoding.UTF8.GetBytes(secret);
+        var ts = now.ToUnixTimeSeconds().ToString();
+        Assert.Equal(SignatureCheck.Valid, SlackSignature.Verify(key, ts, signature, Encoding.UTF8.GetBytes(body), now, TimeSpan.FromMinutes(5)));
+        Assert.Equal(SignatureCheck.Mismatch, SlackSignature.Verify(key, ts, signature, Encoding.UTF8.GetBytes(body + "x"), now, TimeSpan.FromMinutes(5)));
+        Assert.Equal(SignatureCheck.Mismatch, SlackSignature.Verify("other"u8, ts, signature, Encoding.UTF8.GetBytes(body), now, TimeSpan.FromMinutes(5)));
+    }
+
+    [Theory]
+    [InlineData(true, false, true, null, true)]      // asked for: runs even in Production, even with credentials
+    [InlineData(false, false, false, null, false)]   // Production without the flag: never
+    [InlineData(false, false, false, "true", false)] // ... not even when a configuration key asks for it
+    [InlineData(false, true, false, null, true)]     // Development without Slack credentials: the default
+    [InlineData(false, true, true, null, false)]     // Development with credentials: the real bot
+    [InlineData(false, true, false, "false", false)] // Development, opted out
+    public void SandboxRunsOnlyWhenAskedOrInDevelopmentWithoutSlackCredentials(bool flag, bool development, bool credentials, string? enabled, bool runs) =>
+        Assert.Equal(runs, SandboxMode.Reason(flag, development, credentials, enabled) is not null);
+
+    [Fact]
+    public async Task WithoutTheFlagInProductionThereIsNoSandboxAndSlackStaysUnconfigured()
+    {
+        var dir = TestBot.NewDataDirectory();
+        var app = Program.Create(["--urls=http://127.0.0.1:0", $"--Storage:DataDirectory={dir}", "--Sandbox:Enabled=true"]);
+        await app.StartAsync();
+        try
+        {
+            using var http = new HttpClient { BaseAddress = new Uri(Address(app)) };
+            Assert.Null(app.Services.GetService<SandboxContext>());
+            Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/sandbox")).StatusCode);
+            Assert.Equal(HttpStatusCode.NotFound, (await http.PostAsync("/sandbox/slack/api/auth.test", null)).StatusCode);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, (await http.PostAsync("/slack/commands", new StringContent("command=/breakglass"))).StatusCode);
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
+    public async Task InDevelopmentWithoutSlackCredentialsTheSandboxIsTheDefault()
+    {
+        var dir = TestBot.NewDataDirectory();
+        var app = Program.Create(["--environment=Development", "--Sandbox:Port=0", $"--Sandbox:DataDirectory={dir}"]);
+        await app.StartAsync();
+        try
+        {
+            using var http = new HttpClient { BaseAddress = new Uri(Address(app)) };
+            var page = await http.GetAsync("/sandbox");
+            Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+            Assert.Contains("SANDBOX — not connected to Slack", await page.Content.ReadAsStringAsync());
+            // The browser may load nothing but this server's own files.
+            Assert.StartsWith("default-src 'none'; script-src 'self'; style-src 'self';", page.Headers.GetValues("Content-Security-Policy").Single());
+            using var noRedirects = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = http.BaseAddress };
+            Assert.Equal("/sandbox", (await noRedirects.GetAsync("/")).Headers.Location?.ToString());
+            Assert.Equal("Development without Slack credentials", app.Services.GetRequiredService<SandboxContext>().Reason);
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
+    public async Task SandboxListensOnLoopbackOnlyEvenWhenAskedForEveryInterface()
+    {
+        await using var bot = await SandboxBot.StartAsync("--urls=http://0.0.0.0:0");
+        var addresses = bot.App.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
+        Assert.NotEmpty(addresses);
+        Assert.All(addresses, a => Assert.StartsWith("http://127.0.0.1:", a));
+    }
+
+    [Fact]
+    public void SandboxRefusesToStartWithKestrelEndpointsThatCouldListenElsewhere()
+    {
+        var e = Assert.Throws<BotConfigurationException>(() =>
+            Program.Create(["--sandbox", "--Sandbox:Port=0", $"--Sandbox:DataDirectory={TestBot.NewDataDirectory()}", "--Kestrel:Endpoints:Http:Url=http://0.0.0.0:0"]));
+        Assert.Contains(e.Errors, x => x.StartsWith("Kestrel:Endpoints", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("192.168.1.20", "127.0.0.1:5080", false)] // another machine
+    [InlineData("127.0.0.1", "sandbox.attacker.example", false)] // a page elsewhere, through DNS rebinding
+    [InlineData(null, "127.0.0.1:5080", false)]
+    [InlineData("127.0.0.1", "127.0.0.1:5080", true)]
+    [InlineData("::1", "localhost:5080", true)]
+    public void OnlyThisMachineMayUseTheSandbox(string? remote, string host, bool allowed)
+    {
+        var http = new DefaultHttpContext();
+        http.Connection.RemoteIpAddress = remote is null ? null : IPAddress.Parse(remote);
+        http.Request.Host = HostString.FromUriComponent(host);
+        Assert.Equal(allowed, SandboxGuard.Allows(http));
+    }
+
+    [Fact]
+    public async Task SandboxReplacesRealSlackJiraGitHubAndStorageSettingsAndLeavesRealDataAlone()
+    {
+        var real = TestBot.NewDataDirectory();
+        await using var bot = await SandboxBot.StartAsync(
+            "--Slack:SigningSecret=real-secret", "--Slack:BotToken=xoxb-real-token", "--Slack:ApiBaseUrl=https://slack.com/api/",
+            "--Slack:Reviewers:0=UREALREVIEWER", "--Slack:Reviewers:1=U2", "--Slack:Reviewers:2=U3", "--Slack:Declarers:0=UONLYME",
+            "--Jira:BaseUrl=https://acme.atlassian.net", "--Jira:Email=real@acme.example", "--Jira:ApiToken=real-jira-token",
+            "--GitHub:Token=ghp_real", $"--Storage:DataDirectory={real}", "--Storage:Hangfire=PostgreSql", "--Storage:ConnectionString=Host=db.acme.example");
+        var slack = bot.App.Services.GetRequiredService<IOptions<SlackOptions>>().Value;
+        var jira = bot.App.Services.GetRequiredService<IOptions<JiraOptions>>().Value;
+        var storage = bot.App.Services.GetRequiredService<IOptions<StorageOptions>>().Value;
+
+        Assert.StartsWith(bot.Url + "/sandbox/", slack.ApiBaseUrl);
+        Assert.StartsWith(bot.Url + "/sandbox/", jira.BaseUrl);
+        Assert.NotEqual("xoxb-real-token", slack.BotToken);
+        Assert.NotEqual("real-secret", slack.SigningSecret);
+        Assert.NotEqual("real-jira-token", jira.ApiToken);
+        Assert.Equal([SandboxPeople.Reviewer1, SandboxPeople.Reviewer2], slack.Reviewers);
+        Assert.Empty(slack.Declarers);
+        Assert.False(bot.App.Services.GetRequiredService<IOptions<GitHubOptions>>().Value.IsConfigured);
+        Assert.Equal((bot.DataDirectory, HangfireStorageKind.Sqlite), (storage.ResolvedDataDirectory, storage.Hangfire));
+        Assert.False(Directory.Exists(real));
+        Assert.DoesNotContain(bot.Logs, l => l.Contains(slack.BotToken!, StringComparison.Ordinal) || l.Contains(slack.SigningSecret!, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task TheFlagDoesNotSwallowTheArgumentAfterIt()
+    {
+        var dir = TestBot.NewDataDirectory();
+        var app = Program.Create(["--sandbox", $"--Sandbox:DataDirectory={dir}", "--fast", "--Sandbox:Port=0"]);
+        try
+        {
+            var context = app.Services.GetRequiredService<SandboxContext>();
+            Assert.Equal(dir, context.DataDirectory);
+            Assert.True(context.FastClock);
+            Assert.Equal(TimeSpan.FromSeconds(90), app.Services.GetRequiredService<IOptions<PolicyOptions>>().Value.ReviewWindow);
+        }
+        finally
+        {
+            await app.DisposeAsync();
+            try { Directory.Delete(dir, true); } catch (DirectoryNotFoundException) { }
+        }
+    }
+
+    [Fact]
+    public async Task TheStandInSlackAnswersOnlyTheSandboxBotToken()
+    {
+        await using var bot = await SandboxBot.StartAsync();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/sandbox/slack/api/chat.postMessage")
+        {
+            Content = JsonContent.Create(new { channel = SandboxPeople.Channel, text = "hello" }),
+        };
+        request.Headers.Authorization = new("Bearer", "xoxb-guessed");
+        var reply = JsonNode.Parse(await (await bot.Http.SendAsync(request)).Content.ReadAsStringAsync())!;
+        Assert.Equal((false, "invalid_auth"), (reply["ok"]!.GetValue<bool>(), reply["error"]!.GetValue<string>()));
+        Assert.Empty(bot.State.Read(v => v.Messages.ToList()));
+    }
+
+    [Fact]
+    public async Task ARequestWithoutTheSandboxSignatureIsRefusedByTheBot()
+    {
+        await using var bot = await SandboxBot.StartAsync();
+        var response = await bot.Http.SendAsync(SlackSigner.Request(bot.Url + "/slack/commands", "not-the-sandbox-secret",
+            TestBot.CommandForm("Roll back payments deploy", SandboxPeople.Declarer)));
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Empty(bot.Store.OpenChanges());
+    }
+
+    [Fact]
+    public async Task ThePagesApiTakesTheRealPathDeclareThenAThreadReplyFromAReviewerApproves()
+    {
+        await using var bot = await SandboxBot.StartAsync();
+        await PostAsync(bot, "message", new { user = SandboxPeople.Declarer, channel = SandboxPeople.Channel, text = "/breakglass Disable the broken fraud rule" });
+        await Eventually.Until(() => bot.Store.Get(1)?.Announcement is not null, "BG-1 announced");
+        var announcement = bot.Store.Get(1)!.Announcement!;
+        Assert.NotNull(bot.State.Read(v => v.Find(announcement.Channel, announcement.Ts)));
+
+        // The declarer's own "lgtm" does not count; a reviewer's does (the bot hears both as Events API message events).
+        await PostAsync(bot, "message", new { user = SandboxPeople.Declarer, channel = SandboxPeople.Channel, threadTs = announcement.Ts, text = "lgtm" });
+        await PostAsync(bot, "message", new { user = Reviewer, channel = SandboxPeople.Channel, threadTs = announcement.Ts, text = "LGTM, thanks" });
+        await Eventually.Until(() => bot.Store.Get(1)!.Status == ChangeStatus.Reviewed, "BG-1 reviewed");
+
+        var change = bot.Store.Get(1)!;
+        Assert.Equal([(Reviewer, "thread-reply")], change.Approvals.Select(a => (a.Reviewer, a.Source)));
+        await Eventually.Until(() => bot.State.Read(v => v.Messages.Any(m => m.ThreadTs == announcement.Ts && m.Text.Contains("is reviewed", StringComparison.Ordinal))),
+            "the reviewed note in the thread");
+        var wire = bot.State.Read(v => v.WireLog.Select(w => w.What).ToList());
+        Assert.Contains(wire, w => w.StartsWith("POST /slack/commands", StringComparison.Ordinal) && w.Contains("→ 200", StringComparison.Ordinal));
+        Assert.Contains(wire, w => w.StartsWith("POST /slack/events", StringComparison.Ordinal) && w.Contains("→ 200", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task TheStandInsWorkspaceSurvivesARestartSoTheBotsAnnouncementCanStillBeUpdated()
+    {
+        var dir = TestBot.NewDataDirectory();
+        try
+        {
+            await using (var first = await SandboxBot.StartInAsync(dir))
+            {
+                await PostAsync(first, "message", new { user = SandboxPeople.Declarer, channel = SandboxPeople.Channel, text = "/breakglass Roll back payments deploy" });
+                await Eventually.Until(() => first.Store.Get(1)?.Announcement is not null, "BG-1 announced");
+            }
+            await using var again = await SandboxBot.StartInAsync(dir);
+            var a = again.Store.Get(1)!.Announcement!;
+            Assert.NotNull(again.State.Read(v => v.Find(a.Channel, a.Ts)));
+
+            await PostAsync(again, "action", new { user = Reviewer, channel = a.Channel, ts = a.Ts, actionId = BreakGlassBot.Reviewing.ReviewActions.Approve, value = "BG-1" });
+            await Eventually.Until(() => again.Store.Get(1)!.Status == ChangeStatus.Reviewed, "BG-1 reviewed after the restart");
+            await Eventually.Until(() => again.State.Read(v => v.Find(a.Channel, a.Ts) is { Edited: true } m && m.Text.Contains("Reviewed", StringComparison.Ordinal)),
+                "the announcement updated to Reviewed");
+            Assert.Equal("button", again.Store.Get(1)!.Approvals.Single().Source);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    static async Task PostAsync(SandboxBot bot, string path, object body)
+    {
+        var response = await bot.Http.PostAsJsonAsync("/sandbox/api/" + path, body);
+        response.EnsureSuccessStatusCode();
+        var answer = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        Assert.True(answer["ok"]!.GetValue<bool>(), answer.ToJsonString());
+    }
+
+    static string Address(Microsoft.AspNetCore.Builder.WebApplication app) =>
+        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+}
