@@ -1,4 +1,5 @@
 using BreakGlassBot.Deadlines;
+using BreakGlassBot.Evidence;
 using BreakGlassBot.Hosting;
 using BreakGlassBot.Reviewing;
 using BreakGlassBot.Slack;
@@ -7,6 +8,7 @@ public static partial class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        if (args is [AuditVerification.CommandName, ..]) return await AuditVerification.RunAsync(args[1..], Console.Out, Console.Error);
         WebApplication app;
         try { app = Create(args); }
         catch (BotConfigurationException e)
@@ -29,12 +31,14 @@ public static partial class Program
         builder.AddDeadlines();
         builder.AddReviewing();
         builder.AddJira();
+        builder.AddEvidence();
         configure?.Invoke(builder);
 
         var app = builder.Build();
         app.MapHealth();
         app.MapSlack();
         app.MapDeadlines();
+        app.MapEvidence();
         return app;
     }
 }
