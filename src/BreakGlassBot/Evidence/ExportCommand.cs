@@ -47,7 +47,7 @@ internal sealed partial class ExportCommand(EvidenceService evidence, IOptions<S
 
     // Slack decodes &amp; in the whole text, the link target included; a relative URL (no Evidence:PublicBaseUrl) is shown as text.
     static string Link(string url, string label) =>
-        url.StartsWith("http", StringComparison.Ordinal) ? Blocks.Link(Blocks.Escape(url), label) : $"{label}: `{url}`";
+        url.StartsWith("http", StringComparison.Ordinal) ? Blocks.Link(Blocks.Escape(url), label) : $"{label}: `{Blocks.Escape(url)}`";
 
     [LoggerMessage(EventId = 9003, Level = LogLevel.Information, Message = "Evidence export {From}..{To} requested in Slack by {User}")]
     static partial void LogExport(ILogger logger, string user, string from, string to);
