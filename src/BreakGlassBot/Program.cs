@@ -1,5 +1,6 @@
 using BreakGlassBot.Deadlines;
 using BreakGlassBot.GitHub;
+using BreakGlassBot.Evidence;
 using BreakGlassBot.Hosting;
 using BreakGlassBot.Reviewing;
 using BreakGlassBot.Slack;
@@ -8,6 +9,7 @@ public static partial class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        if (args is [AuditVerification.CommandName, ..]) return await AuditVerification.RunAsync(args[1..], Console.Out, Console.Error);
         WebApplication app;
         try { app = Create(args); }
         catch (BotConfigurationException e)
@@ -33,6 +35,7 @@ public static partial class Program
         builder.AddJira();
         builder.AddGitHub();
         builder.AddDigest();
+        builder.AddEvidence();
         configure?.Invoke(builder);
 
         var app = builder.Build();
@@ -41,6 +44,7 @@ public static partial class Program
         app.MapDeadlines();
         app.MapGitHub();
         app.MapSandbox();
+        app.MapEvidence();
         return app;
     }
 }

@@ -14,6 +14,10 @@ public sealed class AuditEvent
     public string Actor { get; set; } = "";
     public string Type { get; set; } = "";
     public Dictionary<string, string> Data { get; set; } = [];
+    /// <summary>The <see cref="Hash"/> of the event before this one (<see cref="AuditChain.Genesis"/> for the first): the hash chain.</summary>
+    public string? PreviousHash { get; set; }
+    /// <summary>SHA-256 (lower-case hex) of this event's canonical form, which includes <see cref="PreviousHash"/>.</summary>
+    public string? Hash { get; set; }
 }
 
 public static class AuditTypes

@@ -39,12 +39,19 @@ public sealed class ChangeStore : IDisposable
         changes.EnsureIndex(c => c.Status);
         changes.EnsureIndex(c => c.DeclaredBy);
         changes.EnsureIndex(c => c.DueAt);
+        changes.EnsureIndex(c => c.DeclaredAt);
         changes.EnsureIndex(c => c.NextStepAt);
         changes.EnsureIndex(c => c.NextCheckAt);
         changes.EnsureIndex(c => c.Announcement!.Ts);
         changes.EnsureIndex(c => c.SourceKey);
         audit.EnsureIndex(e => e.ChangeNumber);
         audit.EnsureIndex(e => e.Sequence, unique: true);
+        lock (writeLock)
+        {
+            db.BeginTrans();
+            AuditChain.MigrateLocked(audit, counters);
+            db.Commit();
+        }
         declarationWriter = Task.Run(WriteDeclarationsAsync);
     }
 
@@ -186,14 +193,28 @@ public sealed class ChangeStore : IDisposable
     {
         foreach (var evt in events)
         {
-            var counter = counters.FindById("audit") ?? new BsonDocument { ["_id"] = "audit", ["value"] = 0L };
+            var counter = counters.FindById(AuditChain.HeadId) ?? new BsonDocument { ["_id"] = AuditChain.HeadId, ["value"] = 0L };
             evt.Sequence = counter["value"].AsInt64 + 1;
-            counter["value"] = evt.Sequence;
-            counters.Upsert(counter);
             evt.Id = evt.Sequence;
+            // The head hash lives beside the sequence counter, in the same transaction as the event it seals.
+            AuditChain.Seal(evt, counter["hash"].IsString ? counter["hash"].AsString : AuditChain.Genesis);
+            counter["value"] = evt.Sequence;
+            counter["hash"] = evt.Hash;
+            counters.Upsert(counter);
             audit.Insert(evt);
         }
     }
+
+    /// <summary>Recomputes the audit trail's hash chain (under the write lock, so no event is appended meanwhile).</summary>
+    public ChainReport VerifyAuditChain()
+    {
+        lock (writeLock) return AuditChain.Verify(audit, counters);
+    }
+
+    /// <summary>Every change declared in [<paramref name="from"/>, <paramref name="to"/>), oldest first.</summary>
+    public IReadOnlyList<EmergencyChange> DeclaredBetween(DateTimeOffset from, DateTimeOffset to) =>
+        changes.Find(Query.And(Query.GTE(nameof(EmergencyChange.DeclaredAt), from.UtcTicks), Query.LT(nameof(EmergencyChange.DeclaredAt), to.UtcTicks)))
+            .OrderBy(c => c.DeclaredAt).ThenBy(c => c.Id).ToList();
 
     /// <summary>Records that an external id (Slack event, view) was handled; false if it was seen before.</summary>
     public bool MarkSeen(string key, DateTimeOffset at)

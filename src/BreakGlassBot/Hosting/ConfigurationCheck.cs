@@ -37,6 +37,7 @@ public static class ConfigurationCheck
         var jira = configuration.GetSection(JiraOptions.Section).Get<JiraOptions>() ?? new();
         var policy = configuration.GetSection(PolicyOptions.Section).Get<PolicyOptions>() ?? new();
         var storage = configuration.GetSection(StorageOptions.Section).Get<StorageOptions>() ?? new();
+        var evidence = configuration.GetSection(EvidenceOptions.Section).Get<EvidenceOptions>() ?? new();
 
         RequireHttpUrl(errors, "Slack:ApiBaseUrl", slack.ApiBaseUrl, required: true);
         if (slack.MaxRequestBytes < 1024) errors.Add("Slack:MaxRequestBytes must be at least 1024");
@@ -80,6 +81,8 @@ public static class ConfigurationCheck
             errors.Add("Storage:ConnectionString is required when Storage:Hangfire is PostgreSql");
         if (storage.PollingInterval < TimeSpan.FromMilliseconds(10)) errors.Add("Storage:PollingInterval must be at least 00:00:00.010");
         if (storage.MaxRetryDelay < storage.PollingInterval) errors.Add("Storage:MaxRetryDelay must not be shorter than Storage:PollingInterval");
+
+        RequireHttpUrl(errors, "Evidence:PublicBaseUrl", evidence.PublicBaseUrl, required: false);
 
         return errors;
     }

@@ -115,4 +115,6 @@ public sealed class EvidenceOptions
 {
     public const string Section = "Evidence";
     public List<string> ApiKeys { get; set; } = [];
+    /// <summary>The bot's address as people reach it (e.g. https://breakglass.example.com), for links to evidence in Slack; relative links when empty.</summary>
+    public string? PublicBaseUrl { get; set; }
 }

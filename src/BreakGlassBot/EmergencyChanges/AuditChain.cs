@@ -1,0 +1,178 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using LiteDB;
+
+namespace BreakGlassBot.EmergencyChanges;
+
+/// <summary>
+/// The hash chain over the audit trail. Each event's hash covers its canonical form and its predecessor's hash,
+/// so editing, removing or inserting an event breaks every link after it. The canonical form is a fixed-order,
+/// length-prefixed UTF-8 text (not LiteDB's BSON, whose field order and types are not ours to fix):
+/// <code>
+/// breakglass-audit-v1
+/// sequence:12
+/// change:3
+/// at:638876543210000000          (UTC ticks: 100 ns since 0001-01-01)
+/// actor:10:U0DECLARER            (name:UTF-8 byte length:value)
+/// type:8:approved
+/// data:2                         (entries sorted by key, ordinal)
+/// comment:3:lgtm
+/// source:6:button
+/// previous:64:&lt;hex&gt;
+/// </code>
+/// </summary>
+public static class AuditChain
+{
+    /// <summary>The previous hash of the first event.</summary>
+    public static readonly string Genesis = new('0', 64);
+    /// <summary>The counters document that records that the trail is chained (existing events were migrated once).</summary>
+    public const string MarkerId = "audit-chain";
+    /// <summary>The counters document holding the last sequence and, since the chain, the last hash.</summary>
+    public const string HeadId = "audit";
+
+    public static string Canonical(AuditEvent e)
+    {
+        var b = new StringBuilder("breakglass-audit-v1\n");
+        b.Append("sequence:").Append(e.Sequence.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        b.Append("change:").Append(e.ChangeNumber.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        b.Append("at:").Append(e.At.UtcTicks.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        Field(b, "actor", e.Actor);
+        Field(b, "type", e.Type);
+        b.Append("data:").Append(e.Data.Count.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        foreach (var (key, value) in e.Data.OrderBy(kv => kv.Key, StringComparer.Ordinal)) Field(b, key, value);
+        Field(b, "previous", e.PreviousHash ?? "");
+        return b.ToString();
+    }
+
+    static void Field(StringBuilder b, string name, string? value)
+    {
+        value ??= "";
+        b.Append(name).Append(':').Append(Encoding.UTF8.GetByteCount(value).ToString(CultureInfo.InvariantCulture)).Append(':').Append(value).Append('\n');
+    }
+
+    public static string HashOf(AuditEvent e) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Canonical(e))));
+
+    static readonly BsonMapper Mapper = ChangeStore.CreateMapper();
+
+    /// <summary>
+    /// Links <paramref name="e"/> to <paramref name="previousHash"/> and sets its hash, over the values as they will be
+    /// stored: LiteDB's mapper trims strings and turns "" into null, and a hash of anything else would not verify.
+    /// </summary>
+    public static void Seal(AuditEvent e, string previousHash)
+    {
+        var stored = Mapper.ToObject<AuditEvent>(Mapper.ToDocument(e));
+        (e.At, e.Actor, e.Type, e.Data) = (stored.At, stored.Actor, stored.Type, stored.Data);
+        e.PreviousHash = previousHash;
+        e.Hash = HashOf(e);
+    }
+
+    /// <summary>
+    /// Chains events that predate the hash chain, once (guarded by the marker, so events added later without a hash
+    /// are reported as inserted, never silently chained). The caller holds the write lock and a transaction.
+    /// </summary>
+    internal static void MigrateLocked(ILiteCollection<AuditEvent> audit, ILiteCollection<BsonDocument> counters)
+    {
+        if (counters.FindById(MarkerId) is not null) return;
+        var previous = Genesis;
+        long count = 0;
+        foreach (var e in audit.Find(Query.All(nameof(AuditEvent.Sequence), Query.Ascending)).ToList())
+        {
+            Seal(e, previous);
+            audit.Update(e);
+            previous = e.Hash!;
+            count++;
+        }
+        var head = counters.FindById(HeadId) ?? new BsonDocument { ["_id"] = HeadId, ["value"] = 0L };
+        head["hash"] = previous;
+        counters.Upsert(head);
+        counters.Insert(new BsonDocument { ["_id"] = MarkerId, ["version"] = 1, ["migrated"] = count });
+    }
+
+    /// <summary>Walks the whole trail by sequence against the recorded head; stops at the first event that is not as appended.</summary>
+    internal static ChainReport Verify(ILiteCollection<AuditEvent> audit, ILiteCollection<BsonDocument> counters)
+    {
+        var head = counters.FindById(HeadId);
+        var marker = counters.FindById(MarkerId);
+        return Verify(audit.Find(Query.All(nameof(AuditEvent.Sequence), Query.Ascending)),
+            head?["value"].AsInt64 ?? 0, head is not null && head["hash"].IsString ? head["hash"].AsString : null,
+            marker is null ? null : marker["migrated"].AsInt64);
+    }
+
+    public static ChainReport Verify(IEnumerable<AuditEvent> bySequence, long headSequence, string? headHash, long? migrated)
+    {
+        var previous = Genesis;
+        long expected = 1, count = 0;
+        AuditEvent? last = null;
+        ChainReport Broken(ChainFault fault, long sequence, AuditEvent? e, string detail) =>
+            new(false, count, headSequence, headHash, migrated, new ChainBreak(sequence, fault, detail, e?.ChangeNumber, e?.Type, e?.At));
+
+        if (migrated is null)
+            return Broken(ChainFault.NotChained, 0, null, "the trail has not been chained yet: start the bot once with this data directory to chain the existing events");
+        foreach (var e in bySequence)
+        {
+            count++;
+            if (last is not null && e.Sequence == last.Sequence)
+                return Broken(ChainFault.Inserted, e.Sequence, e, $"a second event with sequence #{e.Sequence} (id {e.Id}) was inserted");
+            if (e.Sequence > expected)
+                return Broken(ChainFault.Removed, expected, null,
+                    $"event #{expected} is missing: the trail jumps from #{expected - 1} to #{e.Sequence}" + (e.Sequence - expected > 1 ? $" (#{expected}–#{e.Sequence - 1} removed)" : ""));
+            if (e.Sequence < expected)
+                return Broken(ChainFault.Inserted, e.Sequence, e, $"event #{e.Sequence} is out of sequence (expected #{expected})");
+            if (e.Sequence > headSequence)
+                return Broken(ChainFault.Inserted, e.Sequence, e, $"event #{e.Sequence} lies beyond the recorded end of the trail (#{headSequence}): it was not appended by the bot");
+            if (e.Hash is null)
+                return Broken(ChainFault.Inserted, e.Sequence, e, $"event #{e.Sequence} has no hash: it was not appended by the bot");
+            // The link first: an event renumbered to close a gap (or make room) fails both checks, and the link says more.
+            if (e.PreviousHash != previous)
+                return Broken(ChainFault.Relinked, e.Sequence, e,
+                    $"event #{e.Sequence} does not follow #{e.Sequence - 1}: its previous hash differs, so an event before it was inserted, removed or replaced");
+            if (e.Hash != HashOf(e))
+                return Broken(ChainFault.Altered, e.Sequence, e, $"event #{e.Sequence} was altered: its content no longer matches its hash");
+            previous = e.Hash;
+            last = e;
+            expected = e.Sequence + 1;
+        }
+        if (expected - 1 < headSequence)
+            return Broken(ChainFault.Removed, expected, null, $"the trail ends at #{expected - 1} but the bot appended up to #{headSequence}: the last events were removed");
+        if (headHash is not null && headHash != previous)
+            return Broken(ChainFault.Altered, headSequence, last, $"event #{headSequence} is not the one the bot appended: the recorded last hash differs");
+        return new ChainReport(true, count, headSequence, previous == Genesis ? null : previous, migrated, null);
+    }
+
+    /// <summary>Verifies a data file without the bot: opened read-only, so nothing is written (and nothing migrated).</summary>
+    public static ChainReport VerifyFile(string path)
+    {
+        using var db = new LiteDatabase(new ConnectionString { Filename = path, Connection = ConnectionType.Direct, ReadOnly = true }, ChangeStore.CreateMapper());
+        return Verify(db.GetCollection<AuditEvent>("audit"), db.GetCollection<BsonDocument>("counters"));
+    }
+}
+
+public enum ChainFault
+{
+    /// <summary>An event's content does not match its hash.</summary>
+    Altered,
+    /// <summary>A sequence number is missing (or the trail ends before its recorded end).</summary>
+    Removed,
+    /// <summary>An event the bot did not append: a duplicate or out-of-order sequence, no hash, or past the recorded end.</summary>
+    Inserted,
+    /// <summary>An event whose previous hash is not its predecessor's: something before it was inserted, removed or replaced.</summary>
+    Relinked,
+    /// <summary>Events that predate the chain and were never migrated (the bot has not opened this file since the upgrade).</summary>
+    NotChained,
+}
+
+public sealed record ChainBreak(long Sequence, ChainFault Fault, string Detail, int? ChangeNumber, string? Type, DateTimeOffset? At)
+{
+    public override string ToString() =>
+        Detail + (ChangeNumber is { } n ? $" [BG-{n} {Type} at {At:yyyy-MM-ddTHH:mm:ss.fffZ}]" : "");
+}
+
+/// <summary>The outcome of a verification. <see cref="HeadHash"/> is worth recording: a later trail must still contain it.</summary>
+public sealed record ChainReport(bool Intact, long Events, long HeadSequence, string? HeadHash, long? Migrated, ChainBreak? FirstBreak)
+{
+    public string Describe() => Intact
+        ? $"audit trail intact: {Events} event(s), last #{HeadSequence}, last hash {HeadHash ?? "(none)"}"
+          + (Migrated > 0 ? $"; events #1–#{Migrated} predate the chain and were chained once when the bot was upgraded" : "")
+        : $"audit trail NOT intact: {FirstBreak}";
+}

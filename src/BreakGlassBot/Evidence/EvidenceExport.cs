@@ -1,0 +1,115 @@
+using System.Globalization;
+using System.Text.Json;
+using BreakGlassBot.Deadlines;
+using BreakGlassBot.EmergencyChanges;
+using CsvHelper;
+
+namespace BreakGlassBot.Evidence;
+
+/// <summary>An audit window: whole days in the policy's time zone, <see cref="To"/> included.</summary>
+public sealed record ExportWindow(DateOnly From, DateOnly To, string TimeZone, DateTimeOffset FromUtc, DateTimeOffset ToUtcExclusive)
+{
+    public static ExportWindow Create(DateOnly from, DateOnly to, TimeZoneInfo zone)
+    {
+        DateTimeOffset Start(DateOnly d)
+        {
+            var local = d.ToDateTime(TimeOnly.MinValue, DateTimeKind.Unspecified);
+            return new DateTimeOffset(local, zone.GetUtcOffset(local)).ToUniversalTime();
+        }
+        return new ExportWindow(from, to, zone.Id, Start(from), Start(to.AddDays(1)));
+    }
+
+    public double Weeks => (ToUtcExclusive - FromUtc).TotalDays / 7;
+}
+
+/// <summary>One change as one row: the columns an auditor filters on. Times are UTC (ISO 8601), durations in minutes.</summary>
+public sealed record ExportRow(
+    string Id, string Status, string Verdict, DateTimeOffset DeclaredAt, string DeclaredBy, string? DeclaredByName, string Summary,
+    string? Service, string? Severity, string? BypassMode, string? BypassGranted, string? BypassHeadSha, DateTimeOffset? BypassGrantedAt,
+    DateTimeOffset? BypassEndedAt, DateTimeOffset DueAt, string ReviewPolicy, DateTimeOffset? ReviewedAt, double? TimeToReviewMinutes,
+    double? LateByMinutes, string Approvers, DateTimeOffset? FirstApprovalAt, int ChangeRequests, int Reminders, int Escalations,
+    DateTimeOffset? OverdueAt, DateTimeOffset? EscalatedAt, string? CancelledBy, DateTimeOffset? CancelledAt, string? CancelReason,
+    string PullRequests, string JiraIssues, string? AnnouncementPermalink, string EvidenceUrl);
+
+/// <param name="Changes">Every change declared in the window, cancelled ones included.</param>
+/// <param name="Open">Still open at export time, overdue ones included (<paramref name="OpenOverdue"/>).</param>
+/// <param name="EmergencyChangesPerWeek">Changes not cancelled, per week of the window: the trend of break-glass use.</param>
+/// <param name="BreakGlassRate">Changes not cancelled divided by <paramref name="TotalChanges"/> (all changes the team shipped, given by the caller).</param>
+public sealed record ExportSummary(
+    int Changes, int ReviewedOnTime, int ReviewedLate, int Open, int OpenOverdue, int Cancelled,
+    double? MedianTimeToReviewMinutes, string? MedianTimeToReview, double EmergencyChangesPerWeek, int? TotalChanges, double? BreakGlassRate);
+
+public sealed record ChainSummary(bool Intact, long Events, long LastSequence, string? LastHash, string? FirstBreak);
+
+public sealed record PeriodExport(ExportWindow Window, DateTimeOffset GeneratedAt, ExportSummary Summary, ChainSummary AuditChain, IReadOnlyList<ExportRow> Changes);
+
+public static class EvidenceExport
+{
+    public static ExportRow Row(EmergencyChange c, IReadOnlyList<AuditEvent> trail, string currentPolicy, string evidenceUrl, DateTimeOffset now)
+    {
+        var verdict = EvidenceBuilder.VerdictOf(c, now);
+        var policy = trail.FirstOrDefault(e => e.Type == AuditTypes.Declared)?.Data.GetValueOrDefault("policy") ?? currentPolicy;
+        var b = c.Bypass;
+        DateTimeOffset? ended = b is null ? null : b.RevokedAt is { } r && r < b.ExpiresAt ? r : b.ExpiresAt;
+        return new ExportRow(
+            c.ChangeId.ToString(), c.Status.ToString().ToLowerInvariant(), verdict.Outcome, c.DeclaredAt, c.DeclaredBy, c.DeclaredByName, c.Summary,
+            c.Service, c.Severity, b?.Mode, b is null ? null : b.Team ?? b.PullRequest, b?.HeadSha, b?.GrantedAt, ended,
+            c.DueAt, policy, c.ReviewedAt, Minutes(verdict.TimeToReviewSeconds), verdict.Outcome == "reviewed_late" ? Minutes(verdict.LateBySeconds) : null,
+            string.Join("; ", c.Approvals.Select(a => a.ReviewerName is { Length: > 0 } n ? $"{a.Reviewer} ({n})" : a.Reviewer)),
+            c.Approvals.Select(a => (DateTimeOffset?)a.At).Min(), c.ChangeRequests.Count,
+            c.Reminders.Count(x => x.Kind != "escalation"), c.Reminders.Count(x => x.Kind == "escalation"),
+            c.OverdueAt, c.EscalatedAt, c.Cancellation?.By, c.Cancellation?.At, c.Cancellation?.Reason,
+            string.Join(' ', c.PullRequests.Select(p => p.Ref.ToString())), string.Join(' ', c.JiraIssues.Select(j => j.Key)),
+            c.Announcement?.Permalink, evidenceUrl);
+    }
+
+    public static ExportSummary Summarise(IReadOnlyList<ExportRow> rows, ExportWindow window, int? totalChanges)
+    {
+        var reviewMinutes = rows.Where(r => r.TimeToReviewMinutes is not null).Select(r => r.TimeToReviewMinutes!.Value).Order().ToList();
+        double? median = reviewMinutes.Count == 0 ? null
+            : reviewMinutes.Count % 2 == 1 ? reviewMinutes[reviewMinutes.Count / 2]
+            : (reviewMinutes[reviewMinutes.Count / 2 - 1] + reviewMinutes[reviewMinutes.Count / 2]) / 2;
+        var emergency = rows.Count(r => r.Verdict != "cancelled");
+        return new ExportSummary(
+            rows.Count,
+            rows.Count(r => r.Verdict == "reviewed_on_time"),
+            rows.Count(r => r.Verdict == "reviewed_late"),
+            rows.Count(r => r.Verdict is "open" or "open_overdue"),
+            rows.Count(r => r.Verdict == "open_overdue"),
+            rows.Count(r => r.Verdict == "cancelled"),
+            median is null ? null : Math.Round(median.Value, 1),
+            median is null ? null : ReviewPolicy.Format(TimeSpan.FromMinutes(median.Value)),
+            Math.Round(emergency / window.Weeks, 2),
+            totalChanges,
+            totalChanges is > 0 ? Math.Round((double)emergency / totalChanges.Value, 4) : null);
+    }
+
+    static double? Minutes(long? seconds) => seconds is null ? null : Math.Round(seconds.Value / 60.0, 1);
+
+    /// <summary>The CSV columns: every property of <see cref="ExportRow"/> in declaration order, named as in the JSON export.</summary>
+    static readonly (string Name, System.Reflection.PropertyInfo Property)[] Columns =
+        [.. typeof(ExportRow).GetProperties().OrderBy(p => p.MetadataToken).Select(p => (JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Name), p))];
+
+    public static IReadOnlyList<string> ColumnNames => [.. Columns.Select(c => c.Name)];
+
+    /// <summary>RFC 4180 CSV with a header row. Times are ISO 8601 (round-trip, UTC), numbers invariant.</summary>
+    public static string Csv(IEnumerable<ExportRow> rows)
+    {
+        using var text = new StringWriter(CultureInfo.InvariantCulture);
+        using (var csv = CsvWriter.Create(text, CsvWriterOptions.Default with
+        {
+            FormatProvider = CultureInfo.InvariantCulture,
+            // Summaries are typed by declarers; a cell starting with = + - @ would run as a formula in a spreadsheet.
+            Injection = CsvInjection.Escape,
+        }, leaveOpen: true))
+        {
+            csv.WriteHeader([.. Columns.Select(c => c.Name)]);
+            foreach (var row in rows)
+            {
+                foreach (var (_, property) in Columns) csv.WriteField(property.GetValue(row));
+                csv.EndRecord();
+            }
+        }
+        return text.ToString();
+    }
+}

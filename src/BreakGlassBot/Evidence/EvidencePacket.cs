@@ -1,0 +1,152 @@
+using BreakGlassBot.Deadlines;
+using BreakGlassBot.EmergencyChanges;
+
+namespace BreakGlassBot.Evidence;
+
+/// <summary>
+/// Everything an auditor asks about one emergency change, from the change and its audit trail. Serialised as JSON
+/// with snake_case names; every time is UTC.
+/// </summary>
+public sealed record EvidencePacket(
+    string Id,
+    string Status,
+    DateTimeOffset GeneratedAt,
+    DeclarationEvidence Declaration,
+    BypassEvidence? Bypass,
+    AnnouncementEvidence? Announcement,
+    DeadlineEvidence Deadline,
+    Verdict Verdict,
+    IReadOnlyList<NotificationEvidence> Reminders,
+    IReadOnlyList<ApprovalEvidence> Approvals,
+    IReadOnlyList<ChangeRequestEvidence> ChangeRequests,
+    IReadOnlyList<RefusalEvidence> RefusedApprovals,
+    IReadOnlyList<PullRequestEvidence> PullRequests,
+    IReadOnlyList<JiraIssueEvidence> JiraIssues,
+    IReadOnlyList<CheckEvidence> EvidenceChecks,
+    CancellationEvidence? Cancellation,
+    IReadOnlyList<AuditEntry> AuditTrail);
+
+public sealed record LinkEvidence(string Ref, string? Url);
+
+public sealed record DeclarationEvidence(
+    string By, string? ByName, DateTimeOffset At, string Summary, string? Justification, string? Service, string? Severity,
+    string? Channel, string Source, IReadOnlyList<LinkEvidence> Links);
+
+/// <summary>What GitHub access was actually granted, and when it ended (revoked, or else expired).</summary>
+public sealed record BypassEvidence(
+    string Mode, string? Team, string? Login, bool WasAlreadyMember, string? PullRequest, string? HeadSha,
+    DateTimeOffset GrantedAt, DateTimeOffset ExpiresAt, DateTimeOffset? RevokedAt, DateTimeOffset EndedAt, string Duration, string? Problem);
+
+public sealed record AnnouncementEvidence(string Channel, string Ts, DateTimeOffset PostedAt, string? Permalink, string? ThreadPermalink);
+
+/// <param name="Policy">How the review window was counted, as recorded when the change was declared.</param>
+/// <param name="PolicyRecordedAtDeclaration">False when the declaration event lacks it and the current policy is shown instead.</param>
+public sealed record DeadlineEvidence(
+    DateTimeOffset DeclaredAt, DateTimeOffset DueAt, string Policy, bool PolicyRecordedAtDeclaration,
+    DateTimeOffset? OverdueAt, DateTimeOffset? EscalatedAt, IReadOnlyList<string> EscalatedTo);
+
+/// <param name="Outcome">reviewed_on_time, reviewed_late, open, open_overdue or cancelled.</param>
+public sealed record Verdict(string Outcome, string Text, DateTimeOffset? ReviewedAt, long? LateBySeconds, long? TimeToReviewSeconds);
+
+/// <param name="Kind">reminder (a reviewer), declarer (after a change request) or escalation (managers and the declarer).</param>
+/// <param name="DecidedAt">When the bot decided to send it; <paramref name="SentAt"/> is when Slack accepted it (null: not delivered).</param>
+public sealed record NotificationEvidence(int Number, string Kind, string To, DateTimeOffset DecidedAt, DateTimeOffset? SentAt, string? SentTo);
+
+public sealed record ApprovalEvidence(string Reviewer, string? ReviewerName, DateTimeOffset At, bool WithinWindow, string? Comment, string Source, string? SourceId);
+
+public sealed record ChangeRequestEvidence(string Reviewer, DateTimeOffset At, string Reason);
+
+public sealed record RefusalEvidence(string User, DateTimeOffset At, string Reason);
+
+public sealed record CheckEvidence(string Kind, string? Target, bool Satisfied, string? Missing, DateTimeOffset CheckedAt);
+
+/// <param name="Review">The bot's latest check of this PR's review (an APPROVED review by someone other than the author).</param>
+public sealed record PullRequestEvidence(
+    string Ref, string Url, string? Title, string? Author, string? HeadSha, string? BaseRef, bool Merged, DateTimeOffset? MergedAt,
+    DateTimeOffset? FetchedAt, string? Problem, CheckEvidence? Review);
+
+/// <param name="StatusAsOf">When Jira reported <paramref name="Status"/>; <paramref name="Review"/> is the latest review check.</param>
+public sealed record JiraIssueEvidence(
+    string Key, string? DeclaredKey, string? Url, string? Summary, string? Status, string? StatusCategory, DateTimeOffset? StatusAsOf,
+    bool CreatedByBot, string? Problem, CheckEvidence? Review);
+
+public sealed record CancellationEvidence(string By, DateTimeOffset At, string Reason);
+
+public sealed record AuditEntry(long Sequence, DateTimeOffset At, string Actor, string Type, IReadOnlyDictionary<string, string> Data, string? Hash);
+
+/// <summary>Builds packets and verdicts: pure functions of the change, its trail and now.</summary>
+public static class EvidenceBuilder
+{
+    public static Verdict VerdictOf(EmergencyChange c, DateTimeOffset now)
+    {
+        if (c.Status == ChangeStatus.Cancelled)
+            return new Verdict("cancelled", c.Cancellation is { } x ? $"cancelled by {x.By} at {Time(x.At)}: {x.Reason}" : "cancelled", null, null, null);
+        if (c.ReviewedAt is { } reviewed)
+        {
+            var toReview = (long)(reviewed - c.DeclaredAt).TotalSeconds;
+            return reviewed <= c.DueAt
+                ? new Verdict("reviewed_on_time", $"reviewed on time ({ReviewPolicy.Format(c.DueAt - reviewed)} before the deadline)", reviewed, null, toReview)
+                : new Verdict("reviewed_late", $"reviewed late by {ReviewPolicy.Format(reviewed - c.DueAt)}", reviewed, (long)(reviewed - c.DueAt).TotalSeconds, toReview);
+        }
+        return now > c.DueAt
+            ? new Verdict("open_overdue", $"still open, overdue by {ReviewPolicy.Format(now - c.DueAt)}", null, (long)(now - c.DueAt).TotalSeconds, null)
+            : new Verdict("open", $"still open, due in {ReviewPolicy.Format(c.DueAt - now)}", null, null, null);
+    }
+
+    public static EvidencePacket Packet(EmergencyChange c, IReadOnlyList<AuditEvent> trail, string currentPolicy, string? jiraBaseUrl, DateTimeOffset now)
+    {
+        var declared = trail.FirstOrDefault(e => e.Type == AuditTypes.Declared);
+        var recordedPolicy = declared?.Data.GetValueOrDefault("policy");
+        var sent = trail.Where(e => e.Type is AuditTypes.ReminderSent or AuditTypes.EscalationSent).ToList();
+        var escalated = trail.LastOrDefault(e => e.Type == AuditTypes.Escalated);
+        CheckEvidence? CheckFor(string kind, string target) =>
+            c.Evidence.Where(e => e.Kind == kind && e.Target == target).Select(Check).FirstOrDefault();
+
+        return new EvidencePacket(
+            c.ChangeId.ToString(),
+            c.Status.ToString().ToLowerInvariant(),
+            now,
+            new DeclarationEvidence(c.DeclaredBy, c.DeclaredByName, c.DeclaredAt, c.Summary, c.Justification, c.Service, c.Severity,
+                c.DeclaredInChannel, c.SourceKey is { } s && s.StartsWith("modal:", StringComparison.Ordinal) ? "modal" : "command",
+                [.. c.PullRequests.Select(p => new LinkEvidence(p.Ref.ToString(), p.Ref.Url)), .. c.JiraIssues.Select(j => new LinkEvidence(j.Key, JiraUrl(jiraBaseUrl, j.Key)))]),
+            c.Bypass is { } b ? BypassOf(b) : null,
+            c.Announcement is { } a ? new AnnouncementEvidence(a.Channel, a.Ts, a.PostedAt, a.Permalink, ThreadLink(a)) : null,
+            new DeadlineEvidence(c.DeclaredAt, c.DueAt, recordedPolicy ?? currentPolicy, recordedPolicy is not null, c.OverdueAt, c.EscalatedAt,
+                escalated?.Data.GetValueOrDefault("to")?.Split(' ', StringSplitOptions.RemoveEmptyEntries) ?? []),
+            VerdictOf(c, now),
+            [.. c.Reminders.OrderBy(r => r.Number).Select(r =>
+            {
+                // The direct-message step records "<key>:<number>" and the recipient once Slack accepted the message.
+                var delivered = sent.FirstOrDefault(e => e.Data.GetValueOrDefault("to") == r.User && e.Data.GetValueOrDefault("message")?.EndsWith(":" + r.Number, StringComparison.Ordinal) == true);
+                return new NotificationEvidence(r.Number, r.Kind, r.User, r.At, delivered?.At, delivered?.Data.GetValueOrDefault("channel"));
+            })],
+            [.. c.Approvals.Select(x => new ApprovalEvidence(x.Reviewer, x.ReviewerName, x.At, x.At <= c.DueAt, x.Comment, x.Source, x.SourceId))],
+            [.. c.ChangeRequests.Select(x => new ChangeRequestEvidence(x.Reviewer, x.At, x.Reason))],
+            [.. trail.Where(e => e.Type == AuditTypes.ApprovalRefused).Select(e => new RefusalEvidence(e.Actor, e.At, e.Data.GetValueOrDefault("reason") ?? ""))],
+            [.. c.PullRequests.Select(p => new PullRequestEvidence(p.Ref.ToString(), p.Ref.Url, p.Title, p.AuthorLogin, p.HeadSha, p.BaseRef, p.Merged, p.MergedAt,
+                p.FetchedAt, p.Problem, CheckFor("PullRequestApproved", p.Ref.ToString())))],
+            [.. c.JiraIssues.Select(j => new JiraIssueEvidence(j.Key, j.DeclaredKey, JiraUrl(jiraBaseUrl, j.Key), j.Summary, j.Status, j.StatusCategory, j.FetchedAt,
+                j.CreatedByBot, j.Problem, CheckFor("JiraReviewed", j.Key)))],
+            [.. c.Evidence.Select(Check)],
+            c.Cancellation is { } x ? new CancellationEvidence(x.By, x.At, x.Reason) : null,
+            [.. trail.Select(e => new AuditEntry(e.Sequence, e.At, e.Actor, e.Type, e.Data, e.Hash))]);
+    }
+
+    static BypassEvidence BypassOf(Bypass b)
+    {
+        var ended = b.RevokedAt is { } r && r < b.ExpiresAt ? r : b.ExpiresAt;
+        return new BypassEvidence(b.Mode, b.Team, b.Login, b.WasAlreadyMember, b.PullRequest, b.HeadSha, b.GrantedAt, b.ExpiresAt, b.RevokedAt, ended,
+            ReviewPolicy.Format(ended - b.GrantedAt), b.Problem);
+    }
+
+    static CheckEvidence Check(EvidenceCheck e) => new(e.Kind, e.Target, e.Satisfied, e.Missing, e.CheckedAt);
+
+    public static string? JiraUrl(string? baseUrl, string key) =>
+        string.IsNullOrWhiteSpace(baseUrl) ? null : $"{baseUrl.TrimEnd('/')}/browse/{Uri.EscapeDataString(key)}";
+
+    /// <summary>Slack's link into a thread: the parent's permalink with thread_ts and cid.</summary>
+    static string? ThreadLink(Announcement a) =>
+        a.Permalink is null ? null : $"{a.Permalink}{(a.Permalink.Contains('?') ? '&' : '?')}thread_ts={a.Ts}&cid={a.Channel}";
+
+    public static string Time(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", System.Globalization.CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,51 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using BreakGlassBot.Deadlines;
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace BreakGlassBot.Evidence;
+
+/// <summary>Reads the store and the clock once per request and hands the pure builders what they need.</summary>
+public sealed class EvidenceService(ChangeStore store, ReviewPolicy policy, IOptions<JiraOptions> jira, IOptions<EvidenceOptions> options, TimeProvider time)
+{
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DictionaryKeyPolicy = null,
+        WriteIndented = true,
+        // Served as application/json only, never inlined in HTML: keep + and &amp; readable for the auditor.
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
+
+    public EvidencePacket? Packet(ChangeId id)
+    {
+        var change = store.Get(id.Number);
+        return change is null ? null
+            : EvidenceBuilder.Packet(change, store.AuditTrail(id.Number), policy.Describe(), jira.Value.BaseUrl, time.GetUtcNow());
+    }
+
+    public ExportWindow Window(DateOnly from, DateOnly to) => ExportWindow.Create(from, to, ConfigurationCheck.FindTimeZone(policy.Options.TimeZone));
+
+    public PeriodExport Export(ExportWindow window, int? totalChanges)
+    {
+        var now = time.GetUtcNow();
+        var current = policy.Describe();
+        var rows = store.DeclaredBetween(window.FromUtc, window.ToUtcExclusive)
+            .Select(c => EvidenceExport.Row(c, store.AuditTrail(c.Id), current, PacketUrl(c.ChangeId), now)).ToList();
+        var chain = store.VerifyAuditChain();
+        return new PeriodExport(window, now, EvidenceExport.Summarise(rows, window, totalChanges),
+            new ChainSummary(chain.Intact, chain.Events, chain.HeadSequence, chain.HeadHash, chain.FirstBreak?.ToString()), rows);
+    }
+
+    /// <summary>Absolute when Evidence:PublicBaseUrl is set (links in Slack and in the CSV), else relative to the bot.</summary>
+    public string Url(string pathAndQuery) =>
+        string.IsNullOrWhiteSpace(options.Value.PublicBaseUrl) ? pathAndQuery : options.Value.PublicBaseUrl.TrimEnd('/') + pathAndQuery;
+
+    public string PacketUrl(ChangeId id) => Url($"/evidence/{id}");
+
+    public string ExportUrl(ExportWindow window, string format, int? total = null) =>
+        Url($"/evidence?from={window.From:yyyy-MM-dd}&to={window.To:yyyy-MM-dd}&format={format}" + (total is { } t ? $"&total={t}" : ""));
+}

@@ -1,0 +1,100 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Tests.EmergencyChanges;
+using BreakGlassBot.Tests.Support;
+using static BreakGlassBot.Tests.Evidence.EvidenceHistoryTests;
+
+namespace BreakGlassBot.Tests.Evidence;
+
+/// <summary>Program.Main writes to the process's console: these tests capture it, so they run alone.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ConsoleCollection
+{
+    public const string Name = "console";
+}
+
+[Collection(ConsoleCollection.Name)]
+public class AuditVerificationTests : IAsyncLifetime
+{
+    readonly FakeSlack slack = new();
+    readonly string data = TestBot.NewDataDirectory();
+    public Task InitializeAsync() => slack.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        await slack.DisposeAsync();
+        try { Directory.Delete(data, true); } catch (IOException) { }
+    }
+
+    static readonly Dictionary<string, string?> Settings = new() { ["Evidence:ApiKeys:0"] = Key0 };
+
+    static async Task<(int Code, string Output)> VerifyAuditAsync(params string[] args)
+    {
+        var (stdout, stderr) = (Console.Out, Console.Error);
+        using var captured = new StringWriter();
+        Console.SetOut(captured);
+        Console.SetError(captured);
+        try { return (await Program.Main(["verify-audit", .. args]), captured.ToString()); }
+        finally
+        {
+            Console.SetOut(stdout);
+            Console.SetError(stderr);
+        }
+    }
+
+    async Task<JsonNode> VerifyEndpointAsync()
+    {
+        await using var bot = await TestBot.StartAsync(slack, data, Settings);
+        var response = await bot.Http.SendAsync(Get("/evidence/verify", key: Key0));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+    }
+
+    [Theory]
+    [InlineData("edit the data of #4", 4, "altered")]
+    [InlineData("delete #3", 3, "removed")]
+    [InlineData("insert an event without a hash at #3, renumbering the rest", 3, "inserted")]
+    public async Task TheEndpointAndTheCommandLineNameTheFirstEventThatWasTamperedWith(string tampering, long firstBad, string fault)
+    {
+        await using (var bot = await TestBot.StartAsync(slack, data, Settings))
+        {
+            await bot.CommandJsonAsync("Hotfix checkout");
+            await bot.CommandJsonAsync("Rotate keys");
+            await bot.CommandJsonAsync("Purge CDN cache");
+            await bot.CommandJsonAsync("cancel BG-2 duplicate of BG-1");
+            await Eventually.Until(() => Enumerable.Range(1, 3).All(i => bot.Store.Get(i)!.NextStepAt is null), "announced and noted");
+            Assert.True(bot.Store.AuditCount() >= 6, "enough events to tamper with");
+            var ok = JsonNode.Parse(await (await bot.Http.SendAsync(Get("/evidence/verify", key: Key0))).Content.ReadAsStringAsync())!;
+            Assert.True(ok["intact"]!.GetValue<bool>(), ok.ToJsonString());
+            Assert.Null(ok["first_break"]);
+        }
+        var (code, output) = await VerifyAuditAsync($"--Storage:DataDirectory={data}");
+        Assert.True(code == 0, output);
+        Assert.Contains("audit trail intact", output);
+
+        AuditChainTests.Tamper(Path.Combine(data, "breakglass.db"), tampering);
+
+        (code, output) = await VerifyAuditAsync($"--Storage:DataDirectory={data}");
+        Assert.Equal(1, code);
+        Assert.Contains("audit trail NOT intact", output);
+        Assert.Contains($"event #{firstBad} ", output);
+
+        var report = await VerifyEndpointAsync();
+        Assert.False(report["intact"]!.GetValue<bool>());
+        Assert.Equal(firstBad, report["first_break"]!["sequence"]!.GetValue<long>());
+        Assert.Equal(fault, report["first_break"]!["fault"]!.GetValue<string>());
+        Assert.Contains($"#{firstBad}", report["message"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task TheCommandLineSaysWhenThereIsNoDataFileOrTheConfigurationIsBad()
+    {
+        var (code, output) = await VerifyAuditAsync($"--Storage:DataDirectory={data}");
+        Assert.Equal(2, code);
+        Assert.Contains("No data file", output);
+        (code, output) = await VerifyAuditAsync("--Policy:ReviewWindow=soon");
+        Assert.Equal(2, code);
+        Assert.Contains("Policy:ReviewWindow", output);
+    }
+}

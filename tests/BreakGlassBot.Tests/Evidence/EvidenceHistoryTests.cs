@@ -1,0 +1,290 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Evidence;
+using BreakGlassBot.Reviewing;
+using BreakGlassBot.Tests.Reviewing;
+using BreakGlassBot.Tests.Support;
+using CsvHelper;
+
+namespace BreakGlassBot.Tests.Evidence;
+
+/// <summary>
+/// A realistic history through the real entry points (signed slash commands, signed button clicks and modal submissions,
+/// the real Hangfire tracker with a 15-second review window), then the evidence packets and the period export.
+/// </summary>
+public class EvidenceHistoryTests : BotTest
+{
+    internal const string Reviewer1 = ApprovalTests.Reviewer1;
+    internal const string Reviewer2 = ApprovalTests.Reviewer2;
+    internal const string Manager = "U0MGR";
+    internal const string Key0 = "evidence-key-zero-0f1e2d";
+    internal const string Key1 = "evidence-key-one-9a8b7c";
+
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
+    {
+        ["Slack:Reviewers:0"] = Reviewer1,
+        ["Slack:Reviewers:1"] = Reviewer2,
+        ["Slack:Managers:0"] = Manager,
+        ["Policy:ReviewWindow"] = "00:00:15", // long enough for the on-time approval on a loaded machine
+        ["Policy:ReminderInterval"] = "00:00:03",
+        ["Jira:BaseUrl"] = "https://acme.atlassian.net", // links only: without credentials the Jira integration stays off
+        ["Evidence:ApiKeys:0"] = Key0,
+        ["Evidence:ApiKeys:1"] = Key1,
+        ["Evidence:PublicBaseUrl"] = "https://breakglass.example.com",
+    };
+
+    internal static HttpRequestMessage Get(string path, string? key = Key1, string? accept = null)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, path);
+        if (key is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        if (accept is not null) request.Headers.Accept.ParseAdd(accept);
+        return request;
+    }
+
+    async Task<int> DeclareAsync(string text)
+    {
+        var reply = await Bot.CommandJsonAsync(text);
+        var id = int.Parse(Regex.Match(reply["text"]!.GetValue<string>(), @"BG-(\d+)").Groups[1].Value, CultureInfo.InvariantCulture);
+        await Eventually.Until(() => Bot.Store.Get(id)!.Announcement is not null, $"BG-{id} announced");
+        return id;
+    }
+
+    async Task<JsonObject> JsonAsync(string path)
+    {
+        var response = await Bot.Http.SendAsync(Get(path));
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{path}: {response.StatusCode} {body}");
+        return JsonNode.Parse(body)!.AsObject();
+    }
+
+    static string S(JsonNode? n) => n!.GetValue<string>();
+    static DateTimeOffset T(JsonNode? n) => DateTimeOffset.Parse(S(n), CultureInfo.InvariantCulture);
+
+    [Fact]
+    public async Task ARealisticHistoryIsHandedOverFieldByField()
+    {
+        // The late one (BG-1): the declarer may not approve it; reminders, overdue and escalation happen; changes are requested; approved late.
+        var two = await DeclareAsync("Emergency DNS change");
+        await Bot.InteractionAsync(ApprovalTests.Click(TestBot.Declarer, ReviewActions.Approve, $"BG-{two}"));
+
+        // The on-time one (BG-2): declared with a PR and a Jira issue, bypassed (as the GitHub integration records it), approved at once.
+        var one = await DeclareAsync("Roll back payments deploy https://github.com/acme/pay/pull/42 OPS-7");
+        var granted = Bot.Store.Get(one)!.DeclaredAt.AddSeconds(1);
+        Bot.Store.Update(one, c =>
+        {
+            c.Bypass = new Bypass { Mode = "Team", Team = "acme/emergency-merge", Login = "decl-gh", GrantedAt = granted, ExpiresAt = granted.AddHours(2), RevokedAt = granted.AddMinutes(30) };
+            var pr = c.PullRequests[0];
+            (pr.Title, pr.AuthorLogin, pr.HeadSha, pr.BaseRef, pr.Merged, pr.MergedAt, pr.FetchedAt) =
+                ("Revert payments 2.3", "octocat", "9f2c1e0d8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e", "main", true, granted.AddMinutes(5), granted);
+            var jira = c.JiraIssues[0];
+            (jira.Summary, jira.Status, jira.StatusCategory, jira.FetchedAt) = ("Payments outage", "Done", "done", granted);
+            return [];
+        });
+        await Bot.InteractionAsync(ApprovalTests.Click(Reviewer1, ReviewActions.Approve, $"BG-{one}"));
+
+        // BG-3: declared by mistake and cancelled.
+        var three = await DeclareAsync("Restart ingest");
+        await Bot.CommandJsonAsync($"cancel BG-{three} declared twice by mistake");
+
+        await Eventually.Until(() => Bot.Store.Get(one)!.Status == ChangeStatus.Reviewed, "the on-time change reviewed", TimeSpan.FromSeconds(40));
+        await Eventually.Until(() => Bot.Store.AuditTrail(two).Count(e => e.Type == AuditTypes.EscalationSent) == 2, "the late change escalated to the manager and the declarer", TimeSpan.FromSeconds(40));
+        await Eventually.Until(() => Bot.Store.AuditTrail(two).Any(e => e.Type == AuditTypes.ReminderSent), "a reminder about the late change delivered");
+
+        await Bot.InteractionAsync(ApprovalTests.Click(Reviewer2, ReviewActions.RequestChanges, $"BG-{two}"));
+        var submission = Fixtures.Object("slack/view_submission.json");
+        submission["user"] = new JsonObject { ["id"] = Reviewer2 };
+        submission["view"]!["callback_id"] = "breakglass_request_changes";
+        submission["view"]!["private_metadata"] = $"BG-{two}";
+        submission["view"]!["state"] = new JsonObject { ["values"] = new JsonObject { ["reason"] = new JsonObject { ["value"] = new JsonObject { ["type"] = "plain_text_input", ["value"] = "Add the TTL rollback to the runbook" } } } };
+        Assert.Equal(HttpStatusCode.OK, (await Bot.InteractionAsync(submission)).StatusCode);
+        await Bot.InteractionAsync(ApprovalTests.Click(Reviewer1, ReviewActions.Approve, $"BG-{two}", actionTs: "1548426418.000001"));
+        await Eventually.Until(() => Bot.Store.Get(two)!.Status == ChangeStatus.Reviewed, "the late change reviewed", TimeSpan.FromSeconds(40));
+
+        // BG-4: still open; its summary would be a formula in a spreadsheet.
+        var four = await DeclareAsync("=SUM(1+1) hotfix cache");
+        await Eventually.Until(() => Enumerable.Range(1, 3).All(i => Bot.Store.Get(i)!.NextStepAt is null), "every note and update of the first three sent");
+
+        // ---- Reviewed on time, with bypass, PR and Jira facts.
+        var c1 = Bot.Store.Get(one)!;
+        var p1 = await JsonAsync($"/evidence/BG-{one}");
+        Assert.Equal($"BG-{one}", S(p1["id"]));
+        Assert.Equal("reviewed", S(p1["status"]));
+        var d = p1["declaration"]!;
+        Assert.Equal(TestBot.Declarer, S(d["by"]));
+        Assert.Equal("u0declarer", S(d["by_name"]));
+        Assert.Equal(c1.DeclaredAt, T(d["at"]));
+        Assert.Equal("Roll back payments deploy", S(d["summary"]));
+        Assert.Equal("C2147483705", S(d["channel"]));
+        Assert.Equal("command", S(d["source"]));
+        Assert.Equal(["https://github.com/acme/pay/pull/42", "https://acme.atlassian.net/browse/OPS-7"], d["links"]!.AsArray().Select(l => S(l!["url"])));
+        Assert.Equal(["acme/pay#42", "OPS-7"], d["links"]!.AsArray().Select(l => S(l!["ref"])));
+        var b = p1["bypass"]!;
+        Assert.Equal("Team", S(b["mode"]));
+        Assert.Equal("acme/emergency-merge", S(b["team"]));
+        Assert.Equal("decl-gh", S(b["login"]));
+        Assert.Equal(granted, T(b["granted_at"]));
+        Assert.Equal(granted.AddHours(2), T(b["expires_at"]));
+        Assert.Equal(granted.AddMinutes(30), T(b["revoked_at"]));
+        Assert.Equal(granted.AddMinutes(30), T(b["ended_at"]));
+        Assert.Equal("30m", S(b["duration"]));
+        var a = p1["announcement"]!;
+        Assert.Equal(TestBot.Channel, S(a["channel"]));
+        Assert.Equal(c1.Announcement!.Ts, S(a["ts"]));
+        Assert.Equal(c1.Announcement.Permalink, S(a["permalink"]));
+        Assert.StartsWith($"https://example.slack.com/archives/{TestBot.Channel}/p", S(a["permalink"]));
+        Assert.Equal($"{c1.Announcement.Permalink}?thread_ts={c1.Announcement.Ts}&cid={TestBot.Channel}", S(a["thread_permalink"]));
+        var dl = p1["deadline"]!;
+        Assert.Equal(c1.DueAt, T(dl["due_at"]));
+        Assert.Equal(c1.DeclaredAt.AddSeconds(15), c1.DueAt);
+        Assert.Equal("15s after declaration", S(dl["policy"]));
+        Assert.True(dl["policy_recorded_at_declaration"]!.GetValue<bool>());
+        var v1 = p1["verdict"]!;
+        Assert.Equal("reviewed_on_time", S(v1["outcome"]));
+        Assert.Equal(c1.ReviewedAt, T(v1["reviewed_at"]));
+        Assert.StartsWith("reviewed on time (", S(v1["text"]));
+        Assert.Equal((long)(c1.ReviewedAt!.Value - c1.DeclaredAt).TotalSeconds, v1["time_to_review_seconds"]!.GetValue<long>());
+        var ap = Assert.Single(p1["approvals"]!.AsArray())!;
+        Assert.Equal(Reviewer1, S(ap["reviewer"]));
+        Assert.Equal(c1.Approvals[0].At, T(ap["at"]));
+        Assert.True(ap["within_window"]!.GetValue<bool>());
+        Assert.Equal("button", S(ap["source"]));
+        var pr1 = Assert.Single(p1["pull_requests"]!.AsArray())!;
+        Assert.Equal("acme/pay#42", S(pr1["ref"]));
+        Assert.Equal("octocat", S(pr1["author"]));
+        Assert.Equal("9f2c1e0d8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e", S(pr1["head_sha"]));
+        Assert.True(pr1["merged"]!.GetValue<bool>());
+        Assert.Equal(granted.AddMinutes(5), T(pr1["merged_at"]));
+        var j1 = Assert.Single(p1["jira_issues"]!.AsArray())!;
+        Assert.Equal("OPS-7", S(j1["key"]));
+        Assert.Equal("Done", S(j1["status"]));
+        Assert.Equal("done", S(j1["status_category"]));
+        Assert.Equal(granted, T(j1["status_as_of"]));
+        Assert.Equal("https://acme.atlassian.net/browse/OPS-7", S(j1["url"]));
+        Assert.Contains(p1["evidence_checks"]!.AsArray(), e => S(e!["kind"]) == "SlackApproval" && e["satisfied"]!.GetValue<bool>());
+        Assert.Null(p1["cancellation"]);
+        var trail1 = Bot.Store.AuditTrail(one);
+        Assert.Equal(trail1.Select(e => e.Hash), p1["audit_trail"]!.AsArray().Select(e => S(e!["hash"])));
+        Assert.Equal(trail1.Select(e => e.Type), p1["audit_trail"]!.AsArray().Select(e => S(e!["type"])));
+
+        // ---- Reminded, overdue, escalated, change requested, refused self-approval, approved late.
+        var c2 = Bot.Store.Get(two)!;
+        var p2 = await JsonAsync($"/evidence/BG-{two}");
+        Assert.Null(p2["bypass"]);
+        var v2 = p2["verdict"]!;
+        Assert.Equal("reviewed_late", S(v2["outcome"]));
+        var late = c2.ReviewedAt!.Value - c2.DueAt;
+        Assert.Equal((long)late.TotalSeconds, v2["late_by_seconds"]!.GetValue<long>());
+        Assert.Equal($"reviewed late by {BreakGlassBot.Deadlines.ReviewPolicy.Format(late)}", S(v2["text"]));
+        var dl2 = p2["deadline"]!;
+        Assert.Equal(c2.OverdueAt, T(dl2["overdue_at"]));
+        Assert.Equal(c2.EscalatedAt, T(dl2["escalated_at"]));
+        Assert.Equal([Manager, TestBot.Declarer], dl2["escalated_to"]!.AsArray().Select(S));
+        var reminders = p2["reminders"]!.AsArray();
+        Assert.Equal(c2.Reminders.Count, reminders.Count);
+        Assert.Equal(c2.Reminders.Select(r => (r.Number, r.Kind, r.User, r.At)), reminders.Select(r => (r!["number"]!.GetValue<int>(), S(r["kind"]), S(r["to"]), T(r["decided_at"]))));
+        Assert.Contains(reminders, r => S(r!["kind"]) == "reminder" && S(r["to"]) == Reviewer1 && r["sent_at"] is not null && S(r["sent_to"]) == "D" + Reviewer1);
+        Assert.Contains(reminders, r => S(r!["kind"]) == "escalation" && S(r["to"]) == Manager && r["sent_at"] is not null);
+        Assert.Contains(reminders, r => S(r!["kind"]) == "escalation" && S(r["to"]) == TestBot.Declarer && r["sent_at"] is not null);
+        Assert.DoesNotContain(reminders, r => S(r!["to"]) == TestBot.Declarer && S(r["kind"]) == "reminder");
+        var cr = Assert.Single(p2["change_requests"]!.AsArray())!;
+        Assert.Equal(Reviewer2, S(cr["reviewer"]));
+        Assert.Equal("Add the TTL rollback to the runbook", S(cr["reason"]));
+        Assert.Equal(c2.ChangeRequests[0].At, T(cr["at"]));
+        var refused = Assert.Single(p2["refused_approvals"]!.AsArray())!;
+        Assert.Equal(TestBot.Declarer, S(refused["user"]));
+        Assert.Contains("you declared this change", S(refused["reason"]));
+        var ap2 = Assert.Single(p2["approvals"]!.AsArray())!;
+        Assert.Equal(Reviewer1, S(ap2["reviewer"]));
+        Assert.False(ap2["within_window"]!.GetValue<bool>());
+        Assert.Empty(p2["pull_requests"]!.AsArray());
+
+        // ---- BG-3 cancelled, BG-4 open.
+        var p3 = await JsonAsync($"/evidence/BG-{three}");
+        Assert.Equal("cancelled", S(p3["verdict"]!["outcome"]));
+        Assert.Equal(TestBot.Declarer, S(p3["cancellation"]!["by"]));
+        Assert.Equal("declared twice by mistake", S(p3["cancellation"]!["reason"]));
+        Assert.Equal(Bot.Store.Get(three)!.Cancellation!.At, T(p3["cancellation"]!["at"]));
+        var p4 = await JsonAsync($"/evidence/BG-{four}");
+        var expected4 = T(p4["generated_at"]) > Bot.Store.Get(four)!.DueAt ? "open_overdue" : "open";
+        Assert.Equal(expected4, S(p4["verdict"]!["outcome"]));
+        Assert.Null(p4["verdict"]!["reviewed_at"]);
+
+        // ---- The period export (JSON), with the total number of changes for the break-glass rate.
+        var today = DateOnly.FromDateTime(DateTime.UtcNow);
+        var from = today.AddDays(-1).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+        var to = today.AddDays(1).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+        var export = await JsonAsync($"/evidence?from={from}&to={to}&total=30");
+        Assert.Equal(from, S(export["window"]!["from"]));
+        Assert.Equal("UTC", S(export["window"]!["time_zone"]));
+        var summary = export["summary"]!;
+        Assert.Equal(4, summary["changes"]!.GetValue<int>());
+        Assert.Equal(1, summary["reviewed_on_time"]!.GetValue<int>());
+        Assert.Equal(1, summary["reviewed_late"]!.GetValue<int>());
+        Assert.Equal(1, summary["open"]!.GetValue<int>());
+        Assert.Equal(1, summary["cancelled"]!.GetValue<int>());
+        var minutes = new[] { c1, c2 }.Select(c => Math.Round((long)(c.ReviewedAt!.Value - c.DeclaredAt).TotalSeconds / 60.0, 1)).ToList();
+        Assert.Equal(Math.Round((minutes[0] + minutes[1]) / 2, 1), summary["median_time_to_review_minutes"]!.GetValue<double>(), 3);
+        Assert.Equal(7.0, summary["emergency_changes_per_week"]!.GetValue<double>(), 3); // 3 not cancelled in a 3-day window
+        Assert.Equal(30, summary["total_changes"]!.GetValue<int>());
+        Assert.Equal(0.1, summary["break_glass_rate"]!.GetValue<double>(), 4);
+        Assert.True(export["audit_chain"]!["intact"]!.GetValue<bool>());
+        Assert.Equal(Bot.Store.AuditCount(), export["audit_chain"]!["events"]!.GetValue<long>());
+        var rows = export["changes"]!.AsArray();
+        Assert.Equal(["BG-1", "BG-2", "BG-3", "BG-4"], rows.Select(r => S(r!["id"])));
+        Assert.Equal(["reviewed_late", "reviewed_on_time", "cancelled", expected4], rows.Select(r => S(r!["verdict"])));
+        var r1 = rows[one - 1]!;
+        Assert.Equal("Team", S(r1["bypass_mode"]));
+        Assert.Equal("acme/emergency-merge", S(r1["bypass_granted"]));
+        Assert.Equal(granted.AddMinutes(30), T(r1["bypass_ended_at"]));
+        Assert.Equal("acme/pay#42", S(r1["pull_requests"]));
+        Assert.Equal("OPS-7", S(r1["jira_issues"]));
+        Assert.Equal($"https://breakglass.example.com/evidence/BG-{one}", S(r1["evidence_url"]));
+        var r2 = rows[two - 1]!;
+        Assert.Equal(Math.Round((long)late.TotalSeconds / 60.0, 1), r2["late_by_minutes"]!.GetValue<double>(), 3);
+        Assert.Equal(1, r2["change_requests"]!.GetValue<int>());
+        Assert.Equal(2, r2["escalations"]!.GetValue<int>());
+        Assert.Equal(c2.Reminders.Count(r => r.Kind != "escalation"), r2["reminders"]!.GetValue<int>());
+        Assert.StartsWith(Reviewer1, S(r2["approvers"]));
+        Assert.Equal("declared twice by mistake", S(rows[2]!["cancel_reason"]));
+
+        // ---- The same export as CSV, read back with CsvHelper.
+        var csvResponse = await Bot.Http.SendAsync(Get($"/evidence?from={from}&to={to}", accept: "text/csv"));
+        Assert.Equal("text/csv", csvResponse.Content.Headers.ContentType!.MediaType);
+        Assert.Contains("attachment", csvResponse.Content.Headers.ContentDisposition!.ToString());
+        using var csv = CsvReader.FromText(await csvResponse.Content.ReadAsStringAsync(), null);
+        var records = new List<Dictionary<string, string>>();
+        while (csv.Read()) records.Add(csv.Headers!.Select((h, i) => (h, i)).ToDictionary(x => x.h, x => csv.GetString(x.i)));
+        Assert.Equal(EvidenceExport.ColumnNames, csv.Headers);
+        Assert.Equal(4, records.Count);
+        foreach (var (row, json) in records.Zip(rows))
+            foreach (var column in EvidenceExport.ColumnNames)
+            {
+                var value = json![column];
+                var expected = value switch
+                {
+                    null => "",
+                    JsonValue v when v.TryGetValue<double>(out var number) => number.ToString(CultureInfo.InvariantCulture),
+                    JsonValue v when v.TryGetValue<string>(out var text) && DateTimeOffset.TryParseExact(text, "yyyy-MM-ddTHH:mm:ss.FFFFFFFzzz", CultureInfo.InvariantCulture, DateTimeStyles.None, out var time)
+                        => time.ToString("O", CultureInfo.InvariantCulture),
+                    _ => value.ToString(),
+                };
+                if (column == "summary" && expected.StartsWith('=')) expected = "'" + expected;
+                Assert.True(expected == row[column], $"{row["id"]} {column}: CSV '{row[column]}', JSON '{expected}'");
+            }
+        Assert.Equal(c2.DeclaredAt, DateTimeOffset.Parse(records[two - 1]["declared_at"], CultureInfo.InvariantCulture));
+        Assert.Equal("'=SUM(1+1) hotfix cache", records[3]["summary"]); // shown as text by a spreadsheet, not run
+
+        // Outside the window: nothing.
+        var later = today.AddDays(2).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+        var empty = await JsonAsync($"/evidence?from={later}&to={later}");
+        Assert.Equal(0, empty["summary"]!["changes"]!.GetValue<int>());
+        Assert.Empty(empty["changes"]!.AsArray());
+        Assert.Equal(HttpStatusCode.BadRequest, (await Bot.Http.SendAsync(Get($"/evidence?from={to}&to={from}"))).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await Bot.Http.SendAsync(Get("/evidence?from=2026-13-01&to=2026-12-31"))).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Bot.Http.SendAsync(Get("/evidence/BG-99"))).StatusCode);
+    }
+}
