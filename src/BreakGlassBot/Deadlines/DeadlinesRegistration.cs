@@ -20,27 +20,15 @@ public static class DeadlinesRegistration
         var storage = builder.Configuration.GetSection(StorageOptions.Section).Get<StorageOptions>() ?? new();
         // Hangfire's static log provider outlives a host; reset it so a second host in one process logs to its own factory.
         Hangfire.Logging.LogProvider.SetCurrentLogProvider(null);
-        s.AddHangfire((sp, config) =>
-        {
-            config.SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
-                .UseSimpleAssemblyNameTypeSerializer()
-                .UseRecommendedSerializerSettings()
-                .UseLogProvider(new HostLogProvider(new Hangfire.AspNetCore.AspNetCoreLogProvider(sp.GetRequiredService<ILoggerFactory>())));
-            if (storage.Hangfire == HangfireStorageKind.PostgreSql)
-                config.UsePostgreSqlStorage(o => o.UseNpgsqlConnection(storage.ConnectionString), new PostgreSqlStorageOptions
-                {
-                    QueuePollInterval = storage.PollingInterval,
-                    // LISTEN/NOTIFY: a job enqueued by another instance starts at once instead of at the next poll.
-                    EnableLongPolling = true,
-                    PrepareSchemaIfNecessary = true,
-                });
-            else
-            {
-                Directory.CreateDirectory(storage.ResolvedDataDirectory);
-                // The SQLite storage does not wake idle workers on enqueue: its queue poll is how soon a job starts.
-                config.UseSQLiteStorage(Path.Combine(storage.ResolvedDataDirectory, "hangfire.db"), new SQLiteStorageOptions { QueuePollInterval = storage.PollingInterval });
-            }
-        });
+        // This host's storage, registered before AddHangfire: Hangfire's own registration would resolve the
+        // process-wide JobStorage.Current, which another host in the same process (tests) may have replaced.
+        s.AddSingleton<JobStorage>(_ => CreateStorage(storage));
+        s.AddHangfire((sp, config) => config
+            .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
+            .UseSimpleAssemblyNameTypeSerializer()
+            .UseRecommendedSerializerSettings()
+            .UseLogProvider(new HostLogProvider(new Hangfire.AspNetCore.AspNetCoreLogProvider(sp.GetRequiredService<ILoggerFactory>())))
+            .UseStorage(sp.GetRequiredService<JobStorage>()));
         s.AddHangfireServer(o =>
         {
             o.SchedulePollingInterval = storage.PollingInterval;
@@ -63,6 +51,21 @@ public static class DeadlinesRegistration
         s.AddSingleton<IDeclarationStepSource, TrackingStepSource>();
         s.AddHostedService<TrackingReconciliation>();
         return builder;
+    }
+
+    static JobStorage CreateStorage(StorageOptions storage)
+    {
+        if (storage.Hangfire == HangfireStorageKind.PostgreSql)
+            return new PostgreSqlStorage(new Hangfire.PostgreSql.Factories.NpgsqlConnectionFactory(storage.ConnectionString!, new PostgreSqlStorageOptions()), new PostgreSqlStorageOptions
+            {
+                QueuePollInterval = storage.PollingInterval,
+                // LISTEN/NOTIFY: a job enqueued by another instance starts at once instead of at the next poll.
+                EnableLongPolling = true,
+                PrepareSchemaIfNecessary = true,
+            });
+        Directory.CreateDirectory(storage.ResolvedDataDirectory);
+        // The SQLite storage does not wake idle workers on enqueue: its queue poll is how soon a job starts.
+        return new SQLiteStorage(Path.Combine(storage.ResolvedDataDirectory, "hangfire.db"), new SQLiteStorageOptions { QueuePollInterval = storage.PollingInterval });
     }
 
     /// <summary>The dashboard: loopback-only in Development; otherwise only with a key from Evidence:ApiKeys, or off when there is none.</summary>

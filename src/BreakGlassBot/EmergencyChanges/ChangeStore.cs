@@ -21,7 +21,7 @@ public sealed class ChangeStore : IDisposable
     readonly Lock writeLock = new();
     readonly System.Threading.Channels.Channel<PendingDeclaration> declarations =
         System.Threading.Channels.Channel.CreateUnbounded<PendingDeclaration>(new() { SingleReader = true });
-    readonly Task declarationWriter;
+    readonly Thread declarationWriter;
 
     public ChangeStore(IOptions<StorageOptions> options) : this(Path.Combine(options.Value.ResolvedDataDirectory, "breakglass.db")) { }
 
@@ -52,7 +52,10 @@ public sealed class ChangeStore : IDisposable
             AuditChain.MigrateLocked(audit, counters);
             db.Commit();
         }
-        declarationWriter = Task.Run(WriteDeclarationsAsync);
+        // A thread of its own, not the thread pool: callers may block on a declaration, and the writer must
+        // never wait for a pool thread that those callers are holding.
+        declarationWriter = new Thread(WriteDeclarations) { IsBackground = true, Name = "breakglass-declarations" };
+        declarationWriter.Start();
     }
 
     public string FilePath { get; }
@@ -97,10 +100,10 @@ public sealed class ChangeStore : IDisposable
     public (EmergencyChange Change, bool Created) Declare(EmergencyChange draft, Func<EmergencyChange, IEnumerable<AuditEvent>> events) =>
         DeclareAsync(draft, events).GetAwaiter().GetResult();
 
-    async Task WriteDeclarationsAsync()
+    void WriteDeclarations()
     {
         var batch = new List<PendingDeclaration>(MaxBatch);
-        while (await declarations.Reader.WaitToReadAsync().ConfigureAwait(false))
+        while (declarations.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
         {
             batch.Clear();
             while (batch.Count < MaxBatch && declarations.Reader.TryRead(out var pending)) batch.Add(pending);
@@ -324,7 +327,7 @@ public sealed class ChangeStore : IDisposable
     public void Dispose()
     {
         declarations.Writer.TryComplete();
-        declarationWriter.Wait(TimeSpan.FromSeconds(10));
+        declarationWriter.Join(TimeSpan.FromSeconds(10));
         db.Dispose();
     }
 }

@@ -41,7 +41,7 @@ public class ChangeStoreTests : IDisposable
     public async Task ConcurrentDeclarationsGetDistinctSequentialIdsAndOneAuditEventEach()
     {
         await Task.WhenAll(Enumerable.Range(0, 200).Select(i => Task.Run(() =>
-            store.Declare(Draft($"change {i}"), c => [new AuditEvent { ChangeNumber = c.Id, Type = AuditTypes.Declared }]))));
+            store.DeclareAsync(Draft($"change {i}"), c => [new AuditEvent { ChangeNumber = c.Id, Type = AuditTypes.Declared }]))));
         Assert.Equal(200, store.Count());
         Assert.Equal(Enumerable.Range(1, 200), Enumerable.Range(1, 200).Where(i => store.Get(i) is not null));
         Assert.Equal(200, store.AuditCount());
