@@ -64,7 +64,7 @@ public sealed class SandboxJiraIssue
     public string CategoryName => Done ? "Done" : "In Progress";
 }
 
-/// <summary>A pull request shown on the page. The GitHub integration is not part of this build, so the bot never reads it.</summary>
+/// <summary>A pull request shown on the page. Sandbox mode clears the GitHub credentials, so the bot never reads it.</summary>
 public sealed class SandboxPullRequest
 {
     public string Ref { get; set; } = "";
