@@ -488,7 +488,7 @@
 
     const gh = $('github');
     gh.replaceChildren();
-    gh.append(el('p', 'note', 'Simulated only: the sandbox does not connect the bot's GitHub client (GitHub credentials are cleared in sandbox mode), so the bot records PR links but does not read their reviews here. Flipping this changes nothing in the bot.'));
+    gh.append(el('p', 'note', 'Simulated only: the sandbox does not connect the GitHub client of the bot (GitHub credentials are cleared in sandbox mode), so the bot records PR links but does not read their reviews here. Flipping this changes nothing in the bot.'));
     d.pullRequests.forEach((pr, index) => {
       const card = el('div', 'card');
       const title = el('div', 'title', pr.ref + ' ');
