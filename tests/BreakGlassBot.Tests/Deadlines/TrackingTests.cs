@@ -8,6 +8,7 @@ namespace BreakGlassBot.Tests.Deadlines;
 /// The real Hangfire server on the SQLite store in the bot's data directory, the review window shrunk to
 /// seconds, the fake Slack API on loopback.
 /// </summary>
+[Collection(SerialCollection.Name)] // real-time Hangfire scheduling: measured alone, not against the parallel tests
 public class TrackingTests : IAsyncLifetime
 {
     const string Reviewer1 = "U0REV1";

@@ -92,7 +92,8 @@ public sealed class PostgresServer : IAsyncLifetime
     }
 }
 
-[CollectionDefinition(Name)]
+/// <summary>Tests on the shared PostgreSQL server; run alone (real-time Hangfire scheduling), after the parallel tests.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class PostgresCollection : ICollectionFixture<PostgresServer>
 {
     public const string Name = "postgres";
