@@ -13,7 +13,7 @@ public sealed record CloseInput(string User, string ViewId);
 public sealed record DismissInput(string User, string EphemeralId);
 public sealed record FlipInput(bool Done);
 
-/// <summary>The page, its assets and its API; the stand-in Slack and Jira. Mapped only in sandbox mode, served to loopback only.</summary>
+/// <summary>The page, its assets and its API; the stand-in Slack, Jira and GitHub. Mapped only in sandbox mode, served to loopback only.</summary>
 public static class SandboxEndpoints
 {
     public const string ResourcePrefix = "sandbox/";
@@ -69,18 +69,13 @@ public static class SandboxEndpoints
         });
         api.MapPost("/jira/{key}", (string key, FlipInput input, StandInJira jira) =>
             jira.SetDone(key, input.Done) ? Answer(DriverResult.Done) : Answer(new DriverResult("No such issue.")));
-        api.MapPost("/github/{index:int}", (int index, FlipInput input, SandboxState state) => Answer(state.Change(v =>
-        {
-            if (index < 0 || index >= v.PullRequests.Count) return new DriverResult("No such pull request.");
-            var pr = v.PullRequests[index];
-            pr.Approved = input.Done;
-            v.AddWire("page", $"GitHub {pr.Ref} marked {(pr.Approved ? "approved" : "review required")} on the page (simulated: the bot does not read it)", true);
-            return DriverResult.Done;
-        })));
+        api.MapPost("/github/{index:int}", (int index, FlipInput input, StandInGitHub github) =>
+            github.SetApproved(index, input.Done) ? Answer(DriverResult.Done) : Answer(new DriverResult("No such pull request.")));
 
         app.MapPost(StandInSlack.ApiPath + "/{method}", (string method, HttpContext http, StandInSlack slack) => slack.CallAsync(method, http));
         app.MapPost(StandInSlack.ResponsePath + "/{id}", (string id, HttpContext http, StandInSlack slack) => slack.RespondAsync(id, http));
         app.Services.GetRequiredService<StandInJira>().Map(app);
+        app.Services.GetRequiredService<StandInGitHub>().Map(app);
     }
 
     static IResult Answer(DriverResult result) =>
@@ -151,6 +146,10 @@ public static class SandboxEndpoints
                 ["pullRequests"] = new JsonArray([.. v.PullRequests.Select(pr => (JsonNode)new JsonObject
                 {
                     ["ref"] = pr.Ref, ["url"] = pr.Url, ["title"] = pr.Title, ["author"] = pr.Author, ["approved"] = pr.Approved,
+                    ["reviewer"] = SandboxPeople.GitHubReviewer,
+                    ["labels"] = new JsonArray([.. pr.Labels.Select(l => (JsonNode)JsonValue.Create(l))]),
+                    ["reviews"] = new JsonArray([.. pr.Reviews.Select(r => (JsonNode)new JsonObject { ["user"] = r.Login, ["state"] = r.State, ["at"] = r.SubmittedAt.ToString("O") })]),
+                    ["comments"] = new JsonArray([.. pr.Comments.Select(c => (JsonNode)new JsonObject { ["author"] = c.Login, ["at"] = c.At.ToString("O"), ["text"] = c.Body })]),
                 })]),
                 ["wire"] = new JsonArray([.. v.WireLog.Reverse().Take(40).Select(w => (JsonNode)new JsonObject
                 {

@@ -20,6 +20,14 @@ public static class SandboxPeople
     public const string Reviewer2 = "U0SBXSAM";
     public const string Manager = "U0SBXMORGAN";
 
+    // The stand-in GitHub's users: the pull request's author, the reviewer the page approves as, and the bot's token.
+    public const string GitHubAuthor = "dana-declarer";
+    public const long GitHubAuthorId = 7_000_101;
+    public const string GitHubReviewer = "riley-reviewer";
+    public const long GitHubReviewerId = 7_000_102;
+    public const string GitHubBot = "breakglassbot-sandbox";
+    public const long GitHubBotId = 7_000_199;
+
     public static readonly IReadOnlyList<SandboxPerson> All =
     [
         new(Declarer, "Dana Declarer", "on-call engineer (declarer)"),

@@ -25,6 +25,7 @@ public sealed class SandboxContext
     internal string BotToken { get; } = "xoxb-sandbox-" + RandomText(24);
     internal string JiraEmail => "breakglassbot@sandbox.invalid";
     internal string JiraToken { get; } = RandomText(24);
+    internal string GitHubToken { get; } = RandomText(24);
 
     static string RandomText(int bytes) => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(bytes));
 }
@@ -60,8 +61,8 @@ public static class SandboxMode
 public static class SandboxRegistration
 {
     /// <summary>
-    /// Sandbox mode (<c>--sandbox</c>, or Development without Slack credentials): a stand-in Slack and Jira served by this
-    /// process on 127.0.0.1, the bot's Slack and Jira clients pointed at them, made-up credentials, its own data directory.
+    /// Sandbox mode (<c>--sandbox</c>, or Development without Slack credentials): a stand-in Slack, Jira and GitHub served by this
+    /// process on 127.0.0.1, the bot's Slack, Jira and GitHub clients pointed at them, made-up credentials, its own data directory.
     /// Everything else (signature checks, handlers, outbox, Hangfire) is the real bot. Must run before options are read.
     /// </summary>
     public static WebApplicationBuilder AddSandbox(this WebApplicationBuilder builder, string[] args)
@@ -127,7 +128,10 @@ public static class SandboxRegistration
             ["Jira:PersonalAccessToken"] = "",
             ["Jira:ProjectKey"] = "",
             ["Jira:ReviewTransition"] = "",
-            ["GitHub:Token"] = "",
+            ["GitHub:ApiBaseUrl"] = context.BaseUrl + StandInGitHub.BasePath + "/",
+            ["GitHub:Token"] = context.GitHubToken,
+            ["GitHub:WebhookSecret"] = "",
+            ["GitHub:BypassMode"] = nameof(BypassMode.RecordOnly),
         });
 
         var s = builder.Services;
@@ -140,7 +144,18 @@ public static class SandboxRegistration
             o.Declarers = [];
             o.ReviewerUserGroup = null;
         });
-        s.PostConfigure<GitHubOptions>(o => { o.Token = null; o.AppId = null; o.PrivateKeyPath = null; o.InstallationId = null; o.WebhookSecret = null; });
+        // The token stays (the stand-in GitHub checks it); app credentials would take precedence over it, and the sandbox takes no webhooks.
+        // Team membership and merging are not stood in: the bypass is only recorded.
+        s.PostConfigure<GitHubOptions>(o =>
+        {
+            o.ApiBaseUrl = context.BaseUrl + StandInGitHub.BasePath + "/";
+            o.Token = context.GitHubToken;
+            o.AppId = null;
+            o.PrivateKeyPath = null;
+            o.InstallationId = null;
+            o.WebhookSecret = null;
+            o.BypassMode = BypassMode.RecordOnly;
+        });
         s.PostConfigure<JiraOptions>(o => o.ReviewedStatuses = []);
         s.PostConfigure<PolicyOptions>(o => o.RequiredEvidence = []);
 
@@ -148,6 +163,7 @@ public static class SandboxRegistration
         s.AddSingleton<SandboxState>();
         s.AddSingleton<StandInSlack>();
         s.AddSingleton<StandInJira>();
+        s.AddSingleton<StandInGitHub>();
         s.AddSingleton<SandboxDriver>();
         s.AddHttpClient(SandboxDriver.ClientName, http =>
         {

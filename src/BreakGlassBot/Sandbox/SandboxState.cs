@@ -64,21 +64,58 @@ public sealed class SandboxJiraIssue
     public string CategoryName => Done ? "Done" : "In Progress";
 }
 
-/// <summary>A pull request shown on the page. Sandbox mode clears the GitHub credentials, so the bot never reads it.</summary>
+public sealed class SandboxGitHubComment
+{
+    public long Id { get; set; }
+    public string Body { get; set; } = "";
+    public string Login { get; set; } = "";
+    public long UserId { get; set; }
+    public DateTimeOffset At { get; set; }
+}
+
+public sealed class SandboxGitHubReview
+{
+    public long Id { get; set; }
+    public string Login { get; set; } = "";
+    public long UserId { get; set; }
+    /// <summary>APPROVED, or DISMISSED once the page dismisses it (GitHub keeps dismissed reviews).</summary>
+    public string State { get; set; } = "APPROVED";
+    public string Body { get; set; } = "";
+    public DateTimeOffset SubmittedAt { get; set; }
+    public string CommitId { get; set; } = "";
+}
+
+/// <summary>A pull request of the stand-in GitHub, which the bot reads and writes through its real GitHub client.</summary>
 public sealed class SandboxPullRequest
 {
     public string Ref { get; set; } = "";
     public string Url { get; set; } = "";
+    public string Owner { get; set; } = "";
+    public string Repo { get; set; } = "";
+    public int Number { get; set; }
+    public long Id { get; set; }
     public string Title { get; set; } = "";
     public string Author { get; set; } = "";
-    public bool Approved { get; set; }
+    public long AuthorId { get; set; }
+    public string HeadRef { get; set; } = "";
+    public string HeadSha { get; set; } = "";
+    public string BaseRef { get; set; } = "";
+    public DateTimeOffset CreatedAt { get; set; }
+    public List<string> Labels { get; set; } = [];
+    public List<SandboxGitHubComment> Comments { get; set; } = [];
+    public List<SandboxGitHubReview> Reviews { get; set; } = [];
+    public long NextId { get; set; } = 1;
+
+    /// <summary>Approved by someone other than the author, and not dismissed: what the bot's review rule looks for.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool Approved => Reviews.Any(r => r.State == "APPROVED" && r.UserId != AuthorId);
 }
 
 public sealed record WireEntry(DateTimeOffset At, string Direction, string What, bool Ok);
 
 /// <summary>
 /// Everything the stand-in Slack and Jira hold: messages per channel and thread, ephemeral messages and open modals per person,
-/// Jira issues, the simulated pull request, and a log of the requests crossing between the sandbox and the bot.
+/// Jira issues, the stand-in GitHub's pull request, and a log of the requests crossing between the sandbox and the bot.
 /// One lock; every change bumps a version the page long-polls on, and is saved next to the bot's data, so a restarted
 /// sandbox still has the threads the bot's store points at.
 /// </summary>
@@ -119,9 +156,14 @@ public sealed class SandboxState
         saved = Load(path) ?? new Saved();
         if (saved.Jira.Count == 0)
             saved.Jira.Add(new SandboxJiraIssue { Id = "10001", Key = "SBX-1", Summary = "Payments deploy 2026.11 rolled back: follow-up review", Labels = ["payments"] });
-        if (saved.PullRequests.Count == 0)
-            saved.PullRequests.Add(new SandboxPullRequest { Ref = "acme/payments#42", Url = "https://github.com/acme/payments/pull/42",
-                Title = "Revert payments deploy 2026.11", Author = "dana-declarer" });
+        // A workspace saved before the stand-in GitHub existed has a card without owner, number or author id: start it afresh.
+        if (saved.PullRequests.Count == 0 || saved.PullRequests.Any(p => p.Number == 0 || p.AuthorId == 0))
+            saved.PullRequests = [new SandboxPullRequest
+            {
+                Ref = "acme/payments#42", Url = "https://github.com/acme/payments/pull/42", Owner = "acme", Repo = "payments", Number = 42, Id = 1_042_000_042,
+                Title = "Revert payments deploy 2026.11", Author = SandboxPeople.GitHubAuthor, AuthorId = SandboxPeople.GitHubAuthorId,
+                HeadRef = "revert-payments-2026-11", HeadSha = "5b1f0c9e7d2a4b6c8e0f1a3b5c7d9e1f2a4b6c8d", BaseRef = "main", CreatedAt = time.GetUtcNow(),
+            }];
     }
 
     public T Read<T>(Func<SandboxStateView, T> read)

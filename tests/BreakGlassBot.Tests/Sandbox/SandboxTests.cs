@@ -133,7 +133,8 @@ public sealed class SandboxTests
             "--Slack:SigningSecret=real-secret", "--Slack:BotToken=xoxb-real-token", "--Slack:ApiBaseUrl=https://slack.com/api/",
             "--Slack:Reviewers:0=UREALREVIEWER", "--Slack:Reviewers:1=U2", "--Slack:Reviewers:2=U3", "--Slack:Declarers:0=UONLYME",
             "--Jira:BaseUrl=https://acme.atlassian.net", "--Jira:Email=real@acme.example", "--Jira:ApiToken=real-jira-token",
-            "--GitHub:Token=ghp_real", $"--Storage:DataDirectory={real}", "--Storage:Hangfire=PostgreSql", "--Storage:ConnectionString=Host=db.acme.example");
+            "--GitHub:Token=ghp_real", "--GitHub:ApiBaseUrl=https://api.github.com/", "--GitHub:WebhookSecret=real-hook", "--GitHub:BypassMode=Team",
+            "--GitHub:BypassTeam=acme/admins", $"--Storage:DataDirectory={real}", "--Storage:Hangfire=PostgreSql", "--Storage:ConnectionString=Host=db.acme.example");
         var slack = bot.App.Services.GetRequiredService<IOptions<SlackOptions>>().Value;
         var jira = bot.App.Services.GetRequiredService<IOptions<JiraOptions>>().Value;
         var storage = bot.App.Services.GetRequiredService<IOptions<StorageOptions>>().Value;
@@ -145,10 +146,16 @@ public sealed class SandboxTests
         Assert.NotEqual("real-jira-token", jira.ApiToken);
         Assert.Equal([SandboxPeople.Reviewer1, SandboxPeople.Reviewer2], slack.Reviewers);
         Assert.Empty(slack.Declarers);
-        Assert.False(bot.App.Services.GetRequiredService<IOptions<GitHubOptions>>().Value.IsConfigured);
+        var github = bot.App.Services.GetRequiredService<IOptions<GitHubOptions>>().Value;
+        Assert.StartsWith(bot.Url + "/sandbox/", github.ApiBaseUrl);
+        Assert.True(github.IsConfigured);
+        Assert.NotEqual("ghp_real", github.Token);
+        Assert.Equal(BypassMode.RecordOnly, github.BypassMode);
         Assert.Equal((bot.DataDirectory, HangfireStorageKind.Sqlite), (storage.ResolvedDataDirectory, storage.Hangfire));
         Assert.False(Directory.Exists(real));
-        Assert.DoesNotContain(bot.Logs, l => l.Contains(slack.BotToken!, StringComparison.Ordinal) || l.Contains(slack.SigningSecret!, StringComparison.Ordinal));
+        Assert.Null(github.WebhookSecret);
+        Assert.DoesNotContain(bot.Logs, l => l.Contains(slack.BotToken!, StringComparison.Ordinal) || l.Contains(slack.SigningSecret!, StringComparison.Ordinal)
+            || l.Contains(github.Token!, StringComparison.Ordinal));
     }
 
     [Fact]
@@ -215,6 +222,65 @@ public sealed class SandboxTests
         var wire = bot.State.Read(v => v.WireLog.Select(w => w.What).ToList());
         Assert.Contains(wire, w => w.StartsWith("POST /slack/commands", StringComparison.Ordinal) && w.Contains("→ 200", StringComparison.Ordinal));
         Assert.Contains(wire, w => w.StartsWith("POST /slack/events", StringComparison.Ordinal) && w.Contains("→ 200", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task TheStandInGitHubAnswersOnlyTheSandboxToken()
+    {
+        await using var bot = await SandboxBot.StartAsync();
+        using var guessed = new HttpRequestMessage(HttpMethod.Get, "/sandbox/github/api/repos/acme/payments/pulls/42");
+        guessed.Headers.Authorization = new("token", "ghp_guessed");
+        var refused = await bot.Http.SendAsync(guessed);
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        Assert.Equal("Bad credentials", JsonNode.Parse(await refused.Content.ReadAsStringAsync())!["message"]!.GetValue<string>());
+
+        using var bearer = new HttpRequestMessage(HttpMethod.Get, "/sandbox/github/api/repos/acme/payments/pulls/42");
+        bearer.Headers.Authorization = new("Bearer", bot.Context.GitHubToken);
+        var pr = JsonNode.Parse(await (await bot.Http.SendAsync(bearer)).Content.ReadAsStringAsync())!;
+        Assert.Equal((42, "open", SandboxPeople.GitHubAuthor), (pr["number"]!.GetValue<int>(), pr["state"]!.GetValue<string>(), pr["user"]!["login"]!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task ALinkedPullRequestIsLabelledAndCommentedThroughTheRealGitHubClientAndCountsOnlyOnceApprovedThereAndInSlack()
+    {
+        await using var bot = await SandboxBot.StartAsync();
+        const string url = "https://github.com/acme/payments/pull/42";
+        await PostAsync(bot, "message", new { user = SandboxPeople.Declarer, channel = SandboxPeople.Channel, text = "/breakglass Revert the payments deploy " + url });
+        await Eventually.Until(() => bot.Store.Get(1)?.Announcement is not null, "BG-1 announced");
+        Assert.Equal(["acme/payments#42"], bot.Store.Get(1)!.PullRequests.Select(p => p.Ref.ToString()));
+
+        // The bot's own GitHub client reads the PR, labels it and comments once, against the stand-in.
+        await Eventually.Until(() => bot.State.Read(v => v.PullRequests[0].Labels.Contains("break-glass") && v.PullRequests[0].Comments.Count == 1),
+            "the label and the comment on acme/payments#42");
+        var comment = bot.State.Read(v => v.PullRequests[0].Comments[0]);
+        Assert.Contains("<!-- breakglass:BG-1 -->", comment.Body, StringComparison.Ordinal);
+        Assert.Equal(SandboxPeople.GitHubBot, comment.Login);
+        await Eventually.Until(() => bot.Store.Get(1)!.PullRequests[0].AuthorLogin == SandboxPeople.GitHubAuthor, "the PR's author stored on the change");
+        Assert.Equal(SandboxPeople.GitHubAuthorId, bot.Store.Get(1)!.PullRequests[0].AuthorId);
+
+        // A Slack approval alone is not enough: the PR has no approving review yet.
+        var announcement = bot.Store.Get(1)!.Announcement!;
+        await PostAsync(bot, "action", new { user = Reviewer, channel = announcement.Channel, ts = announcement.Ts, actionId = BreakGlassBot.Reviewing.ReviewActions.Approve, value = "BG-1" });
+        await Eventually.Until(() => bot.Store.Get(1)!.Evidence.Any(e => e.Kind == nameof(EvidenceKind.PullRequestApproved) && !e.Satisfied)
+            && bot.Store.Get(1)!.Evidence.Any(e => e.Kind == nameof(EvidenceKind.SlackApproval) && e.Satisfied), "the check after the Slack approval");
+        // The approval is mirrored on the PR, again through the real client.
+        await Eventually.Until(() => bot.State.Read(v => v.PullRequests[0].Comments.Count == 2), "the approval mirrored as a PR comment");
+        await Task.Delay(TimeSpan.FromSeconds(4)); // past a reminder interval: the next planned check still finds no PR approval
+        Assert.Equal(ChangeStatus.Open, bot.Store.Get(1)!.Status);
+
+        // Approving the PR on the page adds an APPROVED review by someone other than the author; the bot's next check sees it.
+        await PostAsync(bot, "github/0", new { done = true });
+        var review = bot.State.Read(v => v.PullRequests[0].Reviews.Single());
+        Assert.Equal(("APPROVED", SandboxPeople.GitHubReviewerId), (review.State, review.UserId));
+        Assert.NotEqual(SandboxPeople.GitHubAuthorId, review.UserId);
+        await Eventually.Until(() => bot.Store.Get(1)!.Status == ChangeStatus.Reviewed, "BG-1 reviewed after the PR approval", TimeSpan.FromSeconds(30));
+        Assert.All(bot.Store.Get(1)!.Evidence, e => Assert.True(e.Satisfied, e.Missing));
+
+        var wire = bot.State.Read(v => v.WireLog.Select(w => w.What).ToList());
+        Assert.Contains(wire, w => w.StartsWith("GitHub GET pull acme/payments#42", StringComparison.Ordinal) && w.EndsWith("→ 200", StringComparison.Ordinal));
+        Assert.Contains(wire, w => w.StartsWith("GitHub POST labels break-glass on acme/payments#42", StringComparison.Ordinal) && w.EndsWith("→ 200", StringComparison.Ordinal));
+        Assert.Contains(wire, w => w.StartsWith("GitHub GET reviews of acme/payments#42", StringComparison.Ordinal) && w.EndsWith("→ 200", StringComparison.Ordinal));
+        Assert.DoesNotContain(wire, w => w.StartsWith("GitHub", StringComparison.Ordinal) && w.Contains("→ 401", StringComparison.Ordinal));
     }
 
     [Fact]

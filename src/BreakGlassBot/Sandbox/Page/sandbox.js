@@ -488,16 +488,20 @@
 
     const gh = $('github');
     gh.replaceChildren();
-    gh.append(el('p', 'note', 'Simulated only: the sandbox does not connect the GitHub client of the bot (GitHub credentials are cleared in sandbox mode), so the bot records PR links but does not read their reviews here. Flipping this changes nothing in the bot.'));
+    gh.append(el('p', 'note', 'The bot reads this pull request through its real GitHub client (a stand-in GitHub on this machine). Link it in a declaration (paste its URL); the bot labels it and comments on it. It counts as reviewed once someone other than its author approves it: Approve PR submits an approving review as ' + (d.pullRequests.length ? d.pullRequests[0].reviewer : 'a reviewer') + '. The bot looks again at its next check (within the reminder interval).'));
     d.pullRequests.forEach((pr, index) => {
       const card = el('div', 'card');
+      card.dataset.testid = 'github-' + index;
       const title = el('div', 'title', pr.ref + ' ');
       title.append(el('span', 'pill ' + (pr.approved ? 'done' : 'open'), pr.approved ? 'approved' : 'review required'));
       card.append(title, el('div', null, pr.title), el('div', 'note', 'by ' + pr.author + ' · ' + pr.url));
+      if (pr.labels.length) card.append(el('div', 'note', 'Labels: ' + pr.labels.join(', ')));
       const flip = el('button', null, pr.approved ? 'Dismiss approval' : 'Approve PR');
       flip.type = 'button';
       flip.addEventListener('click', () => post('github/' + index, { done: !pr.approved }));
       card.append(flip);
+      for (const r of pr.reviews.slice(-3)) card.append(el('div', 'comment', r.user + ': ' + r.state.toLowerCase()));
+      for (const c of pr.comments.slice(-3)) card.append(el('div', 'comment', c.author + ': ' + c.text.replace(/<!--[^>]*-->/g, '').trim()));
       gh.append(card);
     });
 
