@@ -39,6 +39,9 @@ public static class StoreCheck
         Time("digest (open + 5 weeks, built)", () => f.Digest(digest).Blocks?.Count ?? 0);
         Time("tracking sweep (UntrackedOpen)", () => f.Store.UntrackedOpenChanges(now).Count);
         Time("open changes (OpenChanges())", () => f.Store.OpenChanges().Count);
+        Time("declared/reviewed in 5 weeks", () => f.Store.DeclaredOrReviewedSince(now - DigestBuilder.Week * DigestBuilder.TrendWeeks).Count);
+        var loaded = f.Store.OpenChanges().Concat(f.Store.DeclaredOrReviewedSince(now - DigestBuilder.Week * DigestBuilder.TrendWeeks)).ToList();
+        Time("digest builder alone (in memory)", () => digest.Build(loaded, now).Blocks?.Count ?? 0);
         Time("status of one user (OpenChangesOf)", () => f.Store.OpenChangesOf("U000007").Count);
         Time("outbox due steps (WithDueSteps)", () => f.Store.WithDueSteps(now, 200).Count);
         return failed ? 1 : 0;

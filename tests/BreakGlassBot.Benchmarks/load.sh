@@ -75,7 +75,7 @@ if [ "$MICRO" = 1 ]; then
 fi
 log "store-check: 100,000 changes, 10,000 open"
 STORE_RC=0
-"$BENCH_BIN" store-check 100000 10000 | tee "$OUT/store.txt" || STORE_RC=$?
+BENCH_STORE_TEMPLATE="$OUT/store-template" "$BENCH_BIN" store-check 100000 10000 | tee "$OUT/store.txt" || STORE_RC=$?
 
 # --- servers -----------------------------------------------------------------------------------------------
 SERVER_PID=""; SLACK_PID=""
