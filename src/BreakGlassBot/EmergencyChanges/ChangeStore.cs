@@ -40,6 +40,8 @@ public sealed class ChangeStore : IDisposable
         changes.EnsureIndex(c => c.DeclaredBy);
         changes.EnsureIndex(c => c.DueAt);
         changes.EnsureIndex(c => c.DeclaredAt);
+        // The digest's "declared or reviewed since" is an Or: without this index LiteDB scans every change for its ReviewedAt half.
+        changes.EnsureIndex(c => c.ReviewedAt);
         changes.EnsureIndex(c => c.NextStepAt);
         changes.EnsureIndex(c => c.NextCheckAt);
         changes.EnsureIndex(c => c.Announcement!.Ts);
@@ -293,9 +295,15 @@ public sealed class ChangeStore : IDisposable
             Query.EQ(nameof(EmergencyChange.Status), nameof(ChangeStatus.Open))), limit: limit).ToList();
 
     /// <summary>Changes declared or reviewed at or after <paramref name="since"/> (the weekly digest's numbers; a scan once a week is cheap).</summary>
-    public IReadOnlyList<EmergencyChange> DeclaredOrReviewedSince(DateTimeOffset since) =>
+    public IReadOnlyList<EmergencyChange> DeclaredOrReviewedSince(DateTimeOffset since)
+    {
+        // Two index range scans merged by id: LiteDB runs Query.Or of the two several times slower than the two on their own.
         // BSON orders null below numbers, so a change not yet reviewed does not match the ReviewedAt half.
-        changes.Find(Query.Or(Query.GTE(nameof(EmergencyChange.DeclaredAt), since.UtcTicks), Query.GTE(nameof(EmergencyChange.ReviewedAt), since.UtcTicks))).ToList();
+        var found = changes.Find(Query.GTE(nameof(EmergencyChange.DeclaredAt), since.UtcTicks)).ToList();
+        var ids = found.Select(c => c.Id).ToHashSet();
+        found.AddRange(changes.Find(Query.GTE(nameof(EmergencyChange.ReviewedAt), since.UtcTicks)).Where(c => ids.Add(c.Id)));
+        return found;
+    }
 
     /// <summary>One document of a feature's own small collection (e.g. the weekly digest's delivery record), or null.</summary>
     public T? Document<T>(string collection, string id) where T : class => db.GetCollection<T>(collection).FindById(id);

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# load.sh — BreakGlassBot against Slack's Bolt for JavaScript and a bare ASP.NET Core floor, in one run.
+#
+#   bash tests/BreakGlassBot.Benchmarks/load.sh            full run (about 8 minutes on 2 cores)
+#   QUICK=1 bash tests/BreakGlassBot.Benchmarks/load.sh    one short round, no BenchmarkDotNet (about 3 minutes)
+#
+# 1. Builds the bot (Release), the benchmarks exe and the harness's floor; installs the Bolt peer's packages.
+# 2. BenchmarkDotNet micro-benchmarks (in-process, short iterations; MICRO=0 skips) and store-check: the
+#    store's queries over 100,000 changes (10,000 open), each must stay under 200 ms.
+# 3. Load (loopback only, wrk -t1 -c$CONNS through the harness's ack-bench.sh), ROUNDS rounds, order
+#    flipped every round, a fresh server for every measurement:
+#      bolt        the Bolt peer, /breakglass (the harness's own request, our declaration text)
+#      floor       the bare ASP.NET Core endpoint, same request
+#      declare     the bot: /breakglass <summary> <PR URL>: a durable declaration (group-committed to LiteDB,
+#                  then the outbox posts the announcement to the fake Slack API: real background work)
+#      status      the bot: /breakglass status (reads the store)
+#      help        the bot: /breakglass help
+#      click       the bot: a block_actions "Details" click on BG-1 (/slack/interactions)
+#    For each: requests/s, p50/p99, server CPU per request and peak memory (VmHWM), start-up to healthy.
+#    After each declare run the bot is stopped and its LiteDB file counted: stored >= 2xx answers or FAIL.
+# Output: a temp folder (printed), with summary.md (the table README shows), runs.jsonl and logs.
+#
+# Environment: QUICK=1, ROUNDS (2; QUICK 1), SECONDS_PER_RUN (15; QUICK 8), WARMUP (5; QUICK 3), CONNS (32),
+#   MICRO (1; QUICK 0), BENCH_DIR (../shared/bench beside the repository), OUT (a new temp folder).
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+HERE="$REPO/tests/BreakGlassBot.Benchmarks"
+QUICK="${QUICK:-0}"
+if [ "$QUICK" = 1 ]; then d_rounds=1; d_secs=8; d_warm=3; d_micro=0; else d_rounds=2; d_secs=15; d_warm=5; d_micro=1; fi
+ROUNDS="${ROUNDS:-$d_rounds}"; SECS="${SECONDS_PER_RUN:-$d_secs}"; WARMUP="${WARMUP:-$d_warm}"
+MICRO="${MICRO:-$d_micro}"; CONNS="${CONNS:-32}"
+BENCH_DIR="${BENCH_DIR:-$REPO/../shared/bench}"
+[ -x "$BENCH_DIR/ack-bench.sh" ] || { echo "load.sh: no harness at $BENCH_DIR (set BENCH_DIR)" >&2; exit 2; }
+OUT="${OUT:-$(mktemp -d /tmp/breakglass-load.XXXXXX)}"
+mkdir -p "$OUT/logs"
+BOT_PORT=3180; SLACK_PORT=3190; BOLT_PORT=3101; FLOOR_PORT=3102
+export SLACK_SIGNING_SECRET="load-only-secret-$(date +%s)-$$"
+TEXT="Roll back payments deploy after error spike https://github.com/acme/payments/pull/4242"
+PAYLOAD='{"type":"block_actions","user":{"id":"U2147483697","username":"oncall","team_id":"T0001"},"api_app_id":"A123456","trigger_id":"1.2.3","response_url":"http://127.0.0.1:'$SLACK_PORT'/response/1","container":{"type":"message","message_ts":"1700000000.000001","channel_id":"C0BENCH","is_ephemeral":false},"channel":{"id":"C0BENCH","name":"changes"},"message":{"ts":"1700000000.000001","text":"BG-1"},"actions":[{"action_id":"breakglass_details","block_id":"breakglass_review","value":"BG-1","type":"button","action_ts":"1700000001.000001"}]}'
+log() { echo "[load $(date -u +%H:%M:%S)] $*"; }
+
+# --- the harness, copied (it writes beside itself); its signer wrapped to take our text / interaction ---
+cp -r "$BENCH_DIR" "$OUT/bench"; chmod -R u+w "$OUT/bench"; rm -rf "$OUT/bench/results"
+mv "$OUT/bench/signed-request" "$OUT/bench/signed-request.orig"
+cp "$HERE/signed-request-wrapper.py" "$OUT/bench/signed-request"; chmod +x "$OUT/bench/signed-request"
+BENCH="$OUT/bench"
+
+# --- builds ---------------------------------------------------------------------------------------------
+log "building (Release) into $OUT/logs/build.txt"
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; } >> "$OUT/logs/build.txt" 2>&1
+{
+  dotnet build "$REPO/src/BreakGlassBot/BreakGlassBot.csproj" -c Release -nologo -v q
+  dotnet build "$HERE/BreakGlassBot.Benchmarks.csproj" -c Release -nologo -v q
+  dotnet build "$BENCH/aspnet-floor/aspnet-floor.csproj" -c Release -nologo -v q
+  [ -d "$BENCH/bolt-peer/node_modules/@slack/bolt" ] || (cd "$BENCH/bolt-peer" && npm ci --no-audit --no-fund)
+} >> "$OUT/logs/build.txt" 2>&1 || { tail -40 "$OUT/logs/build.txt"; exit 1; }
+BOT_BIN="$REPO/src/BreakGlassBot/bin/Release/net10.0/BreakGlassBot"
+BENCH_BIN="$HERE/bin/Release/net10.0/BreakGlassBot.Benchmarks"
+FLOOR_BIN="$BENCH/aspnet-floor/bin/Release/net10.0/aspnet-floor"
+{
+  echo "date_utc: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "commit: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "cpu: $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo) x $(nproc), $(free -g | awk '/^Mem:/ {print $2}') GiB"
+  echo "kernel: $(uname -r); dotnet $(dotnet --version); node $(node --version); $(wrk -v 2>&1 | head -1 | cut -c1-40)"
+  echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "rounds: $ROUNDS, seconds: $SECS, warm-up: $WARMUP, connections: $CONNS, quick: $QUICK"
+} | tee "$OUT/versions.txt"
+
+# --- micro-benchmarks and the store ----------------------------------------------------------------------
+if [ "$MICRO" = 1 ]; then
+  log "BenchmarkDotNet (in-process, short) -> $OUT/micro.md"
+  (cd "$OUT" && BENCH_STORE_TEMPLATE="$OUT/store-template" "$BENCH_BIN" --filter '*' --inProcess --launchCount 1 --warmupCount 2 --iterationCount 5 \
+      --iterationTime 150 --artifacts "$OUT/bdn" > "$OUT/logs/bdn.txt" 2>&1) || { tail -30 "$OUT/logs/bdn.txt"; exit 1; }
+  cat "$OUT"/bdn/results/*-report-github.md > "$OUT/micro.md"
+fi
+log "store-check: 100,000 changes, 10,000 open"
+STORE_RC=0
+BENCH_STORE_TEMPLATE="$OUT/store-template" "$BENCH_BIN" store-check 100000 10000 | tee "$OUT/store.txt" || STORE_RC=$?
+
+# --- servers -----------------------------------------------------------------------------------------------
+SERVER_PID=""; SLACK_PID=""
+stop_server() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  SERVER_PID=""
+}
+cleanup() { stop_server; if [ -n "$SLACK_PID" ]; then kill "$SLACK_PID" 2>/dev/null || true; wait "$SLACK_PID" 2>/dev/null || true; fi; }
+trap cleanup EXIT
+
+wait_ready() {  # $1 url, $2 name, $3 log -> appends start-up time to starts.jsonl
+  local t0="$1" url="$2" name="$3" logf="$4" t1
+  for _ in $(seq 1 600); do
+    if curl -fsS -o /dev/null "$url" 2>/dev/null; then
+      t1="$(date +%s%N)"
+      printf '{"impl":"%s","ready_ms":%d,"idle_rss_kb":%d}\n' "$name" $(( (t1 - t0) / 1000000 )) \
+        "$(awk '$1=="VmRSS:" {print $2}' "/proc/$SERVER_PID/status")" >> "$OUT/starts.jsonl"
+      return 0
+    fi
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$logf"; echo "load.sh: $name died at start" >&2; exit 1; }
+    sleep 0.05
+  done
+  echo "load.sh: $name not ready after 30 s" >&2; exit 1
+}
+
+"$BENCH_BIN" fake-slack "http://127.0.0.1:$SLACK_PORT" > "$OUT/logs/fake-slack.txt" 2>&1 &
+SLACK_PID=$!
+for _ in $(seq 1 200); do curl -fsS -o /dev/null "http://127.0.0.1:$SLACK_PORT/healthz" 2>/dev/null && break; sleep 0.05; done
+
+DATA=""
+start_server() {  # $1 impl, $2 log
+  local impl="$1" logf="$2" t0
+  t0="$(date +%s%N)"
+  case "$impl" in
+    bolt)  PORT=$BOLT_PORT node "$BENCH/bolt-peer/app.js" > "$logf" 2>&1 & SERVER_PID=$!
+           wait_ready "$t0" "http://127.0.0.1:$BOLT_PORT/bench/records" bolt "$logf" ;;
+    floor) PORT=$FLOOR_PORT "$FLOOR_BIN" > "$logf" 2>&1 & SERVER_PID=$!
+           wait_ready "$t0" "http://127.0.0.1:$FLOOR_PORT/bench/records" floor "$logf" ;;
+    bot)   DATA="$(mktemp -d "$OUT/data.XXXXXX")"
+           Slack__SigningSecret="$SLACK_SIGNING_SECRET" Slack__BotToken="xoxb-load-only" \
+           Slack__ApiBaseUrl="http://127.0.0.1:$SLACK_PORT/api/" Slack__AnnouncementChannel="C0BENCH" \
+           Storage__DataDirectory="$DATA" Urls="http://127.0.0.1:$BOT_PORT" ASPNETCORE_ENVIRONMENT=Production \
+           Logging__LogLevel__Default=Warning "$BOT_BIN" > "$logf" 2>&1 & SERVER_PID=$!
+           wait_ready "$t0" "http://127.0.0.1:$BOT_PORT/healthz" bot "$logf" ;;
+  esac
+}
+
+run_one() {  # $1 kind, $2 round
+  local kind="$1" r="$2" impl url rc=0 envs=() records=()
+  case "$kind" in
+    bolt)    impl=bolt;  url="http://127.0.0.1:$BOLT_PORT/slack/events";  envs=(BENCH_TEXT="$TEXT"); records=(RECORDS_URL="http://127.0.0.1:$BOLT_PORT/bench/records") ;;
+    floor)   impl=floor; url="http://127.0.0.1:$FLOOR_PORT/slack/events"; envs=(BENCH_TEXT="$TEXT"); records=(RECORDS_URL="http://127.0.0.1:$FLOOR_PORT/bench/records") ;;
+    declare) impl=bot;   url="http://127.0.0.1:$BOT_PORT/slack/commands"; envs=(BENCH_TEXT="$TEXT") ;;
+    status)  impl=bot;   url="http://127.0.0.1:$BOT_PORT/slack/commands"; envs=(BENCH_TEXT="status") ;;
+    help)    impl=bot;   url="http://127.0.0.1:$BOT_PORT/slack/commands"; envs=(BENCH_TEXT="help") ;;
+    click)   impl=bot;   url="http://127.0.0.1:$BOT_PORT/slack/interactions"; envs=(BENCH_PAYLOAD="$PAYLOAD") ;;
+  esac
+  start_server "$impl" "$OUT/logs/$kind-r$r.server.txt"
+  if [ "$impl" = bot ] && [ "$kind" != declare ]; then   # BG-1 for the click, one open change for status
+    env BENCH_TEXT="$TEXT" "$BENCH/signed-request" --format curl --url "http://127.0.0.1:$BOT_PORT/slack/commands" | bash > /dev/null
+  fi
+  env "${envs[@]}" "${records[@]}" LABEL="$kind round=$r" SERVER_PID="$SERVER_PID" WARMUP="$WARMUP" RESULT_JSON="$OUT/runs.jsonl" \
+    "$BENCH/ack-bench.sh" "$url" "$SECS" "$CONNS" > "$OUT/logs/$kind-r$r.bench.txt" 2>&1 || rc=$?
+  stop_server
+  if [ "$kind" = declare ]; then   # durability: every 2xx (warm-up and measured) is in the LiteDB file
+    local stored answered
+    stored="$("$BENCH_BIN" count-store "$DATA/breakglass.db" 2>>"$OUT/logs/count.txt" | tail -1)"
+    answered="$(grep -h 'label": "declare round='"$r"'"' "$OUT/runs.jsonl" | python3 -c 'import json,sys; r=json.loads(sys.stdin.readline()); print(r["requests"]-r["non2xx"])')"
+    printf '{"round":%s,"stored":%s,"measured_2xx":%s}\n' "$r" "${stored:-0}" "$answered" >> "$OUT/durability.jsonl"
+    [ "${stored:-0}" -ge "$answered" ] || { echo "load.sh: stored $stored < $answered answered" >&2; rc=1; }
+  fi
+  printf '%-18s load %s  %s rc=%s\n' "$kind r$r" "$(cut -d' ' -f1 /proc/loadavg)" \
+    "$(grep -E '^(requests/s|latency|server):' "$OUT/logs/$kind-r$r.bench.txt" | tr -s ' ' | paste -sd ' ' | cut -c1-200)" "$rc"
+  [ $rc -eq 0 ] || { tail -5 "$OUT/logs/$kind-r$r.bench.txt"; FAILED=1; }
+  rm -rf "$DATA"; DATA=""
+}
+
+log "rejections (bad signature, stale timestamp) on the bot"
+start_server bot "$OUT/logs/bot-reject.server.txt"
+env BENCH_TEXT="help" "$BENCH/ack-bench.sh" --reject "http://127.0.0.1:$BOT_PORT/slack/commands" | tee "$OUT/reject.txt" || FAILED=1
+stop_server; rm -rf "$DATA"
+
+FAILED="${FAILED:-0}"
+KINDS=(bolt declare floor status help click)
+for r in $(seq 1 "$ROUNDS"); do
+  if [ $((r % 2)) = 1 ]; then order=("${KINDS[@]}"); else order=(); for ((i=${#KINDS[@]}-1; i>=0; i--)); do order+=("${KINDS[$i]}"); done; fi
+  for k in "${order[@]}"; do run_one "$k" "$r"; done
+done
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/versions.txt"
+
+python3 "$HERE/load-summary.py" "$OUT" | tee "$OUT/summary.md"
+echo "results: $OUT"
+[ "$STORE_RC" = 0 ] || echo "store-check: a query over 200 ms (see above)"
+exit $(( FAILED || STORE_RC ))
