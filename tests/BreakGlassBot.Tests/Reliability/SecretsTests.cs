@@ -92,8 +92,9 @@ public class SecretsTests : IAsyncLifetime
         await Eventually.Until(() => bot.Store.Get(1)!.NextStepAt is null || bot.Store.Get(1)!.Status != ChangeStatus.Open, "steps settled");
 
         var logs = bot.Logs.ToList();
-        Assert.True(logs.Count > 20, $"only {logs.Count} log lines captured: the scan would prove nothing");
-        Assert.Contains(logs, l => l.Contains("Warning") || l.Contains("Error")); // the failures were logged
+        // The scan proves something only if the failures and rejections were logged at all.
+        Assert.True(logs.Count >= 10, $"only {logs.Count} log lines captured: the scan would prove nothing");
+        Assert.Contains(logs, l => l.StartsWith("Warning") || l.StartsWith("Error"));
         foreach (var (name, value) in Secrets())
         {
             var leaked = logs.FirstOrDefault(l => l.Contains(value, StringComparison.Ordinal)
