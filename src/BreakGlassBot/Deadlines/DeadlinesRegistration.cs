@@ -29,8 +29,10 @@ public static class DeadlinesRegistration
             .UseRecommendedSerializerSettings()
             .UseLogProvider(new HostLogProvider(new Hangfire.AspNetCore.AspNetCoreLogProvider(sp.GetRequiredService<ILoggerFactory>())))
             .UseStorage(sp.GetRequiredService<JobStorage>()));
-        s.AddHangfireServer(o =>
+        s.AddSingleton(sp => storage.Hangfire == HangfireStorageKind.PostgreSql ? InstanceQueue.For(sp.GetRequiredService<ChangeStore>()) : new InstanceQueue(null));
+        s.AddHangfireServer((sp, o) =>
         {
+            o.Queues = sp.GetRequiredService<InstanceQueue>().ServerQueues;
             o.SchedulePollingInterval = storage.PollingInterval;
             o.WorkerCount = Math.Max(2, Environment.ProcessorCount * 2);
             o.ServerName = $"breakglassbot:{Environment.MachineName}:{Environment.ProcessId}";
@@ -93,11 +95,11 @@ internal sealed class TrackingStepSource(ReviewPolicy policy) : IDeclarationStep
 
 /// <summary>At start-up: the recurring sweep is registered under its stable id, and run once at once.</summary>
 internal sealed class TrackingReconciliation(IRecurringJobManager recurring, TrackingSweepJob sweep, JobStorage jobs, ChangeStore store,
-    ReviewTracker tracker, ILogger<TrackingReconciliation> log) : IHostedService
+    ReviewTracker tracker, InstanceQueue queue, ILogger<TrackingReconciliation> log) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        recurring.AddOrUpdate<TrackingSweepJob>(TrackingSweepJob.RecurringId, j => j.Run(), Cron.Minutely());
+        queue.AddOrUpdate<TrackingSweepJob>(recurring, TrackingSweepJob.RecurringId, j => j.Run(), Cron.Minutely());
         // A job store with nothing scheduled while changes are open was lost or replaced: plan every open change's
         // next check again. (A duplicate of a planned check is harmless: the first run moves the plan on, the copy ends.)
         if (jobs.GetMonitoringApi().ScheduledCount() == 0)

@@ -11,12 +11,21 @@ namespace BreakGlassBot.Deadlines;
 /// Schedules the tracking job of a change through Hangfire. Also the re-evaluation hook: an approval or a
 /// webhook asks for a check now.
 /// </summary>
-public sealed class ReviewTracker(IBackgroundJobClient jobs) : IReevaluation
+public sealed class ReviewTracker(IBackgroundJobClient jobs, InstanceQueue queue) : IReevaluation
 {
-    public void Reevaluate(int changeId) => jobs.Enqueue<TrackChangeJob>(j => j.RunAsync(changeId, null, CancellationToken.None));
+    // The change id means a change of this instance's store: the job goes to this instance's queue (see InstanceQueue).
+    public void Reevaluate(int changeId)
+    {
+        if (queue.Name is { } q) jobs.Enqueue<TrackChangeJob>(q, j => j.RunAsync(changeId, null, CancellationToken.None));
+        else jobs.Enqueue<TrackChangeJob>(j => j.RunAsync(changeId, null, CancellationToken.None));
+    }
 
     /// <summary>Plans the check of the change's chain at <paramref name="at"/> (the job knows it is that chain's check).</summary>
-    public void ScheduleAt(int changeId, DateTimeOffset at) => jobs.Schedule<TrackChangeJob>(j => j.RunAsync(changeId, at, CancellationToken.None), at);
+    public void ScheduleAt(int changeId, DateTimeOffset at)
+    {
+        if (queue.Name is { } q) jobs.Schedule<TrackChangeJob>(q, j => j.RunAsync(changeId, at, CancellationToken.None), at);
+        else jobs.Schedule<TrackChangeJob>(j => j.RunAsync(changeId, at, CancellationToken.None), at);
+    }
 }
 
 /// <summary>The outbox step that hands a newly declared change to Hangfire (off the request path, durably).</summary>

@@ -1,3 +1,4 @@
+using BreakGlassBot.Deadlines;
 using BreakGlassBot.Declaring;
 using BreakGlassBot.Digest;
 using Hangfire;
@@ -23,11 +24,12 @@ public static class DigestRegistration
 }
 
 /// <summary>Registers the recurring job under its stable id at start-up (AddOrUpdate: a changed cron or zone replaces the old one).</summary>
-internal sealed class DigestSchedule(IRecurringJobManager recurring, IOptions<PolicyOptions> policy) : IHostedService
+internal sealed class DigestSchedule(IRecurringJobManager recurring, InstanceQueue queue, IOptions<PolicyOptions> policy) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        recurring.AddOrUpdate<WeeklyDigestJob>(WeeklyDigestJob.RecurringId, j => j.RunAsync(null, CancellationToken.None), policy.Value.DigestCron,
+        // Per instance on a shared job store: each instance's digest covers its own changes (see InstanceQueue).
+        queue.AddOrUpdate<WeeklyDigestJob>(recurring, WeeklyDigestJob.RecurringId, j => j.RunAsync(null, CancellationToken.None), policy.Value.DigestCron,
             new RecurringJobOptions { TimeZone = ConfigurationCheck.FindTimeZone(policy.Value.DigestTimeZone) });
         return Task.CompletedTask;
     }

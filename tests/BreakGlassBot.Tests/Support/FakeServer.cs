@@ -23,6 +23,8 @@ public abstract record Fault
     public sealed record Abort : Fault;
     /// <summary>Do the work (e.g. post the message), then answer with this status: the client cannot know it happened.</summary>
     public sealed record AfterWork(int Code) : Fault;
+    /// <summary>Do the work, then hold the answer back for <paramref name="By"/> (the caller may crash or give up meanwhile), then answer normally.</summary>
+    public sealed record WorkThenHang(TimeSpan By) : Fault;
 }
 
 public sealed record RecordedCall(string Key, string Method, string Path, string Query, IReadOnlyDictionary<string, string> Headers, string Body)
@@ -83,6 +85,16 @@ public abstract class FakeServer : IAsyncDisposable
                     return;
                 case Fault.Abort:
                     http.Abort();
+                    return;
+                case Fault.WorkThenHang h:
+                    var kept = http.Response.Body;
+                    var buffer = new MemoryStream();
+                    http.Response.Body = buffer;
+                    await next(http);
+                    http.Response.Body = kept;
+                    try { await Task.Delay(h.By, http.RequestAborted); } catch (OperationCanceledException) { return; }
+                    buffer.Position = 0;
+                    await buffer.CopyToAsync(kept);
                     return;
                 case Fault.AfterWork w:
                     var original = http.Response.Body;
