@@ -16,6 +16,7 @@ namespace BreakGlassBot.Tests.Evidence;
 /// A realistic history through the real entry points (signed slash commands, signed button clicks and modal submissions,
 /// the real Hangfire tracker with a 15-second review window), then the evidence packets and the period export.
 /// </summary>
+[Collection(SerialCollection.Name)] // real-time Hangfire reminders and deadlines: run alone
 public class EvidenceHistoryTests : BotTest
 {
     internal const string Reviewer1 = ApprovalTests.Reviewer1;
