@@ -12,20 +12,26 @@ public sealed class Chromium : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Binary = Environment.GetEnvironmentVariable("BGB_TEST_CHROMIUM") is { Length: > 0 } configured ? configured
-            : Find() ?? (await InstallAsync() ? Find() : null)
-            ?? throw new InvalidOperationException("Chromium is not installed and could not be installed (apt-get install chromium as root), and BGB_TEST_CHROMIUM is not set.");
+        Binary = await LocateOrInstallAsync();
     }
 
     public Task DisposeAsync() => Task.CompletedTask;
+
+    /// <summary>The Chromium binary: BGB_TEST_CHROMIUM, else Debian's, installed first when missing (as root). Shared by every browser fixture.</summary>
+    public static async Task<string> LocateOrInstallAsync() =>
+        Environment.GetEnvironmentVariable("BGB_TEST_CHROMIUM") is { Length: > 0 } configured ? configured
+            : Find() ?? (await InstallAsync() ? Find() : null)
+            ?? throw new InvalidOperationException("Chromium is not installed and could not be installed (apt-get install chromium as root), and BGB_TEST_CHROMIUM is not set.");
 
     static string? Find() => new[] { "/usr/bin/chromium", "/usr/bin/chromium-browser" }.FirstOrDefault(File.Exists);
 
     static async Task<bool> InstallAsync()
     {
         if (Environment.UserName != "root") return false;
-        var update = await RunAsync("apt-get", TimeSpan.FromMinutes(5), ["update", "-qq"]);
-        var install = await RunAsync("apt-get", TimeSpan.FromMinutes(10), ["install", "-y", "-qq", "--no-install-recommends", "chromium"], ("DEBIAN_FRONTEND", "noninteractive"));
+        // Another apt-get may hold the lock (a PostgreSQL install in a parallel test): wait for it rather than fail.
+        (string, string) env = ("DEBIAN_FRONTEND", "noninteractive");
+        var update = await RunAsync("apt-get", TimeSpan.FromMinutes(5), ["-o", "DPkg::Lock::Timeout=300", "update", "-qq"], env);
+        var install = await RunAsync("apt-get", TimeSpan.FromMinutes(10), ["-o", "DPkg::Lock::Timeout=300", "install", "-y", "-qq", "chromium"], env);
         return update.Code == 0 && install.Code == 0;
     }
 
