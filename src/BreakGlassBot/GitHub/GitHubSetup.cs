@@ -61,8 +61,6 @@ public static class GitHubSetup
 
         s.AddSingleton<IEvidenceSource, PullRequestEvidence>();
         s.AddSingleton<IApprovalFollowUps, ApprovalMirror>();
-        // The deadline tracker registers the real one; until then webhooks have nothing to wake.
-        s.TryAddSingleton<IReevaluation, NoReevaluation>();
         return builder;
     }
 }

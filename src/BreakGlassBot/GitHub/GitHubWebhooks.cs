@@ -125,9 +125,3 @@ public static partial class GitHubWebhooks
     [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "GitHub {Event} {Action} for {PullRequest}: {Count} open change(s) re-evaluated (delivery {Delivery})")]
     static partial void LogHandled(ILogger logger, string @event, string action, string pullRequest, int count, string delivery);
 }
-
-/// <summary>Until the deadline tracker registers the real one: nothing to re-evaluate.</summary>
-internal sealed class NoReevaluation : IReevaluation
-{
-    public void Reevaluate(int changeId) { }
-}
