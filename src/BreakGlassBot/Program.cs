@@ -1,4 +1,5 @@
 using BreakGlassBot.Deadlines;
+using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.GitHub;
 using BreakGlassBot.Evidence;
 using BreakGlassBot.Hosting;
@@ -17,7 +18,12 @@ public static partial class Program
             await Console.Error.WriteLineAsync(e.Message);
             return 2;
         }
-        await app.RunAsync();
+        try { await app.RunAsync(); }
+        catch (DataDirectoryInUseException e)
+        {
+            await Console.Error.WriteLineAsync(e.Message);
+            return 3;
+        }
         return 0;
     }
 

@@ -22,7 +22,12 @@ public static class DeadlinesRegistration
         Hangfire.Logging.LogProvider.SetCurrentLogProvider(null);
         // This host's storage, registered before AddHangfire: Hangfire's own registration would resolve the
         // process-wide JobStorage.Current, which another host in the same process (tests) may have replaced.
-        s.AddSingleton<JobStorage>(_ => CreateStorage(storage));
+        // The ChangeStore first: it takes the data directory's lock, which the embedded job store's in-process locks rely on.
+        s.AddSingleton<JobStorage>(sp => { sp.GetRequiredService<ChangeStore>(); return CreateStorage(storage); });
+        // Likewise this host's job activator: Hangfire's registration snapshots the process-wide JobActivator.Current,
+        // which a second host starting at the same moment replaces; its jobs then resolve from the other host's
+        // container (ObjectDisposedException once that host is gone: measured, 1 test run in 4 under load).
+        s.AddSingleton<JobActivator>(sp => new Hangfire.AspNetCore.AspNetCoreJobActivator(sp.GetRequiredService<IServiceScopeFactory>()));
         s.AddHangfire((sp, config) => config
             .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
             .UseSimpleAssemblyNameTypeSerializer()
@@ -33,6 +38,7 @@ public static class DeadlinesRegistration
         s.AddHangfireServer((sp, o) =>
         {
             o.Queues = sp.GetRequiredService<InstanceQueue>().ServerQueues;
+            o.Activator = sp.GetRequiredService<JobActivator>();
             o.SchedulePollingInterval = storage.PollingInterval;
             o.WorkerCount = Math.Max(2, Environment.ProcessorCount * 2);
             o.ServerName = $"breakglassbot:{Environment.MachineName}:{Environment.ProcessId}";
@@ -67,7 +73,7 @@ public static class DeadlinesRegistration
             });
         Directory.CreateDirectory(storage.ResolvedDataDirectory);
         // The SQLite storage does not wake idle workers on enqueue: its queue poll is how soon a job starts.
-        return new SQLiteStorage(Path.Combine(storage.ResolvedDataDirectory, "hangfire.db"), new SQLiteStorageOptions { QueuePollInterval = storage.PollingInterval });
+        return new EmbeddedJobStorage(Path.Combine(storage.ResolvedDataDirectory, "hangfire.db"), new SQLiteStorageOptions { QueuePollInterval = storage.PollingInterval });
     }
 
     /// <summary>The dashboard: loopback-only in Development; otherwise only with a key from Evidence:ApiKeys, or off when there is none.</summary>

@@ -22,12 +22,13 @@ public sealed class ChangeStore : IDisposable
     readonly System.Threading.Channels.Channel<PendingDeclaration> declarations =
         System.Threading.Channels.Channel.CreateUnbounded<PendingDeclaration>(new() { SingleReader = true });
     readonly Thread declarationWriter;
+    readonly DataDirectoryLock? directoryLock;
 
     public ChangeStore(IOptions<StorageOptions> options) : this(Path.Combine(options.Value.ResolvedDataDirectory, "breakglass.db")) { }
 
     public ChangeStore(string path)
     {
-        if (path != ":memory:") Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        if (path != ":memory:") directoryLock = DataDirectoryLock.Take(Path.GetDirectoryName(Path.GetFullPath(path))!);
         FilePath = path;
         db = new LiteDatabase(new ConnectionString { Filename = path, Connection = ConnectionType.Direct }, CreateMapper());
         changes = db.GetCollection<EmergencyChange>("changes");
@@ -337,5 +338,6 @@ public sealed class ChangeStore : IDisposable
         declarations.Writer.TryComplete();
         declarationWriter.Join(TimeSpan.FromSeconds(10));
         db.Dispose();
+        directoryLock?.Dispose();
     }
 }

@@ -23,7 +23,7 @@ public class EvidenceEndToEndTests : JiraBotTest
             ["Policy:ReminderInterval"] = "00:00:02",
         });
         await Bot.CommandJsonAsync("Hotfix payments OPS-7");
-        await Eventually.Until(() => Slack.DirectMessages(ApprovalTests.Reviewer1).Count >= 1, "reviewer reminded", TimeSpan.FromSeconds(30));
+        await Bot.Until(() => Slack.DirectMessages(ApprovalTests.Reviewer1).Count >= 1, "reviewer reminded", TimeSpan.FromSeconds(30));
         Assert.Contains("OPS-7", Slack.DirectMessages(ApprovalTests.Reviewer1)[0].Text);
 
         await Bot.InteractionAsync(ApprovalTests.Click(ApprovalTests.Reviewer1, ReviewActions.Approve, "BG-1"));

@@ -61,7 +61,7 @@ public class ApprovalTests : BotTest
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
         Assert.Equal(HttpStatusCode.OK, again.StatusCode);
 
-        await Eventually.Until(() => Bot.Store.Get(1)!.Status == ChangeStatus.Reviewed, "reviewed");
+        await Bot.Until(() => Bot.Store.Get(1)!.Status == ChangeStatus.Reviewed, "reviewed");
         await Eventually.Until(() => Bot.Store.Get(1)!.NextStepAt is null, "notes and updates sent");
         Assert.Single(Bot.Store.Get(1)!.Approvals);
         Assert.Single(Bot.Store.AuditTrail(1), e => e.Type == AuditTypes.Approved && e.Actor == Reviewer1);

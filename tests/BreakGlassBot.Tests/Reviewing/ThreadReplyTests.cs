@@ -128,7 +128,7 @@ public class ThreadReplyTests : BotTest
         var envelope = Reply("EvR1", ApprovalTests.Reviewer1, "lgtm", ts);
         Bot.Store.AcceptInbound("EvR1", envelope.ToJsonString(), DateTimeOffset.UtcNow); // saved at the ack, never processed
         var data = Bot.DataDirectory;
-        await Bot.App.StopAsync();
+        await Bot.StopAsync();
         await using var again = await TestBot.StartAsync(Slack, data, Settings);
         await Eventually.Until(() => again.Store.Get(1)!.Approvals.Count == 1, "processed after restart");
     }

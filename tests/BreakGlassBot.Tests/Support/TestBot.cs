@@ -33,6 +33,26 @@ public sealed class TestBot : IAsyncDisposable
     public ChangeStore Store => App.Services.GetRequiredService<ChangeStore>();
     public T Service<T>() where T : notnull => App.Services.GetRequiredService<T>();
 
+    /// <summary><see cref="Eventually.Until"/>, with what the job store and the open changes say when it times out.</summary>
+    public async Task Until(Func<bool> condition, string what, TimeSpan? timeout = null)
+    {
+        try { await Eventually.Until(condition, what, timeout); }
+        catch (Xunit.Sdk.FailException e) { throw new Xunit.Sdk.XunitException(e.Message + "\n" + Diagnostics()); }
+    }
+
+    /// <summary>What the job store and the change documents say, for a failure message.</summary>
+    public string Diagnostics()
+    {
+        var stats = Service<Hangfire.JobStorage>().GetMonitoringApi().GetStatistics();
+        var servers = Service<Hangfire.JobStorage>().GetMonitoringApi().Servers();
+        var changes = Store.OpenChanges().Select(c => $"{c.ChangeId} {c.Status} next-check {c.NextCheckAt:O} next-step {c.NextStepAt:O} steps [{string.Join(", ", c.Steps.Select(st => st.Kind + ":" + st.State + "@" + st.NextAttemptAt.ToString("O") + "#" + st.Attempts))}]");
+        var api = Service<Hangfire.JobStorage>().GetMonitoringApi();
+        var history = api.ScheduledJobs(0, 10).Select(j => j.Key).Concat(api.FailedJobs(0, 10).Select(j => j.Key))
+            .Select(id => $"job {id}: " + string.Join(" <- ", api.JobDetails(id).History.Select(h => $"{h.StateName} {h.Reason} {string.Join(";", h.Data.Where(d => d.Key.StartsWith("Exception")).Select(d => d.Value[..Math.Min(d.Value.Length, 1500)]))}")));
+        return string.Join("\n", history) + $"\njobs: enqueued {stats.Enqueued} scheduled {stats.Scheduled} processing {stats.Processing} succeeded {stats.Succeeded} failed {stats.Failed} servers {servers.Count} (workers {string.Join(",", servers.Select(x => x.WorkersCount))}); now {DateTimeOffset.UtcNow:O}\n"
+            + string.Join("\n", changes) + "\n" + string.Join("\n", Logs.Where(l => l.StartsWith("Warning") || l.StartsWith("Error")).TakeLast(20));
+    }
+
     public static string NewDataDirectory() => Path.Combine(Path.GetTempPath(), "bgb-test-" + Guid.NewGuid().ToString("N"));
 
     public static async Task<TestBot> StartAsync(FakeSlack slack, string? dataDirectory = null, IDictionary<string, string?>? settings = null,
@@ -91,13 +111,23 @@ public sealed class TestBot : IAsyncDisposable
     public Task<HttpResponseMessage> EventAsync(JsonNode envelope) =>
         SendSignedAsync("/slack/events", envelope.ToJsonString(), "application/json");
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Stops the bot and releases its data directory (a restart on it may follow); the directory stays.</summary>
+    public async Task StopAsync()
     {
-        Http.Dispose();
+        if (stopped) return;
+        stopped = true;
         // Under a loaded machine Hangfire's server can miss the host's shutdown deadline and throw while stopping;
         // that is the end of the test host, not a result of the test.
         try { await App.StopAsync(); } catch (OperationCanceledException) { }
         await App.DisposeAsync();
+    }
+
+    bool stopped;
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        await StopAsync();
         if (ownsDirectory) try { Directory.Delete(DataDirectory, recursive: true); } catch (IOException) { }
     }
 }

@@ -1,0 +1,38 @@
+namespace BreakGlassBot.EmergencyChanges;
+
+/// <summary>
+/// One bot process per data directory. LiteDB's direct mode takes no file lock on Linux and the embedded job
+/// store's locks live in the process (<see cref="Deadlines.EmbeddedJobStorage"/>): a second process on the same
+/// files would corrupt the one and run the other's jobs twice. The lock is an exclusive open of a file next to
+/// the database (flock on Unix, a share lock on Windows); the kernel drops it when the process dies, so a crash
+/// never leaves the directory locked.
+/// </summary>
+public sealed class DataDirectoryLock : IDisposable
+{
+    public const string FileName = "breakglass.lock";
+    readonly FileStream file;
+
+    DataDirectoryLock(FileStream file) => this.file = file;
+
+    public static DataDirectoryLock Take(string directory)
+    {
+        Directory.CreateDirectory(directory);
+        var path = Path.Combine(directory, FileName);
+        try
+        {
+            return new DataDirectoryLock(new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
+        }
+        catch (IOException)
+        {
+            throw new DataDirectoryInUseException(directory);
+        }
+    }
+
+    public void Dispose() => file.Dispose();
+}
+
+public sealed class DataDirectoryInUseException(string directory) : Exception(
+    $"The data directory {directory} is in use by another BreakGlassBot process. Stop that process first, or give this one its own Storage:DataDirectory. For an audit check while the bot runs, use GET /evidence/verify.")
+{
+    public string Directory { get; } = directory;
+}
