@@ -106,13 +106,15 @@ internal sealed class TrackingReconciliation(IRecurringJobManager recurring, Tra
     public Task StartAsync(CancellationToken cancellationToken)
     {
         queue.AddOrUpdate<TrackingSweepJob>(recurring, TrackingSweepJob.RecurringId, j => j.Run(), Cron.Minutely());
-        // A job store with nothing scheduled while changes are open was lost or replaced: plan every open change's
-        // next check again. (A duplicate of a planned check is harmless: the first run moves the plan on, the copy ends.)
-        if (jobs.GetMonitoringApi().ScheduledCount() == 0)
+        // A job store that does not carry this data's mark was lost or replaced (or never saw this data): plan every
+        // open change's next check again. Counting scheduled jobs cannot tell: on a shared store they may all be another
+        // instance's. (A duplicate of a planned check is harmless: the first run moves the plan on, the copy ends.)
+        if (!JobStoreMark.Present(jobs, store, queue))
         {
             var open = store.OpenChanges();
             foreach (var change in open.Where(c => c.NextCheckAt is not null)) tracker.ScheduleAt(change.Id, change.NextCheckAt!.Value);
-            if (open.Count > 0) log.LogWarning("The job store had no scheduled checks: re-planned {Count} open change(s)", open.Count);
+            if (open.Count > 0) log.LogWarning("The job store did not know this data: re-planned {Count} open change(s)", open.Count);
+            JobStoreMark.Set(jobs, store, queue);
         }
         var found = sweep.Run();
         if (found > 0) log.LogInformation("Start-up reconciliation: {Count} open change(s) had no pending check; checking them now", found);
@@ -120,6 +122,36 @@ internal sealed class TrackingReconciliation(IRecurringJobManager recurring, Tra
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+/// <summary>
+/// A token kept both in the LiteDB file and in the job store (a Hangfire hash per instance queue): while both agree,
+/// the job store holds this data's planned checks.
+/// </summary>
+public sealed class JobStoreMark
+{
+    public string Id { get; set; } = "";
+    public string Token { get; set; } = "";
+
+    static string Key(InstanceQueue queue) => "breakglassbot:job-store-mark:" + (queue.Name ?? "default");
+
+    static string TokenOf(ChangeStore store) => store.SaveDocument<JobStoreMark>(InstanceQueue.Collection, "job-store-mark",
+        existing => existing ?? new JobStoreMark { Id = "job-store-mark", Token = Guid.NewGuid().ToString("N") }).Token;
+
+    public static bool Present(JobStorage jobs, ChangeStore store, InstanceQueue queue)
+    {
+        using var connection = jobs.GetConnection();
+        var entries = connection.GetAllEntriesFromHash(Key(queue));
+        return entries is not null && entries.TryGetValue("token", out var token) && token == TokenOf(store);
+    }
+
+    public static void Set(JobStorage jobs, ChangeStore store, InstanceQueue queue)
+    {
+        using var connection = jobs.GetConnection();
+        using var transaction = connection.CreateWriteTransaction();
+        transaction.SetRangeInHash(Key(queue), [new("token", TokenOf(store))]);
+        transaction.Commit();
+    }
 }
 
 /// <summary>Dashboard access outside Development: Authorization: Bearer &lt;key&gt;, or Basic with the key as password (for a browser).</summary>

@@ -1,6 +1,8 @@
 using System.Net;
+using BreakGlassBot.Deadlines;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Tests.Support;
+using Hangfire;
 
 namespace BreakGlassBot.Tests.Deadlines;
 
@@ -135,6 +137,30 @@ public class TrackingTests : IAsyncLifetime
         {
             await Eventually.Until(() => slack.DirectMessages(Reviewer1).Count >= 1, "reminded although the job store was lost", TimeSpan.FromSeconds(30));
         }
+    }
+
+    [Fact]
+    public async Task AReplacedJobStoreThatHoldsSomeoneElsesJobsStillGetsEveryOpenChangesCheck()
+    {
+        await using (var bot = await TestBot.StartAsync(slack, data, Settings(window: "01:00:00", reminder: "00:30:00")))
+        {
+            await bot.CommandJsonAsync("Purge CDN cache");
+            await Eventually.Until(() => bot.Store.Get(1)!.Steps.All(s => s.State != StepState.Pending), "handed to Hangfire");
+        }
+        foreach (var f in Directory.GetFiles(data, "hangfire.db*")) File.Delete(f);
+        // A fresh job store that is not empty: a count of scheduled jobs would call it intact.
+        using (var other = new EmbeddedJobStorage(Path.Combine(data, "hangfire.db"), new Hangfire.Storage.SQLite.SQLiteStorageOptions()))
+            new Hangfire.BackgroundJobClient(other).Schedule(() => Console.WriteLine("someone else's job"), TimeSpan.FromHours(1));
+        await using (var bot = await TestBot.StartAsync(slack, data, Settings(window: "01:00:00", reminder: "00:30:00")))
+        {
+            var scheduled = bot.Service<Hangfire.JobStorage>().GetMonitoringApi().ScheduledJobs(0, 100);
+            var planned = bot.Store.Get(1)!.NextCheckAt;
+            Assert.Contains(scheduled, j => j.Value.Job?.Type == typeof(TrackChangeJob) && Equals(j.Value.Job.Args[0], 1)
+                && j.Value.EnqueueAt is { } at && Math.Abs((at - planned!.Value.UtcDateTime).TotalSeconds) < 1);
+        }
+        // Restarted on the job store it now marked: nothing is planned twice.
+        await using (var bot = await TestBot.StartAsync(slack, data, Settings(window: "01:00:00", reminder: "00:30:00")))
+            Assert.Single(bot.Service<Hangfire.JobStorage>().GetMonitoringApi().ScheduledJobs(0, 100), j => j.Value.Job?.Type == typeof(TrackChangeJob));
     }
 
     [Fact]
