@@ -70,6 +70,21 @@ public class WebhookTests : GitHubBotTest
         return Bot.Http.SendAsync(request);
     }
 
+    /// <summary>Found by the mutation fuzzer: a signed body whose parts have the wrong shape answered 500.</summary>
+    [Theory]
+    [InlineData("pull_request_review", "[]", false)]
+    [InlineData("pull_request_review", "\"text\"", false)]
+    [InlineData("pull_request_review", "{\"action\":\"submitted\",\"pull_request\":[1],\"repository\":{\"full_name\":\"Codertocat/Hello-World\"}}", false)]
+    [InlineData("pull_request_review", "{\"action\":\"submitted\",\"pull_request\":{\"number\":\"2\"},\"repository\":{\"full_name\":\"Codertocat/Hello-World\"}}", false)]
+    [InlineData("pull_request_review", "{\"action\":\"submitted\",\"pull_request\":{\"number\":2},\"repository\":[\"Codertocat/Hello-World\"]}", false)]
+    [InlineData("pull_request", "{\"action\":\"closed\",\"pull_request\":{\"number\":2,\"merged\":true,\"merged_at\":7,\"head\":[]},\"repository\":{\"full_name\":\"Codertocat/Hello-World\"},\"sender\":\"x\"}", true)]
+    public async Task ASignedPayloadOfTheWrongShapeIsNotOneOfOursAndNeverA5xx(string @event, string body, bool namesALinkedPr)
+    {
+        var response = await PostAsync(@event, body);
+        Assert.True((int)response.StatusCode < 500, $"answered {(int)response.StatusCode}");
+        Assert.Equal(namesALinkedPr, !reevaluation.Asked.IsEmpty);
+    }
+
     static string Sign(string secret, string body) =>
         "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(body)));
 
