@@ -65,7 +65,11 @@ public static partial class GitHubWebhooks
         var delivery = http.Request.Headers["X-GitHub-Delivery"].ToString();
         PullRequestEvent? evt;
         try { evt = PullRequestEvent.Parse(eventName, body); }
-        catch (JsonException) { return Results.Json(new { ok = false, error = "malformed_payload" }, statusCode: StatusCodes.Status400BadRequest); }
+        // InvalidOperationException: a string that is not valid UTF-8 parses, and throws only when read.
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            return Results.Json(new { ok = false, error = "malformed_payload" }, statusCode: StatusCodes.Status400BadRequest);
+        }
         if (evt is null) return Results.Json(new { ok = true, handled = false, @event = eventName });
 
         var affected = store.OpenChanges().Where(c => c.PullRequests.Any(evt.Matches)).Select(c => c.Id).ToList();

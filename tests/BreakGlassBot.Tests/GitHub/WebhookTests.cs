@@ -85,6 +85,23 @@ public class WebhookTests : GitHubBotTest
         Assert.Equal(namesALinkedPr, !reevaluation.Asked.IsEmpty);
     }
 
+    [Fact]
+    public async Task ASignedPayloadWithInvalidUtf8InAStringIsA400()
+    {
+        var body = Encoding.UTF8.GetBytes(Fixtures.Text("github/webhook_pull_request_review_submitted.json"));
+        var text = Encoding.UTF8.GetString(body);
+        Assert.Equal(text.Length, body.Length); // ASCII: string and byte offsets agree
+        body[text.LastIndexOf("\"Codertocat/Hello-World\"", StringComparison.Ordinal) + 1] = 0xFB; // the repository's full_name
+        var request = new HttpRequestMessage(HttpMethod.Post, Bot.Url + "/github/webhooks") { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        request.Headers.Add("X-GitHub-Event", "pull_request_review");
+        request.Headers.Add("X-GitHub-Delivery", Guid.NewGuid().ToString());
+        request.Headers.Add("X-Hub-Signature-256", "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(Secret), body)));
+        var response = await Bot.Http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("malformed_payload", await response.Content.ReadAsStringAsync());
+    }
+
     static string Sign(string secret, string body) =>
         "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(body)));
 

@@ -53,7 +53,13 @@ public class MutationFuzzTests(ITestOutputHelper output) : BotTest
             var status = (int)response.StatusCode;
             statuses[status] = statuses.GetValueOrDefault(status) + 1;
             var text = await response.Content.ReadAsStringAsync();
-            Assert.True(status < 500, $"seed {seed} iteration {i}: {original.Path} answered {status} to {Show(body)}");
+            if (status >= 500)
+            {
+                var saved = Path.Combine(Path.GetTempPath(), $"bgb-fuzz-{seed}-{i}.bin");
+                await File.WriteAllBytesAsync(saved, body);
+                Assert.Fail($"seed {seed} iteration {i}: {original.Path} answered {status} to {Show(body)} (saved to {saved})\n"
+                    + string.Join("\n", Bot.Logs.Where(l => l.StartsWith("Error")).TakeLast(3)));
+            }
             Assert.DoesNotContain("   at ", text);
         }
         output.WriteLine($"{iterations} mutated signed inputs (seed {seed}): " + string.Join(", ", statuses.OrderBy(k => k.Key).Select(k => $"{k.Key}×{k.Value}")));
