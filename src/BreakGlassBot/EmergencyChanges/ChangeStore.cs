@@ -150,6 +150,13 @@ public sealed class ChangeStore : IDisposable
             catch (Exception e)
             {
                 db.Rollback();
+                // One declaration the store refuses must not take the others of its group down with it: write them
+                // one by one, so only the refused one fails.
+                if (batch.Count > 1)
+                {
+                    foreach (var p in batch) WriteBatch([p]);
+                    return;
+                }
                 foreach (var p in batch) p.Done.TrySetException(e);
                 return;
             }
@@ -190,8 +197,16 @@ public sealed class ChangeStore : IDisposable
         lock (writeLock)
         {
             db.BeginTrans();
-            AppendLocked([evt]);
-            db.Commit();
+            try
+            {
+                AppendLocked([evt]);
+                db.Commit();
+            }
+            catch
+            {
+                db.Rollback();
+                throw;
+            }
         }
     }
 
@@ -244,9 +259,18 @@ public sealed class ChangeStore : IDisposable
             var key = "event:" + eventId;
             if (seen.FindById(key) is not null) return false;
             db.BeginTrans();
-            seen.Insert(new BsonDocument { ["_id"] = key, ["at"] = at.UtcTicks });
-            inbox.Insert(new BsonDocument { ["_id"] = eventId, ["json"] = json, ["at"] = at.UtcTicks });
-            db.Commit();
+            try
+            {
+                seen.Insert(new BsonDocument { ["_id"] = key, ["at"] = at.UtcTicks });
+                inbox.Insert(new BsonDocument { ["_id"] = eventId, ["json"] = json, ["at"] = at.UtcTicks });
+                db.Commit();
+            }
+            catch
+            {
+                // Never leave the thread's transaction open: the next write on this thread would join it and never commit.
+                db.Rollback();
+                throw;
+            }
             return true;
         }
     }

@@ -5,6 +5,23 @@ using Microsoft.AspNetCore.WebUtilities;
 
 namespace BreakGlassBot.Slack;
 
+/// <summary>
+/// Slack's ids (users, channels, teams, events, message timestamps, trigger and view ids) are short tokens. One that
+/// is not cannot have come from Slack, and would not fit an index key (LiteDB: 1,023 bytes): the request is malformed.
+/// </summary>
+public static class SlackIds
+{
+    public const int MaxLength = 255;
+
+    public static bool Plausible(string? id) => id is null || (id.Length <= MaxLength && !id.Any(char.IsControl));
+
+    public static bool AllPlausible(params ReadOnlySpan<string?> ids)
+    {
+        foreach (var id in ids) if (!Plausible(id)) return false;
+        return true;
+    }
+}
+
 /// <summary>A slash command as Slack posts it (application/x-www-form-urlencoded).</summary>
 public sealed record SlashCommand(
     string Command, string Text, string UserId, string? UserName, string? ChannelId, string? ChannelName,
@@ -20,6 +37,7 @@ public sealed record SlashCommand(
         var name = F("command");
         var user = F("user_id");
         if (string.IsNullOrEmpty(name) || string.IsNullOrEmpty(user)) return false;
+        if (!SlackIds.AllPlausible(user, F("channel_id"), F("team_id"), F("trigger_id"), F("api_app_id"))) return false;
         command = new SlashCommand(name, F("text") ?? "", user, F("user_name"), F("channel_id"), F("channel_name"),
             F("team_id"), F("response_url"), F("trigger_id"), F("api_app_id"));
         return true;
@@ -66,7 +84,8 @@ public sealed record InteractionPayload(
         if (string.IsNullOrEmpty(json)) return false;
         try { payload = JsonSerializer.Deserialize(json, SlackJson.Default.InteractionPayload); }
         catch (JsonException) { return false; }
-        return payload is { Type.Length: > 0, User.Id.Length: > 0 };
+        return payload is { Type.Length: > 0, User.Id.Length: > 0 }
+            && SlackIds.AllPlausible(payload.User.Id, payload.View?.Id, payload.TriggerId, payload.Container?.ChannelId, payload.Channel?.Id, payload.ApiAppId);
     }
 }
 
@@ -78,7 +97,8 @@ public sealed record EventEnvelope(string Type, string? Challenge, string? TeamI
         envelope = null;
         try { envelope = JsonSerializer.Deserialize(json, SlackJson.Default.EventEnvelope); }
         catch (JsonException) { return false; }
-        return envelope is { Type.Length: > 0 };
+        return envelope is { Type.Length: > 0 }
+            && SlackIds.AllPlausible(envelope.EventId, envelope.TeamId, envelope.ApiAppId, envelope.Event?.User, envelope.Event?.Channel, envelope.Event?.Ts, envelope.Event?.ThreadTs);
     }
 }
 

@@ -57,6 +57,25 @@ public class ChangeStoreTests : IDisposable
         Assert.Equal(300, store.Get(1)!.Steps.Count);
     }
 
+    /// <summary>Found by the mutation fuzzer: a declaration the store refuses (an index key over LiteDB's 1,023 bytes) failed its whole group commit.</summary>
+    [Fact]
+    public async Task ADeclarationTheStoreRefusesFailsAloneNotTheOthersWrittenWithIt()
+    {
+        var tasks = new List<Task<(EmergencyChange Change, bool Created)>>();
+        for (var i = 0; i < 20; i++)
+            tasks.Add(store.DeclareAsync(i == 7 ? WithSource(Draft("refused"), new string('k', 2000)) : Draft($"ok {i}"), c => [new AuditEvent { ChangeNumber = c.Id, Type = AuditTypes.Declared }]));
+        await Assert.ThrowsAsync<LiteDB.LiteException>(() => tasks[7]);
+        var stored = new List<EmergencyChange>();
+        for (var i = 0; i < tasks.Count; i++) if (i != 7) stored.Add((await tasks[i]).Change);
+        Assert.Equal(19, stored.Select(c => c.Id).Distinct().Count());
+        Assert.Equal(Enumerable.Range(1, 19), stored.Select(c => c.Id).Order());
+        Assert.Equal(19, store.Count());
+        Assert.Equal(19, store.AuditCount());
+        Assert.True(store.VerifyAuditChain().Intact);
+        Assert.Equal("ok 0", store.Get(1)!.Summary);
+        Assert.Equal(20, (await store.DeclareAsync(Draft("after"), _ => [])).Change.Id); // the writer carries on
+    }
+
     [Fact]
     public void TheSameSourceKeyDeclaresOnce()
     {

@@ -121,6 +121,27 @@ public class HostileInputTests : BotTest
         }
     }
 
+    /// <summary>Found by the mutation fuzzer: ids no Slack sends (too long for an index key) failed deep in the store.</summary>
+    [Fact]
+    public async Task IdsTooLongToComeFromSlackAreA400AndStoreNothing()
+    {
+        var longId = "U" + new string('A', 2000);
+        var command = await Bot.SendSignedAsync("/slack/commands", TestBot.CommandForm("Hotfix checkout", user: longId));
+        Assert.Equal(HttpStatusCode.BadRequest, command.StatusCode);
+        var envelope = Fixtures.Object("slack/event_message_thread_reply.json");
+        envelope["event_id"] = "Ev" + new string('9', 2000);
+        var evt = await Bot.EventAsync(envelope);
+        Assert.Equal(HttpStatusCode.BadRequest, evt.StatusCode);
+        var click = ApprovalClick(longId);
+        Assert.Equal(HttpStatusCode.BadRequest, (await Bot.InteractionAsync(click)).StatusCode);
+        Assert.Equal(0, Bot.Store.Count());
+        Assert.Empty(Bot.Store.PendingInbound());
+        Assert.Equal(HttpStatusCode.OK, (await Bot.CommandAsync("Hotfix checkout")).StatusCode); // and a real one still works
+        Interlocked.Add(ref Tried, 3);
+    }
+
+    static JsonObject ApprovalClick(string user) => Reviewing.ApprovalTests.Click(user, BreakGlassBot.Reviewing.ReviewActions.Approve, "BG-1");
+
     [Fact]
     public async Task MarkupInASummaryCannotPingOrBreakBlockKit()
     {
