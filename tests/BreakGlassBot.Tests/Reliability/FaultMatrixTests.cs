@@ -108,21 +108,26 @@ public sealed class FaultMatrixTests : IAsyncLifetime
         await slack.DisposeAsync();
     }
 
-    /// <summary>Each fault kind is used at least twice; the lost answer on every step that creates something.</summary>
+    /// <summary>Every step once, each fault kind at least twice, and a second kind where a step could go wrong another way (a lost answer where it creates something).</summary>
     [Theory]
     [InlineData(Step.Announce, Kind.LostAnswer)]
     [InlineData(Step.ThreadDetails, Kind.Timeout)]
     [InlineData(Step.RefreshAnnouncement, Kind.Malformed)]
     [InlineData(Step.ReminderDm, Kind.Status503)]
+    [InlineData(Step.ReminderDm, Kind.LostAnswer)]
     [InlineData(Step.EscalationDm, Kind.Abort)]
     [InlineData(Step.Digest, Kind.Status500)]
     [InlineData(Step.GitHubLabel, Kind.Status500)]
+    [InlineData(Step.GitHubLabel, Kind.Malformed)]
     [InlineData(Step.GitHubComment, Kind.LostAnswer)]
     [InlineData(Step.BypassGrant, Kind.Timeout)]
     [InlineData(Step.BypassRevoke, Kind.Status503)]
+    [InlineData(Step.BypassRevoke, Kind.LostAnswer)]
     [InlineData(Step.GitHubApprovalComment, Kind.RateLimited)]
+    [InlineData(Step.GitHubApprovalComment, Kind.Abort)]
     [InlineData(Step.JiraLinkComment, Kind.Abort)]
     [InlineData(Step.JiraCreate, Kind.LostAnswer)]
+    [InlineData(Step.JiraCreate, Kind.Timeout)]
     [InlineData(Step.JiraApprovalComment, Kind.RateLimited)]
     [InlineData(Step.JiraApprovalTransition, Kind.Malformed)]
     public async Task AFaultOnOneStepDelaysItIsReportedAndAfterRecoveryTheStepHappensExactlyOnce(Step step, Kind kind)
@@ -146,6 +151,8 @@ public sealed class FaultMatrixTests : IAsyncLifetime
             case Step.JiraApprovalTransition: await JiraApprovalTransitionAsync(kind); break;
         }
         AssertNothingPostedTwice();
+        // Every fault was understood as a failure of that service, not as a crash of the step.
+        Assert.DoesNotContain(bot.Logs, l => l.StartsWith("Error") && l.Contains(" threw"));
     }
 
     // ---- Slack steps: reported in the log (a note about Slack failing could not be posted either) ----
@@ -191,7 +198,7 @@ public sealed class FaultMatrixTests : IAsyncLifetime
         await DeclareAsync();
         // The first reminder is due 3 s after the declaration; let a second interval pass too.
         await bot.Until(() => DmSteps(Reviewer1, "reminder").Count(s => s.State == StepState.Done) >= 2, "two reminders to reviewer 1 delivered");
-        Assert.True(DmSteps(Reviewer1, "reminder")[0].Attempts >= 3, "the first reminder was retried until the fault passed");
+        Assert.True(DmSteps(Reviewer1, "reminder")[0].Attempts >= 2, "the first reminder was retried");
         AssertSlackStepWarned(StepKinds.DirectMessage, $"{Reviewer1}|reminder:");
         AssertDmsOncePerStep(Reviewer1, "reminder");
         AssertDmsOncePerStep(Reviewer2, "reminder");
@@ -248,6 +255,7 @@ public sealed class FaultMatrixTests : IAsyncLifetime
         Assert.Equal(["break-glass"], github.PullRequest(Pr).Labels);
         Assert.Single(github.PullRequest(Pr).Comments);
         Assert.Equal(2, github.Faulted.Count);
+        if (kind == Kind.Malformed) Assert.Contains("not JSON", Thread().Single(m => m.MetadataNote == StepNotes.Failed(step)).Text);
     }
 
     async Task GitHubCommentAsync(Kind kind)
@@ -286,7 +294,8 @@ public sealed class FaultMatrixTests : IAsyncLifetime
         AssertReportedAndRecovered(step, "Could not end the bypass: remove GitHub user `hubot` from `acme/breakglass`");
         Assert.False(github.IsMember(Team, Login));
         Assert.Equal(3, github.CallsTo("DELETE", MembershipPath).Count);
-        Assert.Single(bot.Store.AuditTrail(1), e => e.Type == GitHubAuditTypes.BypassRevoked && e.Data["removed"] == "true");
+        // After a lost answer the retry meets 404 (already removed), so the record cannot claim the removal for itself.
+        Assert.Single(bot.Store.AuditTrail(1), e => e.Type == GitHubAuditTypes.BypassRevoked && e.Data["removed"] == (kind == Kind.LostAnswer ? "false" : "true"));
         Assert.Single(Thread(), m => m.MetadataNote == GitHubNotes.BypassEnded);
     }
 
@@ -300,6 +309,7 @@ public sealed class FaultMatrixTests : IAsyncLifetime
         AssertReportedAndRecovered(step, "Could not note the Slack approval on acme/api#1347");
         Assert.Single(github.PullRequest(Pr).Comments, c => c.Contains("Approved retrospectively by"));
         Assert.Single(bot.Store.AuditTrail(1), e => e.Type == GitHubAuditTypes.ApprovalMirrored);
+        if (kind != Kind.RateLimited) return;
         // Retried after GitHub's Retry-After (2 s), not hammered.
         var posts = github.CallsTo("POST", "/repos/acme/api/issues/1347/comments").OrderBy(c => c.At).TakeLast(2).ToList();
         Assert.True(posts[1].At - posts[0].At >= TimeSpan.FromSeconds(1.5), $"retried {(posts[1].At - posts[0].At).TotalSeconds:F2}s after the 429");
@@ -326,9 +336,9 @@ public sealed class FaultMatrixTests : IAsyncLifetime
         var step = await SettledStepAsync(JiraStepKinds.Create);
         AssertDelayed(JiraStepKinds.Create);
         AssertReportedAndRecovered(step, "Could not create a Jira issue in OPS for BG-1");
-        // The lost answer's issue is found by its summary, not created again.
+        // A lost answer's issue is found by its summary, not created again; a create that timed out did nothing.
         var created = Assert.Single(jira.Issues, i => i.Summary.StartsWith("[BG-1] "));
-        Assert.Single(jira.CallsTo(FakeJira.CreateIssue));
+        Assert.Equal(kind == Kind.LostAnswer ? 1 : 2, jira.CallsTo(FakeJira.CreateIssue).Count);
         Assert.Equal(created.Key, Assert.Single(Change().JiraIssues).Key);
         await bot.Until(() => Thread().Count(m => m.MetadataNote == JiraNotes.Created(created.Key)) == 1, "the thread is told about the issue");
     }
