@@ -376,6 +376,56 @@ public sealed class FaultMatrixTests : IAsyncLifetime
         Assert.Single(bot.Store.AuditTrail(1), e => e.Type == JiraAuditTypes.Transitioned);
     }
 
+    // ---- Merge by the bot: the one row that needs another bypass mode ----
+
+    /// <summary>
+    /// GitHub:BypassMode MergeByBot cannot share the matrix's Team configuration (one mode per bot), so this row restarts the
+    /// bot with only the mode changed. The merge is pinned to a head SHA and not repeatable: a lost answer must not end as
+    /// "GitHub will not merge" (405 on the second try) nor as a second merge.
+    /// </summary>
+    [Theory]
+    [InlineData(Kind.LostAnswer)]
+    [InlineData(Kind.Status503)]
+    public async Task AFaultOnTheBotsMergeDelaysItIsReportedAndThePullRequestIsMergedOnce(Kind kind)
+    {
+        await bot.DisposeAsync();
+        var settings = Settings();
+        settings["GitHub:BypassMode"] = "MergeByBot";
+        settings["GitHub:BypassTeam"] = null;
+        settings["Policy:BypassDuration"] = "00:10:00";
+        bot = await TestBot.StartAsync(slack, settings: settings, configure: Configure);
+
+        github.Fail("PUT merge", GitHubFault(kind));
+        await DeclareAsync();
+        await bot.Until(() => Thread().Any(m => m.MetadataNote?.StartsWith("github-merge-button:") == true), "merge button in the thread");
+        var click = new JsonObject
+        {
+            ["type"] = "block_actions",
+            ["user"] = new JsonObject { ["id"] = TestBot.Declarer, ["username"] = "declarer" },
+            ["api_app_id"] = "A0APP",
+            ["response_url"] = slack.ResponseUrl("merge"),
+            ["container"] = new JsonObject { ["type"] = "message", ["channel_id"] = TestBot.Channel, ["message_ts"] = Change().Announcement!.Ts },
+            ["channel"] = new JsonObject { ["id"] = TestBot.Channel },
+            ["actions"] = new JsonArray(new JsonObject
+            {
+                ["action_id"] = MergeButton.ActionId, ["block_id"] = "github_merge", ["type"] = "button",
+                ["value"] = MergeButton.Value(Change().ChangeId, Pr, FakeGitHub.DefaultHead),
+            }),
+        };
+        Assert.True((await bot.InteractionAsync(click)).IsSuccessStatusCode);
+
+        var step = await SettledStepAsync(GitHubStepKinds.Merge);
+        AssertDelayed(GitHubStepKinds.Merge);
+        AssertReportedAndRecovered(step, "Could not merge acme/api#1347 at head `6dcb09b`");
+        Assert.True(github.PullRequest(Pr).Merged);
+        // After a lost answer the retry reads the PR, sees it merged, and does not merge again.
+        Assert.Equal(kind == Kind.LostAnswer ? 1 : 2, github.CallsTo("PUT", "/repos/acme/api/pulls/1347/merge").Count);
+        Assert.Single(bot.Store.AuditTrail(1), e => e.Type == GitHubAuditTypes.PullRequestMerged);
+        await bot.Until(() => Thread().Count(m => m.MetadataNote == GitHubNotes.Merged(Pr)) == 1, "the thread is told about the merge");
+        AssertNothingPostedTwice();
+        Assert.DoesNotContain(bot.Logs, l => l.StartsWith("Error") && l.Contains(" threw"));
+    }
+
     // ---- Everything down at once ----
 
     [Fact]
