@@ -114,6 +114,7 @@ public sealed class FaultMatrixTests : IAsyncLifetime
     [InlineData(Step.Announce, Kind.Timeout)]
     [InlineData(Step.ThreadDetails, Kind.Timeout)]
     [InlineData(Step.RefreshAnnouncement, Kind.Malformed)]
+    [InlineData(Step.RefreshAnnouncement, Kind.RateLimited)]
     [InlineData(Step.ReminderDm, Kind.Status503)]
     [InlineData(Step.ReminderDm, Kind.LostAnswer)]
     [InlineData(Step.EscalationDm, Kind.Abort)]
