@@ -140,6 +140,7 @@ internal sealed class BypassRevokeStep(IGitHubGateway github, TimeProvider time)
             }
         }
         var now = time.GetUtcNow();
+        var retried = step.Attempts > 1;
         return new StepOutcome.Done(c =>
         {
             if (c.Bypass is null) return [];
@@ -148,7 +149,10 @@ internal sealed class BypassRevokeStep(IGitHubGateway github, TimeProvider time)
             var revoked = c.Bypass.Mode == nameof(BypassMode.Team)
                 ? c.Bypass.WasAlreadyMember
                     ? $"nothing removed: {c.Bypass.Login} was a member of {c.Bypass.Team} before the grant and stays one"
-                    : $"GitHub user {c.Bypass.Login} removed from team {c.Bypass.Team}" + (removed ? "" : " (was no longer a member)")
+                    : $"GitHub user {c.Bypass.Login} removed from team {c.Bypass.Team}" + (removed ? "" : retried
+                        // A 404 on a retry is most likely the earlier DELETE, whose answer was lost: say so rather than imply someone else did it.
+                        ? " (already gone when the bot retried: most likely by its own earlier attempt, whose answer was lost)"
+                        : " (was no longer a member)")
                 : "the bot no longer merges for this change";
             return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = "bot", Type = GitHubAuditTypes.BypassRevoked, Data = new()
             {

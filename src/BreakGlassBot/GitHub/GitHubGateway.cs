@@ -196,6 +196,11 @@ internal sealed class GitHubGateway(IHttpMessageHandlerFactory handlers, IOption
             throw new GitHubException(GitHubFailure.Unavailable, e is HttpRequestException h && h.StatusCode is { } s
                 ? $"GitHub answered HTTP {(int)s}" : e is HttpRequestException ? "GitHub unreachable" : "GitHub timed out", inner: e);
         }
+        // Octokit's deserializer throws this for an answer that is not JSON (a proxy's page, a cut-off body): a passing fault, not a crash.
+        catch (System.Runtime.Serialization.SerializationException e)
+        {
+            throw new GitHubException(GitHubFailure.Unavailable, "GitHub answered with something that is not JSON", inner: e);
+        }
     }
 
     internal static GitHubException Map(ApiException e, DateTimeOffset now)

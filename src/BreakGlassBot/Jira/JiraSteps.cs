@@ -240,6 +240,9 @@ internal sealed class JiraApprovalStep(IJiraApi jira, IOptions<JiraOptions> opti
                     // Not offered: maybe an earlier attempt (or a person) already moved the issue on.
                     var issue = await jira.GetIssueAsync(key, ct);
                     var alreadyThere = string.Equals(issue.StatusName, wanted, StringComparison.OrdinalIgnoreCase) || JiraReviewRule.IsReviewed(issue, o.ReviewedStatuses);
+                    // On a retry the move is most likely the earlier attempt's, whose answer was lost: the trail must still show it.
+                    if (alreadyThere && step.Attempts > 1)
+                        events.Add((JiraAuditTypes.Transitioned, new() { ["key"] = key, ["transition"] = wanted, ["to"] = issue.StatusName ?? "", ["found_existing"] = "true" }));
                     if (!alreadyThere)
                     {
                         var offered = transitions.Count == 0 ? "none" : string.Join(", ", transitions.Select(t => $"'{t.Name}'"));

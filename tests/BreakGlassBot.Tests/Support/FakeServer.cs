@@ -39,11 +39,13 @@ public sealed record RecordedCall(string Key, string Method, string Path, string
 public abstract class FakeServer : IAsyncDisposable
 {
     readonly ConcurrentQueue<(string Key, Fault Fault)> faults = new();
-    readonly List<(string Key, Fault Fault, int Remaining)> scripted = [];
+    readonly List<(string Key, Fault Fault, int Remaining, Func<RecordedCall, bool>? When)> scripted = [];
     readonly Lock gate = new();
     WebApplication? app;
 
     public ConcurrentQueue<RecordedCall> Calls { get; } = new();
+    /// <summary>The calls that got a fault (or the outage) instead of a normal answer.</summary>
+    public ConcurrentQueue<RecordedCall> Faulted { get; } = new();
     public string Url { get; private set; } = "";
     /// <summary>While true every call answers 503 (a whole-service outage).</summary>
     public bool Down { get; set; }
@@ -63,10 +65,12 @@ public abstract class FakeServer : IAsyncDisposable
             var body = await new StreamReader(http.Request.Body, Encoding.UTF8).ReadToEndAsync();
             http.Request.Body.Position = 0;
             var key = KeyOf(http);
-            Calls.Enqueue(new RecordedCall(key, http.Request.Method, http.Request.Path, http.Request.QueryString.Value ?? "",
-                http.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase), body));
-            if (Down) { http.Response.StatusCode = 503; return; }
-            var fault = Take(key);
+            var call = new RecordedCall(key, http.Request.Method, http.Request.Path, http.Request.QueryString.Value ?? "",
+                http.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase), body);
+            Calls.Enqueue(call);
+            if (Down) { Faulted.Enqueue(call); http.Response.StatusCode = 503; return; }
+            var fault = Take(call);
+            if (fault is not null) Faulted.Enqueue(call);
             switch (fault)
             {
                 case null: await next(http); return;
@@ -111,10 +115,13 @@ public abstract class FakeServer : IAsyncDisposable
         Url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
     }
 
-    /// <summary>The next <paramref name="times"/> calls to <paramref name="key"/> get <paramref name="fault"/>.</summary>
-    public void Fail(string key, Fault fault, int times = 1)
+    /// <summary>
+    /// The next <paramref name="times"/> calls to <paramref name="key"/> get <paramref name="fault"/>; with <paramref name="when"/>, only
+    /// the calls it matches (e.g. chat.postMessage to one channel: one Slack method carries many steps).
+    /// </summary>
+    public void Fail(string key, Fault fault, int times = 1, Func<RecordedCall, bool>? when = null)
     {
-        lock (gate) scripted.Add((key, fault, times));
+        lock (gate) scripted.Add((key, fault, times, when));
     }
 
     public void ClearFaults()
@@ -122,15 +129,15 @@ public abstract class FakeServer : IAsyncDisposable
         lock (gate) scripted.Clear();
     }
 
-    Fault? Take(string key)
+    Fault? Take(RecordedCall call)
     {
         lock (gate)
         {
             for (var i = 0; i < scripted.Count; i++)
             {
-                var (k, f, remaining) = scripted[i];
-                if (k != key) continue;
-                if (remaining <= 1) scripted.RemoveAt(i); else scripted[i] = (k, f, remaining - 1);
+                var (k, f, remaining, when) = scripted[i];
+                if (k != call.Key || (when is not null && !when(call))) continue;
+                if (remaining <= 1) scripted.RemoveAt(i); else scripted[i] = (k, f, remaining - 1, when);
                 return f;
             }
             return null;
