@@ -47,12 +47,16 @@ public sealed class ChangeStore : IDisposable
         changes.EnsureIndex(c => c.NextCheckAt);
         changes.EnsureIndex(c => c.Announcement!.Ts);
         changes.EnsureIndex(c => c.SourceKey);
+        // Overdue and due-soon lists are one range scan over the open changes only, instead of loading every open change
+        // (Status index) or all of history (DueAt index); counted from the index keys alone.
+        changes.EnsureIndex(c => c.OpenDueAt);
         audit.EnsureIndex(e => e.ChangeNumber);
         audit.EnsureIndex(e => e.Sequence, unique: true);
         lock (writeLock)
         {
             db.BeginTrans();
             AuditChain.MigrateLocked(audit, counters);
+            StoreOpenDueAtLocked();
             db.Commit();
         }
         // A thread of its own, not the thread pool: callers may block on a declaration, and the writer must
@@ -281,9 +285,10 @@ public sealed class ChangeStore : IDisposable
     public IReadOnlyList<EmergencyChange> ChangesOf(string user, int limit = 50) =>
         changes.Query().Where(c => c.DeclaredBy == user).OrderByDescending(c => c.Id).Limit(limit).ToList();
 
-    public IReadOnlyList<EmergencyChange> Overdue(DateTimeOffset now, int limit = int.MaxValue) =>
-        changes.Find(Query.And(Query.LT(nameof(EmergencyChange.DueAt), now.UtcTicks), Query.EQ(nameof(EmergencyChange.Status), nameof(ChangeStatus.Open))), limit: limit)
-            .OrderBy(c => c.DueAt).ToList();
+    /// <summary>Overdue changes in full (<see cref="EmergencyChange.IsOverdue"/>), most overdue first, ties by id.</summary>
+    public IReadOnlyList<EmergencyChange> Overdue(DateTimeOffset now, int limit = int.MaxValue) => FirstOpenDue(DateTimeOffset.MinValue, now.AddTicks(-1), limit);
+
+    public int CountOverdue(DateTimeOffset now) => CountOpenDue(DateTimeOffset.MinValue, now.AddTicks(-1));
 
     public IReadOnlyList<EmergencyChange> WithDueSteps(DateTimeOffset now, int limit = 100) =>
         // Between, not LTE: BSON orders null below numbers, and changes with nothing pending have a null NextStepAt.
@@ -294,6 +299,57 @@ public sealed class ChangeStore : IDisposable
         changes.Find(Query.And(
             Query.Or(Query.EQ(nameof(EmergencyChange.NextCheckAt), BsonValue.Null), Query.Between(nameof(EmergencyChange.NextCheckAt), 0L, before.UtcTicks)),
             Query.EQ(nameof(EmergencyChange.Status), nameof(ChangeStatus.Open))), limit: limit).ToList();
+
+    const string OpenDueAtMarker = "open-due-at";
+
+    /// <summary>Files written before <see cref="EmergencyChange.OpenDueAt"/> existed: store it on every open change, once.</summary>
+    void StoreOpenDueAtLocked()
+    {
+        if (counters.FindById(OpenDueAtMarker) is not null) return;
+        foreach (var change in changes.Find(c => c.Status == ChangeStatus.Open).ToList()) changes.Update(change);
+        counters.Insert(new BsonDocument { ["_id"] = OpenDueAtMarker, ["version"] = 1 });
+    }
+
+    static BsonExpression OpenDueIn(DateTimeOffset from, DateTimeOffset to) => Query.Between(nameof(EmergencyChange.OpenDueAt), from.UtcTicks, to.UtcTicks);
+
+    /// <summary>How many open changes are due in [<paramref name="from"/>, <paramref name="to"/>]: read from the index keys, no document is loaded.</summary>
+    public int CountOpenDue(DateTimeOffset from, DateTimeOffset to) =>
+        changes.Query().Where(OpenDueIn(from, to)).Select(nameof(EmergencyChange.OpenDueAt)).ToEnumerable().Count();
+
+    /// <summary>
+    /// The first <paramref name="take"/> open changes due in [<paramref name="from"/>, <paramref name="to"/>] in full, soonest
+    /// first, ties by id. Reads the index in due order and stops after the last change that ties with the take-th.
+    /// </summary>
+    public IReadOnlyList<EmergencyChange> FirstOpenDue(DateTimeOffset from, DateTimeOffset to, int take)
+    {
+        var first = new List<ChangeTimes>();
+        if (take <= 0) return [];
+        foreach (var t in changes.Query().Where(OpenDueIn(from, to)).OrderBy(nameof(EmergencyChange.OpenDueAt)).Select(ChangeTimes.Fields)
+                     .ToEnumerable().Select(ChangeTimes.From))
+        {
+            if (first.Count >= take && t.DueAt != first[^1].DueAt) break;
+            first.Add(t);
+        }
+        return GetMany(first.OrderBy(t => t.DueAt).ThenBy(t => t.Id).Take(take).Select(t => t.Id));
+    }
+
+    /// <summary>The times of every open change due in [<paramref name="from"/>, <paramref name="to"/>] (five fields each, not whole changes).</summary>
+    public IReadOnlyList<ChangeTimes> OpenDueTimes(DateTimeOffset from, DateTimeOffset to) =>
+        changes.Query().Where(OpenDueIn(from, to)).Select(ChangeTimes.Fields).ToEnumerable().Select(ChangeTimes.From).ToList();
+
+    /// <summary>The times of the changes declared or reviewed at or after <paramref name="since"/>, without loading them whole.</summary>
+    public IReadOnlyList<ChangeTimes> DeclaredOrReviewedTimesSince(DateTimeOffset since)
+    {
+        var found = changes.Query().Where(Query.GTE(nameof(EmergencyChange.DeclaredAt), since.UtcTicks)).Select(ChangeTimes.Fields).ToEnumerable()
+            .Select(ChangeTimes.From).ToList();
+        var ids = found.Select(c => c.Id).ToHashSet();
+        found.AddRange(changes.Query().Where(Query.GTE(nameof(EmergencyChange.ReviewedAt), since.UtcTicks)).Select(ChangeTimes.Fields).ToEnumerable()
+            .Select(ChangeTimes.From).Where(c => ids.Add(c.Id)));
+        return found;
+    }
+
+    /// <summary>The changes with these ids, in the order given (an id without a change is skipped).</summary>
+    public IReadOnlyList<EmergencyChange> GetMany(IEnumerable<int> ids) => ids.Select(id => changes.FindById(id)).OfType<EmergencyChange>().ToList();
 
     /// <summary>Changes declared or reviewed at or after <paramref name="since"/> (the weekly digest's numbers; a scan once a week is cheap).</summary>
     public IReadOnlyList<EmergencyChange> DeclaredOrReviewedSince(DateTimeOffset since)
