@@ -68,6 +68,16 @@ public sealed class ChangeStore : IDisposable
     public string FilePath { get; }
 
     /// <summary>
+    /// A query with its values as parameters. LiteDB's Query.EQ/LT/Between put the values into the expression text, and
+    /// LiteDB parses and compiles every new text (~3 ms) and caches it for good: a query with the current time in it was
+    /// compiled on every call and never freed. With parameters the text is fixed and parsed once; unlike a LINQ lambda,
+    /// nothing is translated per call either.
+    /// </summary>
+    static BsonExpression Where(string template, params BsonValue[] args) => BsonExpression.Create(template, args);
+
+    const string IsOpen = "$.Status = 'Open'";
+
+    /// <summary>
     /// LiteDB cuts DateTimeOffset to milliseconds and drops its offset, and reads DateTime back as Local:
     /// store UTC ticks instead, so times round-trip exactly.
     /// </summary>
@@ -135,7 +145,7 @@ public sealed class ChangeStore : IDisposable
                 {
                     var draft = batch[i].Draft;
                     if (draft.SourceKey is { } key
-                        && (bySource.GetValueOrDefault(key) ?? changes.FindOne(c => c.SourceKey == key)) is { } existing)
+                        && (bySource.GetValueOrDefault(key) ?? changes.FindOne(Where("$.SourceKey = @0", key))) is { } existing)
                     {
                         results[i] = (existing, false);
                         continue;
@@ -223,7 +233,7 @@ public sealed class ChangeStore : IDisposable
 
     /// <summary>Every change declared in [<paramref name="from"/>, <paramref name="to"/>), oldest first.</summary>
     public IReadOnlyList<EmergencyChange> DeclaredBetween(DateTimeOffset from, DateTimeOffset to) =>
-        changes.Find(Query.And(Query.GTE(nameof(EmergencyChange.DeclaredAt), from.UtcTicks), Query.LT(nameof(EmergencyChange.DeclaredAt), to.UtcTicks)))
+        changes.Find(Where("$.DeclaredAt >= @0 AND $.DeclaredAt < @1", from.UtcTicks, to.UtcTicks))
             .OrderBy(c => c.DeclaredAt).ThenBy(c => c.Id).ToList();
 
     /// <summary>Records that an external id (Slack event, view) was handled; false if it was seen before.</summary>
@@ -264,7 +274,7 @@ public sealed class ChangeStore : IDisposable
     }
 
     public EmergencyChange? ByAnnouncement(string channel, string ts) =>
-        changes.FindOne(c => c.Announcement!.Ts == ts) is { } c && c.Announcement?.Channel == channel ? c : null;
+        changes.FindOne(Where("$.Announcement.Ts = @0", ts)) is { } c && c.Announcement?.Channel == channel ? c : null;
 
     /// <summary>A Slack user's account elsewhere ("github", "jira"), as set with /breakglass link.</summary>
     public void LinkAccount(string slackUser, string system, string account)
@@ -277,13 +287,13 @@ public sealed class ChangeStore : IDisposable
     public EmergencyChange? Get(int id) => changes.FindById(id);
 
     public IReadOnlyList<EmergencyChange> OpenChanges(int limit = int.MaxValue) =>
-        changes.Find(c => c.Status == ChangeStatus.Open, limit: limit).ToList();
+        changes.Find(Where(IsOpen), limit: limit).ToList();
 
     public IReadOnlyList<EmergencyChange> OpenChangesOf(string user, int limit = 50) =>
-        changes.Find(Query.And(Query.EQ(nameof(EmergencyChange.DeclaredBy), user), Query.EQ(nameof(EmergencyChange.Status), nameof(ChangeStatus.Open))), limit: limit).ToList();
+        changes.Find(Where("$.DeclaredBy = @0 AND " + IsOpen, user), limit: limit).ToList();
 
     public IReadOnlyList<EmergencyChange> ChangesOf(string user, int limit = 50) =>
-        changes.Query().Where(c => c.DeclaredBy == user).OrderByDescending(c => c.Id).Limit(limit).ToList();
+        changes.Query().Where(Where("$.DeclaredBy = @0", user)).OrderByDescending(BsonExpression.Create("$._id")).Limit(limit).ToList();
 
     /// <summary>Overdue changes in full (<see cref="EmergencyChange.IsOverdue"/>), most overdue first, ties by id.</summary>
     public IReadOnlyList<EmergencyChange> Overdue(DateTimeOffset now, int limit = int.MaxValue) => FirstOpenDue(DateTimeOffset.MinValue, now.AddTicks(-1), limit);
@@ -292,13 +302,11 @@ public sealed class ChangeStore : IDisposable
 
     public IReadOnlyList<EmergencyChange> WithDueSteps(DateTimeOffset now, int limit = 100) =>
         // Between, not LTE: BSON orders null below numbers, and changes with nothing pending have a null NextStepAt.
-        changes.Find(Query.Between(nameof(EmergencyChange.NextStepAt), 0L, now.UtcTicks), limit: limit).ToList();
+        changes.Find(Where("$.NextStepAt BETWEEN @0 AND @1", 0L, now.UtcTicks), limit: limit).ToList();
 
     /// <summary>Open changes whose tracking check is overdue by more than the grace (or was never set): their job may be lost.</summary>
     public IReadOnlyList<EmergencyChange> UntrackedOpenChanges(DateTimeOffset before, int limit = 1000) =>
-        changes.Find(Query.And(
-            Query.Or(Query.EQ(nameof(EmergencyChange.NextCheckAt), BsonValue.Null), Query.Between(nameof(EmergencyChange.NextCheckAt), 0L, before.UtcTicks)),
-            Query.EQ(nameof(EmergencyChange.Status), nameof(ChangeStatus.Open))), limit: limit).ToList();
+        changes.Find(Where("($.NextCheckAt = null OR $.NextCheckAt BETWEEN @0 AND @1) AND " + IsOpen, 0L, before.UtcTicks), limit: limit).ToList();
 
     const string OpenDueAtMarker = "open-due-at";
 
@@ -306,11 +314,11 @@ public sealed class ChangeStore : IDisposable
     void StoreOpenDueAtLocked()
     {
         if (counters.FindById(OpenDueAtMarker) is not null) return;
-        foreach (var change in changes.Find(c => c.Status == ChangeStatus.Open).ToList()) changes.Update(change);
+        foreach (var change in changes.Find(Where(IsOpen)).ToList()) changes.Update(change);
         counters.Insert(new BsonDocument { ["_id"] = OpenDueAtMarker, ["version"] = 1 });
     }
 
-    static BsonExpression OpenDueIn(DateTimeOffset from, DateTimeOffset to) => Query.Between(nameof(EmergencyChange.OpenDueAt), from.UtcTicks, to.UtcTicks);
+    static BsonExpression OpenDueIn(DateTimeOffset from, DateTimeOffset to) => Where("$.OpenDueAt BETWEEN @0 AND @1", from.UtcTicks, to.UtcTicks);
 
     /// <summary>How many open changes are due in [<paramref name="from"/>, <paramref name="to"/>]: read from the index keys, no document is loaded.</summary>
     public int CountOpenDue(DateTimeOffset from, DateTimeOffset to) =>
@@ -340,10 +348,10 @@ public sealed class ChangeStore : IDisposable
     /// <summary>The times of the changes declared or reviewed at or after <paramref name="since"/>, without loading them whole.</summary>
     public IReadOnlyList<ChangeTimes> DeclaredOrReviewedTimesSince(DateTimeOffset since)
     {
-        var found = changes.Query().Where(Query.GTE(nameof(EmergencyChange.DeclaredAt), since.UtcTicks)).Select(ChangeTimes.Fields).ToEnumerable()
+        var found = changes.Query().Where(Where("$.DeclaredAt >= @0", since.UtcTicks)).Select(ChangeTimes.Fields).ToEnumerable()
             .Select(ChangeTimes.From).ToList();
         var ids = found.Select(c => c.Id).ToHashSet();
-        found.AddRange(changes.Query().Where(Query.GTE(nameof(EmergencyChange.ReviewedAt), since.UtcTicks)).Select(ChangeTimes.Fields).ToEnumerable()
+        found.AddRange(changes.Query().Where(Where("$.ReviewedAt >= @0", since.UtcTicks)).Select(ChangeTimes.Fields).ToEnumerable()
             .Select(ChangeTimes.From).Where(c => ids.Add(c.Id)));
         return found;
     }
@@ -356,9 +364,9 @@ public sealed class ChangeStore : IDisposable
     {
         // Two index range scans merged by id: LiteDB runs Query.Or of the two several times slower than the two on their own.
         // BSON orders null below numbers, so a change not yet reviewed does not match the ReviewedAt half.
-        var found = changes.Find(Query.GTE(nameof(EmergencyChange.DeclaredAt), since.UtcTicks)).ToList();
+        var found = changes.Find(Where("$.DeclaredAt >= @0", since.UtcTicks)).ToList();
         var ids = found.Select(c => c.Id).ToHashSet();
-        found.AddRange(changes.Find(Query.GTE(nameof(EmergencyChange.ReviewedAt), since.UtcTicks)).Where(c => ids.Add(c.Id)));
+        found.AddRange(changes.Find(Where("$.ReviewedAt >= @0", since.UtcTicks)).Where(c => ids.Add(c.Id)));
         return found;
     }
 
@@ -381,7 +389,7 @@ public sealed class ChangeStore : IDisposable
     }
 
     public IReadOnlyList<AuditEvent> AuditTrail(int changeNumber) =>
-        audit.Find(e => e.ChangeNumber == changeNumber).OrderBy(e => e.Sequence).ToList();
+        audit.Find(Where("$.ChangeNumber = @0", changeNumber)).OrderBy(e => e.Sequence).ToList();
 
     public long AuditCount() => audit.LongCount();
     public int Count() => changes.Count();

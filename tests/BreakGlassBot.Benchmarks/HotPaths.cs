@@ -1,0 +1,49 @@
+using System.Diagnostics;
+using BreakGlassBot.EmergencyChanges;
+
+namespace BreakGlassBot.Benchmarks;
+
+/// <summary>
+/// hot-paths [N=20000]: the store calls a read-only request or an outbox sweep makes, on a store with one change
+/// (as in load.sh), each timed over N calls after a warm-up: µs per call and bytes allocated per call. A stopwatch
+/// loop, not BenchmarkDotNet, so it runs in seconds on a busy machine; compare runs made together.
+/// </summary>
+public static class HotPaths
+{
+    public static int Run(string[] args)
+    {
+        var n = args.Length > 0 ? int.Parse(args[0]) : 20_000;
+        var dir = Path.Combine(Path.GetTempPath(), "bgb-hot-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using var store = new ChangeStore(Path.Combine(dir, "breakglass.db"));
+            var change = Samples.Change();
+            change.Id = 0;
+            store.Declare(change, _ => []);
+            var now = Samples.Now;
+            var tick = 0L;
+            void Time(string name, Action call)
+            {
+                for (var i = 0; i < Math.Min(n, 2000); i++) call();
+                var allocated = GC.GetAllocatedBytesForCurrentThread();
+                var sw = Stopwatch.StartNew();
+                for (var i = 0; i < n; i++) call();
+                var us = sw.Elapsed.TotalMicroseconds / n;
+                var bytes = (GC.GetAllocatedBytesForCurrentThread() - allocated) / n;
+                Console.WriteLine($"HOT {name,-44} {us,9:F1} µs  {bytes,8} B");
+            }
+            Time("Get(1)", () => store.Get(1));
+            var mapper = ChangeStore.CreateMapper();
+            var doc = mapper.ToDocument(store.Get(1)!);
+            Time("  of which: BsonMapper.ToObject (mapping)", () => mapper.ToObject<EmergencyChange>(doc));
+            Time("  BsonMapper.ToDocument (mapping)", () => mapper.ToDocument(change));
+            Time("OpenChangesOf(user) (status)", () => store.OpenChangesOf(change.DeclaredBy));
+            Time("WithDueSteps(now), now moving (outbox sweep)", () => store.WithDueSteps(now.AddTicks(++tick)));
+            Time("UntrackedOpenChanges(now), now moving", () => store.UntrackedOpenChanges(now.AddTicks(++tick)));
+            Time("CountOverdue(now), now moving", () => store.CountOverdue(now.AddTicks(++tick)));
+            Time("Update(1, no-op)", () => store.Update(1, _ => []));
+        }
+        finally { try { Directory.Delete(dir, true); } catch (IOException) { } }
+        return 0;
+    }
+}
