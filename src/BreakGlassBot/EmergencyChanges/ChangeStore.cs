@@ -19,9 +19,9 @@ public sealed class ChangeStore : IDisposable
     readonly ILiteCollection<BsonDocument> people;
     readonly ILiteCollection<BsonDocument> inbox;
     readonly Lock writeLock = new();
-    readonly System.Threading.Channels.Channel<PendingDeclaration> declarations =
-        System.Threading.Channels.Channel.CreateUnbounded<PendingDeclaration>(new() { SingleReader = true });
-    readonly Thread declarationWriter;
+    readonly System.Threading.Channels.Channel<PendingWrite> writes =
+        System.Threading.Channels.Channel.CreateUnbounded<PendingWrite>(new() { SingleReader = true });
+    readonly Thread writer;
     readonly DataDirectoryLock? directoryLock;
 
     public ChangeStore(IOptions<StorageOptions> options) : this(Path.Combine(options.Value.ResolvedDataDirectory, "breakglass.db")) { }
@@ -61,8 +61,8 @@ public sealed class ChangeStore : IDisposable
         }
         // A thread of its own, not the thread pool: callers may block on a declaration, and the writer must
         // never wait for a pool thread that those callers are holding.
-        declarationWriter = new Thread(WriteDeclarations) { IsBackground = true, Name = "breakglass-declarations" };
-        declarationWriter.Start();
+        writer = new Thread(WriteBatches) { IsBackground = true, Name = "breakglass-writer" };
+        writer.Start();
     }
 
     public string FilePath { get; }
@@ -98,8 +98,21 @@ public sealed class ChangeStore : IDisposable
         return mapper;
     }
 
+    abstract record PendingWrite
+    {
+        public abstract void Fail(Exception e);
+    }
+
     sealed record PendingDeclaration(EmergencyChange Draft, Func<EmergencyChange, IEnumerable<AuditEvent>> Events,
-        TaskCompletionSource<(EmergencyChange, bool)> Done);
+        TaskCompletionSource<(EmergencyChange, bool)> Done) : PendingWrite
+    {
+        public override void Fail(Exception e) => Done.TrySetException(e);
+    }
+
+    sealed record PendingUpdate(int Id, Func<EmergencyChange, IEnumerable<AuditEvent>> Mutate, TaskCompletionSource<EmergencyChange?> Done) : PendingWrite
+    {
+        public override void Fail(Exception e) => Done.TrySetException(e);
+    }
 
     /// <summary>
     /// Stores a new change with the next BG number and its audit events, unless one with the same
@@ -109,7 +122,7 @@ public sealed class ChangeStore : IDisposable
     public Task<(EmergencyChange Change, bool Created)> DeclareAsync(EmergencyChange draft, Func<EmergencyChange, IEnumerable<AuditEvent>> events)
     {
         var done = new TaskCompletionSource<(EmergencyChange, bool)>(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!declarations.Writer.TryWrite(new PendingDeclaration(draft, events, done)))
+        if (!writes.Writer.TryWrite(new PendingDeclaration(draft, events, done)))
             throw new ObjectDisposedException(nameof(ChangeStore));
         return done.Task;
     }
@@ -117,22 +130,37 @@ public sealed class ChangeStore : IDisposable
     public (EmergencyChange Change, bool Created) Declare(EmergencyChange draft, Func<EmergencyChange, IEnumerable<AuditEvent>> events) =>
         DeclareAsync(draft, events).GetAwaiter().GetResult();
 
-    void WriteDeclarations()
+    /// <summary>
+    /// <see cref="Update"/> through the group commit: updates (and declarations) that arrive together share one
+    /// transaction and one disk flush. For callers that can wait asynchronously, such as the outbox, whose several
+    /// writes per step would otherwise each cost a flush under the write lock, competing with declarations.
+    /// When <paramref name="mutate"/> throws, nothing of that update is saved and the task fails; the others in the batch stand.
+    /// </summary>
+    public Task<EmergencyChange?> UpdateAsync(int id, Func<EmergencyChange, IEnumerable<AuditEvent>> mutate)
     {
-        var batch = new List<PendingDeclaration>(MaxBatch);
-        while (declarations.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+        var done = new TaskCompletionSource<EmergencyChange?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!writes.Writer.TryWrite(new PendingUpdate(id, mutate, done)))
+            throw new ObjectDisposedException(nameof(ChangeStore));
+        return done.Task;
+    }
+
+    void WriteBatches()
+    {
+        var batch = new List<PendingWrite>(MaxBatch);
+        while (writes.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
         {
             batch.Clear();
-            while (batch.Count < MaxBatch && declarations.Reader.TryRead(out var pending)) batch.Add(pending);
+            while (batch.Count < MaxBatch && writes.Reader.TryRead(out var pending)) batch.Add(pending);
             WriteBatch(batch);
         }
     }
 
     const int MaxBatch = 256;
 
-    void WriteBatch(List<PendingDeclaration> batch)
+    void WriteBatch(List<PendingWrite> batch)
     {
-        var results = new (EmergencyChange, bool)[batch.Count];
+        // Results are handed out after the commit, outside the lock: a caller never sees a write that could still roll back.
+        var completions = new List<Action>(batch.Count);
         lock (writeLock)
         {
             db.BeginTrans();
@@ -141,21 +169,27 @@ public sealed class ChangeStore : IDisposable
                 var counter = counters.FindById("change") ?? new BsonDocument { ["_id"] = "change", ["value"] = 0 };
                 var next = counter["value"].AsInt32;
                 var bySource = new Dictionary<string, EmergencyChange>();
-                for (var i = 0; i < batch.Count; i++)
+                foreach (var pending in batch)
                 {
-                    var draft = batch[i].Draft;
+                    if (pending is PendingUpdate update)
+                    {
+                        completions.Add(UpdateLocked(update));
+                        continue;
+                    }
+                    var declaration = (PendingDeclaration)pending;
+                    var draft = declaration.Draft;
                     if (draft.SourceKey is { } key
                         && (bySource.GetValueOrDefault(key) ?? changes.FindOne(Where("$.SourceKey = @0", key))) is { } existing)
                     {
-                        results[i] = (existing, false);
+                        completions.Add(() => declaration.Done.TrySetResult((existing, false)));
                         continue;
                     }
                     draft.Id = ++next;
                     draft.RecomputeNextStep();
                     changes.Insert(draft);
-                    AppendLocked(batch[i].Events(draft));
+                    AppendLocked(declaration.Events(draft));
                     if (draft.SourceKey is { } k) bySource[k] = draft;
-                    results[i] = (draft, true);
+                    completions.Add(() => declaration.Done.TrySetResult((draft, true)));
                 }
                 counter["value"] = next;
                 counters.Upsert(counter);
@@ -164,11 +198,25 @@ public sealed class ChangeStore : IDisposable
             catch (Exception e)
             {
                 db.Rollback();
-                foreach (var p in batch) p.Done.TrySetException(e);
+                foreach (var p in batch) p.Fail(e);
                 return;
             }
         }
-        for (var i = 0; i < batch.Count; i++) batch[i].Done.TrySetResult(results[i]);
+        foreach (var complete in completions) complete();
+    }
+
+    /// <summary>One update inside the batch's transaction. Reading inside it sees the batch's earlier writes to the same change.</summary>
+    Action UpdateLocked(PendingUpdate update)
+    {
+        var change = changes.FindById(update.Id);
+        if (change is null) return () => update.Done.TrySetResult(null);
+        List<AuditEvent> events;
+        try { events = update.Mutate(change).ToList(); }
+        catch (Exception e) { return () => update.Done.TrySetException(e); }
+        change.RecomputeNextStep();
+        changes.Update(change);
+        AppendLocked(events);
+        return () => update.Done.TrySetResult(change);
     }
 
     /// <summary>
@@ -399,8 +447,8 @@ public sealed class ChangeStore : IDisposable
 
     public void Dispose()
     {
-        declarations.Writer.TryComplete();
-        declarationWriter.Join(TimeSpan.FromSeconds(10));
+        writes.Writer.TryComplete();
+        writer.Join(TimeSpan.FromSeconds(10));
         db.Dispose();
         directoryLock?.Dispose();
     }

@@ -112,9 +112,12 @@ internal sealed partial class OutboxWorker(ChangeStore store, Outbox outbox, IEn
     async Task RunChangeAsync(int id, CancellationToken ct)
     {
         // Steps run in the order they were added: the announcement before anything that needs its thread.
+        // The change as the last write left it is the one to read next: no second read per step.
+        EmergencyChange? latest = null;
         for (var index = 0; ; index++)
         {
-            var change = store.Get(id);
+            var change = latest ?? store.Get(id);
+            latest = change;
             if (change is null || index >= change.Steps.Count) return;
             var step = change.Steps[index];
             var now = time.GetUtcNow();
@@ -128,8 +131,9 @@ internal sealed partial class OutboxWorker(ChangeStore store, Outbox outbox, IEn
 
             // Count the attempt before making it: after a crash the handler sees Attempts > 1 and checks
             // whether the first attempt already took effect (e.g. the message was posted).
+            // Through the group commit: the outbox's writes share flushes with each other and with declarations.
             var attempt = 0;
-            change = store.Update(id, c =>
+            change = await store.UpdateAsync(id, c =>
             {
                 var s = c.Steps[index];
                 s.Attempts++;
@@ -148,14 +152,14 @@ internal sealed partial class OutboxWorker(ChangeStore store, Outbox outbox, IEn
                 LogStepCrashed(log, e, change.ChangeId.ToString(), step.Kind);
                 outcome = new StepOutcome.Retry(e.GetType().Name);
             }
-            Record(id, index, attempt, outcome, description);
+            latest = await RecordAsync(id, index, attempt, outcome, description);
         }
     }
 
-    void Record(int id, int index, int attempt, StepOutcome outcome, string? description)
+    Task<EmergencyChange?> RecordAsync(int id, int index, int attempt, StepOutcome outcome, string? description)
     {
         var now = time.GetUtcNow();
-        store.Update(id, c =>
+        return store.UpdateAsync(id, c =>
         {
             var s = c.Steps[index];
             s.Description = description;

@@ -58,6 +58,50 @@ public class ChangeStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task GroupCommittedUpdatesMixedWithLockedOnesAndDeclarationsLoseNothing()
+    {
+        store.Declare(Draft(), _ => []);
+        await Task.WhenAll(Enumerable.Range(0, 300).Select(i => Task.Run(async () =>
+        {
+            Func<EmergencyChange, IEnumerable<AuditEvent>> add = c =>
+            {
+                c.Steps.Add(new PendingStep { Kind = "k" + i, State = StepState.Done });
+                return [new AuditEvent { ChangeNumber = c.Id, Type = "test" }];
+            };
+            if (i % 3 == 0) store.Update(1, add);
+            else if (i % 3 == 1) Assert.NotNull(await store.UpdateAsync(1, add));
+            else await store.DeclareAsync(Draft($"change {i}"), c => [new AuditEvent { ChangeNumber = c.Id, Type = AuditTypes.Declared }]);
+        })));
+        Assert.Equal(200, store.Get(1)!.Steps.Count);
+        Assert.Equal(200, store.AuditTrail(1).Count);
+        Assert.Equal(101, store.Count());
+        Assert.True(store.VerifyAuditChain().Intact);
+    }
+
+    [Fact]
+    public async Task AnUpdateWhoseMutationThrowsSavesNothingOfItAndFailsAloneInItsBatch()
+    {
+        store.Declare(Draft(), _ => []);
+        var tasks = Enumerable.Range(0, 50).Select(i => store.UpdateAsync(1, c =>
+        {
+            c.Steps.Add(new PendingStep { Kind = "k" + i });
+            if (i % 5 == 0) throw new InvalidOperationException("boom " + i);
+            return [new AuditEvent { ChangeNumber = c.Id, Type = "test" }];
+        })).ToList();
+        var failed = 0;
+        foreach (var t in tasks)
+        {
+            try { await t; }
+            catch (InvalidOperationException) { failed++; }
+        }
+        Assert.Equal(10, failed);
+        var steps = store.Get(1)!.Steps.Select(st => st.Kind).ToList();
+        Assert.Equal(Enumerable.Range(0, 50).Where(i => i % 5 != 0).Select(i => "k" + i), steps);
+        Assert.Equal(40, store.AuditTrail(1).Count);
+        Assert.Null(await store.UpdateAsync(99, _ => []));
+    }
+
+    [Fact]
     public void TheSameSourceKeyDeclaresOnce()
     {
         var first = store.Declare(WithSource(Draft(), "modal:V1"), _ => []);
