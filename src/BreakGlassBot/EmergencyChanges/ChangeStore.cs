@@ -39,7 +39,9 @@ public sealed class ChangeStore : IDisposable
         inbox = db.GetCollection<BsonDocument>("inbox");
         changes.EnsureIndex(c => c.Status);
         changes.EnsureIndex(c => c.DeclaredBy);
-        changes.EnsureIndex(c => c.DueAt);
+        // No query reads DueAt over all changes any more (OpenDueAt serves the overdue and due-soon lists), and every index
+        // costs each write and each query (LiteDB reads the collection's index list per snapshot): drop it from older files.
+        changes.DropIndex("DueAt");
         changes.EnsureIndex(c => c.DeclaredAt);
         // The digest's "declared or reviewed since" is an Or: without this index LiteDB scans every change for its ReviewedAt half.
         changes.EnsureIndex(c => c.ReviewedAt);
