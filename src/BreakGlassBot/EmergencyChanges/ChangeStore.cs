@@ -40,7 +40,7 @@ public sealed class ChangeStore : IDisposable
         changes.EnsureIndex(c => c.Status);
         changes.EnsureIndex(c => c.DeclaredBy);
         // No query reads DueAt over all changes any more (OpenDueAt serves the overdue and due-soon lists), and every index
-        // costs each write and each query (LiteDB reads the collection's index list per snapshot): drop it from older files.
+        // costs each write and, measured (hot-paths), ~1.7 KB and a few µs on every query: drop it from older files.
         changes.DropIndex("DueAt");
         changes.EnsureIndex(c => c.DeclaredAt);
         // The digest's "declared or reviewed since" is an Or: without this index LiteDB scans every change for its ReviewedAt half.
