@@ -13,6 +13,7 @@ namespace BreakGlassBot.Benchmarks;
 public static class FakeSlackApi
 {
     static long ts = 1_700_000_000_000_000;
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> calls = new();
 
     public static async Task RunAsync(string url)
     {
@@ -22,7 +23,13 @@ public static class FakeSlackApi
         var app = builder.Build();
         app.MapGet("/healthz", () => "ok");
         app.MapPost("/response/{id}", () => Results.Ok());
-        app.MapPost("/api/{method}", (string method) => Results.Text(Answer(method).ToJsonString(), "application/json"));
+        app.MapPost("/api/{method}", (string method) =>
+        {
+            calls.AddOrUpdate(method, 1, (_, n) => n + 1);
+            return Results.Text(Answer(method).ToJsonString(), "application/json");
+        });
+        // How many calls of each method so far: the load script's drain check (follow-ups done once each after a burst).
+        app.MapGet("/stats", () => Results.Json(calls.ToDictionary()));
         await app.RunAsync();
     }
 

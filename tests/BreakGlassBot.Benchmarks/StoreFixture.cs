@@ -90,12 +90,8 @@ public sealed class StoreFixture : IDisposable
     public static ReviewPolicy Policy(bool businessHours = false) =>
         new(Options.Create(new PolicyOptions { BusinessHoursOnly = businessHours, Holidays = ["2026-12-25"] }));
 
-    /// <summary>What DigestContent.Build does: open changes plus the last five weeks, through the builder.</summary>
-    public SlackMessage Digest(DigestBuilder builder)
-    {
-        var since = Now - DigestBuilder.Week * DigestBuilder.TrendWeeks;
-        return builder.Build(Store.OpenChanges().Concat(Store.DeclaredOrReviewedSince(since)), Now);
-    }
+    /// <summary>The digest as /breakglass overdue and the weekly job build it.</summary>
+    public SlackMessage Digest(DigestBuilder builder) => new DigestContent(Store, builder).Build(Now);
 
     public void Dispose()
     {

@@ -131,21 +131,29 @@ internal sealed class BreakGlassCommand(
     CommandReply List(SlashCommand command, string args)
     {
         var now = time.GetUtcNow();
-        var (title, items) = args.ToLowerInvariant() switch
+        // Open and overdue lists are counted from the due-time index and only the lines shown are read in full.
+        var (title, count, items) = args.ToLowerInvariant() switch
         {
-            "" or "open" => ("Open emergency changes", store.OpenChanges().OrderBy(c => c.DueAt).ToList()),
-            "overdue" => ("Overdue emergency changes", store.Overdue(now).ToList()),
-            "mine" => ("Your emergency changes", store.ChangesOf(command.UserId).ToList()),
-            _ => ("", (List<EmergencyChange>?)null),
+            "" or "open" => First("Open emergency changes", DateTimeOffset.MinValue, DateTimeOffset.MaxValue),
+            "overdue" => First("Overdue emergency changes", DateTimeOffset.MinValue, now.AddTicks(-1)),
+            "mine" => All("Your emergency changes", store.ChangesOf(command.UserId)),
+            _ => ("", 0, null),
         };
         if (items is null)
             return new CommandReply($":warning: I can list `open`, `overdue` or `mine`, not '{Blocks.Escape(args)}'. Type `/breakglass list overdue`.");
-        if (items.Count == 0)
+        if (count == 0)
             return new CommandReply($"{title}: none.");
         var lines = items.Take(ListLimit).Select(c => messages.Line(c, now)).ToList();
-        if (items.Count > ListLimit) lines.Add($"…and {items.Count - ListLimit} more.");
-        return new CommandReply($"*{title}* ({items.Count}):\n" + string.Join('\n', lines));
+        if (count > ListLimit) lines.Add($"…and {count - ListLimit} more.");
+        return new CommandReply($"*{title}* ({count}):\n" + string.Join('\n', lines));
     }
+
+    /// <summary>Open changes due in [from, to]: counted, and the ones shown, soonest due first.</summary>
+    (string Title, int Count, IReadOnlyList<EmergencyChange>? Items) First(string title, DateTimeOffset from, DateTimeOffset to) =>
+        (title, store.CountOpenDue(from, to), store.FirstOpenDue(from, to, ListLimit));
+
+    static (string Title, int Count, IReadOnlyList<EmergencyChange>? Items) All(string title, IReadOnlyList<EmergencyChange> items) =>
+        (title, items.Count, items);
 
     CommandReply Cancel(SlashCommand command, string args)
     {

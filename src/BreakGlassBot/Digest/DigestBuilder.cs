@@ -19,6 +19,15 @@ public sealed record DigestNumbers(int Declared, int Cancelled, int Reviewed, in
 }
 
 /// <summary>
+/// What a digest is built from. <paramref name="Overdue"/> and <paramref name="DueSoon"/> are the first changes of each
+/// list in full (soonest due first, ties by id; at least as many as are shown), the counts are of the whole lists, and
+/// <paramref name="Times"/> covers every change the numbers may count: the open changes due up to a week ahead and
+/// everything declared or reviewed in the last <see cref="DigestBuilder.TrendWeeks"/> weeks.
+/// </summary>
+public sealed record DigestData(IReadOnlyList<EmergencyChange> Overdue, int OverdueCount, IReadOnlyList<EmergencyChange> DueSoon, int DueSoonCount,
+    IReadOnlyList<ChangeTimes> Times);
+
+/// <summary>
 /// The weekly digest as a Slack message: overdue changes (what is missing, with links), changes due in the coming
 /// week, and the last seven days in numbers. Pure: built from the changes and <c>now</c>; the caller reads the clock.
 /// </summary>
@@ -31,6 +40,8 @@ public sealed class DigestBuilder(ChangeMessages messages)
     public const int MaxDueListed = 10;
     /// <summary>Blocks that are not one per overdue change: header, context, summary, "and K more", dividers, due, numbers, trend, footer.</summary>
     const int FixedBlocks = 10;
+    /// <summary>The most overdue changes that can get a block of their own, whatever maxListed asks for.</summary>
+    public const int MaxListedAtMost = MaxBlocks - FixedBlocks;
     /// <summary>The plain-text fallback is what notifications and screen readers show; Slack advises keeping it short.</summary>
     public const int MaxFallbackText = 3000;
     public const int TrendWeeks = 5;
@@ -46,7 +57,9 @@ public sealed class DigestBuilder(ChangeMessages messages)
         return $"{ISOWeek.GetYear(local)}-W{ISOWeek.GetWeekOfYear(local):D2}";
     }
 
-    public static DigestNumbers Numbers(IEnumerable<EmergencyChange> changes, DateTimeOffset now)
+    public static DigestNumbers Numbers(IEnumerable<EmergencyChange> changes, DateTimeOffset now) => Numbers(changes.Select(ChangeTimes.Of), now);
+
+    public static DigestNumbers Numbers(IEnumerable<ChangeTimes> changes, DateTimeOffset now)
     {
         var all = changes.ToList();
         var from = now - Week;
@@ -82,20 +95,30 @@ public sealed class DigestBuilder(ChangeMessages messages)
         var all = changes.DistinctBy(c => c.Id).ToList();
         var overdue = all.Where(c => c.IsOverdue(now)).OrderBy(c => c.DueAt).ThenBy(c => c.Id).ToList();
         var dueSoon = all.Where(c => c.Status == ChangeStatus.Open && !c.IsOverdue(now) && c.DueAt <= now + Week).OrderBy(c => c.DueAt).ThenBy(c => c.Id).ToList();
-        var numbers = Numbers(all, now);
+        return Build(new DigestData(overdue, overdue.Count, dueSoon, dueSoon.Count, all.Select(ChangeTimes.Of).ToList()), now, week, maxListed);
+    }
 
-        if (overdue.Count == 0 && dueSoon.Count == 0 && numbers.IsEmpty)
+    /// <summary>
+    /// The digest from what the store read: only the overdue and due-soon changes it shows are needed in full
+    /// (<see cref="MaxListedAtMost"/> and <see cref="MaxDueListed"/>), the numbers come from their times.
+    /// </summary>
+    public SlackMessage Build(DigestData data, DateTimeOffset now, string? week = null, int maxListed = DefaultMaxListed)
+    {
+        var overdue = data.Overdue;
+        var numbers = Numbers(data.Times, now);
+
+        if (data.OverdueCount == 0 && data.DueSoonCount == 0 && numbers.IsEmpty)
         {
             const string quiet = ":white_check_mark: Break-glass digest: nothing is overdue for review, nothing is due in the coming week, "
                 + "and no emergency change was declared or reviewed in the last 7 days.";
             return new SlackMessage(quiet, Blocks.List(Blocks.Section(quiet)));
         }
 
-        var listed = overdue.Take(Math.Clamp(maxListed, 0, MaxBlocks - FixedBlocks)).ToList();
-        var more = overdue.Count - listed.Count;
-        var headline = overdue.Count == 0
-            ? $":white_check_mark: Nothing is overdue for review; {dueSoon.Count} due in the coming week."
-            : $":warning: *{overdue.Count} emergency change{Plural(overdue.Count)} overdue* for retrospective review; {dueSoon.Count} more due in the coming week.";
+        var listed = overdue.Take(Math.Clamp(maxListed, 0, MaxListedAtMost)).ToList();
+        var more = data.OverdueCount - listed.Count;
+        var headline = data.OverdueCount == 0
+            ? $":white_check_mark: Nothing is overdue for review; {data.DueSoonCount} due in the coming week."
+            : $":warning: *{data.OverdueCount} emergency change{Plural(data.OverdueCount)} overdue* for retrospective review; {data.DueSoonCount} more due in the coming week.";
 
         var blocks = new JsonArray
         {
@@ -106,7 +129,7 @@ public sealed class DigestBuilder(ChangeMessages messages)
         foreach (var c in listed) blocks.Add(Blocks.Section(OverdueItem(c, now)));
         if (more > 0) blocks.Add(Blocks.Section($"…and {more} more: `/breakglass list overdue`"));
         blocks.Add(Blocks.Divider());
-        blocks.Add(Blocks.Section(DueSoon(dueSoon, now)));
+        blocks.Add(Blocks.Section(DueSoon(data.DueSoon, data.DueSoonCount, now)));
         blocks.Add(Blocks.Divider());
         blocks.Add(Blocks.Fields(
             $"*Declared (last 7 days)*\n{numbers.Declared}" + (numbers.Cancelled > 0 ? $" (+{numbers.Cancelled} cancelled)" : ""),
@@ -116,7 +139,7 @@ public sealed class DigestBuilder(ChangeMessages messages)
         blocks.Add(Blocks.Context(Trend(numbers)));
         blocks.Add(Blocks.Context("`/breakglass overdue` shows this digest any time · `/breakglass list overdue` lists every overdue change"));
 
-        return new SlackMessage(Fallback(headline, overdue, listed.Count, numbers, now), blocks);
+        return new SlackMessage(Fallback(headline, overdue, data.OverdueCount, listed.Count, numbers, now), blocks);
     }
 
     string OverdueItem(EmergencyChange c, DateTimeOffset now)
@@ -165,10 +188,10 @@ public sealed class DigestBuilder(ChangeMessages messages)
             : $"_Next:_ a reviewer (not {Blocks.Mention(c.DeclaredBy)}) to review it";
     }
 
-    string DueSoon(List<EmergencyChange> due, DateTimeOffset now)
+    string DueSoon(IReadOnlyList<EmergencyChange> due, int count, DateTimeOffset now)
     {
-        if (due.Count == 0) return "*Due in the coming week*: nothing.";
-        var sb = new StringBuilder($"*Due in the coming week* ({due.Count})");
+        if (count == 0) return "*Due in the coming week*: nothing.";
+        var sb = new StringBuilder($"*Due in the coming week* ({count})");
         var shown = 0;
         foreach (var c in due.Take(MaxDueListed))
         {
@@ -177,7 +200,7 @@ public sealed class DigestBuilder(ChangeMessages messages)
             sb.Append(line);
             shown++;
         }
-        if (shown < due.Count) sb.Append($"\n…and {due.Count - shown} more: `/breakglass list open`");
+        if (shown < count) sb.Append($"\n…and {count - shown} more: `/breakglass list open`");
         return sb.ToString();
     }
 
@@ -196,14 +219,14 @@ public sealed class DigestBuilder(ChangeMessages messages)
             + "As a share of all changes: not known to the bot, which sees emergency changes only.";
     }
 
-    static string Fallback(string headline, List<EmergencyChange> overdue, int listed, DigestNumbers n, DateTimeOffset now)
+    static string Fallback(string headline, IReadOnlyList<EmergencyChange> overdue, int overdueCount, int listed, DigestNumbers n, DateTimeOffset now)
     {
         var sb = new StringBuilder(headline);
         // At most the default number of lines, whatever the blocks list: the numbers line must survive the length limit.
         var lines = Math.Min(listed, DefaultMaxListed);
         foreach (var c in overdue.Take(lines))
             sb.Append($"\n• {c.ChangeId} {Blocks.Escape(Blocks.Truncate(c.Summary, 80))} (overdue by {ReviewPolicy.Format(now - c.DueAt)})");
-        if (overdue.Count > lines) sb.Append($"\n…and {overdue.Count - lines} more: /breakglass list overdue");
+        if (overdueCount > lines) sb.Append($"\n…and {overdueCount - lines} more: /breakglass list overdue");
         sb.Append($"\nLast 7 days: {n.Declared} declared, {n.ReviewedOnTime} of {n.Reviewed} reviewed on time, {n.WentOverdue} went overdue");
         if (n.MedianTimeToReview is { } m) sb.Append($", median time to review {ReviewPolicy.Format(m)}");
         sb.Append('.');

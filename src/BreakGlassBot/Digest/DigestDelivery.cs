@@ -53,10 +53,17 @@ public sealed class DigestContent(ChangeStore store, DigestBuilder builder)
 {
     public SlackMessage Build(DateTimeOffset now, string? week = null)
     {
-        // Open changes (overdue, due soon) plus the recent ones the numbers and the trend are computed from.
+        // Overdue and due-soon changes are counted from the due-time index and read in full only as far as shown. The numbers
+        // and the trend count changes declared or reviewed since five weeks ago and open ones that fell due in the last
+        // week; read as times only. Other open changes count nowhere, so they are not read at all.
         var since = now - DigestBuilder.Week * DigestBuilder.TrendWeeks;
-        var changes = store.OpenChanges().Concat(store.DeclaredOrReviewedSince(since));
-        return builder.Build(changes, now, week);
+        var overdueTo = now.AddTicks(-1);
+        var times = store.OpenDueTimes(now - DigestBuilder.Week + TimeSpan.FromTicks(1), now).Concat(store.DeclaredOrReviewedTimesSince(since))
+            .DistinctBy(t => t.Id).ToList();
+        return builder.Build(new DigestData(
+            store.FirstOpenDue(DateTimeOffset.MinValue, overdueTo, DigestBuilder.MaxListedAtMost), store.CountOpenDue(DateTimeOffset.MinValue, overdueTo),
+            store.FirstOpenDue(now, now + DigestBuilder.Week, DigestBuilder.MaxDueListed), store.CountOpenDue(now, now + DigestBuilder.Week),
+            times), now, week);
     }
 }
 

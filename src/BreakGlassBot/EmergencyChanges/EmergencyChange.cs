@@ -46,6 +46,11 @@ public sealed class EmergencyChange
     public List<string> RefusalsNoted { get; set; } = [];
     public DateTimeOffset DueAt { get; set; }
     public ChangeStatus Status { get; set; } = ChangeStatus.Open;
+    /// <summary>
+    /// DueAt while the change is open, else null. Stored (LiteDB writes get-only properties) and indexed so the overdue
+    /// and due-soon lists are counted from the index alone and never touch the reviewed history.
+    /// </summary>
+    public DateTimeOffset? OpenDueAt => Status == ChangeStatus.Open ? DueAt : null;
     public Cancellation? Cancellation { get; set; }
 
     /// <summary>Outgoing work not yet done (the outbox): saved with the change, so a crash cannot lose it.</summary>

@@ -66,6 +66,29 @@ public sealed class Outbox(IOptions<StorageOptions> storage)
 
     public void Nudge() => wake.Writer.TryWrite(true);
 
+    // Pacing: while Slack requests keep arriving (a burst: an incident, twenty people clicking), the outbox waits between
+    // steps so the requests get the CPU and the write lock; the follow-ups are durable and drain when the burst is over.
+    // Measured on the monotonic tick count, not the TimeProvider: this is about this machine's load, not about policy time.
+    internal static readonly TimeSpan QuietBeforeStep = TimeSpan.FromMilliseconds(25);
+    internal static readonly TimeSpan MaxYieldPerStep = TimeSpan.FromMilliseconds(500);
+    long lastRequest = long.MinValue / 2;
+
+    /// <summary>A verified Slack request arrived (called by the request filter).</summary>
+    public void RequestArrived() => Volatile.Write(ref lastRequest, Environment.TickCount64);
+
+    /// <summary>Waits until no request arrived for <see cref="QuietBeforeStep"/>, at most <see cref="MaxYieldPerStep"/>: a long burst slows the outbox, never stops it.</summary>
+    internal async Task YieldToRequestsAsync(CancellationToken ct)
+    {
+        var started = Environment.TickCount64;
+        while (true)
+        {
+            var now = Environment.TickCount64;
+            var quietFor = now - Volatile.Read(ref lastRequest);
+            if (quietFor >= QuietBeforeStep.TotalMilliseconds || now - started >= MaxYieldPerStep.TotalMilliseconds) return;
+            await Task.Delay(TimeSpan.FromMilliseconds(QuietBeforeStep.TotalMilliseconds - quietFor), ct);
+        }
+    }
+
     internal async Task WaitAsync(TimeProvider time, CancellationToken ct)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -112,9 +135,12 @@ internal sealed partial class OutboxWorker(ChangeStore store, Outbox outbox, IEn
     async Task RunChangeAsync(int id, CancellationToken ct)
     {
         // Steps run in the order they were added: the announcement before anything that needs its thread.
+        // The change as the last write left it is the one to read next: no second read per step.
+        EmergencyChange? latest = null;
         for (var index = 0; ; index++)
         {
-            var change = store.Get(id);
+            var change = latest ?? store.Get(id);
+            latest = change;
             if (change is null || index >= change.Steps.Count) return;
             var step = change.Steps[index];
             var now = time.GetUtcNow();
@@ -125,11 +151,13 @@ internal sealed partial class OutboxWorker(ChangeStore store, Outbox outbox, IEn
                 continue;
             }
             if (handler.NeedsThread && change.Announcement is null) continue;
+            await outbox.YieldToRequestsAsync(ct);
 
             // Count the attempt before making it: after a crash the handler sees Attempts > 1 and checks
             // whether the first attempt already took effect (e.g. the message was posted).
+            // Through the group commit: the outbox's writes share flushes with each other and with declarations.
             var attempt = 0;
-            change = store.Update(id, c =>
+            change = await store.UpdateAsync(id, c =>
             {
                 var s = c.Steps[index];
                 s.Attempts++;
@@ -148,14 +176,14 @@ internal sealed partial class OutboxWorker(ChangeStore store, Outbox outbox, IEn
                 LogStepCrashed(log, e, change.ChangeId.ToString(), step.Kind);
                 outcome = new StepOutcome.Retry(e.GetType().Name);
             }
-            Record(id, index, attempt, outcome, description);
+            latest = await RecordAsync(id, index, attempt, outcome, description);
         }
     }
 
-    void Record(int id, int index, int attempt, StepOutcome outcome, string? description)
+    Task<EmergencyChange?> RecordAsync(int id, int index, int attempt, StepOutcome outcome, string? description)
     {
         var now = time.GetUtcNow();
-        store.Update(id, c =>
+        return store.UpdateAsync(id, c =>
         {
             var s = c.Steps[index];
             s.Description = description;

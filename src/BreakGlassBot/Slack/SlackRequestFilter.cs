@@ -1,4 +1,5 @@
 using System.Text;
+using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -14,7 +15,7 @@ public sealed record VerifiedSlackRequest(byte[] Body)
 /// Runs before any parsing: body size limit, then the v0 signature over the raw bytes.
 /// A request that fails never reaches a handler, so it cannot have a side effect.
 /// </summary>
-internal sealed partial class SlackRequestFilter(IOptions<SlackOptions> options, TimeProvider time, ILogger<SlackRequestFilter> log) : IEndpointFilter
+internal sealed partial class SlackRequestFilter(IOptions<SlackOptions> options, TimeProvider time, Outbox outbox, ILogger<SlackRequestFilter> log) : IEndpointFilter
 {
     readonly byte[] secret = Encoding.UTF8.GetBytes(options.Value.SigningSecret ?? "");
 
@@ -43,6 +44,7 @@ internal sealed partial class SlackRequestFilter(IOptions<SlackOptions> options,
             return Results.Json(new { ok = false, error = "invalid_signature" }, statusCode: StatusCodes.Status401Unauthorized);
         }
         http.Items[typeof(VerifiedSlackRequest)] = new VerifiedSlackRequest(body);
+        outbox.RequestArrived();
         return await next(context);
     }
 
