@@ -43,13 +43,18 @@ public class DigestDeliveryTests : IAsyncLifetime
     IReadOnlyList<PostedSlackMessage> Digests(string channel) =>
         [.. slack.Messages.Where(m => m.Channel == channel && m.Metadata?["event_type"]?.GetValue<string>() == DigestBuilder.EventType)];
 
-    /// <summary>An overdue change stored directly: no announcement or tracking steps, so only the digest talks to Slack.</summary>
+    /// <summary>
+    /// An overdue change stored directly: no announcement or tracking steps, so only the digest talks to Slack. Its next
+    /// check is planned a day ahead: otherwise the minutely tracking sweep would find it untracked and escalate it by DM,
+    /// using up a fault a test meant for the digest.
+    /// </summary>
     static EmergencyChange SeedOverdue(TestBot bot, string summary, TimeSpan overdueBy)
     {
         var now = DateTimeOffset.UtcNow;
         var (change, _) = bot.Store.Declare(new EmergencyChange
         {
             DeclaredBy = TestBot.Declarer, Summary = summary, DeclaredAt = now - overdueBy - TimeSpan.FromDays(2), DueAt = now - overdueBy,
+            NextCheckAt = now + TimeSpan.FromDays(1),
         }, _ => []);
         return change;
     }
