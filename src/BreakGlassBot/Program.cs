@@ -18,7 +18,13 @@ public static partial class Program
             await Console.Error.WriteLineAsync(e.Message);
             return 2;
         }
-        try { await app.RunAsync(); }
+        try
+        {
+            // Open the store (and take the data directory's lock) before the host starts: a directory in use is then
+            // one plain sentence, not a host start-up failure with a stack trace.
+            app.Services.GetRequiredService<ChangeStore>();
+            await app.RunAsync();
+        }
         catch (DataDirectoryInUseException e)
         {
             await Console.Error.WriteLineAsync(e.Message);
