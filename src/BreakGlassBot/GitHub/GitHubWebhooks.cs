@@ -65,7 +65,9 @@ public static partial class GitHubWebhooks
         var delivery = http.Request.Headers["X-GitHub-Delivery"].ToString();
         PullRequestEvent? evt;
         try { evt = PullRequestEvent.Parse(eventName, body); }
-        // InvalidOperationException: a string that is not valid UTF-8 parses, and throws only when read.
+        // InvalidOperationException: a part of the wrong shape (TryGetProperty on a non-object, a number that is a
+        // string), or a string that is not valid UTF-8 (it parses, and throws only when read). A signed body is only
+        // as well-formed as its sender made it.
         catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
             return Results.Json(new { ok = false, error = "malformed_payload" }, statusCode: StatusCodes.Status400BadRequest);
@@ -106,15 +108,11 @@ public static partial class GitHubWebhooks
             if (eventName is not ("pull_request_review" or "pull_request")) return null;
             using var doc = JsonDocument.Parse(body);
             var root = doc.RootElement;
-            // A signed body is still only as well-formed as its sender made it: any part may have the wrong shape
-            // (TryGetProperty on a non-object throws), and then the event is not one of ours.
-            if (root.ValueKind != JsonValueKind.Object) return null;
             var action = Str(root, "action") ?? "";
             if (eventName == "pull_request" && action != "closed") return null;
-            if (!root.TryGetProperty("pull_request", out var pr) || pr.ValueKind != JsonValueKind.Object
-                || !root.TryGetProperty("repository", out var repo)) return null;
+            if (!root.TryGetProperty("pull_request", out var pr) || !root.TryGetProperty("repository", out var repo)) return null;
             var fullName = Str(repo, "full_name");
-            if (fullName is null || !pr.TryGetProperty("number", out var n) || n.ValueKind != JsonValueKind.Number || !n.TryGetInt32(out var number)) return null;
+            if (fullName is null || !pr.TryGetProperty("number", out var n) || !n.TryGetInt32(out var number)) return null;
             DateTimeOffset? mergedAt = null;
             if (eventName == "pull_request" && pr.TryGetProperty("merged", out var merged) && merged.ValueKind == JsonValueKind.True
                 && DateTimeOffset.TryParse(Str(pr, "merged_at"), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at))

@@ -19,8 +19,6 @@ public abstract class JiraBotTest : IAsyncLifetime
 
     public virtual async Task DisposeAsync()
     {
-        if (Bot is not null && Environment.GetEnvironmentVariable("BGB_DUMP_LOGS") is { Length: > 0 } dump)
-            File.AppendAllLines(dump, Bot.Logs.Where(l => !l.StartsWith("Debug") && !l.StartsWith("Trace")).Prepend("=== " + GetType().Name));
         if (Bot is not null) await Bot.DisposeAsync();
         await Jira.DisposeAsync();
         await Slack.DisposeAsync();

@@ -100,8 +100,6 @@ public sealed class FaultMatrixTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        if (Environment.GetEnvironmentVariable("BGB_DUMP_LOGS") is { Length: > 0 } dump)
-            File.AppendAllLines(dump, bot.Logs.Where(l => !l.StartsWith("Debug") && !l.StartsWith("Trace")).Prepend("=== " + nameof(FaultMatrixTests)));
         await bot.DisposeAsync();
         await jira.DisposeAsync();
         await github.DisposeAsync();

@@ -15,8 +15,6 @@ public abstract class BotTest : IAsyncLifetime
 
     public virtual async Task DisposeAsync()
     {
-        if (Environment.GetEnvironmentVariable("BGB_DUMP_LOGS") is { Length: > 0 } dump)
-            File.AppendAllLines(dump, Bot.Logs.Where(l => !l.StartsWith("Debug") && !l.StartsWith("Trace")).Prepend("=== " + GetType().Name));
         await Bot.DisposeAsync();
         await Slack.DisposeAsync();
     }
