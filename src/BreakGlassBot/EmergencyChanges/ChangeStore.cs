@@ -215,6 +215,14 @@ public sealed class ChangeStore : IDisposable
         foreach (var complete in completions) complete();
     }
 
+    /// <summary>A mutated change and the events it produced, inside the caller's transaction (Update and the group commit alike).</summary>
+    void SaveLocked(EmergencyChange change, IReadOnlyList<AuditEvent> events)
+    {
+        change.RecomputeNextStep();
+        changes.Update(change);
+        AppendLocked(events);
+    }
+
     /// <summary>One update inside the batch's transaction. Reading inside it sees the batch's earlier writes to the same change.</summary>
     Action UpdateLocked(PendingUpdate update)
     {
@@ -223,9 +231,7 @@ public sealed class ChangeStore : IDisposable
         List<AuditEvent> events;
         try { events = update.Mutate(change).ToList(); }
         catch (Exception e) { return () => update.Done.TrySetException(e); }
-        change.RecomputeNextStep();
-        changes.Update(change);
-        AppendLocked(events);
+        SaveLocked(change, events);
         return () => update.Done.TrySetResult(change);
     }
 
@@ -242,10 +248,7 @@ public sealed class ChangeStore : IDisposable
             db.BeginTrans();
             try
             {
-                var newEvents = mutate(change).ToList();
-                change.RecomputeNextStep();
-                changes.Update(change);
-                AppendLocked(newEvents);
+                SaveLocked(change, mutate(change).ToList());
                 db.Commit();
                 return change;
             }
