@@ -28,9 +28,15 @@ public static class ConfigurationCheck
     public static IReadOnlyList<string> Validate(IConfiguration configuration)
     {
         var errors = new List<string>();
+        var badKeys = new List<string>();
         foreach (var (name, type) in Sections)
-            errors.AddRange(ConversionErrors(configuration.GetSection(name), type));
-        if (errors.Count > 0) return errors; // rules below need bound values
+            foreach (var (key, error) in ConversionErrors(configuration.GetSection(name), type))
+            {
+                badKeys.Add(key);
+                errors.Add(error);
+            }
+        // The rules below check the keys that did convert, so one message still names every bad key.
+        if (badKeys.Count > 0) configuration = Without(configuration, badKeys);
 
         var slack = configuration.GetSection(SlackOptions.Section).Get<SlackOptions>() ?? new();
         var github = configuration.GetSection(GitHubOptions.Section).Get<GitHubOptions>() ?? new();
@@ -112,11 +118,18 @@ public static class ConfigurationCheck
             return;
         }
         if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
-            errors.Add($"{key}: '{value}' is not an absolute http(s) URL");
+            errors.Add($"{key} is not an absolute http(s) URL"); // the value is not repeated: a URL may carry credentials
     }
 
+    /// <summary>A copy of the configuration without the given keys (and anything under them).</summary>
+    static IConfiguration Without(IConfiguration configuration, List<string> keys) =>
+        new ConfigurationBuilder().AddInMemoryCollection(configuration.AsEnumerable()
+            .Where(kv => kv.Value is not null && !keys.Any(k =>
+                kv.Key.Equals(k, StringComparison.OrdinalIgnoreCase) || kv.Key.StartsWith(k + ":", StringComparison.OrdinalIgnoreCase))))
+            .Build();
+
     // Binds property by property so that two bad values in one section are both reported.
-    static IEnumerable<string> ConversionErrors(IConfigurationSection section, Type type)
+    static IEnumerable<(string Key, string Error)> ConversionErrors(IConfigurationSection section, Type type)
     {
         foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite))
         {
@@ -125,7 +138,7 @@ public static class ConfigurationCheck
             string? error = null;
             try { child.Get(property.PropertyType); }
             catch (InvalidOperationException) { error = Describe(child, property.PropertyType); }
-            if (error is not null) yield return error;
+            if (error is not null) yield return (child.Path, error);
         }
     }
 

@@ -21,6 +21,10 @@ public class ConfigurationTests
         await using var slack = new FakeSlack();
         await slack.StartAsync();
         await using var bot = await TestBot.StartAsync(slack);
+        // Raw keys only the file sets (no code default stands behind them): null if the file were not loaded.
+        Assert.Equal(root["Logging"]!["LogLevel"]!["Polly"]!.GetValue<string>(), bot.App.Configuration["Logging:LogLevel:Polly"]);
+        Assert.Equal(root["Logging"]!["LogLevel"]!["Microsoft.AspNetCore"]!.GetValue<string>(), bot.App.Configuration["Logging:LogLevel:Microsoft.AspNetCore"]);
+        Assert.Equal(root["Jira"]!["IssueType"]!.GetValue<string>(), bot.App.Configuration["Jira:IssueType"]);
         var policy = bot.Service<IOptions<PolicyOptions>>().Value;
         Assert.Equal(TimeSpan.Parse(root["Policy"]!["ReviewWindow"]!.GetValue<string>()), policy.ReviewWindow);
         Assert.Equal(root["Policy"]!["DigestCron"]!.GetValue<string>(), policy.DigestCron);
@@ -44,6 +48,25 @@ public class ConfigurationTests
         Assert.Contains(errors, e => e.StartsWith("GitHub:BypassMode") && e.Contains("RecordOnly"));
         var message = new BotConfigurationException(errors).Message;
         Assert.All(["Policy:ReviewWindow", "Policy:ReminderInterval", "Storage:Hangfire", "GitHub:BypassMode"], k => Assert.Contains(k, message));
+    }
+
+    [Fact]
+    public void ConversionErrorsAndRuleErrorsAreNamedTogether()
+    {
+        // A key that does not convert must not hide a rule broken by another key of the same section.
+        var errors = ConfigurationCheck.Validate(Config(
+            ("Policy:ReviewWindow", "forever"),
+            ("Policy:TimeZone", "Mars/Olympus"),
+            ("Storage:PollingInterval", "often"),
+            ("Storage:Hangfire", "PostgreSql"),
+            ("Jira:BaseUrl", "https://user:hunter2@jira.example.com:notaport/")));
+        Assert.Contains(errors, e => e.StartsWith("Policy:ReviewWindow: expected"));
+        Assert.Contains(errors, e => e.StartsWith("Policy:TimeZone"));
+        Assert.Contains(errors, e => e.StartsWith("Storage:PollingInterval: expected"));
+        Assert.Contains(errors, e => e.StartsWith("Storage:ConnectionString is required"));
+        Assert.Contains(errors, e => e.StartsWith("Jira:BaseUrl"));
+        Assert.DoesNotContain(errors, e => e.Contains("hunter2"));
+        Assert.DoesNotContain(errors, e => e.StartsWith("Policy:ReviewWindow must be positive")); // the bad key is not judged twice
     }
 
     [Fact]
