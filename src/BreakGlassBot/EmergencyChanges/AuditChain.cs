@@ -92,12 +92,13 @@ public static class AuditChain
     /// <summary>Walks the whole trail by sequence against the recorded head; stops at the first event that is not as appended.</summary>
     internal static ChainReport Verify(ILiteCollection<AuditEvent> audit, ILiteCollection<BsonDocument> counters)
     {
-        var head = counters.FindById(HeadId);
-        var marker = counters.FindById(MarkerId);
-        return Verify(audit.Find(Query.All(nameof(AuditEvent.Sequence), Query.Ascending)),
-            head?["value"].AsInt64 ?? 0, head is not null && head["hash"].IsString ? head["hash"].AsString : null,
-            marker is null ? null : marker["migrated"].AsInt64);
+        return Verify(audit.Find(Query.All(nameof(AuditEvent.Sequence), Query.Ascending)), counters.FindById(HeadId), counters.FindById(MarkerId));
     }
+
+    /// <summary>Walks the events against a head and marker read beforehand.</summary>
+    internal static ChainReport Verify(IEnumerable<AuditEvent> bySequence, BsonDocument? head, BsonDocument? marker) =>
+        Verify(bySequence, head?["value"].AsInt64 ?? 0, head is not null && head["hash"].IsString ? head["hash"].AsString : null,
+            marker is null ? null : marker["migrated"].AsInt64);
 
     public static ChainReport Verify(IEnumerable<AuditEvent> bySequence, long headSequence, string? headHash, long? migrated)
     {
@@ -126,7 +127,8 @@ public static class AuditChain
             // The link first: an event renumbered to close a gap (or make room) fails both checks, and the link says more.
             if (e.PreviousHash != previous)
                 return Broken(ChainFault.Relinked, e.Sequence, e,
-                    $"event #{e.Sequence} does not follow #{e.Sequence - 1}: its previous hash differs, so an event before it was inserted, removed or replaced");
+                    $"event #{e.Sequence} does not follow #{e.Sequence - 1}: it records a different hash for its predecessor, so #{e.Sequence - 1} was replaced "
+                    + $"(edited and re-hashed), or an event was inserted or removed before #{e.Sequence}");
             if (e.Hash != HashOf(e))
                 return Broken(ChainFault.Altered, e.Sequence, e, $"event #{e.Sequence} was altered: its content no longer matches its hash");
             previous = e.Hash;

@@ -294,9 +294,24 @@ public sealed class ChangeStore : IDisposable
         }
     }
 
-    /// <summary>Recomputes the audit trail's hash chain (under the write lock, so no event is appended meanwhile).</summary>
+    /// <summary>
+    /// Recomputes the audit trail's hash chain without holding the write lock for the walk (a long trail must not stall
+    /// declarations): the head is read under the lock, the events are walked outside it. An event appended during the walk
+    /// lies past the head that was read; then the head is read again and the walk repeated, and only a last attempt holds
+    /// the lock throughout.
+    /// </summary>
     public ChainReport VerifyAuditChain()
     {
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            BsonDocument? head, marker;
+            lock (writeLock) (head, marker) = (counters.FindById(AuditChain.HeadId), counters.FindById(AuditChain.MarkerId));
+            var report = AuditChain.Verify(audit.Find(Query.All(nameof(AuditEvent.Sequence), Query.Ascending)), head, marker);
+            if (report.Intact || report.FirstBreak is not { Fault: ChainFault.Inserted } b || b.Sequence <= report.HeadSequence) return report;
+            long now;
+            lock (writeLock) now = counters.FindById(AuditChain.HeadId)?["value"].AsInt64 ?? 0;
+            if (now < b.Sequence) return report; // still past the end after re-reading: it was not appended by the bot
+        }
         lock (writeLock) return AuditChain.Verify(audit, counters);
     }
 

@@ -6,7 +6,7 @@ namespace BreakGlassBot.Evidence;
 /// <summary>
 /// <c>dotnet run --project src/BreakGlassBot -- verify-audit [--Storage:DataDirectory=...]</c>: recomputes the hash chain
 /// of the data file and prints the first event that was altered, removed or inserted. Exit code 0 intact, 1 not intact,
-/// 2 bad configuration or no data file. Opens the file read-only; while the bot runs, prefer GET /evidence/verify.
+/// 2 bad configuration, no data file, or the directory in use by a running bot. Opens the file read-only; while the bot runs, prefer GET /evidence/verify.
 /// </summary>
 public static class AuditVerification
 {
@@ -28,7 +28,23 @@ public static class AuditVerification
             await error.WriteLineAsync($"No data file at {path} (set Storage:DataDirectory).");
             return 2;
         }
-        var report = AuditChain.VerifyFile(path);
+        ChainReport report;
+        try
+        {
+            // The bot's own lock: while a bot writes to this directory, a file-level check could read a half-written page.
+            using var directoryLock = DataDirectoryLock.Take(storage.ResolvedDataDirectory);
+            report = AuditChain.VerifyFile(path);
+        }
+        catch (DataDirectoryInUseException)
+        {
+            await error.WriteLineAsync($"{storage.ResolvedDataDirectory} is in use by a running bot: ask it instead (GET /evidence/verify with an Evidence:ApiKeys key), or stop it first.");
+            return 2;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or LiteDB.LiteException)
+        {
+            await error.WriteLineAsync($"Could not read {path}: {e.Message}");
+            return 2;
+        }
         await (report.Intact ? output : error).WriteLineAsync($"{path}: {report.Describe()}");
         return report.Intact ? 0 : 1;
     }

@@ -76,6 +76,29 @@ public class ChangeStoreTests : IDisposable
         Assert.Equal(20, (await store.DeclareAsync(Draft("after"), _ => [])).Change.Id); // the writer carries on
     }
 
+    /// <summary>The chain is walked outside the write lock: events appended during the walk are neither reported as inserted nor held up.</summary>
+    [Fact]
+    public async Task VerifyingWhileEventsAreAppendedReportsAnIntactTrail()
+    {
+        store.Declare(Draft(), _ => []);
+        using var stop = new CancellationTokenSource();
+        var writer = Task.Run(async () =>
+        {
+            var n = 0;
+            while (!stop.IsCancellationRequested && n < 5000)
+                await store.UpdateAsync(1, c => [new AuditEvent { ChangeNumber = c.Id, Type = "test", Data = new() { ["n"] = (n++).ToString() } }]);
+            return n;
+        });
+        var reports = new List<ChainReport>();
+        while (reports.Count < 20 && !writer.IsCompleted) reports.Add(store.VerifyAuditChain());
+        await stop.CancelAsync();
+        var appended = await writer;
+        Assert.True(appended > 0);
+        Assert.All(reports, r => Assert.True(r.Intact, r.Describe()));
+        Assert.True(reports.Count > 1, "verified while appending");
+        Assert.True(store.VerifyAuditChain().Intact);
+    }
+
     [Fact]
     public async Task GroupCommittedUpdatesMixedWithLockedOnesAndDeclarationsLoseNothing()
     {

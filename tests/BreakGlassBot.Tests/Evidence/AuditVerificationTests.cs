@@ -88,6 +88,20 @@ public class AuditVerificationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TheCommandLineRefusesADataDirectoryARunningBotHolds()
+    {
+        await using var bot = await TestBot.StartAsync(slack, data, Settings);
+        await bot.CommandJsonAsync("Hotfix checkout");
+        var (code, output) = await VerifyAuditAsync($"--Storage:DataDirectory={data}");
+        Assert.Equal(2, code);
+        Assert.Contains("in use by a running bot", output);
+        Assert.Contains("/evidence/verify", output);
+        await bot.StopAsync();
+        (code, output) = await VerifyAuditAsync($"--Storage:DataDirectory={data}");
+        Assert.True(code == 0, output);
+    }
+
+    [Fact]
     public async Task TheCommandLineSaysWhenThereIsNoDataFileOrTheConfigurationIsBad()
     {
         var (code, output) = await VerifyAuditAsync($"--Storage:DataDirectory={data}");
