@@ -92,6 +92,38 @@ public sealed class SandboxBrowserTests(Chromium chromium) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AMissedDeadlineEscalatesToTheManagerAndTheDigestShowsIt()
+    {
+        // A window of seconds: the change goes overdue while the page is open, and the manager hears of it as it happens.
+        await bot.DisposeAsync();
+        bot = await SandboxBot.StartAsync("--Policy:ReviewWindow=00:00:04", "--Policy:EscalateAfter=00:00:01");
+        await page.GotoAsync(bot.Url + "/sandbox");
+        await page.Locator("#composer-input").FillAsync("/breakglass Restart the stuck queue consumer");
+        await page.Locator("#composer-input").PressAsync("Enter");
+        await Expect(Conversation.Locator("[data-testid=ephemeral]")).ToContainTextAsync("BG-1 declared");
+
+        await page.SelectOptionAsync("#person", "U0SBXMORGAN");
+        await page.Locator("[data-testid=dm-item]").ClickAsync();
+        var escalation = Conversation.Locator("[data-testid=message]").Filter(new() { HasText = "Escalation" }).First;
+        await Expect(escalation).ToContainTextAsync("BG-1");
+        await Expect(escalation).ToContainTextAsync("overdue by");
+        var file = await ShotAsync("escalation");
+
+        await page.Locator("[data-testid=channel-item]").ClickAsync();
+        var announcement = Conversation.Locator("[data-testid=message]").Filter(new() { HasText = "BG-1 · Emergency change" });
+        await Expect(announcement).ToContainTextAsync("Overdue", new() { IgnoreCase = true });
+        await page.Locator("#composer-input").FillAsync("/breakglass overdue");
+        await page.Locator("#composer-input").PressAsync("Enter");
+        var digest = Conversation.Locator("[data-testid=ephemeral]").Filter(new() { HasText = "Break-glass review digest" }).Last;
+        await Expect(digest).ToContainTextAsync("BG-1");
+        await Expect(digest).ToContainTextAsync("Restart the stuck queue consumer");
+
+        Assert.NotNull(bot.Store.Get(1)!.EscalatedAt);
+        AssertScreenshots([file, await ShotAsync("digest")]);
+        Assert.Empty(leftTheMachine);
+    }
+
+    [Fact]
     public async Task TheModalOpensFromTheComposerShowsTheBotsFieldErrorsAndDeclares()
     {
         await page.Locator("#composer-input").FillAsync("/breakglass");

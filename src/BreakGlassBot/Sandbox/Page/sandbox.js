@@ -71,6 +71,8 @@
     rotating_light: '🚨', white_check_mark: '✅', warning: '⚠️', hourglass: '⌛', hourglass_flowing_sand: '⏳',
     no_entry: '⛔', no_entry_sign: '🚫', memo: '📝', lock: '🔒', x: '❌', '+1': '👍', thumbsup: '👍', tada: '🎉',
     bell: '🔔', calendar: '📅', link: '🔗', eyes: '👀', information_source: 'ℹ️', heavy_check_mark: '✔️', fire: '🔥',
+    arrow_upper_right: '↗️', arrow_lower_right: '↘️', arrow_right: '➡️', unlock: '🔓', ticket: '🎫',
+    twisted_rightwards_arrows: '🔀',
   };
   const decode = (s) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 
