@@ -12,6 +12,7 @@ internal sealed class DeadlineMessages(ChangeMessages messages) : IDirectMessage
     public const string ReminderKey = "reminder";
     public const string DeclarerKey = "declarer-reminder";
     public const string EscalationKey = "escalation";
+    public const string OutstandingKey = "outstanding";
     public const string ReviewedNote = "reviewed";
     public const string OverdueNote = "overdue";
 
@@ -45,6 +46,20 @@ internal sealed class DeadlineMessages(ChangeMessages messages) : IDirectMessage
                 var text = $":memo: Changes were requested on {head}"
                     + (request is null ? "" : $" by {Blocks.Mention(request.Reviewer)}: {Blocks.Escape(request.Reason)}")
                     + $"\nAddress them and ask a reviewer to approve in {Thread(c)}. Review {When(c, now)}.";
+                return new SlackMessage(text, Blocks.List(Blocks.Section(text)));
+            }
+            case OutstandingKey:
+            {
+                var pr = c.Evidence.Any(e => e.Kind == nameof(Hosting.EvidenceKind.PullRequestApproved) && !e.Satisfied);
+                var jira = c.Evidence.Any(e => e.Kind == nameof(Hosting.EvidenceKind.JiraReviewed) && !e.Satisfied);
+                var ask = user != c.DeclaredBy
+                    ? "You approved it in Slack; the pull request still needs an approving review on GitHub by someone other than its author."
+                    : string.Join(" ", new[]
+                    {
+                        pr ? "Get the pull request approved on GitHub by someone other than its author." : null,
+                        jira ? "Move the Jira issue to a reviewed status." : null,
+                    }.OfType<string>());
+                var text = $":hourglass: Approved in Slack, but not yet reviewed: {head}\nStill missing: {Missing(c)}. {ask}\nReview {When(c, now)}.\nLinks: {messages.Links(c)} · {Thread(c)}";
                 return new SlackMessage(text, Blocks.List(Blocks.Section(text)));
             }
             case EscalationKey:

@@ -172,9 +172,32 @@ internal sealed class ApiKeyDashboardAuthorization(IReadOnlyList<string> keys) :
             }
             catch (FormatException) { }
         }
-        if (presented is not null && ApiKeys.Matches(keys, presented)) return true;
+        if (presented is not null && ApiKeys.Matches(keys, presented))
+        {
+            // IgnoreAntiforgeryToken is one switch for every request (Hangfire has no per-request hook), and a browser
+            // resends Basic credentials on a cross-site form post: with Basic, a state-changing request must come from
+            // the dashboard's own origin. A Bearer key is never sent by a browser on its own, so it needs no such check.
+            if (header.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase) && !HttpMethods.IsGet(http.Request.Method)
+                && !HttpMethods.IsHead(http.Request.Method) && !SameOrigin(http.Request))
+                return false;
+            return true;
+        }
         http.Response.Headers.WWWAuthenticate = "Basic realm=\"BreakGlassBot\"";
         return false;
+    }
+
+    /// <summary>
+    /// Browsers send Sec-Fetch-Site and/or Origin on every cross-site POST; a request with neither is not a browser's
+    /// (curl, a script), which cannot be made to send the user's Basic credentials by another site.
+    /// </summary>
+    static bool SameOrigin(HttpRequest request)
+    {
+        var site = request.Headers["Sec-Fetch-Site"].ToString();
+        if (site.Length > 0) return site is "same-origin" or "none";
+        var origin = request.Headers.Origin.ToString();
+        if (origin.Length == 0) return true;
+        return Uri.TryCreate(origin, UriKind.Absolute, out var o)
+            && string.Equals(o.Authority, request.Host.Value, StringComparison.OrdinalIgnoreCase);
     }
 }
 

@@ -169,12 +169,28 @@ public sealed partial class TrackChangeJob(
         var lastApproval = c.Approvals.Select(a => (DateTimeOffset?)a.At).Max();
         if (lastRequest is not null && (lastApproval is null || lastApproval < lastRequest) && DueFor(c, c.DeclaredBy, "declarer") <= now)
             Send(c, c.DeclaredBy, DeadlineMessages.DeclarerKey, "declarer", now);
+        // Approved in Slack, but a PR review or a Jira status is still missing: the reviewers above may all have acted, so
+        // the declarer (Jira status, getting the PR reviewed) and, for an unreviewed PR, the Slack approvers are reminded.
+        foreach (var user in StillOwing(c))
+            if (DueFor(c, user, "outstanding") <= now) Send(c, user, DeadlineMessages.OutstandingKey, "outstanding", now);
+    }
+
+    /// <summary>Who is reminded of the evidence still missing after the Slack approval: the declarer, and the approvers while a PR is unreviewed.</summary>
+    static IEnumerable<string> StillOwing(EmergencyChange c)
+    {
+        var slackApproved = c.Approvals.Count > 0 && c.Evidence.Where(e => e.Kind == nameof(EvidenceKind.SlackApproval)).All(e => e.Satisfied);
+        var prMissing = c.Evidence.Any(e => e.Kind == nameof(EvidenceKind.PullRequestApproved) && !e.Satisfied);
+        var jiraMissing = c.Evidence.Any(e => e.Kind == nameof(EvidenceKind.JiraReviewed) && !e.Satisfied);
+        if (!slackApproved || !(prMissing || jiraMissing)) return [];
+        return prMissing ? c.Approvals.Select(a => a.Reviewer).Prepend(c.DeclaredBy).Distinct() : [c.DeclaredBy];
     }
 
     /// <summary>When <paramref name="user"/> may next get a message of <paramref name="kind"/> about this change.</summary>
     DateTimeOffset DueFor(EmergencyChange c, string user, string kind)
     {
         var last = c.Reminders.Where(r => r.User == user && r.Kind == kind).Select(r => (DateTimeOffset?)r.At).Max();
+        // The first reminder of what is still outstanding comes an interval after the (last) Slack approval.
+        if (last is null && kind == "outstanding") return policy.NextReminderAt(c.Approvals.Select(a => a.At).DefaultIfEmpty(c.DeclaredAt).Max());
         if (last is null) return kind == "reminder" ? policy.NextReminderAt(c.DeclaredAt) : DateTimeOffset.MinValue;
         return policy.NextReminderAt(last.Value);
     }
@@ -191,6 +207,7 @@ public sealed partial class TrackChangeJob(
         var candidates = new List<DateTimeOffset> { policy.NextReminderAt(now) };
         var acted = c.Approvals.Select(a => a.Reviewer).Concat(c.ChangeRequests.Select(r => r.Reviewer)).ToHashSet();
         candidates.AddRange(eligible.Where(u => !acted.Contains(u)).Select(u => DueFor(c, u, "reminder")).Where(t => t > now));
+        candidates.AddRange(StillOwing(c).Select(u => DueFor(c, u, "outstanding")).Where(t => t > now));
         if (c.OverdueAt is null) candidates.Add(c.DueAt);
         if (c.EscalatedAt is null) candidates.Add(policy.EscalateAt(c.DueAt));
         return candidates.Where(t => t > now).DefaultIfEmpty(policy.NextReminderAt(now)).Min();

@@ -24,8 +24,10 @@ public sealed record DigestNumbers(int Declared, int Cancelled, int Reviewed, in
 /// <paramref name="Times"/> covers every change the numbers may count: the open changes due up to a week ahead and
 /// everything declared or reviewed in the last <see cref="DigestBuilder.TrendWeeks"/> weeks.
 /// </summary>
+/// <param name="AllChanges">All changes per week for the break-glass rate (null: not counted, the count trend is shown).</param>
+/// <param name="Reviewers">Per change id, the eligible reviewers who have not acted (absent: unknown, the digest says "a reviewer").</param>
 public sealed record DigestData(IReadOnlyList<EmergencyChange> Overdue, int OverdueCount, IReadOnlyList<EmergencyChange> DueSoon, int DueSoonCount,
-    IReadOnlyList<ChangeTimes> Times);
+    IReadOnlyList<ChangeTimes> Times, AllChangeCounts? AllChanges = null, IReadOnlyDictionary<int, IReadOnlyList<string>>? Reviewers = null);
 
 /// <summary>
 /// The weekly digest as a Slack message: overdue changes (what is missing, with links), changes due in the coming
@@ -45,6 +47,10 @@ public sealed class DigestBuilder(ChangeMessages messages)
     /// <summary>The plain-text fallback is what notifications and screen readers show; Slack advises keeping it short.</summary>
     public const int MaxFallbackText = 3000;
     public const int TrendWeeks = 5;
+    /// <summary>Weeks shown as a break-glass rate (emergency changes of all changes), the last of the trend weeks.</summary>
+    public const int RateWeeks = 4;
+    /// <summary>Eligible reviewers named as "who must act" on one overdue change; the rest are counted.</summary>
+    public const int MaxReviewersNamed = 5;
     public static readonly TimeSpan Week = TimeSpan.FromDays(7);
 
     public static MessageMetadata Metadata(string week, string recipient) =>
@@ -79,6 +85,10 @@ public sealed class DigestBuilder(ChangeMessages messages)
             MedianTimeToReview: Median(reviewed.Select(c => c.ReviewedAt!.Value - c.DeclaredAt)),
             DeclaredPerWeek: perWeek);
     }
+
+    /// <summary>The windows of the last <see cref="RateWeeks"/> weeks, oldest first, as the trend counts them: (now - 7d·(k+1), now - 7d·k].</summary>
+    public static IReadOnlyList<(DateTimeOffset From, DateTimeOffset To)> RateWindows(DateTimeOffset now) =>
+        [.. Enumerable.Range(0, RateWeeks).Reverse().Select(back => (now - Week * (back + 1), now - Week * back))];
 
     public static TimeSpan? Median(IEnumerable<TimeSpan> values)
     {
@@ -126,7 +136,7 @@ public sealed class DigestBuilder(ChangeMessages messages)
             Blocks.Context($"As of {Blocks.Date(now)}. Who needs to act is named on each change."),
             Blocks.Section(headline),
         };
-        foreach (var c in listed) blocks.Add(Blocks.Section(OverdueItem(c, now)));
+        foreach (var c in listed) blocks.Add(Blocks.Section(OverdueItem(c, now, data.Reviewers?.GetValueOrDefault(c.Id))));
         if (more > 0) blocks.Add(Blocks.Section($"…and {more} more: `/breakglass list overdue`"));
         blocks.Add(Blocks.Divider());
         blocks.Add(Blocks.Section(DueSoon(data.DueSoon, data.DueSoonCount, now)));
@@ -136,13 +146,13 @@ public sealed class DigestBuilder(ChangeMessages messages)
             $"*Reviewed on time*\n{numbers.ReviewedOnTime} of {numbers.Reviewed} reviewed",
             $"*Went overdue*\n{numbers.WentOverdue}",
             $"*Median time to review*\n{(numbers.MedianTimeToReview is { } m ? ReviewPolicy.Format(m) : "n/a (none reviewed)")}"));
-        blocks.Add(Blocks.Context(Trend(numbers)));
+        blocks.Add(Blocks.Context(Trend(numbers, data.AllChanges)));
         blocks.Add(Blocks.Context("`/breakglass overdue` shows this digest any time · `/breakglass list overdue` lists every overdue change"));
 
         return new SlackMessage(Fallback(headline, overdue, data.OverdueCount, listed.Count, numbers, now), blocks);
     }
 
-    string OverdueItem(EmergencyChange c, DateTimeOffset now)
+    string OverdueItem(EmergencyChange c, DateTimeOffset now, IReadOnlyList<string>? reviewers)
     {
         var id = c.Announcement?.Permalink is { } link ? Blocks.Link(link, c.ChangeId.ToString()) : c.ChangeId.ToString();
         var sb = new StringBuilder();
@@ -152,7 +162,7 @@ public sealed class DigestBuilder(ChangeMessages messages)
         sb.Append(missing.Count == 0
             ? $"Missing: not checked yet · links: {messages.Links(c)}{Thread(c, " · ")}"
             : "Missing: " + string.Join(" · ", missing));
-        sb.Append('\n').Append(NextAction(c));
+        sb.Append('\n').Append(NextAction(c, reviewers));
         return sb.ToString();
     }
 
@@ -178,15 +188,24 @@ public sealed class DigestBuilder(ChangeMessages messages)
     static string Thread(EmergencyChange c, string prefix) =>
         c.Announcement?.Permalink is { } link ? prefix + Blocks.Link(link, "the thread") : "";
 
-    /// <summary>Who acts next: the declarer after an unanswered change request, otherwise the reviewers.</summary>
-    static string NextAction(EmergencyChange c)
+    /// <summary>
+    /// Who acts next: the declarer after an unanswered change request, otherwise the eligible reviewers who have not acted
+    /// (named when known), otherwise "a reviewer".
+    /// </summary>
+    static string NextAction(EmergencyChange c, IReadOnlyList<string>? reviewers)
     {
         var request = c.ChangeRequests.OrderBy(r => r.At).LastOrDefault();
         var lastApproval = c.Approvals.Select(a => (DateTimeOffset?)a.At).Max();
         return request is not null && (lastApproval is null || lastApproval < request.At)
             ? $"_Next:_ {Blocks.Mention(c.DeclaredBy)} to address the changes {Blocks.Mention(request.Reviewer)} requested"
-            : $"_Next:_ a reviewer (not {Blocks.Mention(c.DeclaredBy)}) to review it";
+            : reviewers is { Count: > 0 }
+                ? $"_Next:_ {Names(reviewers)} (eligible, not yet acted) to review it"
+                : $"_Next:_ a reviewer (not {Blocks.Mention(c.DeclaredBy)}) to review it";
     }
+
+    static string Names(IReadOnlyList<string> users) =>
+        string.Join(", ", users.Take(MaxReviewersNamed).Select(Blocks.Mention))
+        + (users.Count > MaxReviewersNamed ? $" or one of {users.Count - MaxReviewersNamed} more" : "");
 
     string DueSoon(IReadOnlyList<EmergencyChange> due, int count, DateTimeOffset now)
     {
@@ -205,19 +224,38 @@ public sealed class DigestBuilder(ChangeMessages messages)
     }
 
     /// <summary>
-    /// The bot sees emergency changes only, not every change the team ships, so it cannot compute the share auditors
-    /// watch; it shows the weekly count and its direction instead, and says so.
+    /// The break-glass rate auditors watch: emergency changes as a share of all changes (merged pull requests, counted
+    /// on GitHub) per week. Without that count, the weekly count of emergency changes and its direction, and why.
     /// </summary>
-    static string Trend(DigestNumbers n)
+    static string Trend(DigestNumbers n, AllChangeCounts? all)
     {
-        var weeks = string.Join(" · ", n.DeclaredPerWeek.Select((count, i) => i == n.DeclaredPerWeek.Count - 1 ? $"*{count}*" : count.ToString(CultureInfo.InvariantCulture)));
+        if (all?.PerWeek is { } totals && totals.Count == RateWeeks)
+        {
+            var emergency = n.DeclaredPerWeek.TakeLast(RateWeeks).ToList();
+            var rates = emergency.Zip(totals, (e, t) => t > 0 ? (double?)e / t : null).ToList();
+            var weeks = string.Join(" · ", emergency.Select((e, i) =>
+            {
+                var text = $"{e} emergency of {totals[i]} changes = {Percent(rates[i])}";
+                return i == RateWeeks - 1 ? $"*{text}*" : text;
+            }));
+            var previous = rates.Take(RateWeeks - 1).OfType<double>().ToList();
+            var direction = rates[^1] is not { } current || previous.Count == 0 ? "no trend yet"
+                : current > previous.Average() ? $":arrow_upper_right: up from an average of {Percent(previous.Average())}"
+                : current < previous.Average() ? $":arrow_lower_right: down from an average of {Percent(previous.Average())}"
+                : $":arrow_right: level with the average of {Percent(previous.Average())}";
+            return $"Break-glass rate, emergency changes of all changes (merged pull requests in {all.Scope}) per week (last {RateWeeks} weeks, oldest first): "
+                + $"{weeks} — {direction}.";
+        }
+        var counts = string.Join(" · ", n.DeclaredPerWeek.Select((count, i) => i == n.DeclaredPerWeek.Count - 1 ? $"*{count}*" : count.ToString(CultureInfo.InvariantCulture)));
         var average = n.PreviousAverage.ToString("0.#", CultureInfo.InvariantCulture);
-        var direction = n.ThisWeek > n.PreviousAverage ? $":arrow_upper_right: up from an average of {average}"
+        var trend = n.ThisWeek > n.PreviousAverage ? $":arrow_upper_right: up from an average of {average}"
             : n.ThisWeek < n.PreviousAverage ? $":arrow_lower_right: down from an average of {average}"
             : $":arrow_right: level with the average of {average}";
-        return $"Break-glass trend, emergency changes declared per week (last {n.DeclaredPerWeek.Count} weeks, oldest first): {weeks} — {direction}. "
-            + "As a share of all changes: not known to the bot, which sees emergency changes only.";
+        return $"Break-glass trend, emergency changes declared per week (last {n.DeclaredPerWeek.Count} weeks, oldest first): {counts} — {trend}. "
+            + $"As a share of all changes: unknown ({Blocks.Escape(all?.Unknown ?? "all changes were not counted")}).";
     }
+
+    static string Percent(double? rate) => rate is { } r ? (r * 100).ToString("0.#", CultureInfo.InvariantCulture) + "%" : "n/a";
 
     static string Fallback(string headline, IReadOnlyList<EmergencyChange> overdue, int overdueCount, int listed, DigestNumbers n, DateTimeOffset now)
     {

@@ -1,6 +1,8 @@
 using BreakGlassBot.Declaring;
 using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Deadlines;
 using BreakGlassBot.Hosting;
+using BreakGlassBot.Reviewing;
 using BreakGlassBot.Slack;
 using Hangfire;
 using Hangfire.Server;
@@ -21,6 +23,8 @@ public sealed class DigestRun
     public string Id { get; set; } = "";
     public DateTimeOffset CreatedAt { get; set; }
     public List<DigestDelivery> Deliveries { get; set; } = [];
+    /// <summary>Set when Slack asked for a longer wait than a run holds a worker: the rest is sent by a job scheduled then.</summary>
+    public DateTimeOffset? ResumeAt { get; set; }
 }
 
 public sealed class DigestDelivery
@@ -48,10 +52,29 @@ public sealed class DigestDelivery
 public sealed class DigestIncompleteException(string week, int failed, int total)
     : Exception($"Digest {week}: {failed} of {total} deliveries failed; the retry sends only those");
 
-/// <summary>The digest as of now: the store's changes through the builder. Used by the job and by /breakglass overdue.</summary>
-public sealed class DigestContent(ChangeStore store, DigestBuilder builder)
+/// <summary>
+/// The digest as of now: the store's changes through the builder, with the eligible reviewers of the overdue changes
+/// and all changes counted on GitHub for the break-glass rate. Used by the job and by /breakglass overdue.
+/// </summary>
+public sealed class DigestContent(ChangeStore store, DigestBuilder builder, AllChangesCounter? allChanges = null, Reviewers? reviewers = null)
 {
-    public SlackMessage Build(DateTimeOffset now, string? week = null)
+    /// <summary>Without the reviewers and the count of all changes: the store's part only.</summary>
+    public SlackMessage Build(DateTimeOffset now, string? week = null) => builder.Build(Read(now), now, week);
+
+    /// <param name="budget">At most this long for the calls to GitHub and Slack (on demand: inside Slack's 3 s); past it, the fallbacks.</param>
+    public async Task<SlackMessage> BuildAsync(DateTimeOffset now, string? week, CancellationToken ct, TimeSpan? budget = null)
+    {
+        var data = Read(now);
+        var windows = DigestBuilder.RateWindows(now);
+        // Counted while the reviewers are resolved: both are bounded by the budget.
+        var counting = allChanges?.CountAsync(windows, store.DeclaredBetween(windows[0].From, now), ct, budget);
+        IReadOnlyDictionary<int, IReadOnlyList<string>>? named = null;
+        try { named = await (budget is { } b ? NotActedAsync(data.Overdue, ct).WaitAsync(b, ct) : NotActedAsync(data.Overdue, ct)); }
+        catch (TimeoutException) { } // "a reviewer" instead of names
+        return builder.Build(data with { AllChanges = counting is null ? null : await counting, Reviewers = named }, now, week);
+    }
+
+    DigestData Read(DateTimeOffset now)
     {
         // Overdue and due-soon changes are counted from the due-time index and read in full only as far as shown. The numbers
         // and the trend count changes declared or reviewed since five weeks ago and open ones that fell due in the last
@@ -60,23 +83,37 @@ public sealed class DigestContent(ChangeStore store, DigestBuilder builder)
         var overdueTo = now.AddTicks(-1);
         var times = store.OpenDueTimes(now - DigestBuilder.Week + TimeSpan.FromTicks(1), now).Concat(store.DeclaredOrReviewedTimesSince(since))
             .DistinctBy(t => t.Id).ToList();
-        return builder.Build(new DigestData(
+        return new DigestData(
             store.FirstOpenDue(DateTimeOffset.MinValue, overdueTo, DigestBuilder.MaxListedAtMost), store.CountOpenDue(DateTimeOffset.MinValue, overdueTo),
             store.FirstOpenDue(now, now + DigestBuilder.Week, DigestBuilder.MaxDueListed), store.CountOpenDue(now, now + DigestBuilder.Week),
-            times), now, week);
+            times);
+    }
+
+    /// <summary>Per overdue change, the eligible reviewers (as the tracker resolves them) who have neither approved nor requested changes.</summary>
+    async Task<IReadOnlyDictionary<int, IReadOnlyList<string>>?> NotActedAsync(IReadOnlyList<EmergencyChange> overdue, CancellationToken ct)
+    {
+        if (reviewers is null) return null;
+        var result = new Dictionary<int, IReadOnlyList<string>>();
+        foreach (var c in overdue)
+        {
+            var acted = c.Approvals.Select(a => a.Reviewer).Concat(c.ChangeRequests.Select(r => r.Reviewer)).ToHashSet();
+            result[c.Id] = [.. (await reviewers.ForChangeAsync(c, ct)).Where(u => !acted.Contains(u))];
+        }
+        return result;
     }
 }
 
 /// <summary>
 /// Sends one week's digest to every manager (a DM) and to Slack:DigestChannel, one post at a time and
 /// Policy:DigestSendInterval apart (Slack: about one message per second per channel). A 429 waits its Retry-After
-/// and tries again. Exactly once per recipient per week: see <see cref="DigestRun"/>.
+/// and tries again; a longer Retry-After ends the run and schedules the rest at that time. Exactly once per recipient
+/// per week: see <see cref="DigestRun"/>.
 /// </summary>
 public sealed partial class DigestSender(
     ChangeStore store, DigestContent content, ISlackApi slack, IOptions<SlackOptions> slackOptions, IOptions<PolicyOptions> policy,
-    TimeProvider time, ILogger<DigestSender> log)
+    TimeProvider time, ILogger<DigestSender> log, IBackgroundJobClient? jobs = null, InstanceQueue? queue = null)
 {
-    /// <summary>A longer Retry-After is left to Hangfire's retry of the whole job rather than holding a worker.</summary>
+    /// <summary>A longer Retry-After is not waited out holding a worker: the remaining deliveries are scheduled at its end.</summary>
     public static readonly TimeSpan MaxInlineRetryAfter = TimeSpan.FromMinutes(2);
     const int MaxRateLimitedAttempts = 5;
 
@@ -126,9 +163,10 @@ public sealed partial class DigestSender(
             return run;
         }
 
-        var message = content.Build(now, week);
+        var message = await content.BuildAsync(now, week, ct);
         DateTimeOffset? lastPost = null;
         var failed = 0;
+        DateTimeOffset? resumeAt = null;
         foreach (var index in owed)
         {
             var ok = false;
@@ -137,11 +175,23 @@ public sealed partial class DigestSender(
                 var (done, retryAfter, posted) = await DeliverAsync(week, index, message, lastPost, ct);
                 if (posted) lastPost = time.GetUtcNow();
                 if (done) { ok = true; break; }
+                if (retryAfter is { } longWait && longWait > MaxInlineRetryAfter && jobs is not null) { resumeAt = time.GetUtcNow() + longWait; break; }
                 if (retryAfter is not { } wait || wait > MaxInlineRetryAfter || rateLimited + 1 >= MaxRateLimitedAttempts) break;
                 LogRateLimited(log, week, run.Deliveries[index].Recipient, wait);
                 await Task.Delay(wait, time, ct);
             }
+            if (resumeAt is not null) break;
             if (!ok) failed++;
+        }
+        if (resumeAt is { } at)
+        {
+            // Slack's rate limit is the app's, not one channel's: the rest waits too. Ending the run without an exception keeps
+            // Hangfire's retry back-off (which may fire sooner) out of it; the per-recipient marks keep the resumed run exact.
+            run = store.SaveDocument<DigestRun>(DigestRun.Collection, week, r => { r!.ResumeAt = at; return r; });
+            if (queue?.Name is { } q) jobs!.Schedule<WeeklyDigestJob>(q, j => j.ResumeAsync(week, CancellationToken.None), at);
+            else jobs!.Schedule<WeeklyDigestJob>(j => j.ResumeAsync(week, CancellationToken.None), at);
+            LogResumeScheduled(log, week, at);
+            return run;
         }
         run = store.Document<DigestRun>(DigestRun.Collection, week)!;
         if (failed > 0) throw new DigestIncompleteException(week, failed, run.Deliveries.Count);
@@ -219,6 +269,8 @@ public sealed partial class DigestSender(
     static partial void LogDeliveryCrashed(ILogger logger, Exception e, string week, string recipient);
     [LoggerMessage(EventId = 7006, Level = LogLevel.Warning, Message = "Digest {Week}: no recipients; set Slack:Managers and/or Slack:DigestChannel")]
     static partial void LogNoRecipients(ILogger logger, string week);
+    [LoggerMessage(EventId = 7007, Level = LogLevel.Warning, Message = "Digest {Week} rate-limited by Slack for longer than a run waits; the rest is sent at {At}")]
+    static partial void LogResumeScheduled(ILogger logger, string week, DateTimeOffset at);
     [LoggerMessage(EventId = 7005, Level = LogLevel.Information, Message = "Digest {Week} to {Recipient} rate-limited by Slack; retrying in {Wait}")]
     static partial void LogRateLimited(ILogger logger, string week, string recipient, TimeSpan wait);
 }
@@ -239,17 +291,23 @@ public sealed class WeeklyDigestJob(DigestSender sender, TimeProvider time)
             : time.GetUtcNow();
         await sender.SendAsync(sender.WeekOf(occurrence), ct);
     }
+
+    /// <summary>The rest of <paramref name="week"/>'s digest, after a long Retry-After: only what is not done yet is sent.</summary>
+    [AutomaticRetry(Attempts = 10)]
+    public Task ResumeAsync(string week, CancellationToken ct) => sender.SendAsync(week, ct);
 }
 
 /// <summary>/breakglass overdue: the same digest, now, only to the caller.</summary>
 internal sealed class OverdueCommand(DigestContent content, TimeProvider time) : ISubCommand
 {
+    /// <summary>Slack wants the answer within 3 s: GitHub's count and the reviewer names get this long, then the fallbacks show.</summary>
+    static readonly TimeSpan OnDemandBudget = TimeSpan.FromSeconds(1.5);
     public string Name => "overdue";
     public string Usage => "`/breakglass overdue` the weekly overdue digest, now (only you see it)";
 
-    public Task<CommandReply> RunAsync(SlashCommand command, string arguments, CancellationToken ct)
+    public async Task<CommandReply> RunAsync(SlashCommand command, string arguments, CancellationToken ct)
     {
-        var digest = content.Build(time.GetUtcNow());
-        return Task.FromResult(new CommandReply(digest.Text, digest.Blocks));
+        var digest = await content.BuildAsync(time.GetUtcNow(), null, ct, OnDemandBudget);
+        return new CommandReply(digest.Text, digest.Blocks);
     }
 }

@@ -14,6 +14,8 @@ public static class DigestRegistration
     {
         var s = builder.Services;
         s.AddSingleton(sp => new DigestBuilder(sp.GetRequiredService<ChangeMessages>()));
+        s.AddSingleton<AllChangesSettings>();
+        s.AddSingleton<AllChangesCounter>();
         s.AddSingleton<DigestContent>();
         s.AddSingleton<DigestSender>();
         s.AddTransient<WeeklyDigestJob>();

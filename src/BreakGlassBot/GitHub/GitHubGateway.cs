@@ -72,6 +72,8 @@ public interface IGitHubGateway
     Task<bool> RemoveTeamMemberAsync(string org, string teamSlug, string login, CancellationToken ct = default);
     /// <summary>Merges only if the head is still <paramref name="sha"/> (GitHub answers 409 otherwise).</summary>
     Task<MergeInfo> MergeAsync(PullRequestRef pr, string sha, string commitTitle, CancellationToken ct = default);
+    /// <summary>Pull requests merged in <paramref name="repositories"/> (owner/repo) in [from, to): the search's total_count.</summary>
+    Task<int> CountMergedPullRequestsAsync(IReadOnlyList<string> repositories, DateTimeOffset from, DateTimeOffset to, CancellationToken ct = default);
 }
 
 /// <summary>Per-attempt timeout of GitHub HTTP calls; a class so tests can shorten it.</summary>
@@ -170,6 +172,17 @@ internal sealed class GitHubGateway(IHttpMessageHandlerFactory handlers, IOption
         var m = await c.PullRequest.Merge(pr.Owner, pr.Repo, pr.Number, new MergePullRequest { Sha = sha, CommitTitle = commitTitle });
         return new MergeInfo(m.Sha ?? "", m.Merged, m.Message);
     });
+
+    public Task<int> CountMergedPullRequestsAsync(IReadOnlyList<string> repositories, DateTimeOffset from, DateTimeOffset to, CancellationToken ct = default) =>
+        CallAsync(async c =>
+        {
+            // merged:A..B includes both ends (whole seconds): end a second early so adjacent windows do not both count a PR.
+            static string At(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+            var q = string.Join(' ', repositories.Select(r => "repo:" + r)) + $" is:pr is:merged merged:{At(from)}..{At(to.AddSeconds(-1))}";
+            var result = await new ApiConnection(c.Connection).Get<SearchIssuesResult>(new Uri("search/issues", UriKind.Relative),
+                new Dictionary<string, string> { ["q"] = q, ["per_page"] = "1" });
+            return result.TotalCount;
+        });
 
     Task CallAsync(Func<GitHubClient, Task> call) => CallAsync<bool>(async c => { await call(c); return true; });
 

@@ -48,6 +48,8 @@ public sealed class GitHubOptions
     public string? BypassTeam { get; set; }
     public string Label { get; set; } = "break-glass";
     public string? WebhookSecret { get; set; }
+    /// <summary>owner/repo list where all changes are counted (merged PRs) for the break-glass rate; empty: the repositories of linked PRs.</summary>
+    public List<string> Repositories { get; set; } = [];
 
     public bool IsConfigured => !string.IsNullOrWhiteSpace(Token)
         || (AppId is not null && !string.IsNullOrWhiteSpace(PrivateKeyPath) && InstallationId is not null);

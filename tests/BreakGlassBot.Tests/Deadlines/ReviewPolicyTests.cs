@@ -93,6 +93,25 @@ public class ReviewPolicyTests
         Assert.Equal(new DateTimeOffset(2026, 3, 30, 14, 0, 0, TimeSpan.Zero), due.ToUniversalTime());
     }
 
+    [Theory]
+    // 03:00 on the Sunday the clocks go forward (02:00 → 03:00): the first working hour is Monday 09:00 in summer time,
+    // and 2 business days (16 working hours) end on Tuesday 17:00 local.
+    [InlineData(Berlin, 2026, 3, 29, 31, 15)]   // CEST, UTC+2
+    [InlineData(NewYork, 2026, 3, 8, 10, 21)]   // EDT, UTC-4
+    public void AThreeAmDeclarationOnAClockChangeSundayCountsFromMondayMorning(string zone, int y, int mo, int d, int dueDay, int dueUtcHour)
+    {
+        var declared = Local(zone, y, mo, d, 3);
+        var policy = Policy(zone: zone);
+        var due = policy.DueAt(declared);
+        var tuesday = new DateTime(y, mo, d, 17, 0, 0).AddDays(2);
+        Assert.Equal(tuesday, InZone(due, zone));
+        Assert.Equal(new DateTimeOffset(y, mo, dueDay, dueUtcHour, 0, 0, TimeSpan.Zero), due.ToUniversalTime());
+        // Reminders wait for the working day too: Monday 09:00 local, in summer time.
+        Assert.Equal(new DateTime(y, mo, d, 9, 0, 0).AddDays(1), InZone(policy.ReminderWindowFrom(declared), zone));
+        // In wall-clock mode the window is an exact duration from 03:00, across the missing hour.
+        Assert.Equal(declared.AddHours(24), Policy("1.00:00:00", business: false, zone: zone).DueAt(declared));
+    }
+
     [Fact]
     public void FallBackInNewYorkKeepsTheLocalWorkingDay()
     {

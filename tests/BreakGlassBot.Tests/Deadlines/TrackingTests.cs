@@ -1,5 +1,8 @@
 using System.Net;
 using BreakGlassBot.Deadlines;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Tests.Support;
 using Hangfire;
@@ -196,5 +199,67 @@ public class DashboardTests
         var right = new HttpRequestMessage(HttpMethod.Get, "/hangfire");
         right.Headers.Authorization = new("Basic", Convert.ToBase64String("admin:dash-key-123"u8.ToArray()));
         Assert.Equal(HttpStatusCode.OK, (await on.Http.SendAsync(right)).StatusCode);
+    }
+
+    [Fact]
+    public async Task ABrowsersBasicLoginCannotBeUsedByAnotherSiteToTriggerJobs()
+    {
+        await using var slack = new FakeSlack();
+        await slack.StartAsync();
+        await using var bot = await TestBot.StartAsync(slack, settings: new Dictionary<string, string?> { ["Evidence:ApiKeys:0"] = "dash-key-123" });
+        HttpRequestMessage Trigger(string scheme, string credentials, params (string Name, string Value)[] headers)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, "/hangfire/recurring/trigger")
+            {
+                Content = new FormUrlEncodedContent([new("jobs[]", TrackingSweepJob.RecurringId)]),
+            };
+            request.Headers.Authorization = new(scheme, credentials);
+            foreach (var (name, value) in headers) request.Headers.TryAddWithoutValidation(name, value);
+            return request;
+        }
+        var basic = Convert.ToBase64String("admin:dash-key-123"u8.ToArray());
+
+        // A form on another site, posted by the browser with the remembered Basic credentials.
+        Assert.Equal(HttpStatusCode.Unauthorized, (await bot.Http.SendAsync(Trigger("Basic", basic, ("Origin", "https://evil.example"), ("Sec-Fetch-Site", "cross-site")))).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await bot.Http.SendAsync(Trigger("Basic", basic, ("Origin", "https://evil.example")))).StatusCode);
+        // The dashboard's own page posting, and a script with the key as a bearer token: allowed.
+        Assert.True((await bot.Http.SendAsync(Trigger("Basic", basic, ("Origin", bot.Url.TrimEnd('/')), ("Sec-Fetch-Site", "same-origin")))).IsSuccessStatusCode);
+        Assert.True((await bot.Http.SendAsync(Trigger("Bearer", "dash-key-123", ("Origin", "https://evil.example")))).IsSuccessStatusCode);
+        // Reading stays as it was.
+        var get = new HttpRequestMessage(HttpMethod.Get, "/hangfire");
+        get.Headers.Authorization = new("Basic", basic);
+        get.Headers.TryAddWithoutValidation("Sec-Fetch-Site", "cross-site");
+        Assert.Equal(HttpStatusCode.OK, (await bot.Http.SendAsync(get)).StatusCode);
+    }
+
+    [Fact]
+    public async Task InDevelopmentTheDashboardIsOpenOnLoopbackOnly()
+    {
+        await using var slack = new FakeSlack();
+        await slack.StartAsync();
+        await using var bot = await TestBot.StartAsync(slack, settings: new Dictionary<string, string?> { ["environment"] = "Development" },
+            configure: b => b.Services.AddSingleton<IStartupFilter, RemoteAddressForTests>());
+        Assert.Equal("Development", bot.Service<IWebHostEnvironment>().EnvironmentName);
+
+        Assert.Equal(HttpStatusCode.OK, (await bot.Http.GetAsync("/hangfire")).StatusCode); // from 127.0.0.1, no credentials
+        var remote = new HttpRequestMessage(HttpMethod.Get, "/hangfire");
+        remote.Headers.Add(RemoteAddressForTests.Header, "203.0.113.7");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await bot.Http.SendAsync(remote)).StatusCode);
+    }
+
+    /// <summary>Kestrel listens on loopback only in tests: this makes a request look as if it came from another address.</summary>
+    sealed class RemoteAddressForTests : IStartupFilter
+    {
+        public const string Header = "X-Test-Remote-Address";
+
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use((http, nextMiddleware) =>
+            {
+                if (http.Request.Headers.TryGetValue(Header, out var address)) http.Connection.RemoteIpAddress = IPAddress.Parse(address.ToString());
+                return nextMiddleware(http);
+            });
+            next(app);
+        };
     }
 }

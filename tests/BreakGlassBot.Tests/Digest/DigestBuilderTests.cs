@@ -165,7 +165,7 @@ public class DigestBuilderTests
         var text = Texts(Builder.Build(changes, Now).Blocks!);
         Assert.Contains("1 · 0 · 2 · 3 · *4*", text);
         Assert.Contains("up from an average of 1.5", text);
-        Assert.Contains("share of all changes: not known to the bot", text);
+        Assert.Contains("As a share of all changes: unknown (all changes were not counted)", text);
 
         var quieter = DigestBuilder.Numbers(changes.Where(c => c.DeclaredAt < Now - 3.5 * Day), Now);
         Assert.Equal(1, quieter.ThisWeek);
@@ -275,5 +275,61 @@ public class DigestBuilderTests
         Assert.Contains(Check("00:05:00"), e => e.StartsWith("Policy:DigestSendInterval must be between"));
         Assert.Contains(Check("-00:00:01"), e => e.StartsWith("Policy:DigestSendInterval must be between"));
         Assert.Contains(Check("soon"), e => e.StartsWith("Policy:DigestSendInterval: expected a TimeSpan"));
+    }
+
+    static List<EmergencyChange> FourWeeks() =>
+    [
+        Change(1, Now - 30 * Day), // five weeks back: in the count trend, not in the rate
+        Change(2, Now - 20 * Day), Change(3, Now - 19 * Day),
+        Change(4, Now - 10 * Day), Change(5, Now - 9 * Day), Change(6, Now - 8 * Day),
+        Change(7, Now - Day), Change(8, Now - 2 * Day), Change(9, Now - 3 * Day), Change(10, Now - 4 * Day),
+    ];
+
+    static DigestData Data(IReadOnlyList<EmergencyChange> changes, AllChangeCounts? all = null, IReadOnlyDictionary<int, IReadOnlyList<string>>? reviewers = null)
+    {
+        var overdue = changes.Where(c => c.IsOverdue(Now)).OrderBy(c => c.DueAt).ThenBy(c => c.Id).ToList();
+        return new DigestData(overdue, overdue.Count, [], 0, [.. changes.Select(ChangeTimes.Of)], all, reviewers);
+    }
+
+    [Fact]
+    public void TheBreakGlassRateIsEmergencyChangesAsAShareOfAllChangesPerWeek()
+    {
+        // Emergency changes in the last four weeks: 0, 2, 3, 4; all changes (merged PRs): 20, 40, 30, 20.
+        var text = Texts(Builder.Build(Data(FourWeeks(), new AllChangeCounts([20, 40, 30, 20], "acme/api", null)), Now).Blocks!);
+        Assert.Contains("Break-glass rate, emergency changes of all changes (merged pull requests in acme/api)", text);
+        Assert.Contains("0 emergency of 20 changes = 0% · 2 emergency of 40 changes = 5% · 3 emergency of 30 changes = 10% · *4 emergency of 20 changes = 20%*", text);
+        Assert.Contains("up from an average of 5%", text);
+        Assert.DoesNotContain("unknown", text);
+
+        var lower = Texts(Builder.Build(Data(FourWeeks(), new AllChangeCounts([20, 40, 30, 200], "3 repositories", null)), Now).Blocks!);
+        Assert.Contains("*4 emergency of 200 changes = 2%*", lower);
+        Assert.Contains("down from an average of 5%", lower);
+        // A week without any merged change has no rate, and is left out of the average.
+        Assert.Contains("0 emergency of 0 changes = n/a", Texts(Builder.Build(Data(FourWeeks(), new AllChangeCounts([0, 40, 30, 20], "acme/api", null)), Now).Blocks!));
+    }
+
+    [Fact]
+    public void WhenAllChangesCannotBeCountedTheCountTrendSaysWhy()
+    {
+        var text = Texts(Builder.Build(Data(FourWeeks(), AllChangeCounts.NotCounted("GitHub is not configured")), Now).Blocks!);
+        Assert.Contains("1 · 0 · 2 · 3 · *4*", text);
+        Assert.Contains("As a share of all changes: unknown (GitHub is not configured)", text);
+        Assert.DoesNotContain("emergency of", text);
+    }
+
+    [Fact]
+    public void WhoMustActNamesTheEligibleReviewersWhoHaveNotActed()
+    {
+        var change = Change(1, Now - 5 * Day, by: "U0ALICE");
+        var named = Texts(Builder.Build(Data([change], reviewers: new Dictionary<int, IReadOnlyList<string>> { [1] = ["U0REV1", "U0REV2"] }), Now).Blocks!);
+        Assert.Contains("_Next:_ <@U0REV1>, <@U0REV2> (eligible, not yet acted) to review it", named);
+
+        var many = Texts(Builder.Build(Data([change], reviewers: new Dictionary<int, IReadOnlyList<string>> { [1] = [.. Enumerable.Range(1, 7).Select(i => $"U0R{i}")] }), Now).Blocks!);
+        Assert.Contains("<@U0R1>, <@U0R2>, <@U0R3>, <@U0R4>, <@U0R5> or one of 2 more (eligible, not yet acted)", many);
+
+        // Unknown (or nobody left who has not acted): the general wording.
+        Assert.Contains("_Next:_ a reviewer (not <@U0ALICE>) to review it", Texts(Builder.Build(Data([change]), Now).Blocks!));
+        Assert.Contains("_Next:_ a reviewer (not <@U0ALICE>) to review it",
+            Texts(Builder.Build(Data([change], reviewers: new Dictionary<int, IReadOnlyList<string>> { [1] = [] }), Now).Blocks!));
     }
 }

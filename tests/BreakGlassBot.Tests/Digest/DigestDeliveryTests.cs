@@ -142,6 +142,39 @@ public class DigestDeliveryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ARetryAfterLongerThanARunWaitsEndsTheRunAndTheRestIsSentThenOnce()
+    {
+        await using var bot = await TestBot.StartAsync(slack, data, Settings(Manager1, Manager2));
+        SeedOverdue(bot, "Hotfix login", TimeSpan.FromHours(2));
+        slack.Fail("chat.postMessage", new Fault.Delay(TimeSpan.Zero), times: 1); // manager 1: delivered
+        slack.Fail("chat.postMessage", FakeSlack.RateLimited(180), times: 1);     // manager 2: three minutes, past what a run waits
+        var before = DateTimeOffset.UtcNow;
+
+        // Not a failure for Hangfire to retry on its own back-off (which may come sooner than Slack allows).
+        var run = await bot.Service<DigestSender>().SendAsync("2026-W12", CancellationToken.None);
+
+        Assert.Single(Digests("D" + Manager1));
+        Assert.Empty(Digests("D" + Manager2));
+        Assert.Empty(Digests(DigestChannel)); // the rest waits too: the limit is the app's
+        Assert.Equal(2, slack.CallsTo("chat.postMessage").Count);
+        Assert.InRange(run.ResumeAt!.Value, before + TimeSpan.FromSeconds(179), DateTimeOffset.UtcNow + TimeSpan.FromSeconds(181));
+        var scheduled = bot.Service<JobStorage>().GetMonitoringApi().ScheduledJobs(0, 100)
+            .Where(j => j.Value.Job?.Type == typeof(WeeklyDigestJob) && j.Value.Job.Method.Name == nameof(WeeklyDigestJob.ResumeAsync)).ToList();
+        var resume = Assert.Single(scheduled);
+        Assert.Equal("2026-W12", resume.Value.Job.Args[0]);
+        Assert.InRange(new DateTimeOffset(DateTime.SpecifyKind(resume.Value.EnqueueAt, DateTimeKind.Utc)), run.ResumeAt.Value - TimeSpan.FromSeconds(1), run.ResumeAt.Value + TimeSpan.FromSeconds(1));
+
+        // The scheduled time comes (brought forward here): only what was not delivered is sent.
+        bot.Service<IBackgroundJobClient>().Requeue(resume.Key);
+        await WaitForSucceededAsync(bot, resume.Key);
+        Assert.Single(Digests("D" + Manager1));
+        Assert.Single(Digests("D" + Manager2));
+        Assert.Single(Digests(DigestChannel));
+        Assert.Equal(4, slack.CallsTo("chat.postMessage").Count);
+        Assert.All(bot.Store.Document<DigestRun>(DigestRun.Collection, "2026-W12")!.Deliveries, d => Assert.True(d.Done));
+    }
+
+    [Fact]
     public async Task ARunThatFailsHalfwayIsRerunWithoutSendingAnyoneTheSameWeekTwice()
     {
         await using var bot = await TestBot.StartAsync(slack, data, Settings(Manager1, Manager2, Manager3));

@@ -127,6 +127,7 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
                 await Write(http, 401, new JsonObject { ["message"] = "Bad credentials", ["documentation_url"] = "https://docs.github.com/rest" });
                 return;
             }
+            if (path == "/search/issues") { await Search(http); return; }
             if (MembershipPath().Match(path) is { Success: true } mm)
             {
                 await Membership(http, $"{mm.Groups["org"].Value}/{mm.Groups["slug"].Value}", mm.Groups["login"].Value);
@@ -306,4 +307,25 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
 
     public static Fault Status(int code, string message) =>
         new Fault.Status(code, new JsonObject { ["message"] = message, ["documentation_url"] = "https://docs.github.com/rest" }.ToJsonString());
+
+    /// <summary>Merged pull requests per repository (owner/repo) and merge time, for GET /search/issues (route key "GET /search/issues").</summary>
+    public ConcurrentQueue<(string Repository, DateTimeOffset MergedAt)> MergedPulls { get; } = new();
+
+    /// <summary>GET /search/issues?q=repo:o/r ... is:pr is:merged merged:FROM..TO: total_count of <see cref="MergedPulls"/> matching (both ends included, as GitHub's).</summary>
+    async Task Search(HttpContext http)
+    {
+        var q = http.Request.Query["q"].ToString();
+        var terms = q.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var repos = terms.Where(t => t.StartsWith("repo:", StringComparison.Ordinal)).Select(t => t[5..]).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var range = terms.FirstOrDefault(t => t.StartsWith("merged:", StringComparison.Ordinal))?[7..].Split("..");
+        if (!terms.Contains("is:pr") || !terms.Contains("is:merged") || range is not { Length: 2 } || repos.Count == 0)
+        {
+            await Write(http, 422, new JsonObject { ["message"] = "Validation Failed", ["documentation_url"] = "https://docs.github.com/v3/search/" });
+            return;
+        }
+        var from = DateTimeOffset.Parse(range[0], System.Globalization.CultureInfo.InvariantCulture);
+        var to = DateTimeOffset.Parse(range[1], System.Globalization.CultureInfo.InvariantCulture);
+        var count = MergedPulls.Count(p => repos.Contains(p.Repository) && p.MergedAt >= from && p.MergedAt <= to);
+        await Write(http, 200, new JsonObject { ["total_count"] = count, ["incomplete_results"] = false, ["items"] = new JsonArray() });
+    }
 }

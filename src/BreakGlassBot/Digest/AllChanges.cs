@@ -1,0 +1,104 @@
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.GitHub;
+using BreakGlassBot.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace BreakGlassBot.Digest;
+
+/// <summary>
+/// All changes per window (merged pull requests), oldest first, and which repositories they were counted in; or, when
+/// they could not be counted, why (<see cref="Unknown"/>).
+/// </summary>
+public sealed record AllChangeCounts(IReadOnlyList<int>? PerWeek, string Scope, string? Unknown)
+{
+    public static AllChangeCounts NotCounted(string why) => new(null, "", why);
+}
+
+/// <summary>How long the digest waits for GitHub's search before it shows the count trend instead; a class so tests can shorten it.</summary>
+public sealed class AllChangesSettings
+{
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(5);
+}
+
+/// <summary>
+/// Counts all changes, the denominator of the break-glass rate: pull requests merged in GitHub:Repositories (or, by
+/// default, the repositories of the pull requests linked to the emergency changes of the period), through GitHub's
+/// search. Never throws and never waits longer than <see cref="AllChangesSettings.Timeout"/>: the digest goes out anyway.
+/// </summary>
+public sealed partial class AllChangesCounter(IGitHubGateway github, IOptions<GitHubOptions> options, AllChangesSettings settings, TimeProvider time,
+    ILogger<AllChangesCounter> log)
+{
+    // GitHub refuses a search query longer than 256 characters: several repo: qualifiers go in one query up to this length.
+    const int MaxQueryLength = 200;
+
+    /// <summary>The repositories to count in: GitHub:Repositories, else those of the pull requests linked to <paramref name="changes"/>.</summary>
+    public IReadOnlyList<string> Repositories(IEnumerable<EmergencyChange> changes) =>
+        options.Value.Repositories.Count > 0
+            ? [.. options.Value.Repositories.Select(r => r.Trim()).Where(r => r.Length > 0).Distinct(StringComparer.OrdinalIgnoreCase)]
+            : [.. changes.Where(c => c.Status != ChangeStatus.Cancelled).SelectMany(c => c.PullRequests)
+                .Select(p => $"{p.Owner}/{p.Repo}").Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase)];
+
+    /// <summary>Merged pull requests per window, or why they are unknown.</summary>
+    /// <param name="timeout">A shorter wait than <see cref="AllChangesSettings.Timeout"/> (on demand).</param>
+    public async Task<AllChangeCounts> CountAsync(IReadOnlyList<(DateTimeOffset From, DateTimeOffset To)> windows, IEnumerable<EmergencyChange> changes,
+        CancellationToken ct, TimeSpan? timeout = null)
+    {
+        if (!options.Value.IsConfigured) return AllChangeCounts.NotCounted("GitHub is not configured");
+        var repositories = Repositories(changes);
+        if (repositories.Count == 0) return AllChangeCounts.NotCounted("no repositories to count in: set GitHub:Repositories");
+        var counting = CountAllAsync(windows, Batches(repositories), ct);
+        try
+        {
+            var totals = await counting.WaitAsync(timeout is { } t && t < settings.Timeout ? t : settings.Timeout, time, ct);
+            var scope = repositories.Count == 1 ? repositories[0] : $"{repositories.Count} repositories";
+            return new AllChangeCounts(totals, scope, null);
+        }
+        catch (TimeoutException)
+        {
+            // Left running: observe its end so a late failure is not an unobserved exception.
+            _ = counting.ContinueWith(t => t.Exception, TaskScheduler.Default);
+            LogCountFailed(log, "timed out");
+            return AllChangeCounts.NotCounted("GitHub's search did not answer in time");
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            LogCountFailed(log, e is GitHubException g ? g.Failure.ToString() : e.GetType().Name);
+            return AllChangeCounts.NotCounted(e is GitHubException { Failure: GitHubFailure.RateLimited } ? "GitHub's search is rate-limited just now" : "GitHub's search failed");
+        }
+    }
+
+    /// <summary>Merged pull requests in one period (the period export's denominator), or null when unknown.</summary>
+    public async Task<int?> TotalAsync(DateTimeOffset from, DateTimeOffset to, IEnumerable<EmergencyChange> changes, CancellationToken ct) =>
+        (await CountAsync([(from, to)], changes, ct)).PerWeek?[0];
+
+    async Task<IReadOnlyList<int>> CountAllAsync(IReadOnlyList<(DateTimeOffset From, DateTimeOffset To)> windows, IReadOnlyList<IReadOnlyList<string>> batches,
+        CancellationToken ct)
+    {
+        var totals = new List<int>();
+        foreach (var (from, to) in windows)
+        {
+            var total = 0;
+            foreach (var batch in batches) total += await github.CountMergedPullRequestsAsync(batch, from, to, ct);
+            totals.Add(total);
+        }
+        return totals;
+    }
+
+    static IReadOnlyList<IReadOnlyList<string>> Batches(IReadOnlyList<string> repositories)
+    {
+        var batches = new List<IReadOnlyList<string>>();
+        var current = new List<string>();
+        var length = 0;
+        foreach (var r in repositories)
+        {
+            if (current.Count > 0 && length + r.Length + 6 > MaxQueryLength) { batches.Add(current); current = []; length = 0; }
+            current.Add(r);
+            length += r.Length + 6; // "repo:" and a space
+        }
+        if (current.Count > 0) batches.Add(current);
+        return batches;
+    }
+
+    [LoggerMessage(EventId = 7010, Level = LogLevel.Warning, Message = "Could not count all changes on GitHub for the break-glass rate: {Reason}")]
+    static partial void LogCountFailed(ILogger logger, string reason);
+}
