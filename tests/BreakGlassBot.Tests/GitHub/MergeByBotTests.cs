@@ -125,12 +125,26 @@ public class MergeByBotWindowTests : GitHubBotTest
         Assert.Contains(Bot.Store.AuditTrail(1), e => e.Type == GitHubAuditTypes.BypassRevoked && e.Data["mode"] == "MergeByBot");
     }
 
-    [Fact]
-    public async Task MergeIsRefusedInOtherModes()
+    [Theory]
+    [InlineData(null)]
+    [InlineData("Team")]
+    public async Task InOtherModesMergeIsNotASubCommandButADeclaration(string? mode)
     {
         await Bot.DisposeAsync();
-        Bot = await TestBot.StartAsync(Slack, null, AllSettings().Where(kv => kv.Key != "GitHub:BypassMode").ToDictionary());
-        await Bot.CommandJsonAsync($"Fix it {PrUrl}");
-        Assert.Contains("only when GitHub:BypassMode is MergeByBot", (await Bot.CommandJsonAsync("merge BG-1"))["text"]!.GetValue<string>());
+        var settings = AllSettings().Where(kv => kv.Key != "GitHub:BypassMode").ToDictionary();
+        if (mode is not null) { settings["GitHub:BypassMode"] = mode; settings["GitHub:BypassTeam"] = "acme/breakglass"; }
+        Bot = await TestBot.StartAsync(Slack, null, settings);
+        var reply = (await Bot.CommandJsonAsync("merge revert broke checkout"))["text"]!.GetValue<string>();
+        Assert.DoesNotContain("MergeByBot", reply);
+        Assert.Equal("merge revert broke checkout", Change().Summary);
+        Assert.DoesNotContain("/breakglass merge", (await Bot.CommandJsonAsync("help"))["text"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task InMergeByBotModeMergeIsASubCommand()
+    {
+        Assert.Contains("Which change?", (await Bot.CommandJsonAsync("merge revert broke checkout"))["text"]!.GetValue<string>());
+        Assert.Null(Bot.Store.Get(1));
+        Assert.Contains("/breakglass merge BG-n", (await Bot.CommandJsonAsync("help"))["text"]!.GetValue<string>());
     }
 }
