@@ -75,7 +75,7 @@ internal sealed class RequestChangesButton(ISlackApi slack, ChangeStore store, R
         }
         if (await reviewers.RefusalAsync(change, payload.User.Id, ct) is { } reason)
         {
-            replies.Send(payload, Approvals.Describe(new ApprovalResult.Refused(change, reason)));
+            replies.Send(payload, Approvals.Describe(approvals.Refuse(change, payload.User.Id, reason, "request_changes", "button", action.ActionTs)));
             return Results.Ok();
         }
         if (payload.TriggerId is not { Length: > 0 } trigger) return Results.Ok();
