@@ -53,6 +53,10 @@ public static class GitHubSetup
         s.AddSingleton<IStepHandler, MergeStep>();
         s.AddSingleton<IStepHandler, ApprovalCommentStep>();
         s.AddSingleton<IThreadNoteSource, GitHubNotes>();
+        s.AddSingleton<BypassNotes>();
+        s.AddSingleton<IThreadNoteSource>(sp => sp.GetRequiredService<BypassNotes>());
+        s.AddSingleton<IDirectMessageSource>(sp => sp.GetRequiredService<BypassNotes>());
+        s.AddSingleton<IChangeCancellation, EndBypassOnCancel>();
 
         s.AddSingleton<MergeRequests>();
         // "merge" is a sub-command word only in MergeByBot mode; elsewhere "/breakglass merge revert ..." is a declaration.

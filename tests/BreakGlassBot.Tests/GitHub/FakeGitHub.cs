@@ -46,6 +46,8 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
     /// <summary>Members per "org/slug", with their membership state.</summary>
     public ConcurrentDictionary<string, string> TeamMembers { get; } = new(StringComparer.OrdinalIgnoreCase);
     public int ReviewPageSize { get; set; } = 100;
+    /// <summary>The state a PUT membership creates: "active", or "pending" (GitHub invites someone who is not yet an org member).</summary>
+    public string NewMembershipState { get; set; } = "active";
 
     // GitHub App: the public key that must have signed the JWT, the app id it names, the token handed out.
     public RSA? AppKey { get; set; }
@@ -234,7 +236,7 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
                 else await Write(http, 404, new JsonObject { ["message"] = "Not Found" });
                 break;
             case "PUT":
-                var now = TeamMembers.GetOrAdd(key, "active");
+                var now = TeamMembers.GetOrAdd(key, NewMembershipState);
                 await Write(http, 200, Details(now));
                 break;
             case "DELETE":
