@@ -12,6 +12,8 @@ public abstract record ApprovalResult
     public sealed record Closed(EmergencyChange Change) : ApprovalResult;
     public sealed record Refused(EmergencyChange Change, string Reason) : ApprovalResult;
     public sealed record NotFound(ChangeId Id) : ApprovalResult;
+    /// <summary>Eligibility could not be checked in time (the reviewer user group did not answer); nothing was recorded.</summary>
+    public sealed record Unavailable(ChangeId Id) : ApprovalResult;
 }
 
 /// <summary>
@@ -32,8 +34,10 @@ public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Ou
         if (change is null) return new ApprovalResult.NotFound(id);
         if (Closed(change) is { } closed) return closed;
         if (change.Approvals.FirstOrDefault(a => a.Reviewer == user) is { } mine) return new ApprovalResult.AlreadyApproved(change, mine);
-        if (await reviewers.RefusalAsync(change, user, ct) is { } reason)
-            return Refuse(change, user, reason, "approve", source, sourceId);
+        string? reason;
+        try { reason = await reviewers.RefusalAsync(change, user, ct); }
+        catch (ReviewerGroupUnavailableException) { return new ApprovalResult.Unavailable(id); }
+        if (reason is not null) return Refuse(change, user, reason, "approve", source, sourceId);
 
         var now = time.GetUtcNow();
         ApprovalResult result = new ApprovalResult.NotFound(id);
@@ -65,7 +69,10 @@ public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Ou
         var change = store.Get(id.Number);
         if (change is null) return new ApprovalResult.NotFound(id);
         if (Closed(change) is { } closed) return closed;
-        if (await reviewers.RefusalAsync(change, user, ct) is { } refusal) return Refuse(change, user, refusal, "request_changes", "modal", null);
+        string? refusal;
+        try { refusal = await reviewers.RefusalAsync(change, user, ct); }
+        catch (ReviewerGroupUnavailableException) { return new ApprovalResult.Unavailable(id); }
+        if (refusal is not null) return Refuse(change, user, refusal, "request_changes", "modal", null);
         var now = time.GetUtcNow();
         var updated = store.Update(id.Number, c =>
         {
@@ -121,6 +128,7 @@ public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Ou
         },
         ApprovalResult.Refused(var c, var reason) => $":no_entry: You cannot approve {c.ChangeId}: {reason}.",
         ApprovalResult.NotFound(var id) => $":warning: There is no {id}. `/breakglass list` shows the open changes.",
+        ApprovalResult.Unavailable(var id) => $":hourglass_flowing_sand: Couldn't check the reviewer group just now, try again in a minute. Nothing was recorded for {id}.",
         _ => "",
     };
 
