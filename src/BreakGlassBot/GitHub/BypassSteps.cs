@@ -276,12 +276,21 @@ internal sealed class BypassNotes : IThreadNoteSource, IDirectMessageSource
 {
     // "escalation…": DirectMessageStep records the DM as an escalation_sent audit event.
     public const string RemovalStuck = "escalation-bypass-removal";
+    const string MergedElsewherePrefix = "github-merged-elsewhere:";
 
-    public string? Render(EmergencyChange change, string key) =>
-        key == RemovalStuck && change.Bypass is { Login: { } login, Team: { } team, RevokedAt: null }
-            ? $":rotating_light: The bot cannot remove `{login}` from `{team}` ({Blocks.Escape(LastError(change))}), so the bypass is still in effect. "
-                + $"An admin must remove `{login}` from `{team}` on GitHub by hand now; the bot keeps retrying and says here when it is gone."
-            : null;
+    /// <summary>MergeByBot: the PR the declarer asked the bot to merge was merged by someone else.</summary>
+    public static string MergedElsewhere(string pr) => MergedElsewherePrefix + pr;
+
+    public string? Render(EmergencyChange change, string key)
+    {
+        if (key == RemovalStuck && change.Bypass is { Login: { } login, Team: { } team, RevokedAt: null })
+            return $":rotating_light: The bot cannot remove `{login}` from `{team}` ({Blocks.Escape(LastError(change))}), so the bypass is still in effect. "
+                + $"An admin must remove `{login}` from `{team}` on GitHub by hand now; the bot keeps retrying and says here when it is gone.";
+        if (key.StartsWith(MergedElsewherePrefix, StringComparison.Ordinal) && GitHubOutcomes.Find(change, key[MergedElsewherePrefix.Length..]) is { Merged: true } pr)
+            return $":twisted_rightwards_arrows: {Blocks.Link(pr.Ref.Url, pr.Ref.ToString())} was merged on GitHub by someone else, not by the bot; "
+                + "the bot merged nothing. The audit trail records GitHub's merge commit and who merged it.";
+        return null;
+    }
 
     public SlackMessage? Render(EmergencyChange change, string key, string user, DateTimeOffset now)
     {

@@ -36,7 +36,11 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
         public ConcurrentQueue<string> Comments { get; } = new();
         public List<JsonObject> Reviews { get; } = [];
         public string? MergedSha { get; set; }
+        public string? MergedBy { get; set; }
     }
+
+    /// <summary>The login GET /user answers for the bot's token; the bot's merges are merged_by this login.</summary>
+    public const string BotLogin = "breakglass-bot";
 
     readonly ConcurrentDictionary<string, Pr> prs = new(StringComparer.OrdinalIgnoreCase);
     long commentIds = 1000;
@@ -129,6 +133,11 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
                 await Write(http, 401, new JsonObject { ["message"] = "Bad credentials", ["documentation_url"] = "https://docs.github.com/rest" });
                 return;
             }
+            if (key == "GET /user")
+            {
+                await Write(http, 200, new JsonObject { ["login"] = BotLogin, ["id"] = 4242, ["type"] = "User", ["url"] = $"https://api.github.com/users/{BotLogin}" });
+                return;
+            }
             if (MembershipPath().Match(path) is { Success: true } mm)
             {
                 await Membership(http, $"{mm.Groups["org"].Value}/{mm.Groups["slug"].Value}", mm.Groups["login"].Value);
@@ -184,6 +193,7 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
         o["closed_at"] = pr.MergedAt?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'");
         o["merge_commit_sha"] = pr.MergedSha;
         if (!pr.Merged) o["merged_by"] = null;
+        else if (pr.MergedBy is { } by) o["merged_by"]!["login"] = by;
         return o;
     }
 
@@ -219,6 +229,7 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
         pr.Merged = true;
         pr.MergedAt = DateTimeOffset.UtcNow;
         pr.MergedSha = "6dcb09b5b57875f334f61aebed695e2e4193db5f";
+        pr.MergedBy = BotLogin;
         await Write(http, 200, new JsonObject { ["sha"] = pr.MergedSha, ["merged"] = true, ["message"] = "Pull Request successfully merged" });
     }
 
