@@ -25,11 +25,17 @@ public interface ISubCommand
     Task<CommandReply> RunAsync(SlashCommand command, string arguments, CancellationToken ct);
 }
 
+/// <summary>What other features do, inside the cancelling write, when a change is cancelled (e.g. end its bypass now).</summary>
+public interface IChangeCancellation
+{
+    void Cancelled(EmergencyChange change, DateTimeOffset now);
+}
+
 /// <summary>/breakglass: the first word picks the sub-command; anything else is a declaration.</summary>
 internal sealed class BreakGlassCommand(
     Declarations declarations, ChangeStore store, ChangeMessages messages, Permissions permissions, Outbox outbox,
     DeclarationModal modal, ISlackApi slack, IOptions<SlackOptions> slackOptions, TimeProvider time,
-    IEnumerable<ISubCommand> extraCommands, ILogger<BreakGlassCommand> log)
+    IEnumerable<ISubCommand> extraCommands, IEnumerable<IChangeCancellation> onCancel, ILogger<BreakGlassCommand> log)
 {
     public const string SlashCommandName = "/breakglass";
     const int ListLimit = 15;
@@ -181,6 +187,7 @@ internal sealed class BreakGlassCommand(
             c.Cancellation = new Cancellation { By = command.UserId, At = now, Reason = reason };
             Outbox.Enqueue(c, StepKinds.RefreshAnnouncement, now);
             Outbox.Enqueue(c, StepKinds.ThreadNote, now, CancelledNote.Key);
+            foreach (var hook in onCancel) hook.Cancelled(c, now);
             return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = command.UserId, Type = AuditTypes.Cancelled, Data = new() { ["reason"] = reason } }];
         });
         if (updated is null) return new CommandReply($":warning: There is no {id}. `/breakglass list mine` shows your changes.");

@@ -108,6 +108,12 @@ public sealed class Bypass
     public string? Login { get; set; }
     /// <summary>Team mode: the user was a member before the grant, so revocation leaves them in.</summary>
     public bool WasAlreadyMember { get; set; }
+    /// <summary>Team mode: GitHub's answer to the grant, "active" or "pending" (an invitation the user must accept first).</summary>
+    public string? MembershipState { get; set; }
+    /// <summary>Team mode: the change whose open bypass already had the user in the team when this one was granted.</summary>
+    public int? SharedWith { get; set; }
+    /// <summary>Team mode: the removal was left to this change, whose bypass for the same user and team was still open.</summary>
+    public int? HandedOffTo { get; set; }
     /// <summary>MergeByBot mode: the PR merged and the head SHA it was pinned to.</summary>
     public string? PullRequest { get; set; }
     public string? HeadSha { get; set; }

@@ -1,6 +1,8 @@
 using System.Globalization;
+using BreakGlassBot.Declaring;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
+using BreakGlassBot.Slack;
 using Microsoft.Extensions.Options;
 
 namespace BreakGlassBot.GitHub;
@@ -20,7 +22,10 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
 
     public async Task<StepOutcome> RunAsync(EmergencyChange change, PendingStep step, CancellationToken ct)
     {
-        if (change.Bypass is { GrantedAt: var g } && g != default) return new StepOutcome.Done(); // granted before a crash
+        // Granted before a crash. A Team grant is recorded before its outcome, so it counts as done only with its end scheduled.
+        if (change.Bypass is { GrantedAt: var g } b0 && g != default
+            && (b0.Mode != nameof(BypassMode.Team) || change.Steps.Any(s => s.Kind == GitHubStepKinds.BypassRevoke)))
+            return new StepOutcome.Done();
         if (change.Status == ChangeStatus.Cancelled) return new StepOutcome.Done(); // withdrawn before the grant ran: grant nothing
         var o = options.Value;
         if (o.BypassMode != BypassMode.Team)
@@ -45,35 +50,56 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
                     return [];
                 });
         var (org, slug) = SplitTeam(o.BypassTeam!);
+        await BypassGate.Lock.WaitAsync(ct); // one grant or revocation at a time: each decides from the others' records
         try
         {
             bool wasMember;
-            TeamMembership before;
+            int? sharedWith = null;
             if (change.Bypass is { Login: var l, Team: var t, Problem: null } pending && l == login && t == o.BypassTeam)
             {
                 // Checked before an earlier attempt's PUT, which may have landed: trust that answer, not today's.
                 wasMember = pending.WasAlreadyMember;
-                before = wasMember ? TeamMembership.Active : TeamMembership.None;
+                sharedWith = pending.SharedWith;
             }
             else
             {
-                before = await github.GetTeamMembershipAsync(org, slug, login, ct);
-                wasMember = before != TeamMembership.None;
+                var before = await github.GetTeamMembershipAsync(org, slug, login, ct);
+                // Only an active membership is one the user had; a pending invitation gives no bypass yet.
+                wasMember = before == TeamMembership.Active;
+                if (wasMember && BypassGate.OpenGrant(store, change.Id, o.BypassTeam!, login, time.GetUtcNow()) is { } other)
+                {
+                    // Active because another change's bypass added them: they were a member before only if they were before that grant.
+                    wasMember = other.Bypass!.WasAlreadyMember;
+                    sharedWith = other.Id;
+                }
                 store.Update(change.Id, c =>
                 {
-                    c.Bypass = new Bypass { Mode = nameof(BypassMode.Team), Team = o.BypassTeam, Login = login, WasAlreadyMember = wasMember };
+                    c.Bypass = new Bypass { Mode = nameof(BypassMode.Team), Team = o.BypassTeam, Login = login, WasAlreadyMember = wasMember, SharedWith = sharedWith };
                     return [];
                 });
             }
-            var state = wasMember ? before : await github.AddTeamMemberAsync(org, slug, login, ct);
+            // PUT also when another change's bypass added them: idempotent, and it makes sure they are in for this window.
+            var state = wasMember ? TeamMembership.Active : await github.AddTeamMemberAsync(org, slug, login, ct);
             var now = time.GetUtcNow();
             var expires = now + policy.Value.BypassDuration;
+            var stateText = state.ToString().ToLowerInvariant();
             var what = wasMember
                 ? $"nothing added: GitHub user {login} was already a member of {o.BypassTeam} and stays one"
-                : $"GitHub user {login} added to team {o.BypassTeam} (role member, membership {state.ToString().ToLowerInvariant()}) until {expires:O}";
-            return Granted(now, expires, new Bypass { Mode = nameof(BypassMode.Team), Team = o.BypassTeam, Login = login, WasAlreadyMember = wasMember },
-                what, scheduleEnd: true, extra: new() { ["team"] = o.BypassTeam!, ["login"] = login, ["was_already_member"] = wasMember ? "true" : "false",
-                    ["membership_state"] = state.ToString().ToLowerInvariant(), ["role"] = "member" });
+                : state == TeamMembership.Pending
+                    ? $"GitHub user {login} invited to team {o.BypassTeam} (role member, membership pending: {login} must accept the invitation before the bypass applies) until {expires:O}"
+                    : $"GitHub user {login} added to team {o.BypassTeam} (role member, membership {stateText}) until {expires:O}";
+            if (sharedWith is { } shared)
+                what += $"; BG-{shared}'s bypass had already added them, and whichever of the two windows ends last removes them";
+            var bypass = new Bypass { Mode = nameof(BypassMode.Team), Team = o.BypassTeam, Login = login, WasAlreadyMember = wasMember,
+                MembershipState = stateText, SharedWith = sharedWith, GrantedAt = now, ExpiresAt = expires };
+            // Recorded before the gate opens, so a revocation of another change for the same person sees this window.
+            store.Update(change.Id, c => { c.Bypass = bypass; return []; });
+            var extra = new Dictionary<string, string>
+            {
+                ["team"] = o.BypassTeam!, ["login"] = login, ["was_already_member"] = wasMember ? "true" : "false", ["membership_state"] = stateText, ["role"] = "member",
+            };
+            if (sharedWith is { } s2) extra["shared_with"] = $"BG-{s2}";
+            return Granted(now, expires, bypass, what, scheduleEnd: true, extra);
         }
         catch (GitHubException e)
         {
@@ -84,6 +110,7 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
                 onForbidden: $"The bot may not manage team `{o.BypassTeam}`: give it the admin:org scope (or the app's Members write permission). "
                     + "Until then an admin must grant the bypass by hand.");
         }
+        finally { BypassGate.Lock.Release(); }
     }
 
     StepOutcome Granted(DateTimeOffset now, DateTimeOffset expires, Bypass bypass, string granted, bool scheduleEnd, Dictionary<string, string>? extra = null) =>
@@ -94,7 +121,8 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
             c.Bypass = bypass;
             if (scheduleEnd)
             {
-                c.Steps.Add(Outbox.NewStep(GitHubStepKinds.BypassRevoke, expires));
+                // Cancelled while the grant was under way: end it at once rather than at the window's end.
+                c.Steps.Add(Outbox.NewStep(GitHubStepKinds.BypassRevoke, c.Status == ChangeStatus.Cancelled ? now : expires));
                 Outbox.Enqueue(c, StepKinds.ThreadNote, now, GitHubNotes.BypassGranted);
             }
             var data = new Dictionary<string, string>
@@ -112,11 +140,17 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
 }
 
 /// <summary>
-/// Ends the bypass when its time is up. Created with NextAttemptAt = ExpiresAt in the durable outbox, so it runs
-/// after a restart too. A user who was a team member before the grant stays one.
+/// Ends the bypass when its time is up (or at once when the change is cancelled). Created with NextAttemptAt = ExpiresAt
+/// in the durable outbox, so it runs after a restart too. A user who was a team member before the grant stays one; a
+/// user whose bypass for another change is still open stays until that one ends (its revocation removes them).
+/// A removal that fails is never abandoned: it is retried with back-off, and after a refusal or a few failures the
+/// admins are told once, by direct message and in the thread, to remove the user by hand.
 /// </summary>
-internal sealed class BypassRevokeStep(IGitHubGateway github, TimeProvider time) : IStepHandler
+internal sealed class BypassRevokeStep(IGitHubGateway github, ChangeStore store, IOptions<SlackOptions> slack, TimeProvider time) : IStepHandler
 {
+    /// <summary>Failed attempts after which a person is asked to act (a refusal asks at once); the bot keeps retrying either way.</summary>
+    internal const int AttemptsBeforeAskingAdmins = 3;
+
     public string Kind => GitHubStepKinds.BypassRevoke;
 
     public string? Describe(EmergencyChange change, PendingStep step) => change.Bypass is { Mode: nameof(BypassMode.Team), Login: { } login, Team: { } team }
@@ -127,40 +161,155 @@ internal sealed class BypassRevokeStep(IGitHubGateway github, TimeProvider time)
     {
         var b = change.Bypass;
         if (b is null || b.RevokedAt is not null) return new StepOutcome.Done();
-        var removed = false;
-        if (b is { Mode: nameof(BypassMode.Team), WasAlreadyMember: false, Login: { } login, Team: { } team })
+        if (b is not { Mode: nameof(BypassMode.Team), Login: { } login, Team: { } team }) return Ended(false, step, null);
+
+        await BypassGate.Lock.WaitAsync(ct);
+        try
         {
+            var now = time.GetUtcNow();
+            if (b.WasAlreadyMember) return Ended(false, step, null);
+            if (BypassGate.OpenGrant(store, change.Id, team, login, now) is { } other)
+            {
+                // Another change's window for the same person is still open: removing them now would end that bypass too.
+                // That change's revocation removes them instead (they were not a member before the first grant).
+                store.Update(other.Id, c =>
+                {
+                    if (c.Bypass is null) return [];
+                    c.Bypass.WasAlreadyMember = false;
+                    return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = "bot", Type = GitHubAuditTypes.BypassRemovalHandedOver, Data = new()
+                    {
+                        ["from"] = change.ChangeId.ToString(), ["team"] = team, ["login"] = login, ["expires_at"] = c.Bypass.ExpiresAt.ToString("O"),
+                        ["duty"] = $"this change's revocation removes {login} from {team}, as {change.ChangeId}'s window ended while this one was open",
+                    } }];
+                });
+                store.Update(change.Id, c => { if (c.Bypass is not null) { c.Bypass.HandedOffTo = other.Id; c.Bypass.RevokedAt = now; } return []; });
+                return Ended(false, step, other);
+            }
             var (org, slug) = BypassGrantStep.SplitTeam(team);
+            bool removed;
             try { removed = await github.RemoveTeamMemberAsync(org, slug, login, ct); }
             catch (GitHubException e)
             {
-                return GitHubOutcomes.For(e,
-                    onNotFound: $"GitHub cannot find team `{team}`. An admin must check by hand that `{login}` is no longer in it.",
-                    onForbidden: $"The bot may no longer manage team `{team}`. An admin must remove `{login}` from it by hand now.");
+                // Never given up: the user would keep bypass rights for good. Retry, and ask a person to act meanwhile.
+                var refused = e.Failure is GitHubFailure.Forbidden or GitHubFailure.Invalid or GitHubFailure.NotFound;
+                if (refused || step.Attempts >= AttemptsBeforeAskingAdmins) AskAdminsOnce(change.Id, login, team, e.Message, now);
+                return e.Failure == GitHubFailure.RateLimited
+                    ? new StepOutcome.Retry(e.Message, e.RetryAfter)
+                    : new StepOutcome.Retry(refused ? $"{e.Message}; the bot keeps retrying, and a person must remove `{login}` from `{team}` by hand" : e.Message);
             }
+            // Recorded before the gate opens, so a grant for the same person that follows sees this window closed.
+            store.Update(change.Id, c => { if (c.Bypass is not null) c.Bypass.RevokedAt = now; return []; });
+            return Ended(removed, step, null);
         }
+        finally { BypassGate.Lock.Release(); }
+    }
+
+    void AskAdminsOnce(int id, string login, string team, string error, DateTimeOffset now) =>
+        store.Update(id, c =>
+        {
+            if (c.Steps.Any(s => s.Kind == StepKinds.ThreadNote && s.Target == BypassNotes.RemovalStuck)) return [];
+            Outbox.Enqueue(c, StepKinds.ThreadNote, now, BypassNotes.RemovalStuck);
+            foreach (var admin in slack.Value.Admins.Distinct())
+                Outbox.Enqueue(c, StepKinds.DirectMessage, now, DirectMessageStep.Target(admin, BypassNotes.RemovalStuck));
+            return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = "bot", Type = GitHubAuditTypes.BypassRemovalStuck, Data = new()
+            {
+                ["team"] = team, ["login"] = login, ["error"] = error, ["told"] = string.Join(' ', slack.Value.Admins.Distinct()),
+                ["action"] = $"an admin must remove {login} from {team} by hand; the bot keeps retrying",
+            } }];
+        });
+
+    StepOutcome Ended(bool removed, PendingStep step, EmergencyChange? handedTo)
+    {
         var now = time.GetUtcNow();
         var retried = step.Attempts > 1;
         return new StepOutcome.Done(c =>
         {
             if (c.Bypass is null) return [];
-            c.Bypass.RevokedAt = now;
-            Outbox.Enqueue(c, StepKinds.ThreadNote, now, GitHubNotes.BypassEnded);
+            c.Bypass.RevokedAt ??= now;
+            var at = c.Bypass.RevokedAt.Value;
+            Outbox.Enqueue(c, StepKinds.ThreadNote, at, GitHubNotes.BypassEnded);
             var revoked = c.Bypass.Mode == nameof(BypassMode.Team)
                 ? c.Bypass.WasAlreadyMember
                     ? $"nothing removed: {c.Bypass.Login} was a member of {c.Bypass.Team} before the grant and stays one"
-                    : $"GitHub user {c.Bypass.Login} removed from team {c.Bypass.Team}" + (removed ? "" : retried
-                        // A 404 on a retry is most likely the earlier DELETE, whose answer was lost: say so rather than imply someone else did it.
-                        ? " (already gone when the bot retried: most likely by its own earlier attempt, whose answer was lost)"
-                        : " (was no longer a member)")
+                    : handedTo is not null
+                        ? $"nothing removed yet: {c.Bypass.Login} stays in {c.Bypass.Team} while the bypass of {handedTo.ChangeId} is open "
+                            + $"(until {handedTo.Bypass!.ExpiresAt:O}); its revocation removes them"
+                        : $"GitHub user {c.Bypass.Login} removed from team {c.Bypass.Team}" + (removed ? "" : retried
+                            // A 404 on a retry is most likely the earlier DELETE, whose answer was lost: say so rather than imply someone else did it.
+                            ? " (already gone when the bot retried: most likely by its own earlier attempt, whose answer was lost)"
+                            : " (was no longer a member)")
                 : "the bot no longer merges for this change";
-            return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = "bot", Type = GitHubAuditTypes.BypassRevoked, Data = new()
+            var data = new Dictionary<string, string>
             {
                 ["mode"] = c.Bypass.Mode, ["revoked"] = revoked, ["team"] = c.Bypass.Team ?? "", ["login"] = c.Bypass.Login ?? "",
                 ["was_already_member"] = c.Bypass.WasAlreadyMember ? "true" : "false", ["removed"] = removed ? "true" : "false",
                 ["granted_at"] = c.Bypass.GrantedAt.ToString("O"), ["expires_at"] = c.Bypass.ExpiresAt.ToString("O"),
-                ["revoked_at"] = now.ToString("O", CultureInfo.InvariantCulture),
-            } }];
+                ["revoked_at"] = at.ToString("O", CultureInfo.InvariantCulture),
+                ["reason"] = c.Status == ChangeStatus.Cancelled && at < c.Bypass.ExpiresAt ? "change cancelled" : "window ended",
+            };
+            if (handedTo is not null) data["handed_to"] = handedTo.ChangeId.ToString();
+            return [new AuditEvent { ChangeNumber = c.Id, At = at, Actor = "bot", Type = GitHubAuditTypes.BypassRevoked, Data = data }];
         });
+    }
+}
+
+/// <summary>Serialises Team grants and revocations, and finds another change's open bypass for the same person and team.</summary>
+internal static class BypassGate
+{
+    public static readonly SemaphoreSlim Lock = new(1, 1);
+
+    /// <summary>
+    /// Another change whose Team bypass for <paramref name="login"/> in <paramref name="team"/> the bot granted and whose window is
+    /// still open; the one that ends last. Such a change has a pending revocation step, so the pending-step index finds it.
+    /// </summary>
+    public static EmergencyChange? OpenGrant(ChangeStore store, int except, string team, string login, DateTimeOffset now) =>
+        store.WithDueSteps(DateTimeOffset.MaxValue.AddDays(-1), limit: 10_000)
+            .Where(c => c.Id != except && c.Status != ChangeStatus.Cancelled && c.Bypass is { Mode: nameof(BypassMode.Team), RevokedAt: null } b
+                && b.GrantedAt != default && b.ExpiresAt > now
+                && string.Equals(b.Team, team, StringComparison.OrdinalIgnoreCase) && string.Equals(b.Login, login, StringComparison.OrdinalIgnoreCase))
+            .OrderByDescending(c => c.Bypass!.ExpiresAt)
+            .FirstOrDefault();
+}
+
+/// <summary>The thread note and the admins' direct message when the bot cannot remove someone from the bypass team.</summary>
+internal sealed class BypassNotes : IThreadNoteSource, IDirectMessageSource
+{
+    // "escalation…": DirectMessageStep records the DM as an escalation_sent audit event.
+    public const string RemovalStuck = "escalation-bypass-removal";
+    const string MergedElsewherePrefix = "github-merged-elsewhere:";
+
+    /// <summary>MergeByBot: the PR the declarer asked the bot to merge was merged by someone else.</summary>
+    public static string MergedElsewhere(string pr) => MergedElsewherePrefix + pr;
+
+    public string? Render(EmergencyChange change, string key)
+    {
+        if (key == RemovalStuck && change.Bypass is { Login: { } login, Team: { } team, RevokedAt: null })
+            return $":rotating_light: The bot cannot remove `{login}` from `{team}` ({Blocks.Escape(LastError(change))}), so the bypass is still in effect. "
+                + $"An admin must remove `{login}` from `{team}` on GitHub by hand now; the bot keeps retrying and says here when it is gone.";
+        if (key.StartsWith(MergedElsewherePrefix, StringComparison.Ordinal) && GitHubOutcomes.Find(change, key[MergedElsewherePrefix.Length..]) is { Merged: true } pr)
+            return $":twisted_rightwards_arrows: {Blocks.Link(pr.Ref.Url, pr.Ref.ToString())} was merged on GitHub by someone else, not by the bot; "
+                + "the bot merged nothing. The audit trail records GitHub's merge commit and who merged it.";
+        return null;
+    }
+
+    public SlackMessage? Render(EmergencyChange change, string key, string user, DateTimeOffset now)
+    {
+        if (key != RemovalStuck || change.Bypass is not { Login: { } login, Team: { } team } || change.Bypass.RevokedAt is not null) return null;
+        var text = $":rotating_light: *{change.ChangeId}*: the bot cannot end the GitHub bypass ({Blocks.Escape(LastError(change))}). "
+            + $"Please remove `{login}` from the team `{team}` on GitHub by hand now. The bot keeps retrying; the change's thread says when it is gone.";
+        return new SlackMessage(text, Blocks.List(Blocks.Section(text)));
+    }
+
+    static string LastError(EmergencyChange c) =>
+        c.Steps.LastOrDefault(s => s.Kind == GitHubStepKinds.BypassRevoke)?.LastError ?? "GitHub refused";
+}
+
+/// <summary>/breakglass cancel: a cancelled change's bypass ends now, not when its window would have.</summary>
+internal sealed class EndBypassOnCancel : IChangeCancellation
+{
+    public void Cancelled(EmergencyChange change, DateTimeOffset now)
+    {
+        foreach (var step in change.Steps.Where(s => s.Kind == GitHubStepKinds.BypassRevoke && s.State == StepState.Pending && s.NextAttemptAt > now))
+            step.NextAttemptAt = now;
     }
 }

@@ -10,7 +10,8 @@ using Polly.Timeout;
 namespace BreakGlassBot.GitHub;
 
 public sealed record PullRequestInfo(
-    string Title, string AuthorLogin, long AuthorId, string HeadSha, string BaseRef, string State, bool Merged, DateTimeOffset? MergedAt, string? MergeCommitSha)
+    string Title, string AuthorLogin, long AuthorId, string HeadSha, string BaseRef, string State, bool Merged, DateTimeOffset? MergedAt, string? MergeCommitSha,
+    string? MergedByLogin = null)
 {
     /// <summary>
     /// Merged, judged by merged_at as well as merged: GitHub's own example answers merged:false with a merged_at,
@@ -70,6 +71,8 @@ public interface IGitHubGateway
     Task<TeamMembership> AddTeamMemberAsync(string org, string teamSlug, string login, CancellationToken ct = default);
     /// <summary>Removes the membership; true if there was one to remove.</summary>
     Task<bool> RemoveTeamMemberAsync(string org, string teamSlug, string login, CancellationToken ct = default);
+    /// <summary>The login the bot acts as (GET /user), cached; null when GitHub will not say (a GitHub App's installation token).</summary>
+    Task<string?> GetOwnLoginAsync(CancellationToken ct = default);
     /// <summary>Merges only if the head is still <paramref name="sha"/> (GitHub answers 409 otherwise).</summary>
     Task<MergeInfo> MergeAsync(PullRequestRef pr, string sha, string commitTitle, CancellationToken ct = default);
     /// <summary>Pull requests merged in <paramref name="repositories"/> (owner/repo) in [from, to): the search's total_count.</summary>
@@ -93,6 +96,8 @@ internal sealed class GitHubGateway(IHttpMessageHandlerFactory handlers, IOption
     public const string HttpClientName = "github";
     internal static readonly ProductHeaderValue Product = new("BreakGlassBot", "1.0");
     long blockedUntilTicks;
+    volatile string? ownLogin;
+    volatile bool ownLoginKnown;
 
     public static Uri BaseUri(GitHubOptions o) => new(o.ApiBaseUrl.EndsWith('/') ? o.ApiBaseUrl : o.ApiBaseUrl + "/");
 
@@ -106,8 +111,22 @@ internal sealed class GitHubGateway(IHttpMessageHandlerFactory handlers, IOption
     {
         var p = await c.PullRequest.Get(pr.Owner, pr.Repo, pr.Number);
         return new PullRequestInfo(p.Title ?? "", p.User?.Login ?? "", p.User?.Id ?? 0, p.Head?.Sha ?? "", p.Base?.Ref ?? "",
-            p.State.StringValue, p.Merged, p.MergedAt, p.MergeCommitSha);
+            p.State.StringValue, p.Merged, p.MergedAt, p.MergeCommitSha, p.MergedBy?.Login);
     });
+
+    public async Task<string?> GetOwnLoginAsync(CancellationToken ct = default)
+    {
+        if (ownLoginKnown) return ownLogin;
+        try
+        {
+            ownLogin = await CallAsync(async c => (await c.User.Current()).Login);
+            ownLoginKnown = true;
+        }
+        // A GitHub App's installation token may not read /user: the bot's login stays unknown, and callers judge without it.
+        catch (GitHubException e) when (e.Failure is GitHubFailure.Forbidden or GitHubFailure.NotFound) { ownLoginKnown = true; }
+        catch (GitHubException) { } // passing: ask again next time
+        return ownLogin;
+    }
 
     public Task AddLabelAsync(PullRequestRef pr, string label, CancellationToken ct = default) =>
         CallAsync(c => c.Issue.Labels.AddToIssue(pr.Owner, pr.Repo, pr.Number, [label]));

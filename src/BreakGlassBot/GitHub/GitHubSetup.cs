@@ -53,9 +53,16 @@ public static class GitHubSetup
         s.AddSingleton<IStepHandler, MergeStep>();
         s.AddSingleton<IStepHandler, ApprovalCommentStep>();
         s.AddSingleton<IThreadNoteSource, GitHubNotes>();
+        s.AddSingleton<BypassNotes>();
+        s.AddSingleton<IThreadNoteSource>(sp => sp.GetRequiredService<BypassNotes>());
+        s.AddSingleton<IDirectMessageSource>(sp => sp.GetRequiredService<BypassNotes>());
+        s.AddSingleton<IChangeCancellation, EndBypassOnCancel>();
 
         s.AddSingleton<MergeRequests>();
-        s.AddSingleton<ISubCommand, MergeCommand>();
+        // "merge" is a sub-command word only in MergeByBot mode; elsewhere "/breakglass merge revert ..." is a declaration.
+        if (Enum.TryParse<BypassMode>(builder.Configuration[$"{GitHubOptions.Section}:{nameof(GitHubOptions.BypassMode)}"], ignoreCase: true, out var mode)
+            && mode == BypassMode.MergeByBot)
+            s.AddSingleton<ISubCommand, MergeCommand>();
         s.AddSingleton<ISubCommand, LinkGitHubCommand>();
         s.AddSingleton<IBlockActionHandler, MergeButton>();
 

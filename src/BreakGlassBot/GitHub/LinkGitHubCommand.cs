@@ -11,7 +11,7 @@ namespace BreakGlassBot.GitHub;
 /// /breakglass link github &lt;login&gt;: who the caller is on GitHub (for the Team bypass). Stored once; any grant
 /// that gave up for want of a login is tried again at once.
 /// </summary>
-internal sealed partial class LinkGitHubCommand(ChangeStore store, Outbox outbox, IOptions<GitHubOptions> options, TimeProvider time) : ISubCommand
+internal sealed partial class LinkGitHubCommand(ChangeStore store, Outbox outbox, People people, IOptions<GitHubOptions> options, TimeProvider time) : ISubCommand
 {
     public string Name => "link";
     public string Usage => "`/breakglass link github <login>` tell the bot your GitHub login (for the bypass)";
@@ -24,6 +24,13 @@ internal sealed partial class LinkGitHubCommand(ChangeStore store, Outbox outbox
         login = login.TrimStart('@');
         if (!LoginPattern().IsMatch(login))
             return Task.FromResult(new CommandReply($":warning: '{Blocks.Escape(login)}' is not a GitHub login (letters, digits and single hyphens, at most 39)."));
+
+        // An admin's People:<id>:GitHub is authoritative: a self-linked login must not make a PR author look like someone else.
+        if (people.ConfiguredGitHubLogin(command.UserId) is { } configured)
+            return Task.FromResult(new CommandReply(string.Equals(configured, login, StringComparison.OrdinalIgnoreCase)
+                ? $":information_source: Your GitHub login is already `{Blocks.Escape(configured)}`, set by an admin; nothing to change."
+                : $":no_entry: An admin set your GitHub login to `{Blocks.Escape(configured)}` (People:{command.UserId}:GitHub), so `/breakglass link` "
+                    + "cannot change it. If it is wrong, ask an admin to correct the configuration."));
 
         var now = time.GetUtcNow();
         store.LinkAccount(command.UserId, People.GitHub, login);

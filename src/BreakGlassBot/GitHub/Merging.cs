@@ -168,7 +168,9 @@ internal sealed class MergeButtonStep(ISlackApi slack, ChangeMessages messages, 
 
 /// <summary>
 /// Merges one PR pinned to a head SHA: GitHub answers 409 if the head moved, so nothing unseen is merged.
-/// Refuses once the bypass window has closed, even if the request came in time.
+/// Refuses once the bypass window has closed, even if the request came in time, unless an earlier attempt (made in
+/// the window) may already have merged: a retry reads the PR first and records what GitHub says happened, the real
+/// merge commit and who merged it (the bot, or someone else).
 /// </summary>
 internal sealed class MergeStep(IGitHubGateway github, TimeProvider time) : IStepHandler
 {
@@ -185,35 +187,22 @@ internal sealed class MergeStep(IGitHubGateway github, TimeProvider time) : ISte
         var (prText, sha) = GitHubOutcomes.SplitPinned(step.Target);
         var linked = GitHubOutcomes.Find(change, prText);
         if (linked is null || linked.Merged) return new StepOutcome.Done();
-        var now = time.GetUtcNow();
-        if (change.Bypass is not { } b || b.RevokedAt is not null || now >= b.ExpiresAt)
-            return new StepOutcome.GiveUp("the bypass window closed before the merge could run; nothing was merged. "
-                + "Get the pull request reviewed and merge it the normal way, or ask an admin.");
         var pr = linked.Ref;
         try
         {
-            string? mergeSha = null;
             if (step.Attempts > 1)
             {
-                // An earlier attempt may have merged before the bot crashed or the answer was lost.
+                // An earlier attempt may have merged before the bot crashed or the answer was lost: GitHub's record decides,
+                // before the window check, so a merge that happened in time is not reported as "nothing was merged".
                 var info = await github.GetPullRequestAsync(pr, ct);
-                if (info.IsMerged) mergeSha = info.MergeCommitSha ?? "";
+                if (info.IsMerged) return await AlreadyMergedAsync(change, prText, sha, info, earlierAttempt: true, ct);
             }
-            mergeSha ??= (await github.MergeAsync(pr, sha, $"{linked.Title ?? pr.ToString()} ({change.ChangeId}, break-glass)", ct)).Sha;
-            var at = time.GetUtcNow();
-            return new StepOutcome.Done(c =>
-            {
-                var p = GitHubOutcomes.Find(c, prText);
-                if (p is null) return [];
-                p.Merged = true;
-                p.MergedAt = at;
-                if (c.Bypass is not null) { c.Bypass.PullRequest = pr.ToString(); c.Bypass.HeadSha = sha; }
-                Outbox.Enqueue(c, StepKinds.ThreadNote, at, GitHubNotes.Merged(pr.ToString()));
-                return [new AuditEvent { ChangeNumber = c.Id, At = at, Actor = "bot", Type = GitHubAuditTypes.PullRequestMerged, Data = new()
-                {
-                    ["pr"] = pr.ToString(), ["head_sha"] = sha, ["merge_commit_sha"] = mergeSha, ["requested_by"] = c.DeclaredBy, ["source"] = "bot",
-                } }];
-            });
+            var now = time.GetUtcNow();
+            if (change.Bypass is not { } b || b.RevokedAt is not null || now >= b.ExpiresAt)
+                return new StepOutcome.GiveUp("the bypass window closed before the merge could run; nothing was merged. "
+                    + "Get the pull request reviewed and merge it the normal way, or ask an admin.");
+            var merged = await github.MergeAsync(pr, sha, $"{linked.Title ?? pr.ToString()} ({change.ChangeId}, break-glass)", ct);
+            return Recorded(prText, sha, merged.Sha, mergedBy: null, byBot: true, time.GetUtcNow(), mergedAt: null);
         }
         catch (GitHubException e) when (e.Failure == GitHubFailure.Conflict)
         {
@@ -222,6 +211,13 @@ internal sealed class MergeStep(IGitHubGateway github, TimeProvider time) : ISte
         }
         catch (GitHubException e) when (e.Failure == GitHubFailure.NotMergeable)
         {
+            // 405 also answers a PR someone merged meanwhile: record that merge rather than a refusal.
+            try
+            {
+                var info = await github.GetPullRequestAsync(pr, ct);
+                if (info.IsMerged) return await AlreadyMergedAsync(change, prText, sha, info, earlierAttempt: false, ct);
+            }
+            catch (GitHubException) { }
             return new StepOutcome.GiveUp($"GitHub will not merge {pr}: {e.Message}. Check that the bot is a bypass actor of the repository's ruleset "
                 + "and that the branch has no conflicts; then merge by hand or ask an admin.");
         }
@@ -232,4 +228,40 @@ internal sealed class MergeStep(IGitHubGateway github, TimeProvider time) : ISte
                 onForbidden: $"The bot may not merge in {pr.Owner}/{pr.Repo}: give it Contents write access and make it a bypass actor of the ruleset.");
         }
     }
+
+    /// <summary>
+    /// The PR is merged on GitHub though this step has no answer to its own merge. By the bot when GitHub names the bot's
+    /// login as merged_by; when the bot's login is unknown (a GitHub App), by the bot only if an earlier attempt of this
+    /// step may have merged it and the merged head is the pinned one.
+    /// </summary>
+    async Task<StepOutcome> AlreadyMergedAsync(EmergencyChange change, string prText, string sha, PullRequestInfo info, bool earlierAttempt, CancellationToken ct)
+    {
+        string? own = null;
+        try { own = await github.GetOwnLoginAsync(ct); } catch (GitHubException) { }
+        var byBot = info.MergedByLogin is { } by && own is not null
+            ? string.Equals(by, own, StringComparison.OrdinalIgnoreCase)
+            : earlierAttempt && info.HeadSha == sha;
+        return Recorded(prText, byBot ? sha : info.HeadSha, info.MergeCommitSha ?? "", info.MergedByLogin, byBot, time.GetUtcNow(), info.MergedAt,
+            pinnedSha: sha);
+    }
+
+    static StepOutcome Recorded(string prText, string headSha, string mergeSha, string? mergedBy, bool byBot, DateTimeOffset at, DateTimeOffset? mergedAt,
+        string? pinnedSha = null) =>
+        new StepOutcome.Done(c =>
+        {
+            var p = GitHubOutcomes.Find(c, prText);
+            if (p is null) return [];
+            p.Merged = true;
+            p.MergedAt = mergedAt ?? at;
+            if (byBot && c.Bypass is not null) { c.Bypass.PullRequest = prText; c.Bypass.HeadSha = headSha; }
+            Outbox.Enqueue(c, StepKinds.ThreadNote, at, byBot ? GitHubNotes.Merged(prText) : BypassNotes.MergedElsewhere(prText));
+            var data = new Dictionary<string, string>
+            {
+                ["pr"] = prText, ["head_sha"] = headSha, ["merge_commit_sha"] = mergeSha, ["requested_by"] = c.DeclaredBy,
+                ["source"] = byBot ? "bot" : "someone else", ["merged_by"] = mergedBy ?? (byBot ? "bot" : "unknown"),
+            };
+            if (pinnedSha is not null) data["pinned_sha"] = pinnedSha;
+            if (mergedAt is { } m) data["merged_at"] = m.ToString("O");
+            return [new AuditEvent { ChangeNumber = c.Id, At = at, Actor = "bot", Type = GitHubAuditTypes.PullRequestMerged, Data = data }];
+        });
 }

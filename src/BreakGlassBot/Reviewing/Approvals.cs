@@ -12,6 +12,8 @@ public abstract record ApprovalResult
     public sealed record Closed(EmergencyChange Change) : ApprovalResult;
     public sealed record Refused(EmergencyChange Change, string Reason) : ApprovalResult;
     public sealed record NotFound(ChangeId Id) : ApprovalResult;
+    /// <summary>Eligibility could not be checked in time (the reviewer user group did not answer); nothing was recorded.</summary>
+    public sealed record Unavailable(ChangeId Id) : ApprovalResult;
 }
 
 /// <summary>
@@ -32,14 +34,10 @@ public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Ou
         if (change is null) return new ApprovalResult.NotFound(id);
         if (Closed(change) is { } closed) return closed;
         if (change.Approvals.FirstOrDefault(a => a.Reviewer == user) is { } mine) return new ApprovalResult.AlreadyApproved(change, mine);
-        if (await reviewers.RefusalAsync(change, user, ct) is { } reason)
-        {
-            LogRefused(log, id.ToString(), user, reason);
-            var now0 = time.GetUtcNow();
-            var refused = store.Update(id.Number, c => [new AuditEvent { ChangeNumber = c.Id, At = now0, Actor = user, Type = AuditTypes.ApprovalRefused,
-                Data = new() { ["reason"] = reason, ["source"] = source, ["source_id"] = sourceId ?? "" } }]);
-            return new ApprovalResult.Refused(refused ?? change, reason);
-        }
+        string? reason;
+        try { reason = await reviewers.RefusalAsync(change, user, ct); }
+        catch (ReviewerGroupUnavailableException) { return new ApprovalResult.Unavailable(id); }
+        if (reason is not null) return Refuse(change, user, reason, "approve", source, sourceId);
 
         var now = time.GetUtcNow();
         ApprovalResult result = new ApprovalResult.NotFound(id);
@@ -71,7 +69,10 @@ public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Ou
         var change = store.Get(id.Number);
         if (change is null) return new ApprovalResult.NotFound(id);
         if (Closed(change) is { } closed) return closed;
-        if (await reviewers.RefusalAsync(change, user, ct) is { } refusal) return new ApprovalResult.Refused(change, refusal);
+        string? refusal;
+        try { refusal = await reviewers.RefusalAsync(change, user, ct); }
+        catch (ReviewerGroupUnavailableException) { return new ApprovalResult.Unavailable(id); }
+        if (refusal is not null) return Refuse(change, user, refusal, "request_changes", "modal", null);
         var now = time.GetUtcNow();
         var updated = store.Update(id.Number, c =>
         {
@@ -82,6 +83,19 @@ public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Ou
         outbox.Nudge();
         tracker.Reevaluate(id.Number);
         return new ApprovalResult.Approved(updated!, new Approval { Reviewer = user, At = now });
+    }
+
+    /// <summary>
+    /// A refused approval or change request: logged, and an audit event (type approval_refused, with the action tried),
+    /// so the record shows every attempt by someone who may not review.
+    /// </summary>
+    public ApprovalResult.Refused Refuse(EmergencyChange change, string user, string reason, string action, string source, string? sourceId)
+    {
+        LogRefused(log, change.ChangeId.ToString(), user, reason);
+        var now = time.GetUtcNow();
+        var refused = store.Update(change.Id, c => [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = user, Type = AuditTypes.ApprovalRefused,
+            Data = new() { ["reason"] = reason, ["action"] = action, ["source"] = source, ["source_id"] = sourceId ?? "" } }]);
+        return new ApprovalResult.Refused(refused ?? change, reason);
     }
 
     /// <summary>Tells someone in the thread, once per person and change, that their approval word did not count.</summary>
@@ -114,6 +128,7 @@ public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Ou
         },
         ApprovalResult.Refused(var c, var reason) => $":no_entry: You cannot approve {c.ChangeId}: {reason}.",
         ApprovalResult.NotFound(var id) => $":warning: There is no {id}. `/breakglass list` shows the open changes.",
+        ApprovalResult.Unavailable(var id) => $":hourglass_flowing_sand: Couldn't check the reviewer group just now, try again in a minute. Nothing was recorded for {id}.",
         _ => "",
     };
 

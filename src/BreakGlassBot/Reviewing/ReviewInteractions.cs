@@ -73,9 +73,16 @@ internal sealed class RequestChangesButton(ISlackApi slack, ChangeStore store, R
             replies.Send(payload, Approvals.Describe(new ApprovalResult.Closed(change)));
             return Results.Ok();
         }
-        if (await reviewers.RefusalAsync(change, payload.User.Id, ct) is { } reason)
+        string? reason;
+        try { reason = await reviewers.RefusalAsync(change, payload.User.Id, ct); }
+        catch (ReviewerGroupUnavailableException)
         {
-            replies.Send(payload, Approvals.Describe(new ApprovalResult.Refused(change, reason)));
+            replies.Send(payload, Approvals.Describe(new ApprovalResult.Unavailable(id)));
+            return Results.Ok();
+        }
+        if (reason is not null)
+        {
+            replies.Send(payload, Approvals.Describe(approvals.Refuse(change, payload.User.Id, reason, "request_changes", "button", action.ActionTs)));
             return Results.Ok();
         }
         if (payload.TriggerId is not { Length: > 0 } trigger) return Results.Ok();

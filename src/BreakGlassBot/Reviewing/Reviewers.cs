@@ -5,73 +5,124 @@ using Microsoft.Extensions.Options;
 
 namespace BreakGlassBot.Reviewing;
 
+/// <summary>The reviewer user group could not be read in time and nothing is cached: eligibility is unknown for now.</summary>
+public sealed class ReviewerGroupUnavailableException(string group) : Exception($"reviewer user group {group} could not be read just now");
+
 /// <summary>
 /// Who may review a change: Slack:ReviewerUserGroup members (cached briefly) and Slack:Reviewers, never the
-/// declarer, never the author of a linked PR (matched through the People map / linked GitHub logins).
+/// declarer, never the author of a linked PR (matched through every GitHub login known for the person: the People
+/// map and the login they linked).
 /// </summary>
-public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> options, People people, TimeProvider time, ILogger<Reviewers> log)
+public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> options, IOptions<GitHubOptions> github, People people, TimeProvider time,
+    ILogger<Reviewers> log)
 {
     static readonly TimeSpan CacheFor = TimeSpan.FromMinutes(5);
-    readonly SemaphoreSlim refresh = new(1, 1);
+    /// <summary>
+    /// How long a click waits for usergroups.users.list: Slack wants the click answered within 3 s, and the Web API call
+    /// alone may take 10 s plus 429 retries. Past it, the last known members answer while the refresh goes on.
+    /// </summary>
+    internal static readonly TimeSpan ClickBudget = TimeSpan.FromSeconds(1.5);
+    readonly Lock gate = new();
     (DateTimeOffset At, IReadOnlyList<string> Members)? cache;
+    Task<IReadOnlyList<string>?>? refreshing;
 
-    /// <summary>Everyone configured as a reviewer, before per-change exclusions.</summary>
+    /// <summary>Everyone configured as a reviewer, before per-change exclusions (for reminders: waits for Slack, falls back to the last known members).</summary>
     public async Task<IReadOnlyList<string>> ConfiguredAsync(CancellationToken ct)
     {
         var all = new List<string>(options.Value.Reviewers);
         var group = options.Value.ReviewerUserGroup;
         if (!string.IsNullOrWhiteSpace(group))
-            foreach (var m in await GroupMembersAsync(group, ct))
+            foreach (var m in await GroupMembersAsync(group, budget: null, ct) ?? [])
                 if (!all.Contains(m)) all.Add(m);
         return all;
     }
 
     public async Task<IReadOnlyList<string>> ForChangeAsync(EmergencyChange change, CancellationToken ct) =>
-        [.. (await ConfiguredAsync(ct)).Where(u => Exclusion(change, u) is null)];
+        [.. (await ConfiguredAsync(ct)).Where(u => Excluded(change, u) is null)];
 
-    /// <summary>Why <paramref name="user"/> may not review <paramref name="change"/>, or null when they may.</summary>
+    /// <summary>
+    /// Why <paramref name="user"/> may not review <paramref name="change"/>, or null when they may. Answers within
+    /// <see cref="ClickBudget"/>; throws <see cref="ReviewerGroupUnavailableException"/> when the group is needed, slow or
+    /// failing, and was never read.
+    /// </summary>
     public async Task<string?> RefusalAsync(EmergencyChange change, string user, CancellationToken ct)
     {
-        if (Exclusion(change, user) is { } reason) return reason;
-        return (await ConfiguredAsync(ct)).Contains(user) ? null : "only configured reviewers may approve emergency changes";
+        if (Excluded(change, user) is { } excluded)
+            return excluded.Pr is { } pr ? $"you authored {pr.Ref}; someone else must review it" : "you declared this change; someone else must review it";
+        // A linked PR whose author GitHub has not told the bot yet: the clicker may be its author. Wait for it rather than guess.
+        if (github.Value.IsConfigured && change.PullRequests.FirstOrDefault(p => p.AuthorLogin is null && p.Problem is null) is { } unread)
+            return $"the author of {unread.Ref} is not known yet (the bot is still reading it from GitHub), so the bot cannot tell whether you wrote it; try again in a few minutes";
+        if (options.Value.Reviewers.Contains(user)) return null;
+        var group = options.Value.ReviewerUserGroup;
+        if (string.IsNullOrWhiteSpace(group)) return "only configured reviewers may approve emergency changes";
+        var members = await GroupMembersAsync(group, ClickBudget, ct) ?? throw new ReviewerGroupUnavailableException(group);
+        return members.Contains(user) ? null : "only configured reviewers may approve emergency changes";
     }
 
-    string? Exclusion(EmergencyChange change, string user)
+    /// <summary>
+    /// Whether <paramref name="user"/> is excluded from reviewing <paramref name="change"/> whatever the configuration: the
+    /// declarer, or the author of a linked PR under any GitHub login known for them. Also applied when approvals are
+    /// counted, so an approval recorded before a PR's author was known does not count once it is.
+    /// </summary>
+    public (bool Declarer, LinkedPullRequest? Pr)? Excluded(EmergencyChange change, string user)
     {
-        if (user == change.DeclaredBy) return "you declared this change; someone else must review it";
-        var login = people.GitHubLogin(user);
-        if (login is not null && change.PullRequests.FirstOrDefault(p => string.Equals(p.AuthorLogin, login, StringComparison.OrdinalIgnoreCase)) is { } pr)
-            return $"you authored {pr.Ref}; someone else must review it";
-        return null;
+        if (user == change.DeclaredBy) return (true, null);
+        var logins = people.GitHubLogins(user);
+        if (logins.Count == 0) return null;
+        return change.PullRequests.FirstOrDefault(p => p.AuthorLogin is { } author && logins.Contains(author, StringComparer.OrdinalIgnoreCase)) is { } pr
+            ? (false, pr)
+            : null;
     }
 
-    async Task<IReadOnlyList<string>> GroupMembersAsync(string group, CancellationToken ct)
+    /// <summary>
+    /// The group's members: the cache while fresh; otherwise one shared refresh, awaited at most <paramref name="budget"/>
+    /// (null: until it ends). A refresh that is slow or fails leaves the last known members; null when there are none.
+    /// </summary>
+    async Task<IReadOnlyList<string>?> GroupMembersAsync(string group, TimeSpan? budget, CancellationToken ct)
     {
-        var now = time.GetUtcNow();
-        if (cache is { } c && now - c.At < CacheFor) return c.Members;
-        await refresh.WaitAsync(ct);
+        if (cache is { } c && time.GetUtcNow() - c.At < CacheFor) return c.Members;
+        Task<IReadOnlyList<string>?> task;
+        lock (gate) task = refreshing is { IsCompleted: false } running ? running : refreshing = RefreshAsync(group);
         try
         {
-            if (cache is { } again && now - again.At < CacheFor) return again.Members;
-            var members = await slack.GetUserGroupMembersAsync(group, ct);
-            cache = (now, members);
+            var members = budget is { } b ? await task.WaitAsync(b, ct) : await task.WaitAsync(ct);
+            return members ?? cache?.Members;
+        }
+        catch (TimeoutException)
+        {
+            LogGroupSlow(log, group, cache is not null);
+            return cache?.Members; // the refresh carries on in the background and fills the cache for the next click
+        }
+    }
+
+    async Task<IReadOnlyList<string>?> RefreshAsync(string group)
+    {
+        try
+        {
+            // Not the click's token: a refresh that outlives one click still serves the next.
+            var members = await slack.GetUserGroupMembersAsync(group, CancellationToken.None);
+            cache = (time.GetUtcNow(), members);
             return members;
         }
-        catch (SlackApiException e)
+        catch (Exception e) // a background refresh: whatever failed, the click falls back and the next one tries again
         {
             // Keep going with the last known members (or the listed reviewers): a Slack hiccup must not stop reminders.
-            LogGroupFailed(log, group, e.Error);
-            return cache?.Members ?? [];
+            LogGroupFailed(log, group, e is SlackApiException s ? s.Error : e.GetType().Name);
+            return null;
         }
-        finally { refresh.Release(); }
     }
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Could not resolve reviewer user group {Group}: {Error}")]
     static partial void LogGroupFailed(ILogger logger, string group, string error);
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Reviewer user group {Group} is slow to answer; answering the click with the last known members: {HaveCache}")]
+    static partial void LogGroupSlow(ILogger logger, string group, bool haveCache);
 }
 
-/// <summary>The Slack half of the completion rule: enough distinct eligible approvals in the thread.</summary>
-public sealed class SlackApprovalEvidence(IOptions<PolicyOptions> policy) : IEvidenceSource
+/// <summary>
+/// The Slack half of the completion rule: enough distinct eligible approvals in the thread. Exclusions are checked
+/// again here: an approval recorded before a linked PR's author was known does not count once that author is its approver.
+/// </summary>
+public sealed class SlackApprovalEvidence(IOptions<PolicyOptions> policy, Reviewers reviewers) : IEvidenceSource
 {
     public EvidenceKind Kind => EvidenceKind.SlackApproval;
     public bool AppliesTo(EmergencyChange change) => true;
@@ -79,10 +130,15 @@ public sealed class SlackApprovalEvidence(IOptions<PolicyOptions> policy) : IEvi
     public Task<IReadOnlyList<EvidenceResult>> CheckAsync(EmergencyChange change, CancellationToken ct)
     {
         var required = policy.Value.RequiredApprovals;
-        var approvers = change.Approvals.Select(a => a.Reviewer).Distinct().Count();
-        IReadOnlyList<EvidenceResult> result = [approvers >= required
-            ? EvidenceResult.Yes(null)
-            : EvidenceResult.No(null, required == 1 ? "an approval from a reviewer in the Slack thread" : $"{required - approvers} more reviewer approval(s) in Slack ({approvers} of {required})")];
+        var byReviewer = change.Approvals.GroupBy(a => a.Reviewer).Select(g => g.First()).ToList();
+        var notCounted = byReviewer.Select(a => (a, Why: reviewers.Excluded(change, a.Reviewer)))
+            .Where(x => x.Why is not null)
+            .Select(x => $"the approval by {x.a.ReviewerName ?? x.a.Reviewer} does not count ({(x.Why!.Value.Pr is { } pr ? $"author of {pr.Ref}" : "the declarer")})")
+            .ToList();
+        var approvers = byReviewer.Count - notCounted.Count;
+        var missing = required == 1 ? "an approval from a reviewer in the Slack thread" : $"{required - approvers} more reviewer approval(s) in Slack ({approvers} of {required})";
+        if (notCounted.Count > 0) missing += "; " + string.Join("; ", notCounted);
+        IReadOnlyList<EvidenceResult> result = [approvers >= required ? EvidenceResult.Yes(null) : EvidenceResult.No(null, missing)];
         return Task.FromResult(result);
     }
 }

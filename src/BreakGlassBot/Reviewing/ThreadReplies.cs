@@ -24,6 +24,8 @@ internal sealed class ThreadReplyApprovals(ChangeStore store, Approvals approval
         if (change is null) return;
         var result = await approvals.ApproveAsync(change.ChangeId, e.User, null, "thread-reply", e.Ts, e.Text, ct);
         if (result is ApprovalResult.Refused) approvals.NoteRefusalOnce(change.ChangeId, e.User);
+        // No one waits on a thread reply: let the inbox try the event again once the reviewer group can be read.
+        if (result is ApprovalResult.Unavailable) throw new ReviewerGroupUnavailableException("Slack:ReviewerUserGroup");
     }
 
     /// <summary>

@@ -36,7 +36,11 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
         public ConcurrentQueue<string> Comments { get; } = new();
         public List<JsonObject> Reviews { get; } = [];
         public string? MergedSha { get; set; }
+        public string? MergedBy { get; set; }
     }
+
+    /// <summary>The login GET /user answers for the bot's token; the bot's merges are merged_by this login.</summary>
+    public const string BotLogin = "breakglass-bot";
 
     readonly ConcurrentDictionary<string, Pr> prs = new(StringComparer.OrdinalIgnoreCase);
     long commentIds = 1000;
@@ -46,6 +50,8 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
     /// <summary>Members per "org/slug", with their membership state.</summary>
     public ConcurrentDictionary<string, string> TeamMembers { get; } = new(StringComparer.OrdinalIgnoreCase);
     public int ReviewPageSize { get; set; } = 100;
+    /// <summary>The state a PUT membership creates: "active", or "pending" (GitHub invites someone who is not yet an org member).</summary>
+    public string NewMembershipState { get; set; } = "active";
 
     // GitHub App: the public key that must have signed the JWT, the app id it names, the token handed out.
     public RSA? AppKey { get; set; }
@@ -127,6 +133,11 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
                 await Write(http, 401, new JsonObject { ["message"] = "Bad credentials", ["documentation_url"] = "https://docs.github.com/rest" });
                 return;
             }
+            if (key == "GET /user")
+            {
+                await Write(http, 200, new JsonObject { ["login"] = BotLogin, ["id"] = 4242, ["type"] = "User", ["url"] = $"https://api.github.com/users/{BotLogin}" });
+                return;
+            }
             if (path == "/search/issues") { await Search(http); return; }
             if (MembershipPath().Match(path) is { Success: true } mm)
             {
@@ -183,6 +194,7 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
         o["closed_at"] = pr.MergedAt?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'");
         o["merge_commit_sha"] = pr.MergedSha;
         if (!pr.Merged) o["merged_by"] = null;
+        else if (pr.MergedBy is { } by) o["merged_by"]!["login"] = by;
         return o;
     }
 
@@ -218,6 +230,7 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
         pr.Merged = true;
         pr.MergedAt = DateTimeOffset.UtcNow;
         pr.MergedSha = "6dcb09b5b57875f334f61aebed695e2e4193db5f";
+        pr.MergedBy = BotLogin;
         await Write(http, 200, new JsonObject { ["sha"] = pr.MergedSha, ["merged"] = true, ["message"] = "Pull Request successfully merged" });
     }
 
@@ -235,7 +248,7 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
                 else await Write(http, 404, new JsonObject { ["message"] = "Not Found" });
                 break;
             case "PUT":
-                var now = TeamMembers.GetOrAdd(key, "active");
+                var now = TeamMembers.GetOrAdd(key, NewMembershipState);
                 await Write(http, 200, Details(now));
                 break;
             case "DELETE":

@@ -59,6 +59,34 @@ public sealed class GitHubAppTests : GitHubBotTest, IDisposable
     }
 
     [Fact]
+    public async Task AfterGitHubRevokesTheInstallationTokenThe401ClearsTheCacheAndTheBotRecoversWithANewToken()
+    {
+        await Bot.CommandJsonAsync($"Fix it {PrUrl}");
+        await WaitUntil(() => StepsSettled() && Change().PullRequests[0].FetchedAt is not null, "first change linked with the first token");
+        const string oldToken = "ghs_16C7e42F292c6912E7710c838347Ae178B4a";
+        Assert.Equal(oldToken, GitHub.InstallationToken);
+
+        // GitHub rotates the installation token (revoked, or the app's key changed): the cached one now gets 401.
+        GitHub.InstallationToken = "ghs_rotatedRotatedRotatedRotatedRotated0";
+        GitHub.ExpectedAuthorization = "token " + GitHub.InstallationToken;
+        var before = GitHub.Calls.Count;
+        GitHub.AddPr("acme", "api", 1348);
+        await Bot.CommandJsonAsync("Fix it too https://github.com/acme/api/pull/1348");
+        await WaitUntil(() => StepsSettled(2) && Change(2).PullRequests[0].FetchedAt is not null, "second change linked after the rotation");
+
+        var after = GitHub.Calls.Skip(before).ToList();
+        var refused = Assert.Single(after, c => c.Key != "POST access_tokens" && c.Headers["Authorization"].EndsWith(oldToken, StringComparison.Ordinal));
+        Assert.Equal("GET pull", refused.Key); // the one call made with the stale token, answered 401
+        Assert.Equal(2, GitHub.CallsTo("POST", $"/app/installations/{InstallationId}/access_tokens").Count);
+        var exchange = after.Single(c => c.Key == "POST access_tokens");
+        Assert.True(exchange.At >= refused.At, "the new token was fetched after the 401");
+        Assert.All(after.Where(c => c.Key != "POST access_tokens" && c != refused),
+            c => Assert.Equal("token " + GitHub.InstallationToken, c.Headers["Authorization"], ignoreCase: true));
+        Assert.Single(GitHub.PullRequest("acme/api#1348").Comments);
+        Assert.DoesNotContain(Bot.Logs, l => l.Contains(GitHub.InstallationToken) || l.Contains(oldToken));
+    }
+
+    [Fact]
     public async Task TheInstallationTokenIsCachedAndRenewedFiveMinutesBeforeItExpires()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);

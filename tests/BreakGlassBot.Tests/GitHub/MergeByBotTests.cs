@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.GitHub;
 using BreakGlassBot.Tests.Support;
 
@@ -125,12 +126,114 @@ public class MergeByBotWindowTests : GitHubBotTest
         Assert.Contains(Bot.Store.AuditTrail(1), e => e.Type == GitHubAuditTypes.BypassRevoked && e.Data["mode"] == "MergeByBot");
     }
 
-    [Fact]
-    public async Task MergeIsRefusedInOtherModes()
+    [Theory]
+    [InlineData(null)]
+    [InlineData("Team")]
+    public async Task InOtherModesMergeIsNotASubCommandButADeclaration(string? mode)
     {
         await Bot.DisposeAsync();
-        Bot = await TestBot.StartAsync(Slack, null, AllSettings().Where(kv => kv.Key != "GitHub:BypassMode").ToDictionary());
+        var settings = AllSettings().Where(kv => kv.Key != "GitHub:BypassMode").ToDictionary();
+        if (mode is not null) { settings["GitHub:BypassMode"] = mode; settings["GitHub:BypassTeam"] = "acme/breakglass"; }
+        Bot = await TestBot.StartAsync(Slack, null, settings);
+        var reply = (await Bot.CommandJsonAsync("merge revert broke checkout"))["text"]!.GetValue<string>();
+        Assert.DoesNotContain("MergeByBot", reply);
+        Assert.Equal("merge revert broke checkout", Change().Summary);
+        Assert.DoesNotContain("/breakglass merge", (await Bot.CommandJsonAsync("help"))["text"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task InMergeByBotModeMergeIsASubCommand()
+    {
+        Assert.Contains("Which change?", (await Bot.CommandJsonAsync("merge revert broke checkout"))["text"]!.GetValue<string>());
+        Assert.Null(Bot.Store.Get(1));
+        Assert.Contains("/breakglass merge BG-n", (await Bot.CommandJsonAsync("help"))["text"]!.GetValue<string>());
+    }
+}
+
+/// <summary>Merge attempts whose answer was lost: GitHub's record of the PR decides what the audit says.</summary>
+public class MergeByBotRetryTests : GitHubBotTest
+{
+    const string MergePath = "/repos/acme/api/pulls/1347/merge";
+    const string OtherMergeCommit = "cccccccccccccccccccccccccccccccccccccccc";
+
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
+    {
+        ["GitHub:BypassMode"] = "MergeByBot",
+        ["Policy:BypassDuration"] = "00:00:05",
+    };
+
+    async Task ButtonShownAsync() =>
+        await WaitUntil(() => Thread().Any(m => m.MetadataNote?.StartsWith("github-merge-button:") == true), "merge button in the thread");
+
+    [Fact]
+    public async Task AMergeWhoseAnswerWasLostAndIsRetriedAfterTheWindowClosedIsRecordedAsMerged()
+    {
         await Bot.CommandJsonAsync($"Fix it {PrUrl}");
-        Assert.Contains("only when GitHub:BypassMode is MergeByBot", (await Bot.CommandJsonAsync("merge BG-1"))["text"]!.GetValue<string>());
+        await ButtonShownAsync();
+        var expires = Change().Bypass!.ExpiresAt;
+        GitHub.Fail("PUT merge", new Fault.AfterWork(502)); // merged on GitHub; the answer is lost
+        // Until the window has closed GitHub cannot be read, so the retry that learns the outcome runs after it.
+        GitHub.Fail("GET pull", new Fault.Status(503), times: 100_000, when: _ => DateTimeOffset.UtcNow < expires.AddMilliseconds(300));
+        Assert.Contains("Merging", (await Bot.CommandJsonAsync("merge BG-1"))["text"]!.GetValue<string>());
+
+        await WaitUntil(() => Change().PullRequests[0].Merged, "the merge recorded", seconds: 20);
+        Assert.Single(GitHub.CallsTo("PUT", MergePath));
+        Assert.DoesNotContain(Bot.Store.AuditTrail(1), e => e.Type == AuditTypes.StepAbandoned);
+        var merged = Assert.Single(Bot.Store.AuditTrail(1), e => e.Type == GitHubAuditTypes.PullRequestMerged);
+        Assert.True(merged.At >= expires, "recorded after the window closed");
+        Assert.Equal(("bot", FakeGitHub.BotLogin, GitHub.PullRequest(Pr).MergedSha, FakeGitHub.DefaultHead),
+            (merged.Data["source"], merged.Data["merged_by"], merged.Data["merge_commit_sha"], merged.Data["head_sha"]));
+        await WaitUntil(() => Thread().Any(m => m.MetadataNote == GitHubNotes.Merged(Pr)), "merge in the thread");
+    }
+
+    [Fact]
+    public async Task APrMergedBySomeoneElseMeanwhileIsRecordedAsTheirMergeNotTheBots()
+    {
+        await Bot.CommandJsonAsync($"Fix it {PrUrl}");
+        await ButtonShownAsync();
+        GitHub.Fail("PUT merge", new Fault.Status(502), times: 100_000);
+        Assert.Contains("Merging", (await Bot.CommandJsonAsync("merge BG-1"))["text"]!.GetValue<string>());
+        await WaitUntil(() => GitHub.CallsTo("PUT", MergePath).Count >= 1, "the bot's merge attempt failed");
+        var pr = GitHub.PullRequest(Pr);
+        pr.MergedSha = OtherMergeCommit;
+        pr.MergedBy = "hubot";
+        pr.MergedAt = DateTimeOffset.UtcNow;
+        pr.Merged = true;
+
+        await WaitUntil(() => Change().PullRequests[0].Merged, "the merge recorded");
+        GitHub.ClearFaults();
+        var merged = Assert.Single(Bot.Store.AuditTrail(1), e => e.Type == GitHubAuditTypes.PullRequestMerged);
+        Assert.Equal(("someone else", "hubot", OtherMergeCommit), (merged.Data["source"], merged.Data["merged_by"], merged.Data["merge_commit_sha"]));
+        Assert.Null(Change().Bypass!.PullRequest); // the bot merged nothing
+        await WaitUntil(() => Thread().Any(m => m.MetadataNote == BypassNotes.MergedElsewhere(Pr)), "told in the thread");
+        Assert.Contains("merged on GitHub by someone else", Thread().Single(m => m.MetadataNote == BypassNotes.MergedElsewhere(Pr)).Text);
+        Assert.DoesNotContain(Thread(), m => m.MetadataNote == GitHubNotes.Merged(Pr));
+    }
+}
+
+/// <summary>The MergeByBot window's end is a durable step too: after a restart past it, the bot merges nothing.</summary>
+public class MergeByBotRestartTests : GitHubBotTest
+{
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
+    {
+        ["GitHub:BypassMode"] = "MergeByBot",
+        ["Policy:BypassDuration"] = "00:00:04",
+    };
+
+    [Fact]
+    public async Task AWindowThatEndsWhileTheBotIsDownIsClosedAfterTheRestart()
+    {
+        await Bot.CommandJsonAsync($"Fix it {PrUrl}");
+        await WaitUntil(() => Change().Bypass is { GrantedAt: var g } && g != default && Change().PullRequests[0].HeadSha is not null, "granted and read");
+        var expires = Change().Bypass!.ExpiresAt;
+        await Bot.DisposeAsync();
+        Assert.True(DateTimeOffset.UtcNow < expires, "stopped before the window ended");
+
+        await Eventually.Until(() => DateTimeOffset.UtcNow > expires.AddMilliseconds(200), "the window's end passes while the bot is down");
+        Bot = await StartBotAsync();
+        await WaitUntil(() => Change().Bypass?.RevokedAt is not null && Thread().Any(m => m.MetadataNote == GitHubNotes.BypassEnded), "closed after restart");
+        Assert.Single(Bot.Store.AuditTrail(1), e => e.Type == GitHubAuditTypes.BypassRevoked && e.Data["mode"] == "MergeByBot");
+        Assert.Contains("The bypass window of BG-1 closed", (await Bot.CommandJsonAsync("merge BG-1"))["text"]!.GetValue<string>());
+        Assert.Empty(GitHub.CallsTo("PUT", "/repos/acme/api/pulls/1347/merge"));
     }
 }

@@ -150,3 +150,157 @@ public class TeamBypassWithoutLoginTests : GitHubBotTest
         Assert.Null(Bot.Store.LinkedAccount(TestBot.Declarer, "github"));
     }
 }
+
+/// <summary>Team bypasses that overlap, are cancelled, or are pending invitations: an hour-long window, ended by cancelling.</summary>
+public class TeamBypassOverlapTests : GitHubBotTest
+{
+    const string Team = "acme/breakglass";
+    const string MembershipPath = "/orgs/acme/teams/breakglass/memberships/hubot";
+
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
+    {
+        ["GitHub:BypassMode"] = "Team",
+        ["GitHub:BypassTeam"] = Team,
+        ["Policy:BypassDuration"] = "01:00:00",
+        [$"People:{TestBot.Declarer}:GitHub"] = "hubot",
+    };
+
+    IReadOnlyList<PostedSlackMessage> Notes(int id, string key) => [.. Thread(id).Where(m => m.MetadataNote == key)];
+
+    async Task DeclareGrantedAsync(int id, string summary)
+    {
+        await Bot.CommandJsonAsync(summary);
+        await WaitUntil(() => Change(id).Bypass is { GrantedAt: var g } && g != default && Notes(id, GitHubNotes.BypassGranted).Count == 1, $"BG-{id} granted");
+    }
+
+    async Task CancelAsync(int id) =>
+        Assert.Contains("is cancelled", (await Bot.CommandJsonAsync($"cancel BG-{id} declared by mistake"))["text"]!.GetValue<string>());
+
+    [Fact]
+    public async Task AnOverlappingSecondBypassKeepsThePersonInTheTeamUntilTheLaterWindowEnds()
+    {
+        await DeclareGrantedAsync(1, "First fix");
+        await DeclareGrantedAsync(2, "Second fix");
+        Assert.True(GitHub.IsMember(Team, "hubot"));
+        var second = Change(2).Bypass!;
+        Assert.False(second.WasAlreadyMember); // active only because BG-1 added them
+        Assert.Equal(1, second.SharedWith);
+        Assert.Equal("BG-1", Bot.Store.AuditTrail(2).Single(e => e.Type == GitHubAuditTypes.BypassGranted).Data["shared_with"]);
+        Assert.DoesNotContain("stays one", Notes(2, GitHubNotes.BypassGranted).Single().Text);
+
+        // BG-1's bypass ends while BG-2's is open: the person stays, and BG-2 takes over the removal.
+        await CancelAsync(1);
+        await WaitUntil(() => Change(1).Bypass?.RevokedAt is not null && Notes(1, GitHubNotes.BypassEnded).Count == 1, "BG-1 ended");
+        Assert.True(GitHub.IsMember(Team, "hubot"));
+        Assert.Empty(GitHub.CallsTo("DELETE", MembershipPath));
+        Assert.Equal(2, Change(1).Bypass!.HandedOffTo);
+        var first = Bot.Store.AuditTrail(1).Single(e => e.Type == GitHubAuditTypes.BypassRevoked);
+        Assert.Equal(("false", "BG-2", "change cancelled"), (first.Data["removed"], first.Data["handed_to"], first.Data["reason"]));
+        Assert.Contains("stays in acme/breakglass while the bypass of BG-2 is open", first.Data["revoked"]);
+        Assert.Equal("BG-1", Assert.Single(Bot.Store.AuditTrail(2), e => e.Type == GitHubAuditTypes.BypassRemovalHandedOver).Data["from"]);
+        Assert.Contains("the bypass of BG-2 is still open, and its end removes them", Notes(1, GitHubNotes.BypassEnded).Single().Text);
+
+        await CancelAsync(2);
+        await WaitUntil(() => Change(2).Bypass?.RevokedAt is not null && Notes(2, GitHubNotes.BypassEnded).Count == 1, "BG-2 ended");
+        Assert.False(GitHub.IsMember(Team, "hubot"));
+        Assert.Single(GitHub.CallsTo("DELETE", MembershipPath));
+        Assert.Equal("true", Bot.Store.AuditTrail(2).Single(e => e.Type == GitHubAuditTypes.BypassRevoked).Data["removed"]);
+        Assert.Contains("`hubot` removed from `acme/breakglass`", Notes(2, GitHubNotes.BypassEnded).Single().Text);
+    }
+
+    [Fact]
+    public async Task OverlappingBypassesOfSomeoneWhoWasAMemberBeforeTheFirstLeaveThemAMember()
+    {
+        GitHub.AddMember(Team, "hubot");
+        await DeclareGrantedAsync(1, "First fix");
+        await DeclareGrantedAsync(2, "Second fix");
+        Assert.True(Change(1).Bypass!.WasAlreadyMember);
+        Assert.True(Change(2).Bypass!.WasAlreadyMember);
+        await CancelAsync(2);
+        await CancelAsync(1);
+        await WaitUntil(() => Change(1).Bypass?.RevokedAt is not null && Change(2).Bypass?.RevokedAt is not null, "both ended");
+        Assert.True(GitHub.IsMember(Team, "hubot"));
+        Assert.Empty(GitHub.CallsTo("DELETE", MembershipPath));
+        Assert.Empty(GitHub.CallsTo("PUT", MembershipPath));
+    }
+
+    [Fact]
+    public async Task CancellingAChangeEndsItsBypassNow()
+    {
+        await DeclareGrantedAsync(1, "Fix it");
+        Assert.True(Change(1).Bypass!.ExpiresAt > DateTimeOffset.UtcNow.AddMinutes(50));
+        await CancelAsync(1);
+        await WaitUntil(() => !GitHub.IsMember(Team, "hubot") && Change(1).Bypass?.RevokedAt is not null, "removed at once");
+        var revoked = Bot.Store.AuditTrail(1).Single(e => e.Type == GitHubAuditTypes.BypassRevoked);
+        Assert.Equal(("true", "change cancelled"), (revoked.Data["removed"], revoked.Data["reason"]));
+        Assert.True(Change(1).Bypass!.RevokedAt < Change(1).Bypass!.ExpiresAt);
+        await WaitUntil(() => Notes(1, GitHubNotes.BypassEnded).Count == 1, "the thread says the bypass ended");
+    }
+
+    [Fact]
+    public async Task APendingInvitationIsNotMembershipAndTheThreadSaysItMustBeAccepted()
+    {
+        GitHub.NewMembershipState = "pending";
+        await DeclareGrantedAsync(1, "Fix it");
+        var b = Change(1).Bypass!;
+        Assert.Equal((false, "pending"), (b.WasAlreadyMember, b.MembershipState));
+        var note = Notes(1, GitHubNotes.BypassGranted).Single().Text;
+        Assert.Contains("invitation sent; `hubot` must accept it", note);
+        Assert.DoesNotContain("added to", note);
+        var granted = Bot.Store.AuditTrail(1).Single(e => e.Type == GitHubAuditTypes.BypassGranted);
+        Assert.Equal("pending", granted.Data["membership_state"]);
+        Assert.Contains("must accept the invitation before the bypass applies", granted.Data["granted"]);
+    }
+
+    [Fact]
+    public async Task AnInvitationPendingBeforeTheGrantDoesNotCountAsPriorMembership()
+    {
+        GitHub.AddMember(Team, "hubot", state: "pending");
+        await DeclareGrantedAsync(1, "Fix it");
+        Assert.False(Change(1).Bypass!.WasAlreadyMember);
+        Assert.Single(GitHub.CallsTo("PUT", MembershipPath));
+        await CancelAsync(1);
+        await WaitUntil(() => Change(1).Bypass?.RevokedAt is not null, "ended");
+        Assert.Single(GitHub.CallsTo("DELETE", MembershipPath)); // the invitation is withdrawn with the bypass
+        Assert.False(GitHub.IsMember(Team, "hubot"));
+    }
+}
+
+/// <summary>A removal GitHub refuses is never abandoned: retried with back-off, and the admins are asked once to do it by hand.</summary>
+public class TeamBypassRevocationFailureTests : GitHubBotTest
+{
+    const string Team = "acme/breakglass";
+    const string MembershipPath = "/orgs/acme/teams/breakglass/memberships/hubot";
+
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
+    {
+        ["GitHub:BypassMode"] = "Team",
+        ["GitHub:BypassTeam"] = Team,
+        ["Policy:BypassDuration"] = "01:00:00",
+        [$"People:{TestBot.Declarer}:GitHub"] = "hubot",
+    };
+
+    [Theory]
+    [InlineData(403, """{"message":"Must have admin rights to Repository.","documentation_url":"https://docs.github.com/rest/teams/members"}""")]
+    [InlineData(422, """{"message":"Validation Failed","errors":[{"resource":"TeamMembership","code":"invalid"}]}""")]
+    [InlineData(503, null)]
+    public async Task ARefusedRemovalIsRetriedAndTheAdminsAreToldOnceToRemoveTheUserByHand(int status, string? body)
+    {
+        GitHub.Fail("DELETE membership", new Fault.Status(status, body), times: 5);
+        await Bot.CommandJsonAsync($"Fix it {PrUrl}");
+        await WaitUntil(() => GitHub.IsMember(Team, "hubot") && Change().Steps.Any(s => s.Kind == GitHubStepKinds.BypassRevoke), "granted");
+        await Bot.CommandJsonAsync("cancel BG-1 wrong incident"); // ends the bypass now
+
+        await WaitUntil(() => Change().Bypass?.RevokedAt is not null, "removed after the refusals", seconds: 30);
+        Assert.False(GitHub.IsMember(Team, "hubot"));
+        Assert.Equal(6, GitHub.CallsTo("DELETE", MembershipPath).Count);
+        Assert.DoesNotContain(Bot.Store.AuditTrail(1), e => e.Type == AuditTypes.StepAbandoned);
+        Assert.Single(Bot.Store.AuditTrail(1), e => e.Type == GitHubAuditTypes.BypassRemovalStuck);
+
+        await WaitUntil(() => Slack.DirectMessages(TestBot.Admin).Any() && Thread().Any(m => m.MetadataNote == BypassNotes.RemovalStuck), "admins and thread told");
+        var dm = Assert.Single(Slack.DirectMessages(TestBot.Admin));
+        Assert.Contains("remove `hubot` from the team `acme/breakglass` on GitHub by hand", dm.Text);
+        Assert.Contains("An admin must remove `hubot` from `acme/breakglass` on GitHub by hand", Thread().Single(m => m.MetadataNote == BypassNotes.RemovalStuck).Text);
+        await WaitUntil(() => Thread().Any(m => m.MetadataNote == GitHubNotes.BypassEnded), "the end in the thread");
+    }
+}

@@ -168,6 +168,22 @@ public class ApprovalTests : BotTest
         Assert.Single(Bot.Store.AuditTrail(1), e => e.Type == AuditTypes.ChangesRequested);
     }
 
+    [Theory]
+    [InlineData(TestBot.Declarer, "you declared this change")]
+    [InlineData(Outsider, "only configured reviewers")]
+    public async Task ARefusedRequestChangesClickIsAnsweredAndRecorded(string user, string reason)
+    {
+        await DeclareAsync();
+        await Bot.InteractionAsync(Click(user, ReviewActions.RequestChanges, "BG-1", responseUrl: Slack.ResponseUrl("rc"), actionTs: "77.7"));
+        await Eventually.Until(() => Slack.Responses.Count == 1, "the refusal is answered");
+        Assert.Contains(reason, LastResponse());
+        Assert.Empty(Slack.CallsTo("views.open"));
+        var refused = Assert.Single(Bot.Store.AuditTrail(1), e => e.Type == AuditTypes.ApprovalRefused);
+        Assert.Equal((user, "request_changes", "77.7"), (refused.Actor, refused.Data["action"], refused.Data["source_id"]));
+        Assert.Contains(reason, refused.Data["reason"]);
+        Assert.Empty(Bot.Store.Get(1)!.ChangeRequests);
+    }
+
     [Fact]
     public async Task EveryButtonTheBotRendersHasAHandler()
     {

@@ -12,6 +12,8 @@ public class ThreadReplyTests : BotTest
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
         ["Slack:Reviewers:0"] = ApprovalTests.Reviewer1, ["Slack:Reviewers:1"] = ApprovalTests.Reviewer2, ["Policy:RequiredApprovals"] = "2",
+        // The bot's own user (auth.test answers UBOT) is listed as a reviewer, so only the own-message filter keeps its posts from approving.
+        ["Slack:Reviewers:2"] = "UBOT",
     };
 
     /// <summary>bolt-python's thread-reply event (a human reply in a channel thread), pointed at our announcement.</summary>
@@ -119,6 +121,8 @@ public class ThreadReplyTests : BotTest
         await Bot.EventAsync(self);
         await Eventually.Until(() => Bot.Store.PendingInbound().Count == 0, "events processed");
         Assert.Empty(Bot.Store.Get(1)!.Approvals);
+        Assert.DoesNotContain(Bot.Store.AuditTrail(1), e => e.Type is AuditTypes.Approved or AuditTypes.ApprovalRefused);
+        Assert.Empty(Bot.Store.Get(1)!.RefusalsNoted);
     }
 
     [Fact]
