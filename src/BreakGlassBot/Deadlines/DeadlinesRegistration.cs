@@ -58,6 +58,7 @@ public static class DeadlinesRegistration
         s.AddSingleton<IStepHandler, DirectMessageStep>();
         s.AddSingleton<IDeclarationStepSource, TrackingStepSource>();
         s.AddHostedService<TrackingReconciliation>();
+        s.AddHostedService<RequiredEvidenceCheck>();
         return builder;
     }
 

@@ -58,7 +58,7 @@ public sealed partial class TrackChangeJob(
         if (change is null || change.Status != ChangeStatus.Open) return;
         var now = time.GetUtcNow();
 
-        var (checks, complete) = await CheckEvidenceAsync(change, now, ct);
+        var (checks, records, complete) = await CheckEvidenceAsync(change, now, ct);
         var eligible = complete ? [] : await reviewers.ForChangeAsync(change, ct);
 
         DateTimeOffset? next = null;
@@ -68,6 +68,7 @@ public sealed partial class TrackChangeJob(
             // The announcement shows what is still missing: refresh it when that changed.
             if (Summary(c.Evidence) != Summary(checks)) Outbox.Enqueue(c, StepKinds.RefreshAnnouncement, now);
             Merge(c, checks);
+            foreach (var record in records) record(c);
             var events = new List<AuditEvent>();
             if (complete)
             {
@@ -103,20 +104,37 @@ public sealed partial class TrackChangeJob(
         LogChecked(log, updated.ChangeId.ToString(), updated.Status, next);
     }
 
-    /// <summary>Asks each required source. A source that cannot answer now leaves the change incomplete; it is asked again next time.</summary>
-    async Task<(List<EvidenceCheck> Checks, bool Complete)> CheckEvidenceAsync(EmergencyChange change, DateTimeOffset now, CancellationToken ct)
+    /// <summary>
+    /// Asks each required source. A source that cannot answer now leaves the change incomplete; it is asked again next time.
+    /// When Policy:RequiredEvidence is explicit, a required source that does not apply (nothing linked, integration not
+    /// configured) is a missing piece of evidence, never a pass; and no change is complete without at least one check.
+    /// </summary>
+    async Task<(List<EvidenceCheck> Checks, List<Action<EmergencyChange>> Records, bool Complete)> CheckEvidenceAsync(EmergencyChange change, DateTimeOffset now, CancellationToken ct)
     {
         var checks = new List<EvidenceCheck>();
+        var records = new List<Action<EmergencyChange>>();
         var complete = true;
+        var explicitPolicy = options.Value.RequiredEvidence.Count > 0;
         foreach (var kind in RequiredKinds(change))
         {
             var source = sources.FirstOrDefault(s => s.Kind == kind);
-            if (source is null || !source.AppliesTo(change)) continue;
+            if (source is null || !source.AppliesTo(change))
+            {
+                if (!explicitPolicy) continue;
+                checks.Add(new EvidenceCheck
+                {
+                    Kind = kind.ToString(), Satisfied = false, CheckedAt = now,
+                    Missing = source?.NotApplicable(change) ?? $"policy requires {kind}, but the bot has no way to check it",
+                });
+                complete = false;
+                continue;
+            }
             try
             {
                 foreach (var r in await source.CheckAsync(change, ct))
                 {
                     checks.Add(new EvidenceCheck { Kind = kind.ToString(), Target = r.Target, Satisfied = r.Satisfied, Missing = r.Missing, CheckedAt = now });
+                    if (r.Record is { } record) records.Add(record);
                     complete &= r.Satisfied;
                 }
             }
@@ -128,12 +146,12 @@ public sealed partial class TrackChangeJob(
                 complete = false;
             }
         }
-        return (checks, complete);
+        return (checks, records, complete && checks.Count > 0);
     }
 
     /// <summary>Policy:RequiredEvidence, or by default the Slack approval plus whatever is linked and configured.</summary>
     IEnumerable<EvidenceKind> RequiredKinds(EmergencyChange change) =>
-        options.Value.RequiredEvidence.Count > 0 ? options.Value.RequiredEvidence : Enum.GetValues<EvidenceKind>();
+        options.Value.RequiredEvidence.Count > 0 ? options.Value.RequiredEvidence.Distinct() : Enum.GetValues<EvidenceKind>();
 
     static void Merge(EmergencyChange c, List<EvidenceCheck> checks) => c.Evidence = checks;
 
@@ -220,6 +238,27 @@ public sealed partial class TrackChangeJob(
     static partial void LogChecked(ILogger logger, string changeId, ChangeStatus status, DateTimeOffset? next);
     [LoggerMessage(EventId = 4002, Level = LogLevel.Warning, Message = "Evidence source {Kind} failed for {ChangeId}")]
     static partial void LogEvidenceFailed(ILogger logger, Exception e, string changeId, EvidenceKind kind);
+}
+
+/// <summary>
+/// At start-up: one warning when Policy:RequiredEvidence names a source whose integration is not configured, because no
+/// change can then become Reviewed (each one shows that piece of evidence as missing instead).
+/// </summary>
+internal sealed partial class RequiredEvidenceCheck(IEnumerable<IEvidenceSource> sources, IOptions<PolicyOptions> options, ILogger<RequiredEvidenceCheck> log) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var unavailable = options.Value.RequiredEvidence.Distinct()
+            .Where(k => sources.FirstOrDefault(s => s.Kind == k) is not { IsConfigured: true }).ToList();
+        if (unavailable.Count > 0) LogUnavailable(log, string.Join(", ", unavailable));
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(EventId = 4003, Level = LogLevel.Warning,
+        Message = "Policy:RequiredEvidence requires {Kinds}, but that integration is not configured: no change can become Reviewed until it is (or the policy changes)")]
+    static partial void LogUnavailable(ILogger logger, string kinds);
 }
 
 /// <summary>

@@ -79,6 +79,12 @@ public sealed class LinkedPullRequest
     public bool Merged { get; set; }
     public DateTimeOffset? MergedAt { get; set; }
     public DateTimeOffset? FetchedAt { get; set; }
+    /// <summary>The approving review that satisfied the completion rule (latest check): who, and when it was submitted.</summary>
+    public string? ApprovedBy { get; set; }
+    public long? ApprovedById { get; set; }
+    public DateTimeOffset? ApprovedAt { get; set; }
+    /// <summary>When the review evidence last read this PR (merge state and reviews).</summary>
+    public DateTimeOffset? ReviewCheckedAt { get; set; }
     /// <summary>Set when GitHub will never accept this PR (404, no access): reported once, not retried.</summary>
     public string? Problem { get; set; }
     [BsonIgnore] public PullRequestRef Ref => new(Host, Owner, Repo, Number);
@@ -95,9 +101,19 @@ public sealed class LinkedJiraIssue
     public string? StatusCategory { get; set; }
     /// <summary>True when the bot created this issue (no key was linked and Jira:ProjectKey is set).</summary>
     public bool CreatedByBot { get; set; }
+    /// <summary>When Jira last reported <see cref="Status"/> (at linking, and at every review check).</summary>
     public DateTimeOffset? FetchedAt { get; set; }
-    /// <summary>Set when Jira will never accept this key (404, no permission): reported once, not retried.</summary>
+    /// <summary>The status when the review evidence was first satisfied (the status at review time), and when it was read.</summary>
+    public string? StatusAtReview { get; set; }
+    public string? StatusCategoryAtReview { get; set; }
+    public DateTimeOffset? StatusAtReviewAsOf { get; set; }
+    /// <summary>
+    /// Set when Jira says the issue does not exist or the bot cannot see it (404, or 403 on reading it): reported once,
+    /// not retried, and not counted as evidence.
+    /// </summary>
     public string? Problem { get; set; }
+    /// <summary>Jira refused the comment or the label (the issue itself is readable and still counts as evidence).</summary>
+    public string? CommentProblem { get; set; }
 }
 
 public sealed class Bypass
@@ -117,8 +133,10 @@ public sealed class Bypass
     /// <summary>MergeByBot mode: the PR merged and the head SHA it was pinned to.</summary>
     public string? PullRequest { get; set; }
     public string? HeadSha { get; set; }
+    /// <summary>Default (0001-01-01) when the grant never happened (it gave up): see <see cref="Granted"/>.</summary>
     public DateTimeOffset GrantedAt { get; set; }
     public DateTimeOffset ExpiresAt { get; set; }
+    [BsonIgnore] public bool Granted => GrantedAt != default;
     public DateTimeOffset? RevokedAt { get; set; }
     public string? Problem { get; set; }
 }

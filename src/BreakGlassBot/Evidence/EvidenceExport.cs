@@ -29,7 +29,8 @@ public sealed record ExportRow(
     DateTimeOffset? BypassEndedAt, DateTimeOffset DueAt, string ReviewPolicy, DateTimeOffset? ReviewedAt, double? TimeToReviewMinutes,
     double? LateByMinutes, string Approvers, DateTimeOffset? FirstApprovalAt, int ChangeRequests, int Reminders, int Escalations,
     DateTimeOffset? OverdueAt, DateTimeOffset? EscalatedAt, string? CancelledBy, DateTimeOffset? CancelledAt, string? CancelReason,
-    string PullRequests, string JiraIssues, string? AnnouncementPermalink, string EvidenceUrl);
+    string PullRequests, string? PrApprovedBy, DateTimeOffset? PrApprovedAt, DateTimeOffset? PrMergedAt, string JiraIssues, string? JiraStatusAtReview,
+    string? AnnouncementPermalink, string EvidenceUrl);
 
 /// <param name="Changes">Every change declared in the window, cancelled ones included.</param>
 /// <param name="Open">Still open at export time, overdue ones included (<paramref name="OpenOverdue"/>).</param>
@@ -49,17 +50,24 @@ public static class EvidenceExport
     {
         var verdict = EvidenceBuilder.VerdictOf(c, now);
         var policy = trail.FirstOrDefault(e => e.Type == AuditTypes.Declared)?.Data.GetValueOrDefault("policy") ?? currentPolicy;
+        // A bypass that was never granted has no grant, times or end: "not granted: <reason>" says why.
         var b = c.Bypass;
-        DateTimeOffset? ended = b is null ? null : b.RevokedAt is { } r && r < b.ExpiresAt ? r : b.ExpiresAt;
+        var granted = b is { Granted: true } ? b : null;
+        var prs = c.PullRequests;
         return new ExportRow(
             c.ChangeId.ToString(), c.Status.ToString().ToLowerInvariant(), verdict.Outcome, c.DeclaredAt, c.DeclaredBy, c.DeclaredByName, c.Summary,
-            c.Service, c.Severity, b?.Mode, b is null ? null : b.Team ?? b.PullRequest, b?.HeadSha, b?.GrantedAt, ended,
+            c.Service, c.Severity, b?.Mode, b is null ? null : granted is null ? EvidenceBuilder.NotGrantedReason(c, b) : b.Team ?? b.PullRequest ?? "granted",
+            granted?.HeadSha, granted?.GrantedAt, granted is null ? null : EvidenceBuilder.EndOf(granted, now),
             c.DueAt, policy, c.ReviewedAt, Minutes(verdict.TimeToReviewSeconds), verdict.Outcome == "reviewed_late" ? Minutes(verdict.LateBySeconds) : null,
             string.Join("; ", c.Approvals.Select(a => a.ReviewerName is { Length: > 0 } n ? $"{a.Reviewer} ({n})" : a.Reviewer)),
             c.Approvals.Select(a => (DateTimeOffset?)a.At).Min(), c.ChangeRequests.Count,
             c.Reminders.Count(x => x.Kind != "escalation"), c.Reminders.Count(x => x.Kind == "escalation"),
             c.OverdueAt, c.EscalatedAt, c.Cancellation?.By, c.Cancellation?.At, c.Cancellation?.Reason,
-            string.Join(' ', c.PullRequests.Select(p => p.Ref.ToString())), string.Join(' ', c.JiraIssues.Select(j => j.Key)),
+            string.Join(' ', prs.Select(p => p.Ref.ToString())),
+            Joined(prs.Select(p => p.ApprovedBy ?? (p.ApprovedById is { } id ? $"user {id}" : null))),
+            prs.Select(p => p.ApprovedAt).Where(t => t is not null).Max(), prs.Select(p => p.MergedAt).Where(t => t is not null).Max(),
+            string.Join(' ', c.JiraIssues.Select(j => j.Key)),
+            Joined(c.JiraIssues.Select(j => j.StatusAtReview is null ? null : $"{j.Key}: {j.StatusAtReview}")),
             c.Announcement?.Permalink, evidenceUrl);
     }
 
@@ -83,6 +91,9 @@ public static class EvidenceExport
             totalChanges,
             totalChanges is > 0 ? Math.Round((double)emergency / totalChanges.Value, 4) : null);
     }
+
+    /// <summary>One cell for several PRs or issues; null when none has the fact.</summary>
+    static string? Joined(IEnumerable<string?> values) => values.Where(v => v is not null).ToList() is { Count: > 0 } list ? string.Join("; ", list) : null;
 
     static double? Minutes(long? seconds) => seconds is null ? null : Math.Round(seconds.Value / 60.0, 1);
 

@@ -30,10 +30,13 @@ public static class EvidenceHtml
             ("Links", p.Declaration.Links.Count == 0 ? "none" : string.Join(", ", p.Declaration.Links.Select(l => Link(l.Url, l.Ref)))));
 
         Section(h, "Bypass granted", "bypass");
-        if (p.Bypass is { } b)
+        if (p.Bypass is { Granted: false } nb)
+            Rows(h, ("Mode", E(nb.Mode)), ("Granted", E(nb.NotGrantedReason ?? "not granted")), ("Requested", E(nb.Team ?? nb.PullRequest ?? "—") + (nb.Login is null ? "" : " for " + E(nb.Login))));
+        else if (p.Bypass is { } b)
             Rows(h, ("Mode", E(b.Mode)), ("Granted", E(b.Team ?? b.PullRequest ?? "—") + (b.Login is null ? "" : " to " + E(b.Login)) + (b.WasAlreadyMember ? " (already a member before)" : "")),
-                ("Head SHA", b.HeadSha is null ? "—" : $"<code>{E(b.HeadSha)}</code>"), ("Start", T(b.GrantedAt)), ("Expires", T(b.ExpiresAt)),
-                ("Revoked", b.RevokedAt is { } r ? T(r) : "—"), ("End", T(b.EndedAt) + " (" + E(b.Duration) + ")"), ("Problem", E(b.Problem ?? "—")));
+                ("Head SHA", b.HeadSha is null ? "—" : $"<code>{E(b.HeadSha)}</code>"), ("Start", Opt(b.GrantedAt)), ("Expires", Opt(b.ExpiresAt)),
+                ("Revoked", Opt(b.RevokedAt)), ("End", b.EndedAt is { } end ? T(end) + " (" + E(b.Duration ?? "") + ")" : "still running (planned end: " + Opt(b.ExpiresAt) + ")"),
+                ("Problem", E(b.Problem ?? "—")));
         else h.Append("<p>No bypass was recorded for this change (GitHub bypass not configured or not granted).</p>");
 
         Section(h, "Announcement", "announcement");
@@ -52,11 +55,14 @@ public static class EvidenceHtml
             p.Approvals.Select(x => new[] { Person(x.Reviewer, x.ReviewerName), T(x.At), x.WithinWindow ? "yes" : "no", E(x.Comment ?? ""), E(x.Source) }));
         Table(h, "Change requests", "change-requests", ["Reviewer", "At", "Reason"], p.ChangeRequests.Select(x => new[] { Person(x.Reviewer, null), T(x.At), E(x.Reason) }));
         Table(h, "Refused approvals", "refusals", ["User", "At", "Reason"], p.RefusedApprovals.Select(x => new[] { Person(x.User, null), T(x.At), E(x.Reason) }));
-        Table(h, "Pull requests", "pull-requests", ["PR", "Author", "Head SHA", "Merged", "Review"],
+        Table(h, "Pull requests", "pull-requests", ["PR", "Author", "Head SHA", "Merged", "Approved by", "Review"],
             p.PullRequests.Select(x => new[] { Link(x.Url, x.Ref) + (x.Title is null ? "" : "<br>" + E(x.Title)), E(x.Author ?? "—"), x.HeadSha is null ? "—" : $"<code>{E(x.HeadSha)}</code>",
-                x.Merged ? "merged " + (x.MergedAt is { } m ? T(m) : "") : "not merged", Check(x.Review) }));
-        Table(h, "Jira issues", "jira-issues", ["Issue", "Status", "As of", "Review"],
-            p.JiraIssues.Select(x => new[] { Link(x.Url, x.Key), E(x.Status ?? "—") + (x.StatusCategory is null ? "" : " (" + E(x.StatusCategory) + ")"), x.StatusAsOf is { } t ? T(t) : "—", Check(x.Review) }));
+                x.Merged ? "merged " + (x.MergedAt is { } m ? T(m) : "") : "not merged",
+                x.ApprovedBy is null && x.ApprovedById is null ? "—" : E(x.ApprovedBy ?? $"user {x.ApprovedById}") + " at " + Opt(x.ApprovedAt), Check(x.Review) }));
+        Table(h, "Jira issues", "jira-issues", ["Issue", "Status at review", "Latest status", "Review"],
+            p.JiraIssues.Select(x => new[] { Link(x.Url, x.Key) + (x.Problem is null ? "" : "<br>not accepted: " + E(x.Problem)) + (x.CommentProblem is null ? "" : "<br>comment refused: " + E(x.CommentProblem)),
+                x.StatusAtReviewAsOf is { } ra ? Status(x.StatusAtReview, x.StatusCategoryAtReview) + " (" + T(ra) + ")" : "not reviewed yet",
+                Status(x.Status, x.StatusCategory) + (x.StatusAsOf is { } t ? " (" + T(t) + ")" : ""), Check(x.Review) }));
         Table(h, "Evidence checks", "evidence-checks", ["Source", "Target", "Satisfied", "Missing", "Checked"],
             p.EvidenceChecks.Select(x => new[] { E(x.Kind), E(x.Target ?? ""), x.Satisfied ? "yes" : "no", E(x.Missing ?? ""), T(x.CheckedAt) }));
         if (p.Cancellation is { } c)
@@ -72,6 +78,8 @@ public static class EvidenceHtml
     }
 
     static string E(string s) => WebUtility.HtmlEncode(s);
+    static string Opt(DateTimeOffset? t) => t is { } v ? T(v) : "—";
+    static string Status(string? name, string? category) => E(name ?? "—") + (category is null ? "" : " (" + E(category) + ")");
     static string T(DateTimeOffset t) => $"<time datetime=\"{t.UtcDateTime:O}\">{E(EvidenceBuilder.Time(t))}</time>";
     static string Person(string id, string? name) => E(id) + (string.IsNullOrEmpty(name) ? "" : " (" + E(name) + ")");
     static string Check(CheckEvidence? c) => c is null ? "not checked" : (c.Satisfied ? "reviewed" : "missing: " + E(c.Missing ?? "")) + " (" + T(c.CheckedAt) + ")";

@@ -32,10 +32,16 @@ public sealed record DeclarationEvidence(
     string By, string? ByName, DateTimeOffset At, string Summary, string? Justification, string? Service, string? Severity,
     string? Channel, string Source, IReadOnlyList<LinkEvidence> Links);
 
-/// <summary>What GitHub access was actually granted, and when it ended (revoked, or else expired).</summary>
+/// <summary>
+/// What GitHub access was actually granted, and when it ended (revoked; or, in modes with nothing to remove, expired).
+/// Never granted (the grant gave up or is still pending): <paramref name="Granted"/> false, no times, and
+/// <paramref name="NotGrantedReason"/> says why. While it runs, <paramref name="EndedAt"/> is empty and
+/// <paramref name="ExpiresAt"/> is the planned end.
+/// </summary>
 public sealed record BypassEvidence(
-    string Mode, string? Team, string? Login, bool WasAlreadyMember, string? PullRequest, string? HeadSha,
-    DateTimeOffset GrantedAt, DateTimeOffset ExpiresAt, DateTimeOffset? RevokedAt, DateTimeOffset EndedAt, string Duration, string? Problem);
+    string Mode, string? Team, string? Login, bool WasAlreadyMember, string? PullRequest, string? HeadSha, bool Granted,
+    DateTimeOffset? GrantedAt, DateTimeOffset? ExpiresAt, DateTimeOffset? RevokedAt, DateTimeOffset? EndedAt, string? Duration, string? Problem,
+    string? NotGrantedReason);
 
 public sealed record AnnouncementEvidence(string Channel, string Ts, DateTimeOffset PostedAt, string? Permalink, string? ThreadPermalink);
 
@@ -60,15 +66,20 @@ public sealed record RefusalEvidence(string User, DateTimeOffset At, string Reas
 
 public sealed record CheckEvidence(string Kind, string? Target, bool Satisfied, string? Missing, DateTimeOffset CheckedAt);
 
-/// <param name="Review">The bot's latest check of this PR's review (an APPROVED review by someone other than the author).</param>
+/// <param name="Review">The bot's latest check of this PR's review (an APPROVED review by someone other than the author and the declarer).</param>
+/// <param name="ApprovedBy">The approving review that counts: the reviewer's login and id, and when it was submitted.</param>
+/// <param name="MergedAt">As GitHub reported it at the latest review check (or webhook), so a merge without a webhook shows too.</param>
 public sealed record PullRequestEvidence(
     string Ref, string Url, string? Title, string? Author, string? HeadSha, string? BaseRef, bool Merged, DateTimeOffset? MergedAt,
+    string? ApprovedBy, long? ApprovedById, DateTimeOffset? ApprovedAt, DateTimeOffset? ReviewCheckedAt,
     DateTimeOffset? FetchedAt, string? Problem, CheckEvidence? Review);
 
-/// <param name="StatusAsOf">When Jira reported <paramref name="Status"/>; <paramref name="Review"/> is the latest review check.</param>
+/// <param name="StatusAtReview">The status read when the issue first counted as reviewed (at <paramref name="StatusAtReviewAsOf"/>).</param>
+/// <param name="StatusAsOf">When Jira reported <paramref name="Status"/>, the latest status read; <paramref name="Review"/> is the latest review check.</param>
+/// <param name="CommentProblem">Jira refused the bot's comment or label; the issue still counts as evidence.</param>
 public sealed record JiraIssueEvidence(
-    string Key, string? DeclaredKey, string? Url, string? Summary, string? Status, string? StatusCategory, DateTimeOffset? StatusAsOf,
-    bool CreatedByBot, string? Problem, CheckEvidence? Review);
+    string Key, string? DeclaredKey, string? Url, string? Summary, string? StatusAtReview, string? StatusCategoryAtReview, DateTimeOffset? StatusAtReviewAsOf,
+    string? Status, string? StatusCategory, DateTimeOffset? StatusAsOf, bool CreatedByBot, string? Problem, string? CommentProblem, CheckEvidence? Review);
 
 public sealed record CancellationEvidence(string By, DateTimeOffset At, string Reason);
 
@@ -109,7 +120,7 @@ public static class EvidenceBuilder
             new DeclarationEvidence(c.DeclaredBy, c.DeclaredByName, c.DeclaredAt, c.Summary, c.Justification, c.Service, c.Severity,
                 c.DeclaredInChannel, c.SourceKey is { } s && s.StartsWith("modal:", StringComparison.Ordinal) ? "modal" : "command",
                 [.. c.PullRequests.Select(p => new LinkEvidence(p.Ref.ToString(), p.Ref.Url)), .. c.JiraIssues.Select(j => new LinkEvidence(j.Key, JiraUrl(jiraBaseUrl, j.Key)))]),
-            c.Bypass is { } b ? BypassOf(b) : null,
+            c.Bypass is { } b ? BypassOf(c, b, now) : null,
             c.Announcement is { } a ? new AnnouncementEvidence(a.Channel, a.Ts, a.PostedAt, a.Permalink, ThreadLink(a)) : null,
             new DeadlineEvidence(c.DeclaredAt, c.DueAt, recordedPolicy ?? currentPolicy, recordedPolicy is not null, c.OverdueAt, c.EscalatedAt,
                 escalated?.Data.GetValueOrDefault("to")?.Split(' ', StringSplitOptions.RemoveEmptyEntries) ?? []),
@@ -123,20 +134,48 @@ public static class EvidenceBuilder
             [.. c.Approvals.Select(x => new ApprovalEvidence(x.Reviewer, x.ReviewerName, x.At, x.At <= c.DueAt, x.Comment, x.Source, x.SourceId))],
             [.. c.ChangeRequests.Select(x => new ChangeRequestEvidence(x.Reviewer, x.At, x.Reason))],
             [.. trail.Where(e => e.Type == AuditTypes.ApprovalRefused).Select(e => new RefusalEvidence(e.Actor, e.At, e.Data.GetValueOrDefault("reason") ?? ""))],
-            [.. c.PullRequests.Select(p => new PullRequestEvidence(p.Ref.ToString(), p.Ref.Url, p.Title, p.AuthorLogin, p.HeadSha, p.BaseRef, p.Merged, p.MergedAt,
+            [.. c.PullRequests.Select(p => new PullRequestEvidence(p.Ref.ToString(), p.Ref.Url, p.Title, p.AuthorLogin, p.HeadSha, p.BaseRef,
+                p.Merged || p.MergedAt is not null, p.MergedAt, p.ApprovedBy, p.ApprovedById, p.ApprovedAt, p.ReviewCheckedAt,
                 p.FetchedAt, p.Problem, CheckFor("PullRequestApproved", p.Ref.ToString())))],
-            [.. c.JiraIssues.Select(j => new JiraIssueEvidence(j.Key, j.DeclaredKey, JiraUrl(jiraBaseUrl, j.Key), j.Summary, j.Status, j.StatusCategory, j.FetchedAt,
-                j.CreatedByBot, j.Problem, CheckFor("JiraReviewed", j.Key)))],
+            [.. c.JiraIssues.Select(j => new JiraIssueEvidence(j.Key, j.DeclaredKey, JiraUrl(jiraBaseUrl, j.Key), j.Summary,
+                j.StatusAtReview, j.StatusCategoryAtReview, j.StatusAtReviewAsOf, j.Status, j.StatusCategory, j.FetchedAt,
+                j.CreatedByBot, j.Problem, j.CommentProblem, CheckFor("JiraReviewed", j.Key)))],
             [.. c.Evidence.Select(Check)],
             c.Cancellation is { } x ? new CancellationEvidence(x.By, x.At, x.Reason) : null,
             [.. trail.Select(e => new AuditEntry(e.Sequence, e.At, e.Actor, e.Type, e.Data, e.Hash))]);
     }
 
-    static BypassEvidence BypassOf(Bypass b)
+    static BypassEvidence BypassOf(EmergencyChange c, Bypass b, DateTimeOffset now)
     {
-        var ended = b.RevokedAt is { } r && r < b.ExpiresAt ? r : b.ExpiresAt;
-        return new BypassEvidence(b.Mode, b.Team, b.Login, b.WasAlreadyMember, b.PullRequest, b.HeadSha, b.GrantedAt, b.ExpiresAt, b.RevokedAt, ended,
-            ReviewPolicy.Format(ended - b.GrantedAt), b.Problem);
+        if (!b.Granted)
+            return new BypassEvidence(b.Mode, b.Team, b.Login, b.WasAlreadyMember, b.PullRequest, b.HeadSha, false, null, null, null, null, null, b.Problem,
+                NotGrantedReason(c, b));
+        var ended = EndOf(b, now);
+        return new BypassEvidence(b.Mode, b.Team, b.Login, b.WasAlreadyMember, b.PullRequest, b.HeadSha, true, b.GrantedAt, b.ExpiresAt, b.RevokedAt, ended,
+            ended is { } e ? ReviewPolicy.Format(e - b.GrantedAt) : null, b.Problem, null);
+    }
+
+    /// <summary>
+    /// When a granted bypass ended: its revocation; in the modes where nothing is removed (RecordOnly), its expiry once
+    /// past. Null while it runs, and in Team mode until the membership was actually removed.
+    /// </summary>
+    public static DateTimeOffset? EndOf(Bypass b, DateTimeOffset now) =>
+        !b.Granted ? null
+        : b.RevokedAt is { } r ? r
+        : b.Mode != "Team" && now >= b.ExpiresAt ? b.ExpiresAt
+        : null;
+
+    /// <summary>Why a bypass was never granted: its problem, or the grant step's last error (given up or still retrying).</summary>
+    public static string NotGrantedReason(EmergencyChange c, Bypass b)
+    {
+        var step = c.Steps.LastOrDefault(s => s.Kind == BreakGlassBot.GitHub.GitHubStepKinds.BypassGrant);
+        var error = step?.LastError;
+        return step?.State switch
+        {
+            StepState.Abandoned => "not granted: " + (error ?? b.Problem ?? "the grant gave up"),
+            StepState.Pending => "not granted yet" + (error is null ? "" : ": " + error),
+            _ => "not granted" + (b.Problem is null ? "" : ": " + b.Problem),
+        };
     }
 
     static CheckEvidence Check(EvidenceCheck e) => new(e.Kind, e.Target, e.Satisfied, e.Missing, e.CheckedAt);

@@ -23,6 +23,22 @@ public sealed record PullRequestInfo(
 /// <summary>One pull-request review. <see cref="SubmittedAt"/> is null for a pending (unsubmitted) review.</summary>
 public sealed record ReviewInfo(long Id, string? UserLogin, long? UserId, string State, DateTimeOffset? SubmittedAt, string? CommitId);
 
+/// <summary>A review as GitHub sends it (snake_case mapped by Octokit's serializer), with submitted_at nullable.</summary>
+internal sealed class WireReview
+{
+    public long Id { get; set; }
+    public WireUser? User { get; set; }
+    public string? State { get; set; }
+    public DateTimeOffset? SubmittedAt { get; set; }
+    public string? CommitId { get; set; }
+}
+
+internal sealed class WireUser
+{
+    public string? Login { get; set; }
+    public long? Id { get; set; }
+}
+
 public sealed record CommentInfo(long Id, string Body, string? AuthorLogin);
 
 public enum TeamMembership { None, Active, Pending }
@@ -142,12 +158,12 @@ internal sealed class GitHubGateway(IHttpMessageHandlerFactory handlers, IOption
 
     public Task<IReadOnlyList<ReviewInfo>> GetReviewsAsync(PullRequestRef pr, CancellationToken ct = default) => CallAsync(async c =>
     {
-        // GetAll follows the Link: rel="next" headers, so approvals on later pages count too.
-        var all = await c.PullRequest.Review.GetAll(pr.Owner, pr.Repo, pr.Number, new ApiOptions { PageSize = 100 });
+        // GetAll follows the Link: rel="next" headers, so approvals on later pages count too. Octokit's own review model
+        // has a non-nullable SubmittedAt and throws on the null GitHub sends for a pending review: read into our own shape.
+        var uri = new Uri($"repos/{Uri.EscapeDataString(pr.Owner)}/{Uri.EscapeDataString(pr.Repo)}/pulls/{pr.Number}/reviews", UriKind.Relative);
+        var all = await new ApiConnection(c.Connection).GetAll<WireReview>(uri, new ApiOptions { PageSize = 100 });
         return (IReadOnlyList<ReviewInfo>)[.. all.Select(r => new ReviewInfo(r.Id, r.User?.Login, r.User?.Id,
-            r.State.StringValue.ToUpperInvariant(),
-            // Octokit maps a null submitted_at (a pending review) to default(DateTimeOffset).
-            r.SubmittedAt == default ? null : r.SubmittedAt, r.CommitId))];
+            (r.State ?? "").ToUpperInvariant(), r.SubmittedAt, r.CommitId))];
     });
 
     // Octokit's team methods use the legacy /teams/{id} paths; the org/slug paths need no id lookup.

@@ -17,21 +17,15 @@ public static class ReviewRule
     public const string ChangesRequested = "CHANGES_REQUESTED";
     public const string Dismissed = "DISMISSED";
 
-    public static EvidenceResult Evaluate(string target, PullRequestInfo pr, IReadOnlyList<ReviewInfo> reviews)
+    /// <param name="declarerLogin">The declarer's GitHub login (People map): DESIGN.md §2, reviewers are never the declarer.</param>
+    public static EvidenceResult Evaluate(string target, PullRequestInfo pr, IReadOnlyList<ReviewInfo> reviews, string? declarerLogin = null)
     {
-        // Each reviewer's latest decisive review counts, as on GitHub: a later "request changes" replaces an approval,
-        // and a dismissed approval shows as DISMISSED. Comments and pending (unsubmitted) reviews decide nothing.
-        var latest = reviews
-            .Where(r => r.SubmittedAt is not null && r.UserId is not null && r.State is Approved or ChangesRequested or Dismissed)
-            .OrderBy(r => r.SubmittedAt).ThenBy(r => r.Id)
-            .GroupBy(r => r.UserId!.Value)
-            .Select(g => g.Last())
-            .ToList();
-        var others = latest.Where(r => r.UserId != pr.AuthorId).ToList();
-        var mergedAt = pr.IsMerged ? pr.MergedAt : null;
-        if (others.Any(r => r.State == Approved && (mergedAt is null || r.SubmittedAt > mergedAt)))
-            return EvidenceResult.Yes(target);
+        var latest = Latest(reviews);
+        var mergedAt = MergedAt(pr);
+        var counting = Approving(pr, latest, declarerLogin);
+        if (counting is not null) return EvidenceResult.Yes(target);
 
+        var others = latest.Where(r => r.UserId != pr.AuthorId && !IsDeclarer(r, pr, declarerLogin)).ToList();
         var missing = new List<string>();
         foreach (var r in others.Where(r => r.State == Approved))
             missing.Add($"{Who(r)} approved at {Utc(r.SubmittedAt!.Value)}, before it was merged at {Utc(mergedAt!.Value)}; the retrospective review needs an approval submitted after the merge");
@@ -41,27 +35,69 @@ public static class ReviewRule
             missing.Add($"the review by {Who(r)} was dismissed");
         if (latest.Any(r => r.UserId == pr.AuthorId && r.State == Approved))
             missing.Add($"its author {pr.AuthorLogin} approved it, which does not count");
-        var needed = $"an approving review from someone other than its author {pr.AuthorLogin}" + (pr.IsMerged ? ", submitted after the merge," : "") + " is needed";
+        else if (latest.Any(r => IsDeclarer(r, pr, declarerLogin) && r.State == Approved))
+            missing.Add($"the declarer of the change ({declarerLogin}) approved it, which does not count");
+        var needed = $"an approving review from someone other than its author {pr.AuthorLogin}"
+            + (declarerLogin is null || string.Equals(declarerLogin, pr.AuthorLogin, StringComparison.OrdinalIgnoreCase) ? "" : $" and the declarer {declarerLogin}")
+            + (pr.IsMerged ? ", submitted after the merge," : "") + " is needed";
         return EvidenceResult.No(target, missing.Count == 0
             ? $"{target} has no approving review yet: {needed}."
             : $"{target}: {string.Join("; ", missing)}. {char.ToUpperInvariant(needed[0])}{needed[1..]}.");
     }
+
+    /// <summary>The approving review that satisfies the rule (the earliest that counts), or null.</summary>
+    public static ReviewInfo? Approving(PullRequestInfo pr, IReadOnlyList<ReviewInfo> reviews, string? declarerLogin = null)
+    {
+        var mergedAt = MergedAt(pr);
+        return Latest(reviews)
+            .Where(r => r.UserId != pr.AuthorId && !IsDeclarer(r, pr, declarerLogin))
+            .Where(r => r.State == Approved && (mergedAt is null || r.SubmittedAt > mergedAt))
+            .OrderBy(r => r.SubmittedAt).ThenBy(r => r.Id)
+            .FirstOrDefault();
+    }
+
+    // Each reviewer's latest decisive review counts, as on GitHub: a later "request changes" replaces an approval,
+    // and a dismissed approval shows as DISMISSED. Comments and pending (unsubmitted) reviews decide nothing.
+    static List<ReviewInfo> Latest(IReadOnlyList<ReviewInfo> reviews) => reviews
+        .Where(r => r.SubmittedAt is not null && r.UserId is not null && r.State is Approved or ChangesRequested or Dismissed)
+        .OrderBy(r => r.SubmittedAt).ThenBy(r => r.Id)
+        .GroupBy(r => r.UserId!.Value)
+        .Select(g => g.Last())
+        .ToList();
+
+    static DateTimeOffset? MergedAt(PullRequestInfo pr) => pr.IsMerged ? pr.MergedAt : null;
+
+    /// <summary>
+    /// The People map gives the declarer's login, not their id: when that login is the PR author's, the author's id decides
+    /// (a renamed login still matches); otherwise logins are compared, case-insensitively as GitHub does.
+    /// </summary>
+    static bool IsDeclarer(ReviewInfo r, PullRequestInfo pr, string? declarerLogin) =>
+        declarerLogin is not null && (string.Equals(declarerLogin, pr.AuthorLogin, StringComparison.OrdinalIgnoreCase)
+            ? r.UserId == pr.AuthorId
+            : string.Equals(r.UserLogin, declarerLogin, StringComparison.OrdinalIgnoreCase));
 
     static string Who(ReviewInfo r) => r.UserLogin ?? $"user {r.UserId}";
     static string Utc(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture);
 }
 
 /// <summary>The deadline tracker's question to GitHub: is each linked PR retrospectively reviewed?</summary>
-internal sealed class PullRequestEvidence(IGitHubGateway github, IOptions<GitHubOptions> options) : IEvidenceSource
+internal sealed class PullRequestEvidence(IGitHubGateway github, IOptions<GitHubOptions> options, People people, TimeProvider time) : IEvidenceSource
 {
     public EvidenceKind Kind => EvidenceKind.PullRequestApproved;
 
+    public bool IsConfigured => options.Value.IsConfigured;
+
     public bool AppliesTo(EmergencyChange change) => options.Value.IsConfigured && change.PullRequests.Count > 0;
+
+    public string NotApplicable(EmergencyChange change) => !options.Value.IsConfigured
+        ? $"GitHub is not configured, so the PR review that the policy requires for {change.ChangeId} cannot be checked"
+        : $"policy requires an approved PR review, but no pull request is linked to {change.ChangeId}";
 
     /// <summary>Reads every PR fresh (author, merge time, all pages of reviews). Throws <see cref="GitHubException"/> while GitHub cannot answer: the tracker asks again later.</summary>
     public async Task<IReadOnlyList<EvidenceResult>> CheckAsync(EmergencyChange change, CancellationToken ct)
     {
         var results = new List<EvidenceResult>();
+        var declarer = people.GitHubLogin(change.DeclaredBy);
         foreach (var linked in change.PullRequests)
         {
             var target = linked.Ref.ToString();
@@ -69,7 +105,20 @@ internal sealed class PullRequestEvidence(IGitHubGateway github, IOptions<GitHub
             {
                 var pr = await github.GetPullRequestAsync(linked.Ref, ct);
                 var reviews = await github.GetReviewsAsync(linked.Ref, ct);
-                results.Add(ReviewRule.Evaluate(target, pr, reviews));
+                var approving = ReviewRule.Approving(pr, reviews, declarer);
+                var at = time.GetUtcNow();
+                // What was read is kept: the packet shows who approved and when, and a merge no webhook reported.
+                results.Add(ReviewRule.Evaluate(target, pr, reviews, declarer) with
+                {
+                    Record = c =>
+                    {
+                        if (c.PullRequests.FirstOrDefault(p => p.Ref == linked.Ref) is not { } p) return;
+                        (p.ApprovedBy, p.ApprovedById, p.ApprovedAt) = (approving?.UserLogin, approving?.UserId, approving?.SubmittedAt);
+                        p.Merged = pr.IsMerged;
+                        p.MergedAt = pr.IsMerged ? pr.MergedAt : null;
+                        p.ReviewCheckedAt = at;
+                    },
+                });
             }
             catch (GitHubException e) when (e.Failure is GitHubFailure.NotFound or GitHubFailure.Forbidden)
             {

@@ -21,7 +21,8 @@ public sealed record JiraCreated(string Id, string Key);
 public sealed record JiraNewIssue(string ProjectKey, string IssueType, string Summary, JiraDocument Description, IReadOnlyList<string> Labels);
 
 /// <summary>A call Jira did not answer with success. <see cref="Reason"/> is short and says what to do; no credential is ever in it.</summary>
-public sealed class JiraApiException(string operation, HttpStatusCode? status, string reason, string? details = null, TimeSpan? retryAfter = null, Exception? inner = null)
+public sealed class JiraApiException(string operation, HttpStatusCode? status, string reason, string? details = null, TimeSpan? retryAfter = null,
+    Exception? inner = null, bool malformed = false)
     : Exception($"Jira {operation} failed: {reason}", inner)
 {
     public string Operation { get; } = operation;
@@ -30,6 +31,14 @@ public sealed class JiraApiException(string operation, HttpStatusCode? status, s
     /// <summary>Jira's own words from <c>{errorMessages, errors}</c>, when the body had them.</summary>
     public string? Details { get; } = details;
     public TimeSpan? RetryAfter { get; } = retryAfter;
+    /// <summary>Jira answered with success, but with a body the bot cannot use (not JSON, or without the issue key).</summary>
+    public bool Malformed { get; } = malformed;
+
+    /// <summary>
+    /// Asking again will get the same answer: any 4xx except 401 (credentials an admin can fix), 408 (timeout) and 429
+    /// (rate limit), and a success the bot cannot read. 5xx, timeouts and connection failures pass.
+    /// </summary>
+    public bool WillNotChange => Malformed || (Status is { } s && (int)s is >= 400 and < 500 and not 401 and not 408 and not 429);
 }
 
 /// <summary>The Jira REST calls the bot makes. The one interface at the Jira boundary.</summary>
@@ -63,8 +72,8 @@ internal sealed class JiraClient(HttpClient http, IOptions<JiraOptions> options)
 
     public async Task<JiraIssue> GetIssueAsync(string key, CancellationToken ct = default)
     {
-        var root = await SendAsync("get issue " + key, HttpMethod.Get, $"issue/{Uri.EscapeDataString(key)}?fields={IssueFields}", null, ct);
-        return ParseIssue(root!.Value);
+        var operation = "get issue " + key;
+        return ParseIssue(Required(operation, await SendAsync(operation, HttpMethod.Get, $"issue/{Uri.EscapeDataString(key)}?fields={IssueFields}", null, ct)));
     }
 
     public async Task<IReadOnlyList<JiraComment>> GetCommentsAsync(string key, CancellationToken ct = default)
@@ -73,8 +82,8 @@ internal sealed class JiraClient(HttpClient http, IOptions<JiraOptions> options)
         // Jira pages comments and may return fewer than asked for: follow startAt until total is reached.
         for (var startAt = 0; ;)
         {
-            var page = (await SendAsync("read comments of " + key, HttpMethod.Get,
-                $"issue/{Uri.EscapeDataString(key)}/comment?startAt={startAt}&maxResults=100", null, ct))!.Value;
+            var page = Required("read comments of " + key, await SendAsync("read comments of " + key, HttpMethod.Get,
+                $"issue/{Uri.EscapeDataString(key)}/comment?startAt={startAt}&maxResults=100", null, ct));
             var items = page.TryGetProperty("comments", out var list) && list.ValueKind == JsonValueKind.Array ? list.EnumerateArray().ToList() : [];
             comments.AddRange(items.Select(c => new JiraComment(Str(c, "id") ?? "", c.TryGetProperty("body", out var b) ? JiraDocument.TextOf(b) : "")));
             startAt += items.Count;
@@ -86,7 +95,7 @@ internal sealed class JiraClient(HttpClient http, IOptions<JiraOptions> options)
     public async Task<JiraComment> AddCommentAsync(string key, JiraDocument body, CancellationToken ct = default)
     {
         var request = new JsonObject { ["body"] = Render(body) };
-        var root = (await SendAsync("comment on " + key, HttpMethod.Post, $"issue/{Uri.EscapeDataString(key)}/comment", request, ct))!.Value;
+        var root = Required("comment on " + key, await SendAsync("comment on " + key, HttpMethod.Post, $"issue/{Uri.EscapeDataString(key)}/comment", request, ct));
         return new JiraComment(Str(root, "id") ?? "", root.TryGetProperty("body", out var b) ? JiraDocument.TextOf(b) : body.ToPlainText());
     }
 
@@ -99,7 +108,7 @@ internal sealed class JiraClient(HttpClient http, IOptions<JiraOptions> options)
 
     public async Task<IReadOnlyList<JiraTransition>> GetTransitionsAsync(string key, CancellationToken ct = default)
     {
-        var root = (await SendAsync("read transitions of " + key, HttpMethod.Get, $"issue/{Uri.EscapeDataString(key)}/transitions", null, ct))!.Value;
+        var root = Required("read transitions of " + key, await SendAsync("read transitions of " + key, HttpMethod.Get, $"issue/{Uri.EscapeDataString(key)}/transitions", null, ct));
         if (!root.TryGetProperty("transitions", out var list) || list.ValueKind != JsonValueKind.Array) return [];
         return [.. list.EnumerateArray().Select(t => new JiraTransition(Str(t, "id") ?? "", Str(t, "name") ?? "",
             t.TryGetProperty("to", out var to) ? Str(to, "name") : null))];
@@ -122,15 +131,16 @@ internal sealed class JiraClient(HttpClient http, IOptions<JiraOptions> options)
             ["description"] = Render(issue.Description),
             ["labels"] = new JsonArray([.. issue.Labels.Select(l => (JsonNode)JsonValue.Create(l))]),
         };
-        var root = (await SendAsync("create issue in " + issue.ProjectKey, HttpMethod.Post, "issue", new JsonObject { ["fields"] = fields }, ct))!.Value;
-        return new JiraCreated(Str(root, "id") ?? "", Str(root, "key") ?? throw new JiraApiException("create issue", HttpStatusCode.Created, "Jira's answer has no issue key"));
+        var root = Required("create issue in " + issue.ProjectKey, await SendAsync("create issue in " + issue.ProjectKey, HttpMethod.Post, "issue", new JsonObject { ["fields"] = fields }, ct));
+        return new JiraCreated(Str(root, "id") ?? "", Str(root, "key") is { Length: > 0 } key ? key
+            : throw new JiraApiException("create issue", HttpStatusCode.Created, "Jira's answer has no issue key", malformed: true));
     }
 
     public async Task<IReadOnlyList<JiraIssue>> SearchAsync(string jql, int maxResults = 20, CancellationToken ct = default)
     {
         // Cloud removed GET /rest/api/3/search in 2025; /search/jql is its replacement. Data Center still has /search.
         var path = Flavor == JiraFlavor.Cloud ? "search/jql" : "search";
-        var root = (await SendAsync("search", HttpMethod.Get, $"{path}?jql={Uri.EscapeDataString(jql)}&fields={IssueFields}&maxResults={maxResults}", null, ct))!.Value;
+        var root = Required("search", await SendAsync("search", HttpMethod.Get, $"{path}?jql={Uri.EscapeDataString(jql)}&fields={IssueFields}&maxResults={maxResults}", null, ct));
         if (!root.TryGetProperty("issues", out var issues) || issues.ValueKind != JsonValueKind.Array) return [];
         return [.. issues.EnumerateArray().Select(ParseIssue)];
     }
@@ -139,6 +149,7 @@ internal sealed class JiraClient(HttpClient http, IOptions<JiraOptions> options)
 
     internal static JiraIssue ParseIssue(JsonElement root)
     {
+        if (root.ValueKind != JsonValueKind.Object) throw new JiraApiException("read issue", null, "Jira's answer is not an issue", malformed: true);
         var fields = root.TryGetProperty("fields", out var f) && f.ValueKind == JsonValueKind.Object ? f : default;
         JsonElement status = default, category = default;
         var hasFields = fields.ValueKind == JsonValueKind.Object;
@@ -147,7 +158,8 @@ internal sealed class JiraClient(HttpClient http, IOptions<JiraOptions> options)
         var labels = hasFields && fields.TryGetProperty("labels", out var l) && l.ValueKind == JsonValueKind.Array
             ? [.. l.EnumerateArray().Where(x => x.ValueKind == JsonValueKind.String).Select(x => x.GetString()!)]
             : new List<string>();
-        return new JiraIssue(Str(root, "id") ?? "", Str(root, "key") ?? throw new JiraApiException("read issue", null, "Jira's answer has no issue key"),
+        return new JiraIssue(Str(root, "id") ?? "", Str(root, "key") is { Length: > 0 } key ? key
+                : throw new JiraApiException("read issue", null, "Jira's answer has no issue key", malformed: true),
             hasFields ? Str(fields, "summary") : null,
             hasStatus ? Str(status, "name") : null,
             hasCategory ? Str(category, "key") : null,
@@ -192,9 +204,17 @@ internal sealed class JiraClient(HttpClient http, IOptions<JiraOptions> options)
                 using var doc = JsonDocument.Parse(text);
                 return doc.RootElement.Clone();
             }
-            catch (JsonException e) { throw new JiraApiException(operation, response.StatusCode, "Jira answered with something that is not JSON", inner: e); }
+            catch (JsonException e) { throw new JiraApiException(operation, response.StatusCode, "Jira answered with something that is not JSON", inner: e, malformed: true); }
         }
     }
+
+    /// <summary>A call whose answer must be a JSON object: an empty success, or an array, is as unusable as one that is not JSON.</summary>
+    static JsonElement Required(string operation, JsonElement? root) => root switch
+    {
+        { ValueKind: JsonValueKind.Object } r => r,
+        null => throw new JiraApiException(operation, null, "Jira answered with an empty body", malformed: true),
+        _ => throw new JiraApiException(operation, null, "Jira answered with JSON that is not an object", malformed: true),
+    };
 
     static JiraApiException Failure(string operation, HttpResponseMessage response, string body, JiraOptions o)
     {

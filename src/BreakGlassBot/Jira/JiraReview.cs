@@ -31,11 +31,23 @@ public static class JiraReviewRule
 }
 
 /// <summary>Review evidence from Jira: every linked issue (that Jira accepted) must be in a reviewed status.</summary>
-internal sealed class JiraReviewEvidence(IJiraApi jira, IOptions<JiraOptions> options) : IEvidenceSource
+internal sealed class JiraReviewEvidence(IJiraApi jira, IOptions<JiraOptions> options, TimeProvider time) : IEvidenceSource
 {
     public EvidenceKind Kind => EvidenceKind.JiraReviewed;
 
+    public bool IsConfigured => options.Value.IsConfigured;
+
     public bool AppliesTo(EmergencyChange change) => options.Value.IsConfigured && change.JiraIssues.Any(i => i.Problem is null);
+
+    public string NotApplicable(EmergencyChange change)
+    {
+        if (!options.Value.IsConfigured)
+            return $"Jira is not configured, so the Jira review that the policy requires for {change.ChangeId} cannot be checked";
+        var unknown = change.JiraIssues.Where(i => i.Problem is not null).Select(i => i.Key).ToList();
+        return unknown.Count == 0
+            ? $"policy requires a reviewed Jira issue, but no Jira issue is linked to {change.ChangeId}"
+            : $"policy requires a reviewed Jira issue, but Jira does not know the issue(s) linked to {change.ChangeId} ({string.Join(", ", unknown)}): link an existing one";
+    }
 
     /// <summary>Throws <see cref="JiraApiException"/> when Jira cannot answer right now; the caller asks again later.</summary>
     public async Task<IReadOnlyList<EvidenceResult>> CheckAsync(EmergencyChange change, CancellationToken ct)
@@ -51,8 +63,26 @@ internal sealed class JiraReviewEvidence(IJiraApi jira, IOptions<JiraOptions> op
                 results.Add(EvidenceResult.No(linked.Key, $"Jira issue {linked.Key} can no longer be read by the bot ({e.Reason})."));
                 continue;
             }
+            catch (JiraApiException e) when (e.WillNotChange)
+            {
+                // Jira's answer will be the same next time: say what it is rather than "could not be checked just now" forever.
+                results.Add(EvidenceResult.No(linked.Key, $"Jira issue {linked.Key} cannot be checked by the bot ({e.Reason})."));
+                continue;
+            }
             var missing = JiraReviewRule.Missing(linked.Key, issue, options.Value.ReviewedStatuses);
-            results.Add(missing is null ? EvidenceResult.Yes(linked.Key) : EvidenceResult.No(linked.Key, missing));
+            var at = time.GetUtcNow();
+            var key = linked.Key;
+            // Each check keeps the status it read; the status at review time is the one read when the issue first counted.
+            results.Add((missing is null ? EvidenceResult.Yes(key) : EvidenceResult.No(key, missing)) with
+            {
+                Record = c =>
+                {
+                    if (c.JiraIssues.FirstOrDefault(i => i.Key == key) is not { } l) return;
+                    (l.Status, l.StatusCategory, l.FetchedAt) = (issue.StatusName, issue.StatusCategoryKey, at);
+                    if (missing is not null) (l.StatusAtReview, l.StatusCategoryAtReview, l.StatusAtReviewAsOf) = (null, null, null);
+                    else if (l.StatusAtReviewAsOf is null) (l.StatusAtReview, l.StatusCategoryAtReview, l.StatusAtReviewAsOf) = (issue.StatusName, issue.StatusCategoryKey, at);
+                },
+            });
         }
         return results;
     }

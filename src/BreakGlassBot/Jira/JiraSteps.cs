@@ -29,13 +29,18 @@ public static class JiraAuditTypes
 internal static class JiraOutcomes
 {
     /// <summary>
-    /// 400/403/404 will not change by retrying: give up and say what to do, once. 401 is a configuration problem an admin
-    /// can fix without touching the change, and 429/5xx/timeouts pass: retry with back-off (or Jira's Retry-After).
+    /// Any 4xx but 401/408/429, and a success the bot cannot read, will not change by retrying: give up and say what to do,
+    /// once. 401 is a configuration problem an admin can fix without touching the change, and 408/429/5xx/timeouts pass:
+    /// retry with back-off (or Jira's Retry-After).
     /// </summary>
     public static StepOutcome For(JiraApiException e, string advice, Func<EmergencyChange, IEnumerable<AuditEvent>>? onGiveUp = null) =>
-        e.Status is HttpStatusCode.BadRequest or HttpStatusCode.Forbidden or HttpStatusCode.NotFound
+        e.WillNotChange
             ? new StepOutcome.GiveUp($"{e.Reason.TrimEnd('.')}. {advice}", onGiveUp)
             : new StepOutcome.Retry(e.Reason, e.RetryAfter);
+
+    /// <summary>Reading the issue itself says it does not exist or the bot may not see it: the key is never accepted.</summary>
+    public static bool NotThere(JiraApiException e) =>
+        e.Status is HttpStatusCode.NotFound or HttpStatusCode.Forbidden or HttpStatusCode.Gone;
 
     public static StepOutcome NotConfigured() =>
         new StepOutcome.GiveUp("Jira is no longer configured (Jira:BaseUrl and credentials), so nothing was recorded in Jira.");
@@ -75,64 +80,90 @@ internal sealed class JiraLinkStep(IJiraApi jira, IOptions<JiraOptions> options,
         if (!options.Value.IsConfigured) return JiraOutcomes.NotConfigured();
         var declared = step.Target ?? "";
         if (JiraOutcomes.Find(change, declared) is not { Problem: null }) return new StepOutcome.Done();
+        JiraIssue issue;
+        try { issue = await jira.GetIssueAsync(declared, ct); }
+        catch (JiraApiException e)
+        {
+            if (!JiraOutcomes.NotThere(e))
+                return JiraOutcomes.For(e, $"Check the key {declared} and the bot's Jira access. The change itself stands; the issue's review status is still checked.");
+            // Only reading the issue itself can say the key is never accepted: then it is no evidence at all.
+            var at = time.GetUtcNow();
+            return new StepOutcome.GiveUp($"{e.Reason.TrimEnd('.')}. Check the key {declared}, and that the bot's Jira account may see it. The change itself stands; this key is not retried.",
+                c =>
+                {
+                    if (JiraOutcomes.Find(c, declared) is { } linked) linked.Problem = e.Reason;
+                    CreateWhenNoneIsLeft(c, at);
+                    return [];
+                });
+        }
+
+        var key = issue.Key;
+        string? labelProblem = null;
+        JiraComment? comment = null, existing = null;
+        JiraApiException? refused = null;
         try
         {
-            var issue = await jira.GetIssueAsync(declared, ct);
-            var key = issue.Key;
-            string? labelProblem = null;
             if (!issue.Labels.Contains(JiraTexts.Label))
             {
                 // A screen without the labels field answers 400; the comment matters more than the label, so go on.
                 try { await jira.AddLabelAsync(key, JiraTexts.Label, ct); }
-                catch (JiraApiException e) when (e.Status == HttpStatusCode.BadRequest) { labelProblem = e.Reason; }
+                catch (JiraApiException e) when (e.WillNotChange) { labelProblem = e.Reason; }
             }
             var marker = JiraTexts.DeclarationMarker(change);
-            var existing = (await jira.GetCommentsAsync(key, ct)).FirstOrDefault(c => c.Text.Contains(marker, StringComparison.Ordinal));
-            var comment = existing ?? await jira.AddCommentAsync(key, JiraTexts.DeclarationComment(change), ct);
-            var at = time.GetUtcNow();
-            return new StepOutcome.Done(c =>
-            {
-                var linked = JiraOutcomes.Find(c, declared);
-                if (linked is null) return [];
-                var moved = key != linked.Key;
-                if (moved)
-                {
-                    linked.DeclaredKey ??= linked.Key;
-                    linked.Key = key;
-                    // The announcement and the thread show the key Jira uses now.
-                    Outbox.Enqueue(c, StepKinds.ThreadNote, at, JiraNotes.Moved(linked.DeclaredKey));
-                    Outbox.Enqueue(c, StepKinds.RefreshAnnouncement, at);
-                }
-                linked.Summary = issue.Summary;
-                linked.Status = issue.StatusName;
-                linked.StatusCategory = issue.StatusCategoryKey;
-                linked.FetchedAt = at;
-                var data = new Dictionary<string, string>
-                {
-                    ["key"] = key, ["issue_id"] = issue.Id, ["status"] = issue.StatusName ?? "", ["status_category"] = issue.StatusCategoryKey ?? "",
-                    ["label"] = labelProblem is null ? JiraTexts.Label : "not added: " + labelProblem,
-                };
-                if (linked.DeclaredKey is not null) data["declared_key"] = linked.DeclaredKey;
-                return
-                [
-                    JiraOutcomes.Event(c, at, JiraAuditTypes.Linked, data),
-                    JiraOutcomes.Event(c, at, JiraAuditTypes.Commented, new()
-                    {
-                        ["key"] = key, ["comment_id"] = comment.Id, ["about"] = "declared", ["found_existing"] = (existing is not null).ToString().ToLowerInvariant(),
-                    }),
-                ];
-            });
+            existing = (await jira.GetCommentsAsync(key, ct)).FirstOrDefault(c => c.Text.Contains(marker, StringComparison.Ordinal));
+            comment = existing ?? await jira.AddCommentAsync(key, JiraTexts.DeclarationComment(change), ct);
         }
-        catch (JiraApiException e)
+        catch (JiraApiException e) when (e.WillNotChange) { refused = e; }
+        catch (JiraApiException e) { return new StepOutcome.Retry(e.Reason, e.RetryAfter); }
+
+        var now = time.GetUtcNow();
+        IEnumerable<AuditEvent> Record(EmergencyChange c)
         {
-            var at = time.GetUtcNow();
-            return JiraOutcomes.For(e, $"Check the key {declared}, and that the bot's Jira account may see and comment on it. The change itself stands; this key is not retried.",
-                c =>
+            var linked = JiraOutcomes.Find(c, declared);
+            if (linked is null) return [];
+            var moved = key != linked.Key;
+            if (moved)
+            {
+                linked.DeclaredKey ??= linked.Key;
+                linked.Key = key;
+                // The announcement and the thread show the key Jira uses now.
+                Outbox.Enqueue(c, StepKinds.ThreadNote, now, JiraNotes.Moved(linked.DeclaredKey));
+                Outbox.Enqueue(c, StepKinds.RefreshAnnouncement, now);
+            }
+            linked.Summary = issue.Summary;
+            linked.Status = issue.StatusName;
+            linked.StatusCategory = issue.StatusCategoryKey;
+            linked.FetchedAt = now;
+            if (refused is not null) linked.CommentProblem = refused.Reason;
+            var data = new Dictionary<string, string>
+            {
+                ["key"] = key, ["issue_id"] = issue.Id, ["status"] = issue.StatusName ?? "", ["status_category"] = issue.StatusCategoryKey ?? "",
+                ["label"] = labelProblem is null ? JiraTexts.Label : "not added: " + labelProblem,
+            };
+            if (linked.DeclaredKey is not null) data["declared_key"] = linked.DeclaredKey;
+            if (refused is not null) data["comment"] = "not added: " + refused.Reason;
+            List<AuditEvent> events = [JiraOutcomes.Event(c, now, JiraAuditTypes.Linked, data)];
+            if (comment is not null)
+                events.Add(JiraOutcomes.Event(c, now, JiraAuditTypes.Commented, new()
                 {
-                    if (JiraOutcomes.Find(c, declared) is { } linked) linked.Problem = e.Reason;
-                    return [];
-                });
+                    ["key"] = key, ["comment_id"] = comment.Id, ["about"] = "declared", ["found_existing"] = (existing is not null).ToString().ToLowerInvariant(),
+                }));
+            return events;
         }
+        // A refused comment is reported once, but the issue is readable: it is linked and still counts as evidence (by its status).
+        return refused is null
+            ? new StepOutcome.Done(Record)
+            : new StepOutcome.GiveUp($"{refused.Reason.TrimEnd('.')}. The issue stays linked and its review status still counts; "
+                + $"give the bot's Jira account permission to comment on {key} if the change should be recorded there.", Record);
+    }
+
+    /// <summary>Every linked key turned out not to exist: with Jira:ProjectKey set, the bot creates the issue as if none had been linked.</summary>
+    void CreateWhenNoneIsLeft(EmergencyChange c, DateTimeOffset at)
+    {
+        var project = options.Value.ProjectKey;
+        if (string.IsNullOrWhiteSpace(project) || c.JiraIssues.Any(i => i.Problem is null || i.CreatedByBot)) return;
+        if (c.Steps.Any(s => s.Kind == JiraStepKinds.Create)) return;
+        c.Steps.Add(Outbox.NewStep(JiraStepKinds.Create, at, project.Trim()));
     }
 }
 
@@ -292,7 +323,8 @@ internal sealed class JiraNotes(ChangeMessages messages) : IThreadNoteSource
         if (key.StartsWith(CreatedPrefix, StringComparison.Ordinal))
         {
             var created = key[CreatedPrefix.Length..];
-            return $":ticket: No Jira issue was linked, so the bot created {messages.JiraLink(created)} for {change.ChangeId}'s retrospective review.";
+            var why = change.JiraIssues.Any(i => i.Problem is not null) ? "None of the linked Jira issues could be found" : "No Jira issue was linked";
+            return $":ticket: {why}, so the bot created {messages.JiraLink(created)} for {change.ChangeId}'s retrospective review.";
         }
         if (key.StartsWith(MovedPrefix, StringComparison.Ordinal))
         {

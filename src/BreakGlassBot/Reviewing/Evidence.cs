@@ -6,6 +6,9 @@ namespace BreakGlassBot.Reviewing;
 /// <summary>One answer from an evidence source about one target (a PR, a Jira issue, or the Slack approvals).</summary>
 public sealed record EvidenceResult(string? Target, bool Satisfied, string? Missing)
 {
+    /// <summary>Facts read while checking (who approved, merge time, Jira status), written onto the change in the tracker's store write.</summary>
+    public Action<EmergencyChange>? Record { get; init; }
+
     public static EvidenceResult Yes(string? target) => new(target, true, null);
     public static EvidenceResult No(string? target, string missing) => new(target, false, missing);
 }
@@ -19,6 +22,10 @@ public interface IEvidenceSource
     EvidenceKind Kind { get; }
     /// <summary>Whether this source is configured and the change links something it can check.</summary>
     bool AppliesTo(EmergencyChange change);
+    /// <summary>Whether the integration behind this source is configured at all (a start-up warning when the policy requires it and it is not).</summary>
+    bool IsConfigured => true;
+    /// <summary>Why the source does not apply to the change, in words a reviewer understands; asked when the policy requires this source.</summary>
+    string NotApplicable(EmergencyChange change) => $"policy requires {Kind}, but it cannot be checked for {change.ChangeId}";
     Task<IReadOnlyList<EvidenceResult>> CheckAsync(EmergencyChange change, CancellationToken ct);
 }
 

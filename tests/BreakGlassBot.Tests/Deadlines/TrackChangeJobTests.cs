@@ -79,3 +79,92 @@ public class TrackChangeJobTests : IAsyncLifetime
         Assert.Single(bot.Store.AuditTrail(change.Id), e => e.Type == AuditTypes.Overdue);
     }
 }
+
+/// <summary>
+/// Policy:RequiredEvidence set explicitly: a required source that has nothing to check, or whose integration is not
+/// configured, is missing evidence in words, never a silent pass.
+/// </summary>
+public class RequiredEvidenceTests : IAsyncLifetime
+{
+    readonly FakeSlack slack = new();
+    readonly FakeTimeProvider clock = new(new DateTimeOffset(2031, 1, 3, 8, 0, 0, TimeSpan.Zero));
+    TestBot bot = null!;
+
+    public async Task InitializeAsync() => await slack.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        if (bot is not null) await bot.DisposeAsync();
+        await slack.DisposeAsync();
+    }
+
+    async Task StartAsync(params (string Key, string Value)[] extra)
+    {
+        var settings = new Dictionary<string, string?> { ["Policy:ReviewWindow"] = "1.00:00:00" };
+        foreach (var (k, v) in extra) settings[k] = v;
+        bot = await TestBot.StartAsync(slack, settings: settings, configure: b => b.Services.AddSingleton<TimeProvider>(clock));
+    }
+
+    EmergencyChange Declare(params string[] jiraKeys) =>
+        bot.Service<BreakGlassBot.Declaring.Declarations>().Declare(new("U0DECL", null, "Weekend fix", null, null, null, [], [.. jiraKeys.Select(k => JiraIssueKey.TryParse(k, out var key) ? key : throw new ArgumentException(k))], null, null)).Change;
+
+    async Task<EmergencyChange> CheckAsync(EmergencyChange change)
+    {
+        await bot.Service<IServiceProvider>().GetRequiredService<TrackChangeJob>().RunAsync(change.Id, null, CancellationToken.None);
+        return bot.Store.Get(change.Id)!;
+    }
+
+    [Fact]
+    public async Task ARequiredPullRequestReviewWithGitHubNotConfiguredIsMissingNotPassedAndWarnedAtStartUp()
+    {
+        await StartAsync(("Policy:RequiredEvidence:0", "PullRequestApproved"));
+        Assert.Single(bot.Logs, l => l.Contains("Policy:RequiredEvidence requires PullRequestApproved, but that integration is not configured"));
+
+        var after = await CheckAsync(Declare());
+        Assert.Equal(ChangeStatus.Open, after.Status);
+        Assert.Null(after.ReviewedAt);
+        var check = Assert.Single(after.Evidence);
+        Assert.Equal(("PullRequestApproved", false), (check.Kind, check.Satisfied));
+        Assert.Equal($"GitHub is not configured, so the PR review that the policy requires for BG-{after.Id} cannot be checked", check.Missing);
+    }
+
+    [Fact]
+    public async Task ARequiredPullRequestReviewWithNoPullRequestLinkedIsMissing()
+    {
+        // Configured (a token), but nothing to ask GitHub about: no call is made, and nothing is passed either.
+        await StartAsync(("Policy:RequiredEvidence:0", "PullRequestApproved"), ("Policy:RequiredEvidence:1", "SlackApproval"),
+            ("GitHub:Token", "ghp-not-used"), ("GitHub:ApiBaseUrl", "http://127.0.0.1:9/"));
+        Assert.DoesNotContain(bot.Logs, l => l.Contains("Policy:RequiredEvidence requires"));
+        var change = Declare();
+        bot.Store.Update(change.Id, c => { c.Approvals.Add(new Approval { Reviewer = "U0REV", At = clock.GetUtcNow(), Source = "button" }); return []; });
+
+        var after = await CheckAsync(change);
+        Assert.Equal(ChangeStatus.Open, after.Status);
+        Assert.Contains(after.Evidence, e => e.Kind == "SlackApproval" && e.Satisfied);
+        var pr = Assert.Single(after.Evidence, e => e.Kind == "PullRequestApproved");
+        Assert.False(pr.Satisfied);
+        Assert.Equal($"policy requires an approved PR review, but no pull request is linked to BG-{after.Id}", pr.Missing);
+    }
+
+    [Fact]
+    public async Task ARequiredJiraReviewWithJiraNotConfiguredIsMissing()
+    {
+        await StartAsync(("Policy:RequiredEvidence:0", "JiraReviewed"));
+        Assert.Single(bot.Logs, l => l.Contains("Policy:RequiredEvidence requires JiraReviewed"));
+        var after = await CheckAsync(Declare("OPS-7"));
+        Assert.Equal(ChangeStatus.Open, after.Status);
+        Assert.Equal($"Jira is not configured, so the Jira review that the policy requires for BG-{after.Id} cannot be checked", Assert.Single(after.Evidence).Missing);
+    }
+
+    [Fact]
+    public async Task WithTheDefaultPolicyASourceWithNothingLinkedIsNotRequired()
+    {
+        await StartAsync();
+        Assert.DoesNotContain(bot.Logs, l => l.Contains("Policy:RequiredEvidence requires"));
+        var change = Declare();
+        bot.Store.Update(change.Id, c => { c.Approvals.Add(new Approval { Reviewer = "U0REV", At = clock.GetUtcNow(), Source = "button" }); return []; });
+        var after = await CheckAsync(change);
+        Assert.Equal(ChangeStatus.Reviewed, after.Status);
+        Assert.Equal(["SlackApproval"], after.Evidence.Select(e => e.Kind));
+    }
+}

@@ -5,7 +5,10 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Evidence;
+using BreakGlassBot.GitHub;
 using BreakGlassBot.Reviewing;
+using BreakGlassBot.Tests.GitHub;
+using BreakGlassBot.Tests.Jira;
 using BreakGlassBot.Tests.Reviewing;
 using BreakGlassBot.Tests.Support;
 using CsvHelper;
@@ -14,7 +17,8 @@ namespace BreakGlassBot.Tests.Evidence;
 
 /// <summary>
 /// A realistic history through the real entry points (signed slash commands, signed button clicks and modal submissions,
-/// the real Hangfire tracker with a 15-second review window), then the evidence packets and the period export.
+/// the real Hangfire tracker with a 15-second review window, the Team bypass and the PR review at a fake GitHub, the
+/// issue at a fake Jira), then the evidence packets and the period export.
 /// </summary>
 [Collection(SerialCollection.Name)] // real-time Hangfire reminders and deadlines: run alone
 public class EvidenceHistoryTests : BotTest
@@ -24,6 +28,27 @@ public class EvidenceHistoryTests : BotTest
     internal const string Manager = "U0MGR";
     internal const string Key0 = "evidence-key-zero-0f1e2d";
     internal const string Key1 = "evidence-key-one-9a8b7c";
+    const string Team = "acme/emergency-merge";
+    const string DeclarerLogin = "decl-gh";
+
+    readonly FakeGitHub github = new();
+    readonly FakeJira jira = new();
+
+    public override async Task InitializeAsync()
+    {
+        await github.StartAsync();
+        await jira.StartAsync();
+        github.AddPr("acme", "pay", 42, pr => (pr.Title, pr.HeadSha, pr.BaseRef) = ("Revert payments 2.3", "9f2c1e0d8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e", "main"));
+        jira.Add("OPS-7", "Payments outage");
+        await base.InitializeAsync();
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await jira.DisposeAsync();
+        await github.DisposeAsync();
+    }
 
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
@@ -32,7 +57,15 @@ public class EvidenceHistoryTests : BotTest
         ["Slack:Managers:0"] = Manager,
         ["Policy:ReviewWindow"] = "00:00:15", // long enough for the on-time approval on a loaded machine
         ["Policy:ReminderInterval"] = "00:00:03",
-        ["Jira:BaseUrl"] = "https://acme.atlassian.net", // links only: without credentials the Jira integration stays off
+        ["Jira:BaseUrl"] = jira.Url,
+        ["Jira:Email"] = FakeJira.Email,
+        ["Jira:ApiToken"] = FakeJira.ApiToken,
+        ["GitHub:Token"] = FakeGitHub.Token,
+        ["GitHub:ApiBaseUrl"] = github.ApiUrl,
+        ["GitHub:BypassMode"] = "Team",
+        ["GitHub:BypassTeam"] = Team,
+        ["Policy:BypassDuration"] = "00:00:04",
+        [$"People:{TestBot.Declarer}:GitHub"] = DeclarerLogin,
         ["Evidence:ApiKeys:0"] = Key0,
         ["Evidence:ApiKeys:1"] = Key1,
         ["Evidence:PublicBaseUrl"] = "https://breakglass.example.com",
@@ -68,23 +101,31 @@ public class EvidenceHistoryTests : BotTest
     [Fact]
     public async Task ARealisticHistoryIsHandedOverFieldByField()
     {
-        // The late one (BG-1): the declarer may not approve it; reminders, overdue and escalation happen; changes are requested; approved late.
+        // The late one (BG-1): GitHub refuses the Team bypass (never granted); the declarer may not approve it; reminders,
+        // overdue and escalation happen; changes are requested; approved late.
+        github.Fail("PUT membership", new Fault.Status(404, """{"message":"Not Found"}"""));
         var two = await DeclareAsync("Emergency DNS change");
+        await Eventually.Until(() => Bot.Store.Get(two)!.Steps.Any(s => s.Kind == GitHubStepKinds.BypassGrant && s.State == StepState.Abandoned), "BG-1's grant gave up");
         await Bot.InteractionAsync(ApprovalTests.Click(TestBot.Declarer, ReviewActions.Approve, $"BG-{two}"));
 
-        // The on-time one (BG-2): declared with a PR and a Jira issue, bypassed (as the GitHub integration records it), approved at once.
+        // The on-time one (BG-2): declared with a PR and a Jira issue; the declarer joins the bypass team until it expires.
         var one = await DeclareAsync("Roll back payments deploy https://github.com/acme/pay/pull/42 OPS-7");
-        var granted = Bot.Store.Get(one)!.DeclaredAt.AddSeconds(1);
-        Bot.Store.Update(one, c =>
+        await Eventually.Until(() => Bot.Store.Get(one)!.JiraIssues[0].FetchedAt is not null && Bot.Store.Get(one)!.PullRequests[0].FetchedAt is not null
+            && Bot.Store.Get(one)!.Bypass is { Granted: true }, "BG-2 linked at GitHub and Jira, bypass granted");
+        Assert.True(github.IsMember(Team, DeclarerLogin));
+        Assert.Equal("In Progress", Bot.Store.Get(one)!.JiraIssues[0].Status);
+        // Then, at the fakes and with no webhook: the PR is merged, a non-author approves after the merge, the issue is done.
+        var pr42 = github.PullRequest("acme/pay#42");
+        var mergedAt = new DateTimeOffset(DateTime.UtcNow.Ticks / TimeSpan.TicksPerSecond * TimeSpan.TicksPerSecond, TimeSpan.Zero);
+        var approvedAt = mergedAt.AddSeconds(1);
+        (pr42.Merged, pr42.MergedAt) = (true, mergedAt);
+        lock (pr42.Reviews)
         {
-            c.Bypass = new Bypass { Mode = "Team", Team = "acme/emergency-merge", Login = "decl-gh", GrantedAt = granted, ExpiresAt = granted.AddHours(2), RevokedAt = granted.AddMinutes(30) };
-            var pr = c.PullRequests[0];
-            (pr.Title, pr.AuthorLogin, pr.HeadSha, pr.BaseRef, pr.Merged, pr.MergedAt, pr.FetchedAt) =
-                ("Revert payments 2.3", "octocat", "9f2c1e0d8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e", "main", true, granted.AddMinutes(5), granted);
-            var jira = c.JiraIssues[0];
-            (jira.Summary, jira.Status, jira.StatusCategory, jira.FetchedAt) = ("Payments outage", "Done", "done", granted);
-            return [];
-        });
+            pr42.Reviews.Add(FakeGitHub.Review(90, DeclarerLogin, 7, "APPROVED", approvedAt)); // the declarer's own: does not count
+            pr42.Reviews.Add(FakeGitHub.Review(91, "hubot", 2, "APPROVED", approvedAt));
+        }
+        var flippedAt = DateTimeOffset.UtcNow;
+        (jira["OPS-7"].StatusName, jira["OPS-7"].CategoryKey, jira["OPS-7"].CategoryName) = ("Done", "done", "Done");
         await Bot.InteractionAsync(ApprovalTests.Click(Reviewer1, ReviewActions.Approve, $"BG-{one}"));
 
         // BG-3: declared by mistake and cancelled.
@@ -107,10 +148,12 @@ public class EvidenceHistoryTests : BotTest
 
         // BG-4: still open; its summary would be a formula in a spreadsheet.
         var four = await DeclareAsync("=SUM(1+1) hotfix cache");
-        await Eventually.Until(() => Enumerable.Range(1, 3).All(i => Bot.Store.Get(i)!.NextStepAt is null), "every note and update of the first three sent");
+        await Eventually.Until(() => Bot.Store.Get(one)!.Bypass!.RevokedAt is not null, "BG-2's bypass ended", TimeSpan.FromSeconds(20));
+        await Eventually.Until(() => Enumerable.Range(1, 3).All(i => Bot.Store.Get(i)!.NextStepAt is null), "every note and update of the first three sent", TimeSpan.FromSeconds(20));
 
         // ---- Reviewed on time, with bypass, PR and Jira facts.
         var c1 = Bot.Store.Get(one)!;
+        IReadOnlyList<AuditEvent> trail(int id) => Bot.Store.AuditTrail(id);
         var p1 = await JsonAsync($"/evidence/BG-{one}");
         Assert.Equal($"BG-{one}", S(p1["id"]));
         Assert.Equal("reviewed", S(p1["status"]));
@@ -121,17 +164,22 @@ public class EvidenceHistoryTests : BotTest
         Assert.Equal("Roll back payments deploy", S(d["summary"]));
         Assert.Equal("C2147483705", S(d["channel"]));
         Assert.Equal("command", S(d["source"]));
-        Assert.Equal(["https://github.com/acme/pay/pull/42", "https://acme.atlassian.net/browse/OPS-7"], d["links"]!.AsArray().Select(l => S(l!["url"])));
+        Assert.Equal(["https://github.com/acme/pay/pull/42", $"{jira.Url}/browse/OPS-7"], d["links"]!.AsArray().Select(l => S(l!["url"])));
         Assert.Equal(["acme/pay#42", "OPS-7"], d["links"]!.AsArray().Select(l => S(l!["ref"])));
         var b = p1["bypass"]!;
+        var bypass = c1.Bypass!;
         Assert.Equal("Team", S(b["mode"]));
-        Assert.Equal("acme/emergency-merge", S(b["team"]));
-        Assert.Equal("decl-gh", S(b["login"]));
-        Assert.Equal(granted, T(b["granted_at"]));
-        Assert.Equal(granted.AddHours(2), T(b["expires_at"]));
-        Assert.Equal(granted.AddMinutes(30), T(b["revoked_at"]));
-        Assert.Equal(granted.AddMinutes(30), T(b["ended_at"]));
-        Assert.Equal("30m", S(b["duration"]));
+        Assert.Equal(Team, S(b["team"]));
+        Assert.Equal(DeclarerLogin, S(b["login"]));
+        Assert.True(b["granted"]!.GetValue<bool>());
+        Assert.Equal(bypass.GrantedAt, T(b["granted_at"]));
+        Assert.InRange(bypass.GrantedAt, c1.DeclaredAt, c1.DeclaredAt.AddSeconds(10));
+        Assert.Equal(bypass.GrantedAt.AddSeconds(4), T(b["expires_at"]));
+        Assert.Equal(bypass.RevokedAt, T(b["revoked_at"]));
+        Assert.Equal(bypass.RevokedAt, T(b["ended_at"]));
+        Assert.Null(b["not_granted_reason"]);
+        Assert.Single(trail(one), e => e.Type == GitHubAuditTypes.BypassGranted);
+        Assert.Single(trail(one), e => e.Type == GitHubAuditTypes.BypassRevoked);
         var a = p1["announcement"]!;
         Assert.Equal(TestBot.Channel, S(a["channel"]));
         Assert.Equal(c1.Announcement!.Ts, S(a["ts"]));
@@ -156,25 +204,41 @@ public class EvidenceHistoryTests : BotTest
         var pr1 = Assert.Single(p1["pull_requests"]!.AsArray())!;
         Assert.Equal("acme/pay#42", S(pr1["ref"]));
         Assert.Equal("octocat", S(pr1["author"]));
+        Assert.Equal("Revert payments 2.3", S(pr1["title"]));
         Assert.Equal("9f2c1e0d8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e", S(pr1["head_sha"]));
         Assert.True(pr1["merged"]!.GetValue<bool>());
-        Assert.Equal(granted.AddMinutes(5), T(pr1["merged_at"]));
+        Assert.Equal(mergedAt, T(pr1["merged_at"]));
+        Assert.Equal("hubot", S(pr1["approved_by"]));
+        Assert.Equal(2, pr1["approved_by_id"]!.GetValue<long>());
+        Assert.Equal(approvedAt, T(pr1["approved_at"]));
+        Assert.True(pr1["review"]!["satisfied"]!.GetValue<bool>());
         var j1 = Assert.Single(p1["jira_issues"]!.AsArray())!;
+        var linkedIssue = c1.JiraIssues[0];
         Assert.Equal("OPS-7", S(j1["key"]));
+        Assert.Equal("Done", S(j1["status_at_review"]));
+        Assert.Equal("done", S(j1["status_category_at_review"]));
+        Assert.Equal(linkedIssue.StatusAtReviewAsOf, T(j1["status_at_review_as_of"]));
+        // Read by a review check after the flip at the fake (not the declaration's "In Progress"), before the packet was made.
+        Assert.InRange(T(j1["status_at_review_as_of"]), flippedAt, T(p1["generated_at"]));
         Assert.Equal("Done", S(j1["status"]));
-        Assert.Equal("done", S(j1["status_category"]));
-        Assert.Equal(granted, T(j1["status_as_of"]));
-        Assert.Equal("https://acme.atlassian.net/browse/OPS-7", S(j1["url"]));
+        Assert.Equal(linkedIssue.FetchedAt, T(j1["status_as_of"]));
+        Assert.Equal($"{jira.Url}/browse/OPS-7", S(j1["url"]));
+        Assert.True(j1["review"]!["satisfied"]!.GetValue<bool>());
         Assert.Contains(p1["evidence_checks"]!.AsArray(), e => S(e!["kind"]) == "SlackApproval" && e["satisfied"]!.GetValue<bool>());
         Assert.Null(p1["cancellation"]);
-        var trail1 = Bot.Store.AuditTrail(one);
+        var trail1 = trail(one);
         Assert.Equal(trail1.Select(e => e.Hash), p1["audit_trail"]!.AsArray().Select(e => S(e!["hash"])));
         Assert.Equal(trail1.Select(e => e.Type), p1["audit_trail"]!.AsArray().Select(e => S(e!["type"])));
 
         // ---- Reminded, overdue, escalated, change requested, refused self-approval, approved late.
         var c2 = Bot.Store.Get(two)!;
         var p2 = await JsonAsync($"/evidence/BG-{two}");
-        Assert.Null(p2["bypass"]);
+        var b2 = p2["bypass"]!;
+        Assert.False(b2["granted"]!.GetValue<bool>());
+        Assert.Null(b2["granted_at"]);
+        Assert.Null(b2["expires_at"]);
+        Assert.Null(b2["ended_at"]);
+        Assert.StartsWith("not granted: GitHub answered 404 for team `acme/emergency-merge`", S(b2["not_granted_reason"]));
         var v2 = p2["verdict"]!;
         Assert.Equal("reviewed_late", S(v2["outcome"]));
         var late = c2.ReviewedAt!.Value - c2.DueAt;
@@ -239,12 +303,20 @@ public class EvidenceHistoryTests : BotTest
         Assert.Equal(["reviewed_late", "reviewed_on_time", "cancelled", expected4], rows.Select(r => S(r!["verdict"])));
         var r1 = rows[one - 1]!;
         Assert.Equal("Team", S(r1["bypass_mode"]));
-        Assert.Equal("acme/emergency-merge", S(r1["bypass_granted"]));
-        Assert.Equal(granted.AddMinutes(30), T(r1["bypass_ended_at"]));
+        Assert.Equal(Team, S(r1["bypass_granted"]));
+        Assert.Equal(bypass.GrantedAt, T(r1["bypass_granted_at"]));
+        Assert.Equal(bypass.RevokedAt, T(r1["bypass_ended_at"]));
         Assert.Equal("acme/pay#42", S(r1["pull_requests"]));
+        Assert.Equal("hubot", S(r1["pr_approved_by"]));
+        Assert.Equal(approvedAt, T(r1["pr_approved_at"]));
+        Assert.Equal(mergedAt, T(r1["pr_merged_at"]));
         Assert.Equal("OPS-7", S(r1["jira_issues"]));
+        Assert.Equal("OPS-7: Done", S(r1["jira_status_at_review"]));
         Assert.Equal($"https://breakglass.example.com/evidence/BG-{one}", S(r1["evidence_url"]));
         var r2 = rows[two - 1]!;
+        Assert.StartsWith("not granted: ", S(r2["bypass_granted"]));
+        Assert.Null(r2["bypass_granted_at"]);
+        Assert.Null(r2["bypass_ended_at"]);
         Assert.Equal(Math.Round((long)late.TotalSeconds / 60.0, 1), r2["late_by_minutes"]!.GetValue<double>(), 3);
         Assert.Equal(1, r2["change_requests"]!.GetValue<int>());
         Assert.Equal(2, r2["escalations"]!.GetValue<int>());

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Text.RegularExpressions;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Reviewing;
 using BreakGlassBot.Tests.Reviewing;
@@ -33,6 +34,20 @@ public class EvidencePageBrowserTests(Chromium chromium) : BotTest, IClassFixtur
         await Bot.CommandJsonAsync("Roll back payments deploy https://github.com/acme/pay/pull/42");
         await Eventually.Until(() => Bot.Store.Get(1)!.Announcement is not null, "announced");
         Bot.Store.Update(1, c => { c.Justification = "Checkout down " + Hostile; return []; }); // as typed in the modal
+        // The facts the GitHub and Jira integrations record (EvidenceHistoryTests builds them through the real steps;
+        // here only their rendering matters), and a reminder the tracker decided.
+        var declared = Bot.Store.Get(1)!.DeclaredAt;
+        var granted = declared.AddSeconds(1);
+        Bot.Store.Update(1, c =>
+        {
+            c.Bypass = new Bypass { Mode = "Team", Team = "acme/emergency-merge", Login = "decl-gh", GrantedAt = granted, ExpiresAt = granted.AddHours(2), RevokedAt = granted.AddMinutes(30) };
+            var pr = c.PullRequests[0];
+            (pr.AuthorLogin, pr.Merged, pr.MergedAt, pr.ApprovedBy, pr.ApprovedById, pr.ApprovedAt) = ("octocat", true, granted.AddMinutes(5), "hubot", 2, granted.AddMinutes(6));
+            c.JiraIssues.Add(new LinkedJiraIssue { Key = "OPS-7", Status = "Reopened", StatusCategory = "indeterminate", FetchedAt = granted.AddMinutes(9),
+                StatusAtReview = "Done", StatusCategoryAtReview = "done", StatusAtReviewAsOf = granted.AddMinutes(7) });
+            c.Reminders.Add(new Reminder { User = Reviewer1, At = granted.AddMinutes(2), Kind = "reminder", Number = 1 });
+            return [];
+        });
         await Bot.InteractionAsync(ApprovalTests.Click(Reviewer1, ReviewActions.Approve, "BG-1"));
         await Eventually.Until(() => Bot.Store.Get(1)!.Status == ChangeStatus.Reviewed, "reviewed", TimeSpan.FromSeconds(40));
 
@@ -59,7 +74,43 @@ public class EvidencePageBrowserTests(Chromium chromium) : BotTest, IClassFixtur
         Assert.DoesNotContain("<script", dom);
         Assert.DoesNotContain("<img", dom);
         Assert.Equal(1, proxy.Forwarded);
+
+        // Each section, with its values.
+        var change = Bot.Store.Get(1)!;
+        var policy = Bot.Store.AuditTrail(1).First(e => e.Type == AuditTypes.Declared).Data["policy"];
+        var bypass = Section(dom, "bypass");
+        Assert.Contains("<th>Mode</th><td>Team</td>", bypass);
+        Assert.Contains("<th>Granted</th><td>acme/emergency-merge to decl-gh</td>", bypass);
+        Assert.Contains($"<th>Start</th><td>{Time(granted)}</td>", bypass);
+        Assert.Contains($"<th>Expires</th><td>{Time(granted.AddHours(2))}</td>", bypass);
+        Assert.Contains($"<th>End</th><td>{Time(granted.AddMinutes(30))} (30m)</td>", bypass);
+        var deadline = Section(dom, "deadline");
+        Assert.Contains($"<th>Due</th><td>{Time(change.DueAt)}</td>", deadline);
+        Assert.Contains($"<th>Policy</th><td>{System.Net.WebUtility.HtmlEncode(policy)} (recorded at declaration)</td>", deadline);
+        Assert.Contains($"<th>Reviewed</th><td>{Time(change.ReviewedAt!.Value)}</td>", deadline);
+        var reminders = Section(dom, "reminders");
+        Assert.Contains($"<td>1</td><td>reminder</td><td>{Reviewer1}</td><td>{Time(granted.AddMinutes(2))}</td><td>not delivered</td>", reminders);
+        var prs = Section(dom, "pull-requests");
+        Assert.Contains("<td>octocat</td>", prs);
+        Assert.Contains($"<td>merged {Time(granted.AddMinutes(5))}</td>", prs);
+        Assert.Contains($"<td>hubot at {Time(granted.AddMinutes(6))}</td>", prs);
+        var issues = Section(dom, "jira-issues");
+        Assert.Contains($"<td>Done (done) ({Time(granted.AddMinutes(7))})</td>", issues);
+        Assert.Contains($"<td>Reopened (indeterminate) ({Time(granted.AddMinutes(9))})</td>", issues);
+        Assert.Matches(@"^<p class=""verdict reviewed_on_time"" id=""verdict"">Verdict: reviewed on time \([^)]+ before the deadline\)</p>$",
+            Regex.Match(dom, @"<p class=""verdict[^>]*>[^<]*</p>").Value);
     }
+
+    /// <summary>The HTML from the section's heading to the next heading.</summary>
+    static string Section(string dom, string id)
+    {
+        var start = dom.IndexOf($"<h2 id=\"{id}\">", StringComparison.Ordinal);
+        Assert.True(start >= 0, $"section {id} rendered");
+        var end = dom.IndexOf("<h2", start + 4, StringComparison.Ordinal);
+        return end < 0 ? dom[start..] : dom[start..end];
+    }
+
+    static string Time(DateTimeOffset t) => $"<time datetime=\"{t.UtcDateTime:O}\">{BreakGlassBot.Evidence.EvidenceBuilder.Time(t)}</time>";
 
     /// <summary>A loopback reverse proxy that adds Authorization: Bearer to every GET it forwards.</summary>
     sealed class AuthorizingProxy : IAsyncDisposable

@@ -88,11 +88,16 @@ public class ReviewEvidenceTests : GitHubBotTest
 {
     static readonly DateTimeOffset MergedAt = new(2025, 3, 1, 12, 0, 0, TimeSpan.Zero);
 
+    const string DeclarerLogin = "Decl-GH";
+
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?> { [$"People:{TestBot.Declarer}:GitHub"] = DeclarerLogin };
+
     IEvidenceSource Source => Bot.App.Services.GetServices<IEvidenceSource>().Single(s => s.Kind == EvidenceKind.PullRequestApproved);
 
     static EmergencyChange Linking(params (string Owner, string Repo, int Number)[] prs) => new()
     {
         Id = 1,
+        DeclaredBy = TestBot.Declarer,
         PullRequests = [.. prs.Select(p => new LinkedPullRequest { Owner = p.Owner, Repo = p.Repo, Number = p.Number })],
     };
 
@@ -175,5 +180,50 @@ public class ReviewEvidenceTests : GitHubBotTest
         GitHub.Down = true;
         var e = await Assert.ThrowsAsync<GitHubException>(CheckAsync);
         Assert.Equal(GitHubFailure.Unavailable, e.Failure);
+    }
+
+    [Fact]
+    public async Task TheDeclarersOwnApprovalDoesNotCountAndTheLoginIsComparedIgnoringCase()
+    {
+        AddReview(FakeGitHub.Review(81, "decl-gh", 7, "APPROVED", DateTimeOffset.UtcNow.AddMinutes(-1)));
+        var r = await CheckAsync();
+        Assert.False(r.Satisfied);
+        Assert.Contains($"the declarer of the change ({DeclarerLogin}) approved it, which does not count", r.Missing);
+        Assert.Contains($"from someone other than its author octocat and the declarer {DeclarerLogin}", r.Missing);
+
+        AddReview(FakeGitHub.Review(82, "hubot", 2, "APPROVED", DateTimeOffset.UtcNow));
+        Assert.True((await CheckAsync()).Satisfied);
+    }
+
+    [Fact]
+    public async Task AReviewWithoutSubmittedAtFromTheWireIsNotAnApproval()
+    {
+        // GitHub answers submitted_at: null for a pending review; Octokit must read it, and the rule must not count it.
+        AddReview(FakeGitHub.Review(81, "hubot", 2, "APPROVED", null));
+        var r = await CheckAsync();
+        Assert.False(r.Satisfied);
+        Assert.Equal($"{Pr} has no approving review yet: an approving review from someone other than its author octocat and the declarer {DeclarerLogin} is needed.", r.Missing);
+    }
+
+    [Fact]
+    public async Task TheApprovingReviewAndTheMergeTimeAreRecordedOnTheChange()
+    {
+        var pr = GitHub.PullRequest(Pr);
+        pr.Merged = true;
+        pr.MergedAt = MergedAt;
+        AddReview(FakeGitHub.Review(80, "monalisa", 3, "APPROVED", MergedAt.AddHours(-1))); // before the merge: does not count
+        AddReview(FakeGitHub.Review(81, "hubot", 2, "APPROVED", MergedAt.AddHours(2)));
+        var r = await CheckAsync();
+        Assert.True(r.Satisfied, r.Missing);
+
+        var change = Linking(("acme", "api", 1347)); // as stored: no webhook ever said it was merged
+        Assert.False(change.PullRequests[0].Merged);
+        Assert.NotNull(r.Record);
+        r.Record(change);
+        var linked = change.PullRequests[0];
+        Assert.Equal(("hubot", 2L, MergedAt.AddHours(2)), (linked.ApprovedBy, linked.ApprovedById, linked.ApprovedAt));
+        Assert.True(linked.Merged);
+        Assert.Equal(MergedAt, linked.MergedAt);
+        Assert.NotNull(linked.ReviewCheckedAt);
     }
 }

@@ -69,14 +69,20 @@ public class JiraEvidenceTests : JiraBotTest
         Assert.EndsWith("/rest/api/3/issue/PAY-99", Jira.CallsTo(FakeJira.GetIssue).Last().Path);
     }
 
-    [Fact]
-    public async Task AnIssueJiraRefusedDoesNotApplyAndJiraDownThrowsSoTheTrackerAsksLater()
+    [Theory]
+    [InlineData(404, "Issue does not exist or you do not have permission to see it.")]
+    [InlineData(403, "You do not have the permission to see the specified issue.")]
+    public async Task AnIssueJiraSaysIsNotThereWhenReadDoesNotApplyAndJiraDownThrowsSoTheTrackerAsksLater(int status, string message)
     {
         Jira.Add("OPS-8");
+        Jira.Add("OPS-9");
+        Jira.Fail(FakeJira.GetIssue, FakeJira.Status(status, "{\"errorMessages\":[\"" + message + "\"],\"errors\":{}}"), when: c => c.Path.Contains("OPS-9"));
         await StartBotAsync();
-        await Bot.CommandJsonAsync("Fix it OPS-404");
+        await Bot.CommandJsonAsync("Fix it OPS-9");
         await StepSettled(JiraStepKinds.Link);
-        Assert.False(Source.AppliesTo(Change()), "the only issue has a Problem");
+        Assert.Contains(message, Assert.Single(Change().JiraIssues).Problem);
+        Assert.False(Source.AppliesTo(Change()), "the only issue is not there");
+        Assert.Contains("Jira does not know the issue(s) linked to BG-1 (OPS-9)", Source.NotApplicable(Change()));
 
         await Bot.CommandJsonAsync("Fix it OPS-8");
         await StepSettled(JiraStepKinds.Link, id: 2);
@@ -91,6 +97,58 @@ public class JiraEvidenceTests : JiraBotTest
         var gone = Assert.Single(await Source.CheckAsync(Change(2), CancellationToken.None));
         Assert.False(gone.Satisfied);
         Assert.Contains("OPS-8 can no longer be read by the bot", gone.Missing);
+    }
+
+    [Fact]
+    public async Task AnIssueWhoseCommentJiraRefusesIsReportedOnceButStillCountsAsEvidence()
+    {
+        Jira.Add("SEC-1");
+        Jira.Fail(FakeJira.AddComment, FakeJira.Status(403, """{"errorMessages":["You do not have permission to comment on this issue."],"errors":{}}"""));
+        await StartBotAsync();
+        await Bot.CommandJsonAsync("Fix it SEC-1");
+        await StepSettled(JiraStepKinds.Link);
+        await Eventually.Until(() => Thread().Any(m => m.Text.Contains("You do not have permission to comment on this issue.")), "refusal reported");
+
+        var linked = Assert.Single(Change().JiraIssues);
+        Assert.Null(linked.Problem);
+        Assert.Contains("HTTP 403", linked.CommentProblem);
+        Assert.Equal("In Progress", linked.Status);
+        Assert.Single(Thread(), m => m.Text.Contains("You do not have permission to comment"));
+        Assert.Contains("The issue stays linked and its review status still counts", Thread().Single(m => m.Text.Contains("You do not have permission")).Text);
+
+        // Still evidence: not reviewed while in progress, reviewed once done.
+        Assert.True(Source.AppliesTo(Change()));
+        Assert.False(Assert.Single(await Source.CheckAsync(Change(), CancellationToken.None)).Satisfied);
+        Jira["SEC-1"].CategoryKey = "done";
+        Assert.True(Assert.Single(await Source.CheckAsync(Change(), CancellationToken.None)).Satisfied);
+        Assert.Single(Jira.CallsTo(FakeJira.AddComment)); // reported once, not retried
+    }
+
+    [Fact]
+    public async Task WhenNoLinkedKeyExistsAndAProjectIsSetTheBotCreatesTheIssue()
+    {
+        await StartBotAsync(extra: new Dictionary<string, string?> { ["Jira:ProjectKey"] = "OPS" });
+        await Bot.CommandJsonAsync("Fix it OPS-404 OPS-405");
+        await Eventually.Until(() => Change().JiraIssues.Any(i => i.CreatedByBot), "issue created");
+        await AllSettled();
+
+        var change = Change();
+        Assert.Equal(["OPS-404", "OPS-405", "OPS-100"], change.JiraIssues.Select(i => i.Key));
+        Assert.Equal("OPS-100", Assert.Single(change.JiraIssues, i => i.Problem is null).Key);
+        Assert.Single(Jira.CallsTo(FakeJira.CreateIssue));
+        Assert.True(Source.AppliesTo(change));
+        await Eventually.Until(() => Thread().Any(m => m.Text.Contains("None of the linked Jira issues could be found, so the bot created")), "creation said in the thread");
+    }
+
+    [Fact]
+    public async Task WhenOneLinkedKeyExistsNoIssueIsCreated()
+    {
+        Jira.Add("OPS-7");
+        await StartBotAsync(extra: new Dictionary<string, string?> { ["Jira:ProjectKey"] = "OPS" });
+        await Bot.CommandJsonAsync("Fix it OPS-404 OPS-7");
+        await AllSettled();
+        Assert.Empty(Jira.CallsTo(FakeJira.CreateIssue));
+        Assert.DoesNotContain(Change().JiraIssues, i => i.CreatedByBot);
     }
 
     [Fact]

@@ -160,4 +160,74 @@ public class JiraFaultTests : JiraBotTest
         Assert.Empty(Jira["OPS-7"].Labels);
         Assert.Contains("not on the appropriate screen", Assert.Single(Audit(JiraAuditTypes.Linked)).Data["label"]);
     }
+
+    [Theory]
+    [InlineData(405)]
+    [InlineData(409)]
+    [InlineData(410)]
+    [InlineData(413)]
+    [InlineData(422)]
+    public async Task AnyLastingRefusalOfTheCommentIsReportedOnceAndNotRetried(int status)
+    {
+        Jira.Add("OPS-7");
+        Jira.Fail(FakeJira.AddComment, FakeJira.Status(status), times: 100);
+        await StartBotAsync();
+        await Bot.CommandJsonAsync("Fix it OPS-7");
+        await StepSettled(JiraStepKinds.Link);
+        await Eventually.Until(() => Thread().Any(m => m.Text.Contains($"Could not record BG-1 on Jira issue OPS-7: Jira refused the request (HTTP {status})")), "give-up reported");
+        await Eventually.Stays(() => Jira.CallsTo(FakeJira.AddComment).Count == 1, "not retried", TimeSpan.FromMilliseconds(400));
+
+        Assert.Equal(StepState.Abandoned, StepOf(Change(), JiraStepKinds.Link).State);
+        Assert.Single(Thread(), m => m.Text.Contains("Could not record"));
+        Assert.Null(Assert.Single(Change().JiraIssues).Problem); // readable: it still counts as evidence
+    }
+
+    [Fact]
+    public async Task A408IsRetriedLikeAnOutage()
+    {
+        Jira.Add("OPS-7");
+        Jira.Fail(FakeJira.AddComment, FakeJira.Status(408));
+        await StartBotAsync();
+        await Bot.CommandJsonAsync("Fix it OPS-7");
+        await StepSettled(JiraStepKinds.Link);
+        Assert.Equal(StepState.Done, StepOf(Change(), JiraStepKinds.Link).State);
+        Assert.Single(Jira["OPS-7"].Comments);
+    }
+
+    [Fact]
+    public async Task AnIssueAnswerThatIsNotJsonIsReportedOnceAndNotRetried()
+    {
+        Jira.Add("OPS-7");
+        Jira.Fail(FakeJira.GetIssue, new Fault.Malformed(), times: 100);
+        await StartBotAsync();
+        await Bot.CommandJsonAsync("Fix it OPS-7");
+        await StepSettled(JiraStepKinds.Link);
+        await Eventually.Until(() => Thread().Any(m => m.Text.Contains("Could not record BG-1 on Jira issue OPS-7: Jira answered with something that is not JSON")), "give-up reported");
+        await Eventually.Stays(() => Jira.CallsTo(FakeJira.GetIssue).Count == 1, "not retried", TimeSpan.FromMilliseconds(400));
+        Assert.Equal(StepState.Abandoned, StepOf(Change(), JiraStepKinds.Link).State);
+    }
+
+    [Fact]
+    public async Task AnIssueAnswerWithoutAKeyIsReportedOnceAndNotRetried()
+    {
+        Jira.Add("OPS-7");
+        Jira.Fail(FakeJira.GetIssue, FakeJira.Status(200, """{"id":"10001","fields":{}}"""), times: 100);
+        await StartBotAsync();
+        await Bot.CommandJsonAsync("Fix it OPS-7");
+        await StepSettled(JiraStepKinds.Link);
+        await Eventually.Until(() => Thread().Any(m => m.Text.Contains("Jira's answer has no issue key")), "give-up reported");
+        await Eventually.Stays(() => Jira.CallsTo(FakeJira.GetIssue).Count == 1, "not retried", TimeSpan.FromMilliseconds(400));
+    }
+
+    [Fact]
+    public async Task ACreatedAnswerWithoutAKeyIsReportedOnceAndNotRetried()
+    {
+        Jira.Fail(FakeJira.CreateIssue, FakeJira.Status(201, """{"id":"10001"}"""), times: 100);
+        await StartBotAsync(extra: new Dictionary<string, string?> { ["Jira:ProjectKey"] = "OPS" });
+        await Bot.CommandJsonAsync("Fix it");
+        await StepSettled(JiraStepKinds.Create);
+        await Eventually.Until(() => Thread().Any(m => m.Text.Contains("Jira's answer has no issue key")), "give-up reported");
+        await Eventually.Stays(() => Jira.CallsTo(FakeJira.CreateIssue).Count == 1, "not retried", TimeSpan.FromMilliseconds(400));
+        Assert.Equal(StepState.Abandoned, StepOf(Change(), JiraStepKinds.Create).State);
+    }
 }
