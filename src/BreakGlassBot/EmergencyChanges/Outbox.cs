@@ -206,6 +206,9 @@ internal sealed partial class OutboxWorker(ChangeStore store, Outbox outbox, IEn
                 case StepOutcome.Retry retry:
                     var first = s.LastError != retry.Error;
                     s.LastError = retry.Error;
+                    // Only an unbroken run of clear refusals proves nothing was posted. Once an attempt may have reached
+                    // Slack (or crashed unrecorded), a later clear error (a 429 on the lookup) says nothing about that post.
+                    if (s.AttemptsKnownUnsent == attempt - 1 && !BreakGlassBot.Slack.SlackPosting.IsUncertain(retry.Error)) s.AttemptsKnownUnsent = attempt;
                     s.NextAttemptAt = now + (retry.After is { } after && after > outbox.Backoff(s.Attempts) ? after : outbox.Backoff(s.Attempts));
                     LogStepRetry(log, c.ChangeId.ToString(), s.Kind, s.Target, attempt, retry.Error, s.NextAttemptAt);
                     if (description is not null && !s.FailureReported)
