@@ -90,6 +90,7 @@ public static class HostingExtensions
         s.AddSingleton<IStepHandler, ThreadNoteStep>();
         s.AddSingleton<IThreadNoteSource, CancelledNote>();
         s.AddSingleton<IThreadNoteSource, StepNotes>();
+        s.AddSingleton<IDirectMessageSource, AnnouncementBlockedNotice>();
         return builder;
     }
 }
