@@ -39,6 +39,8 @@ internal sealed class BreakGlassCommand(
 {
     public const string SlashCommandName = "/breakglass";
     const int ListLimit = 15;
+    /// <summary>For "/breakglass status page down in eu": the first word picked a sub-command the user did not mean.</summary>
+    public const string DeclareInstead = "\nTo declare an emergency with this text, start it with a different word, or use `/breakglass` alone to open the form.";
 
     readonly Dictionary<string, ISubCommand> extras = extraCommands.ToDictionary(c => c.Name, StringComparer.OrdinalIgnoreCase);
 
@@ -127,7 +129,7 @@ internal sealed class BreakGlassCommand(
                 : new CommandReply($"Your open changes ({mine.Count}):\n" + string.Join('\n', mine.Take(ListLimit).Select(c => messages.Line(c, now))));
         }
         if (!ChangeId.TryParse(args, out var id))
-            return new CommandReply($":warning: '{Blocks.Escape(args)}' is not a change id. Type `/breakglass status BG-42`.");
+            return new CommandReply($":warning: '{Blocks.Escape(args)}' is not a change id. Type `/breakglass status BG-42`." + DeclareInstead);
         var change = store.Get(id.Number);
         if (change is null)
             return new CommandReply($":warning: There is no {id}. `/breakglass list` shows the open changes.");
@@ -146,7 +148,7 @@ internal sealed class BreakGlassCommand(
             _ => ("", 0, null),
         };
         if (items is null)
-            return new CommandReply($":warning: I can list `open`, `overdue` or `mine`, not '{Blocks.Escape(args)}'. Type `/breakglass list overdue`.");
+            return new CommandReply($":warning: I can list `open`, `overdue` or `mine`, not '{Blocks.Escape(args)}'. Type `/breakglass list overdue`." + DeclareInstead);
         if (count == 0)
             return new CommandReply($"{title}: none.");
         var lines = items.Take(ListLimit).Select(c => messages.Line(c, now)).ToList();
@@ -167,7 +169,7 @@ internal sealed class BreakGlassCommand(
         var space = args.IndexOf(' ');
         var idText = space < 0 ? args : args[..space];
         var reason = space < 0 ? "" : args[(space + 1)..].Trim();
-        if (!ChangeId.TryParse(idText, out var id)) return new CommandReply(":warning: Which change? " + usage);
+        if (!ChangeId.TryParse(idText, out var id)) return new CommandReply(":warning: Which change? " + usage + (args.Length > 0 ? DeclareInstead : ""));
         if (reason.Length == 0) return new CommandReply($":warning: Say why {id} is cancelled. " + usage);
         var now = time.GetUtcNow();
         string? refusal = null;

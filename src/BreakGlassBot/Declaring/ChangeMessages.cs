@@ -2,12 +2,16 @@ using System.Text;
 using System.Text.Json.Nodes;
 using BreakGlassBot.Deadlines;
 using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Hosting;
 using BreakGlassBot.Slack;
 
 namespace BreakGlassBot.Declaring;
 
+/// <summary>How the bypass is granted (GitHub:BypassMode, GitHub:BypassTeam, Policy:BypassDuration), for the confirmation's wording.</summary>
+public sealed record BypassSettings(BypassMode Mode, string? Team, TimeSpan Duration);
+
 /// <summary>Pure builders for every message about a change. User text is always escaped.</summary>
-public sealed class ChangeMessages(string? jiraBaseUrl, string? announcementChannel)
+public sealed class ChangeMessages(string? jiraBaseUrl, string? announcementChannel, BypassSettings? bypass = null)
 {
     public const string AnnouncementEventType = "breakglass_announcement";
     public const string NoteEventType = "breakglass_note";
@@ -85,10 +89,20 @@ public sealed class ChangeMessages(string? jiraBaseUrl, string? announcementChan
     public CommandReply Confirmation(EmergencyChange change)
     {
         var text = $":rotating_light: *{change.ChangeId}* declared: {Blocks.Escape(change.Summary)}\n"
-            + $"The bypass is yours now. Announcing in <#{announcementChannel}>; retrospective review due {Blocks.Date(change.DueAt)}.\n"
+            + $"{BypassLine(change)} Announcing in <#{announcementChannel}>; retrospective review due {Blocks.Date(change.DueAt)}.\n"
             + $"Links: {Links(change)}";
         return new CommandReply(text, Blocks.List(Blocks.Section(text), Blocks.Context($"`/breakglass status {change.ChangeId}` shows where it stands.")));
     }
+
+    /// <summary>What the declarer may do now, by GitHub:BypassMode: only Team and MergeByBot give the bot anything to grant.</summary>
+    public string BypassLine(EmergencyChange change) => bypass switch
+    {
+        { Mode: BypassMode.Team, Team: var team, Duration: var d } =>
+            $"Your GitHub account is being added to `{Blocks.Escape(team ?? "")}` for {ReviewPolicy.Format(d)} (the thread says when it is done).",
+        { Mode: BypassMode.MergeByBot, Duration: var d } =>
+            $"For the next {ReviewPolicy.Format(d)} the bot merges your pull requests: use *Merge now* in the thread or `/breakglass merge {change.ChangeId}`.",
+        _ => "The change is recorded; the bot grants no access itself (an admin bypasses the branch rules by hand if needed).",
+    };
 
     public string Line(EmergencyChange c, DateTimeOffset now)
     {

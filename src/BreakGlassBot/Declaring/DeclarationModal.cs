@@ -4,7 +4,7 @@ using BreakGlassBot.Slack;
 namespace BreakGlassBot.Declaring;
 
 /// <summary>The declaration form (bare /breakglass) and its submission.</summary>
-internal sealed class DeclarationModal(Declarations declarations, ChangeMessages messages) : IViewSubmissionHandler
+internal sealed class DeclarationModal(Declarations declarations, ChangeMessages messages, Permissions permissions) : IViewSubmissionHandler
 {
     public const string CallbackId = "breakglass_declare";
     public const string SummaryBlock = "summary";
@@ -18,6 +18,12 @@ internal sealed class DeclarationModal(Declarations declarations, ChangeMessages
 
     public async Task<IResult> SubmitAsync(InteractionPayload payload, CancellationToken ct)
     {
+        // Checked again here, not only when the form opened: Slack:Declarers may have changed since, or the submitter differ.
+        if (!permissions.MayDeclare(payload.User.Id))
+            return Results.Json(new { response_action = "errors", errors = new Dictionary<string, string>
+            {
+                [SummaryBlock] = "Only the configured declarers (Slack:Declarers) may break the glass. Ask one of them, or an admin, to declare it.",
+            } });
         var (request, errors) = Read(payload);
         if (request is null)
             return Results.Json(new { response_action = "errors", errors });

@@ -3,30 +3,98 @@ using BreakGlassBot.EmergencyChanges;
 namespace BreakGlassBot.Declaring;
 
 /// <summary>What a user typed after /breakglass, split into summary and links.</summary>
-public sealed record DeclarationText(string Summary, IReadOnlyList<PullRequestRef> PullRequests, IReadOnlyList<JiraIssueKey> JiraKeys, IReadOnlyList<string> Problems)
+public sealed partial record DeclarationText(string Summary, IReadOnlyList<PullRequestRef> PullRequests, IReadOnlyList<JiraIssueKey> JiraKeys, IReadOnlyList<string> Problems)
 {
     public const int MaxSummaryLength = 300;
 
     /// <summary>
-    /// Tokens that are PR URLs or Jira keys become links; the rest is the summary. Slack may wrap URLs
-    /// as &lt;https://…&gt; or &lt;https://…|label&gt; (when the command escapes links): both are accepted.
+    /// Tokens that are PR URLs, Jira keys or Jira browse URLs become links; the summary is the text as typed with only
+    /// those links taken out (punctuation kept, whitespace collapsed). Slack may wrap URLs as &lt;https://…&gt; or
+    /// &lt;https://…|label&gt; (when the command escapes links): both are accepted.
     /// </summary>
     public static DeclarationText Parse(string text)
     {
         var prs = new List<PullRequestRef>();
         var keys = new List<JiraIssueKey>();
         var problems = new List<string>();
-        var words = new List<string>();
-        foreach (var raw in text.Split((char[])[' ', '\t', '\n', '\r', ','], StringSplitOptions.RemoveEmptyEntries))
+        var removed = new List<(int Start, int Length)>();
+        foreach (var match in TokenPattern().EnumerateMatches(text))
         {
+            var raw = text.Substring(match.Index, match.Length);
             var token = Unwrap(raw);
-            if (PullRequestRef.TryParse(token, out var pr)) { if (!prs.Contains(pr)) prs.Add(pr); }
-            else if (JiraIssueKey.TryParse(token.TrimEnd('.', ';', ':'), out var key)) { if (!keys.Contains(key)) keys.Add(key); }
-            else if (LooksLikePullRequestLink(token)) problems.Add($"'{Shorten(token)}' is not a pull request link (expected https://github.com/<owner>/<repo>/pull/<number>)");
-            else words.Add(raw);
+            // "OPS-7." at the end of a sentence: the key goes, the full stop stays.
+            var bare = token.TrimEnd('.', ';', ':');
+            var span = raw == token ? bare.Length : raw.Length;
+            if (PullRequestRef.TryParse(token, out var pr))
+            {
+                if (!prs.Contains(pr)) prs.Add(pr);
+                removed.Add((match.Index, match.Length));
+            }
+            else if (JiraIssueKey.TryParse(bare, out var key) || TryParseBrowseUrl(bare, out key))
+            {
+                if (!keys.Contains(key)) keys.Add(key);
+                removed.Add((match.Index, span));
+            }
+            else if (LooksLikePullRequestLink(token))
+                problems.Add($"'{Shorten(token)}' is not a pull request link (expected https://github.com/<owner>/<repo>/pull/<number>)");
         }
-        return new DeclarationText(string.Join(' ', words), prs, keys, problems);
+        return new DeclarationText(Remove(text, removed), prs, keys, problems);
     }
+
+    /// <summary>
+    /// The text without the removed spans, whitespace collapsed. Commas and spaces between two links, or between a link
+    /// and either end, were only their separators and go too; punctuation right after a link closes up ("Roll back, restart").
+    /// </summary>
+    static string Remove(string text, List<(int Start, int Length)> removed)
+    {
+        if (removed.Count == 0) return Whitespace().Replace(text, " ").Trim();
+        var sb = new System.Text.StringBuilder(text.Length);
+        var at = 0;
+        foreach (var (start, length) in removed)
+        {
+            sb.Append(text.AsSpan(at, start - at)).Append(Gap);
+            at = start + length;
+        }
+        sb.Append(text.AsSpan(at));
+        var marked = sb.ToString();
+        marked = AdjacentGaps().Replace(marked, Gap.ToString());
+        marked = LeadingGap().Replace(marked, "");
+        marked = TrailingGap().Replace(marked, "");
+        marked = GapBeforePunctuation().Replace(marked, "");
+        return Whitespace().Replace(marked.Replace(Gap, ' '), " ").Trim();
+    }
+
+    // Marks where a link was. A control character nobody types; if someone sends one anyway it is read as a gap (a space at most).
+    const char Gap = '\u0001';
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\u0001(?:[\s,]*\u0001)+")]
+    private static partial System.Text.RegularExpressions.Regex AdjacentGaps();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[\s,]*\u0001[\s,.;:]*")]
+    private static partial System.Text.RegularExpressions.Regex LeadingGap();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"[\s,]*\u0001[\s,]*$")]
+    private static partial System.Text.RegularExpressions.Regex TrailingGap();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\s*\u0001\s*(?=[,.;:!?)])")]
+    private static partial System.Text.RegularExpressions.Regex GapBeforePunctuation();
+
+    /// <summary>A Jira issue's address: https://&lt;host&gt;[/&lt;context&gt;]/browse/&lt;KEY&gt;, with or without a query.</summary>
+    static bool TryParseBrowseUrl(string token, out JiraIssueKey key)
+    {
+        key = default;
+        var m = BrowseUrlPattern().Match(token);
+        return m.Success && JiraIssueKey.TryParse(m.Groups["key"].Value.ToUpperInvariant(), out key);
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"[^\s,]+")]
+    private static partial System.Text.RegularExpressions.Regex TokenPattern();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\s+")]
+    private static partial System.Text.RegularExpressions.Regex Whitespace();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^https?://[^/\s?#]+(/[^\s?#]*)?/browse/(?<key>[A-Za-z][A-Za-z0-9_]{1,9}-[1-9][0-9]{0,8})/?([?#]\S*)?$", System.Text.RegularExpressions.RegexOptions.IgnoreCase)]
+    private static partial System.Text.RegularExpressions.Regex BrowseUrlPattern();
 
     /// <summary>Links typed one per line (or separated by spaces/commas) in the modal.</summary>
     public static (List<PullRequestRef> Prs, List<string> Bad) ParsePullRequests(string? text)
@@ -44,7 +112,7 @@ public sealed record DeclarationText(string Summary, IReadOnlyList<PullRequestRe
         var keys = new List<JiraIssueKey>();
         var bad = new List<string>();
         foreach (var token in Tokens(text))
-            if (JiraIssueKey.TryParse(token.ToUpperInvariant(), out var key)) { if (!keys.Contains(key)) keys.Add(key); }
+            if (JiraIssueKey.TryParse(token.ToUpperInvariant(), out var key) || TryParseBrowseUrl(Unwrap(token), out key)) { if (!keys.Contains(key)) keys.Add(key); }
             else bad.Add(Shorten(token));
         return (keys, bad);
     }

@@ -206,6 +206,11 @@ public sealed class PendingStep
     public int Attempts { get; set; }
     public DateTimeOffset NextAttemptAt { get; set; }
     public string? LastError { get; set; }
+    /// <summary>
+    /// How many attempts, counted from the first, are known to have done nothing (each ended in a clear refusal such
+    /// as a 429). Any later attempt may have acted (a timeout, a crash): a Slack step looks before it posts again.
+    /// </summary>
+    public int AttemptsKnownUnsent { get; set; }
     public DateTimeOffset? DoneAt { get; set; }
     /// <summary>What the step does, in words, for the thread notes about its failure ("add the label to acme/api#1").</summary>
     public string? Description { get; set; }

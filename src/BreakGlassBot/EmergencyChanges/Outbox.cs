@@ -19,8 +19,11 @@ public abstract record StepOutcome
 {
     /// <summary>Done: <paramref name="Apply"/> records the result on the change (inside the store's write lock).</summary>
     public sealed record Done(Func<EmergencyChange, IEnumerable<AuditEvent>>? Apply = null) : StepOutcome;
-    /// <summary>Failed for now: try again after the back-off, or after <paramref name="After"/> (Retry-After).</summary>
-    public sealed record Retry(string Error, TimeSpan? After = null) : StepOutcome;
+    /// <summary>
+    /// Failed for now: try again after the back-off, or after <paramref name="After"/> (Retry-After). <paramref name="Apply"/>
+    /// may record something about the failure on the change (e.g. a direct message owed), inside the store's write lock.
+    /// </summary>
+    public sealed record Retry(string Error, TimeSpan? After = null, Func<EmergencyChange, IEnumerable<AuditEvent>>? Apply = null) : StepOutcome;
     /// <summary>
     /// Will never work as asked (a PR that does not exist, a key Jira refuses): stop retrying and tell the thread,
     /// once. <paramref name="Problem"/> says what is wrong and what a person should do.
@@ -206,6 +209,9 @@ internal sealed partial class OutboxWorker(ChangeStore store, Outbox outbox, IEn
                 case StepOutcome.Retry retry:
                     var first = s.LastError != retry.Error;
                     s.LastError = retry.Error;
+                    // Only an unbroken run of clear refusals proves nothing was posted. Once an attempt may have reached
+                    // Slack (or crashed unrecorded), a later clear error (a 429 on the lookup) says nothing about that post.
+                    if (s.AttemptsKnownUnsent == attempt - 1 && !BreakGlassBot.Slack.SlackPosting.IsUncertain(retry.Error)) s.AttemptsKnownUnsent = attempt;
                     s.NextAttemptAt = now + (retry.After is { } after && after > outbox.Backoff(s.Attempts) ? after : outbox.Backoff(s.Attempts));
                     LogStepRetry(log, c.ChangeId.ToString(), s.Kind, s.Target, attempt, retry.Error, s.NextAttemptAt);
                     if (description is not null && !s.FailureReported)
@@ -214,10 +220,12 @@ internal sealed partial class OutboxWorker(ChangeStore store, Outbox outbox, IEn
                         Outbox.Enqueue(c, StepKinds.ThreadNote, now, StepNotes.Failed(index));
                     }
                     // One audit event per distinct error, not one per attempt: the trail stays readable during a long outage.
+                    IEnumerable<AuditEvent> applied = retry.Apply?.Invoke(c) ?? [];
                     return first
                         ? [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = "bot", Type = AuditTypes.StepFailed,
-                            Data = new() { ["step"] = s.Kind, ["target"] = s.Target ?? "", ["error"] = retry.Error, ["attempt"] = attempt.ToString() } }]
-                        : [];
+                            Data = new() { ["step"] = s.Kind, ["target"] = s.Target ?? "", ["error"] = retry.Error, ["attempt"] = attempt.ToString() } },
+                            .. applied]
+                        : [.. applied];
                 default:
                     return [];
             }
@@ -250,11 +258,13 @@ internal sealed class StepNotes : BreakGlassBot.Declaring.IThreadNoteSource
         var step = change.Steps[index];
         var what = BreakGlassBot.Slack.Blocks.Escape(step.Description ?? step.Kind);
         var error = BreakGlassBot.Slack.Blocks.Escape(step.LastError ?? "unknown error");
+        // Failures mention the declarer, so someone is notified; the recovery is news, not a call to act.
+        var declarer = BreakGlassBot.Slack.Blocks.Mention(change.DeclaredBy);
         return key[..colon] switch
         {
-            "step-failed" => $":warning: Could not {what} yet ({error}). The bot keeps retrying and will say here when it worked; the change itself stands.",
+            "step-failed" => $":warning: {declarer} Could not {what} yet ({error}). The bot keeps retrying and will say here when it worked; the change itself stands.",
             "step-recovered" => $":white_check_mark: Done after all: {what} (attempt {step.Attempts}).",
-            "step-gaveup" => $":x: Could not {what}: {error}",
+            "step-gaveup" => $":x: {declarer} Could not {what}: {error}",
             _ => null,
         };
     }

@@ -70,9 +70,16 @@ public static class HostingExtensions
                 });
                 pipeline.AddTimeout(TimeSpan.FromSeconds(10));
             });
-        builder.Services.AddSingleton(sp => new ChangeMessages(
-            sp.GetRequiredService<IOptions<JiraOptions>>().Value.BaseUrl,
-            sp.GetRequiredService<IOptions<SlackOptions>>().Value.AnnouncementChannel));
+        builder.Services.AddSingleton(sp =>
+        {
+            var github = sp.GetRequiredService<IOptions<GitHubOptions>>().Value;
+            return new ChangeMessages(
+                sp.GetRequiredService<IOptions<JiraOptions>>().Value.BaseUrl,
+                sp.GetRequiredService<IOptions<SlackOptions>>().Value.AnnouncementChannel,
+                // Without GitHub credentials no mode grants anything: word it as RecordOnly.
+                new BypassSettings(github.IsConfigured ? github.BypassMode : BypassMode.RecordOnly, github.BypassTeam,
+                    sp.GetRequiredService<IOptions<PolicyOptions>>().Value.BypassDuration));
+        });
         return builder;
     }
 
@@ -90,6 +97,7 @@ public static class HostingExtensions
         s.AddSingleton<IStepHandler, ThreadNoteStep>();
         s.AddSingleton<IThreadNoteSource, CancelledNote>();
         s.AddSingleton<IThreadNoteSource, StepNotes>();
+        s.AddSingleton<IDirectMessageSource, AnnouncementBlockedNotice>();
         return builder;
     }
 }

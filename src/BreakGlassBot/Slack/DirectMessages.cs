@@ -48,7 +48,9 @@ internal sealed class DirectMessageStep(ISlackApi slack, IEnumerable<IDirectMess
         new StepOutcome.Done(c => [new AuditEvent
         {
             ChangeNumber = c.Id, At = at, Actor = "bot",
-            Type = key.StartsWith("escalation", StringComparison.Ordinal) ? AuditTypes.EscalationSent : AuditTypes.ReminderSent,
+            Type = key.StartsWith("escalation", StringComparison.Ordinal) ? AuditTypes.EscalationSent
+                : key.StartsWith(AnnouncementBlockedNotice.Key, StringComparison.Ordinal) ? AuditTypes.AnnouncementFailed // not a reminder: evidence counts those
+                : AuditTypes.ReminderSent,
             Data = new() { ["to"] = user, ["message"] = key, ["channel"] = channel },
         }]);
 }

@@ -6,12 +6,13 @@ namespace BreakGlassBot.Slack;
 public static class SlackPosting
 {
     /// <summary>
-    /// Whether an earlier attempt of this step may have reached Slack: it crashed mid-way (no error was recorded)
-    /// or failed in a way that says nothing about whether Slack acted (timeout, 5xx, a lost or garbled answer).
-    /// A clear refusal from Slack (429, ok:false) means nothing was posted.
+    /// Whether an earlier attempt of this step (<c>step.Attempts</c> counts the current one) may have reached Slack:
+    /// one of them crashed mid-way (no outcome was recorded) or failed in a way that says nothing about whether Slack
+    /// acted (timeout, 5xx, a lost or garbled answer). Only when every earlier attempt ended in a clear refusal (429,
+    /// ok:false) is it known that nothing was posted. Decided from a persisted count, not from the last error: a clear
+    /// error on a later attempt (a 429 on the lookup) must not hide an earlier uncertain post.
     /// </summary>
-    public static bool MayHavePosted(PendingStep step) =>
-        step.Attempts > 1 && (step.LastError is null || IsUncertain(step.LastError));
+    public static bool MayHavePosted(PendingStep step) => step.Attempts - 1 > step.AttemptsKnownUnsent;
 
     /// <summary>Whether a failed post may still have reached Slack (timeout, 5xx, a lost or garbled answer), as opposed to a clear refusal.</summary>
     public static bool IsUncertain(string error) => UncertainErrors.Any(error.Contains);

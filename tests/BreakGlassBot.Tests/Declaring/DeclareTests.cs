@@ -46,6 +46,16 @@ public class DeclareTests : BotTest
     }
 
     [Fact]
+    public async Task TheSummaryKeepsItsPunctuationAndAJiraBrowseUrlIsALink()
+    {
+        await Bot.CommandJsonAsync($"Roll back payments, restart workers {Pr} https://acme.atlassian.net/browse/OPS-7");
+        var change = Bot.Store.Get(1)!;
+        Assert.Equal("Roll back payments, restart workers", change.Summary);
+        Assert.Equal("OPS-7", Assert.Single(change.JiraIssues).Key);
+        Assert.Equal("acme/payments#42", Assert.Single(change.PullRequests).Ref.ToString());
+    }
+
+    [Fact]
     public async Task ChangesGetSequentialIds()
     {
         for (var i = 1; i <= 3; i++)

@@ -8,10 +8,11 @@ namespace BreakGlassBot.Tests.Declaring;
 public class ModalTests : BotTest
 {
     /// <summary>Slack's view_submission fixture, with the modal's own callback id and the given field values.</summary>
-    static JsonObject Submission(string viewId, string? summary, string? justification, string? prs = null, string? jira = null, string? severity = null)
+    internal static JsonObject Submission(string viewId, string? summary, string? justification, string? prs = null, string? jira = null, string? severity = null,
+        string user = TestBot.Declarer)
     {
         var payload = Fixtures.Object("slack/view_submission.json");
-        payload["user"] = new JsonObject { ["id"] = TestBot.Declarer, ["username"] = "oncall" };
+        payload["user"] = new JsonObject { ["id"] = user, ["username"] = "oncall" };
         var view = payload["view"]!.AsObject();
         view["id"] = viewId;
         view["callback_id"] = DeclarationModal.CallbackId;

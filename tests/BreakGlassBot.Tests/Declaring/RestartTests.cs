@@ -74,4 +74,28 @@ public class RestartTests : IAsyncLifetime
             Assert.Equal(slack.Announcements("BG-1")[0].Ts, bot.Store.Get(1)!.Announcement!.Ts);
         }
     }
+
+    [Fact]
+    public async Task APostAfterARateLimitThatLandedJustBeforeTheBotStoppedIsAdoptedNotRepeated()
+    {
+        // Attempt 1: a clear 429 (three answers: the client retries a short Retry-After in place), so nothing was posted.
+        // Attempt 2: Slack posts the announcement, but its answer is held back until the bot has stopped.
+        static bool Announcement(RecordedCall c) => !c.Body.Contains("thread_ts");
+        slack.Fail("chat.postMessage", FakeSlack.RateLimited(0), times: 3, when: Announcement);
+        slack.Fail("chat.postMessage", new Fault.WorkThenHang(TimeSpan.FromMinutes(2)), when: Announcement);
+        await using (var bot = await TestBot.StartAsync(slack, data))
+        {
+            await bot.CommandJsonAsync("Rate-limited, then the answer was lost");
+            await bot.Until(() => slack.Announcements("BG-1").Count == 1, "posted at Slack on the second attempt");
+            Assert.Null(bot.Store.Get(1)!.Announcement);
+        }
+        Assert.Equal(4, slack.Faulted.Count(c => c.Key == "chat.postMessage"));
+        await using (var bot = await TestBot.StartAsync(slack, data))
+        {
+            await bot.Until(() => bot.Store.Get(1)!.Announcement is not null, "adopted after the restart");
+            Assert.Single(slack.Announcements("BG-1"));
+            Assert.Equal(slack.Announcements("BG-1")[0].Ts, bot.Store.Get(1)!.Announcement!.Ts);
+            Assert.NotEmpty(slack.CallsTo("conversations.history"));
+        }
+    }
 }

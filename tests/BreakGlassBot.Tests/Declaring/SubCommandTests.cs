@@ -1,3 +1,5 @@
+using System.Text.RegularExpressions;
+using BreakGlassBot.Declaring;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Tests.Support;
 
@@ -88,5 +90,37 @@ public class SubCommandTests : BotTest
         await Text("A change");
         Assert.Contains(expected, await Text(command));
         Assert.Equal(ChangeStatus.Open, Bot.Store.Get(1)!.Status);
+    }
+
+    [Theory]
+    [InlineData("status page down in eu", "not a change id")]
+    [InlineData("list of broken things fixed", "I can list")]
+    [InlineData("cancel the deploy, it breaks checkout", "Which change?")]
+    public async Task ASubCommandWordWithArgumentsThatDoNotParseSaysHowToDeclareInstead(string command, string usage)
+    {
+        var reply = await Text(command);
+        Assert.Contains(usage, reply);
+        Assert.Contains("To declare an emergency with this text, start it with a different word, or use `/breakglass` alone", reply);
+        Assert.Equal(0, Bot.Store.Count());
+    }
+
+    [Fact]
+    public async Task ASubCommandUsedAsMeantIsNotToldAboutDeclaring()
+    {
+        await Text("A change");
+        Assert.DoesNotContain("To declare an emergency", await Text("cancel BG-1"));
+        Assert.DoesNotContain("To declare an emergency", await Text("status BG-1"));
+    }
+
+    [Fact]
+    public void TheManifestsUsageHintNamesEverySubCommand()
+    {
+        var manifest = File.ReadAllText(Path.Combine(Fixtures.RepositoryRoot, "manifest.yml"));
+        var hint = Regex.Match(manifest, "usage_hint: \"(?<hint>[^\"]*)\"").Groups["hint"].Value;
+        // The alternatives are separated by " | "; "list [open|overdue|mine]" names the list filter, not the overdue sub-command.
+        var words = hint.Split(" | ").Select(alternative => alternative.Split(' ')[0]).ToHashSet();
+        string[] builtIn = ["status", "list", "overdue", "cancel", "help"];
+        foreach (var sub in builtIn.Concat(Bot.Service<IEnumerable<ISubCommand>>().Select(c => c.Name)))
+            Assert.True(words.Contains(sub), $"usage_hint lacks '{sub}': {hint}");
     }
 }

@@ -57,7 +57,8 @@ public class OutboxTests : IAsyncLifetime
         await bot.CommandJsonAsync("Fix it");
         await Eventually.Until(() => bot.Store.Get(1)!.NextStepAt is null, "all steps done");
         Assert.Equal(4, step.Runs);
-        Assert.Single(Thread(), m => m.Text.Contains("Could not tell the test server about BG-1 yet (http_503)"));
+        var failed = Assert.Single(Thread(), m => m.Text.Contains("Could not tell the test server about BG-1 yet (http_503)"));
+        Assert.Contains($"<@{TestBot.Declarer}>", failed.Text);
         Assert.Single(Thread(), m => m.Text.Contains("Done after all: tell the test server about BG-1"));
         Assert.Single(bot.Store.AuditTrail(1), e => e.Type == AuditTypes.StepFailed && e.Data["step"] == ScriptedStep.StepKind);
     }
@@ -70,7 +71,8 @@ public class OutboxTests : IAsyncLifetime
         await Eventually.Until(() => bot.Store.Get(1)!.NextStepAt is null, "all steps settled");
         await Task.Delay(300);
         Assert.Equal(1, step.Runs);
-        Assert.Single(Thread(), m => m.Text.Contains("Could not tell the test server about BG-1: the test server will never know it; ask an admin"));
+        var gaveUp = Assert.Single(Thread(), m => m.Text.Contains("Could not tell the test server about BG-1: the test server will never know it; ask an admin"));
+        Assert.Contains($"<@{TestBot.Declarer}>", gaveUp.Text);
         Assert.Equal(StepState.Abandoned, bot.Store.Get(1)!.Steps.Single(s => s.Kind == ScriptedStep.StepKind).State);
         Assert.Single(bot.Store.AuditTrail(1), e => e.Type == AuditTypes.StepAbandoned);
     }
