@@ -52,7 +52,7 @@ public static class EvidenceRegistration
             return Results.Json(packet, EvidenceService.Json);
         });
 
-        group.MapGet("", (string? from, string? to, string? format, string? total, HttpRequest request, EvidenceService evidence) =>
+        group.MapGet("", async (string? from, string? to, string? format, string? total, HttpRequest request, EvidenceService evidence) =>
         {
             if (!TryDate(from, out var f) || !TryDate(to, out var t) || t < f)
                 return Results.Json(new { error = "give the audit window as ?from=YYYY-MM-DD&to=YYYY-MM-DD (to included, not before from)" }, statusCode: 400);
@@ -63,7 +63,7 @@ public static class EvidenceRegistration
                     return Results.Json(new { error = "total must be the positive number of all changes shipped in the window" }, statusCode: 400);
                 totalChanges = n;
             }
-            var export = evidence.Export(evidence.Window(f, t), totalChanges);
+            var export = await evidence.ExportAsync(evidence.Window(f, t), totalChanges, request.HttpContext.RequestAborted);
             if (Wants(format, request, "csv", "text/csv"))
             {
                 request.HttpContext.Response.Headers.ContentDisposition = $"attachment; filename=\"breakglass-evidence-{f:yyyy-MM-dd}-{t:yyyy-MM-dd}.csv\"";

@@ -38,7 +38,11 @@ public sealed record ExportRow(
 /// <param name="BreakGlassRate">Changes not cancelled divided by <paramref name="TotalChanges"/> (all changes the team shipped, given by the caller).</param>
 public sealed record ExportSummary(
     int Changes, int ReviewedOnTime, int ReviewedLate, int Open, int OpenOverdue, int Cancelled,
-    double? MedianTimeToReviewMinutes, string? MedianTimeToReview, double EmergencyChangesPerWeek, int? TotalChanges, double? BreakGlassRate);
+    double? MedianTimeToReviewMinutes, string? MedianTimeToReview, double EmergencyChangesPerWeek, int? TotalChanges, double? BreakGlassRate)
+{
+    /// <summary>Where <see cref="TotalChanges"/> came from: given by the caller, counted at GitHub, or why it is unknown.</summary>
+    public string? TotalChangesSource { get; init; }
+}
 
 public sealed record ChainSummary(bool Intact, long Events, long LastSequence, string? LastHash, string? FirstBreak);
 

@@ -8,7 +8,8 @@ using Microsoft.Extensions.Options;
 namespace BreakGlassBot.Evidence;
 
 /// <summary>Reads the store and the clock once per request and hands the pure builders what they need.</summary>
-public sealed class EvidenceService(ChangeStore store, ReviewPolicy policy, IOptions<JiraOptions> jira, IOptions<EvidenceOptions> options, TimeProvider time)
+public sealed class EvidenceService(ChangeStore store, ReviewPolicy policy, IOptions<JiraOptions> jira, IOptions<EvidenceOptions> options, TimeProvider time,
+    Digest.AllChangesCounter? allChanges = null)
 {
     public static readonly JsonSerializerOptions Json = new()
     {
@@ -38,6 +39,24 @@ public sealed class EvidenceService(ChangeStore store, ReviewPolicy policy, IOpt
         var chain = store.VerifyAuditChain();
         return new PeriodExport(window, now, EvidenceExport.Summarise(rows, window, totalChanges),
             new ChainSummary(chain.Intact, chain.Events, chain.HeadSequence, chain.HeadHash, chain.FirstBreak?.ToString()), rows);
+    }
+
+    /// <summary>
+    /// The export with the break-glass rate's denominator: the caller's total, or else all changes counted at GitHub
+    /// (merged pull requests, as the digest counts them), or else the reason it is unknown.
+    /// </summary>
+    public async Task<PeriodExport> ExportAsync(ExportWindow window, int? totalChanges, CancellationToken ct, TimeSpan? countWait = null)
+    {
+        var source = totalChanges is null ? "unknown: give ?total= (all changes shipped in the window)" : "given by the caller";
+        if (totalChanges is null && allChanges is not null)
+        {
+            var counts = await allChanges.CountAsync([(window.FromUtc, window.ToUtcExclusive)], store.DeclaredBetween(window.FromUtc, window.ToUtcExclusive), ct, countWait);
+            (totalChanges, source) = counts.PerWeek is [var n]
+                ? (n, $"pull requests merged in {counts.Scope} (GitHub search)")
+                : ((int?)null, $"unknown: {counts.Unknown}; give ?total= (all changes shipped in the window)");
+        }
+        var export = Export(window, totalChanges);
+        return export with { Summary = export.Summary with { TotalChangesSource = source } };
     }
 
     /// <summary>Absolute when Evidence:PublicBaseUrl is set (links in Slack and in the CSV), else relative to the bot.</summary>
