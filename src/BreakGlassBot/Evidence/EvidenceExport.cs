@@ -46,7 +46,11 @@ public sealed record ExportSummary(
 
 public sealed record ChainSummary(bool Intact, long Events, long LastSequence, string? LastHash, string? FirstBreak);
 
-public sealed record PeriodExport(ExportWindow Window, DateTimeOffset GeneratedAt, ExportSummary Summary, ChainSummary AuditChain, IReadOnlyList<ExportRow> Changes);
+public sealed record PeriodExport(ExportWindow Window, DateTimeOffset GeneratedAt, ExportSummary Summary, ChainSummary AuditChain, IReadOnlyList<ExportRow> Changes)
+{
+    /// <summary>Made in sandbox mode (simulated Slack, GitHub and Jira): not evidence of anything real.</summary>
+    public bool Sandbox { get; init; }
+}
 
 public static class EvidenceExport
 {

@@ -24,7 +24,11 @@ public sealed record EvidencePacket(
     IReadOnlyList<JiraIssueEvidence> JiraIssues,
     IReadOnlyList<CheckEvidence> EvidenceChecks,
     CancellationEvidence? Cancellation,
-    IReadOnlyList<AuditEntry> AuditTrail);
+    IReadOnlyList<AuditEntry> AuditTrail)
+{
+    /// <summary>Made in sandbox mode (simulated Slack, GitHub and Jira): not evidence of anything real.</summary>
+    public bool Sandbox { get; init; }
+}
 
 public sealed record LinkEvidence(string Ref, string? Url);
 

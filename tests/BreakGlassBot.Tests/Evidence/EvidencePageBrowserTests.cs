@@ -58,6 +58,7 @@ public class EvidencePageBrowserTests(Chromium chromium) : BotTest, IClassFixtur
         var html = await direct.Content.ReadAsStringAsync();
         Assert.DoesNotContain("<script", html);
         Assert.DoesNotContain("<img", html);
+        Assert.DoesNotContain("id=\"sandbox-banner\"", html); // only packets made in the sandbox carry it
 
         // --dump-dom cannot send headers: a loopback proxy adds the key, so the key never appears in a URL.
         await using var proxy = await AuthorizingProxy.StartAsync(Bot.Url, Key0);

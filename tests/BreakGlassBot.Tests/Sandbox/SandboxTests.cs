@@ -202,6 +202,25 @@ public sealed class SandboxTests
     }
 
     [Fact]
+    public async Task EvidenceMadeInTheSandboxSaysSoOnThePageAndInTheData()
+    {
+        await using var bot = await SandboxBot.StartAsync("--Evidence:ApiKeys:0=sandbox-evidence-key");
+        await PostAsync(bot, "message", new { user = SandboxPeople.Declarer, channel = SandboxPeople.Channel, text = "/breakglass Disable the broken fraud rule" });
+        await Eventually.Until(() => bot.Store.Get(1)?.Announcement is not null, "BG-1 announced");
+        HttpRequestMessage Get(string path) => new(HttpMethod.Get, path) { Headers = { Authorization = new("Bearer", "sandbox-evidence-key") } };
+
+        var html = await (await bot.Http.SendAsync(Get("/evidence/BG-1?format=html"))).Content.ReadAsStringAsync();
+        Assert.Contains("id=\"sandbox-banner\"", html);
+        Assert.Contains("not evidence of a real change", html);
+        var packet = JsonNode.Parse(await (await bot.Http.SendAsync(Get("/evidence/BG-1"))).Content.ReadAsStringAsync())!;
+        Assert.True(packet["sandbox"]!.GetValue<bool>());
+        var export = JsonNode.Parse(await (await bot.Http.SendAsync(Get($"/evidence?from={DateTime.UtcNow.AddDays(-1):yyyy-MM-dd}&to={DateTime.UtcNow.AddDays(1):yyyy-MM-dd}")))
+            .Content.ReadAsStringAsync())!;
+        Assert.True(export["sandbox"]!.GetValue<bool>());
+        Assert.Equal(1, export["summary"]!["changes"]!.GetValue<int>());
+    }
+
+    [Fact]
     public async Task ThePagesApiTakesTheRealPathDeclareThenAThreadReplyFromAReviewerApproves()
     {
         await using var bot = await SandboxBot.StartAsync();
