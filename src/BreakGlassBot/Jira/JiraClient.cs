@@ -204,7 +204,9 @@ internal sealed class JiraClient(HttpClient http, IOptions<JiraOptions> options)
                 using var doc = JsonDocument.Parse(text);
                 return doc.RootElement.Clone();
             }
-            catch (JsonException e) { throw new JiraApiException(operation, response.StatusCode, "Jira answered with something that is not JSON", inner: e, malformed: true); }
+            // Not JSON at all (a cut-off answer, a proxy's error page) passes like an outage: retried, not given up.
+            // Well-formed JSON of the wrong shape (below) is how this Jira answers, and is given up.
+            catch (JsonException e) { throw new JiraApiException(operation, response.StatusCode, "Jira answered with something that is not JSON", inner: e); }
         }
     }
 

@@ -194,17 +194,19 @@ public class JiraFaultTests : JiraBotTest
         Assert.Single(Jira["OPS-7"].Comments);
     }
 
+    /// <summary>A cut-off answer or a proxy's page passes like an outage; a well-formed answer of the wrong shape (below) does not.</summary>
     [Fact]
-    public async Task AnIssueAnswerThatIsNotJsonIsReportedOnceAndNotRetried()
+    public async Task AnIssueAnswerThatIsNotJsonIsRetriedReportedAndRecovers()
     {
         Jira.Add("OPS-7");
-        Jira.Fail(FakeJira.GetIssue, new Fault.Malformed(), times: 100);
+        Jira.Fail(FakeJira.GetIssue, new Fault.Malformed(), times: 2);
         await StartBotAsync();
         await Bot.CommandJsonAsync("Fix it OPS-7");
+        await Eventually.Until(() => Thread().Any(m => m.Text.Contains("Jira answered with something that is not JSON")), "failure reported");
         await StepSettled(JiraStepKinds.Link);
-        await Eventually.Until(() => Thread().Any(m => m.Text.Contains("Could not record BG-1 on Jira issue OPS-7: Jira answered with something that is not JSON")), "give-up reported");
-        await Eventually.Stays(() => Jira.CallsTo(FakeJira.GetIssue).Count == 1, "not retried", TimeSpan.FromMilliseconds(400));
-        Assert.Equal(StepState.Abandoned, StepOf(Change(), JiraStepKinds.Link).State);
+        Assert.Equal(StepState.Done, StepOf(Change(), JiraStepKinds.Link).State);
+        Assert.Equal(3, Jira.CallsTo(FakeJira.GetIssue).Count);
+        Assert.Single(Jira["OPS-7"].Comments);
     }
 
     [Fact]
