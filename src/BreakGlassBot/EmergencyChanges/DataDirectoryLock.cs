@@ -28,6 +28,29 @@ public sealed class DataDirectoryLock : IDisposable
         }
     }
 
+    /// <summary>
+    /// The same lock for a reader that must not write (verify-audit on a copy or a read-only mount): the existing lock
+    /// file is opened read-only, and a directory without one (no bot ever ran there) is not locked at all. Null when
+    /// there is nothing to lock; throws <see cref="DataDirectoryInUseException"/> only when a bot holds the lock.
+    /// </summary>
+    public static DataDirectoryLock? TakeForReading(string directory)
+    {
+        var path = Path.Combine(directory, FileName);
+        if (!File.Exists(path)) return null;
+        try
+        {
+            return new DataDirectoryLock(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.None));
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null; // not even readable: rely on the read-only open of the data file
+        }
+        catch (IOException)
+        {
+            throw new DataDirectoryInUseException(directory);
+        }
+    }
+
     public void Dispose() => file.Dispose();
 }
 

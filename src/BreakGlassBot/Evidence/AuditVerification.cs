@@ -32,7 +32,7 @@ public static class AuditVerification
         try
         {
             // The bot's own lock: while a bot writes to this directory, a file-level check could read a half-written page.
-            using var directoryLock = DataDirectoryLock.Take(storage.ResolvedDataDirectory);
+            using var directoryLock = DataDirectoryLock.TakeForReading(storage.ResolvedDataDirectory);
             report = AuditChain.VerifyFile(path);
         }
         catch (DataDirectoryInUseException)

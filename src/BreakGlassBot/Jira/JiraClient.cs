@@ -131,9 +131,13 @@ internal sealed class JiraClient(HttpClient http, IOptions<JiraOptions> options)
             ["description"] = Render(issue.Description),
             ["labels"] = new JsonArray([.. issue.Labels.Select(l => (JsonNode)JsonValue.Create(l))]),
         };
-        var root = Required("create issue in " + issue.ProjectKey, await SendAsync("create issue in " + issue.ProjectKey, HttpMethod.Post, "issue", new JsonObject { ["fields"] = fields }, ct));
-        return new JiraCreated(Str(root, "id") ?? "", Str(root, "key") is { Length: > 0 } key ? key
-            : throw new JiraApiException("create issue", HttpStatusCode.Created, "Jira's answer has no issue key", malformed: true));
+        var operation = "create issue in " + issue.ProjectKey;
+        var answer = await SendAsync(operation, HttpMethod.Post, "issue", new JsonObject { ["fields"] = fields }, ct);
+        // A success without a usable key most likely created the issue: not given up, but retried, and the retry finds the
+        // issue by its summary before it creates another (JiraCreateStep).
+        if (answer is not { ValueKind: JsonValueKind.Object } root || Str(root, "key") is not { Length: > 0 } key)
+            throw new JiraApiException(operation, HttpStatusCode.Created, "Jira's answer to the create has no issue key; the bot looks for the issue before creating again");
+        return new JiraCreated(Str(root, "id") ?? "", key);
     }
 
     public async Task<IReadOnlyList<JiraIssue>> SearchAsync(string jql, int maxResults = 20, CancellationToken ct = default)

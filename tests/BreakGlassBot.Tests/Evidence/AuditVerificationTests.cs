@@ -102,6 +102,28 @@ public class AuditVerificationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TheCommandLineVerifiesACopyWithoutWritingIntoIt()
+    {
+        await using (var bot = await TestBot.StartAsync(slack, data, Settings))
+        {
+            await bot.CommandJsonAsync("Hotfix checkout");
+            await Eventually.Until(() => bot.Store.Get(1)!.NextStepAt is null, "announced");
+        }
+        // What an auditor is handed: the data file alone, no lock file beside it.
+        var copy = TestBot.NewDataDirectory();
+        try
+        {
+            Directory.CreateDirectory(copy);
+            File.Copy(Path.Combine(data, "breakglass.db"), Path.Combine(copy, "breakglass.db"));
+            var (code, output) = await VerifyAuditAsync($"--Storage:DataDirectory={copy}");
+            Assert.True(code == 0, output);
+            Assert.Contains("audit trail intact", output);
+            Assert.Equal(["breakglass.db"], Directory.GetFiles(copy).Select(Path.GetFileName));
+        }
+        finally { try { Directory.Delete(copy, true); } catch (IOException) { } }
+    }
+
+    [Fact]
     public async Task TheCommandLineSaysWhenThereIsNoDataFileOrTheConfigurationIsBad()
     {
         var (code, output) = await VerifyAuditAsync($"--Storage:DataDirectory={data}");
