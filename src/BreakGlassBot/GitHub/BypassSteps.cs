@@ -260,15 +260,10 @@ internal static class BypassGate
 
     /// <summary>
     /// Another change whose Team bypass for <paramref name="login"/> in <paramref name="team"/> the bot granted and whose window is
-    /// still open; the one that ends last. Such a change has a pending revocation step, so the pending-step index finds it.
+    /// still open; the one that ends last.
     /// </summary>
     public static EmergencyChange? OpenGrant(ChangeStore store, int except, string team, string login, DateTimeOffset now) =>
-        store.WithDueSteps(DateTimeOffset.MaxValue.AddDays(-1), limit: 10_000)
-            .Where(c => c.Id != except && c.Status != ChangeStatus.Cancelled && c.Bypass is { Mode: nameof(BypassMode.Team), RevokedAt: null } b
-                && b.GrantedAt != default && b.ExpiresAt > now
-                && string.Equals(b.Team, team, StringComparison.OrdinalIgnoreCase) && string.Equals(b.Login, login, StringComparison.OrdinalIgnoreCase))
-            .OrderByDescending(c => c.Bypass!.ExpiresAt)
-            .FirstOrDefault();
+        store.LatestOpenBypass(nameof(BypassMode.Team), team, login, now, except);
 }
 
 /// <summary>The thread note and the admins' direct message when the bot cannot remove someone from the bypass team.</summary>
