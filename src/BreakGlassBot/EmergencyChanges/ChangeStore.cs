@@ -52,6 +52,8 @@ public sealed class ChangeStore : IDisposable
         // Overdue and due-soon lists are one range scan over the open changes only, instead of loading every open change
         // (Status index) or all of history (DueAt index); counted from the index keys alone.
         changes.EnsureIndex(c => c.OpenDueAt);
+        // A bypass team grant or revocation looks up other open bypasses of the same person: by login, not a scan of every change.
+        changes.EnsureIndex(BypassLoginIndex, BypassLogin);
         audit.EnsureIndex(e => e.ChangeNumber);
         audit.EnsureIndex(e => e.Sequence, unique: true);
         lock (writeLock)
@@ -396,6 +398,22 @@ public sealed class ChangeStore : IDisposable
     public IReadOnlyList<EmergencyChange> WithDueSteps(DateTimeOffset now, int limit = 100) =>
         // Between, not LTE: BSON orders null below numbers, and changes with nothing pending have a null NextStepAt.
         changes.Find(Where("$.NextStepAt BETWEEN @0 AND @1", 0L, now.UtcTicks), limit: limit).ToList();
+
+    const string BypassLoginIndex = "BypassLogin";
+    const string BypassLogin = "LOWER($.Bypass.Login)";
+
+    /// <summary>
+    /// The change other than <paramref name="except"/>, not cancelled, whose granted <paramref name="mode"/> bypass for <paramref name="login"/>
+    /// in <paramref name="team"/> (both case-insensitive) is open at <paramref name="now"/>: not revoked, not expired; the one that ends last.
+    /// Reads only the changes with a bypass for that login (an index), however many changes there are.
+    /// </summary>
+    public EmergencyChange? LatestOpenBypass(string mode, string team, string login, DateTimeOffset now, int except) =>
+        changes.Query()
+            .Where(Where(BypassLogin + " = @0 AND LOWER($.Bypass.Team) = @1 AND $.Bypass.Mode = @2 AND $.Bypass.RevokedAt = null "
+                + "AND $.Bypass.GrantedAt != 0 AND $.Bypass.ExpiresAt > @3 AND $._id != @4 AND $.Status != 'Cancelled'",
+                login.ToLowerInvariant(), team.ToLowerInvariant(), mode, now.UtcTicks, except))
+            .OrderByDescending("$.Bypass.ExpiresAt")
+            .FirstOrDefault();
 
     /// <summary>Open changes whose tracking check is overdue by more than the grace (or was never set): their job may be lost.</summary>
     public IReadOnlyList<EmergencyChange> UntrackedOpenChanges(DateTimeOffset before, int limit = 1000) =>

@@ -26,7 +26,9 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
         if (change.Bypass is { GrantedAt: var g } b0 && g != default
             && (b0.Mode != nameof(BypassMode.Team) || change.Steps.Any(s => s.Kind == GitHubStepKinds.BypassRevoke)))
             return new StepOutcome.Done();
-        if (change.Status == ChangeStatus.Cancelled) return new StepOutcome.Done(); // withdrawn before the grant ran: grant nothing
+        // Withdrawn before the grant was recorded: grant nothing. An earlier attempt's PUT may have landed all the same (its answer
+        // lost, or a crash before its outcome was recorded), and no revocation exists yet: schedule one now. A 404 there is "already gone".
+        if (change.Status == ChangeStatus.Cancelled) return new StepOutcome.Done(EndUnconfirmedGrant);
         var o = options.Value;
         if (o.BypassMode != BypassMode.Team)
         {
@@ -134,6 +136,14 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
             return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = "bot", Type = GitHubAuditTypes.BypassGranted, Data = data }];
         });
 
+    IEnumerable<AuditEvent> EndUnconfirmedGrant(EmergencyChange c)
+    {
+        if (c.Bypass is { Mode: nameof(BypassMode.Team), Login: not null, Team: not null, WasAlreadyMember: false, Problem: null, RevokedAt: null }
+            && !c.Steps.Any(s => s.Kind == GitHubStepKinds.BypassRevoke))
+            c.Steps.Add(Outbox.NewStep(GitHubStepKinds.BypassRevoke, time.GetUtcNow()));
+        return [];
+    }
+
     static string Prs(EmergencyChange c) => string.Join(' ', c.PullRequests.Select(p => p.Ref.ToString()));
 
     internal static (string Org, string Slug) SplitTeam(string team) => team.Split('/') is [var org, var slug] ? (org, slug) : (team, "");
@@ -160,7 +170,14 @@ internal sealed class BypassRevokeStep(IGitHubGateway github, ChangeStore store,
     public async Task<StepOutcome> RunAsync(EmergencyChange change, PendingStep step, CancellationToken ct)
     {
         var b = change.Bypass;
-        if (b is null || b.RevokedAt is not null) return new StepOutcome.Done();
+        if (b is null) return new StepOutcome.Done();
+        if (b.RevokedAt is not null)
+        {
+            // The removal (or hand-over) was stored, then the bot stopped before this step's outcome was: finish the record it left
+            // unwritten (audit event, thread note). Another revocation step may have finished it already: then nothing more.
+            if (store.AuditTrail(change.Id).Any(e => e.Type == GitHubAuditTypes.BypassRevoked)) return new StepOutcome.Done();
+            return Ended(removed: false, step, b.HandedOffTo is { } to && store.Get(to) is { Bypass: not null } h ? h : null, recovered: true);
+        }
         if (b is not { Mode: nameof(BypassMode.Team), Login: { } login, Team: { } team }) return Ended(false, step, null);
 
         await BypassGate.Lock.WaitAsync(ct);
@@ -172,13 +189,17 @@ internal sealed class BypassRevokeStep(IGitHubGateway github, ChangeStore store,
             {
                 // Another change's window for the same person is still open: removing them now would end that bypass too.
                 // That change's revocation removes them instead (they were not a member before the first grant).
+                // A crash before this change recorded the hand-over repeats it: the target then has its audit event already.
+                var from = change.ChangeId.ToString();
+                var handedBefore = store.AuditTrail(other.Id).Any(e => e.Type == GitHubAuditTypes.BypassRemovalHandedOver && e.Data.GetValueOrDefault("from") == from);
                 store.Update(other.Id, c =>
                 {
                     if (c.Bypass is null) return [];
                     c.Bypass.WasAlreadyMember = false;
+                    if (handedBefore) return [];
                     return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = "bot", Type = GitHubAuditTypes.BypassRemovalHandedOver, Data = new()
                     {
-                        ["from"] = change.ChangeId.ToString(), ["team"] = team, ["login"] = login, ["expires_at"] = c.Bypass.ExpiresAt.ToString("O"),
+                        ["from"] = from, ["team"] = team, ["login"] = login, ["expires_at"] = c.Bypass.ExpiresAt.ToString("O"),
                         ["duty"] = $"this change's revocation removes {login} from {team}, as {change.ChangeId}'s window ended while this one was open",
                     } }];
                 });
@@ -218,7 +239,8 @@ internal sealed class BypassRevokeStep(IGitHubGateway github, ChangeStore store,
             } }];
         });
 
-    StepOutcome Ended(bool removed, PendingStep step, EmergencyChange? handedTo)
+    /// <param name="recovered">The removal was stored before a restart and its outcome was not: GitHub's answer (removed or 404) is not known.</param>
+    StepOutcome Ended(bool removed, PendingStep step, EmergencyChange? handedTo, bool recovered = false)
     {
         var now = time.GetUtcNow();
         var retried = step.Attempts > 1;
@@ -234,6 +256,14 @@ internal sealed class BypassRevokeStep(IGitHubGateway github, ChangeStore store,
                     : handedTo is not null
                         ? $"nothing removed yet: {c.Bypass.Login} stays in {c.Bypass.Team} while the bypass of {handedTo.ChangeId} is open "
                             + $"(until {handedTo.Bypass!.ExpiresAt:O}); its revocation removes them"
+                        : recovered
+                            ? $"GitHub user {c.Bypass.Login} no longer in team {c.Bypass.Team}: GitHub had accepted the bot's removal at {at:O}, "
+                                + "before the bot stopped; recorded after the restart"
+                        : !c.Bypass.Granted
+                            ? removed
+                                ? $"GitHub user {c.Bypass.Login} removed from team {c.Bypass.Team}: the change was cancelled while the grant was under way, "
+                                    + "and the grant's request, whose answer was lost, may have added them"
+                                : $"nothing to remove: {c.Bypass.Login} was not in {c.Bypass.Team} (the change was cancelled while the grant was under way)"
                         : $"GitHub user {c.Bypass.Login} removed from team {c.Bypass.Team}" + (removed ? "" : retried
                             // A 404 on a retry is most likely the earlier DELETE, whose answer was lost: say so rather than imply someone else did it.
                             ? " (already gone when the bot retried: most likely by its own earlier attempt, whose answer was lost)"
@@ -242,10 +272,12 @@ internal sealed class BypassRevokeStep(IGitHubGateway github, ChangeStore store,
             var data = new Dictionary<string, string>
             {
                 ["mode"] = c.Bypass.Mode, ["revoked"] = revoked, ["team"] = c.Bypass.Team ?? "", ["login"] = c.Bypass.Login ?? "",
-                ["was_already_member"] = c.Bypass.WasAlreadyMember ? "true" : "false", ["removed"] = removed ? "true" : "false",
-                ["granted_at"] = c.Bypass.GrantedAt.ToString("O"), ["expires_at"] = c.Bypass.ExpiresAt.ToString("O"),
+                ["was_already_member"] = c.Bypass.WasAlreadyMember ? "true" : "false", ["removed"] = recovered && handedTo is null ? "unknown" : removed ? "true" : "false",
+                // Empty when the change was cancelled before the grant's outcome was recorded: no window was ever confirmed.
+                ["granted_at"] = c.Bypass.Granted ? c.Bypass.GrantedAt.ToString("O") : "",
+                ["expires_at"] = c.Bypass.Granted ? c.Bypass.ExpiresAt.ToString("O") : "",
                 ["revoked_at"] = at.ToString("O", CultureInfo.InvariantCulture),
-                ["reason"] = c.Status == ChangeStatus.Cancelled && at < c.Bypass.ExpiresAt ? "change cancelled" : "window ended",
+                ["reason"] = c.Status == ChangeStatus.Cancelled && (!c.Bypass.Granted || at < c.Bypass.ExpiresAt) ? "change cancelled" : "window ended",
             };
             if (handedTo is not null) data["handed_to"] = handedTo.ChangeId.ToString();
             return [new AuditEvent { ChangeNumber = c.Id, At = at, Actor = "bot", Type = GitHubAuditTypes.BypassRevoked, Data = data }];
@@ -260,15 +292,10 @@ internal static class BypassGate
 
     /// <summary>
     /// Another change whose Team bypass for <paramref name="login"/> in <paramref name="team"/> the bot granted and whose window is
-    /// still open; the one that ends last. Such a change has a pending revocation step, so the pending-step index finds it.
+    /// still open; the one that ends last.
     /// </summary>
     public static EmergencyChange? OpenGrant(ChangeStore store, int except, string team, string login, DateTimeOffset now) =>
-        store.WithDueSteps(DateTimeOffset.MaxValue.AddDays(-1), limit: 10_000)
-            .Where(c => c.Id != except && c.Status != ChangeStatus.Cancelled && c.Bypass is { Mode: nameof(BypassMode.Team), RevokedAt: null } b
-                && b.GrantedAt != default && b.ExpiresAt > now
-                && string.Equals(b.Team, team, StringComparison.OrdinalIgnoreCase) && string.Equals(b.Login, login, StringComparison.OrdinalIgnoreCase))
-            .OrderByDescending(c => c.Bypass!.ExpiresAt)
-            .FirstOrDefault();
+        store.LatestOpenBypass(nameof(BypassMode.Team), team, login, now, except);
 }
 
 /// <summary>The thread note and the admins' direct message when the bot cannot remove someone from the bypass team.</summary>

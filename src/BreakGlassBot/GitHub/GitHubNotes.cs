@@ -43,6 +43,9 @@ internal sealed class GitHubNotes : IThreadNoteSource
                 nameof(BypassMode.Team) when b.HandedOffTo is { } later =>
                     $":lock: Bypass of {change.ChangeId} ended {Blocks.Date(ended)}. `{b.Login}` stays in `{b.Team}` for now: the bypass of BG-{later} "
                     + "is still open, and its end removes them.",
+                nameof(BypassMode.Team) when !b.Granted =>
+                    $":lock: {change.ChangeId} was cancelled while the bypass was being granted: the bot made sure `{b.Login}` is not in `{b.Team}` "
+                    + $"({Blocks.Date(ended)}).",
                 nameof(BypassMode.Team) => $":lock: Bypass ended {Blocks.Date(ended)}: `{b.Login}` removed from `{b.Team}`.",
                 _ => $":lock: Bypass ended {Blocks.Date(ended)}: the bot no longer merges for {change.ChangeId}.",
             };
