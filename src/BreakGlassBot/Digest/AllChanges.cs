@@ -31,22 +31,40 @@ public sealed partial class AllChangesCounter(IGitHubGateway github, IOptions<Gi
     // GitHub refuses a search query longer than 256 characters: several repo: qualifiers go in one query up to this length.
     const int MaxQueryLength = 200;
 
+    /// <summary>The owner/repo of each pull request linked to <paramref name="changes"/> that are not cancelled (repeats allowed).</summary>
+    public static IEnumerable<string> LinkedRepositories(IEnumerable<EmergencyChange> changes) =>
+        changes.Where(c => c.Status != ChangeStatus.Cancelled).SelectMany(c => c.PullRequests).Select(p => $"{p.Owner}/{p.Repo}");
+
     /// <summary>The repositories to count in: GitHub:Repositories, else those of the pull requests linked to <paramref name="changes"/>.</summary>
-    public IReadOnlyList<string> Repositories(IEnumerable<EmergencyChange> changes) =>
+    public IReadOnlyList<string> Repositories(IEnumerable<EmergencyChange> changes) => Repositories(() => LinkedRepositories(changes));
+
+    /// <summary>GitHub:Repositories; only when that is empty is <paramref name="linkedRepositories"/> read.</summary>
+    IReadOnlyList<string> Repositories(Func<IEnumerable<string>> linkedRepositories) =>
         options.Value.Repositories.Count > 0
             ? [.. options.Value.Repositories.Select(r => r.Trim()).Where(r => r.Length > 0).Distinct(StringComparer.OrdinalIgnoreCase)]
-            : [.. changes.Where(c => c.Status != ChangeStatus.Cancelled).SelectMany(c => c.PullRequests)
-                .Select(p => $"{p.Owner}/{p.Repo}").Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase)];
+            : [.. linkedRepositories().Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase)];
 
     /// <summary>Merged pull requests per window, or why they are unknown.</summary>
     /// <param name="timeout">A shorter wait than <see cref="AllChangesSettings.Timeout"/> (on demand).</param>
-    public async Task<AllChangeCounts> CountAsync(IReadOnlyList<(DateTimeOffset From, DateTimeOffset To)> windows, IEnumerable<EmergencyChange> changes,
+    public Task<AllChangeCounts> CountAsync(IReadOnlyList<(DateTimeOffset From, DateTimeOffset To)> windows, IEnumerable<EmergencyChange> changes,
+        CancellationToken ct, TimeSpan? timeout = null) =>
+        CountAsync(windows, () => LinkedRepositories(changes), ct, timeout);
+
+    /// <summary>Merged pull requests per window, or why they are unknown.</summary>
+    /// <param name="linkedRepositories">
+    /// The owner/repo of the pull requests linked to the period's changes (not cancelled); called only when GitHub is
+    /// configured and GitHub:Repositories is not set, so the store is not read when the list is not needed.
+    /// </param>
+    /// <param name="timeout">A shorter wait than <see cref="AllChangesSettings.Timeout"/> (on demand).</param>
+    public async Task<AllChangeCounts> CountAsync(IReadOnlyList<(DateTimeOffset From, DateTimeOffset To)> windows, Func<IEnumerable<string>> linkedRepositories,
         CancellationToken ct, TimeSpan? timeout = null)
     {
         if (!options.Value.IsConfigured) return AllChangeCounts.NotCounted("GitHub is not configured");
-        var repositories = Repositories(changes);
+        var repositories = Repositories(linkedRepositories);
         if (repositories.Count == 0) return AllChangeCounts.NotCounted("no repositories to count in: set GitHub:Repositories");
-        var counting = CountAllAsync(windows, Batches(repositories), ct);
+        // Cancelled when the wait is over: searches left running would spend GitHub's search limit (30 a minute) for nothing.
+        var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var counting = CountAllAsync(windows, Batches(repositories), stop.Token);
         try
         {
             var totals = await counting.WaitAsync(timeout is { } t && t < settings.Timeout ? t : settings.Timeout, time, ct);
@@ -55,8 +73,6 @@ public sealed partial class AllChangesCounter(IGitHubGateway github, IOptions<Gi
         }
         catch (TimeoutException)
         {
-            // Left running: observe its end so a late failure is not an unobserved exception.
-            _ = counting.ContinueWith(t => t.Exception, TaskScheduler.Default);
             LogCountFailed(log, "timed out");
             return AllChangeCounts.NotCounted("GitHub's search did not answer in time");
         }
@@ -64,6 +80,16 @@ public sealed partial class AllChangesCounter(IGitHubGateway github, IOptions<Gi
         {
             LogCountFailed(log, e is GitHubException g ? g.Failure.ToString() : e.GetType().Name);
             return AllChangeCounts.NotCounted(e is GitHubException { Failure: GitHubFailure.RateLimited } ? "GitHub's search is rate-limited just now" : "GitHub's search failed");
+        }
+        finally
+        {
+            if (!counting.IsCompleted)
+            {
+                stop.Cancel();
+                // Observe its end (so its cancellation is not an unobserved exception), then let the token source go.
+                _ = counting.ContinueWith(t => { _ = t.Exception; stop.Dispose(); }, TaskScheduler.Default);
+            }
+            else stop.Dispose();
         }
     }
 
@@ -78,7 +104,11 @@ public sealed partial class AllChangesCounter(IGitHubGateway github, IOptions<Gi
         foreach (var (from, to) in windows)
         {
             var total = 0;
-            foreach (var batch in batches) total += await github.CountMergedPullRequestsAsync(batch, from, to, ct);
+            foreach (var batch in batches)
+            {
+                ct.ThrowIfCancellationRequested();
+                total += await github.CountMergedPullRequestsAsync(batch, from, to, ct);
+            }
             totals.Add(total);
         }
         return totals;

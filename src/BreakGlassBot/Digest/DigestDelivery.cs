@@ -67,7 +67,8 @@ public sealed class DigestContent(ChangeStore store, DigestBuilder builder, AllC
         var data = Read(now);
         var windows = DigestBuilder.RateWindows(now);
         // Counted while the reviewers are resolved: both are bounded by the budget.
-        var counting = allChanges?.CountAsync(windows, store.DeclaredBetween(windows[0].From, now), ct, budget);
+        // The linked repositories are read (two fields per pull request) only if the counter needs them.
+        var counting = allChanges?.CountAsync(windows, () => store.LinkedRepositoriesDeclaredBetween(windows[0].From, now), ct, budget);
         IReadOnlyDictionary<int, IReadOnlyList<string>>? named = null;
         try { named = await (budget is { } b ? NotActedAsync(data.Overdue, ct).WaitAsync(b, ct) : NotActedAsync(data.Overdue, ct)); }
         catch (TimeoutException) { } // "a reviewer" instead of names

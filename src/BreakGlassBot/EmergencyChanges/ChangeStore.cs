@@ -322,6 +322,18 @@ public sealed class ChangeStore : IDisposable
         changes.Find(Where("$.DeclaredAt >= @0 AND $.DeclaredAt < @1", from.UtcTicks, to.UtcTicks))
             .OrderBy(c => c.DeclaredAt).ThenBy(c => c.Id).ToList();
 
+    /// <summary>
+    /// The owner/repo of every pull request linked to a change declared in [from, to) that is not cancelled (repeats kept):
+    /// only those two fields are read, not whole changes.
+    /// </summary>
+    public IReadOnlyList<string> LinkedRepositoriesDeclaredBetween(DateTimeOffset from, DateTimeOffset to) =>
+        changes.Query().Where(Where("$.DeclaredAt >= @0 AND $.DeclaredAt < @1 AND $.Status != 'Cancelled'", from.UtcTicks, to.UtcTicks))
+            .Select(LinkedRepositoryFields).ToEnumerable()
+            .SelectMany(d => d["r"].IsArray ? d["r"].AsArray.Select(v => v.AsString) : [])
+            .ToList();
+
+    static readonly BsonExpression LinkedRepositoryFields = BsonExpression.Create("{ r: MAP($.PullRequests[*] => (@.Owner + '/' + @.Repo)) }");
+
     /// <summary>Records that an external id (Slack event, view) was handled; false if it was seen before.</summary>
     public bool MarkSeen(string key, DateTimeOffset at)
     {

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using BreakGlassBot.EmergencyChanges;
@@ -111,7 +112,10 @@ internal sealed class GitHubGateway(IHttpMessageHandlerFactory handlers, IOption
 {
     public const string HttpClientName = "github";
     internal static readonly ProductHeaderValue Product = new("BreakGlassBot", "1.0");
-    long blockedUntilTicks;
+    const string CoreResource = "core", SearchResource = "search";
+    // GitHub limits each resource on its own (x-ratelimit-resource: core, search, graphql...): a used-up search limit
+    // must not stop the bypass, labels and merges, which are core calls. UTC ticks until which each resource waits.
+    readonly ConcurrentDictionary<string, long> blockedUntil = new(StringComparer.OrdinalIgnoreCase);
     volatile string? ownLogin;
     volatile bool ownLoginKnown;
 
@@ -214,19 +218,22 @@ internal sealed class GitHubGateway(IHttpMessageHandlerFactory handlers, IOption
             // merged:A..B includes both ends (whole seconds): end a second early so adjacent windows do not both count a PR.
             static string At(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
             var q = string.Join(' ', repositories.Select(r => "repo:" + r)) + $" is:pr is:merged merged:{At(from)}..{At(to.AddSeconds(-1))}";
-            var result = await new ApiConnection(c.Connection).Get<SearchIssuesResult>(new Uri("search/issues", UriKind.Relative),
-                new Dictionary<string, string> { ["q"] = q, ["per_page"] = "1" });
-            return result.TotalCount;
-        });
+            // The connection's Get takes a CancellationToken (ApiConnection's does not): a count given up on stops its request.
+            var response = await c.Connection.Get<SearchIssuesResult>(new Uri("search/issues", UriKind.Relative),
+                new Dictionary<string, string> { ["q"] = q, ["per_page"] = "1" }, null, ct);
+            return response.Body.TotalCount;
+        }, SearchResource, ct);
 
     Task CallAsync(Func<GitHubClient, Task> call) => CallAsync<bool>(async c => { await call(c); return true; });
 
-    async Task<T> CallAsync<T>(Func<GitHubClient, Task<T>> call)
+    /// <param name="resource">The rate-limit resource the call spends: search for the search API, core for the rest.</param>
+    async Task<T> CallAsync<T>(Func<GitHubClient, Task<T>> call, string resource = CoreResource, CancellationToken ct = default)
     {
+        ct.ThrowIfCancellationRequested();
         // While GitHub has told us to wait, fail fast instead of spending more of the limit.
-        var wait = new DateTimeOffset(Interlocked.Read(ref blockedUntilTicks), TimeSpan.Zero) - time.GetUtcNow();
+        var wait = new DateTimeOffset(blockedUntil.GetValueOrDefault(resource), TimeSpan.Zero) - time.GetUtcNow();
         if (wait > TimeSpan.Zero)
-            throw new GitHubException(GitHubFailure.RateLimited, "GitHub rate limit: waiting as GitHub asked", 429, wait);
+            throw new GitHubException(GitHubFailure.RateLimited, $"GitHub rate limit ({resource}): waiting as GitHub asked", 429, wait);
         try
         {
             return await call(Client());
@@ -235,9 +242,19 @@ internal sealed class GitHubGateway(IHttpMessageHandlerFactory handlers, IOption
         {
             var mapped = Map(e, time.GetUtcNow());
             if (mapped.Failure == GitHubFailure.RateLimited && mapped.RetryAfter is { } after)
-                Interlocked.Exchange(ref blockedUntilTicks, Math.Max(Interlocked.Read(ref blockedUntilTicks), (time.GetUtcNow() + after).UtcTicks));
+            {
+                var until = (time.GetUtcNow() + after).UtcTicks;
+                Block(resource, until);
+                // Should GitHub name another resource than the one this call spends, that one waits too.
+                if (Header(e.HttpResponse?.Headers, "x-ratelimit-resource") is { Length: > 0 } named && !string.Equals(named, resource, StringComparison.OrdinalIgnoreCase))
+                    Block(named, until);
+            }
             if (mapped.Failure == GitHubFailure.Unauthorized) credentials.Invalidate();
             throw mapped;
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            throw; // the caller gave up: not a GitHub failure
         }
         catch (Exception e) when (e is HttpRequestException or TimeoutRejectedException or TaskCanceledException or IOException)
         {
@@ -250,6 +267,8 @@ internal sealed class GitHubGateway(IHttpMessageHandlerFactory handlers, IOption
             throw new GitHubException(GitHubFailure.Unavailable, "GitHub answered with something that is not JSON", inner: e);
         }
     }
+
+    void Block(string resource, long untilTicks) => blockedUntil.AddOrUpdate(resource, untilTicks, (_, old) => Math.Max(old, untilTicks));
 
     internal static GitHubException Map(ApiException e, DateTimeOffset now)
     {

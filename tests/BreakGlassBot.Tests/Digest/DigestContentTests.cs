@@ -63,4 +63,31 @@ public class DigestContentTests : IDisposable
         Assert.Equal(expected.Text, actual.Text);
         Assert.Equal(expected.Blocks?.ToJsonString(), actual.Blocks?.ToJsonString());
     }
+
+    [Theory]
+    [InlineData(300, 5, 70)]
+    [InlineData(20, 6, 10)]
+    public void TheLinkedRepositoriesReadFromTheStoreAreThoseOfTheWholeChanges(int count, int seed, int spreadDays)
+    {
+        var random = new Random(seed);
+        string[] repos = ["acme/api", "acme/web", "Acme/Pay", "other/tool"];
+        for (var i = 0; i < count; i++)
+        {
+            var change = new EmergencyChange
+            {
+                DeclaredBy = "U1", Summary = "change " + i, DeclaredAt = Now - TimeSpan.FromHours(random.Next(0, 24 * spreadDays)),
+                Status = random.Next(0, 4) == 0 ? ChangeStatus.Cancelled : ChangeStatus.Open,
+            };
+            for (var p = random.Next(0, 3); p > 0; p--)
+            {
+                var repo = repos[random.Next(repos.Length)].Split('/');
+                change.PullRequests.Add(new LinkedPullRequest { Owner = repo[0], Repo = repo[1], Number = random.Next(1, 100) });
+            }
+            store.Declare(change, _ => []);
+        }
+        var from = Now - DigestBuilder.Week * DigestBuilder.TrendWeeks;
+        Assert.Equal(
+            AllChangesCounter.LinkedRepositories(store.DeclaredBetween(from, Now)).Order(StringComparer.Ordinal),
+            store.LinkedRepositoriesDeclaredBetween(from, Now).Order(StringComparer.Ordinal));
+    }
 }

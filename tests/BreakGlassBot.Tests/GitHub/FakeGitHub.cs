@@ -318,6 +318,15 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
             ["X-RateLimit-Reset"] = reset.ToUnixTimeSeconds().ToString(),
         });
 
+    /// <summary>The search API's own limit used up (30 a minute): 403 naming the search resource, as GitHub answers it.</summary>
+    public static Fault SearchRateLimited403(DateTimeOffset reset) => new Fault.Status(403,
+        """{"message":"API rate limit exceeded for user ID 1.","documentation_url":"https://docs.github.com/rest/search/search#rate-limit"}""",
+        new Dictionary<string, string>
+        {
+            ["X-RateLimit-Limit"] = "30", ["X-RateLimit-Remaining"] = "0", ["X-RateLimit-Used"] = "30", ["X-RateLimit-Resource"] = "search",
+            ["X-RateLimit-Reset"] = reset.ToUnixTimeSeconds().ToString(),
+        });
+
     public static Fault Status(int code, string message) =>
         new Fault.Status(code, new JsonObject { ["message"] = message, ["documentation_url"] = "https://docs.github.com/rest" }.ToJsonString());
 
