@@ -150,6 +150,9 @@ public class EvidenceHistoryTests : BotTest
         var four = await DeclareAsync("=SUM(1+1) hotfix cache");
         await Eventually.Until(() => Bot.Store.Get(one)!.Bypass!.RevokedAt is not null, "BG-2's bypass ended", TimeSpan.FromSeconds(20));
         await Eventually.Until(() => Enumerable.Range(1, 3).All(i => Bot.Store.Get(i)!.NextStepAt is null), "every note and update of the first three sent", TimeSpan.FromSeconds(20));
+        // BG-4's Team grant runs in the background too: both exports below must see the same, settled bypass.
+        await Eventually.Until(() => Bot.Store.Get(four)!.Steps.Where(s => s.Kind == GitHubStepKinds.BypassGrant).All(s => s.State != StepState.Pending)
+            && Bot.Store.Get(four)!.Bypass is not null, "BG-4's bypass grant settled", TimeSpan.FromSeconds(20));
 
         // ---- Reviewed on time, with bypass, PR and Jira facts.
         var c1 = Bot.Store.Get(one)!;
