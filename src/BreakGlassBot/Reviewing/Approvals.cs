@@ -7,7 +7,11 @@ namespace BreakGlassBot.Reviewing;
 
 public abstract record ApprovalResult
 {
-    public sealed record Approved(EmergencyChange Change, Approval Approval) : ApprovalResult;
+    public sealed record Approved(EmergencyChange Change, Approval Approval) : ApprovalResult
+    {
+        /// <summary>A linked PR the approver may have written, for all the bot knows yet: the approval counts once GitHub says they did not.</summary>
+        public LinkedPullRequest? AuthorUnknown { get; init; }
+    }
     public sealed record AlreadyApproved(EmergencyChange Change, Approval Approval) : ApprovalResult;
     public sealed record Closed(EmergencyChange Change) : ApprovalResult;
     public sealed record Refused(EmergencyChange Change, string Reason) : ApprovalResult;
@@ -27,6 +31,8 @@ public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Ou
     public const string ApprovedNotePrefix = "approved:";
     public const string ChangesRequestedNotePrefix = "changes-requested:";
     public const string RefusalNotePrefix = "refused:";
+    /// <summary>Thread note: an approval recorded before a linked PR's author was known turned out to be that author's.</summary>
+    public const string NotCountedNotePrefix = "not-counted:";
 
     public async Task<ApprovalResult> ApproveAsync(ChangeId id, string user, string? userName, string source, string? sourceId, string? comment, CancellationToken ct)
     {
@@ -52,7 +58,10 @@ public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Ou
             Outbox.Enqueue(c, StepKinds.ThreadNote, now, ApprovedNotePrefix + index);
             Outbox.Enqueue(c, StepKinds.RefreshAnnouncement, now);
             foreach (var f in followUps) c.Steps.AddRange(f.StepsFor(c, approval, index, now));
-            result = new ApprovalResult.Approved(c, approval);
+            var unknown = reviewers.AuthorUnknown(c, user);
+            // Counted (or not) once GitHub names the author: this step then asks the tracker to count the approvals again.
+            if (unknown is not null) Outbox.Enqueue(c, ApprovalEligibilityStep.StepKind, now, user);
+            result = new ApprovalResult.Approved(c, approval) { AuthorUnknown = unknown };
             return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = user, Type = AuditTypes.Approved,
                 Data = new() { ["source"] = source, ["source_id"] = sourceId ?? "", ["name"] = userName ?? "", ["comment"] = comment ?? "" } }];
         });
@@ -117,7 +126,8 @@ public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Ou
     /// <summary>What to tell the person who tried, in words.</summary>
     public static string Describe(ApprovalResult result) => result switch
     {
-        ApprovalResult.Approved(var c, _) => $":white_check_mark: You approved {c.ChangeId} retrospectively. It is recorded in the thread and the audit trail.",
+        ApprovalResult.Approved(var c, _) approved => $":white_check_mark: You approved {c.ChangeId} retrospectively. It is recorded in the thread and the audit trail."
+            + (approved.AuthorUnknown is { } pr ? $" GitHub has not said yet who wrote {pr.Ref}: if it was you, this approval will not count, and the thread will say so." : ""),
         ApprovalResult.AlreadyApproved(var c, var a) => $"You already approved {c.ChangeId} at {Blocks.Date(a.At)}; it counts once.",
         ApprovalResult.Closed(var c) => c.Status switch
         {
@@ -137,7 +147,7 @@ public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Ou
 }
 
 /// <summary>The thread notes of approvals, change requests and refusals.</summary>
-internal sealed class ApprovalNotes : Declaring.IThreadNoteSource
+internal sealed class ApprovalNotes(Reviewers reviewers) : Declaring.IThreadNoteSource
 {
     public string? Render(EmergencyChange c, string key)
     {
@@ -145,8 +155,18 @@ internal sealed class ApprovalNotes : Declaring.IThreadNoteSource
             && int.TryParse(key.AsSpan(Approvals.ApprovedNotePrefix.Length), out var i) && i < c.Approvals.Count)
         {
             var a = c.Approvals[i];
+            if (reviewers.Excluded(c, a.Reviewer) is { Pr: { } authored })
+                return $"{Blocks.Mention(a.Reviewer)}'s approval of {c.ChangeId} is recorded but does not count: they wrote {authored.Ref}; someone else must review it.";
             return $":white_check_mark: {c.ChangeId} approved retrospectively by {Blocks.Mention(a.Reviewer)}"
-                + (a.Comment is { Length: > 0 } comment ? $": {Blocks.Escape(comment)}" : ".");
+                + (a.Comment is { Length: > 0 } comment ? $": {Blocks.Escape(comment)}" : ".")
+                + (reviewers.AuthorUnknown(c, a.Reviewer) is { } pr ? $" It counts once GitHub has said who wrote {pr.Ref} (not if they did)." : "");
+        }
+        if (key.StartsWith(Approvals.NotCountedNotePrefix, StringComparison.Ordinal))
+        {
+            var user = key[Approvals.NotCountedNotePrefix.Length..];
+            return reviewers.Excluded(c, user) is { Pr: { } pr }
+                ? $"{Blocks.Mention(user)}: your approval of {c.ChangeId} does not count after all: GitHub says you wrote {pr.Ref}. Someone else must approve."
+                : null;
         }
         if (key.StartsWith(Approvals.ChangesRequestedNotePrefix, StringComparison.Ordinal)
             && int.TryParse(key.AsSpan(Approvals.ChangesRequestedNotePrefix.Length), out var j) && j < c.ChangeRequests.Count)
@@ -158,9 +178,31 @@ internal sealed class ApprovalNotes : Declaring.IThreadNoteSource
         if (key.StartsWith(Approvals.RefusalNotePrefix, StringComparison.Ordinal))
         {
             var user = key[Approvals.RefusalNotePrefix.Length..];
-            var why = user == c.DeclaredBy ? "the declarer cannot approve their own change" : "only the configured reviewers (and not a linked PR's author) can approve";
+            var why = user == c.DeclaredBy ? "the declarer cannot approve their own change"
+                : reviewers.Excluded(c, user) is { Pr: { } pr } ? $"the author of {pr.Ref} cannot approve it"
+                : "only the configured reviewers can approve";
             return $"{Blocks.Mention(user)}: that does not count as an approval of {c.ChangeId}: {why}.";
         }
         return null;
+    }
+}
+
+/// <summary>
+/// Waits, with the outbox's back-off, until GitHub has named the author of a linked PR an approval was recorded without,
+/// then asks the tracker to count the approvals again: one by that author then does not count, and its approver is told.
+/// </summary>
+internal sealed class ApprovalEligibilityStep(Reviewers reviewers, IReevaluation tracker) : IStepHandler
+{
+    public const string StepKind = "approval-eligibility";
+    public string Kind => StepKind;
+
+    public Task<StepOutcome> RunAsync(EmergencyChange change, PendingStep step, CancellationToken ct)
+    {
+        if (change.Status != ChangeStatus.Open) return Task.FromResult<StepOutcome>(new StepOutcome.Done());
+        if (reviewers.AuthorUnknown(change, step.Target ?? "") is { } pr)
+            return Task.FromResult<StepOutcome>(new StepOutcome.Retry($"waiting for GitHub to name the author of {pr.Ref}"));
+        // The author is saved on the change this step read, so the tracker's run sees it.
+        tracker.Reevaluate(change.Id);
+        return Task.FromResult<StepOutcome>(new StepOutcome.Done());
     }
 }

@@ -49,9 +49,8 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
     {
         if (Excluded(change, user) is { } excluded)
             return excluded.Pr is { } pr ? $"you authored {pr.Ref}; someone else must review it" : "you declared this change; someone else must review it";
-        // A linked PR whose author GitHub has not told the bot yet: the clicker may be its author. Wait for it rather than guess.
-        if (github.Value.IsConfigured && change.PullRequests.FirstOrDefault(p => p.AuthorLogin is null && p.Problem is null) is { } unread)
-            return $"the author of {unread.Ref} is not known yet (the bot is still reading it from GitHub), so the bot cannot tell whether you wrote it; try again in a few minutes";
+        // A linked PR whose author GitHub has not named yet (slow, rate-limited, down: typical during an incident) does not
+        // refuse: the approval is recorded and only counts once the author is known not to be the approver (see AuthorUnknown).
         if (options.Value.Reviewers.Contains(user)) return null;
         var group = options.Value.ReviewerUserGroup;
         if (string.IsNullOrWhiteSpace(group)) return "only configured reviewers may approve emergency changes";
@@ -73,6 +72,16 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
             ? (false, pr)
             : null;
     }
+
+    /// <summary>
+    /// A linked PR that <paramref name="user"/> may have written, for all the bot knows yet: GitHub is configured, has not
+    /// named the PR's author (and the bot has not given up reading it), and the user has a known GitHub login. Null when
+    /// the user's eligibility does not hang on GitHub (someone without a known login can never be matched to an author).
+    /// </summary>
+    public LinkedPullRequest? AuthorUnknown(EmergencyChange change, string user) =>
+        github.Value.IsConfigured && people.GitHubLogins(user).Count > 0
+            ? change.PullRequests.FirstOrDefault(p => p.AuthorLogin is null && p.Problem is null)
+            : null;
 
     /// <summary>
     /// The group's members: the cache while fresh; otherwise one shared refresh, awaited at most <paramref name="budget"/>
@@ -120,9 +129,10 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
 
 /// <summary>
 /// The Slack half of the completion rule: enough distinct eligible approvals in the thread. Exclusions are checked
-/// again here: an approval recorded before a linked PR's author was known does not count once that author is its approver.
+/// again here: an approval recorded before a linked PR's author was known counts only once that author is known, and
+/// not at all when it is its approver (who is then told in the thread, once).
 /// </summary>
-public sealed class SlackApprovalEvidence(IOptions<PolicyOptions> policy, Reviewers reviewers) : IEvidenceSource
+public sealed class SlackApprovalEvidence(IOptions<PolicyOptions> policy, Reviewers reviewers, TimeProvider time) : IEvidenceSource
 {
     public EvidenceKind Kind => EvidenceKind.SlackApproval;
     public bool AppliesTo(EmergencyChange change) => true;
@@ -131,14 +141,33 @@ public sealed class SlackApprovalEvidence(IOptions<PolicyOptions> policy, Review
     {
         var required = policy.Value.RequiredApprovals;
         var byReviewer = change.Approvals.GroupBy(a => a.Reviewer).Select(g => g.First()).ToList();
-        var notCounted = byReviewer.Select(a => (a, Why: reviewers.Excluded(change, a.Reviewer)))
-            .Where(x => x.Why is not null)
-            .Select(x => $"the approval by {x.a.ReviewerName ?? x.a.Reviewer} does not count ({(x.Why!.Value.Pr is { } pr ? $"author of {pr.Ref}" : "the declarer")})")
+        var excluded = byReviewer.Select(a => (a, Why: reviewers.Excluded(change, a.Reviewer))).Where(x => x.Why is not null).ToList();
+        var notCounted = excluded
+            .Select(x => $"the approval by {Name(x.a)} does not count ({(x.Why!.Value.Pr is { } pr ? $"author of {pr.Ref}" : "the declarer")})")
             .ToList();
-        var approvers = byReviewer.Count - notCounted.Count;
+        var undecided = byReviewer.Where(a => excluded.All(x => x.a != a) && reviewers.AuthorUnknown(change, a.Reviewer) is not null)
+            .Select(a => $"the approval by {Name(a)} counts once GitHub has said who wrote {reviewers.AuthorUnknown(change, a.Reviewer)!.Ref} (not if they did)")
+            .ToList();
+        var approvers = byReviewer.Count - notCounted.Count - undecided.Count;
         var missing = required == 1 ? "an approval from a reviewer in the Slack thread" : $"{required - approvers} more reviewer approval(s) in Slack ({approvers} of {required})";
-        if (notCounted.Count > 0) missing += "; " + string.Join("; ", notCounted);
-        IReadOnlyList<EvidenceResult> result = [approvers >= required ? EvidenceResult.Yes(null) : EvidenceResult.No(null, missing)];
-        return Task.FromResult(result);
+        if (notCounted.Count + undecided.Count > 0) missing += "; " + string.Join("; ", notCounted.Concat(undecided));
+        var result = approvers >= required ? EvidenceResult.Yes(null) : EvidenceResult.No(null, missing);
+        // An approver whose approval turned out not to count is told so in the thread, once (the key is kept with the refusal notes).
+        var now = time.GetUtcNow();
+        var tell = excluded.Where(x => x.Why!.Value.Pr is not null).Select(x => Approvals.NotCountedNotePrefix + x.a.Reviewer).ToList();
+        IReadOnlyList<EvidenceResult> results = [tell.Count == 0 ? result : result with
+        {
+            Record = c =>
+            {
+                foreach (var key in tell.Where(k => !c.RefusalsNoted.Contains(k)))
+                {
+                    c.RefusalsNoted.Add(key);
+                    Outbox.Enqueue(c, StepKinds.ThreadNote, now, key);
+                }
+            },
+        }];
+        return Task.FromResult(results);
     }
+
+    static string Name(Approval a) => a.ReviewerName ?? a.Reviewer;
 }

@@ -21,6 +21,7 @@ public static class ReviewingRegistration
         s.AddSingleton<IViewSubmissionHandler>(sp => sp.GetRequiredService<RequestChangesButton>());
         s.AddSingleton<ISlackEventHandler, ThreadReplyApprovals>();
         s.AddSingleton<IThreadNoteSource, ApprovalNotes>();
+        s.AddSingleton<BreakGlassBot.EmergencyChanges.IStepHandler, ApprovalEligibilityStep>();
         return builder;
     }
 }

@@ -69,10 +69,17 @@ public sealed class BotIdentity(ISlackApi slack)
 /// Inbound Slack events, saved before the ack (deduplicated on event_id) and processed here, so an event
 /// acknowledged just before a crash is still handled after the restart.
 /// </summary>
-internal sealed partial class InboxWorker(ChangeStore store, IEnumerable<ISlackEventHandler> handlers, InboxNudge wake, IOptions<StorageOptions> storage, ILogger<InboxWorker> log)
+internal sealed partial class InboxWorker(ChangeStore store, IEnumerable<ISlackEventHandler> handlers, InboxNudge wake, Outbox outbox, IOptions<StorageOptions> storage,
+    ILogger<InboxWorker> log)
     : BackgroundService
 {
     readonly Dictionary<string, int> failures = [];
+    /// <summary>
+    /// Events waiting for the reviewer group to be readable again: not failures (an approval must not be dropped because
+    /// Slack's usergroups API was down for a minute), so they are retried with the outbox's back-off for as long as it takes.
+    /// Due times on the monotonic tick count: this is pacing, not policy time.
+    /// </summary>
+    readonly Dictionary<string, (int Waits, long DueAt)> waiting = [];
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -81,12 +88,21 @@ internal sealed partial class InboxWorker(ChangeStore store, IEnumerable<ISlackE
             foreach (var (id, json) in store.PendingInbound())
             {
                 if (!EventEnvelope.TryParse(json, out var envelope)) { store.CompleteInbound(id); continue; }
+                if (waiting.TryGetValue(id, out var w) && Environment.TickCount64 < w.DueAt) continue;
                 try
                 {
                     foreach (var handler in handlers) await handler.HandleAsync(envelope, stoppingToken);
                     store.CompleteInbound(id);
+                    failures.Remove(id);
+                    if (waiting.Remove(id)) LogGroupBack(log, id);
                 }
                 catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { return; }
+                catch (ReviewerGroupUnavailableException)
+                {
+                    var waits = waiting.GetValueOrDefault(id).Waits + 1;
+                    if (waits == 1) LogWaitingForGroup(log, id);
+                    waiting[id] = (waits, Environment.TickCount64 + (long)outbox.Backoff(waits).TotalMilliseconds);
+                }
                 catch (Exception e)
                 {
                     var n = failures[id] = failures.GetValueOrDefault(id) + 1;
@@ -105,6 +121,10 @@ internal sealed partial class InboxWorker(ChangeStore store, IEnumerable<ISlackE
     static partial void LogFailed(ILogger logger, Exception e, string eventId, int attempt);
     [LoggerMessage(EventId = 5202, Level = LogLevel.Error, Message = "Gave up on Slack event {EventId} ({Length} bytes) after 5 attempts")]
     static partial void LogDropped(ILogger logger, string eventId, int length);
+    [LoggerMessage(EventId = 5203, Level = LogLevel.Warning, Message = "Slack event {EventId} waits for the reviewer user group to be readable; retrying with back-off until it is")]
+    static partial void LogWaitingForGroup(ILogger logger, string eventId);
+    [LoggerMessage(EventId = 5204, Level = LogLevel.Information, Message = "Slack event {EventId} handled now that the reviewer user group could be read")]
+    static partial void LogGroupBack(ILogger logger, string eventId);
 }
 
 /// <summary>Wakes the inbox worker (a separate singleton so the endpoint does not depend on the hosted service).</summary>

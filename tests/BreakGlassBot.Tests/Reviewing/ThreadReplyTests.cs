@@ -17,7 +17,7 @@ public class ThreadReplyTests : BotTest
     };
 
     /// <summary>bolt-python's thread-reply event (a human reply in a channel thread), pointed at our announcement.</summary>
-    static JsonObject Reply(string eventId, string user, string text, string threadTs, string ts = "1700000099.000100")
+    internal static JsonObject Reply(string eventId, string user, string text, string threadTs, string ts = "1700000099.000100")
     {
         var envelope = Fixtures.Object("slack/event_message_thread_reply.json");
         envelope["event_id"] = eventId;
@@ -152,4 +152,39 @@ public class ThreadReplyTests : BotTest
     [InlineData(null, false)]
     public void ApprovalWordsAreMatchedAtTheStart(string? text, bool expected) =>
         Assert.Equal(expected, ThreadReplyApprovals.IsApproval(text, PolicyOptions.DefaultApprovalWords));
+}
+
+/// <summary>A group member's thread approval during a Slack usergroups outage, with nothing cached (as after a restart).</summary>
+public class ThreadReplyGroupOutageTests : BotTest
+{
+    const string Member = "U060R4BJ4"; // in the fixture's usergroups.users.list answer
+    const string Lookup = "usergroups.users.list";
+
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?> { ["Slack:ReviewerUserGroup"] = "S0614TZR7" };
+
+    int FailedLookups() => Slack.Faulted.Count(c => c.Key == Lookup);
+
+    [Fact]
+    public async Task AMembersLgtmOutlastsAGroupOutageLongerThanFiveAttemptsAndApprovesOnce()
+    {
+        Slack.Fail(Lookup, new Fault.Status(503), times: 10_000);
+        await Bot.CommandJsonAsync("Scale the database");
+        await Bot.Until(() => Bot.Store.Get(1)!.Announcement is not null && Bot.Store.Get(1)!.NextStepAt is null, "announced");
+        var ts = Bot.Store.Get(1)!.Announcement!.Ts;
+        var before = FailedLookups();
+
+        await Bot.EventAsync(ThreadReplyTests.Reply("EvG1", Member, "lgtm", ts));
+        // Well past the five attempts after which any other failing event is dropped (the tracker's first look may add one or two).
+        await Bot.Until(() => FailedLookups() >= before + 9, "the inbox kept trying through the outage", TimeSpan.FromSeconds(60));
+        Assert.Empty(Bot.Store.Get(1)!.Approvals);
+        Assert.Single(Bot.Store.PendingInbound());
+
+        Slack.ClearFaults();
+        await Bot.Until(() => Bot.Store.PendingInbound().Count == 0, "handled once the group can be read", TimeSpan.FromSeconds(30));
+        var approval = Assert.Single(Bot.Store.Get(1)!.Approvals);
+        Assert.Equal(Member, approval.Reviewer);
+        Assert.Single(Bot.Store.AuditTrail(1), e => e.Type == AuditTypes.Approved);
+        Assert.DoesNotContain(Bot.Logs, l => l.Contains("Gave up on Slack event"));
+        Assert.Single(Bot.Logs, l => l.Contains("waits for the reviewer user group")); // warned once, not per attempt
+    }
 }
