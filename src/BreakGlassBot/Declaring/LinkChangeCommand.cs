@@ -6,7 +6,7 @@ namespace BreakGlassBot.Declaring;
 
 public static class LinkAuditTypes
 {
-    /// <summary>PRs and/or Jira issues linked to a change after it was declared. Data: pull_requests, jira_issues (space-separated), already_linked.</summary>
+    /// <summary>PRs and/or Jira issues linked to a change after it was declared. Data (space-separated refs, each key only when not empty): pull_requests, jira_issues, already_linked.</summary>
     public const string LinksAdded = "links_added";
 }
 
@@ -80,12 +80,15 @@ internal sealed class LinkChangeCommand(ChangeStore store, Permissions permissio
             }
             Outbox.Enqueue(c, StepKinds.ThreadNote, now, LinksAddedNote.Key(command.UserId, added));
             Outbox.Enqueue(c, StepKinds.RefreshAnnouncement, now);
-            return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = command.UserId, Type = LinkAuditTypes.LinksAdded, Data = new()
+            var data = new Dictionary<string, string>
             {
                 ["pull_requests"] = string.Join(' ', prs.Select(p => p.ToString())),
                 ["jira_issues"] = string.Join(' ', keys),
                 ["already_linked"] = string.Join(' ', already),
-            } }];
+            };
+            // Only what there is: the store keeps an empty value as null.
+            foreach (var empty in data.Where(kv => kv.Value.Length == 0).Select(kv => kv.Key).ToList()) data.Remove(empty);
+            return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = command.UserId, Type = LinkAuditTypes.LinksAdded, Data = data }];
         });
         if (updated is null) return new CommandReply($":warning: There is no {id}. `/breakglass list mine` shows your changes.");
         if (refusal is not null) return new CommandReply(refusal);
