@@ -65,6 +65,12 @@ public sealed class Declarations(ChangeStore store, ReviewPolicy policy, Outbox 
 public interface IDeclarationStepSource
 {
     IEnumerable<PendingStep> StepsFor(EmergencyChange change, DateTimeOffset now);
+
+    /// <summary>
+    /// The per-link steps for links added after the declaration (/breakglass link BG-n): the same ones a declaration with
+    /// those links would have had. Sources with nothing per link (the tracking step) add nothing.
+    /// </summary>
+    IEnumerable<PendingStep> StepsForAddedLinks(EmergencyChange change, IReadOnlyList<PullRequestRef> pullRequests, IReadOnlyList<string> jiraKeys, DateTimeOffset now) => [];
 }
 
 public sealed class Permissions(IOptions<SlackOptions> slack)

@@ -44,9 +44,16 @@ internal sealed class GitHubDeclarationSteps(IOptions<GitHubOptions> options) : 
         if (!options.Value.IsConfigured) yield break;
         // The grant first: it needs no Slack thread, so the bypass is there even while Slack is down.
         yield return Outbox.NewStep(GitHubStepKinds.BypassGrant, now);
-        foreach (var pr in change.PullRequests)
-            yield return Outbox.NewStep(GitHubStepKinds.PullRequest, now, pr.Ref.ToString());
+        foreach (var step in PullRequestSteps(change.PullRequests.Select(p => p.Ref), now))
+            yield return step;
     }
+
+    /// <summary>A PR linked after the declaration gets the same step (fetch, label, comment); the bypass is per change and not repeated.</summary>
+    public IEnumerable<PendingStep> StepsForAddedLinks(EmergencyChange change, IReadOnlyList<PullRequestRef> pullRequests, IReadOnlyList<string> jiraKeys, DateTimeOffset now) =>
+        options.Value.IsConfigured ? PullRequestSteps(pullRequests, now) : [];
+
+    static IEnumerable<PendingStep> PullRequestSteps(IEnumerable<PullRequestRef> pullRequests, DateTimeOffset now) =>
+        pullRequests.Select(pr => Outbox.NewStep(GitHubStepKinds.PullRequest, now, pr.ToString()));
 }
 
 internal static class GitHubOutcomes

@@ -9,18 +9,22 @@ namespace BreakGlassBot.GitHub;
 
 /// <summary>
 /// /breakglass link github &lt;login&gt;: who the caller is on GitHub (for the Team bypass). Stored once; any grant
-/// that gave up for want of a login is tried again at once.
+/// that gave up for want of a login is tried again at once. "link BG-n &lt;links&gt;" shares the word and is handed to
+/// <see cref="LinkChangeCommand"/> (the dispatcher maps one word to one sub-command).
 /// </summary>
-internal sealed partial class LinkGitHubCommand(ChangeStore store, Outbox outbox, People people, IOptions<GitHubOptions> options, TimeProvider time) : ISubCommand
+internal sealed partial class LinkGitHubCommand(ChangeStore store, Outbox outbox, People people, IOptions<GitHubOptions> options, TimeProvider time,
+    LinkChangeCommand linkChange) : ISubCommand
 {
     public string Name => "link";
-    public string Usage => "`/breakglass link github <login>` tell the bot your GitHub login (for the bypass)";
+    public string Usage => LinkChangeCommand.Usage + "\n`/breakglass link github <login>` tell the bot your GitHub login (for the bypass)";
 
     public Task<CommandReply> RunAsync(SlashCommand command, string arguments, CancellationToken ct)
     {
+        if (LinkChangeCommand.IsFor(arguments)) return linkChange.RunAsync(command, arguments, ct);
         var words = arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         if (words is not [var system, var login] || !system.Equals("github", StringComparison.OrdinalIgnoreCase))
-            return Task.FromResult(new CommandReply(":warning: Type `/breakglass link github <your-github-login>`, e.g. `/breakglass link github octocat`."));
+            return Task.FromResult(new CommandReply(":warning: Type `/breakglass link github <your-github-login>`, e.g. `/breakglass link github octocat`."
+                + " To link a pull request or Jira issue to a change, type `/breakglass link BG-42 <PR URL> [JIRA-KEY]`."));
         login = login.TrimStart('@');
         if (!LoginPattern().IsMatch(login))
             return Task.FromResult(new CommandReply($":warning: '{Blocks.Escape(login)}' is not a GitHub login (letters, digits and single hyphens, at most 39)."));

@@ -91,7 +91,7 @@ internal sealed class PullRequestEvidence(IGitHubGateway github, IOptions<GitHub
 
     public string NotApplicable(EmergencyChange change) => !options.Value.IsConfigured
         ? $"GitHub is not configured, so the PR review that the policy requires for {change.ChangeId} cannot be checked"
-        : $"policy requires an approved PR review, but no pull request is linked to {change.ChangeId}";
+        : $"policy requires an approved PR review, but no pull request is linked to {change.ChangeId} (link one: /breakglass link {change.ChangeId} <PR URL>)";
 
     /// <summary>Reads every PR fresh (author, merge time, all pages of reviews). Throws <see cref="GitHubException"/> while GitHub cannot answer: the tracker asks again later.</summary>
     public async Task<IReadOnlyList<EvidenceResult>> CheckAsync(EmergencyChange change, CancellationToken ct)

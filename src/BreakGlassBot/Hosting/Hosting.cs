@@ -96,6 +96,8 @@ public static class HostingExtensions
         s.AddSingleton<IStepHandler, RefreshAnnouncementStep>();
         s.AddSingleton<IStepHandler, ThreadNoteStep>();
         s.AddSingleton<IThreadNoteSource, CancelledNote>();
+        s.AddSingleton<LinkChangeCommand>();
+        s.AddSingleton<IThreadNoteSource, LinksAddedNote>();
         s.AddSingleton<IThreadNoteSource, StepNotes>();
         s.AddSingleton<IDirectMessageSource, AnnouncementBlockedNotice>();
         return builder;

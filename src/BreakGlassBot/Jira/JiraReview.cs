@@ -45,7 +45,7 @@ internal sealed class JiraReviewEvidence(IJiraApi jira, IOptions<JiraOptions> op
             return $"Jira is not configured, so the Jira review that the policy requires for {change.ChangeId} cannot be checked";
         var unknown = change.JiraIssues.Where(i => i.Problem is not null).Select(i => i.Key).ToList();
         return unknown.Count == 0
-            ? $"policy requires a reviewed Jira issue, but no Jira issue is linked to {change.ChangeId}"
+            ? $"policy requires a reviewed Jira issue, but no Jira issue is linked to {change.ChangeId} (link one: /breakglass link {change.ChangeId} <JIRA-KEY>)"
             : $"policy requires a reviewed Jira issue, but Jira does not know the issue(s) linked to {change.ChangeId} ({string.Join(", ", unknown)}): link an existing one";
     }
 

@@ -59,9 +59,16 @@ internal sealed class JiraDeclarationSteps(IOptions<JiraOptions> options) : IDec
     {
         var o = options.Value;
         if (!o.IsConfigured) return [];
-        if (change.JiraIssues.Count > 0) return [.. change.JiraIssues.Select(i => Outbox.NewStep(JiraStepKinds.Link, now, i.Key))];
+        if (change.JiraIssues.Count > 0) return LinkSteps(change.JiraIssues.Select(i => i.Key), now);
         return string.IsNullOrWhiteSpace(o.ProjectKey) ? [] : [Outbox.NewStep(JiraStepKinds.Create, now, o.ProjectKey.Trim())];
     }
+
+    /// <summary>An issue linked after the declaration gets the same step as a declared one (fetch, label, comment).</summary>
+    public IEnumerable<PendingStep> StepsForAddedLinks(EmergencyChange change, IReadOnlyList<PullRequestRef> pullRequests, IReadOnlyList<string> jiraKeys, DateTimeOffset now) =>
+        options.Value.IsConfigured ? LinkSteps(jiraKeys, now) : [];
+
+    static List<PendingStep> LinkSteps(IEnumerable<string> keys, DateTimeOffset now) =>
+        [.. keys.Select(key => Outbox.NewStep(JiraStepKinds.Link, now, key))];
 }
 
 /// <summary>
@@ -182,7 +189,8 @@ internal sealed class JiraCreateStep(IJiraApi jira, IOptions<JiraOptions> option
     {
         var o = options.Value;
         if (!o.IsConfigured) return JiraOutcomes.NotConfigured();
-        if (change.JiraIssues.Any(i => i.CreatedByBot)) return new StepOutcome.Done();
+        // An issue linked since this step was planned (/breakglass link, while the thread was not there yet): nothing to create.
+        if (change.JiraIssues.Any(i => i.CreatedByBot || i.Problem is null)) return new StepOutcome.Done();
         var project = step.Target ?? o.ProjectKey ?? "";
         var prefix = JiraTexts.CreatedSummaryPrefix(change);
         try

@@ -143,7 +143,7 @@ public class RequiredEvidenceTests : IAsyncLifetime
         Assert.Contains(after.Evidence, e => e.Kind == "SlackApproval" && e.Satisfied);
         var pr = Assert.Single(after.Evidence, e => e.Kind == "PullRequestApproved");
         Assert.False(pr.Satisfied);
-        Assert.Equal($"policy requires an approved PR review, but no pull request is linked to BG-{after.Id}", pr.Missing);
+        Assert.Equal($"policy requires an approved PR review, but no pull request is linked to BG-{after.Id} (link one: /breakglass link BG-{after.Id} <PR URL>)", pr.Missing);
     }
 
     [Fact]

@@ -1,0 +1,130 @@
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Reviewing;
+using BreakGlassBot.Slack;
+
+namespace BreakGlassBot.Declaring;
+
+public static class LinkAuditTypes
+{
+    /// <summary>PRs and/or Jira issues linked to a change after it was declared. Data (space-separated refs, each key only when not empty): pull_requests, jira_issues, already_linked.</summary>
+    public const string LinksAdded = "links_added";
+}
+
+/// <summary>
+/// /breakglass link BG-n &lt;PR URL...&gt; [JIRA-KEY...]: links a PR or Jira issue after declaring (during an outage the PR
+/// often does not exist yet). The links get the same outgoing steps a declaration with them would have had, and the
+/// tracker looks at the change again at once. Reached through the "link" sub-command (which also does "link github").
+/// </summary>
+internal sealed class LinkChangeCommand(ChangeStore store, Permissions permissions, Outbox outbox, IReevaluation tracker,
+    IEnumerable<IDeclarationStepSource> stepSources, TimeProvider time)
+{
+    public const string Usage = "`/breakglass link BG-n <PR URL...> [JIRA-KEY...]` link a pull request or Jira issue to a change after declaring it";
+    const string Example = "Type `/breakglass link BG-42 https://github.com/acme/pay/pull/42 OPS-7` (PR URLs, Jira keys or Jira issue URLs).";
+
+    /// <summary>Whether the arguments of "link" name a change ("BG-42 ..."), rather than an account ("github octocat").</summary>
+    public static bool IsFor(string arguments)
+    {
+        var first = arguments.Split((char[])[' ', '\t', '\n'], 2, StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
+        return first is not null && first.StartsWith("BG-", StringComparison.OrdinalIgnoreCase);
+    }
+
+    public async Task<CommandReply> RunAsync(SlashCommand command, string arguments, CancellationToken ct)
+    {
+        var parts = arguments.Trim().Split((char[])[' ', '\t', '\n'], 2, StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length == 0 || !ChangeId.TryParse(parts[0], out var id))
+            return new CommandReply($":warning: '{Blocks.Escape(parts.FirstOrDefault() ?? "")}' is not a change id. " + Example);
+        var parsed = DeclarationText.Parse(parts.Length > 1 ? parts[1] : "");
+        if (parsed.Problems.Count > 0)
+            return new CommandReply(":warning: " + string.Join("\n", parsed.Problems.Select(Blocks.Escape)) + "\nNothing was linked. " + Example);
+        if (parsed.PullRequests.Count == 0 && parsed.JiraKeys.Count == 0)
+            return new CommandReply($":warning: There is no pull request link or Jira key to link to {id} in that. " + Example);
+
+        var now = time.GetUtcNow();
+        string? refusal = null;
+        List<string> added = [], already = [];
+        var stepsAdded = false;
+        var updated = await store.UpdateAsync(id.Number, c =>
+        {
+            if (!permissions.MayCancel(command.UserId, c))
+            {
+                refusal = $":no_entry: Only {Blocks.Mention(c.DeclaredBy)} (who declared it) or an admin may link things to {c.ChangeId}. "
+                    + $"Ask them, or mention the link in the change's thread.";
+                return [];
+            }
+            if (c.Status != ChangeStatus.Open)
+            {
+                refusal = c.Status switch
+                {
+                    ChangeStatus.Cancelled => $":no_entry_sign: {c.ChangeId} was cancelled" + (c.Cancellation is { } x ? $" by {Blocks.Mention(x.By)}: {Blocks.Escape(x.Reason)}" : "")
+                        + ". Nothing can be linked to it; if the change did happen, declare it again with the links.",
+                    _ => $"{c.ChangeId} is already {c.Status.ToString().ToLowerInvariant()}: its review is complete and its record is closed to new links.",
+                };
+                return [];
+            }
+            // A PR is the same PR whatever the case of its owner and repository (as the outbox steps find it); a Jira key is
+            // already linked when it is the key Jira answers with or the one first typed.
+            var prs = parsed.PullRequests.Where(p => !c.PullRequests.Any(l => string.Equals(l.Ref.ToString(), p.ToString(), StringComparison.OrdinalIgnoreCase))).ToList();
+            var keys = parsed.JiraKeys.Select(k => k.Value).Where(k => !c.JiraIssues.Any(i => i.Key == k || i.DeclaredKey == k)).ToList();
+            already.AddRange(parsed.PullRequests.Except(prs).Select(p => p.ToString()));
+            already.AddRange(parsed.JiraKeys.Select(k => k.Value).Except(keys));
+            if (prs.Count == 0 && keys.Count == 0) return [];
+
+            c.PullRequests.AddRange(prs.Select(p => new LinkedPullRequest { Host = p.Host, Owner = p.Owner, Repo = p.Repo, Number = p.Number }));
+            c.JiraIssues.AddRange(keys.Select(k => new LinkedJiraIssue { Key = k }));
+            added.AddRange([.. prs.Select(p => p.ToString()), .. keys]);
+            foreach (var source in stepSources)
+            {
+                var steps = source.StepsForAddedLinks(c, prs, keys, now).ToList();
+                c.Steps.AddRange(steps);
+                stepsAdded |= steps.Count > 0;
+            }
+            Outbox.Enqueue(c, StepKinds.ThreadNote, now, LinksAddedNote.Key(command.UserId, added));
+            Outbox.Enqueue(c, StepKinds.RefreshAnnouncement, now);
+            var data = new Dictionary<string, string>
+            {
+                ["pull_requests"] = string.Join(' ', prs.Select(p => p.ToString())),
+                ["jira_issues"] = string.Join(' ', keys),
+                ["already_linked"] = string.Join(' ', already),
+            };
+            // Only what there is: the store keeps an empty value as null.
+            foreach (var empty in data.Where(kv => kv.Value.Length == 0).Select(kv => kv.Key).ToList()) data.Remove(empty);
+            return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = command.UserId, Type = LinkAuditTypes.LinksAdded, Data = data }];
+        });
+        if (updated is null) return new CommandReply($":warning: There is no {id}. `/breakglass list mine` shows your changes.");
+        if (refusal is not null) return new CommandReply(refusal);
+        if (added.Count == 0)
+            return new CommandReply($":information_source: {LinksAddedNote.Sentence(already)} {(already.Count == 1 ? "is" : "are")} already linked to {id}; nothing was added.");
+
+        outbox.Nudge();
+        // The PR's review or the issue's status may already complete the review, or change what is missing: look now.
+        tracker.Reevaluate(id.Number);
+        var text = $":link: Linked {LinksAddedNote.Sentence(added)} to {id}"
+            + (stepsAdded ? "; the bot labels and comments on them now." : ". (The bot is not connected to GitHub or Jira here, so it only records them.)")
+            + (already.Count > 0 ? $" Already linked, so left as they were: {LinksAddedNote.Sentence(already)}." : "");
+        return new CommandReply(text);
+    }
+}
+
+/// <summary>The thread note "&lt;@user&gt; linked acme/pay#42 and OPS-7 to BG-n". Key: "links-added:&lt;user&gt;:&lt;ref&gt; &lt;ref&gt;...".</summary>
+internal sealed class LinksAddedNote(ChangeMessages messages) : IThreadNoteSource
+{
+    const string Prefix = "links-added:";
+
+    public static string Key(string user, IEnumerable<string> refs) => $"{Prefix}{user}:{string.Join(' ', refs)}";
+
+    /// <summary>"a", "a and b", "a, b and c".</summary>
+    public static string Sentence(IReadOnlyList<string> items) =>
+        items.Count <= 1 ? string.Join("", items) : string.Join(", ", items.Take(items.Count - 1)) + " and " + items[^1];
+
+    public string? Render(EmergencyChange change, string key)
+    {
+        if (!key.StartsWith(Prefix, StringComparison.Ordinal)) return null;
+        var colon = key.IndexOf(':', Prefix.Length);
+        if (colon < 0) return null;
+        var user = key[Prefix.Length..colon];
+        var refs = key[(colon + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(r =>
+            change.PullRequests.FirstOrDefault(p => p.Ref.ToString() == r) is { } pr ? Blocks.Link(pr.Ref.Url, r)
+            : r.Contains('#') ? Blocks.Escape(r) : messages.JiraLink(r)).ToList();
+        return $":link: {Blocks.Mention(user)} linked {Sentence(refs)} to {change.ChangeId}.";
+    }
+}
