@@ -16,13 +16,20 @@ internal sealed class ApprovalMirror(IOptions<GitHubOptions> options) : IApprova
     }
 }
 
-/// <summary>Comments "Approved retrospectively by …" once: the comment's marker is looked for first.</summary>
-internal sealed class ApprovalCommentStep(IGitHubGateway github, TimeProvider time) : IStepHandler
+/// <summary>
+/// Comments "Approved retrospectively by …" once: the comment's marker is looked for first. Not for an approval that does
+/// not count (its approver wrote a linked PR), and not before that is known (see <see cref="Reviewers.FollowUpHold"/>).
+/// </summary>
+internal sealed class ApprovalCommentStep(IGitHubGateway github, Reviewers reviewers, TimeProvider time) : IStepHandler
 {
     public string Kind => GitHubStepKinds.ApprovalComment;
     public bool NeedsThread => true;
 
-    public string? Describe(EmergencyChange change, PendingStep step) => $"note the Slack approval on {Split(step.Target).Pr}";
+    // Waiting for GitHub to name a PR's author is not a failure to report in the thread.
+    public string? Describe(EmergencyChange change, PendingStep step) =>
+        Split(step.Target).Index is var i && i >= 0 && i < change.Approvals.Count && reviewers.FollowUpWaits(change, change.Approvals[i])
+            ? null
+            : $"note the Slack approval on {Split(step.Target).Pr}";
 
     static (string Pr, int Index) Split(string? target)
     {
@@ -39,6 +46,7 @@ internal sealed class ApprovalCommentStep(IGitHubGateway github, TimeProvider ti
         var linked = GitHubOutcomes.Find(change, prText);
         if (linked is null || index < 0 || index >= change.Approvals.Count) return new StepOutcome.Done();
         var approval = change.Approvals[index];
+        if (reviewers.FollowUpHold(change, step, approval) is { } hold) return hold;
         var marker = Marker(change, index);
         var link = change.Announcement?.Permalink;
         try

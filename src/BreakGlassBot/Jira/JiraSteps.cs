@@ -227,7 +227,7 @@ internal sealed class JiraCreateStep(IJiraApi jira, IOptions<JiraOptions> option
 /// Mirrors a Slack approval to one linked issue: a comment "approved retrospectively by … in Slack" with the thread link, and
 /// Jira:ReviewTransition when set. Transition ids differ between workflows, so the id is looked up by name for that issue.
 /// </summary>
-internal sealed class JiraApprovalStep(IJiraApi jira, IOptions<JiraOptions> options, IReevaluation tracker, TimeProvider time) : IStepHandler
+internal sealed class JiraApprovalStep(IJiraApi jira, IOptions<JiraOptions> options, IReevaluation tracker, Reviewers reviewers, TimeProvider time) : IStepHandler
 {
     public string Kind => JiraStepKinds.Approval;
     public bool NeedsThread => true;
@@ -240,7 +240,11 @@ internal sealed class JiraApprovalStep(IJiraApi jira, IOptions<JiraOptions> opti
         return bar > 0 && int.TryParse(target.AsSpan(bar + 1), out var index) ? (target![..bar], index) : (target ?? "", -1);
     }
 
-    public string? Describe(EmergencyChange change, PendingStep step) => $"mirror the approval of {change.ChangeId} to Jira issue {Parse(step.Target).Key}";
+    // Waiting for GitHub to name a PR's author is not a failure to report in the thread.
+    public string? Describe(EmergencyChange change, PendingStep step) =>
+        Parse(step.Target).Index is var i && i >= 0 && i < change.Approvals.Count && reviewers.FollowUpWaits(change, change.Approvals[i])
+            ? null
+            : $"mirror the approval of {change.ChangeId} to Jira issue {Parse(step.Target).Key}";
 
     public async Task<StepOutcome> RunAsync(EmergencyChange change, PendingStep step, CancellationToken ct)
     {
@@ -252,6 +256,8 @@ internal sealed class JiraApprovalStep(IJiraApi jira, IOptions<JiraOptions> opti
         if (linked?.Problem is not null) return new StepOutcome.Done();
         var key = linked?.Key ?? target;
         var approval = change.Approvals[index];
+        // A PR author's own approval must neither be announced in Jira nor move the issue to reviewed.
+        if (reviewers.FollowUpHold(change, step, approval) is { } hold) return hold;
         var events = new List<(string Type, Dictionary<string, string> Data)>();
         try
         {

@@ -5,6 +5,15 @@ using Microsoft.Extensions.Options;
 
 namespace BreakGlassBot.Reviewing;
 
+public static class ApprovalAuditTypes
+{
+    /// <summary>
+    /// A follow-up of an approval (PR comment, Jira comment/transition) finished without acting because the approval does not
+    /// count (its approver wrote a linked PR). Data: step, target, reviewer, reason.
+    /// </summary>
+    public const string FollowUpSkipped = "approval_follow_up_skipped";
+}
+
 public abstract record ApprovalResult
 {
     public sealed record Approved(EmergencyChange Change, Approval Approval) : ApprovalResult

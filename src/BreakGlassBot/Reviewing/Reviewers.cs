@@ -84,6 +84,33 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
             : null;
 
     /// <summary>
+    /// Whether a follow-up that vouches for <paramref name="approval"/> outside Slack (the PR comment, the Jira comment and
+    /// review transition) may act now: null when the approval counts as far as authorship goes. While a linked PR's author is
+    /// unknown and could be the approver, a retry (the follow-up waits, as the count does); when the approver is excluded,
+    /// done without acting, with an audit event saying why (a PR author's own approval must not mark the PR or the issue reviewed).
+    /// </summary>
+    public StepOutcome? FollowUpHold(EmergencyChange change, PendingStep step, Approval approval)
+    {
+        var why = Excluded(change, approval.Reviewer) is { } excluded
+            ? excluded.Pr is { } authored ? $"author of {authored.Ref}" : "the declarer"
+            : null;
+        if (why is null && AuthorUnknown(change, approval.Reviewer) is { } pr)
+        {
+            if (change.Status != ChangeStatus.Cancelled)
+                return new StepOutcome.Retry($"waiting for GitHub to name the author of {pr.Ref}: {approval.ReviewerName ?? approval.Reviewer}'s approval counts only if it is not them");
+            why = "the change was cancelled before GitHub named the author of " + pr.Ref;
+        }
+        if (why is null) return null;
+        var at = time.GetUtcNow();
+        return new StepOutcome.Done(c => [new AuditEvent { ChangeNumber = c.Id, At = at, Actor = "bot", Type = ApprovalAuditTypes.FollowUpSkipped,
+            Data = new() { ["step"] = step.Kind, ["target"] = step.Target ?? "", ["reviewer"] = approval.Reviewer, ["reason"] = why } }]);
+    }
+
+    /// <summary>True while <see cref="FollowUpHold"/> would make a follow-up of <paramref name="approval"/> wait (it then says nothing in the thread).</summary>
+    public bool FollowUpWaits(EmergencyChange change, Approval approval) =>
+        Excluded(change, approval.Reviewer) is null && AuthorUnknown(change, approval.Reviewer) is not null && change.Status != ChangeStatus.Cancelled;
+
+    /// <summary>
     /// The group's members: the cache while fresh; otherwise one shared refresh, awaited at most <paramref name="budget"/>
     /// (null: until it ends). A refresh that is slow or fails leaves the last known members; null when there are none.
     /// </summary>
