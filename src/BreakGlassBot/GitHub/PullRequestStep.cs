@@ -46,6 +46,8 @@ internal sealed class PullRequestStep(IGitHubGateway github, IOptions<GitHubOpti
             {
                 var p = GitHubOutcomes.Find(c, step.Target);
                 if (p is null) return [];
+                // The author decides whether approvals recorded meanwhile count: have them counted now, not at the next planned check.
+                if (p.AuthorLogin is null && c.Approvals.Count > 0) Outbox.Enqueue(c, Reviewing.ReevaluateStep.StepKind, at);
                 p.Title = info.Title;
                 p.AuthorLogin = info.AuthorLogin;
                 p.AuthorId = info.AuthorId;
@@ -77,6 +79,8 @@ internal sealed class PullRequestStep(IGitHubGateway github, IOptions<GitHubOpti
                 onGiveUp: (c, problem) =>
                 {
                     if (GitHubOutcomes.Find(c, step.Target) is { } p) p.Problem = problem;
+                    // Approvals that waited for this PR's author count without it now.
+                    if (c.Approvals.Count > 0) Outbox.Enqueue(c, Reviewing.ReevaluateStep.StepKind, time.GetUtcNow());
                     return [];
                 });
         }

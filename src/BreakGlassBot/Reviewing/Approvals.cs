@@ -215,3 +215,20 @@ internal sealed class ApprovalEligibilityStep(Reviewers reviewers, IReevaluation
         return Task.FromResult<StepOutcome>(new StepOutcome.Done());
     }
 }
+
+/// <summary>
+/// Asks the tracker to look at the change again now. Queued in the write that saved something the completion rule depends on
+/// (a linked PR's author, which decides whether recorded approvals count), so the tracker's run sees it: a step runs after
+/// the write that queued it, whereas asking from inside a step could be answered before the step's result is saved.
+/// </summary>
+internal sealed class ReevaluateStep(IReevaluation tracker) : IStepHandler
+{
+    public const string StepKind = "reevaluate";
+    public string Kind => StepKind;
+
+    public Task<StepOutcome> RunAsync(EmergencyChange change, PendingStep step, CancellationToken ct)
+    {
+        if (change.Status == ChangeStatus.Open) tracker.Reevaluate(change.Id);
+        return Task.FromResult<StepOutcome>(new StepOutcome.Done());
+    }
+}

@@ -22,6 +22,7 @@ public static class ReviewingRegistration
         s.AddSingleton<ISlackEventHandler, ThreadReplyApprovals>();
         s.AddSingleton<IThreadNoteSource, ApprovalNotes>();
         s.AddSingleton<BreakGlassBot.EmergencyChanges.IStepHandler, ApprovalEligibilityStep>();
+        s.AddSingleton<BreakGlassBot.EmergencyChanges.IStepHandler, ReevaluateStep>();
         return builder;
     }
 }

@@ -1,9 +1,12 @@
 using BreakGlassBot.Declaring;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.GitHub;
+using BreakGlassBot.Hosting;
 using BreakGlassBot.Jira;
+using BreakGlassBot.Reviewing;
 using BreakGlassBot.Tests.GitHub;
 using BreakGlassBot.Tests.Jira;
+using BreakGlassBot.Tests.Reviewing;
 using BreakGlassBot.Tests.Support;
 
 namespace BreakGlassBot.Tests.Declaring;
@@ -232,6 +235,34 @@ public class LinkAfterDeclaringTests : LinkBotTest
         await Bot.CommandJsonAsync($"link BG-1 {PrUrl}");
         await Bot.Until(() => Change().Status == ChangeStatus.Reviewed, "reviewed once the approved PR is linked");
         Assert.Equal("hubot", Change().PullRequests.Single().ApprovedBy);
+    }
+
+    [Fact]
+    public async Task AnApprovalGivenBeforeAnApprovedPrIsLinkedCountsAsSoonAsGitHubNamesThePrsAuthor()
+    {
+        // The approver has a GitHub login, so a newly linked PR makes their approval undecided until its author is read. The
+        // tracker's own next check is half an hour away: only a re-check once the author is known completes the change in time.
+        await StartAsync(("Policy:RequiredEvidence:0", "SlackApproval"), ("Policy:RequiredEvidence:1", "PullRequestApproved"),
+            ("Policy:ReviewWindow", "01:00:00"), ("Policy:ReminderInterval", "00:30:00"),
+            ("Slack:Reviewers:0", ApprovalTests.Reviewer1), ($"People:{ApprovalTests.Reviewer1}:GitHub", "hubot"));
+        await Bot.CommandJsonAsync("Roll back payments deploy");
+        await Settled();
+        await Bot.InteractionAsync(ApprovalTests.Click(ApprovalTests.Reviewer1, ReviewActions.Approve, "BG-1"));
+        await Bot.Until(() => Change().Evidence.Any(e => e.Kind == nameof(EvidenceKind.SlackApproval) && e.Satisfied), "the Slack approval counts");
+        var pr = GitHub.PullRequest(Pr);
+        lock (pr.Reviews) pr.Reviews.Add(FakeGitHub.Review(80, "monalisa", 2, "APPROVED", DateTimeOffset.UtcNow));
+
+        // Linked while GitHub is down: the re-check on linking sees the approval undecided.
+        GitHub.Down = true;
+        Assert.Contains("Linked acme/pay#42 to BG-1", await CommandTextAsync($"link BG-1 {PrUrl}"));
+        await Bot.Until(() => Change().Evidence.Any(e => e.Kind == nameof(EvidenceKind.SlackApproval) && e.Missing?.Contains($"counts once GitHub has said who wrote {Pr}") == true),
+            "checked after linking, with the PR's author unknown");
+        var nextCheck = Change().NextCheckAt;
+
+        GitHub.Down = false;
+        await Bot.Until(() => Change().Status == ChangeStatus.Reviewed, "reviewed once GitHub names the PR's author");
+        Assert.Equal("octocat", Change().PullRequests.Single().AuthorLogin);
+        Assert.True(Change().ReviewedAt < nextCheck, $"reviewed at {Change().ReviewedAt:O}, before the planned check at {nextCheck:O}");
     }
 }
 
