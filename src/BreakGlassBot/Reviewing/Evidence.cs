@@ -33,6 +33,13 @@ public interface IEvidenceSource
 public interface IApprovalFollowUps
 {
     IEnumerable<PendingStep> StepsFor(EmergencyChange change, Approval approval, int approvalIndex, DateTimeOffset now);
+
+    /// <summary>
+    /// The same work for links added after the approval (/breakglass link BG-n), for those links only: they get what the
+    /// approval would have set off had they been linked then.
+    /// </summary>
+    IEnumerable<PendingStep> StepsForAddedLinks(EmergencyChange change, Approval approval, int approvalIndex, IReadOnlyList<PullRequestRef> pullRequests,
+        IReadOnlyList<string> jiraKeys, DateTimeOffset now) => [];
 }
 
 /// <summary>Asks the deadline tracker to look at a change again now (a webhook said its PR was reviewed, an approval arrived).</summary>

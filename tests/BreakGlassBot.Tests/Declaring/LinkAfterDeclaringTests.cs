@@ -264,6 +264,56 @@ public class LinkAfterDeclaringTests : LinkBotTest
         Assert.Equal("octocat", Change().PullRequests.Single().AuthorLogin);
         Assert.True(Change().ReviewedAt < nextCheck, $"reviewed at {Change().ReviewedAt:O}, before the planned check at {nextCheck:O}");
     }
+
+    [Fact]
+    public async Task LinksAddedAfterAnApprovalGetItsPrCommentJiraCommentAndTransition()
+    {
+        Jira["OPS-7"].Transitions.Add(new FakeJira.Transition("31", "Review", "Reviewed", "done", "Done"));
+        await StartAsync(("Policy:RequiredEvidence:0", "JiraReviewed"), ("Policy:ReviewWindow", "01:00:00"), ("Policy:ReminderInterval", "00:30:00"),
+            ("Jira:ReviewTransition", "Review"), ("Slack:Reviewers:0", ApprovalTests.Reviewer1));
+        await Bot.CommandJsonAsync("Roll back payments deploy");
+        await Settled();
+        await Bot.InteractionAsync(ApprovalTests.Click(ApprovalTests.Reviewer1, ReviewActions.Approve, "BG-1"));
+        await Bot.Until(() => Change().Approvals.Count == 1 && Change().Evidence.Any(e => e.Kind == nameof(EvidenceKind.JiraReviewed) && !e.Satisfied),
+            "approved; Jira evidence missing");
+
+        await CommandTextAsync($"link BG-1 {PrUrl} OPS-7");
+        await Bot.Until(() => Change().Status == ChangeStatus.Reviewed, "reviewed: the approval moved the newly linked issue");
+        await Settled();
+
+        var jiraTexts = Jira["OPS-7"].Comments.Select(c => FakeJira.TextOf(c.Body)).ToList();
+        Assert.Equal(2, jiraTexts.Count);
+        Assert.Contains("Emergency change BG-1 declared", jiraTexts[0]); // the link's comment first, then the approval's
+        Assert.Contains("BG-1 approved retrospectively by", jiraTexts[1]);
+        Assert.Single(Jira.CallsTo(FakeJira.DoTransition));
+        Assert.Equal("Reviewed", Jira["OPS-7"].StatusName);
+        var prComments = GitHub.PullRequest(Pr).Comments.ToList();
+        Assert.Equal(2, prComments.Count);
+        Assert.Contains("<!-- breakglass:BG-1 -->", prComments[0]);
+        Assert.Contains("<!-- breakglass:BG-1:approval:0 -->", prComments[1]);
+        Assert.Single(Audit(GitHubAuditTypes.ApprovalMirrored));
+    }
+
+    [Fact]
+    public async Task LinksAddedAfterAnApprovalByTheNewPrsAuthorGetNoApprovalFollowUps()
+    {
+        Jira["OPS-7"].Transitions.Add(new FakeJira.Transition("31", "Review", "Reviewed", "done", "Done"));
+        await StartAsync(("Policy:RequiredEvidence:0", "JiraReviewed"), ("Policy:ReviewWindow", "01:00:00"), ("Policy:ReminderInterval", "00:30:00"),
+            ("Jira:ReviewTransition", "Review"), ("Slack:Reviewers:0", ApprovalTests.Reviewer1), ($"People:{ApprovalTests.Reviewer1}:GitHub", "octocat"));
+        await Bot.CommandJsonAsync("Roll back payments deploy");
+        await Settled();
+        await Bot.InteractionAsync(ApprovalTests.Click(ApprovalTests.Reviewer1, ReviewActions.Approve, "BG-1"));
+        await Bot.Until(() => Change().Approvals.Count == 1, "approved");
+
+        await CommandTextAsync($"link BG-1 {PrUrl} OPS-7"); // octocat, the approver, wrote the PR
+        await Bot.Until(() => Audit(ApprovalAuditTypes.FollowUpSkipped).Count == 2, "both follow-ups skipped");
+        await Settled();
+
+        Assert.DoesNotContain(GitHub.PullRequest(Pr).Comments, c => c.Contains("<!-- breakglass:BG-1:approval:"));
+        Assert.DoesNotContain(Jira["OPS-7"].Comments, c => FakeJira.TextOf(c.Body).Contains("approved retrospectively"));
+        Assert.Empty(Jira.CallsTo(FakeJira.DoTransition));
+        Assert.Equal(ChangeStatus.Open, Change().Status);
+    }
 }
 
 /// <summary>
