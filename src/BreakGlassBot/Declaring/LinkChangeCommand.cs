@@ -45,6 +45,11 @@ internal sealed class LinkChangeCommand(ChangeStore store, Permissions permissio
         var stepsAdded = false;
         var updated = await store.UpdateAsync(id.Number, c =>
         {
+            // The group commit may run this again (on the change as stored): start from nothing each time.
+            refusal = null;
+            added.Clear();
+            already.Clear();
+            stepsAdded = false;
             if (!permissions.MayCancel(command.UserId, c))
             {
                 refusal = $":no_entry: Only {Blocks.Mention(c.DeclaredBy)} (who declared it) or an admin may link things to {c.ChangeId}. "
