@@ -62,9 +62,18 @@ public sealed partial class TrackChangeJob(
         var eligible = complete ? [] : await reviewers.ForChangeAsync(change, ct);
 
         DateTimeOffset? next = null;
+        var checkedLinks = Links(change);
+        var relinked = false;
         var updated = store.Update(changeId, c =>
         {
             if (c.Status != ChangeStatus.Open) return [];
+            // A PR or Jira issue linked while the sources were asked (/breakglass link) was not checked: what was checked cannot
+            // complete the change nor say what is missing. Write nothing and look again at once, with the links as they are now.
+            if (Links(c) != checkedLinks)
+            {
+                relinked = true;
+                return [];
+            }
             // The announcement shows what is still missing: refresh it when that changed.
             if (Summary(c.Evidence) != Summary(checks)) Outbox.Enqueue(c, StepKinds.RefreshAnnouncement, now);
             Merge(c, checks);
@@ -99,6 +108,11 @@ public sealed partial class TrackChangeJob(
             return events;
         });
         if (updated is null) return;
+        if (relinked)
+        {
+            tracker.Reevaluate(changeId);
+            return;
+        }
         outbox.Nudge();
         if (next is { } at) tracker.ScheduleAt(changeId, at);
         LogChecked(log, updated.ChangeId.ToString(), updated.Status, next);
@@ -154,6 +168,11 @@ public sealed partial class TrackChangeJob(
         options.Value.RequiredEvidence.Count > 0 ? options.Value.RequiredEvidence.Distinct() : Enum.GetValues<EvidenceKind>();
 
     static void Merge(EmergencyChange c, List<EvidenceCheck> checks) => c.Evidence = checks;
+
+    /// <summary>The linked PRs and Jira issues, in a stable order: what the evidence sources were asked about.</summary>
+    static string Links(EmergencyChange c) =>
+        string.Join(' ', c.PullRequests.Select(p => p.Ref.ToString().ToLowerInvariant()).Order(StringComparer.Ordinal))
+        + "|" + string.Join(' ', c.JiraIssues.Select(i => i.Key).Order(StringComparer.Ordinal));
 
     static string Summary(IEnumerable<EvidenceCheck> checks) => string.Join('|', checks.Select(e => $"{e.Kind}/{e.Target}/{e.Satisfied}/{e.Missing}"));
 

@@ -427,6 +427,18 @@ public sealed class ChangeStore : IDisposable
             .OrderByDescending("$.Bypass.ExpiresAt")
             .FirstOrDefault();
 
+    /// <summary>
+    /// The change other than <paramref name="except"/> whose <paramref name="mode"/> bypass for <paramref name="login"/> in <paramref name="team"/>
+    /// the bot has granted (or begun to grant) and not yet revoked, whatever the change's status and even past its window; the one that ends last.
+    /// </summary>
+    public EmergencyChange? LatestUnrevokedBypass(string mode, string team, string login, int except) =>
+        changes.Query()
+            .Where(Where(BypassLogin + " = @0 AND LOWER($.Bypass.Team) = @1 AND $.Bypass.Mode = @2 AND $.Bypass.RevokedAt = null "
+                + "AND $.Bypass.Problem = null AND $._id != @3",
+                login.ToLowerInvariant(), team.ToLowerInvariant(), mode, except))
+            .OrderByDescending("$.Bypass.ExpiresAt")
+            .FirstOrDefault();
+
     /// <summary>Open changes whose tracking check is overdue by more than the grace (or was never set): their job may be lost.</summary>
     public IReadOnlyList<EmergencyChange> UntrackedOpenChanges(DateTimeOffset before, int limit = 1000) =>
         changes.Find(Where("($.NextCheckAt = null OR $.NextCheckAt BETWEEN @0 AND @1) AND " + IsOpen, 0L, before.UtcTicks), limit: limit).ToList();

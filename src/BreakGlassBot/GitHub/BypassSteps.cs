@@ -55,6 +55,8 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
         await BypassGate.Lock.WaitAsync(ct); // one grant or revocation at a time: each decides from the others' records
         try
         {
+            // Read again under the gate: a revocation that held it may have handed its removal over to this change.
+            change = store.Get(change.Id) ?? change;
             bool wasMember;
             int? sharedWith = null;
             if (change.Bypass is { Login: var l, Team: var t, Problem: null } pending && l == login && t == o.BypassTeam)
@@ -68,9 +70,11 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
                 var before = await github.GetTeamMembershipAsync(org, slug, login, ct);
                 // Only an active membership is one the user had; a pending invitation gives no bypass yet.
                 wasMember = before == TeamMembership.Active;
-                if (wasMember && BypassGate.OpenGrant(store, change.Id, o.BypassTeam!, login, time.GetUtcNow()) is { } other)
+                if (wasMember && BypassGate.UnrevokedGrant(store, change.Id, o.BypassTeam!, login, time.GetUtcNow()) is { } other)
                 {
                     // Active because another change's bypass added them: they were a member before only if they were before that grant.
+                    // That grant counts until it is revoked, also when its change was cancelled or its window is over: its revocation
+                    // may be due in this very sweep, and it hands the removal over to this change once this one is granted.
                     wasMember = other.Bypass!.WasAlreadyMember;
                     sharedWith = other.Id;
                 }
@@ -95,7 +99,7 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
             var bypass = new Bypass { Mode = nameof(BypassMode.Team), Team = o.BypassTeam, Login = login, WasAlreadyMember = wasMember,
                 MembershipState = stateText, SharedWith = sharedWith, GrantedAt = now, ExpiresAt = expires };
             // Recorded before the gate opens, so a revocation of another change for the same person sees this window.
-            store.Update(change.Id, c => { c.Bypass = bypass; return []; });
+            store.Update(change.Id, c => { Record(c, bypass); return []; });
             var extra = new Dictionary<string, string>
             {
                 ["team"] = o.BypassTeam!, ["login"] = login, ["was_already_member"] = wasMember ? "true" : "false", ["membership_state"] = stateText, ["role"] = "member",
@@ -118,9 +122,10 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
     StepOutcome Granted(DateTimeOffset now, DateTimeOffset expires, Bypass bypass, string granted, bool scheduleEnd, Dictionary<string, string>? extra = null) =>
         new StepOutcome.Done(c =>
         {
-            bypass.GrantedAt = now;
-            bypass.ExpiresAt = expires;
-            c.Bypass = bypass;
+            // The gate opened before this outcome is written: another change's revocation may have handed its removal over meanwhile.
+            var handedOver = Record(c, bypass);
+            c.Bypass!.GrantedAt = now;
+            c.Bypass.ExpiresAt = expires;
             if (scheduleEnd)
             {
                 // Cancelled while the grant was under way: end it at once rather than at the window's end.
@@ -133,8 +138,33 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
                 ["pull_requests"] = Prs(c),
             };
             foreach (var (k, v) in extra ?? []) data[k] = v;
+            if (handedOver)
+            {
+                data["was_already_member"] = "false";
+                data["granted"] += $"; another change's bypass ended meanwhile and handed the removal over: this change's end removes {c.Bypass.Login}";
+            }
             return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = "bot", Type = GitHubAuditTypes.BypassGranted, Data = data }];
         });
+
+    /// <summary>
+    /// Stores <paramref name="bypass"/> on the change. A Team record for the same login and team is updated, not replaced: another change's
+    /// revocation may have handed its removal over to this change (cleared WasAlreadyMember), and that duty must survive. True when it had.
+    /// </summary>
+    static bool Record(EmergencyChange c, Bypass bypass)
+    {
+        if (bypass.Mode != nameof(BypassMode.Team) || c.Bypass is not { Problem: null } stored || stored.Mode != bypass.Mode
+            || stored.Team != bypass.Team || stored.Login != bypass.Login)
+        {
+            c.Bypass = bypass;
+            return false;
+        }
+        var handedOver = bypass.WasAlreadyMember && !stored.WasAlreadyMember;
+        stored.WasAlreadyMember &= bypass.WasAlreadyMember;
+        stored.MembershipState = bypass.MembershipState ?? stored.MembershipState;
+        stored.SharedWith ??= bypass.SharedWith;
+        if (bypass.Granted) (stored.GrantedAt, stored.ExpiresAt) = (bypass.GrantedAt, bypass.ExpiresAt);
+        return handedOver;
+    }
 
     IEnumerable<AuditEvent> EndUnconfirmedGrant(EmergencyChange c)
     {
@@ -184,7 +214,8 @@ internal sealed class BypassRevokeStep(IGitHubGateway github, ChangeStore store,
         try
         {
             var now = time.GetUtcNow();
-            if (b.WasAlreadyMember) return Ended(false, step, null);
+            // Read again under the gate: another change's revocation that held it may have handed its removal over to this one.
+            if ((store.Get(change.Id)?.Bypass ?? b).WasAlreadyMember) return Ended(false, step, null);
             if (BypassGate.OpenGrant(store, change.Id, team, login, now) is { } other)
             {
                 // Another change's window for the same person is still open: removing them now would end that bypass too.
@@ -296,6 +327,13 @@ internal static class BypassGate
     /// </summary>
     public static EmergencyChange? OpenGrant(ChangeStore store, int except, string team, string login, DateTimeOffset now) =>
         store.LatestOpenBypass(nameof(BypassMode.Team), team, login, now, except);
+
+    /// <summary>
+    /// Another change's Team bypass for the same person and team that the bot granted (or began to grant) and has not revoked yet, also
+    /// when that change is cancelled or its window is over; an open one first (see <see cref="OpenGrant"/>).
+    /// </summary>
+    public static EmergencyChange? UnrevokedGrant(ChangeStore store, int except, string team, string login, DateTimeOffset now) =>
+        OpenGrant(store, except, team, login, now) ?? store.LatestUnrevokedBypass(nameof(BypassMode.Team), team, login, except);
 }
 
 /// <summary>The thread note and the admins' direct message when the bot cannot remove someone from the bypass team.</summary>

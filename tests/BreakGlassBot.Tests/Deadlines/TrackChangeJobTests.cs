@@ -1,5 +1,6 @@
 using BreakGlassBot.Deadlines;
 using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Tests.GitHub;
 using BreakGlassBot.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
@@ -166,5 +167,93 @@ public class RequiredEvidenceTests : IAsyncLifetime
         var after = await CheckAsync(change);
         Assert.Equal(ChangeStatus.Reviewed, after.Status);
         Assert.Equal(["SlackApproval"], after.Evidence.Select(e => e.Kind));
+    }
+}
+
+/// <summary>
+/// A PR linked (/breakglass link) while the tracking job is asking GitHub about the PRs it read at the start: what was checked
+/// does not complete the change; the new PR must be reviewed too.
+/// </summary>
+public class TrackChangeJobLinkDuringCheckTests : IAsyncLifetime
+{
+    const string FirstPr = "https://github.com/acme/api/pull/1";
+    const string SecondPr = "https://github.com/acme/api/pull/2";
+    readonly FakeSlack slack = new();
+    readonly FakeGitHub github = new();
+    readonly FakeTimeProvider clock = new(new DateTimeOffset(2031, 1, 3, 8, 0, 0, TimeSpan.Zero)); // Hangfire's planned checks never come due
+    TestBot bot = null!;
+
+    public async Task InitializeAsync()
+    {
+        await slack.StartAsync();
+        await github.StartAsync();
+        github.AddPr("acme", "api", 1); // authored by octocat (id 1)
+        github.AddPr("acme", "api", 2);
+        bot = await TestBot.StartAsync(slack, settings: new Dictionary<string, string?>
+        {
+            ["Policy:ReviewWindow"] = "1.00:00:00",
+            ["Policy:RequiredEvidence:0"] = "SlackApproval",
+            ["Policy:RequiredEvidence:1"] = "PullRequestApproved",
+            ["GitHub:Token"] = FakeGitHub.Token,
+            ["GitHub:ApiBaseUrl"] = github.ApiUrl,
+        }, configure: b => b.Services.AddSingleton<TimeProvider>(clock));
+    }
+
+    public async Task DisposeAsync()
+    {
+        await bot.DisposeAsync();
+        await github.DisposeAsync();
+        await slack.DisposeAsync();
+    }
+
+    Task Run(int id) => bot.Service<IServiceProvider>().GetRequiredService<TrackChangeJob>().RunAsync(id, null, CancellationToken.None);
+
+    /// <summary>/breakglass link, signed at the bot's (fake) time: the request is within Slack's five minutes.</summary>
+    async Task<string> LinkAsync(string text)
+    {
+        var request = SlackSigner.Request(bot.Url + "/slack/commands", TestBot.SigningSecret, TestBot.CommandForm(text), timestamp: clock.GetUtcNow().ToUnixTimeSeconds());
+        using var response = await bot.Http.SendAsync(request);
+        return $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}";
+    }
+
+    void Approve(string pr, long reviewId)
+    {
+        var p = github.PullRequest(pr);
+        lock (p.Reviews) p.Reviews.Add(FakeGitHub.Review(reviewId, "hubot", 2, "APPROVED", clock.GetUtcNow()));
+    }
+
+    [Fact]
+    public async Task APullRequestLinkedDuringTheEvidenceCheckKeepsTheChangeOpenUntilItIsReviewed()
+    {
+        Assert.True(PullRequestRef.TryParse(FirstPr, out var first));
+        var change = bot.Service<BreakGlassBot.Declaring.Declarations>().Declare(
+            new(TestBot.Declarer, null, "Hotfix", null, null, null, [first], [], null, null)).Change;
+        bot.Store.Update(change.Id, c => { c.Approvals.Add(new Approval { Reviewer = "U0REV", At = clock.GetUtcNow(), Source = "button" }); return []; });
+        Approve("acme/api#1", 80);
+
+        // While GitHub answers for the first PR's reviews, the declarer links a second PR with the real command.
+        string? reply = null;
+        github.Fail("GET reviews", new Fault.Delay(TimeSpan.Zero), when: call =>
+        {
+            if (reply is not null || !call.Path.Contains("/pulls/1/", StringComparison.Ordinal)) return false;
+            reply = LinkAsync($"link BG-{change.Id} {SecondPr}").GetAwaiter().GetResult();
+            return true;
+        });
+        await Run(change.Id);
+        Assert.Contains($"Linked acme/api#2 to BG-{change.Id}", reply);
+
+        var after = bot.Store.Get(change.Id)!;
+        Assert.Equal(2, after.PullRequests.Count);
+        Assert.Equal(ChangeStatus.Open, after.Status);
+        Assert.DoesNotContain(bot.Store.AuditTrail(change.Id), e => e.Type == AuditTypes.Reviewed);
+
+        await Run(change.Id); // a look with both PRs: the second is not approved yet
+        after = bot.Store.Get(change.Id)!;
+        Assert.Equal(ChangeStatus.Open, after.Status);
+        Assert.Contains(after.Evidence, e => e.Target == "acme/api#2" && !e.Satisfied);
+
+        Approve("acme/api#2", 81);
+        await Run(change.Id);
+        Assert.Equal(ChangeStatus.Reviewed, bot.Store.Get(change.Id)!.Status);
     }
 }

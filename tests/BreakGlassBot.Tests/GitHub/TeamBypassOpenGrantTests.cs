@@ -46,6 +46,23 @@ public sealed class TeamBypassOpenGrantTests : IDisposable
         Assert.Null(OpenGrant(login: "nobody"));
     }
 
+    [Fact]
+    public void AnUnrevokedGrantCountsWhenItsChangeIsCancelledOrItsWindowIsOver()
+    {
+        Declare(Open(endsInHours: 9) is var revoked ? Revoke(revoked) : null);
+        Declare(Open(login: "octocat", endsInHours: 9));
+        Declare(Open(team: "acme/other", endsInHours: 9));
+        var expired = Declare(Open(endsInHours: -0.5));
+        var cancelled = Declare(Open(endsInHours: 0.5), ChangeStatus.Cancelled);
+
+        Assert.Null(OpenGrant());
+        EmergencyChange? Unrevoked(int except = 0) => BypassGate.UnrevokedGrant(store, except, Team, "HUBOT", Now);
+        Assert.Equal(cancelled, Unrevoked()?.Id);
+        Assert.Equal(expired, Unrevoked(except: cancelled)?.Id);
+        var open = Declare(Open(endsInHours: 0.25));
+        Assert.Equal(open, Unrevoked()?.Id); // an open grant first, although the cancelled one ends later
+    }
+
     static Bypass Revoke(Bypass b) { b.RevokedAt = Now.AddMinutes(-1); return b; }
     static Bypass Ungranted(Bypass b) { b.GrantedAt = default; return b; }
 }
