@@ -67,10 +67,8 @@ public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Ou
             Outbox.Enqueue(c, StepKinds.ThreadNote, now, ApprovedNotePrefix + index);
             Outbox.Enqueue(c, StepKinds.RefreshAnnouncement, now);
             foreach (var f in followUps) c.Steps.AddRange(f.StepsFor(c, approval, index, now));
-            var unknown = reviewers.AuthorUnknown(c, user);
-            // Counted (or not) once GitHub names the author: this step then asks the tracker to count the approvals again.
-            if (unknown is not null) Outbox.Enqueue(c, ApprovalEligibilityStep.StepKind, now, user);
-            result = new ApprovalResult.Approved(c, approval) { AuthorUnknown = unknown };
+            // Counted (or not) once GitHub names the author: PullRequestStep then queues a ReevaluateStep, which counts the approvals again.
+            result = new ApprovalResult.Approved(c, approval) { AuthorUnknown = reviewers.AuthorUnknown(c, user) };
             return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = user, Type = AuditTypes.Approved,
                 Data = new() { ["source"] = source, ["source_id"] = sourceId ?? "", ["name"] = userName ?? "", ["comment"] = comment ?? "" } }];
         });
@@ -193,26 +191,6 @@ internal sealed class ApprovalNotes(Reviewers reviewers) : Declaring.IThreadNote
             return $"{Blocks.Mention(user)}: that does not count as an approval of {c.ChangeId}: {why}.";
         }
         return null;
-    }
-}
-
-/// <summary>
-/// Waits, with the outbox's back-off, until GitHub has named the author of a linked PR an approval was recorded without,
-/// then asks the tracker to count the approvals again: one by that author then does not count, and its approver is told.
-/// </summary>
-internal sealed class ApprovalEligibilityStep(Reviewers reviewers, IReevaluation tracker) : IStepHandler
-{
-    public const string StepKind = "approval-eligibility";
-    public string Kind => StepKind;
-
-    public Task<StepOutcome> RunAsync(EmergencyChange change, PendingStep step, CancellationToken ct)
-    {
-        if (change.Status != ChangeStatus.Open) return Task.FromResult<StepOutcome>(new StepOutcome.Done());
-        if (reviewers.AuthorUnknown(change, step.Target ?? "") is { } pr)
-            return Task.FromResult<StepOutcome>(new StepOutcome.Retry($"waiting for GitHub to name the author of {pr.Ref}"));
-        // The author is saved on the change this step read, so the tracker's run sees it.
-        tracker.Reevaluate(change.Id);
-        return Task.FromResult<StepOutcome>(new StepOutcome.Done());
     }
 }
 

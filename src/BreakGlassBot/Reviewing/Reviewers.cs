@@ -172,8 +172,9 @@ public sealed class SlackApprovalEvidence(IOptions<PolicyOptions> policy, Review
         var notCounted = excluded
             .Select(x => $"the approval by {Name(x.a)} does not count ({(x.Why!.Value.Pr is { } pr ? $"author of {pr.Ref}" : "the declarer")})")
             .ToList();
-        var undecided = byReviewer.Where(a => excluded.All(x => x.a != a) && reviewers.AuthorUnknown(change, a.Reviewer) is not null)
-            .Select(a => $"the approval by {Name(a)} counts once GitHub has said who wrote {reviewers.AuthorUnknown(change, a.Reviewer)!.Ref} (not if they did)")
+        var undecided = byReviewer.Where(a => excluded.All(x => x.a != a))
+            .Select(a => (a, Pr: reviewers.AuthorUnknown(change, a.Reviewer))).Where(x => x.Pr is not null)
+            .Select(x => $"the approval by {Name(x.a)} counts once GitHub has said who wrote {x.Pr!.Ref} (not if they did)")
             .ToList();
         var approvers = byReviewer.Count - notCounted.Count - undecided.Count;
         var missing = required == 1 ? "an approval from a reviewer in the Slack thread" : $"{required - approvers} more reviewer approval(s) in Slack ({approvers} of {required})";

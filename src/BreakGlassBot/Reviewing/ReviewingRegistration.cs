@@ -21,7 +21,6 @@ public static class ReviewingRegistration
         s.AddSingleton<IViewSubmissionHandler>(sp => sp.GetRequiredService<RequestChangesButton>());
         s.AddSingleton<ISlackEventHandler, ThreadReplyApprovals>();
         s.AddSingleton<IThreadNoteSource, ApprovalNotes>();
-        s.AddSingleton<BreakGlassBot.EmergencyChanges.IStepHandler, ApprovalEligibilityStep>();
         s.AddSingleton<BreakGlassBot.EmergencyChanges.IStepHandler, ReevaluateStep>();
         return builder;
     }
