@@ -420,22 +420,20 @@ public sealed class ChangeStore : IDisposable
     /// Reads only the changes with a bypass for that login (an index), however many changes there are.
     /// </summary>
     public EmergencyChange? LatestOpenBypass(string mode, string team, string login, DateTimeOffset now, int except) =>
-        changes.Query()
-            .Where(Where(BypassLogin + " = @0 AND LOWER($.Bypass.Team) = @1 AND $.Bypass.Mode = @2 AND $.Bypass.RevokedAt = null "
-                + "AND $.Bypass.GrantedAt != 0 AND $.Bypass.ExpiresAt > @3 AND $._id != @4 AND $.Status != 'Cancelled'",
-                login.ToLowerInvariant(), team.ToLowerInvariant(), mode, now.UtcTicks, except))
-            .OrderByDescending("$.Bypass.ExpiresAt")
-            .FirstOrDefault();
+        LatestBypass("$.Bypass.GrantedAt != 0 AND $.Bypass.ExpiresAt > @4 AND $.Status != 'Cancelled'", mode, team, login, except, now.UtcTicks);
 
     /// <summary>
     /// The change other than <paramref name="except"/> whose <paramref name="mode"/> bypass for <paramref name="login"/> in <paramref name="team"/>
     /// the bot has granted (or begun to grant) and not yet revoked, whatever the change's status and even past its window; the one that ends last.
     /// </summary>
     public EmergencyChange? LatestUnrevokedBypass(string mode, string team, string login, int except) =>
+        LatestBypass("$.Bypass.Problem = null", mode, team, login, except);
+
+    /// <summary>The unrevoked bypass of the same person, team and mode on another change that also meets <paramref name="condition"/> (parameters from @4); the one that ends last.</summary>
+    EmergencyChange? LatestBypass(string condition, string mode, string team, string login, int except, params BsonValue[] more) =>
         changes.Query()
-            .Where(Where(BypassLogin + " = @0 AND LOWER($.Bypass.Team) = @1 AND $.Bypass.Mode = @2 AND $.Bypass.RevokedAt = null "
-                + "AND $.Bypass.Problem = null AND $._id != @3",
-                login.ToLowerInvariant(), team.ToLowerInvariant(), mode, except))
+            .Where(Where(BypassLogin + " = @0 AND LOWER($.Bypass.Team) = @1 AND $.Bypass.Mode = @2 AND $._id != @3 AND $.Bypass.RevokedAt = null AND " + condition,
+                [login.ToLowerInvariant(), team.ToLowerInvariant(), mode, except, .. more]))
             .OrderByDescending("$.Bypass.ExpiresAt")
             .FirstOrDefault();
 
