@@ -31,24 +31,18 @@ public sealed partial class AllChangesCounter(IGitHubGateway github, IOptions<Gi
     // GitHub refuses a search query longer than 256 characters: several repo: qualifiers go in one query up to this length.
     const int MaxQueryLength = 200;
 
-    /// <summary>The owner/repo of each pull request linked to <paramref name="changes"/> that are not cancelled (repeats allowed).</summary>
+    /// <summary>
+    /// The owner/repo of each pull request linked to <paramref name="changes"/> that are not cancelled (repeats allowed): the rule
+    /// that <see cref="ChangeStore.LinkedRepositoriesDeclaredBetween"/> reads from the store without loading whole changes.
+    /// </summary>
     public static IEnumerable<string> LinkedRepositories(IEnumerable<EmergencyChange> changes) =>
         changes.Where(c => c.Status != ChangeStatus.Cancelled).SelectMany(c => c.PullRequests).Select(p => $"{p.Owner}/{p.Repo}");
-
-    /// <summary>The repositories to count in: GitHub:Repositories, else those of the pull requests linked to <paramref name="changes"/>.</summary>
-    public IReadOnlyList<string> Repositories(IEnumerable<EmergencyChange> changes) => Repositories(() => LinkedRepositories(changes));
 
     /// <summary>GitHub:Repositories; only when that is empty is <paramref name="linkedRepositories"/> read.</summary>
     IReadOnlyList<string> Repositories(Func<IEnumerable<string>> linkedRepositories) =>
         options.Value.Repositories.Count > 0
             ? [.. options.Value.Repositories.Select(r => r.Trim()).Where(r => r.Length > 0).Distinct(StringComparer.OrdinalIgnoreCase)]
             : [.. linkedRepositories().Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase)];
-
-    /// <summary>Merged pull requests per window, or why they are unknown.</summary>
-    /// <param name="timeout">A shorter wait than <see cref="AllChangesSettings.Timeout"/> (on demand).</param>
-    public Task<AllChangeCounts> CountAsync(IReadOnlyList<(DateTimeOffset From, DateTimeOffset To)> windows, IEnumerable<EmergencyChange> changes,
-        CancellationToken ct, TimeSpan? timeout = null) =>
-        CountAsync(windows, () => LinkedRepositories(changes), ct, timeout);
 
     /// <summary>Merged pull requests per window, or why they are unknown.</summary>
     /// <param name="linkedRepositories">
@@ -92,10 +86,6 @@ public sealed partial class AllChangesCounter(IGitHubGateway github, IOptions<Gi
             else stop.Dispose();
         }
     }
-
-    /// <summary>Merged pull requests in one period (the period export's denominator), or null when unknown.</summary>
-    public async Task<int?> TotalAsync(DateTimeOffset from, DateTimeOffset to, IEnumerable<EmergencyChange> changes, CancellationToken ct) =>
-        (await CountAsync([(from, to)], changes, ct)).PerWeek?[0];
 
     async Task<IReadOnlyList<int>> CountAllAsync(IReadOnlyList<(DateTimeOffset From, DateTimeOffset To)> windows, IReadOnlyList<IReadOnlyList<string>> batches,
         CancellationToken ct)

@@ -50,7 +50,8 @@ public sealed class EvidenceService(ChangeStore store, ReviewPolicy policy, IOpt
         var source = totalChanges is null ? "unknown: give ?total= (all changes shipped in the window)" : "given by the caller";
         if (totalChanges is null && allChanges is not null)
         {
-            var counts = await allChanges.CountAsync([(window.FromUtc, window.ToUtcExclusive)], store.DeclaredBetween(window.FromUtc, window.ToUtcExclusive), ct, countWait);
+            var counts = await allChanges.CountAsync([(window.FromUtc, window.ToUtcExclusive)],
+                () => store.LinkedRepositoriesDeclaredBetween(window.FromUtc, window.ToUtcExclusive), ct, countWait);
             (totalChanges, source) = counts.PerWeek is [var n]
                 ? (n, $"pull requests merged in {counts.Scope} (GitHub search)")
                 : ((int?)null, $"unknown: {counts.Unknown}; give ?total= (all changes shipped in the window)");
