@@ -198,7 +198,7 @@ public sealed partial class TrackChangeJob(
     void Remind(EmergencyChange c, IReadOnlyList<string> eligible, DateTimeOffset now)
     {
         if (policy.ReminderWindowFrom(now) > now) return;
-        var acted = c.Approvals.Select(a => a.Reviewer).Concat(c.ChangeRequests.Select(r => r.Reviewer)).ToHashSet();
+        var acted = c.ReviewersWhoActed();
         foreach (var user in eligible.Where(u => !acted.Contains(u)))
             if (DueFor(c, user, "reminder") <= now) Send(c, user, DeadlineMessages.ReminderKey, "reminder", now);
         // After a change request, the declarer is reminded until a reviewer approves.
@@ -242,7 +242,7 @@ public sealed partial class TrackChangeJob(
     DateTimeOffset NextCheck(EmergencyChange c, IReadOnlyList<string> eligible, DateTimeOffset now)
     {
         var candidates = new List<DateTimeOffset> { policy.NextReminderAt(now) };
-        var acted = c.Approvals.Select(a => a.Reviewer).Concat(c.ChangeRequests.Select(r => r.Reviewer)).ToHashSet();
+        var acted = c.ReviewersWhoActed();
         candidates.AddRange(eligible.Where(u => !acted.Contains(u)).Select(u => DueFor(c, u, "reminder")).Where(t => t > now));
         candidates.AddRange(StillOwing(c).Select(u => DueFor(c, u, "outstanding")).Where(t => t > now));
         if (c.OverdueAt is null) candidates.Add(c.DueAt);

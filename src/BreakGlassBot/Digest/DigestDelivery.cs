@@ -97,7 +97,7 @@ public sealed class DigestContent(ChangeStore store, DigestBuilder builder, AllC
         var result = new Dictionary<int, IReadOnlyList<string>>();
         foreach (var c in overdue)
         {
-            var acted = c.Approvals.Select(a => a.Reviewer).Concat(c.ChangeRequests.Select(r => r.Reviewer)).ToHashSet();
+            var acted = c.ReviewersWhoActed();
             result[c.Id] = [.. (await reviewers.ForChangeAsync(c, ct)).Where(u => !acted.Contains(u))];
         }
         return result;

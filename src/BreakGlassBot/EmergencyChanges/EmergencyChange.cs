@@ -60,6 +60,9 @@ public sealed class EmergencyChange
 
     public bool IsOverdue(DateTimeOffset now) => Status == ChangeStatus.Open && now > DueAt;
 
+    /// <summary>The reviewers who have acted on the change: approved it or asked for changes (they are not reminded to review).</summary>
+    public HashSet<string> ReviewersWhoActed() => [.. Approvals.Select(a => a.Reviewer), .. ChangeRequests.Select(r => r.Reviewer)];
+
     public void RecomputeNextStep() =>
         NextStepAt = Steps.Where(s => s.State == StepState.Pending).Select(s => (DateTimeOffset?)s.NextAttemptAt).Min();
 }
