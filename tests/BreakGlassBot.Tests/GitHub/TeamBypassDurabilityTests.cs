@@ -8,18 +8,8 @@ namespace BreakGlassBot.Tests.GitHub;
 /// Team bypasses survive lost answers and crashes at the points between a write and the step's recorded outcome: nobody is left in
 /// the bypass team, and every grant that may have happened gets exactly one end in the audit trail and the thread.
 /// </summary>
-public class TeamBypassDurabilityTests : GitHubBotTest
+public class TeamBypassDurabilityTests : TeamBypassTest
 {
-    const string Team = "acme/breakglass";
-    const string MembershipPath = "/orgs/acme/teams/breakglass/memberships/hubot";
-
-    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
-    {
-        ["GitHub:BypassMode"] = "Team",
-        ["GitHub:BypassTeam"] = Team,
-        ["Policy:BypassDuration"] = "01:00:00",
-        [$"People:{TestBot.Declarer}:GitHub"] = "hubot",
-    };
 
     IReadOnlyList<PostedSlackMessage> Notes(int id, string key) => [.. Thread(id).Where(m => m.MetadataNote == key)];
 

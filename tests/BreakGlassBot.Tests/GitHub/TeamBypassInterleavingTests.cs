@@ -9,18 +9,9 @@ namespace BreakGlassBot.Tests.GitHub;
 /// The steps are driven directly against the fake GitHub, in the order that broke, so the interleaving is deterministic: BG-2's grant
 /// takes the gate first, BG-1's revocation runs and is recorded, and only then is BG-2's grant outcome written.
 /// </summary>
-public class TeamBypassInterleavingTests : GitHubBotTest
+public class TeamBypassInterleavingTests : TeamBypassTest
 {
-    const string Team = "acme/breakglass";
-    const string MembershipPath = "/orgs/acme/teams/breakglass/memberships/hubot";
-
-    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
-    {
-        ["GitHub:BypassMode"] = "Team",
-        ["GitHub:BypassTeam"] = Team,
-        ["Policy:BypassDuration"] = "01:00:00", // the outbox's own revocation of BG-2 is not due during the test
-        [$"People:{TestBot.Declarer}:GitHub"] = "hubot",
-    };
+    // Policy:BypassDuration stays an hour (the default): the outbox's own revocation of BG-2 is not due during the test.
 
     IStepHandler Handler(string kind) => Bot.Service<IEnumerable<IStepHandler>>().Single(h => h.Kind == kind);
 

@@ -5,19 +5,28 @@ using BreakGlassBot.Tests.Support;
 
 namespace BreakGlassBot.Tests.GitHub;
 
-/// <summary>GitHub:BypassMode Team: the declarer joins the ruleset's bypass team for Policy:BypassDuration.</summary>
-public class TeamBypassTests : GitHubBotTest
+/// <summary>GitHub:BypassMode Team with the declarer's login "hubot" in the People map: the set-up every Team bypass test shares.</summary>
+public abstract class TeamBypassTest : GitHubBotTest
 {
-    const string Team = "acme/breakglass";
-    const string MembershipPath = "/orgs/acme/teams/breakglass/memberships/hubot";
+    protected const string Team = "acme/breakglass";
+    protected const string MembershipPath = "/orgs/acme/teams/breakglass/memberships/hubot";
+
+    /// <summary>Policy:BypassDuration: an hour unless the test waits for the window to end.</summary>
+    protected virtual string BypassDuration => "01:00:00";
 
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
         ["GitHub:BypassMode"] = "Team",
         ["GitHub:BypassTeam"] = Team,
-        ["Policy:BypassDuration"] = "00:00:01.500",
+        ["Policy:BypassDuration"] = BypassDuration,
         [$"People:{TestBot.Declarer}:GitHub"] = "hubot",
     };
+}
+
+/// <summary>GitHub:BypassMode Team: the declarer joins the ruleset's bypass team for Policy:BypassDuration.</summary>
+public class TeamBypassTests : TeamBypassTest
+{
+    protected override string BypassDuration => "00:00:01.500";
 
     IReadOnlyList<PostedSlackMessage> Notes(string key) => [.. Thread().Where(m => m.MetadataNote == key)];
 
@@ -79,15 +88,9 @@ public class TeamBypassTests : GitHubBotTest
 }
 
 /// <summary>The revocation is a durable outbox step due at the bypass's end: a bot that was down then revokes on start.</summary>
-public class TeamBypassRestartTests : GitHubBotTest
+public class TeamBypassRestartTests : TeamBypassTest
 {
-    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
-    {
-        ["GitHub:BypassMode"] = "Team",
-        ["GitHub:BypassTeam"] = "acme/breakglass",
-        ["Policy:BypassDuration"] = "00:00:04", // long enough to stop the bot before it ends, even on a busy machine
-        [$"People:{TestBot.Declarer}:GitHub"] = "hubot",
-    };
+    protected override string BypassDuration => "00:00:04"; // long enough to stop the bot before it ends, even on a busy machine
 
     [Fact]
     public async Task ABypassThatEndsWhileTheBotIsDownIsRevokedAfterTheRestart()
@@ -153,18 +156,8 @@ public class TeamBypassWithoutLoginTests : GitHubBotTest
 }
 
 /// <summary>Team bypasses that overlap, are cancelled, or are pending invitations: an hour-long window, ended by cancelling.</summary>
-public class TeamBypassOverlapTests : GitHubBotTest
+public class TeamBypassOverlapTests : TeamBypassTest
 {
-    const string Team = "acme/breakglass";
-    const string MembershipPath = "/orgs/acme/teams/breakglass/memberships/hubot";
-
-    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
-    {
-        ["GitHub:BypassMode"] = "Team",
-        ["GitHub:BypassTeam"] = Team,
-        ["Policy:BypassDuration"] = "01:00:00",
-        [$"People:{TestBot.Declarer}:GitHub"] = "hubot",
-    };
 
     IReadOnlyList<PostedSlackMessage> Notes(int id, string key) => [.. Thread(id).Where(m => m.MetadataNote == key)];
 
@@ -268,18 +261,8 @@ public class TeamBypassOverlapTests : GitHubBotTest
 }
 
 /// <summary>A removal GitHub refuses is never abandoned: retried with back-off, and the admins are asked once to do it by hand.</summary>
-public class TeamBypassRevocationFailureTests : GitHubBotTest
+public class TeamBypassRevocationFailureTests : TeamBypassTest
 {
-    const string Team = "acme/breakglass";
-    const string MembershipPath = "/orgs/acme/teams/breakglass/memberships/hubot";
-
-    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
-    {
-        ["GitHub:BypassMode"] = "Team",
-        ["GitHub:BypassTeam"] = Team,
-        ["Policy:BypassDuration"] = "01:00:00",
-        [$"People:{TestBot.Declarer}:GitHub"] = "hubot",
-    };
 
     [Theory]
     [InlineData(403, """{"message":"Must have admin rights to Repository.","documentation_url":"https://docs.github.com/rest/teams/members"}""")]
