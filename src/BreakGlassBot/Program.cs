@@ -1,9 +1,14 @@
 using BreakGlassBot.Deadlines;
+using BreakGlassBot.Declaring;
+using BreakGlassBot.Digest;
 using BreakGlassBot.EmergencyChanges;
-using BreakGlassBot.GitHub;
 using BreakGlassBot.Evidence;
+using BreakGlassBot.GitHub;
 using BreakGlassBot.Hosting;
+using BreakGlassBot.Jira;
+using BreakGlassBot.Outbox;
 using BreakGlassBot.Reviewing;
+using BreakGlassBot.Sandbox;
 using BreakGlassBot.Slack;
 
 public static partial class Program
@@ -41,6 +46,7 @@ public static partial class Program
         builder.AddBotConfiguration();
         builder.AddStorage();
         builder.AddSlack();
+        builder.AddOutbox();
         builder.AddDeclaring();
         builder.AddDeadlines();
         builder.AddReviewing();

@@ -3,6 +3,7 @@ using BreakGlassBot.Declaring;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Reviewing;
 using BreakGlassBot.Slack;
+using BreakGlassBot.Outbox;
 
 namespace BreakGlassBot.Deadlines;
 

@@ -8,6 +8,7 @@ using Hangfire.Dashboard;
 using Hangfire.PostgreSql;
 using Hangfire.Storage.SQLite;
 using Microsoft.Extensions.Options;
+using BreakGlassBot.Outbox;
 
 namespace BreakGlassBot.Deadlines;
 
@@ -49,13 +50,10 @@ public static class DeadlinesRegistration
         s.AddSingleton<IReevaluation>(sp => sp.GetRequiredService<ReviewTracker>());
         s.AddTransient<TrackChangeJob>();
         s.AddTransient<TrackingSweepJob>();
-        s.AddSingleton<Reviewers>();
-        s.AddSingleton<IEvidenceSource, SlackApprovalEvidence>();
         s.AddSingleton<DeadlineMessages>();
         s.AddSingleton<IDirectMessageSource>(sp => sp.GetRequiredService<DeadlineMessages>());
         s.AddSingleton<IThreadNoteSource>(sp => sp.GetRequiredService<DeadlineMessages>());
         s.AddSingleton<IStepHandler, TrackStep>();
-        s.AddSingleton<IStepHandler, DirectMessageStep>();
         s.AddSingleton<IDeclarationStepSource, TrackingStepSource>();
         s.AddHostedService<TrackingReconciliation>();
         s.AddHostedService<RequiredEvidenceCheck>();
@@ -96,7 +94,7 @@ internal sealed class TrackingStepSource(ReviewPolicy policy) : IDeclarationStep
     {
         var first = policy.NextReminderAt(change.DeclaredAt);
         change.NextCheckAt = first < change.DueAt ? first : change.DueAt;
-        yield return Outbox.NewStep(StepKinds.Track, now);
+        yield return OutboxQueue.NewStep(StepKinds.Track, now);
     }
 }
 

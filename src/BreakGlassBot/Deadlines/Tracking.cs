@@ -4,6 +4,7 @@ using BreakGlassBot.Reviewing;
 using BreakGlassBot.Slack;
 using Hangfire;
 using Microsoft.Extensions.Options;
+using BreakGlassBot.Outbox;
 
 namespace BreakGlassBot.Deadlines;
 
@@ -47,7 +48,7 @@ internal sealed class TrackStep(ReviewTracker tracker) : IStepHandler
 /// recorded in one store write (reminders per person per interval), then carried out by the outbox.
 /// </summary>
 public sealed partial class TrackChangeJob(
-    ChangeStore store, ReviewPolicy policy, Reviewers reviewers, IEnumerable<IEvidenceSource> sources, Outbox outbox,
+    ChangeStore store, ReviewPolicy policy, Reviewers reviewers, IEnumerable<IEvidenceSource> sources, OutboxQueue outbox,
     ReviewTracker tracker, IOptions<PolicyOptions> options, IOptions<SlackOptions> slack, TimeProvider time, ILogger<TrackChangeJob> log)
 {
     /// <param name="plannedFor">The planned check this run is (null for an extra look: approval, webhook, sweep).</param>
@@ -75,7 +76,7 @@ public sealed partial class TrackChangeJob(
                 return [];
             }
             // The announcement shows what is still missing: refresh it when that changed.
-            if (Summary(c.Evidence) != Summary(checks)) Outbox.Enqueue(c, StepKinds.RefreshAnnouncement, now);
+            if (Summary(c.Evidence) != Summary(checks)) OutboxQueue.Enqueue(c, StepKinds.RefreshAnnouncement, now);
             Merge(c, checks);
             foreach (var record in records) record(c);
             var events = new List<AuditEvent>();
@@ -84,8 +85,8 @@ public sealed partial class TrackChangeJob(
                 c.Status = ChangeStatus.Reviewed;
                 c.ReviewedAt = now;
                 c.NextCheckAt = null;
-                Outbox.Enqueue(c, StepKinds.RefreshAnnouncement, now);
-                Outbox.Enqueue(c, StepKinds.ThreadNote, now, DeadlineMessages.ReviewedNote);
+                OutboxQueue.Enqueue(c, StepKinds.RefreshAnnouncement, now);
+                OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, DeadlineMessages.ReviewedNote);
                 events.Add(Audit(c, now, AuditTypes.Reviewed, new()
                 {
                     ["on_time"] = (now <= c.DueAt).ToString().ToLowerInvariant(),
@@ -180,8 +181,8 @@ public sealed partial class TrackChangeJob(
     {
         if (now < c.DueAt || c.OverdueAt is not null) yield break;
         c.OverdueAt = now;
-        Outbox.Enqueue(c, StepKinds.ThreadNote, now, DeadlineMessages.OverdueNote);
-        Outbox.Enqueue(c, StepKinds.RefreshAnnouncement, now);
+        OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, DeadlineMessages.OverdueNote);
+        OutboxQueue.Enqueue(c, StepKinds.RefreshAnnouncement, now);
         yield return Audit(c, now, AuditTypes.Overdue, new() { ["due_at"] = c.DueAt.ToString("O"), ["missing"] = DeadlineMessages.Missing(c) });
     }
 
@@ -236,7 +237,7 @@ public sealed partial class TrackChangeJob(
     {
         var number = c.Reminders.Count + 1;
         c.Reminders.Add(new Reminder { User = user, At = now, Kind = kind, Number = number });
-        Outbox.Enqueue(c, StepKinds.DirectMessage, now, DirectMessageStep.Target(user, $"{key}:{number}"));
+        OutboxQueue.Enqueue(c, StepKinds.DirectMessage, now, DirectMessageStep.Target(user, $"{key}:{number}"));
     }
 
     DateTimeOffset NextCheck(EmergencyChange c, IReadOnlyList<string> eligible, DateTimeOffset now)

@@ -3,6 +3,7 @@ using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
 using BreakGlassBot.Slack;
 using Microsoft.Extensions.Options;
+using BreakGlassBot.Outbox;
 
 namespace BreakGlassBot.Declaring;
 
@@ -57,7 +58,7 @@ internal sealed partial class AnnounceStep(ISlackApi slack, IOptions<SlackOption
         {
             Apply = c =>
             {
-                if (!AnnouncementBlockedNotice.Owed(c)) c.Steps.Add(Outbox.NewStep(StepKinds.DirectMessage, now, target));
+                if (!AnnouncementBlockedNotice.Owed(c)) c.Steps.Add(OutboxQueue.NewStep(StepKinds.DirectMessage, now, target));
                 return [];
             },
         };
@@ -140,35 +141,4 @@ internal sealed class RefreshAnnouncementStep(ISlackApi slack, ChangeMessages me
         }
         catch (SlackApiException e) { return SlackPosting.RetryFor(e); }
     }
-}
-
-/// <summary>
-/// A one-off note in the change's thread. The text is built when the step runs, from the step's target
-/// (the note's key) and the change as it is then.
-/// </summary>
-internal sealed class ThreadNoteStep(ISlackApi slack, ChangeMessages messages, IEnumerable<IThreadNoteSource> sources) : IStepHandler
-{
-    readonly IThreadNoteSource[] sources = [.. sources];
-    public string Kind => StepKinds.ThreadNote;
-    public bool NeedsThread => true;
-
-    public async Task<StepOutcome> RunAsync(EmergencyChange change, PendingStep step, CancellationToken ct)
-    {
-        var key = step.Target ?? "";
-        var text = sources.Select(s => s.Render(change, key)).FirstOrDefault(t => t is not null);
-        if (text is null) return new StepOutcome.Done(); // nothing to say for an unknown key: do not retry forever
-        try
-        {
-            var a = change.Announcement!;
-            await SlackPosting.PostThreadReplyOnceAsync(slack, a.Channel, a.Ts, messages.Note(change, key, text), step, ct);
-            return new StepOutcome.Done();
-        }
-        catch (SlackApiException e) { return SlackPosting.RetryFor(e); }
-    }
-}
-
-/// <summary>Renders the thread notes of one feature, by key (e.g. "cancelled").</summary>
-public interface IThreadNoteSource
-{
-    string? Render(EmergencyChange change, string key);
 }

@@ -3,19 +3,9 @@ using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
 using BreakGlassBot.Slack;
 using Microsoft.Extensions.Options;
+using BreakGlassBot.Outbox;
 
 namespace BreakGlassBot.Declaring;
-
-/// <summary>A reply to a slash command: shown only to the caller unless <see cref="InChannel"/>.</summary>
-public sealed record CommandReply(string Text, JsonArray? Blocks = null, bool InChannel = false)
-{
-    public IResult ToResult() => Results.Json(new JsonObject
-    {
-        ["response_type"] = InChannel ? "in_channel" : "ephemeral",
-        ["text"] = Text,
-        ["blocks"] = Blocks?.DeepClone(),
-    });
-}
 
 /// <summary>Optional sub-commands that other features add (e.g. "overdue", "link", "export").</summary>
 public interface ISubCommand
@@ -33,11 +23,12 @@ public interface IChangeCancellation
 
 /// <summary>/breakglass: the first word picks the sub-command; anything else is a declaration.</summary>
 internal sealed class BreakGlassCommand(
-    Declarations declarations, ChangeStore store, ChangeMessages messages, Permissions permissions, Outbox outbox,
+    Declarations declarations, ChangeStore store, ChangeMessages messages, Permissions permissions, OutboxQueue outbox,
     DeclarationModal modal, ISlackApi slack, IOptions<SlackOptions> slackOptions, TimeProvider time,
-    IEnumerable<ISubCommand> extraCommands, IEnumerable<IChangeCancellation> onCancel, ILogger<BreakGlassCommand> log)
+    IEnumerable<ISubCommand> extraCommands, IEnumerable<IChangeCancellation> onCancel, ILogger<BreakGlassCommand> log) : ISlashCommandHandler
 {
     public const string SlashCommandName = "/breakglass";
+    public string Command => SlashCommandName;
     const int ListLimit = 15;
     /// <summary>For "/breakglass status page down in eu": the first word picked a sub-command the user did not mean.</summary>
     public const string DeclareInstead = "\nTo declare an emergency with this text, start it with a different word, or use `/breakglass` alone to open the form.";
@@ -187,8 +178,8 @@ internal sealed class BreakGlassCommand(
             }
             c.Status = ChangeStatus.Cancelled;
             c.Cancellation = new Cancellation { By = command.UserId, At = now, Reason = reason };
-            Outbox.Enqueue(c, StepKinds.RefreshAnnouncement, now);
-            Outbox.Enqueue(c, StepKinds.ThreadNote, now, CancelledNote.Key);
+            OutboxQueue.Enqueue(c, StepKinds.RefreshAnnouncement, now);
+            OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, CancelledNote.Key);
             foreach (var hook in onCancel) hook.Cancelled(c, now);
             return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = command.UserId, Type = AuditTypes.Cancelled, Data = new() { ["reason"] = reason } }];
         });

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using BreakGlassBot.Deadlines;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
+using BreakGlassBot.Outbox;
 using BreakGlassBot.Slack;
 
 namespace BreakGlassBot.Declaring;
@@ -13,15 +14,6 @@ public sealed record BypassSettings(BypassMode Mode, string? Team, TimeSpan Dura
 /// <summary>Pure builders for every message about a change. User text is always escaped.</summary>
 public sealed class ChangeMessages(string? jiraBaseUrl, string? announcementChannel, BypassSettings? bypass = null)
 {
-    public const string AnnouncementEventType = "breakglass_announcement";
-    public const string NoteEventType = "breakglass_note";
-
-    public static MessageMetadata AnnouncementMetadata(EmergencyChange c) =>
-        new(AnnouncementEventType, new Dictionary<string, string> { ["change_id"] = c.ChangeId.ToString() });
-
-    public static MessageMetadata NoteMetadata(EmergencyChange c, string key) =>
-        new(NoteEventType, new Dictionary<string, string> { ["change_id"] = c.ChangeId.ToString(), ["note"] = key });
-
     public string StatusWord(EmergencyChange c, DateTimeOffset now) => c.Status switch
     {
         ChangeStatus.Open when c.IsOverdue(now) => ":warning: Overdue",
@@ -65,7 +57,7 @@ public sealed class ChangeMessages(string? jiraBaseUrl, string? announcementChan
                 : Blocks.Context("Review this change retrospectively: details and approvals in this thread."),
             c.Status == ChangeStatus.Open ? Reviewing.ReviewActions.Buttons(c) : null);
         var text = $"🚨 {c.ChangeId} emergency change by {Blocks.Mention(c.DeclaredBy)}: {summary} ({StatusWord(c, now)})";
-        return new SlackMessage(text, blocks) { Metadata = AnnouncementMetadata(c) };
+        return new SlackMessage(text, blocks) { Metadata = ThreadNotes.AnnouncementMetadata(c) };
     }
 
     public SlackMessage Details(EmergencyChange c, string policy)
@@ -80,11 +72,10 @@ public sealed class ChangeMessages(string? jiraBaseUrl, string? announcementChan
         sb.Append($"• Jira: {(c.JiraIssues.Count == 0 ? "none" : string.Join(", ", c.JiraIssues.Select(j => JiraLink(j.Key))))}\n");
         sb.Append($"• Retrospective review due {Blocks.Date(c.DueAt)} ({Blocks.Escape(policy)})");
         var text = sb.ToString();
-        return new SlackMessage(Blocks.Truncate(text, 3000), Blocks.List(Blocks.Section(text))) { Metadata = NoteMetadata(c, "details") };
+        return new SlackMessage(Blocks.Truncate(text, 3000), Blocks.List(Blocks.Section(text))) { Metadata = ThreadNotes.NoteMetadata(c, "details") };
     }
 
-    public SlackMessage Note(EmergencyChange c, string key, string mrkdwn) =>
-        new(Blocks.Truncate(mrkdwn, 3000), Blocks.List(Blocks.Section(mrkdwn))) { Metadata = NoteMetadata(c, key) };
+    public SlackMessage Note(EmergencyChange c, string key, string mrkdwn) => ThreadNotes.Message(c, key, mrkdwn);
 
     public CommandReply Confirmation(EmergencyChange change)
     {

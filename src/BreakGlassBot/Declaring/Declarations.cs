@@ -2,6 +2,7 @@ using BreakGlassBot.Deadlines;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
 using Microsoft.Extensions.Options;
+using BreakGlassBot.Outbox;
 
 namespace BreakGlassBot.Declaring;
 
@@ -13,7 +14,7 @@ public sealed record DeclarationRequest(
 /// Declares a change: one durable write (the change, its audit event and its outgoing work), then a nudge
 /// to the outbox. Nothing here talks to Slack, GitHub or Jira, so a declaration never waits on them.
 /// </summary>
-public sealed class Declarations(ChangeStore store, ReviewPolicy policy, Outbox outbox, TimeProvider time, IEnumerable<IDeclarationStepSource> stepSources)
+public sealed class Declarations(ChangeStore store, ReviewPolicy policy, OutboxQueue outbox, TimeProvider time, IEnumerable<IDeclarationStepSource> stepSources)
 {
     public (EmergencyChange Change, bool Created) Declare(DeclarationRequest request) => DeclareAsync(request).GetAwaiter().GetResult();
 
@@ -35,8 +36,8 @@ public sealed class Declarations(ChangeStore store, ReviewPolicy policy, Outbox 
             PullRequests = [.. request.PullRequests.Select(p => new LinkedPullRequest { Host = p.Host, Owner = p.Owner, Repo = p.Repo, Number = p.Number })],
             JiraIssues = [.. request.JiraKeys.Select(k => new LinkedJiraIssue { Key = k.Value })],
         };
-        draft.Steps.Add(Outbox.NewStep(StepKinds.Announce, now));
-        draft.Steps.Add(Outbox.NewStep(StepKinds.ThreadDetails, now));
+        draft.Steps.Add(OutboxQueue.NewStep(StepKinds.Announce, now));
+        draft.Steps.Add(OutboxQueue.NewStep(StepKinds.ThreadDetails, now));
         foreach (var source in stepSources)
             draft.Steps.AddRange(source.StepsFor(draft, now));
 

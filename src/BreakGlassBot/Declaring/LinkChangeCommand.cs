@@ -1,6 +1,7 @@
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Reviewing;
 using BreakGlassBot.Slack;
+using BreakGlassBot.Outbox;
 
 namespace BreakGlassBot.Declaring;
 
@@ -15,7 +16,7 @@ public static class LinkAuditTypes
 /// often does not exist yet). The links get the same outgoing steps a declaration with them would have had, and the
 /// tracker looks at the change again at once. Reached through the "link" sub-command (which also does "link github").
 /// </summary>
-internal sealed class LinkChangeCommand(ChangeStore store, Permissions permissions, Outbox outbox, IReevaluation tracker,
+internal sealed class LinkChangeCommand(ChangeStore store, Permissions permissions, OutboxQueue outbox, IReevaluation tracker,
     IEnumerable<IDeclarationStepSource> stepSources, IEnumerable<IApprovalFollowUps> approvalFollowUps, Reviewers reviewers, TimeProvider time)
 {
     public const string Usage = "`/breakglass link BG-n <PR URL...> [JIRA-KEY...]` link a pull request or Jira issue to a change after declaring it";
@@ -88,8 +89,8 @@ internal sealed class LinkChangeCommand(ChangeStore store, Permissions permissio
             for (var i = 0; i < c.Approvals.Count; i++)
                 if (reviewers.Excluded(c, c.Approvals[i].Reviewer) is null)
                     foreach (var f in approvalFollowUps) c.Steps.AddRange(f.StepsForAddedLinks(c, c.Approvals[i], i, prs, keys, now));
-            Outbox.Enqueue(c, StepKinds.ThreadNote, now, LinksAddedNote.Key(command.UserId, added));
-            Outbox.Enqueue(c, StepKinds.RefreshAnnouncement, now);
+            OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, LinksAddedNote.Key(command.UserId, added));
+            OutboxQueue.Enqueue(c, StepKinds.RefreshAnnouncement, now);
             var data = new Dictionary<string, string>
             {
                 ["pull_requests"] = string.Join(' ', prs.Select(p => p.ToString())),

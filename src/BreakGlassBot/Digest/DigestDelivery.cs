@@ -7,6 +7,7 @@ using BreakGlassBot.Slack;
 using Hangfire;
 using Hangfire.Server;
 using Microsoft.Extensions.Options;
+using BreakGlassBot.Outbox;
 
 namespace BreakGlassBot.Digest;
 

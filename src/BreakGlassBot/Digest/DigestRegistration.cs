@@ -1,11 +1,10 @@
 using BreakGlassBot.Deadlines;
 using BreakGlassBot.Declaring;
-using BreakGlassBot.Digest;
 using Hangfire;
 using Microsoft.Extensions.Options;
+using BreakGlassBot.Hosting;
 
-// In Hosting's namespace, beside AddSlack/AddJira, so Program.cs gains one line and no using.
-namespace BreakGlassBot.Hosting;
+namespace BreakGlassBot.Digest;
 
 public static class DigestRegistration
 {

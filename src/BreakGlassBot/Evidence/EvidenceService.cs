@@ -4,6 +4,7 @@ using BreakGlassBot.Deadlines;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
 using Microsoft.Extensions.Options;
+using BreakGlassBot.Sandbox;
 
 namespace BreakGlassBot.Evidence;
 

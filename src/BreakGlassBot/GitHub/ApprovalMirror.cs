@@ -2,6 +2,7 @@ using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
 using BreakGlassBot.Reviewing;
 using Microsoft.Extensions.Options;
+using BreakGlassBot.Outbox;
 
 namespace BreakGlassBot.GitHub;
 
@@ -12,12 +13,12 @@ internal sealed class ApprovalMirror(IOptions<GitHubOptions> options) : IApprova
     {
         if (!options.Value.IsConfigured) yield break;
         foreach (var pr in change.PullRequests.Where(p => p.Problem is null))
-            yield return Outbox.NewStep(GitHubStepKinds.ApprovalComment, now, $"{pr.Ref}|{approvalIndex}");
+            yield return OutboxQueue.NewStep(GitHubStepKinds.ApprovalComment, now, $"{pr.Ref}|{approvalIndex}");
     }
 
     public IEnumerable<PendingStep> StepsForAddedLinks(EmergencyChange change, Approval approval, int approvalIndex, IReadOnlyList<PullRequestRef> pullRequests,
         IReadOnlyList<string> jiraKeys, DateTimeOffset now) =>
-        options.Value.IsConfigured ? [.. pullRequests.Select(pr => Outbox.NewStep(GitHubStepKinds.ApprovalComment, now, $"{pr}|{approvalIndex}"))] : [];
+        options.Value.IsConfigured ? [.. pullRequests.Select(pr => OutboxQueue.NewStep(GitHubStepKinds.ApprovalComment, now, $"{pr}|{approvalIndex}"))] : [];
 }
 
 /// <summary>

@@ -4,6 +4,7 @@ using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
 using BreakGlassBot.Slack;
 using Microsoft.Extensions.Options;
+using BreakGlassBot.Outbox;
 
 namespace BreakGlassBot.GitHub;
 
@@ -129,8 +130,8 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
             if (scheduleEnd)
             {
                 // Cancelled while the grant was under way: end it at once rather than at the window's end.
-                c.Steps.Add(Outbox.NewStep(GitHubStepKinds.BypassRevoke, c.Status == ChangeStatus.Cancelled ? now : expires));
-                Outbox.Enqueue(c, StepKinds.ThreadNote, now, GitHubNotes.BypassGranted);
+                c.Steps.Add(OutboxQueue.NewStep(GitHubStepKinds.BypassRevoke, c.Status == ChangeStatus.Cancelled ? now : expires));
+                OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, GitHubNotes.BypassGranted);
             }
             var data = new Dictionary<string, string>
             {
@@ -170,7 +171,7 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
     {
         if (c.Bypass is { Mode: nameof(BypassMode.Team), Login: not null, Team: not null, WasAlreadyMember: false, Problem: null, RevokedAt: null }
             && !c.Steps.Any(s => s.Kind == GitHubStepKinds.BypassRevoke))
-            c.Steps.Add(Outbox.NewStep(GitHubStepKinds.BypassRevoke, time.GetUtcNow()));
+            c.Steps.Add(OutboxQueue.NewStep(GitHubStepKinds.BypassRevoke, time.GetUtcNow()));
         return [];
     }
 
@@ -260,9 +261,9 @@ internal sealed class BypassRevokeStep(IGitHubGateway github, ChangeStore store,
         store.Update(id, c =>
         {
             if (c.Steps.Any(s => s.Kind == StepKinds.ThreadNote && s.Target == BypassNotes.RemovalStuck)) return [];
-            Outbox.Enqueue(c, StepKinds.ThreadNote, now, BypassNotes.RemovalStuck);
+            OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, BypassNotes.RemovalStuck);
             foreach (var admin in slack.Value.Admins.Distinct())
-                Outbox.Enqueue(c, StepKinds.DirectMessage, now, DirectMessageStep.Target(admin, BypassNotes.RemovalStuck));
+                OutboxQueue.Enqueue(c, StepKinds.DirectMessage, now, DirectMessageStep.Target(admin, BypassNotes.RemovalStuck));
             return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = "bot", Type = GitHubAuditTypes.BypassRemovalStuck, Data = new()
             {
                 ["team"] = team, ["login"] = login, ["error"] = error, ["told"] = string.Join(' ', slack.Value.Admins.Distinct()),
@@ -280,7 +281,7 @@ internal sealed class BypassRevokeStep(IGitHubGateway github, ChangeStore store,
             if (c.Bypass is null) return [];
             c.Bypass.RevokedAt ??= now;
             var at = c.Bypass.RevokedAt.Value;
-            Outbox.Enqueue(c, StepKinds.ThreadNote, at, GitHubNotes.BypassEnded);
+            OutboxQueue.Enqueue(c, StepKinds.ThreadNote, at, GitHubNotes.BypassEnded);
             var revoked = c.Bypass.Mode == nameof(BypassMode.Team)
                 ? c.Bypass.WasAlreadyMember
                     ? $"nothing removed: {c.Bypass.Login} was a member of {c.Bypass.Team} before the grant and stays one"

@@ -2,6 +2,7 @@ using BreakGlassBot.Declaring;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
 using BreakGlassBot.Slack;
+using BreakGlassBot.Outbox;
 
 namespace BreakGlassBot.GitHub;
 

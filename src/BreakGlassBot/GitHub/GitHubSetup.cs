@@ -9,6 +9,7 @@ using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
 using Polly;
 using Polly.Timeout;
+using BreakGlassBot.Outbox;
 
 namespace BreakGlassBot.GitHub;
 

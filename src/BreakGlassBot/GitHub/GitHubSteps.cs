@@ -2,6 +2,7 @@ using BreakGlassBot.Declaring;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
 using Microsoft.Extensions.Options;
+using BreakGlassBot.Outbox;
 
 namespace BreakGlassBot.GitHub;
 
@@ -43,7 +44,7 @@ internal sealed class GitHubDeclarationSteps(IOptions<GitHubOptions> options) : 
     {
         if (!options.Value.IsConfigured) yield break;
         // The grant first: it needs no Slack thread, so the bypass is there even while Slack is down.
-        yield return Outbox.NewStep(GitHubStepKinds.BypassGrant, now);
+        yield return OutboxQueue.NewStep(GitHubStepKinds.BypassGrant, now);
         foreach (var step in PullRequestSteps(change.PullRequests.Select(p => p.Ref), now))
             yield return step;
     }
@@ -53,7 +54,7 @@ internal sealed class GitHubDeclarationSteps(IOptions<GitHubOptions> options) : 
         options.Value.IsConfigured ? PullRequestSteps(pullRequests, now) : [];
 
     static IEnumerable<PendingStep> PullRequestSteps(IEnumerable<PullRequestRef> pullRequests, DateTimeOffset now) =>
-        pullRequests.Select(pr => Outbox.NewStep(GitHubStepKinds.PullRequest, now, pr.ToString()));
+        pullRequests.Select(pr => OutboxQueue.NewStep(GitHubStepKinds.PullRequest, now, pr.ToString()));
 }
 
 internal static class GitHubOutcomes

@@ -4,6 +4,7 @@ using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
 using BreakGlassBot.Slack;
 using Microsoft.Extensions.Options;
+using BreakGlassBot.Outbox;
 
 namespace BreakGlassBot.GitHub;
 
@@ -12,7 +13,7 @@ namespace BreakGlassBot.GitHub;
 /// that gave up for want of a login is tried again at once. "link BG-n &lt;links&gt;" shares the word and is handed to
 /// <see cref="LinkChangeCommand"/> (the dispatcher maps one word to one sub-command).
 /// </summary>
-internal sealed partial class LinkGitHubCommand(ChangeStore store, Outbox outbox, People people, IOptions<GitHubOptions> options, TimeProvider time,
+internal sealed partial class LinkGitHubCommand(ChangeStore store, OutboxQueue outbox, People people, IOptions<GitHubOptions> options, TimeProvider time,
     LinkChangeCommand linkChange) : ISubCommand
 {
     public string Name => "link";
@@ -49,7 +50,7 @@ internal sealed partial class LinkGitHubCommand(ChangeStore store, Outbox outbox
                     && c.Steps.Any(s => s.Kind == GitHubStepKinds.BypassGrant && s.State == StepState.Abandoned)
                     && !c.Steps.Any(s => s.Kind == GitHubStepKinds.BypassGrant && s.State == StepState.Pending))
                 {
-                    Outbox.Enqueue(c, GitHubStepKinds.BypassGrant, now);
+                    OutboxQueue.Enqueue(c, GitHubStepKinds.BypassGrant, now);
                     retried.Add(c.ChangeId.ToString());
                     return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = command.UserId, Type = GitHubAuditTypes.AccountLinked,
                         Data = new() { ["login"] = login, ["then"] = "bypass grant retried" } }];

@@ -3,6 +3,7 @@ using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
 using BreakGlassBot.Slack;
 using Microsoft.Extensions.Options;
+using BreakGlassBot.Outbox;
 
 namespace BreakGlassBot.GitHub;
 
@@ -10,7 +11,7 @@ namespace BreakGlassBot.GitHub;
 /// MergeByBot: a merge asked for by the declarer, checked here (who, which window, which head) and then carried
 /// out by <see cref="MergeStep"/> through the outbox, pinned to the head SHA the declarer was shown.
 /// </summary>
-internal sealed class MergeRequests(ChangeStore store, IGitHubGateway github, Outbox outbox, IOptions<GitHubOptions> options, TimeProvider time)
+internal sealed class MergeRequests(ChangeStore store, IGitHubGateway github, OutboxQueue outbox, IOptions<GitHubOptions> options, TimeProvider time)
 {
     static readonly TimeSpan LiveCheckBudget = TimeSpan.FromSeconds(2);
 
@@ -57,7 +58,7 @@ internal sealed class MergeRequests(ChangeStore store, IGitHubGateway github, Ou
                 store.Update(change.Id, c =>
                 {
                     if (GitHubOutcomes.Find(c, pr.Ref.ToString()) is { } p) p.HeadSha = live.HeadSha;
-                    Outbox.Enqueue(c, GitHubStepKinds.MergeButton, now, $"{pr.Ref}@{live.HeadSha}");
+                    OutboxQueue.Enqueue(c, GitHubStepKinds.MergeButton, now, $"{pr.Ref}@{live.HeadSha}");
                     return [Event(c, user, now, GitHubAuditTypes.MergeRefused, new() { ["pr"] = pr.Ref.ToString(), ["reason"] = "head moved",
                         ["shown_sha"] = sha, ["head_sha"] = live.HeadSha })];
                 });
@@ -68,7 +69,7 @@ internal sealed class MergeRequests(ChangeStore store, IGitHubGateway github, Ou
             }
             store.Update(change.Id, c =>
             {
-                Outbox.Enqueue(c, GitHubStepKinds.Merge, now, $"{pr.Ref}@{sha}");
+                OutboxQueue.Enqueue(c, GitHubStepKinds.Merge, now, $"{pr.Ref}@{sha}");
                 return [Event(c, user, now, GitHubAuditTypes.MergeRequested, new() { ["pr"] = pr.Ref.ToString(), ["head_sha"] = sha })];
             });
             outbox.Nudge();
@@ -254,7 +255,7 @@ internal sealed class MergeStep(IGitHubGateway github, TimeProvider time) : ISte
             p.Merged = true;
             p.MergedAt = mergedAt ?? at;
             if (byBot && c.Bypass is not null) { c.Bypass.PullRequest = prText; c.Bypass.HeadSha = headSha; }
-            Outbox.Enqueue(c, StepKinds.ThreadNote, at, byBot ? GitHubNotes.Merged(prText) : BypassNotes.MergedElsewhere(prText));
+            OutboxQueue.Enqueue(c, StepKinds.ThreadNote, at, byBot ? GitHubNotes.Merged(prText) : BypassNotes.MergedElsewhere(prText));
             var data = new Dictionary<string, string>
             {
                 ["pr"] = prText, ["head_sha"] = headSha, ["merge_commit_sha"] = mergeSha, ["requested_by"] = c.DeclaredBy,

@@ -3,6 +3,7 @@ using BreakGlassBot.Deadlines;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
 using Microsoft.Extensions.Options;
+using BreakGlassBot.Outbox;
 
 namespace BreakGlassBot.GitHub;
 
@@ -47,7 +48,7 @@ internal sealed class PullRequestStep(IGitHubGateway github, IOptions<GitHubOpti
                 var p = GitHubOutcomes.Find(c, step.Target);
                 if (p is null) return [];
                 // The author decides whether approvals recorded meanwhile count: have them counted now, not at the next planned check.
-                if (p.AuthorLogin is null && c.Approvals.Count > 0) Outbox.Enqueue(c, Reviewing.ReevaluateStep.StepKind, at);
+                if (p.AuthorLogin is null && c.Approvals.Count > 0) OutboxQueue.Enqueue(c, Reviewing.ReevaluateStep.StepKind, at);
                 p.Title = info.Title;
                 p.AuthorLogin = info.AuthorLogin;
                 p.AuthorId = info.AuthorId;
@@ -58,7 +59,7 @@ internal sealed class PullRequestStep(IGitHubGateway github, IOptions<GitHubOpti
                 p.FetchedAt = at;
                 p.Problem = null;
                 if (mode == BypassMode.MergeByBot && !info.IsMerged)
-                    Outbox.Enqueue(c, GitHubStepKinds.MergeButton, at, $"{pr}@{info.HeadSha}");
+                    OutboxQueue.Enqueue(c, GitHubStepKinds.MergeButton, at, $"{pr}@{info.HeadSha}");
                 return [new AuditEvent { ChangeNumber = c.Id, At = at, Actor = "bot", Type = GitHubAuditTypes.PullRequestLinked, Data = new()
                 {
                     ["pr"] = pr.ToString(), ["url"] = pr.Url, ["title"] = info.Title, ["author"] = info.AuthorLogin,
@@ -80,7 +81,7 @@ internal sealed class PullRequestStep(IGitHubGateway github, IOptions<GitHubOpti
                 {
                     if (GitHubOutcomes.Find(c, step.Target) is { } p) p.Problem = problem;
                     // Approvals that waited for this PR's author count without it now.
-                    if (c.Approvals.Count > 0) Outbox.Enqueue(c, Reviewing.ReevaluateStep.StepKind, time.GetUtcNow());
+                    if (c.Approvals.Count > 0) OutboxQueue.Enqueue(c, Reviewing.ReevaluateStep.StepKind, time.GetUtcNow());
                     return [];
                 });
         }

@@ -71,7 +71,7 @@ public static class ConfigurationCheck
         if (!TryFindTimeZone(policy.TimeZone)) errors.Add($"Policy:TimeZone: unknown time zone '{policy.TimeZone}' (use an IANA id such as Europe/Berlin)");
         if (!TryFindTimeZone(policy.DigestTimeZone)) errors.Add($"Policy:DigestTimeZone: unknown time zone '{policy.DigestTimeZone}'");
         if (policy.ApprovalWords.Any(string.IsNullOrWhiteSpace)) errors.Add("Policy:ApprovalWords must not contain empty words");
-        if (!Deadlines.BusinessCalendar.TryParseHours(policy.BusinessHours, out _, out _, out _))
+        if (!BusinessHours.TryParse(policy.BusinessHours, out _, out _, out _))
             errors.Add($"Policy:BusinessHours: '{policy.BusinessHours}' is not like 'Mon-Fri 09:00-17:00' (days, then start-end, ending after it starts)");
         foreach (var holiday in policy.Holidays)
             if (!DateOnly.TryParseExact(holiday, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out _)

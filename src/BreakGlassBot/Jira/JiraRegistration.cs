@@ -1,14 +1,14 @@
 using System.Net;
 using BreakGlassBot.Declaring;
 using BreakGlassBot.EmergencyChanges;
-using BreakGlassBot.Jira;
 using BreakGlassBot.Reviewing;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
 using Polly;
+using BreakGlassBot.Hosting;
+using BreakGlassBot.Outbox;
 
-// In Hosting's namespace, beside AddSlack/AddDeclaring, so Program.cs gains one line and no using.
-namespace BreakGlassBot.Hosting;
+namespace BreakGlassBot.Jira;
 
 public static class JiraRegistration
 {

@@ -5,6 +5,7 @@ using BreakGlassBot.Hosting;
 using BreakGlassBot.Reviewing;
 using BreakGlassBot.Slack;
 using Microsoft.Extensions.Options;
+using BreakGlassBot.Outbox;
 
 namespace BreakGlassBot.Jira;
 
@@ -60,7 +61,7 @@ internal sealed class JiraDeclarationSteps(IOptions<JiraOptions> options) : IDec
         var o = options.Value;
         if (!o.IsConfigured) return [];
         if (change.JiraIssues.Count > 0) return LinkSteps(change.JiraIssues.Select(i => i.Key), now);
-        return string.IsNullOrWhiteSpace(o.ProjectKey) ? [] : [Outbox.NewStep(JiraStepKinds.Create, now, o.ProjectKey.Trim())];
+        return string.IsNullOrWhiteSpace(o.ProjectKey) ? [] : [OutboxQueue.NewStep(JiraStepKinds.Create, now, o.ProjectKey.Trim())];
     }
 
     /// <summary>An issue linked after the declaration gets the same step as a declared one (fetch, label, comment).</summary>
@@ -68,7 +69,7 @@ internal sealed class JiraDeclarationSteps(IOptions<JiraOptions> options) : IDec
         options.Value.IsConfigured ? LinkSteps(jiraKeys, now) : [];
 
     static List<PendingStep> LinkSteps(IEnumerable<string> keys, DateTimeOffset now) =>
-        [.. keys.Select(key => Outbox.NewStep(JiraStepKinds.Link, now, key))];
+        [.. keys.Select(key => OutboxQueue.NewStep(JiraStepKinds.Link, now, key))];
 }
 
 /// <summary>
@@ -134,8 +135,8 @@ internal sealed class JiraLinkStep(IJiraApi jira, IOptions<JiraOptions> options,
                 linked.DeclaredKey ??= linked.Key;
                 linked.Key = key;
                 // The announcement and the thread show the key Jira uses now.
-                Outbox.Enqueue(c, StepKinds.ThreadNote, now, JiraNotes.Moved(linked.DeclaredKey));
-                Outbox.Enqueue(c, StepKinds.RefreshAnnouncement, now);
+                OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, JiraNotes.Moved(linked.DeclaredKey));
+                OutboxQueue.Enqueue(c, StepKinds.RefreshAnnouncement, now);
             }
             linked.Summary = issue.Summary;
             linked.Status = issue.StatusName;
@@ -170,7 +171,7 @@ internal sealed class JiraLinkStep(IJiraApi jira, IOptions<JiraOptions> options,
         var project = options.Value.ProjectKey;
         if (string.IsNullOrWhiteSpace(project) || c.JiraIssues.Any(i => i.Problem is null || i.CreatedByBot)) return;
         if (c.Steps.Any(s => s.Kind == JiraStepKinds.Create)) return;
-        c.Steps.Add(Outbox.NewStep(JiraStepKinds.Create, at, project.Trim()));
+        c.Steps.Add(OutboxQueue.NewStep(JiraStepKinds.Create, at, project.Trim()));
     }
 }
 
@@ -207,8 +208,8 @@ internal sealed class JiraCreateStep(IJiraApi jira, IOptions<JiraOptions> option
                 if (c.JiraIssues.Any(i => i.Key == key)) return [];
                 c.JiraIssues.Add(new LinkedJiraIssue { Key = key, CreatedByBot = true, Summary = found?.Summary ?? summary,
                     Status = found?.StatusName, StatusCategory = found?.StatusCategoryKey, FetchedAt = at });
-                Outbox.Enqueue(c, StepKinds.ThreadNote, at, JiraNotes.Created(key));
-                Outbox.Enqueue(c, StepKinds.RefreshAnnouncement, at);
+                OutboxQueue.Enqueue(c, StepKinds.ThreadNote, at, JiraNotes.Created(key));
+                OutboxQueue.Enqueue(c, StepKinds.RefreshAnnouncement, at);
                 return [JiraOutcomes.Event(c, at, JiraAuditTypes.Created, new()
                 {
                     ["key"] = key, ["project"] = project, ["issue_type"] = o.IssueType, ["found_existing"] = (found is not null).ToString().ToLowerInvariant(),
@@ -320,13 +321,13 @@ internal sealed class JiraApprovalFollowUps(IOptions<JiraOptions> options) : IAp
 {
     public IEnumerable<PendingStep> StepsFor(EmergencyChange change, Approval approval, int approvalIndex, DateTimeOffset now) =>
         options.Value.IsConfigured
-            ? [.. change.JiraIssues.Where(i => i.Problem is null).Select(i => Outbox.NewStep(JiraStepKinds.Approval, now, JiraApprovalStep.Target(i.Key, approvalIndex)))]
+            ? [.. change.JiraIssues.Where(i => i.Problem is null).Select(i => OutboxQueue.NewStep(JiraStepKinds.Approval, now, JiraApprovalStep.Target(i.Key, approvalIndex)))]
             : [];
 
     /// <summary>An issue linked after the approval: its link step comes first (queued by <see cref="JiraDeclarationSteps"/>), then this one.</summary>
     public IEnumerable<PendingStep> StepsForAddedLinks(EmergencyChange change, Approval approval, int approvalIndex, IReadOnlyList<PullRequestRef> pullRequests,
         IReadOnlyList<string> jiraKeys, DateTimeOffset now) =>
-        options.Value.IsConfigured ? [.. jiraKeys.Select(key => Outbox.NewStep(JiraStepKinds.Approval, now, JiraApprovalStep.Target(key, approvalIndex)))] : [];
+        options.Value.IsConfigured ? [.. jiraKeys.Select(key => OutboxQueue.NewStep(JiraStepKinds.Approval, now, JiraApprovalStep.Target(key, approvalIndex)))] : [];
 }
 
 /// <summary>Thread notes: the issue the bot created, and a linked issue that Jira now knows under another key.</summary>

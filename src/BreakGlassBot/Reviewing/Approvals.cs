@@ -2,6 +2,7 @@ using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
 using BreakGlassBot.Slack;
 using Microsoft.Extensions.Options;
+using BreakGlassBot.Outbox;
 
 namespace BreakGlassBot.Reviewing;
 
@@ -34,7 +35,7 @@ public abstract record ApprovalResult
 /// reply). The approval and everything it sets off (thread reply, announcement update, GitHub/Jira mirrors)
 /// are saved in one write; the tracker then re-evaluates the change at once.
 /// </summary>
-public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Outbox outbox, IReevaluation tracker, IEnumerable<IApprovalFollowUps> followUps,
+public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, OutboxQueue outbox, IReevaluation tracker, IEnumerable<IApprovalFollowUps> followUps,
     TimeProvider time, ILogger<Approvals> log)
 {
     public const string ApprovedNotePrefix = "approved:";
@@ -64,8 +65,8 @@ public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Ou
             var approval = new Approval { Reviewer = user, ReviewerName = userName, At = now, Comment = comment, Source = source, SourceId = sourceId };
             c.Approvals.Add(approval);
             var index = c.Approvals.Count - 1;
-            Outbox.Enqueue(c, StepKinds.ThreadNote, now, ApprovedNotePrefix + index);
-            Outbox.Enqueue(c, StepKinds.RefreshAnnouncement, now);
+            OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, ApprovedNotePrefix + index);
+            OutboxQueue.Enqueue(c, StepKinds.RefreshAnnouncement, now);
             foreach (var f in followUps) c.Steps.AddRange(f.StepsFor(c, approval, index, now));
             // Counted (or not) once GitHub names the author: PullRequestStep then queues a ReevaluateStep, which counts the approvals again.
             result = new ApprovalResult.Approved(c, approval) { AuthorUnknown = reviewers.AuthorUnknown(c, user) };
@@ -93,7 +94,7 @@ public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Ou
         var updated = store.Update(id.Number, c =>
         {
             c.ChangeRequests.Add(new ChangeRequest { Reviewer = user, At = now, Reason = reason });
-            Outbox.Enqueue(c, StepKinds.ThreadNote, now, ChangesRequestedNotePrefix + (c.ChangeRequests.Count - 1));
+            OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, ChangesRequestedNotePrefix + (c.ChangeRequests.Count - 1));
             return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = user, Type = AuditTypes.ChangesRequested, Data = new() { ["reason"] = reason } }];
         });
         outbox.Nudge();
@@ -122,7 +123,7 @@ public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Ou
         {
             if (c.RefusalsNoted.Contains(user)) return [];
             c.RefusalsNoted.Add(user);
-            Outbox.Enqueue(c, StepKinds.ThreadNote, now, RefusalNotePrefix + user);
+            OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, RefusalNotePrefix + user);
             return [];
         });
         outbox.Nudge();
@@ -154,7 +155,7 @@ public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Ou
 }
 
 /// <summary>The thread notes of approvals, change requests and refusals.</summary>
-internal sealed class ApprovalNotes(Reviewers reviewers) : Declaring.IThreadNoteSource
+internal sealed class ApprovalNotes(Reviewers reviewers) : IThreadNoteSource
 {
     public string? Render(EmergencyChange c, string key)
     {

@@ -41,9 +41,3 @@ public interface IApprovalFollowUps
     IEnumerable<PendingStep> StepsForAddedLinks(EmergencyChange change, Approval approval, int approvalIndex, IReadOnlyList<PullRequestRef> pullRequests,
         IReadOnlyList<string> jiraKeys, DateTimeOffset now) => [];
 }
-
-/// <summary>Asks the deadline tracker to look at a change again now (a webhook said its PR was reviewed, an approval arrived).</summary>
-public interface IReevaluation
-{
-    void Reevaluate(int changeId);
-}

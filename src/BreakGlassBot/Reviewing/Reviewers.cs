@@ -1,12 +1,14 @@
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
 using BreakGlassBot.Slack;
+using BreakGlassBot.Outbox;
 using Microsoft.Extensions.Options;
 
 namespace BreakGlassBot.Reviewing;
 
 /// <summary>The reviewer user group could not be read in time and nothing is cached: eligibility is unknown for now.</summary>
-public sealed class ReviewerGroupUnavailableException(string group) : Exception($"reviewer user group {group} could not be read just now");
+public sealed class ReviewerGroupUnavailableException(string group)
+    : RetryLaterException("the reviewer user group to be readable", $"reviewer user group {group} could not be read just now");
 
 /// <summary>
 /// Who may review a change: Slack:ReviewerUserGroup members (cached briefly) and Slack:Reviewers, never the
@@ -190,7 +192,7 @@ public sealed class SlackApprovalEvidence(IOptions<PolicyOptions> policy, Review
                 foreach (var key in tell.Where(k => !c.RefusalsNoted.Contains(k)))
                 {
                     c.RefusalsNoted.Add(key);
-                    Outbox.Enqueue(c, StepKinds.ThreadNote, now, key);
+                    OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, key);
                 }
             },
         }];

@@ -1,4 +1,4 @@
-using BreakGlassBot.Declaring;
+using BreakGlassBot.Outbox;
 using BreakGlassBot.Slack;
 
 namespace BreakGlassBot.Reviewing;
@@ -12,8 +12,8 @@ public static class ReviewingRegistration
         s.AddSingleton<Approvals>();
         s.AddSingleton<ClickReplies>();
         s.AddSingleton<BotIdentity>();
-        s.AddSingleton<InboxNudge>();
-        s.AddHostedService<InboxWorker>();
+        s.AddSingleton<Reviewers>();
+        s.AddSingleton<IEvidenceSource, SlackApprovalEvidence>();
         s.AddSingleton<IBlockActionHandler, ApproveButton>();
         s.AddSingleton<IBlockActionHandler, DetailsButton>();
         s.AddSingleton<RequestChangesButton>();
@@ -21,7 +21,7 @@ public static class ReviewingRegistration
         s.AddSingleton<IViewSubmissionHandler>(sp => sp.GetRequiredService<RequestChangesButton>());
         s.AddSingleton<ISlackEventHandler, ThreadReplyApprovals>();
         s.AddSingleton<IThreadNoteSource, ApprovalNotes>();
-        s.AddSingleton<BreakGlassBot.EmergencyChanges.IStepHandler, ReevaluateStep>();
+        s.AddSingleton<IStepHandler, ReevaluateStep>();
         return builder;
     }
 }

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using BreakGlassBot.Deadlines;
 using BreakGlassBot.Hosting;
 using Microsoft.Extensions.Options;
+using BreakGlassBot.EmergencyChanges;
 
 namespace BreakGlassBot.Sandbox;
 

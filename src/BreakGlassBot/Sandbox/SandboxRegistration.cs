@@ -1,14 +1,13 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
-using BreakGlassBot.Sandbox;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Configuration.CommandLine;
 using Microsoft.Extensions.Configuration.Memory;
+using BreakGlassBot.Hosting;
 
-// In Hosting's namespace, beside AddSlack/AddJira, so Program.cs gains one line and no using.
-namespace BreakGlassBot.Hosting;
+namespace BreakGlassBot.Sandbox;
 
 /// <summary>What the sandbox was started with. Present in the container only in sandbox mode.</summary>
 public sealed class SandboxContext

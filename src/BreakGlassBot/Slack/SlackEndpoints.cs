@@ -1,8 +1,36 @@
 using System.Text.Json.Nodes;
-using BreakGlassBot.Declaring;
-using BreakGlassBot.EmergencyChanges;
 
 namespace BreakGlassBot.Slack;
+
+/// <summary>A reply to a slash command: shown only to the caller unless <see cref="InChannel"/>.</summary>
+public sealed record CommandReply(string Text, JsonArray? Blocks = null, bool InChannel = false)
+{
+    public IResult ToResult() => Results.Json(new JsonObject
+    {
+        ["response_type"] = InChannel ? "in_channel" : "ephemeral",
+        ["text"] = Text,
+        ["blocks"] = Blocks?.DeepClone(),
+    });
+}
+
+/// <summary>Handles one slash command (e.g. /breakglass).</summary>
+public interface ISlashCommandHandler
+{
+    string Command { get; }
+    Task<CommandReply> HandleAsync(SlashCommand command, CancellationToken ct);
+}
+
+/// <summary>Keeps an Events API event durably before the endpoint acknowledges it; duplicates (Slack's retries) are dropped.</summary>
+public interface ISlackEventInbox
+{
+    void Accept(string eventId, string body);
+}
+
+/// <summary>Told of every verified Slack request (the outbox paces itself while requests arrive).</summary>
+public interface ISlackRequestListener
+{
+    void RequestArrived();
+}
 
 /// <summary>Handles view_submission for one callback_id.</summary>
 public interface IViewSubmissionHandler
@@ -35,12 +63,15 @@ public static partial class SlackEndpoints
         return app;
     }
 
-    static async Task<IResult> HandleCommandAsync(HttpContext http, BreakGlassCommand command, ILoggerFactory logs)
+    static async Task<IResult> HandleCommandAsync(HttpContext http, IEnumerable<ISlashCommandHandler> commands, ILoggerFactory logs)
     {
         if (!SlashCommand.TryParse(http.VerifiedSlackBody().BodyText, out var parsed))
             return BadRequest("Expected a slash command form with at least 'command' and 'user_id'.");
         try
         {
+            // One command is registered (the manifest's); a renamed command in a workspace still reaches it.
+            var all = commands.ToList();
+            var command = all.FirstOrDefault(c => string.Equals(c.Command, parsed.Command, StringComparison.OrdinalIgnoreCase)) ?? all.First();
             return (await command.HandleAsync(parsed, http.RequestAborted)).ToResult();
         }
         catch (Exception e) when (e is not OperationCanceledException)
@@ -77,7 +108,7 @@ public static partial class SlackEndpoints
         }
     }
 
-    static IResult HandleEventAsync(HttpContext http, ChangeStore store, Reviewing.InboxNudge inbox, TimeProvider time)
+    static IResult HandleEventAsync(HttpContext http, ISlackEventInbox inbox)
     {
         var body = http.VerifiedSlackBody();
         if (!EventEnvelope.TryParse(body.BodyText, out var envelope))
@@ -89,7 +120,7 @@ public static partial class SlackEndpoints
         // Save, then ack: Slack retries an event not acknowledged within 3 s (same event_id, X-Slack-Retry-Num),
         // and the saved copy is handled even if the bot stops right after answering.
         var id = envelope.EventId ?? Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(body.Body));
-        if (store.AcceptInbound(id, body.BodyText, time.GetUtcNow())) inbox.Nudge();
+        inbox.Accept(id, body.BodyText);
         return Results.Ok();
     }
 

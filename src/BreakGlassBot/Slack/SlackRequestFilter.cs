@@ -1,5 +1,4 @@
 using System.Text;
-using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -15,7 +14,7 @@ public sealed record VerifiedSlackRequest(byte[] Body)
 /// Runs before any parsing: body size limit, then the v0 signature over the raw bytes.
 /// A request that fails never reaches a handler, so it cannot have a side effect.
 /// </summary>
-internal sealed partial class SlackRequestFilter(IOptions<SlackOptions> options, TimeProvider time, Outbox outbox, ILogger<SlackRequestFilter> log) : IEndpointFilter
+internal sealed partial class SlackRequestFilter(IOptions<SlackOptions> options, TimeProvider time, IEnumerable<ISlackRequestListener> listeners, ILogger<SlackRequestFilter> log) : IEndpointFilter
 {
     readonly byte[] secret = Encoding.UTF8.GetBytes(options.Value.SigningSecret ?? "");
 
@@ -44,7 +43,7 @@ internal sealed partial class SlackRequestFilter(IOptions<SlackOptions> options,
             return Results.Json(new { ok = false, error = "invalid_signature" }, statusCode: StatusCodes.Status401Unauthorized);
         }
         http.Items[typeof(VerifiedSlackRequest)] = new VerifiedSlackRequest(body);
-        outbox.RequestArrived();
+        foreach (var listener in listeners) listener.RequestArrived();
         return await next(context);
     }
 

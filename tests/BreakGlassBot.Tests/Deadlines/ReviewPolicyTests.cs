@@ -2,6 +2,7 @@ using BreakGlassBot.Deadlines;
 using BreakGlassBot.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
+using BreakGlassBot.EmergencyChanges;
 
 namespace BreakGlassBot.Tests.Deadlines;
 
@@ -172,7 +173,7 @@ public class ReviewPolicyTests
     [InlineData("Mon,Wed,Fri 10:00-14:00", "Monday,Wednesday,Friday")]
     public void BusinessHoursParse(string text, string expectedDays)
     {
-        Assert.True(BusinessCalendar.TryParseHours(text, out var days, out _, out _));
+        Assert.True(BusinessHours.TryParse(text, out var days, out _, out _));
         Assert.Equal(expectedDays.Split(',').Select(Enum.Parse<DayOfWeek>).ToHashSet(), days);
     }
 
@@ -182,7 +183,7 @@ public class ReviewPolicyTests
     [InlineData("Mon-Fri 9-17")]
     [InlineData("Moo-Fri 09:00-17:00")]
     [InlineData("Mon-Fri 09:00-25:00")]
-    public void BadBusinessHoursAreRejected(string text) => Assert.False(BusinessCalendar.TryParseHours(text, out _, out _, out _));
+    public void BadBusinessHoursAreRejected(string text) => Assert.False(BusinessHours.TryParse(text, out _, out _, out _));
 
     [Fact]
     public void BadPolicyValuesAreNamedAtStartUp()

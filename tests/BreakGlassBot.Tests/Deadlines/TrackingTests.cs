@@ -43,7 +43,7 @@ public class TrackingTests : IAsyncLifetime
     static void Approve(TestBot bot, int id, string reviewer)
     {
         bot.Store.Update(id, c => { c.Approvals.Add(new Approval { Reviewer = reviewer, At = DateTimeOffset.UtcNow, Source = "test" }); return []; });
-        bot.Service<BreakGlassBot.Reviewing.IReevaluation>().Reevaluate(id);
+        bot.Service<BreakGlassBot.Outbox.IReevaluation>().Reevaluate(id);
     }
 
     [Fact]
@@ -80,7 +80,7 @@ public class TrackingTests : IAsyncLifetime
         await bot.CommandJsonAsync("Restart ingest");
         await Eventually.Until(() => slack.DirectMessages(Reviewer1).Count >= 1, "first reminder", TimeSpan.FromSeconds(30));
         // Extra, concurrent re-evaluations (a retried job, webhooks) must not add messages.
-        var tracker = bot.Service<BreakGlassBot.Reviewing.IReevaluation>();
+        var tracker = bot.Service<BreakGlassBot.Outbox.IReevaluation>();
         for (var i = 0; i < 5; i++) tracker.Reevaluate(1);
         await Eventually.Until(() => slack.DirectMessages(Reviewer1).Count >= 3, "three reminders", TimeSpan.FromSeconds(20));
         var times = bot.Store.Get(1)!.Reminders.Where(r => r.User == Reviewer1).Select(r => r.At).Order().ToList();

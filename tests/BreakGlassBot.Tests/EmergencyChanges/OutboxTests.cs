@@ -2,6 +2,7 @@ using BreakGlassBot.Declaring;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
+using BreakGlassBot.Outbox;
 
 namespace BreakGlassBot.Tests.EmergencyChanges;
 
@@ -15,7 +16,7 @@ sealed class ScriptedStep : IStepHandler, IDeclarationStepSource
 
     public string Kind => StepKind;
     public string? Describe(EmergencyChange change, PendingStep step) => $"tell the test server about {change.ChangeId}";
-    public IEnumerable<PendingStep> StepsFor(EmergencyChange change, DateTimeOffset now) => [Outbox.NewStep(StepKind, now, "target-1")];
+    public IEnumerable<PendingStep> StepsFor(EmergencyChange change, DateTimeOffset now) => [OutboxQueue.NewStep(StepKind, now, "target-1")];
 
     public Task<StepOutcome> RunAsync(EmergencyChange change, PendingStep step, CancellationToken ct)
     {

@@ -246,7 +246,7 @@ public class EvidenceHistoryTests : BotTest
         Assert.Equal("reviewed_late", S(v2["outcome"]));
         var late = c2.ReviewedAt!.Value - c2.DueAt;
         Assert.Equal((long)late.TotalSeconds, v2["late_by_seconds"]!.GetValue<long>());
-        Assert.Equal($"reviewed late by {BreakGlassBot.Deadlines.ReviewPolicy.Format(late)}", S(v2["text"]));
+        Assert.Equal($"reviewed late by {BreakGlassBot.EmergencyChanges.ReviewPolicy.Format(late)}", S(v2["text"]));
         var dl2 = p2["deadline"]!;
         Assert.Equal(c2.OverdueAt, T(dl2["overdue_at"]));
         Assert.Equal(c2.EscalatedAt, T(dl2["escalated_at"]));

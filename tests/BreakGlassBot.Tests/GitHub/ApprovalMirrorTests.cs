@@ -2,6 +2,7 @@ using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.GitHub;
 using BreakGlassBot.Reviewing;
 using Microsoft.Extensions.DependencyInjection;
+using BreakGlassBot.Outbox;
 
 namespace BreakGlassBot.Tests.GitHub;
 
@@ -19,7 +20,7 @@ public class ApprovalMirrorTests : GitHubBotTest
             foreach (var f in followUps) c.Steps.AddRange(f.StepsFor(c, c.Approvals[0], 0, now));
             return [];
         });
-        Bot.Service<Outbox>().Nudge();
+        Bot.Service<OutboxQueue>().Nudge();
     }
 
     [Fact]

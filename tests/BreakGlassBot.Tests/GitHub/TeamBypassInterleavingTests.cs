@@ -1,6 +1,7 @@
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.GitHub;
 using BreakGlassBot.Tests.Support;
+using BreakGlassBot.Outbox;
 
 namespace BreakGlassBot.Tests.GitHub;
 

@@ -9,6 +9,7 @@ using BreakGlassBot.Reviewing;
 using BreakGlassBot.Tests.Support;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using BreakGlassBot.Outbox;
 
 namespace BreakGlassBot.Tests.GitHub;
 

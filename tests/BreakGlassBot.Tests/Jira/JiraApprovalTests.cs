@@ -3,6 +3,7 @@ using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Jira;
 using BreakGlassBot.Reviewing;
 using BreakGlassBot.Tests.Support;
+using BreakGlassBot.Outbox;
 
 namespace BreakGlassBot.Tests.Jira;
 
@@ -33,7 +34,7 @@ public class JiraApprovalTests : JiraBotTest
             foreach (var f in followUps) c.Steps.AddRange(f.StepsFor(c, c.Approvals[index], index, now));
             return [];
         });
-        Bot.Service<Outbox>().Nudge();
+        Bot.Service<OutboxQueue>().Nudge();
     }
 
     [Fact]

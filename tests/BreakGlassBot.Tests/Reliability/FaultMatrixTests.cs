@@ -14,6 +14,7 @@ using Hangfire;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Http;
+using BreakGlassBot.Outbox;
 
 namespace BreakGlassBot.Tests.Reliability;
 

@@ -5,6 +5,7 @@ using BreakGlassBot.Reviewing;
 using BreakGlassBot.Slack;
 using BreakGlassBot.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
+using BreakGlassBot.Outbox;
 
 namespace BreakGlassBot.Tests.Reviewing;
 

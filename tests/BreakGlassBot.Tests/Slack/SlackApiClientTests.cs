@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using BreakGlassBot.Slack;
 using BreakGlassBot.Tests.Support;
+using BreakGlassBot.Outbox;
 
 namespace BreakGlassBot.Tests.Slack;
 

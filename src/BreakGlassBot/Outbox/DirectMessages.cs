@@ -1,7 +1,8 @@
-using BreakGlassBot.Declaring;
 using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Slack;
+using BreakGlassBot.Declaring;
 
-namespace BreakGlassBot.Slack;
+namespace BreakGlassBot.Outbox;
 
 /// <summary>Renders one kind of direct message about a change (by key), at the moment it is sent.</summary>
 public interface IDirectMessageSource
@@ -29,7 +30,7 @@ internal sealed class DirectMessageStep(ISlackApi slack, IEnumerable<IDirectMess
         var now = time.GetUtcNow();
         var message = sources.Select(s => s.Render(change, key, user, now)).FirstOrDefault(m => m is not null);
         if (message is null) return new StepOutcome.Done();
-        message = message with { Metadata = ChangeMessages.NoteMetadata(change, key + ":" + user) };
+        message = message with { Metadata = ThreadNotes.NoteMetadata(change, key + ":" + user) };
         try
         {
             var channel = await slack.OpenDirectMessageAsync(user, ct);

@@ -2,7 +2,7 @@ using System.Globalization;
 using BreakGlassBot.Hosting;
 using Microsoft.Extensions.Options;
 
-namespace BreakGlassBot.Deadlines;
+namespace BreakGlassBot.EmergencyChanges;
 
 /// <summary>
 /// The review policy as arithmetic: when a change is due, when to remind, when to escalate. Pure functions
@@ -23,7 +23,7 @@ public sealed class ReviewPolicy
 
     public static BusinessCalendar CreateCalendar(PolicyOptions options)
     {
-        if (!BusinessCalendar.TryParseHours(options.BusinessHours, out var days, out var start, out var end))
+        if (!BusinessHours.TryParse(options.BusinessHours, out var days, out var start, out var end))
             throw new FormatException($"Policy:BusinessHours '{options.BusinessHours}' is not like 'Mon-Fri 09:00-17:00'");
         var dates = new List<DateOnly>();
         var countries = new List<string>();

@@ -1,10 +1,8 @@
 using System.Globalization;
 using BreakGlassBot.Declaring;
 using BreakGlassBot.EmergencyChanges;
-using BreakGlassBot.Evidence;
 
-// In Hosting's namespace, beside AddSlack/AddJira, so Program.cs gains one line each and no using.
-namespace BreakGlassBot.Hosting;
+namespace BreakGlassBot.Evidence;
 
 public static class EvidenceRegistration
 {

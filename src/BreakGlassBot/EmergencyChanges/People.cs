@@ -1,6 +1,6 @@
 using BreakGlassBot.EmergencyChanges;
 
-namespace BreakGlassBot.Hosting;
+namespace BreakGlassBot.EmergencyChanges;
 
 /// <summary>
 /// Who a Slack user is on GitHub and Jira. An admin-configured People:&lt;SlackUserId&gt;:GitHub is authoritative:

@@ -1,8 +1,10 @@
 using System.Threading.Channels;
+using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
+using BreakGlassBot.Slack;
 using Microsoft.Extensions.Options;
 
-namespace BreakGlassBot.EmergencyChanges;
+namespace BreakGlassBot.Outbox;
 
 public static class StepKinds
 {
@@ -50,7 +52,7 @@ public interface IStepHandler
 /// The durable outbox: steps are saved inside the change document in the same write that creates or
 /// changes it, and <see cref="OutboxWorker"/> carries them out with back-off. Nudge wakes the worker.
 /// </summary>
-public sealed class Outbox(IOptions<StorageOptions> storage)
+public sealed class OutboxQueue(IOptions<StorageOptions> storage) : ISlackRequestListener
 {
     readonly Channel<bool> wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
 
@@ -111,7 +113,7 @@ public sealed class Outbox(IOptions<StorageOptions> storage)
 }
 
 /// <summary>Carries out due outbox steps; on start-up it picks up whatever a previous process left.</summary>
-internal sealed partial class OutboxWorker(ChangeStore store, Outbox outbox, IEnumerable<IStepHandler> handlers, TimeProvider time, ILogger<OutboxWorker> log)
+internal sealed partial class OutboxWorker(ChangeStore store, OutboxQueue outbox, IEnumerable<IStepHandler> handlers, TimeProvider time, ILogger<OutboxWorker> log)
     : BackgroundService
 {
     readonly Dictionary<string, IStepHandler> byKind = handlers.ToDictionary(h => h.Kind);
@@ -195,13 +197,13 @@ internal sealed partial class OutboxWorker(ChangeStore store, Outbox outbox, IEn
                 case StepOutcome.Done done:
                     s.State = StepState.Done;
                     s.DoneAt = now;
-                    if (s.FailureReported) Outbox.Enqueue(c, StepKinds.ThreadNote, now, StepNotes.Recovered(index));
+                    if (s.FailureReported) OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, StepNotes.Recovered(index));
                     return done.Apply?.Invoke(c) ?? [];
                 case StepOutcome.GiveUp gaveUp:
                     s.State = StepState.Abandoned;
                     s.DoneAt = now;
                     s.LastError = gaveUp.Problem;
-                    if (description is not null) Outbox.Enqueue(c, StepKinds.ThreadNote, now, StepNotes.GaveUp(index));
+                    if (description is not null) OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, StepNotes.GaveUp(index));
                     LogStepAbandoned(log, c.ChangeId.ToString(), s.Kind, s.Target, gaveUp.Problem);
                     return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = "bot", Type = AuditTypes.StepAbandoned,
                         Data = new() { ["step"] = s.Kind, ["target"] = s.Target ?? "", ["problem"] = gaveUp.Problem } },
@@ -211,13 +213,13 @@ internal sealed partial class OutboxWorker(ChangeStore store, Outbox outbox, IEn
                     s.LastError = retry.Error;
                     // Only an unbroken run of clear refusals proves nothing was posted. Once an attempt may have reached
                     // Slack (or crashed unrecorded), a later clear error (a 429 on the lookup) says nothing about that post.
-                    if (s.AttemptsKnownUnsent == attempt - 1 && !BreakGlassBot.Slack.SlackPosting.IsUncertain(retry.Error)) s.AttemptsKnownUnsent = attempt;
+                    if (s.AttemptsKnownUnsent == attempt - 1 && !SlackPosting.IsUncertain(retry.Error)) s.AttemptsKnownUnsent = attempt;
                     s.NextAttemptAt = now + (retry.After is { } after && after > outbox.Backoff(s.Attempts) ? after : outbox.Backoff(s.Attempts));
                     LogStepRetry(log, c.ChangeId.ToString(), s.Kind, s.Target, attempt, retry.Error, s.NextAttemptAt);
                     if (description is not null && !s.FailureReported)
                     {
                         s.FailureReported = true;
-                        Outbox.Enqueue(c, StepKinds.ThreadNote, now, StepNotes.Failed(index));
+                        OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, StepNotes.Failed(index));
                     }
                     // One audit event per distinct error, not one per attempt: the trail stays readable during a long outage.
                     IEnumerable<AuditEvent> applied = retry.Apply?.Invoke(c) ?? [];
@@ -245,7 +247,7 @@ internal sealed partial class OutboxWorker(ChangeStore store, Outbox outbox, IEn
 }
 
 /// <summary>Thread notes about outbox steps: failed (retrying), recovered, given up.</summary>
-internal sealed class StepNotes : BreakGlassBot.Declaring.IThreadNoteSource
+internal sealed class StepNotes : IThreadNoteSource
 {
     public static string Failed(int index) => $"step-failed:{index}";
     public static string Recovered(int index) => $"step-recovered:{index}";
@@ -256,10 +258,10 @@ internal sealed class StepNotes : BreakGlassBot.Declaring.IThreadNoteSource
         var colon = key.LastIndexOf(':');
         if (colon < 0 || !int.TryParse(key.AsSpan(colon + 1), out var index) || index >= change.Steps.Count) return null;
         var step = change.Steps[index];
-        var what = BreakGlassBot.Slack.Blocks.Escape(step.Description ?? step.Kind);
-        var error = BreakGlassBot.Slack.Blocks.Escape(step.LastError ?? "unknown error");
+        var what = Blocks.Escape(step.Description ?? step.Kind);
+        var error = Blocks.Escape(step.LastError ?? "unknown error");
         // Failures mention the declarer, so someone is notified; the recovery is news, not a call to act.
-        var declarer = BreakGlassBot.Slack.Blocks.Mention(change.DeclaredBy);
+        var declarer = Blocks.Mention(change.DeclaredBy);
         return key[..colon] switch
         {
             "step-failed" => $":warning: {declarer} Could not {what} yet ({error}). The bot keeps retrying and will say here when it worked; the change itself stands.",

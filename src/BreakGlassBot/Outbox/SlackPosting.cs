@@ -1,6 +1,7 @@
 using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Slack;
 
-namespace BreakGlassBot.Slack;
+namespace BreakGlassBot.Outbox;
 
 /// <summary>Maps Slack failures to outbox outcomes, and posts "at most once" using message metadata.</summary>
 public static class SlackPosting

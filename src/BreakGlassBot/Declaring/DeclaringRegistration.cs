@@ -1,0 +1,39 @@
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Hosting;
+using BreakGlassBot.Outbox;
+using BreakGlassBot.Slack;
+using Microsoft.Extensions.Options;
+
+namespace BreakGlassBot.Declaring;
+
+public static class DeclaringRegistration
+{
+    public static WebApplicationBuilder AddDeclaring(this WebApplicationBuilder builder)
+    {
+        var s = builder.Services;
+        s.AddSingleton<Permissions>();
+        s.AddSingleton<Declarations>();
+        s.AddSingleton<BreakGlassCommand>();
+        s.AddSingleton<ISlashCommandHandler>(sp => sp.GetRequiredService<BreakGlassCommand>());
+        s.AddSingleton<DeclarationModal>();
+        s.AddSingleton<IViewSubmissionHandler>(sp => sp.GetRequiredService<DeclarationModal>());
+        s.AddSingleton<IStepHandler, AnnounceStep>();
+        s.AddSingleton<IStepHandler, ThreadDetailsStep>();
+        s.AddSingleton<IStepHandler, RefreshAnnouncementStep>();
+        s.AddSingleton<IThreadNoteSource, CancelledNote>();
+        s.AddSingleton<LinkChangeCommand>();
+        s.AddSingleton<IThreadNoteSource, LinksAddedNote>();
+        s.AddSingleton<IDirectMessageSource, AnnouncementBlockedNotice>();
+        s.AddSingleton(sp =>
+        {
+            var github = sp.GetRequiredService<IOptions<GitHubOptions>>().Value;
+            return new ChangeMessages(
+                sp.GetRequiredService<IOptions<JiraOptions>>().Value.BaseUrl,
+                sp.GetRequiredService<IOptions<SlackOptions>>().Value.AnnouncementChannel,
+                // Without GitHub credentials no mode grants anything: word it as RecordOnly.
+                new BypassSettings(github.IsConfigured ? github.BypassMode : BypassMode.RecordOnly, github.BypassTeam,
+                    sp.GetRequiredService<IOptions<PolicyOptions>>().Value.BypassDuration));
+        });
+        return builder;
+    }
+}

@@ -1,0 +1,54 @@
+using BreakGlassBot.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace BreakGlassBot.EmergencyChanges;
+
+public static class StoreRegistration
+{
+    public static WebApplicationBuilder AddStorage(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<ChangeStore>();
+        builder.Services.AddSingleton<People>();
+        return builder;
+    }
+}
+
+public static class HealthEndpoints
+{
+    public static IEndpointRouteBuilder MapHealth(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/healthz", (ChangeStore store, IOptions<SlackOptions> slack, IOptions<GitHubOptions> github, IOptions<JiraOptions> jira) =>
+        {
+            string storage;
+            object? outbox = null;
+            try
+            {
+                store.Ping();
+                storage = "ok";
+                // What is owed to Slack, GitHub or Jira and failing now (counts only: this endpoint is public). A backlog
+                // is not ill health: the bot keeps taking declarations and makes the steps up when the service is back.
+                var pending = store.WithDueSteps(DateTimeOffset.MaxValue, limit: 1000);
+                var failing = pending.SelectMany(c => c.Steps).Where(st => st.State == StepState.Pending && st.LastError is not null).ToList();
+                outbox = new
+                {
+                    changes_with_pending_steps = pending.Count,
+                    failing_steps = failing.Count,
+                    failing_kinds = failing.GroupBy(st => st.Kind).OrderBy(g => g.Key).ToDictionary(g => g.Key, g => g.Count()),
+                    most_attempts = failing.Count == 0 ? 0 : failing.Max(st => st.Attempts),
+                };
+            }
+            catch (Exception e) { storage = "error: " + e.GetType().Name; }
+            var body = new
+            {
+                status = storage == "ok" ? "ok" : "unhealthy",
+                storage,
+                outbox,
+                slack = slack.Value.IsConfigured ? "configured" : "not configured: set " + string.Join("; ", slack.Value.MissingSettings()),
+                github = github.Value.IsConfigured ? "configured" : "disabled",
+                jira = jira.Value.IsConfigured ? "configured" : "disabled",
+            };
+            return Results.Json(body, statusCode: storage == "ok" ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
+        });
+        return app;
+    }
+}
