@@ -1,4 +1,3 @@
-using BreakGlassBot.Deadlines;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
 using BreakGlassBot.Slack;
@@ -72,6 +71,9 @@ internal sealed partial class AnnounceStep(ISlackApi slack, IOptions<SlackOption
 /// <summary>The direct message telling a declarer that their announcement is blocked until an admin acts.</summary>
 internal sealed class AnnouncementBlockedNotice(IOptions<SlackOptions> options) : IDirectMessageSource
 {
+    // Not a reminder: the evidence counts those.
+    public string AuditTypeFor(string key) => AuditTypes.AnnouncementFailed;
+
     public const string Key = "announcement-blocked";
 
     public static string KeyFor(string error) => $"{Key}:{error}";

@@ -1,6 +1,5 @@
 using System.Text;
 using System.Text.Json.Nodes;
-using BreakGlassBot.Deadlines;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
 using BreakGlassBot.Outbox;
@@ -11,8 +10,14 @@ namespace BreakGlassBot.Declaring;
 /// <summary>How the bypass is granted (GitHub:BypassMode, GitHub:BypassTeam, Policy:BypassDuration), for the confirmation's wording.</summary>
 public sealed record BypassSettings(BypassMode Mode, string? Team, TimeSpan Duration);
 
+/// <summary>The buttons an open change's announcement carries (Reviewing's approve, request changes, details).</summary>
+public interface IAnnouncementActions
+{
+    JsonObject Buttons(EmergencyChange change);
+}
+
 /// <summary>Pure builders for every message about a change. User text is always escaped.</summary>
-public sealed class ChangeMessages(string? jiraBaseUrl, string? announcementChannel, BypassSettings? bypass = null)
+public sealed class ChangeMessages(string? jiraBaseUrl, string? announcementChannel, BypassSettings? bypass = null, IAnnouncementActions? actions = null)
 {
     public string StatusWord(EmergencyChange c, DateTimeOffset now) => c.Status switch
     {
@@ -55,7 +60,7 @@ public sealed class ChangeMessages(string? jiraBaseUrl, string? announcementChan
             c.Cancellation is { } x
                 ? Blocks.Context($"Cancelled by {Blocks.Mention(x.By)}: {Blocks.Escape(x.Reason)}")
                 : Blocks.Context("Review this change retrospectively: details and approvals in this thread."),
-            c.Status == ChangeStatus.Open ? Reviewing.ReviewActions.Buttons(c) : null);
+            c.Status == ChangeStatus.Open ? actions?.Buttons(c) : null);
         var text = $"🚨 {c.ChangeId} emergency change by {Blocks.Mention(c.DeclaredBy)}: {summary} ({StatusWord(c, now)})";
         return new SlackMessage(text, blocks) { Metadata = ThreadNotes.AnnouncementMetadata(c) };
     }

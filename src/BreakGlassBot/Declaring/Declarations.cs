@@ -1,4 +1,3 @@
-using BreakGlassBot.Deadlines;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
 using Microsoft.Extensions.Options;
@@ -63,6 +62,15 @@ public sealed class Declarations(ChangeStore store, ReviewPolicy policy, OutboxQ
 }
 
 /// <summary>Lets an integration (GitHub, Jira) add its own outgoing steps to every new declaration.</summary>
+/// <summary>
+/// Steps for links added after the declaration that follow from what already happened to the change (an approval given
+/// before the link is mirrored to it); asked after every <see cref="IDeclarationStepSource"/>, so they come after the link's own steps.
+/// </summary>
+public interface IAddedLinkFollowUps
+{
+    IEnumerable<PendingStep> StepsForAddedLinks(EmergencyChange change, IReadOnlyList<PullRequestRef> pullRequests, IReadOnlyList<string> jiraKeys, DateTimeOffset now);
+}
+
 public interface IDeclarationStepSource
 {
     IEnumerable<PendingStep> StepsFor(EmergencyChange change, DateTimeOffset now);

@@ -32,7 +32,8 @@ public static class DeclaringRegistration
                 sp.GetRequiredService<IOptions<SlackOptions>>().Value.AnnouncementChannel,
                 // Without GitHub credentials no mode grants anything: word it as RecordOnly.
                 new BypassSettings(github.IsConfigured ? github.BypassMode : BypassMode.RecordOnly, github.BypassTeam,
-                    sp.GetRequiredService<IOptions<PolicyOptions>>().Value.BypassDuration));
+                    sp.GetRequiredService<IOptions<PolicyOptions>>().Value.BypassDuration),
+                sp.GetService<IAnnouncementActions>());
         });
         return builder;
     }

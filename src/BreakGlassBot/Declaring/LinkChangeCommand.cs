@@ -1,5 +1,4 @@
 using BreakGlassBot.EmergencyChanges;
-using BreakGlassBot.Reviewing;
 using BreakGlassBot.Slack;
 using BreakGlassBot.Outbox;
 
@@ -17,7 +16,7 @@ public static class LinkAuditTypes
 /// tracker looks at the change again at once. Reached through the "link" sub-command (which also does "link github").
 /// </summary>
 internal sealed class LinkChangeCommand(ChangeStore store, Permissions permissions, OutboxQueue outbox, IReevaluation tracker,
-    IEnumerable<IDeclarationStepSource> stepSources, IEnumerable<IApprovalFollowUps> approvalFollowUps, Reviewers reviewers, TimeProvider time)
+    IEnumerable<IDeclarationStepSource> stepSources, IEnumerable<IAddedLinkFollowUps> followUps, TimeProvider time)
 {
     public const string Usage = "`/breakglass link BG-n <PR URL...> [JIRA-KEY...]` link a pull request or Jira issue to a change after declaring it";
     const string Example = "Type `/breakglass link BG-42 https://github.com/acme/pay/pull/42 OPS-7` (PR URLs, Jira keys or Jira issue URLs).";
@@ -84,11 +83,7 @@ internal sealed class LinkChangeCommand(ChangeStore store, Permissions permissio
                 c.Steps.AddRange(steps);
                 stepsAdded |= steps.Count > 0;
             }
-            // Approvals given before these links get mirrored to them (PR comment, Jira comment and transition) as if they had
-            // been linked then; those steps wait while the approver may turn out to be a new PR's author, and skip if they are.
-            for (var i = 0; i < c.Approvals.Count; i++)
-                if (reviewers.Excluded(c, c.Approvals[i].Reviewer) is null)
-                    foreach (var f in approvalFollowUps) c.Steps.AddRange(f.StepsForAddedLinks(c, c.Approvals[i], i, prs, keys, now));
+            foreach (var f in followUps) c.Steps.AddRange(f.StepsForAddedLinks(c, prs, keys, now));
             OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, LinksAddedNote.Key(command.UserId, added));
             OutboxQueue.Enqueue(c, StepKinds.RefreshAnnouncement, now);
             var data = new Dictionary<string, string>

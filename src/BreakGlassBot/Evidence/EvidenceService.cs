@@ -4,13 +4,12 @@ using BreakGlassBot.Deadlines;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
 using Microsoft.Extensions.Options;
-using BreakGlassBot.Sandbox;
 
 namespace BreakGlassBot.Evidence;
 
 /// <summary>Reads the store and the clock once per request and hands the pure builders what they need.</summary>
 public sealed class EvidenceService(ChangeStore store, ReviewPolicy policy, IOptions<JiraOptions> jira, IOptions<EvidenceOptions> options, TimeProvider time,
-    Digest.AllChangesCounter? allChanges = null, SandboxContext? sandbox = null)
+    Digest.AllChangesCounter? allChanges = null, RunMode? mode = null)
 {
     public static readonly JsonSerializerOptions Json = new()
     {
@@ -26,7 +25,7 @@ public sealed class EvidenceService(ChangeStore store, ReviewPolicy policy, IOpt
     {
         var change = store.Get(id.Number);
         return change is null ? null
-            : EvidenceBuilder.Packet(change, store.AuditTrail(id.Number), policy.Describe(), jira.Value.BaseUrl, time.GetUtcNow()) with { Sandbox = sandbox is not null };
+            : EvidenceBuilder.Packet(change, store.AuditTrail(id.Number), policy.Describe(), jira.Value.BaseUrl, time.GetUtcNow()) with { Sandbox = mode?.Sandbox == true };
     }
 
     public ExportWindow Window(DateOnly from, DateOnly to) => ExportWindow.Create(from, to, ConfigurationCheck.FindTimeZone(policy.Options.TimeZone));
@@ -39,7 +38,7 @@ public sealed class EvidenceService(ChangeStore store, ReviewPolicy policy, IOpt
             .Select(c => EvidenceExport.Row(c, store.AuditTrail(c.Id), current, PacketUrl(c.ChangeId), now)).ToList();
         var chain = store.VerifyAuditChain();
         return new PeriodExport(window, now, EvidenceExport.Summarise(rows, window, totalChanges),
-            new ChainSummary(chain.Intact, chain.Events, chain.HeadSequence, chain.HeadHash, chain.FirstBreak?.ToString()), rows) { Sandbox = sandbox is not null };
+            new ChainSummary(chain.Intact, chain.Events, chain.HeadSequence, chain.HeadHash, chain.FirstBreak?.ToString()), rows) { Sandbox = mode?.Sandbox == true };
     }
 
     /// <summary>

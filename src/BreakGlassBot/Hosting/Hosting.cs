@@ -32,6 +32,9 @@ public static class HostingExtensions
     }
 }
 
+/// <summary>How this process runs: the sandbox (stand-in Slack, GitHub and Jira) marks its evidence as such.</summary>
+public sealed record RunMode(bool Sandbox);
+
 /// <summary>Says at start-up which integrations are on, and exactly what to set for the ones that are off. Never prints a value.</summary>
 internal sealed class ConfigurationReport(IOptions<SlackOptions> slack, IOptions<GitHubOptions> github, IOptions<JiraOptions> jira,
     IOptions<StorageOptions> storage, ILogger<ConfigurationReport> log) : IHostedService

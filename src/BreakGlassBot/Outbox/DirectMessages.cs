@@ -1,6 +1,5 @@
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Slack;
-using BreakGlassBot.Declaring;
 
 namespace BreakGlassBot.Outbox;
 
@@ -8,6 +7,9 @@ namespace BreakGlassBot.Outbox;
 public interface IDirectMessageSource
 {
     SlackMessage? Render(EmergencyChange change, string key, string user, DateTimeOffset now);
+
+    /// <summary>The audit event a sent message is recorded as: an escalation ("escalation…" keys) or a reminder, unless the source says otherwise.</summary>
+    string AuditTypeFor(string key) => key.StartsWith("escalation", StringComparison.Ordinal) ? AuditTypes.EscalationSent : AuditTypes.ReminderSent;
 }
 
 /// <summary>
@@ -28,8 +30,9 @@ internal sealed class DirectMessageStep(ISlackApi slack, IEnumerable<IDirectMess
         var user = step.Target![..bar];
         var key = step.Target[(bar + 1)..];
         var now = time.GetUtcNow();
-        var message = sources.Select(s => s.Render(change, key, user, now)).FirstOrDefault(m => m is not null);
-        if (message is null) return new StepOutcome.Done();
+        var (source, message) = sources.Select(s => (Source: s, Message: s.Render(change, key, user, now))).FirstOrDefault(m => m.Message is not null);
+        if (source is null || message is null) return new StepOutcome.Done();
+        var auditType = source.AuditTypeFor(key);
         message = message with { Metadata = ThreadNotes.NoteMetadata(change, key + ":" + user) };
         try
         {
@@ -37,21 +40,19 @@ internal sealed class DirectMessageStep(ISlackApi slack, IEnumerable<IDirectMess
             if (SlackPosting.MayHavePosted(step))
             {
                 var history = await slack.GetHistoryAsync(channel, step.NextAttemptAt.AddDays(-1), ct);
-                if (history.Any(m => SlackPosting.Matches(m.Metadata, message.Metadata!))) return Sent(change, user, key, channel, now);
+                if (history.Any(m => SlackPosting.Matches(m.Metadata, message.Metadata!))) return Sent(auditType, user, key, channel, now);
             }
             await slack.PostMessageAsync(channel, message, ct);
-            return Sent(change, user, key, channel, now);
+            return Sent(auditType, user, key, channel, now);
         }
         catch (SlackApiException e) { return SlackPosting.RetryFor(e); }
     }
 
-    static StepOutcome Sent(EmergencyChange change, string user, string key, string channel, DateTimeOffset at) =>
+    static StepOutcome Sent(string auditType, string user, string key, string channel, DateTimeOffset at) =>
         new StepOutcome.Done(c => [new AuditEvent
         {
             ChangeNumber = c.Id, At = at, Actor = "bot",
-            Type = key.StartsWith("escalation", StringComparison.Ordinal) ? AuditTypes.EscalationSent
-                : key.StartsWith(AnnouncementBlockedNotice.Key, StringComparison.Ordinal) ? AuditTypes.AnnouncementFailed // not a reminder: evidence counts those
-                : AuditTypes.ReminderSent,
+            Type = auditType,
             Data = new() { ["to"] = user, ["message"] = key, ["channel"] = channel },
         }]);
 }

@@ -3,6 +3,7 @@ using BreakGlassBot.Hosting;
 using BreakGlassBot.Slack;
 using Microsoft.Extensions.Options;
 using BreakGlassBot.Outbox;
+using BreakGlassBot.Declaring;
 
 namespace BreakGlassBot.Reviewing;
 
@@ -209,5 +210,21 @@ internal sealed class ReevaluateStep(IReevaluation tracker) : IStepHandler
     {
         if (change.Status == ChangeStatus.Open) tracker.Reevaluate(change.Id);
         return Task.FromResult<StepOutcome>(new StepOutcome.Done());
+    }
+}
+
+/// <summary>
+/// Approvals given before a link was added get mirrored to it (PR comment, Jira comment and transition) as if it had been
+/// linked then; those steps wait while the approver may turn out to be a new PR's author, and skip if they are.
+/// </summary>
+internal sealed class ApprovalsForAddedLinks(Reviewers reviewers, IEnumerable<IApprovalFollowUps> approvalFollowUps) : IAddedLinkFollowUps
+{
+    public IEnumerable<PendingStep> StepsForAddedLinks(EmergencyChange change, IReadOnlyList<PullRequestRef> pullRequests, IReadOnlyList<string> jiraKeys,
+        DateTimeOffset now)
+    {
+        for (var i = 0; i < change.Approvals.Count; i++)
+            if (reviewers.Excluded(change, change.Approvals[i].Reviewer) is null)
+                foreach (var f in approvalFollowUps)
+                    foreach (var step in f.StepsForAddedLinks(change, change.Approvals[i], i, pullRequests, jiraKeys, now)) yield return step;
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Declaring;
 using BreakGlassBot.Slack;
 
 namespace BreakGlassBot.Reviewing;
@@ -16,4 +17,9 @@ public static class ReviewActions
         Blocks.Button("Approve retroactively", Approve, c.ChangeId.ToString(), "primary"),
         Blocks.Button("Request changes", RequestChanges, c.ChangeId.ToString()),
         Blocks.Button("Details", Details, c.ChangeId.ToString()));
+}
+
+internal sealed class AnnouncementButtons : IAnnouncementActions
+{
+    public JsonObject Buttons(EmergencyChange change) => ReviewActions.Buttons(change);
 }

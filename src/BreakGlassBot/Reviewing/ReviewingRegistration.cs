@@ -1,3 +1,4 @@
+using BreakGlassBot.Declaring;
 using BreakGlassBot.Outbox;
 using BreakGlassBot.Slack;
 
@@ -13,6 +14,8 @@ public static class ReviewingRegistration
         s.AddSingleton<ClickReplies>();
         s.AddSingleton<BotIdentity>();
         s.AddSingleton<Reviewers>();
+        s.AddSingleton<IAnnouncementActions, AnnouncementButtons>();
+        s.AddSingleton<IAddedLinkFollowUps, ApprovalsForAddedLinks>();
         s.AddSingleton<IEvidenceSource, SlackApprovalEvidence>();
         s.AddSingleton<IBlockActionHandler, ApproveButton>();
         s.AddSingleton<IBlockActionHandler, DetailsButton>();

@@ -159,6 +159,7 @@ public static class SandboxRegistration
         s.PostConfigure<PolicyOptions>(o => o.RequiredEvidence = []);
 
         s.AddSingleton(context);
+        s.AddSingleton(new RunMode(Sandbox: true));
         s.AddSingleton<SandboxState>();
         s.AddSingleton<StandInSlack>();
         s.AddSingleton<StandInJira>();
