@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace BreakGlassBot.Tests.Deadlines;
 
+[Trait("Category", "EndToEnd")]
 public class ProcessLocksTests
 {
     readonly ProcessLocks locks = new();
@@ -73,6 +74,7 @@ public class ProcessLocksTests
     }
 }
 
+[Trait("Category", "EndToEnd")]
 public class HostIsolationTests
 {
     /// <summary>

@@ -165,6 +165,7 @@ public abstract class TrackingEndToEnd : IAsyncLifetime
 
 /// <summary>The end-to-end tracking on the embedded job store (Hangfire's SQLite storage in the data directory).</summary>
 [Collection(SerialCollection.Name)] // real-time Hangfire scheduling: measured alone, not against the parallel tests
+[Trait("Category", "EndToEnd")]
 public class EvidenceEndToEndTests : TrackingEndToEnd
 {
     protected override Task<IDictionary<string, string?>> StorageSettingsAsync() =>

@@ -7,6 +7,7 @@ namespace BreakGlassBot.Tests.Deadlines;
 /// started on loopback by <see cref="PostgresServer"/>, one fresh database per test (kept across the test's restart).
 /// </summary>
 [Collection(PostgresCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public class PostgresTrackingTests(PostgresServer postgres) : TrackingEndToEnd
 {
     protected override async Task<IDictionary<string, string?>> StorageSettingsAsync() => new Dictionary<string, string?>

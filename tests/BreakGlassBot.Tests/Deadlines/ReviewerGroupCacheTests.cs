@@ -6,6 +6,7 @@ using Microsoft.Extensions.Time.Testing;
 namespace BreakGlassBot.Tests.Deadlines;
 
 /// <summary>Slack:ReviewerUserGroup is resolved with usergroups.users.list and cached for a short time (5 minutes), then asked again.</summary>
+[Trait("Category", "EndToEnd")]
 public class ReviewerGroupCacheTests
 {
     [Fact]

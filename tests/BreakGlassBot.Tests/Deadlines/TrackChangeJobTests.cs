@@ -11,6 +11,7 @@ namespace BreakGlassBot.Tests.Deadlines;
 /// The tracking job called directly with a fake clock (set far in the future, so Hangfire's own real-time
 /// scheduling never runs the planned checks during the test).
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public class TrackChangeJobTests : IAsyncLifetime
 {
     readonly FakeSlack slack = new();
@@ -85,6 +86,7 @@ public class TrackChangeJobTests : IAsyncLifetime
 /// Policy:RequiredEvidence set explicitly: a required source that has nothing to check, or whose integration is not
 /// configured, is missing evidence in words, never a silent pass.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public class RequiredEvidenceTests : IAsyncLifetime
 {
     readonly FakeSlack slack = new();
@@ -174,6 +176,7 @@ public class RequiredEvidenceTests : IAsyncLifetime
 /// A PR linked (/breakglass link) while the tracking job is asking GitHub about the PRs it read at the start: what was checked
 /// does not complete the change; the new PR must be reviewed too.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public class TrackChangeJobLinkDuringCheckTests : IAsyncLifetime
 {
     const string FirstPr = "https://github.com/acme/api/pull/1";

@@ -8,6 +8,7 @@ namespace BreakGlassBot.Tests.Deadlines;
 
 /// <summary>The periodic safety net: a recurring sweep finds open changes whose planned check was lost and checks them.</summary>
 [Collection(SerialCollection.Name)] // real-time Hangfire scheduling
+[Trait("Category", "EndToEnd")]
 public class TrackingSweepTests
 {
     [Fact]

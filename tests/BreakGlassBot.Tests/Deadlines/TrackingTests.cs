@@ -14,6 +14,7 @@ namespace BreakGlassBot.Tests.Deadlines;
 /// seconds, the fake Slack API on loopback.
 /// </summary>
 [Collection(SerialCollection.Name)] // real-time Hangfire scheduling: measured alone, not against the parallel tests
+[Trait("Category", "EndToEnd")]
 public class TrackingTests : IAsyncLifetime
 {
     const string Reviewer1 = "U0REV1";
@@ -179,6 +180,7 @@ public class TrackingTests : IAsyncLifetime
     }
 }
 
+[Trait("Category", "EndToEnd")]
 public class DashboardTests
 {
     [Fact]

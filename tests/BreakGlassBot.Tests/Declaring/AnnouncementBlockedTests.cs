@@ -4,6 +4,7 @@ using BreakGlassBot.Tests.Support;
 namespace BreakGlassBot.Tests.Declaring;
 
 /// <summary>An announcement Slack refuses until an admin acts is retried, and the declarer is told once, by direct message.</summary>
+[Trait("Category", "EndToEnd")]
 public class AnnouncementBlockedTests : BotTest
 {
     static bool ToChangeChannel(RecordedCall c) => c.Body.Contains($"\"channel\":\"{TestBot.Channel}\"");

@@ -6,6 +6,7 @@ using BreakGlassBot.Tests.Support;
 namespace BreakGlassBot.Tests.Declaring;
 
 /// <summary>The declarer's confirmation says what the bypass is in the configured GitHub:BypassMode, and promises nothing more.</summary>
+[Trait("Category", "EndToEnd")]
 public class ConfirmationTests
 {
     static readonly EmergencyChange Change = new()

@@ -6,6 +6,7 @@ using BreakGlassBot.Tests.Support;
 
 namespace BreakGlassBot.Tests.Declaring;
 
+[Trait("Category", "EndToEnd")]
 public class DeclareTests : BotTest
 {
     const string Pr = "https://github.com/acme/payments/pull/42";

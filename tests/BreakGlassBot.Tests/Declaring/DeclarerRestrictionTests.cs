@@ -5,6 +5,7 @@ using BreakGlassBot.Tests.Support;
 
 namespace BreakGlassBot.Tests.Declaring;
 
+[Trait("Category", "EndToEnd")]
 public class DeclarerRestrictionTests : BotTest
 {
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?> { ["Slack:Declarers:0"] = "U0ONCALL" };

@@ -6,6 +6,7 @@ namespace BreakGlassBot.Tests.Declaring;
 /// A post whose outcome is unknown (Slack acted, the answer was lost) stays "maybe posted" until a lookup completes:
 /// a clear error on the lookup itself must not let the next attempt post blindly.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public class ExactlyOnceTests : BotTest
 {
     static bool Announcement(RecordedCall c) => !c.Body.Contains("thread_ts");

@@ -69,6 +69,7 @@ public abstract class LinkBotTest : IAsyncLifetime
 }
 
 /// <summary>/breakglass link BG-n &lt;PR URL...&gt; [JIRA-KEY...]: links added after declaring, over real HTTP.</summary>
+[Trait("Category", "EndToEnd")]
 public class LinkAfterDeclaringTests : LinkBotTest
 {
     [Fact]
@@ -321,6 +322,7 @@ public class LinkAfterDeclaringTests : LinkBotTest
 /// Reviewed once a non-author approves it on GitHub. Real Hangfire, windows shrunk to seconds.
 /// </summary>
 [Collection(SerialCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public class LinkCompletesReviewEndToEndTests : LinkBotTest
 {
     [Fact]

@@ -5,6 +5,7 @@ using BreakGlassBot.Tests.Support;
 
 namespace BreakGlassBot.Tests.Declaring;
 
+[Trait("Category", "EndToEnd")]
 public class ModalTests : BotTest
 {
     /// <summary>Slack's view_submission fixture, with the modal's own callback id and the given field values.</summary>

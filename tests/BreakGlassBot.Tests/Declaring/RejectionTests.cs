@@ -5,6 +5,7 @@ using BreakGlassBot.Tests.Support;
 namespace BreakGlassBot.Tests.Declaring;
 
 /// <summary>Forged, stale, malformed and oversized requests: refused before anything is parsed, stored or posted.</summary>
+[Trait("Category", "EndToEnd")]
 public class RejectionTests : BotTest
 {
     string Form => TestBot.CommandForm("Roll back https://github.com/acme/api/pull/1");

@@ -4,6 +4,7 @@ using BreakGlassBot.Tests.Support;
 namespace BreakGlassBot.Tests.Declaring;
 
 /// <summary>A bot stopped and started again on the same data directory keeps everything and finishes what it owed.</summary>
+[Trait("Category", "EndToEnd")]
 public class RestartTests : IAsyncLifetime
 {
     readonly FakeSlack slack = new();

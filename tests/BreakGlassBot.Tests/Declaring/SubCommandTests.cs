@@ -5,6 +5,7 @@ using BreakGlassBot.Tests.Support;
 
 namespace BreakGlassBot.Tests.Declaring;
 
+[Trait("Category", "EndToEnd")]
 public class SubCommandTests : BotTest
 {
     async Task<string> Text(string command, string user = TestBot.Declarer) =>

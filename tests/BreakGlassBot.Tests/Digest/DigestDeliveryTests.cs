@@ -10,6 +10,7 @@ namespace BreakGlassBot.Tests.Digest;
 /// The real bot with its Hangfire server on the SQLite store and the fake Slack API on loopback: the weekly job
 /// delivers to every manager and the digest channel, waits out rate limits, and never sends anyone a week's digest twice.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public class DigestDeliveryTests : IAsyncLifetime
 {
     const string Manager1 = "U0MGR1";

@@ -10,6 +10,7 @@ namespace BreakGlassBot.Tests.Digest;
 /// The digest's break-glass rate with all changes counted at the fake GitHub's search API, its fallbacks, and the
 /// reviewers it names: the real bot, real HTTP.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public class DigestRateTests : IAsyncLifetime
 {
     readonly FakeSlack slack = new();

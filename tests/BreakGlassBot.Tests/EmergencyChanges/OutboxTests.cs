@@ -27,6 +27,7 @@ sealed class ScriptedStep : IStepHandler, IDeclarationStepSource
     }
 }
 
+[Trait("Category", "EndToEnd")]
 public class OutboxTests : IAsyncLifetime
 {
     readonly FakeSlack slack = new();

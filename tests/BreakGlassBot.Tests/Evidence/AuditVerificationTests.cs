@@ -15,6 +15,7 @@ public sealed class ConsoleCollection
 }
 
 [Collection(ConsoleCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public class AuditVerificationTests : IAsyncLifetime
 {
     readonly FakeSlack slack = new();

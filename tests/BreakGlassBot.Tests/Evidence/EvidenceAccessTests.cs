@@ -7,6 +7,7 @@ using static BreakGlassBot.Tests.Evidence.EvidenceHistoryTests;
 
 namespace BreakGlassBot.Tests.Evidence;
 
+[Trait("Category", "EndToEnd")]
 public class EvidenceAccessTests : IAsyncLifetime
 {
     readonly FakeSlack slack = new();

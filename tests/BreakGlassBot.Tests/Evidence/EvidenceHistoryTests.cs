@@ -21,6 +21,7 @@ namespace BreakGlassBot.Tests.Evidence;
 /// issue at a fake Jira), then the evidence packets and the period export.
 /// </summary>
 [Collection(SerialCollection.Name)] // real-time Hangfire reminders and deadlines: run alone
+[Trait("Category", "EndToEnd")]
 public class EvidenceHistoryTests : BotTest
 {
     internal const string Reviewer1 = ApprovalTests.Reviewer1;

@@ -18,6 +18,7 @@ namespace BreakGlassBot.Tests.Evidence;
 
 /// <summary>The HTML packet as Debian's headless Chromium renders it.</summary>
 [Collection(SerialCollection.Name)] // a browser and real-time Hangfire: run alone
+[Trait("Category", "EndToEnd")]
 public class EvidencePageBrowserTests(Chromium chromium) : BotTest, IClassFixture<Chromium>
 {
     const string Hostile = "<img src=x onerror=\"document.title='pwned'\"><script>document.title='pwned'</script>";

@@ -3,6 +3,7 @@ using BreakGlassBot.Tests.Support;
 
 namespace BreakGlassBot.Tests.Evidence;
 
+[Trait("Category", "EndToEnd")]
 public class ExportCommandTests : IAsyncLifetime
 {
     const string Manager = EvidenceHistoryTests.Manager;

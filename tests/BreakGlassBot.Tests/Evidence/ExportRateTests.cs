@@ -7,6 +7,7 @@ using static BreakGlassBot.Tests.Evidence.EvidenceHistoryTests;
 namespace BreakGlassBot.Tests.Evidence;
 
 /// <summary>The period export's break-glass rate: all changes counted at the fake GitHub's search when no total is given.</summary>
+[Trait("Category", "EndToEnd")]
 public class ExportRateTests : IAsyncLifetime
 {
     readonly FakeSlack slack = new();

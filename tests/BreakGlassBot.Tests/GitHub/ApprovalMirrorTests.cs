@@ -7,6 +7,7 @@ using BreakGlassBot.Outbox;
 namespace BreakGlassBot.Tests.GitHub;
 
 /// <summary>An approval recorded in Slack (by the reviewing feature) is mirrored on the PR, once.</summary>
+[Trait("Category", "EndToEnd")]
 public class ApprovalMirrorTests : GitHubBotTest
 {
     void Approve()

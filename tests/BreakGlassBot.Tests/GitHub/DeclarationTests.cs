@@ -5,6 +5,7 @@ using BreakGlassBot.Tests.Support;
 
 namespace BreakGlassBot.Tests.GitHub;
 
+[Trait("Category", "EndToEnd")]
 public class DeclarationTests : GitHubBotTest
 {
     [Fact]
@@ -102,6 +103,7 @@ public class DeclarationTests : GitHubBotTest
 }
 
 /// <summary>GitHub Enterprise Server: the base URL carries a path (/api/v3/), used verbatim.</summary>
+[Trait("Category", "EndToEnd")]
 public class EnterpriseBaseUrlTests() : GitHubBotTest("/api/v3")
 {
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?> { ["GitHub:Label"] = "emergency" };

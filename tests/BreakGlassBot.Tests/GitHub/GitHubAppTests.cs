@@ -9,6 +9,7 @@ using Microsoft.Extensions.Time.Testing;
 namespace BreakGlassBot.Tests.GitHub;
 
 /// <summary>GitHub App authentication: a JWT signed with a key generated here, exchanged for an installation token.</summary>
+[Trait("Category", "EndToEnd")]
 public sealed class GitHubAppTests : GitHubBotTest, IDisposable
 {
     const long AppId = 12345;

@@ -6,6 +6,7 @@ using BreakGlassBot.Tests.Support;
 namespace BreakGlassBot.Tests.GitHub;
 
 /// <summary>GitHub:BypassMode MergeByBot: the bot merges on the declarer's request, pinned to the head it showed, inside the window.</summary>
+[Trait("Category", "EndToEnd")]
 public class MergeByBotTests : GitHubBotTest
 {
     const string MergePath = "/repos/acme/api/pulls/1347/merge";
@@ -103,6 +104,7 @@ public class MergeByBotTests : GitHubBotTest
     }
 }
 
+[Trait("Category", "EndToEnd")]
 public class MergeByBotWindowTests : GitHubBotTest
 {
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
@@ -151,6 +153,7 @@ public class MergeByBotWindowTests : GitHubBotTest
 }
 
 /// <summary>Merge attempts whose answer was lost: GitHub's record of the PR decides what the audit says.</summary>
+[Trait("Category", "EndToEnd")]
 public class MergeByBotRetryTests : GitHubBotTest
 {
     const string MergePath = "/repos/acme/api/pulls/1347/merge";
@@ -212,6 +215,7 @@ public class MergeByBotRetryTests : GitHubBotTest
 }
 
 /// <summary>The MergeByBot window's end is a durable step too: after a restart past it, the bot merges nothing.</summary>
+[Trait("Category", "EndToEnd")]
 public class MergeByBotRestartTests : GitHubBotTest
 {
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>

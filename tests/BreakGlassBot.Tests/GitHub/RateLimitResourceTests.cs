@@ -11,6 +11,7 @@ namespace BreakGlassBot.Tests.GitHub;
 /// GitHub limits the search API (30 a minute) apart from the core API: the break-glass rate's searches using theirs up
 /// must not hold back the bypass, labels and merges. And a count given up on stops searching.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public class RateLimitResourceTests : GitHubBotTest
 {
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?> { ["GitHub:Repositories:0"] = "acme/api" };

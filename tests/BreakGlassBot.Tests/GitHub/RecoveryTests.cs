@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace BreakGlassBot.Tests.GitHub;
 
 /// <summary>GitHub down, slow, refusing or rate limiting: the declaration stands, the step is retried and reported, and ends with one label and one comment.</summary>
+[Trait("Category", "EndToEnd")]
 public class RecoveryTests : GitHubBotTest
 {
     protected override void Configure(WebApplicationBuilder builder) =>

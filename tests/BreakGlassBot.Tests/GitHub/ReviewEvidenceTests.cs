@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace BreakGlassBot.Tests.GitHub;
 
 /// <summary>The completion rule for a PR, as a pure function.</summary>
+[Trait("Category", "EndToEnd")]
 public class ReviewRuleTests
 {
     static readonly DateTimeOffset T0 = new(2025, 3, 1, 12, 0, 0, TimeSpan.Zero);
@@ -84,6 +85,7 @@ public class ReviewRuleTests
 }
 
 /// <summary>The evidence source the deadline tracker calls, at the wire against the fake GitHub with the fixture reviews.</summary>
+[Trait("Category", "EndToEnd")]
 public class ReviewEvidenceTests : GitHubBotTest
 {
     static readonly DateTimeOffset MergedAt = new(2025, 3, 1, 12, 0, 0, TimeSpan.Zero);

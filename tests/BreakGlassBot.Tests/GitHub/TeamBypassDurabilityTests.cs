@@ -8,6 +8,7 @@ namespace BreakGlassBot.Tests.GitHub;
 /// Team bypasses survive lost answers and crashes at the points between a write and the step's recorded outcome: nobody is left in
 /// the bypass team, and every grant that may have happened gets exactly one end in the audit trail and the thread.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public class TeamBypassDurabilityTests : TeamBypassTest
 {
 

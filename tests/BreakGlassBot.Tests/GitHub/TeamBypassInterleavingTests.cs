@@ -10,6 +10,7 @@ namespace BreakGlassBot.Tests.GitHub;
 /// The steps are driven directly against the fake GitHub, in the order that broke, so the interleaving is deterministic: BG-2's grant
 /// takes the gate first, BG-1's revocation runs and is recorded, and only then is BG-2's grant outcome written.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public class TeamBypassInterleavingTests : TeamBypassTest
 {
     // Policy:BypassDuration stays an hour (the default): the outbox's own revocation of BG-2 is not due during the test.

@@ -24,6 +24,7 @@ public abstract class TeamBypassTest : GitHubBotTest
 }
 
 /// <summary>GitHub:BypassMode Team: the declarer joins the ruleset's bypass team for Policy:BypassDuration.</summary>
+[Trait("Category", "EndToEnd")]
 public class TeamBypassTests : TeamBypassTest
 {
     protected override string BypassDuration => "00:00:01.500";
@@ -88,6 +89,7 @@ public class TeamBypassTests : TeamBypassTest
 }
 
 /// <summary>The revocation is a durable outbox step due at the bypass's end: a bot that was down then revokes on start.</summary>
+[Trait("Category", "EndToEnd")]
 public class TeamBypassRestartTests : TeamBypassTest
 {
     protected override string BypassDuration => "00:00:04"; // long enough to stop the bot before it ends, even on a busy machine
@@ -116,6 +118,7 @@ public class TeamBypassRestartTests : TeamBypassTest
 }
 
 /// <summary>No GitHub login known: the declarer is told how to link one, and the grant follows the link.</summary>
+[Trait("Category", "EndToEnd")]
 public class TeamBypassWithoutLoginTests : GitHubBotTest
 {
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
@@ -156,6 +159,7 @@ public class TeamBypassWithoutLoginTests : GitHubBotTest
 }
 
 /// <summary>Team bypasses that overlap, are cancelled, or are pending invitations: an hour-long window, ended by cancelling.</summary>
+[Trait("Category", "EndToEnd")]
 public class TeamBypassOverlapTests : TeamBypassTest
 {
 
@@ -261,6 +265,7 @@ public class TeamBypassOverlapTests : TeamBypassTest
 }
 
 /// <summary>A removal GitHub refuses is never abandoned: retried with back-off, and the admins are asked once to do it by hand.</summary>
+[Trait("Category", "EndToEnd")]
 public class TeamBypassRevocationFailureTests : TeamBypassTest
 {
 

@@ -13,6 +13,7 @@ using BreakGlassBot.Outbox;
 
 namespace BreakGlassBot.Tests.GitHub;
 
+[Trait("Category", "EndToEnd")]
 public class GitHubSignatureTests
 {
     // GitHub's documented test vector ("Validating webhook deliveries").
@@ -43,6 +44,7 @@ sealed class RecordingReevaluation : IReevaluation
 }
 
 /// <summary>POST /github/webhooks with GitHub's own payload examples (octokit/webhooks), signed or not.</summary>
+[Trait("Category", "EndToEnd")]
 public class WebhookTests : GitHubBotTest
 {
     const string Secret = "webhook-secret-for-tests";
@@ -191,6 +193,7 @@ public class WebhookTests : GitHubBotTest
     }
 }
 
+[Trait("Category", "EndToEnd")]
 public class WebhookWithoutSecretTests : GitHubBotTest
 {
     [Fact]

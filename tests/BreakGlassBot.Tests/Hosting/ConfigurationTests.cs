@@ -8,6 +8,7 @@ using Microsoft.Extensions.Options;
 
 namespace BreakGlassBot.Tests.Hosting;
 
+[Trait("Category", "EndToEnd")]
 public class ConfigurationTests
 {
     static IConfiguration Config(params (string Key, string Value)[] values) =>
@@ -119,6 +120,7 @@ public class ConfigurationTests
 }
 
 /// <summary>Without Slack credentials the bot starts, is healthy, and tells exactly what to configure.</summary>
+[Trait("Category", "EndToEnd")]
 public class UnconfiguredSlackTests : IAsyncLifetime
 {
     readonly FakeSlack slack = new();
@@ -174,6 +176,7 @@ public class UnconfiguredSlackTests : IAsyncLifetime
     }
 }
 
+[Trait("Category", "EndToEnd")]
 public class SecretsTests : BotTest
 {
     [Fact]

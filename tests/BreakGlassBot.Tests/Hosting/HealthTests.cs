@@ -4,6 +4,7 @@ using BreakGlassBot.Tests.Support;
 
 namespace BreakGlassBot.Tests.Hosting;
 
+[Trait("Category", "EndToEnd")]
 public class HealthTests : BotTest
 {
     [Fact]

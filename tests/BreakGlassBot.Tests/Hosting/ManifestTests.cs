@@ -8,6 +8,7 @@ using YamlDotNet.RepresentationModel;
 
 namespace BreakGlassBot.Tests.Hosting;
 
+[Trait("Category", "EndToEnd")]
 public class ManifestTests
 {
     // Slack's schema is draft-07 (its "$schema" comes last, after "definitions"): say so up front.

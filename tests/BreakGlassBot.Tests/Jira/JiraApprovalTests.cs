@@ -11,6 +11,7 @@ namespace BreakGlassBot.Tests.Jira;
 /// Mirroring a Slack approval to Jira. The approval flow that calls IApprovalFollowUps is built elsewhere, so these tests
 /// record an approval the way it will: add it and its follow-up steps in one store update, then nudge the outbox.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public class JiraApprovalTests : JiraBotTest
 {
     static FakeJira.Transition Review(string id) => new(id, "Review", "Reviewed", "done", "Done");

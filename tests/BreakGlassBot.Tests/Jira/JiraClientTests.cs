@@ -7,6 +7,7 @@ using BreakGlassBot.Tests.Support;
 namespace BreakGlassBot.Tests.Jira;
 
 /// <summary>The parsers on the fixture bodies, and the bot's real Jira client (as wired, resilience included) against FakeJira.</summary>
+[Trait("Category", "EndToEnd")]
 public class JiraClientTests : JiraBotTest
 {
     IJiraApi Api => Bot.Service<IJiraApi>();

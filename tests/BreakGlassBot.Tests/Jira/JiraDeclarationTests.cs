@@ -6,6 +6,7 @@ using BreakGlassBot.Tests.Support;
 namespace BreakGlassBot.Tests.Jira;
 
 /// <summary>On declaration: link, label and comment each linked issue, or create one; Cloud and Data Center at the wire.</summary>
+[Trait("Category", "EndToEnd")]
 public class JiraDeclarationTests : JiraBotTest
 {
     [Fact]

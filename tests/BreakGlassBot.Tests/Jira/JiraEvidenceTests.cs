@@ -6,6 +6,7 @@ using BreakGlassBot.Tests.Support;
 namespace BreakGlassBot.Tests.Jira;
 
 /// <summary>The reviewed rule: status category key "done" (in any language), or a configured status name.</summary>
+[Trait("Category", "EndToEnd")]
 public class JiraEvidenceTests : JiraBotTest
 {
     static JiraIssue Issue(string status, string? categoryKey, string? categoryName = null) =>

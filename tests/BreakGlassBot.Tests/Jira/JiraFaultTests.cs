@@ -5,6 +5,7 @@ using BreakGlassBot.Tests.Support;
 namespace BreakGlassBot.Tests.Jira;
 
 /// <summary>Jira down, slow, refusing or rate-limiting: the declaration stands, the step is retried and reported, or given up once.</summary>
+[Trait("Category", "EndToEnd")]
 public class JiraFaultTests : JiraBotTest
 {
     [Fact]

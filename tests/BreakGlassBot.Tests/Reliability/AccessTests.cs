@@ -12,6 +12,7 @@ namespace BreakGlassBot.Tests.Reliability;
 /// test), called anonymously outside Development: only /healthz answers; Slack's routes want Slack's signature,
 /// GitHub's webhook GitHub's, evidence a key; the sandbox and its stand-ins are not there at all.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public class AccessTests : BotTest
 {
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>

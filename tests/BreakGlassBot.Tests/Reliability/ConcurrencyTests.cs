@@ -8,6 +8,7 @@ namespace BreakGlassBot.Tests.Reliability;
 
 /// <summary>Many declarations and approvals at once: distinct ids, one announcement each, no lost or doubled audit events.</summary>
 [Collection(SerialCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public class ConcurrencyTests : BotTest
 {
     const int Declarations = 200;

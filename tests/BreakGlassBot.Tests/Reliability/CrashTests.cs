@@ -14,6 +14,7 @@ namespace BreakGlassBot.Tests.Reliability;
 /// data directory: every acknowledged change exists, is announced once, keeps its deadline, and the audit chain is intact.
 /// </summary>
 [Collection(SerialCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public class CrashTests : IAsyncLifetime
 {
     const string Reviewer = "U0REV1";

@@ -4,6 +4,7 @@ using BreakGlassBot.Tests.Support;
 namespace BreakGlassBot.Tests.Reliability;
 
 /// <summary>One bot per data directory: a second one on the same files refuses to start, says why, and harms nothing.</summary>
+[Trait("Category", "EndToEnd")]
 public class DataDirectoryLockTests : BotTest
 {
     [Fact]

@@ -25,6 +25,7 @@ namespace BreakGlassBot.Tests.Reliability;
 /// done exactly once after recovery, and the recovery reported where a failure was.
 /// </summary>
 [Collection(SerialCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public sealed class FaultMatrixTests : IAsyncLifetime
 {
     const string PrUrl = "https://github.com/acme/api/pull/1347";

@@ -15,6 +15,7 @@ namespace BreakGlassBot.Tests.Reliability;
 /// always a 4xx or a clear message, never a 5xx, a crash or a half-stored change.
 /// </summary>
 [Collection(SerialCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public class HostileInputTests : BotTest
 {
     public static int Tried;

@@ -18,6 +18,7 @@ namespace BreakGlassBot.Tests.Reliability;
 /// CI runs 1,500 inputs; BGB_FUZZ_ITERATIONS=100000 (and BGB_FUZZ_SEED) runs a long campaign.
 /// </summary>
 [Collection(SerialCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public class MutationFuzzTests(ITestOutputHelper output) : BotTest
 {
     const string WebhookSecret = "fuzz-webhook-secret-0123456789";

@@ -9,6 +9,7 @@ namespace BreakGlassBot.Tests.Reliability;
 
 /// <summary>No configured secret ever reaches a log line: a full flow with every integration on, and failures on the way.</summary>
 [Collection(SerialCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public class SecretsTests : IAsyncLifetime
 {
     const string Reviewer = "U0REV1";

@@ -12,6 +12,7 @@ namespace BreakGlassBot.Tests.Reliability;
 /// instance's recurring jobs must run for its own data — never for the other's, never twice.
 /// </summary>
 [Collection(PostgresCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public class SharedJobStoreTests(PostgresServer postgres) : IAsyncLifetime
 {
     const string ManagerA = "U0MGRA", ManagerB = "U0MGRB", ReviewerA = "U0REVA", ReviewerB = "U0REVB";

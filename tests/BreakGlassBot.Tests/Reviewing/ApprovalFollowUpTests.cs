@@ -12,6 +12,7 @@ namespace BreakGlassBot.Tests.Reviewing;
 /// comment, Jira comment and review transition), so they wait for GitHub, and do nothing when the approver wrote the PR.
 /// Only Jira's review counts here: a wrongly performed transition would complete the change.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public class ApprovalFollowUpTests : LinkBotTest
 {
     const string Reviewer = ApprovalTests.Reviewer1;

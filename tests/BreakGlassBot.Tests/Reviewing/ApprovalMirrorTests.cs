@@ -7,6 +7,7 @@ using BreakGlassBot.Tests.Support;
 namespace BreakGlassBot.Tests.Reviewing;
 
 /// <summary>An approval in Slack is mirrored to the linked Jira issue exactly once, even when Slack retries the click and Jira fails once.</summary>
+[Trait("Category", "EndToEnd")]
 public class ApprovalMirrorTests : JiraBotTest
 {
     [Fact]

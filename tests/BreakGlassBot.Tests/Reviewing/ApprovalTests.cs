@@ -9,6 +9,7 @@ using BreakGlassBot.Outbox;
 
 namespace BreakGlassBot.Tests.Reviewing;
 
+[Trait("Category", "EndToEnd")]
 public class ApprovalTests : BotTest
 {
     internal const string Reviewer1 = "U0REV1";
@@ -210,6 +211,7 @@ public class ApprovalTests : BotTest
     }
 }
 
+[Trait("Category", "EndToEnd")]
 public class TwoApprovalTests : BotTest
 {
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>

@@ -13,6 +13,7 @@ using Microsoft.Extensions.Time.Testing;
 namespace BreakGlassBot.Tests.Reviewing;
 
 /// <summary>Who counts as a PR author: an admin-configured login is authoritative, and every known login of a person is checked.</summary>
+[Trait("Category", "EndToEnd")]
 public class EligibilityTests : BotTest
 {
     const string Author = ApprovalTests.Author; // People:U0AUTHOR:GitHub = octocat
@@ -93,6 +94,7 @@ public class EligibilityTests : BotTest
 /// With GitHub configured but not answering (as during an incident), an approval is taken while a linked PR's author is
 /// unknown; it counts only once GitHub has named the author, and not at all when that is the approver, who is told.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public class EligibilityWithGitHubTests : GitHubBotTest
 {
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
@@ -140,6 +142,7 @@ public class EligibilityWithGitHubTests : GitHubBotTest
 }
 
 /// <summary>The reviewer user group under a slow or failing Slack: a click gets an answer inside Slack's 3 s either way.</summary>
+[Trait("Category", "EndToEnd")]
 public class ReviewerGroupTests : BotTest
 {
     const string Group = "S0614TZR7";

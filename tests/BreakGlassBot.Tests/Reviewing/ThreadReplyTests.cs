@@ -7,6 +7,7 @@ using BreakGlassBot.Tests.Support;
 
 namespace BreakGlassBot.Tests.Reviewing;
 
+[Trait("Category", "EndToEnd")]
 public class ThreadReplyTests : BotTest
 {
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
@@ -155,6 +156,7 @@ public class ThreadReplyTests : BotTest
 }
 
 /// <summary>A group member's thread approval during a Slack usergroups outage, with nothing cached (as after a restart).</summary>
+[Trait("Category", "EndToEnd")]
 public class ThreadReplyGroupOutageTests : BotTest
 {
     const string Member = "U060R4BJ4"; // in the fixture's usergroups.users.list answer

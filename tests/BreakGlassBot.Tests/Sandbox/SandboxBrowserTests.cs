@@ -7,6 +7,7 @@ namespace BreakGlassBot.Tests.Sandbox;
 
 /// <summary>The sandbox page in headless Chromium, against the real bot in sandbox mode. Screenshots go to a temp folder.</summary>
 [Collection(ChromiumCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public sealed class SandboxBrowserTests(Chromium chromium) : IAsyncLifetime
 {
     const string Reviewer = "U0SBXRILEY";

@@ -16,6 +16,7 @@ using Microsoft.Extensions.Options;
 namespace BreakGlassBot.Tests.Sandbox;
 
 /// <summary>The sandbox without a browser: when it runs, where it listens, what it signs, and the real request path behind the page's API.</summary>
+[Trait("Category", "EndToEnd")]
 public sealed class SandboxTests
 {
     const string Reviewer = SandboxPeople.Reviewer1;

@@ -6,6 +6,7 @@ using BreakGlassBot.Outbox;
 namespace BreakGlassBot.Tests.Slack;
 
 /// <summary>The bot's real Slack client (as wired in the app, resilience included) against a fake Slack on loopback.</summary>
+[Trait("Category", "EndToEnd")]
 public class SlackApiClientTests : BotTest
 {
     ISlackApi Api => Bot.Service<ISlackApi>();
