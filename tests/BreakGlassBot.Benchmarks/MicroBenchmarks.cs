@@ -1,6 +1,5 @@
 using System.Text;
 using BenchmarkDotNet.Attributes;
-using BreakGlassBot.Deadlines;
 using BreakGlassBot.Declaring;
 using BreakGlassBot.Digest;
 using BreakGlassBot.EmergencyChanges;

@@ -1,4 +1,3 @@
-using BreakGlassBot.Deadlines;
 using BreakGlassBot.Declaring;
 using BreakGlassBot.Digest;
 using BreakGlassBot.EmergencyChanges;

@@ -1,8 +1,6 @@
 using BreakGlassBot.Declaring;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
-using BreakGlassBot.Reviewing;
-using BreakGlassBot.Slack;
 using Hangfire;
 using Hangfire.Dashboard;
 using Hangfire.PostgreSql;

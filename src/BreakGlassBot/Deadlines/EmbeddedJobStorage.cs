@@ -9,7 +9,7 @@ namespace BreakGlassBot.Deadlines;
 /// released inserts a row of its own and then waits on it until its timeout, and the lock's heartbeat writes
 /// through the owner's connection from a timer thread. Measured here: with both cores busy, one test run in
 /// three left a due check or an approval's re-evaluation stuck for 20–30 s. The embedded store belongs to one
-/// process (the data directory is locked, see <see cref="DataDirectoryLock"/>), so an in-process lock is
+/// process (the data directory is locked, see <see cref="EmergencyChanges.DataDirectoryLock"/>), so an in-process lock is
 /// exactly as strong, and never stalls.
 /// </summary>
 public sealed class EmbeddedJobStorage(string databasePath, SQLiteStorageOptions storageOptions) : SQLiteStorage(databasePath, storageOptions)

@@ -1,7 +1,6 @@
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
 using BreakGlassBot.Reviewing;
-using BreakGlassBot.Slack;
 using Hangfire;
 using Microsoft.Extensions.Options;
 using BreakGlassBot.Outbox;

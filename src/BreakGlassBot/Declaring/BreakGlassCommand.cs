@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
 using BreakGlassBot.Slack;

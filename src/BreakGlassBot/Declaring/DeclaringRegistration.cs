@@ -1,4 +1,3 @@
-using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
 using BreakGlassBot.Outbox;
 using BreakGlassBot.Slack;

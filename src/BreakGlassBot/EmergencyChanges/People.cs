@@ -1,4 +1,3 @@
-using BreakGlassBot.EmergencyChanges;
 
 namespace BreakGlassBot.EmergencyChanges;
 

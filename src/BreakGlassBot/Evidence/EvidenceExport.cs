@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json;
-using BreakGlassBot.Deadlines;
 using BreakGlassBot.EmergencyChanges;
 using CsvHelper;
 

@@ -1,4 +1,3 @@
-using BreakGlassBot.Deadlines;
 using BreakGlassBot.EmergencyChanges;
 
 namespace BreakGlassBot.Evidence;

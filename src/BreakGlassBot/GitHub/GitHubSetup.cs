@@ -1,10 +1,8 @@
 using System.Net;
 using BreakGlassBot.Declaring;
-using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
 using BreakGlassBot.Reviewing;
 using BreakGlassBot.Slack;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
 using Polly;

@@ -4,7 +4,6 @@ using System.Text;
 using System.Text.Json;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
-using BreakGlassBot.Reviewing;
 using Microsoft.Extensions.Options;
 using BreakGlassBot.Outbox;
 

@@ -1,6 +1,5 @@
 using System.Net;
 using BreakGlassBot.Declaring;
-using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Reviewing;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;

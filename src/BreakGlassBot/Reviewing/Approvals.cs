@@ -1,7 +1,5 @@
 using BreakGlassBot.EmergencyChanges;
-using BreakGlassBot.Hosting;
 using BreakGlassBot.Slack;
-using Microsoft.Extensions.Options;
 using BreakGlassBot.Outbox;
 using BreakGlassBot.Declaring;
 

@@ -2,7 +2,6 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
-using BreakGlassBot.Hosting;
 
 namespace BreakGlassBot.Sandbox;
 

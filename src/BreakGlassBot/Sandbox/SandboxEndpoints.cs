@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using BreakGlassBot.Deadlines;
 using BreakGlassBot.Hosting;
 using Microsoft.Extensions.Options;
 using BreakGlassBot.EmergencyChanges;

@@ -1,4 +1,3 @@
-using BreakGlassBot.Deadlines;
 using BreakGlassBot.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;

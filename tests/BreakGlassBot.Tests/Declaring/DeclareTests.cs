@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Text.Json.Nodes;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Tests.Support;
 

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Tests.EmergencyChanges;
 using BreakGlassBot.Tests.Support;
 using static BreakGlassBot.Tests.Evidence.EvidenceHistoryTests;

@@ -1,5 +1,4 @@
 using BreakGlassBot.EmergencyChanges;
-using BreakGlassBot.Jira;
 using BreakGlassBot.Tests.Support;
 
 namespace BreakGlassBot.Tests.Jira;

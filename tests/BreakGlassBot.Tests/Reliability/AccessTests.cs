@@ -1,7 +1,6 @@
 using System.Net;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Tests.Support;
-using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 

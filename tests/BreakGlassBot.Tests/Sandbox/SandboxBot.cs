@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using BreakGlassBot.EmergencyChanges;
-using BreakGlassBot.Hosting;
 using BreakGlassBot.Sandbox;
 using BreakGlassBot.Tests.Support;
 using Microsoft.AspNetCore.Builder;
