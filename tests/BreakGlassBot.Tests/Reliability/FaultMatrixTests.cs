@@ -468,7 +468,7 @@ public sealed class FaultMatrixTests : IAsyncLifetime
         Assert.Empty(issue.Comments);
         github.Down = jira.Down = false;
         await bot.Until(() => Settled(StepKinds.ThreadDetails) && Settled(GitHubStepKinds.PullRequest) && Settled(JiraStepKinds.Link)
-            && Change().Bypass?.RevokedAt is not null && Settled(StepKinds.ThreadNote), "everything done after the recovery");
+            && Change().Bypass?.RevokedAt is not null && Settled(GitHubStepKinds.BypassRevoke) && Settled(StepKinds.ThreadNote), "everything done after the recovery");
 
         Assert.Single(Announcements());
         Assert.Single(Thread(), m => m.MetadataNote == "details");
