@@ -12,6 +12,12 @@ public static class DeclaringRegistration
         var s = builder.Services;
         s.AddSingleton<Permissions>();
         s.AddSingleton<Declarations>();
+        s.AddSingleton<DeclareCommand>();
+        // The built-in sub-commands first: help lists them in this order, then the ones other features add.
+        s.AddSingleton<ISubCommand, StatusCommand>();
+        s.AddSingleton<ISubCommand, ListCommand>();
+        s.AddSingleton<ISubCommand, CancelCommand>();
+        s.AddSingleton<ISubCommand, LinkChangeCommand>();
         s.AddSingleton<BreakGlassCommand>();
         s.AddSingleton<ISlashCommandHandler>(sp => sp.GetRequiredService<BreakGlassCommand>());
         s.AddSingleton<DeclarationModal>();
@@ -20,7 +26,6 @@ public static class DeclaringRegistration
         s.AddSingleton<IStepHandler, ThreadDetailsStep>();
         s.AddSingleton<IStepHandler, RefreshAnnouncementStep>();
         s.AddSingleton<IThreadNoteSource, CancelledNote>();
-        s.AddSingleton<LinkChangeCommand>();
         s.AddSingleton<IThreadNoteSource, LinksAddedNote>();
         s.AddSingleton<IDirectMessageSource, AnnouncementBlockedNotice>();
         s.AddSingleton(sp =>

@@ -16,9 +16,25 @@ public static class LinkAuditTypes
 /// tracker looks at the change again at once. Reached through the "link" sub-command (which also does "link github").
 /// </summary>
 internal sealed class LinkChangeCommand(ChangeStore store, Permissions permissions, OutboxQueue outbox, IReevaluation tracker,
-    IEnumerable<IDeclarationStepSource> stepSources, IEnumerable<IAddedLinkFollowUps> followUps, TimeProvider time)
+    IEnumerable<IDeclarationStepSource> stepSources, IEnumerable<IAddedLinkFollowUps> followUps, IEnumerable<IAccountLink> accounts, TimeProvider time)
+    : ISubCommand
 {
-    public const string Usage = "`/breakglass link BG-n <PR URL...> [JIRA-KEY...]` link a pull request or Jira issue to a change after declaring it";
+    const string ChangeUsage = "`/breakglass link BG-n <PR URL...> [JIRA-KEY...]` link a pull request or Jira issue to a change after declaring it";
+    readonly IAccountLink[] accounts = [.. accounts];
+
+    public string Name => "link";
+    public string Usage => string.Join('\n', [ChangeUsage, .. accounts.Select(a => a.Usage)]);
+
+    /// <summary>"link BG-n ..." links to a change; "link &lt;system&gt; &lt;account&gt;" goes to that system's <see cref="IAccountLink"/>.</summary>
+    public Task<CommandReply> RunAsync(SlashCommand command, string arguments, CancellationToken ct)
+    {
+        if (IsFor(arguments)) return LinkToChangeAsync(command, arguments);
+        var words = arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (words is [var system, var account] && accounts.FirstOrDefault(a => a.System.Equals(system, StringComparison.OrdinalIgnoreCase)) is { } link)
+            return link.LinkAsync(command, account, ct);
+        return Task.FromResult(new CommandReply(":warning: Type `/breakglass link github <your-github-login>`, e.g. `/breakglass link github octocat`."
+            + " To link a pull request or Jira issue to a change, type `/breakglass link BG-42 <PR URL> [JIRA-KEY]`."));
+    }
     const string Example = "Type `/breakglass link BG-42 https://github.com/acme/pay/pull/42 OPS-7` (PR URLs, Jira keys or Jira issue URLs).";
 
     /// <summary>Whether the arguments of "link" name a change ("BG-42 ..."), rather than an account ("github octocat").</summary>
@@ -28,7 +44,7 @@ internal sealed class LinkChangeCommand(ChangeStore store, Permissions permissio
         return first is not null && first.StartsWith("BG-", StringComparison.OrdinalIgnoreCase);
     }
 
-    public async Task<CommandReply> RunAsync(SlashCommand command, string arguments, CancellationToken ct)
+    async Task<CommandReply> LinkToChangeAsync(SlashCommand command, string arguments)
     {
         var parts = arguments.Trim().Split((char[])[' ', '\t', '\n'], 2, StringSplitOptions.RemoveEmptyEntries);
         if (parts.Length == 0 || !ChangeId.TryParse(parts[0], out var id))

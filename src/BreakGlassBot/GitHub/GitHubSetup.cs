@@ -62,7 +62,7 @@ public static class GitHubSetup
         if (Enum.TryParse<BypassMode>(builder.Configuration[$"{GitHubOptions.Section}:{nameof(GitHubOptions.BypassMode)}"], ignoreCase: true, out var mode)
             && mode == BypassMode.MergeByBot)
             s.AddSingleton<ISubCommand, MergeCommand>();
-        s.AddSingleton<ISubCommand, LinkGitHubCommand>();
+        s.AddSingleton<IAccountLink, LinkGitHubCommand>();
         s.AddSingleton<IBlockActionHandler, MergeButton>();
 
         s.AddSingleton<IEvidenceSource, PullRequestEvidence>();

@@ -10,23 +10,17 @@ namespace BreakGlassBot.GitHub;
 
 /// <summary>
 /// /breakglass link github &lt;login&gt;: who the caller is on GitHub (for the Team bypass). Stored once; any grant
-/// that gave up for want of a login is tried again at once. "link BG-n &lt;links&gt;" shares the word and is handed to
-/// <see cref="LinkChangeCommand"/> (the dispatcher maps one word to one sub-command).
+/// that gave up for want of a login is tried again at once. Declaring's "link" sub-command hands it the login.
 /// </summary>
-internal sealed partial class LinkGitHubCommand(ChangeStore store, OutboxQueue outbox, People people, IOptions<GitHubOptions> options, TimeProvider time,
-    LinkChangeCommand linkChange) : ISubCommand
+internal sealed partial class LinkGitHubCommand(ChangeStore store, OutboxQueue outbox, People people, IOptions<GitHubOptions> options, TimeProvider time)
+    : IAccountLink
 {
-    public string Name => "link";
-    public string Usage => LinkChangeCommand.Usage + "\n`/breakglass link github <login>` tell the bot your GitHub login (for the bypass)";
+    public string System => "github";
+    public string Usage => "`/breakglass link github <login>` tell the bot your GitHub login (for the bypass)";
 
-    public Task<CommandReply> RunAsync(SlashCommand command, string arguments, CancellationToken ct)
+    public Task<CommandReply> LinkAsync(SlashCommand command, string account, CancellationToken ct)
     {
-        if (LinkChangeCommand.IsFor(arguments)) return linkChange.RunAsync(command, arguments, ct);
-        var words = arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        if (words is not [var system, var login] || !system.Equals("github", StringComparison.OrdinalIgnoreCase))
-            return Task.FromResult(new CommandReply(":warning: Type `/breakglass link github <your-github-login>`, e.g. `/breakglass link github octocat`."
-                + " To link a pull request or Jira issue to a change, type `/breakglass link BG-42 <PR URL> [JIRA-KEY]`."));
-        login = login.TrimStart('@');
+        var login = account.TrimStart('@');
         if (!LoginPattern().IsMatch(login))
             return Task.FromResult(new CommandReply($":warning: '{Blocks.Escape(login)}' is not a GitHub login (letters, digits and single hyphens, at most 39)."));
 

@@ -1,0 +1,60 @@
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Outbox;
+using BreakGlassBot.Slack;
+
+namespace BreakGlassBot.Declaring;
+
+/// <summary>/breakglass cancel BG-n &lt;reason&gt;: withdraws a mistaken declaration; it stays in the record with the reason.</summary>
+internal sealed class CancelCommand(ChangeStore store, Permissions permissions, OutboxQueue outbox, TimeProvider time, IEnumerable<IChangeCancellation> onCancel)
+    : ISubCommand
+{
+    public string Name => "cancel";
+    public string Usage => "`/breakglass cancel BG-n <reason>` withdraw a mistaken declaration (it stays in the record)";
+
+    public Task<CommandReply> RunAsync(SlashCommand command, string arguments, CancellationToken ct) => Task.FromResult(Cancel(command, arguments.Trim()));
+
+    CommandReply Cancel(SlashCommand command, string args)
+    {
+        const string usage = "Type `/breakglass cancel BG-42 <reason>`: the reason is kept in the record.";
+        var space = args.IndexOf(' ');
+        var idText = space < 0 ? args : args[..space];
+        var reason = space < 0 ? "" : args[(space + 1)..].Trim();
+        if (!ChangeId.TryParse(idText, out var id)) return new CommandReply(":warning: Which change? " + usage + (args.Length > 0 ? SubCommandText.DeclareInstead : ""));
+        if (reason.Length == 0) return new CommandReply($":warning: Say why {id} is cancelled. " + usage);
+        var now = time.GetUtcNow();
+        string? refusal = null;
+        var updated = store.Update(id.Number, c =>
+        {
+            if (!permissions.MayCancel(command.UserId, c))
+            {
+                refusal = $":no_entry: Only {Blocks.Mention(c.DeclaredBy)} (who declared it) or an admin may cancel {c.ChangeId}.";
+                return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = command.UserId, Type = AuditTypes.CancelRefused, Data = new() { ["reason"] = "not declarer or admin" } }];
+            }
+            if (c.Status != ChangeStatus.Open)
+            {
+                refusal = $"{c.ChangeId} is already {c.Status.ToString().ToLowerInvariant()}" + (c.Cancellation is { } x ? $" (by {Blocks.Mention(x.By)}: {Blocks.Escape(x.Reason)})." : ".");
+                return [];
+            }
+            c.Status = ChangeStatus.Cancelled;
+            c.Cancellation = new Cancellation { By = command.UserId, At = now, Reason = reason };
+            OutboxQueue.Enqueue(c, StepKinds.RefreshAnnouncement, now);
+            OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, CancelledNote.Key);
+            foreach (var hook in onCancel) hook.Cancelled(c, now);
+            return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = command.UserId, Type = AuditTypes.Cancelled, Data = new() { ["reason"] = reason } }];
+        });
+        if (updated is null) return new CommandReply($":warning: There is no {id}. `/breakglass list mine` shows your changes.");
+        if (refusal is not null) return new CommandReply(refusal);
+        outbox.Nudge();
+        return new CommandReply($"{updated.ChangeId} is cancelled; it stays in the record with your reason.");
+    }
+}
+
+internal sealed class CancelledNote : IThreadNoteSource
+{
+    public const string Key = "cancelled";
+
+    public string? Render(EmergencyChange change, string key) =>
+        key == Key && change.Cancellation is { } x
+            ? $":no_entry_sign: {change.ChangeId} was cancelled by {Blocks.Mention(x.By)}: {Blocks.Escape(x.Reason)}. No retrospective review is needed; the record is kept."
+            : null;
+}

@@ -1,0 +1,52 @@
+using BreakGlassBot.Hosting;
+using BreakGlassBot.Slack;
+using Microsoft.Extensions.Options;
+
+namespace BreakGlassBot.Declaring;
+
+/// <summary>"/breakglass &lt;summary&gt; [links]" declares at once; "/breakglass" alone opens the declaration form.</summary>
+internal sealed class DeclareCommand(Declarations declarations, ChangeMessages messages, Permissions permissions, DeclarationModal modal, ISlackApi slack,
+    IOptions<SlackOptions> slackOptions, ILogger<DeclareCommand> log)
+{
+    public async Task<CommandReply> DeclareAsync(SlashCommand command, string text)
+    {
+        if (!permissions.MayDeclare(command.UserId))
+            return new CommandReply(":no_entry: Only the configured declarers may break the glass. Ask one of: "
+                + string.Join(", ", slackOptions.Value.Declarers.Select(Blocks.Mention)));
+        var parsed = DeclarationText.Parse(text);
+        if (parsed.Problems.Count > 0)
+            return new CommandReply(":warning: " + string.Join("\n", parsed.Problems.Select(Blocks.Escape))
+                + "\nType `/breakglass <summary> https://github.com/<owner>/<repo>/pull/<n> ABC-123`, or just `/breakglass` for the form.");
+        if (parsed.Summary.Length < 3)
+            return new CommandReply(":warning: Say what you are changing and why: `/breakglass <summary> [PR URL] [JIRA-KEY]`, e.g. "
+                + "`/breakglass Roll back payments deploy https://github.com/acme/pay/pull/42 OPS-7`");
+        var summary = parsed.Summary.Length > DeclarationText.MaxSummaryLength ? parsed.Summary[..DeclarationText.MaxSummaryLength] : parsed.Summary;
+        var justification = parsed.Summary.Length > DeclarationText.MaxSummaryLength ? parsed.Summary : null;
+
+        var (change, _) = await declarations.DeclareAsync(new DeclarationRequest(command.UserId, command.UserName, summary, justification, null, null,
+            parsed.PullRequests, parsed.JiraKeys, SourceKey: null, command.ChannelId));
+        return messages.Confirmation(change);
+    }
+
+    public async Task<CommandReply> OpenModalAsync(SlashCommand command, CancellationToken ct)
+    {
+        if (!permissions.MayDeclare(command.UserId))
+            return new CommandReply(":no_entry: Only the configured declarers may break the glass.");
+        if (string.IsNullOrEmpty(command.TriggerId))
+            return new CommandReply("Type `/breakglass <summary> [PR URL] [JIRA-KEY]` to declare.");
+        // trigger_id expires 3 s after the click: open the modal now, inside the request, with a budget.
+        using var budget = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        budget.CancelAfter(TimeSpan.FromSeconds(2));
+        try
+        {
+            await slack.OpenViewAsync(command.TriggerId, modal.Build(command.ChannelId), budget.Token);
+            return new CommandReply("");
+        }
+        catch (Exception e) when (e is SlackApiException or OperationCanceledException)
+        {
+            log.LogWarning("views.open failed for {User}: {Error}", command.UserId, (e as SlackApiException)?.Error ?? "timeout");
+            return new CommandReply(":warning: Slack could not open the form just now. Declare in one line instead: "
+                + "`/breakglass <summary> [PR URL] [JIRA-KEY]`");
+        }
+    }
+}
