@@ -22,25 +22,21 @@ internal sealed class CancelCommand(ChangeStore store, Permissions permissions, 
         if (!ChangeId.TryParse(idText, out var id)) return new CommandReply(":warning: Which change? " + usage + (args.Length > 0 ? SubCommandText.DeclareInstead : ""));
         if (reason.Length == 0) return new CommandReply($":warning: Say why {id} is cancelled. " + usage);
         var now = time.GetUtcNow();
-        string? refusal = null;
-        var updated = store.Update(id.Number, c =>
+        // The decision is the refusal, if any.
+        var (updated, refusal) = store.Update<string?>(id.Number, c =>
         {
             if (!permissions.MayCancel(command.UserId, c))
-            {
-                refusal = $":no_entry: Only {Blocks.Mention(c.DeclaredBy)} (who declared it) or an admin may cancel {c.ChangeId}.";
-                return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = command.UserId, Type = AuditTypes.CancelRefused, Data = new() { ["reason"] = "not declarer or admin" } }];
-            }
+                return new([new AuditEvent { ChangeNumber = c.Id, At = now, Actor = command.UserId, Type = AuditTypes.CancelRefused, Data = new() { ["reason"] = "not declarer or admin" } }],
+                    $":no_entry: Only {Blocks.Mention(c.DeclaredBy)} (who declared it) or an admin may cancel {c.ChangeId}.");
             if (c.Status != ChangeStatus.Open)
-            {
-                refusal = $"{c.ChangeId} is already {c.Status.ToString().ToLowerInvariant()}" + (c.Cancellation is { } x ? $" (by {Blocks.Mention(x.By)}: {Blocks.Escape(x.Reason)})." : ".");
-                return [];
-            }
+                return Decision<string?>.Only($"{c.ChangeId} is already {c.Status.ToString().ToLowerInvariant()}"
+                    + (c.Cancellation is { } x ? $" (by {Blocks.Mention(x.By)}: {Blocks.Escape(x.Reason)})." : "."));
             c.Status = ChangeStatus.Cancelled;
             c.Cancellation = new Cancellation { By = command.UserId, At = now, Reason = reason };
             OutboxQueue.Enqueue(c, StepKinds.RefreshAnnouncement, now);
             OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, CancelledNote.Key);
             foreach (var hook in onCancel) hook.Cancelled(c, now);
-            return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = command.UserId, Type = AuditTypes.Cancelled, Data = new() { ["reason"] = reason } }];
+            return new([new AuditEvent { ChangeNumber = c.Id, At = now, Actor = command.UserId, Type = AuditTypes.Cancelled, Data = new() { ["reason"] = reason } }], null);
         });
         if (updated is null) return new CommandReply($":warning: There is no {id}. `/breakglass list mine` shows your changes.");
         if (refusal is not null) return new CommandReply(refusal);

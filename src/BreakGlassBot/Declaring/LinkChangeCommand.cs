@@ -56,64 +56,10 @@ internal sealed class LinkChangeCommand(ChangeStore store, Permissions permissio
             return new CommandReply($":warning: There is no pull request link or Jira key to link to {id} in that. " + Example);
 
         var now = time.GetUtcNow();
-        string? refusal = null;
-        List<string> added = [], already = [];
-        var stepsAdded = false;
-        var updated = await store.UpdateAsync(id.Number, c =>
-        {
-            // The group commit may run this again (on the change as stored): start from nothing each time.
-            refusal = null;
-            added.Clear();
-            already.Clear();
-            stepsAdded = false;
-            if (!permissions.MayCancel(command.UserId, c))
-            {
-                refusal = $":no_entry: Only {Blocks.Mention(c.DeclaredBy)} (who declared it) or an admin may link things to {c.ChangeId}. "
-                    + $"Ask them, or mention the link in the change's thread.";
-                return [];
-            }
-            if (c.Status != ChangeStatus.Open)
-            {
-                refusal = c.Status switch
-                {
-                    ChangeStatus.Cancelled => $":no_entry_sign: {c.ChangeId} was cancelled" + (c.Cancellation is { } x ? $" by {Blocks.Mention(x.By)}: {Blocks.Escape(x.Reason)}" : "")
-                        + ". Nothing can be linked to it; if the change did happen, declare it again with the links.",
-                    _ => $"{c.ChangeId} is already {c.Status.ToString().ToLowerInvariant()}: its review is complete and its record is closed to new links.",
-                };
-                return [];
-            }
-            // A PR is the same PR whatever the case of its owner and repository (as the outbox steps find it); a Jira key is
-            // already linked when it is the key Jira answers with or the one first typed.
-            var prs = parsed.PullRequests.Where(p => !c.PullRequests.Any(l => string.Equals(l.Ref.ToString(), p.ToString(), StringComparison.OrdinalIgnoreCase))).ToList();
-            var keys = parsed.JiraKeys.Select(k => k.Value).Where(k => !c.JiraIssues.Any(i => i.Key == k || i.DeclaredKey == k)).ToList();
-            already.AddRange(parsed.PullRequests.Except(prs).Select(p => p.ToString()));
-            already.AddRange(parsed.JiraKeys.Select(k => k.Value).Except(keys));
-            if (prs.Count == 0 && keys.Count == 0) return [];
-
-            c.PullRequests.AddRange(prs.Select(p => new LinkedPullRequest { Host = p.Host, Owner = p.Owner, Repo = p.Repo, Number = p.Number }));
-            c.JiraIssues.AddRange(keys.Select(k => new LinkedJiraIssue { Key = k }));
-            added.AddRange([.. prs.Select(p => p.ToString()), .. keys]);
-            foreach (var source in stepSources)
-            {
-                var steps = source.StepsForAddedLinks(c, prs, keys, now).ToList();
-                c.Steps.AddRange(steps);
-                stepsAdded |= steps.Count > 0;
-            }
-            foreach (var f in followUps) c.Steps.AddRange(f.StepsForAddedLinks(c, prs, keys, now));
-            OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, LinksAddedNote.Key(command.UserId, added));
-            OutboxQueue.Enqueue(c, StepKinds.RefreshAnnouncement, now);
-            var data = new Dictionary<string, string>
-            {
-                ["pull_requests"] = string.Join(' ', prs.Select(p => p.ToString())),
-                ["jira_issues"] = string.Join(' ', keys),
-                ["already_linked"] = string.Join(' ', already),
-            };
-            // Only what there is: the store keeps an empty value as null.
-            foreach (var empty in data.Where(kv => kv.Value.Length == 0).Select(kv => kv.Key).ToList()) data.Remove(empty);
-            return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = command.UserId, Type = LinkAuditTypes.LinksAdded, Data = data }];
-        });
+        var (updated, outcome) = await store.UpdateAsync(id.Number, c => Link(c, command.UserId, parsed, now));
         if (updated is null) return new CommandReply($":warning: There is no {id}. `/breakglass list mine` shows your changes.");
-        if (refusal is not null) return new CommandReply(refusal);
+        if (outcome!.Refusal is { } refusal) return new CommandReply(refusal);
+        var (added, already) = (outcome.Added, outcome.Already);
         if (added.Count == 0)
             return new CommandReply($":information_source: {LinksAddedNote.Sentence(already)} {(already.Count == 1 ? "is" : "are")} already linked to {id}; nothing was added.");
 
@@ -121,9 +67,64 @@ internal sealed class LinkChangeCommand(ChangeStore store, Permissions permissio
         // The PR's review or the issue's status may already complete the review, or change what is missing: look now.
         tracker.Reevaluate(id.Number);
         var text = $":link: Linked {LinksAddedNote.Sentence(added)} to {id}"
-            + (stepsAdded ? "; the bot labels and comments on them now." : ". (The bot is not connected to GitHub or Jira here, so it only records them.)")
+            + (outcome.StepsAdded ? "; the bot labels and comments on them now." : ". (The bot is not connected to GitHub or Jira here, so it only records them.)")
             + (already.Count > 0 ? $" Already linked, so left as they were: {LinksAddedNote.Sentence(already)}." : "");
         return new CommandReply(text);
+    }
+
+    /// <summary>What linking decided: a refusal, or what was added and what was already linked.</summary>
+    sealed record LinkOutcome(string? Refusal, IReadOnlyList<string> Added, IReadOnlyList<string> Already, bool StepsAdded)
+    {
+        public static LinkOutcome Refused(string why) => new(why, [], [], false);
+    }
+
+    /// <summary>The links' write: may run again on the change as stored (group commit), so it decides from <paramref name="c"/> alone.</summary>
+    Decision<LinkOutcome> Link(EmergencyChange c, string user, DeclarationText parsed, DateTimeOffset now)
+    {
+        if (!permissions.MayCancel(user, c))
+        {
+            return Decision<LinkOutcome>.Only(LinkOutcome.Refused($":no_entry: Only {Blocks.Mention(c.DeclaredBy)} (who declared it) or an admin may link things to {c.ChangeId}. "
+                + $"Ask them, or mention the link in the change's thread."));
+        }
+        if (c.Status != ChangeStatus.Open)
+        {
+            return Decision<LinkOutcome>.Only(LinkOutcome.Refused(c.Status switch
+            {
+                ChangeStatus.Cancelled => $":no_entry_sign: {c.ChangeId} was cancelled" + (c.Cancellation is { } x ? $" by {Blocks.Mention(x.By)}: {Blocks.Escape(x.Reason)}" : "")
+                    + ". Nothing can be linked to it; if the change did happen, declare it again with the links.",
+                _ => $"{c.ChangeId} is already {c.Status.ToString().ToLowerInvariant()}: its review is complete and its record is closed to new links.",
+            }));
+        }
+        // A PR is the same PR whatever the case of its owner and repository (as the outbox steps find it); a Jira key is
+        // already linked when it is the key Jira answers with or the one first typed.
+        var prs = parsed.PullRequests.Where(p => !c.PullRequests.Any(l => string.Equals(l.Ref.ToString(), p.ToString(), StringComparison.OrdinalIgnoreCase))).ToList();
+        var keys = parsed.JiraKeys.Select(k => k.Value).Where(k => !c.JiraIssues.Any(i => i.Key == k || i.DeclaredKey == k)).ToList();
+        List<string> already = [.. parsed.PullRequests.Except(prs).Select(p => p.ToString()), .. parsed.JiraKeys.Select(k => k.Value).Except(keys)];
+        if (prs.Count == 0 && keys.Count == 0) return Decision<LinkOutcome>.Only(new LinkOutcome(null, [], already, false));
+
+        c.PullRequests.AddRange(prs.Select(p => new LinkedPullRequest { Host = p.Host, Owner = p.Owner, Repo = p.Repo, Number = p.Number }));
+        c.JiraIssues.AddRange(keys.Select(k => new LinkedJiraIssue { Key = k }));
+        List<string> added = [.. prs.Select(p => p.ToString()), .. keys];
+        var stepsAdded = false;
+        foreach (var source in stepSources)
+        {
+            var steps = source.StepsForAddedLinks(c, prs, keys, now).ToList();
+            c.Steps.AddRange(steps);
+            stepsAdded |= steps.Count > 0;
+        }
+        foreach (var f in followUps) c.Steps.AddRange(f.StepsForAddedLinks(c, prs, keys, now));
+        OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, LinksAddedNote.Key(user, added));
+        OutboxQueue.Enqueue(c, StepKinds.RefreshAnnouncement, now);
+        var data = new Dictionary<string, string>
+        {
+            ["pull_requests"] = string.Join(' ', prs.Select(p => p.ToString())),
+            ["jira_issues"] = string.Join(' ', keys),
+            ["already_linked"] = string.Join(' ', already),
+        };
+        // Only what there is: the store keeps an empty value as null.
+        foreach (var empty in data.Where(kv => kv.Value.Length == 0).Select(kv => kv.Key).ToList()) data.Remove(empty);
+        return new([new AuditEvent { ChangeNumber = c.Id, At = now, Actor = user, Type = LinkAuditTypes.LinksAdded, Data = data }],
+            new LinkOutcome(null, added, already, stepsAdded));
     }
 }
 

@@ -134,6 +134,24 @@ public sealed class ChangeStore : IDisposable
     public (EmergencyChange Change, bool Created) Declare(EmergencyChange draft, Func<EmergencyChange, IEnumerable<AuditEvent>> events) =>
         DeclareAsync(draft, events).GetAwaiter().GetResult();
 
+    /// <summary><see cref="UpdateAsync(int, Func{EmergencyChange, IEnumerable{AuditEvent}})"/> for a mutation that decides something: the decision comes back with the saved change.</summary>
+    public async Task<(EmergencyChange? Change, T? Result)> UpdateAsync<T>(int id, Func<EmergencyChange, Decision<T>> decide)
+    {
+        // The group commit may run the mutation again on the change as stored: the last run is the one saved.
+        T? result = default;
+        var change = await UpdateAsync(id, c => { var d = decide(c); result = d.Result; return d.Events; });
+        return (change, change is null ? default : result);
+    }
+
+    /// <summary><see cref="Update"/> for a mutation that decides something: the decision comes back with the saved change.</summary>
+    public (EmergencyChange? Change, T? Result) Update<T>(int id, Func<EmergencyChange, Decision<T>> decide)
+    {
+        T? result = default;
+        var change = Update(id, c => { var d = decide(c); result = d.Result; return d.Events; });
+        return (change, change is null ? default : result);
+    }
+
+
     /// <summary>
     /// <see cref="Update"/> through the group commit: updates (and declarations) that arrive together share one
     /// transaction and one disk flush. For callers that can wait asynchronously, such as the outbox, whose several
@@ -537,4 +555,10 @@ public sealed class ChangeStore : IDisposable
         db.Dispose();
         directoryLock?.Dispose();
     }
+}
+
+/// <summary>What a mutation decided (<paramref name="Result"/>), with the audit events to save alongside the change.</summary>
+public sealed record Decision<T>(IEnumerable<AuditEvent> Events, T Result)
+{
+    public static Decision<T> Only(T result) => new([], result);
 }

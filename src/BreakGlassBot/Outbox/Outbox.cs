@@ -161,14 +161,12 @@ internal sealed partial class OutboxWorker(ChangeStore store, OutboxQueue outbox
             // Count the attempt before making it: after a crash the handler sees Attempts > 1 and checks
             // whether the first attempt already took effect (e.g. the message was posted).
             // Through the group commit: the outbox's writes share flushes with each other and with declarations.
-            var attempt = 0;
-            change = await store.UpdateAsync(id, c =>
+            (change, var attempt) = await store.UpdateAsync(id, c =>
             {
                 var s = c.Steps[index];
                 s.Attempts++;
-                attempt = s.Attempts;
                 s.NextAttemptAt = now + outbox.Backoff(s.Attempts);
-                return [];
+                return Decision<int>.Only(s.Attempts);
             });
             if (change is null) return;
 
