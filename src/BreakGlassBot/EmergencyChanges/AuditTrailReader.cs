@@ -1,0 +1,38 @@
+using LiteDB;
+using static BreakGlassBot.EmergencyChanges.StoreFile;
+
+namespace BreakGlassBot.EmergencyChanges;
+
+/// <summary>Reading the audit trail: one change's events, and the check of the whole hash chain.</summary>
+internal sealed class AuditTrailReader(StoreFile file)
+{
+    readonly ILiteCollection<AuditEvent> audit = file.Audit;
+    readonly ILiteCollection<BsonDocument> counters = file.Counters;
+    readonly Lock writeLock = file.WriteLock;
+
+    /// <summary>
+    /// Recomputes the audit trail's hash chain without holding the write lock for the walk (a long trail must not stall
+    /// declarations): the head is read under the lock, the events are walked outside it. An event appended during the walk
+    /// lies past the head that was read; then the head is read again and the walk repeated, and only a last attempt holds
+    /// the lock throughout.
+    /// </summary>
+    public ChainReport VerifyAuditChain()
+    {
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            BsonDocument? head, marker;
+            lock (writeLock) (head, marker) = (counters.FindById(AuditChain.HeadId), counters.FindById(AuditChain.MarkerId));
+            var report = AuditChain.Verify(audit.Find(Query.All(nameof(AuditEvent.Sequence), Query.Ascending)), head, marker);
+            if (report.Intact || report.FirstBreak is not { Fault: ChainFault.Inserted } b || b.Sequence <= report.HeadSequence) return report;
+            long now;
+            lock (writeLock) now = counters.FindById(AuditChain.HeadId)?["value"].AsInt64 ?? 0;
+            if (now < b.Sequence) return report; // still past the end after re-reading: it was not appended by the bot
+        }
+        lock (writeLock) return AuditChain.Verify(audit, counters);
+    }
+
+    public IReadOnlyList<AuditEvent> AuditTrail(int changeNumber) =>
+        audit.Find(Where("$.ChangeNumber = @0", changeNumber)).OrderBy(e => e.Sequence).ToList();
+
+    public long AuditCount() => audit.LongCount();
+}

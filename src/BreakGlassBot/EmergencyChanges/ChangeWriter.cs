@@ -1,0 +1,229 @@
+using LiteDB;
+using static BreakGlassBot.EmergencyChanges.StoreFile;
+
+namespace BreakGlassBot.EmergencyChanges;
+
+/// <summary>
+/// The write path: declarations and updates, each with its audit events, in one transaction. Writes that arrive
+/// together share a transaction and a disk flush (group commit) on a thread of their own, not the thread pool:
+/// callers may block on a declaration, and the writer must never wait for a pool thread those callers hold.
+/// </summary>
+internal sealed class ChangeWriter : IDisposable
+{
+    readonly StoreFile file;
+    readonly LiteDatabase db;
+    readonly ILiteCollection<EmergencyChange> changes;
+    readonly ILiteCollection<AuditEvent> audit;
+    readonly ILiteCollection<BsonDocument> counters;
+    readonly Lock writeLock;
+    readonly System.Threading.Channels.Channel<PendingWrite> writes =
+        System.Threading.Channels.Channel.CreateUnbounded<PendingWrite>(new() { SingleReader = true });
+    readonly Thread writer;
+
+    public ChangeWriter(StoreFile file)
+    {
+        this.file = file;
+        (db, changes, audit, counters, writeLock) = (file.Db, file.Changes, file.Audit, file.Counters, file.WriteLock);
+        writer = new Thread(WriteBatches) { IsBackground = true, Name = "breakglass-writer" };
+        writer.Start();
+    }
+
+    abstract record PendingWrite
+    {
+        public abstract void Fail(Exception e);
+    }
+
+    sealed record PendingDeclaration(EmergencyChange Draft, Func<EmergencyChange, IEnumerable<AuditEvent>> Events,
+        TaskCompletionSource<(EmergencyChange, bool)> Done) : PendingWrite
+    {
+        public override void Fail(Exception e) => Done.TrySetException(e);
+    }
+
+    sealed record PendingUpdate(int Id, Func<EmergencyChange, IEnumerable<AuditEvent>> Mutate, TaskCompletionSource<EmergencyChange?> Done) : PendingWrite
+    {
+        public override void Fail(Exception e) => Done.TrySetException(e);
+    }
+
+    /// <summary>
+    /// Stores a new change with the next BG number and its audit events, unless one with the same
+    /// <see cref="EmergencyChange.SourceKey"/> exists. Declarations that arrive together share one transaction
+    /// (group commit): a commit is one disk flush, so a burst of declarations costs a few flushes, not one each.
+    /// </summary>
+    public Task<(EmergencyChange Change, bool Created)> DeclareAsync(EmergencyChange draft, Func<EmergencyChange, IEnumerable<AuditEvent>> events)
+    {
+        var done = new TaskCompletionSource<(EmergencyChange, bool)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!writes.Writer.TryWrite(new PendingDeclaration(draft, events, done)))
+            throw new ObjectDisposedException(nameof(ChangeWriter));
+        return done.Task;
+    }
+
+    public (EmergencyChange Change, bool Created) Declare(EmergencyChange draft, Func<EmergencyChange, IEnumerable<AuditEvent>> events) =>
+        DeclareAsync(draft, events).GetAwaiter().GetResult();
+
+    /// <summary><see cref="UpdateAsync(int, Func{EmergencyChange, IEnumerable{AuditEvent}})"/> for a mutation that decides something: the decision comes back with the saved change.</summary>
+    public async Task<(EmergencyChange? Change, T? Result)> UpdateAsync<T>(int id, Func<EmergencyChange, Decision<T>> decide)
+    {
+        // The group commit may run the mutation again on the change as stored: the last run is the one saved.
+        T? result = default;
+        var change = await UpdateAsync(id, c => { var d = decide(c); result = d.Result; return d.Events; });
+        return (change, change is null ? default : result);
+    }
+
+    /// <summary><see cref="Update"/> for a mutation that decides something: the decision comes back with the saved change.</summary>
+    public (EmergencyChange? Change, T? Result) Update<T>(int id, Func<EmergencyChange, Decision<T>> decide)
+    {
+        T? result = default;
+        var change = Update(id, c => { var d = decide(c); result = d.Result; return d.Events; });
+        return (change, change is null ? default : result);
+    }
+
+
+    /// <summary>
+    /// <see cref="Update"/> through the group commit: updates (and declarations) that arrive together share one
+    /// transaction and one disk flush. For callers that can wait asynchronously, such as the outbox, whose several
+    /// writes per step would otherwise each cost a flush under the write lock, competing with declarations.
+    /// When <paramref name="mutate"/> throws, nothing of that update is saved and the task fails; the others in the batch stand.
+    /// </summary>
+    public Task<EmergencyChange?> UpdateAsync(int id, Func<EmergencyChange, IEnumerable<AuditEvent>> mutate)
+    {
+        var done = new TaskCompletionSource<EmergencyChange?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!writes.Writer.TryWrite(new PendingUpdate(id, mutate, done)))
+            throw new ObjectDisposedException(nameof(ChangeWriter));
+        return done.Task;
+    }
+
+    void WriteBatches()
+    {
+        var batch = new List<PendingWrite>(MaxBatch);
+        while (writes.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+        {
+            batch.Clear();
+            while (batch.Count < MaxBatch && writes.Reader.TryRead(out var pending)) batch.Add(pending);
+            WriteBatch(batch);
+        }
+    }
+
+    const int MaxBatch = 256;
+
+    void WriteBatch(List<PendingWrite> batch)
+    {
+        // Results are handed out after the commit, outside the lock: a caller never sees a write that could still roll back.
+        var completions = new List<Action>(batch.Count);
+        lock (writeLock)
+        {
+            db.BeginTrans();
+            try
+            {
+                var counter = counters.FindById("change") ?? new BsonDocument { ["_id"] = "change", ["value"] = 0 };
+                var next = counter["value"].AsInt32;
+                var bySource = new Dictionary<string, EmergencyChange>();
+                foreach (var pending in batch)
+                {
+                    if (pending is PendingUpdate update)
+                    {
+                        completions.Add(UpdateLocked(update));
+                        continue;
+                    }
+                    var declaration = (PendingDeclaration)pending;
+                    var draft = declaration.Draft;
+                    if (draft.SourceKey is { } key
+                        && (bySource.GetValueOrDefault(key) ?? changes.FindOne(Where("$.SourceKey = @0", key))) is { } existing)
+                    {
+                        completions.Add(() => declaration.Done.TrySetResult((existing, false)));
+                        continue;
+                    }
+                    draft.Id = ++next;
+                    draft.RecomputeNextStep();
+                    changes.Insert(draft);
+                    AppendLocked(declaration.Events(draft));
+                    if (draft.SourceKey is { } k) bySource[k] = draft;
+                    completions.Add(() => declaration.Done.TrySetResult((draft, true)));
+                }
+                counter["value"] = next;
+                counters.Upsert(counter);
+                db.Commit();
+            }
+            catch (Exception e)
+            {
+                db.Rollback();
+                // One write the store refuses (say a declaration with an over-long index key) must not take the others
+                // of its group down with it: write them one by one, so only the refused one fails. Nothing of the
+                // group was committed, so each update's mutation runs again on the document as stored.
+                if (batch.Count > 1)
+                {
+                    foreach (var p in batch) WriteBatch([p]);
+                    return;
+                }
+                foreach (var p in batch) p.Fail(e);
+                return;
+            }
+        }
+        foreach (var complete in completions) complete();
+    }
+
+    /// <summary>A mutated change and the events it produced, inside the caller's transaction (Update and the group commit alike).</summary>
+    void SaveLocked(EmergencyChange change, IReadOnlyList<AuditEvent> events)
+    {
+        change.RecomputeNextStep();
+        changes.Update(change);
+        AppendLocked(events);
+    }
+
+    /// <summary>One update inside the batch's transaction. Reading inside it sees the batch's earlier writes to the same change.</summary>
+    Action UpdateLocked(PendingUpdate update)
+    {
+        var change = changes.FindById(update.Id);
+        if (change is null) return () => update.Done.TrySetResult(null);
+        List<AuditEvent> events;
+        try { events = update.Mutate(change).ToList(); }
+        catch (Exception e) { return () => update.Done.TrySetException(e); }
+        SaveLocked(change, events);
+        return () => update.Done.TrySetResult(change);
+    }
+
+    /// <summary>
+    /// Reloads the change, applies <paramref name="mutate"/> and saves it with the audit events it returns,
+    /// in one transaction. Returns null when no such change exists.
+    /// </summary>
+    public EmergencyChange? Update(int id, Func<EmergencyChange, IEnumerable<AuditEvent>> mutate)
+    {
+        lock (writeLock)
+        {
+            var change = changes.FindById(id);
+            if (change is null) return null;
+            return file.InTransaction(() =>
+            {
+                SaveLocked(change, mutate(change).ToList());
+                return change;
+            });
+        }
+    }
+
+    public void Append(AuditEvent evt) => file.InTransaction(() =>
+    {
+        AppendLocked([evt]);
+        return true;
+    });
+
+    void AppendLocked(IEnumerable<AuditEvent> events)
+    {
+        foreach (var evt in events)
+        {
+            var counter = counters.FindById(AuditChain.HeadId) ?? new BsonDocument { ["_id"] = AuditChain.HeadId, ["value"] = 0L };
+            evt.Sequence = counter["value"].AsInt64 + 1;
+            evt.Id = evt.Sequence;
+            // The head hash lives beside the sequence counter, in the same transaction as the event it seals.
+            AuditChain.Seal(evt, counter["hash"].IsString ? counter["hash"].AsString : AuditChain.Genesis);
+            counter["value"] = evt.Sequence;
+            counter["hash"] = evt.Hash;
+            counters.Upsert(counter);
+            audit.Insert(evt);
+        }
+    }
+
+    public void Dispose()
+    {
+        writes.Writer.TryComplete();
+        writer.Join(TimeSpan.FromSeconds(10));
+    }
+}

@@ -1,0 +1,37 @@
+using LiteDB;
+
+namespace BreakGlassBot.EmergencyChanges;
+
+/// <summary>Small documents features keep beside the changes: linked accounts, and each feature's own collection.</summary>
+internal sealed class FeatureDocuments(StoreFile file)
+{
+    readonly LiteDatabase db = file.Db;
+    readonly ILiteCollection<BsonDocument> people = file.People;
+    readonly Lock writeLock = file.WriteLock;
+
+    /// <summary>A Slack user's account elsewhere ("github", "jira"), as set with /breakglass link.</summary>
+    public void LinkAccount(string slackUser, string system, string account)
+    {
+        lock (writeLock) people.Upsert(new BsonDocument { ["_id"] = $"{system}:{slackUser}", ["account"] = account });
+    }
+
+    public string? LinkedAccount(string slackUser, string system) => people.FindById($"{system}:{slackUser}")?["account"].AsString;
+
+    /// <summary>One document of a feature's own small collection (e.g. the weekly digest's delivery record), or null.</summary>
+    public T? Document<T>(string collection, string id) where T : class => db.GetCollection<T>(collection).FindById(id);
+
+    /// <summary>
+    /// Read-modify-write of one document of a feature's own collection under the write lock, so concurrent writers
+    /// lose nothing. <paramref name="mutate"/> gets null when the document does not exist yet, and returns what to save.
+    /// </summary>
+    public T SaveDocument<T>(string collection, string id, Func<T?, T> mutate) where T : class
+    {
+        lock (writeLock)
+        {
+            var documents = db.GetCollection<T>(collection);
+            var document = mutate(documents.FindById(id));
+            documents.Upsert(id, document);
+            return document;
+        }
+    }
+}

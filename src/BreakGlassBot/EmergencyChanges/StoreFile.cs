@@ -1,0 +1,132 @@
+using LiteDB;
+
+namespace BreakGlassBot.EmergencyChanges;
+
+/// <summary>
+/// The bot's LiteDB file: its collections, indexes and the one write lock. Exactly one instance per file per process:
+/// LiteDB's direct mode takes no file lock on Linux, and two instances on one file corrupt it.
+/// </summary>
+internal sealed class StoreFile : IDisposable
+{
+    readonly DataDirectoryLock? directoryLock;
+
+    public StoreFile(string path)
+    {
+        if (path != ":memory:") directoryLock = DataDirectoryLock.Take(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        FilePath = path;
+        Db = new LiteDatabase(new ConnectionString { Filename = path, Connection = ConnectionType.Direct }, CreateMapper());
+        Changes = Db.GetCollection<EmergencyChange>("changes");
+        Audit = Db.GetCollection<AuditEvent>("audit");
+        Counters = Db.GetCollection<BsonDocument>("counters");
+        Seen = Db.GetCollection<BsonDocument>("seen");
+        People = Db.GetCollection<BsonDocument>("people");
+        Inbox = Db.GetCollection<BsonDocument>("inbox");
+        Changes.EnsureIndex(c => c.Status);
+        Changes.EnsureIndex(c => c.DeclaredBy);
+        // No query reads DueAt over all changes any more (OpenDueAt serves the overdue and due-soon lists), and every index
+        // costs each write and, measured (hot-paths), ~1.7 KB and a few µs on every query: drop it from older files.
+        Changes.DropIndex("DueAt");
+        Changes.EnsureIndex(c => c.DeclaredAt);
+        // The digest's "declared or reviewed since" is an Or: without this index LiteDB scans every change for its ReviewedAt half.
+        Changes.EnsureIndex(c => c.ReviewedAt);
+        Changes.EnsureIndex(c => c.NextStepAt);
+        Changes.EnsureIndex(c => c.NextCheckAt);
+        Changes.EnsureIndex(c => c.Announcement!.Ts);
+        Changes.EnsureIndex(c => c.SourceKey);
+        // Overdue and due-soon lists are one range scan over the open changes only, instead of loading every open change
+        // (Status index) or all of history (DueAt index); counted from the index keys alone.
+        Changes.EnsureIndex(c => c.OpenDueAt);
+        // A bypass team grant or revocation looks up other open bypasses of the same person: by login, not a scan of every change.
+        Changes.EnsureIndex(ChangeQueries.BypassLoginIndex, ChangeQueries.BypassLogin);
+        Audit.EnsureIndex(e => e.ChangeNumber);
+        Audit.EnsureIndex(e => e.Sequence, unique: true);
+        lock (WriteLock)
+        {
+            Db.BeginTrans();
+            AuditChain.MigrateLocked(Audit, Counters);
+            StoreOpenDueAtLocked();
+            Db.Commit();
+        }
+    }
+
+    public string FilePath { get; }
+    public LiteDatabase Db { get; }
+    public ILiteCollection<EmergencyChange> Changes { get; }
+    public ILiteCollection<AuditEvent> Audit { get; }
+    public ILiteCollection<BsonDocument> Counters { get; }
+    public ILiteCollection<BsonDocument> Seen { get; }
+    public ILiteCollection<BsonDocument> People { get; }
+    public ILiteCollection<BsonDocument> Inbox { get; }
+    /// <summary>Every write takes it, so read-modify-write never loses an update.</summary>
+    public Lock WriteLock { get; } = new();
+
+    /// <summary>Runs <paramref name="write"/> in one transaction under the write lock; never leaves the thread's transaction open.</summary>
+    public T InTransaction<T>(Func<T> write)
+    {
+        lock (WriteLock)
+        {
+            Db.BeginTrans();
+            try
+            {
+                var result = write();
+                Db.Commit();
+                return result;
+            }
+            catch
+            {
+                // An open transaction would swallow this thread's next write, which would then never commit.
+                Db.Rollback();
+                throw;
+            }
+        }
+    }
+
+    /// <summary>
+    /// A query with its values as parameters. LiteDB's Query.EQ/LT/Between put the values into the expression text, and
+    /// LiteDB parses and compiles every new text (~3 ms) and caches it for good: a query with the current time in it was
+    /// compiled on every call and never freed. With parameters the text is fixed and parsed once; unlike a LINQ lambda,
+    /// nothing is translated per call either.
+    /// </summary>
+    public static BsonExpression Where(string template, params BsonValue[] args) => BsonExpression.Create(template, args);
+
+
+    public const string IsOpen = "$.Status = 'Open'";
+
+    /// <summary>
+    /// LiteDB cuts DateTimeOffset to milliseconds and drops its offset, and reads DateTime back as Local:
+    /// store UTC ticks instead, so times round-trip exactly.
+    /// </summary>
+    internal static BsonMapper CreateMapper()
+    {
+        var mapper = new BsonMapper { EnumAsInteger = false };
+        mapper.RegisterType(d => new BsonValue(d.UtcTicks), b => new DateTimeOffset(b.AsInt64, TimeSpan.Zero));
+        // LiteDB 5.0.21 builds a type's mapper on first use and publishes it before its members are filled in
+        // (litedb-org/LiteDB#2536, #2565): a second thread then throws "Collection was modified", or reads a document
+        // with fields missing and writes it back. Build every mapper now, on this one thread, before anyone shares it.
+        var sample = new EmergencyChange
+        {
+            PullRequests = [new()], JiraIssues = [new()], Announcement = new(), Bypass = new(), Approvals = [new()],
+            ChangeRequests = [new()], Evidence = [new()], Cancellation = new(), Steps = [new()],
+        };
+        mapper.ToObject<EmergencyChange>(mapper.ToDocument(sample));
+        mapper.ToObject<AuditEvent>(mapper.ToDocument(new AuditEvent { Data = new() { ["warm"] = "up" } }));
+        return mapper;
+    }
+
+    const string OpenDueAtMarker = "open-due-at";
+
+    /// <summary>Files written before <see cref="EmergencyChange.OpenDueAt"/> existed: store it on every open change, once.</summary>
+    void StoreOpenDueAtLocked()
+    {
+        if (Counters.FindById(OpenDueAtMarker) is not null) return;
+        foreach (var change in Changes.Find(Where(IsOpen)).ToList()) Changes.Update(change);
+        Counters.Insert(new BsonDocument { ["_id"] = OpenDueAtMarker, ["version"] = 1 });
+    }
+
+
+    public void Dispose()
+    {
+        Db.Dispose();
+        directoryLock?.Dispose();
+    }
+}
