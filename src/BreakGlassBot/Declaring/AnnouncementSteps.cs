@@ -19,15 +19,8 @@ internal sealed partial class AnnounceStep(ISlackApi slack, IOptions<SlackOption
         var message = messages.Announcement(change, time.GetUtcNow());
         try
         {
-            PostedMessage? posted = null;
-            if (SlackPosting.MayHavePosted(step))
-            {
-                // A previous attempt may have reached Slack before the bot crashed or the call timed out.
-                var history = await slack.GetHistoryAsync(channel, change.DeclaredAt.AddMinutes(-1), ct);
-                var found = history.FirstOrDefault(m => SlackPosting.Matches(m.Metadata, message.Metadata!));
-                if (found is not null) posted = new PostedMessage(channel, found.Ts);
-            }
-            posted ??= await slack.PostMessageAsync(channel, message, ct);
+            var (posted, _) = await SlackPosting.PostOnceAsync(slack, new SlackPlace(channel, change.DeclaredAt.AddMinutes(-1)), message,
+                SlackPosting.MayHavePosted(step), ct);
             string? permalink = null;
             try { permalink = await slack.GetPermalinkAsync(posted.Channel, posted.Ts, ct); }
             catch (SlackApiException) { } // a link is a convenience; the thread ts is what matters
@@ -120,7 +113,7 @@ internal sealed class ThreadDetailsStep(ISlackApi slack, ChangeMessages messages
         try
         {
             var a = change.Announcement!;
-            await SlackPosting.PostThreadReplyOnceAsync(slack, a.Channel, a.Ts, messages.Details(change, policy.Describe()), step, ct);
+            await SlackPosting.PostThreadReplyOnceAsync(slack, a, messages.Details(change, policy.Describe()), step, ct);
             return new StepOutcome.Done();
         }
         catch (SlackApiException e) { return SlackPosting.RetryFor(e); }

@@ -213,24 +213,17 @@ public sealed partial class DigestSender(
             var channel = delivery.Kind == DigestRecipientKind.DirectMessage
                 ? await slack.OpenDirectMessageAsync(delivery.Recipient, ct)
                 : delivery.Recipient;
-            // chat.postMessage has no idempotency key: when an earlier post may have gone through, look for it first.
-            if (delivery.Unconfirmed)
-            {
-                var history = await slack.GetHistoryAsync(channel, delivery.FirstAttemptAt!.Value.AddMinutes(-1), ct);
-                if (history.FirstOrDefault(m => SlackPosting.Matches(m.Metadata, tagged.Metadata!)) is { } found)
+            var (result, found) = await SlackPosting.PostOnceAsync(slack, new SlackPlace(channel, delivery.FirstAttemptAt!.Value.AddMinutes(-1)), tagged,
+                delivery.Unconfirmed, ct, async () =>
                 {
-                    Update(week, index, d => Delivered(d, channel, found.Ts));
-                    return (true, null, false);
-                }
-            }
-            if (lastPost is { } last && last + policy.Value.DigestSendInterval - time.GetUtcNow() is { } pause && pause > TimeSpan.Zero)
-                await Task.Delay(pause, time, ct);
-            // Saved before the post: a crash from here on leaves it unconfirmed, and the next run checks Slack first.
-            Update(week, index, d => d.Unconfirmed = true);
-            posted = true;
-            var result = await slack.PostMessageAsync(channel, tagged, ct);
+                    if (lastPost is { } last && last + policy.Value.DigestSendInterval - time.GetUtcNow() is { } pause && pause > TimeSpan.Zero)
+                        await Task.Delay(pause, time, ct);
+                    // Saved before the post: a crash from here on leaves it unconfirmed, and the next run checks Slack first.
+                    Update(week, index, d => d.Unconfirmed = true);
+                    posted = true;
+                });
             Update(week, index, d => Delivered(d, result.Channel, result.Ts));
-            return (true, null, true);
+            return (true, null, !found);
         }
         catch (SlackApiException e)
         {

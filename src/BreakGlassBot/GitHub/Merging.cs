@@ -160,7 +160,7 @@ internal sealed class MergeButtonStep(ISlackApi slack, ChangeMessages messages, 
         try
         {
             var a = change.Announcement!;
-            await SlackPosting.PostThreadReplyOnceAsync(slack, a.Channel, a.Ts, note with { Blocks = blocks }, step, ct);
+            await SlackPosting.PostThreadReplyOnceAsync(slack, a, note with { Blocks = blocks }, step, ct);
             return new StepOutcome.Done();
         }
         catch (SlackApiException e) { return SlackPosting.RetryFor(e); }

@@ -37,12 +37,7 @@ internal sealed class DirectMessageStep(ISlackApi slack, IEnumerable<IDirectMess
         try
         {
             var channel = await slack.OpenDirectMessageAsync(user, ct);
-            if (SlackPosting.MayHavePosted(step))
-            {
-                var history = await slack.GetHistoryAsync(channel, step.NextAttemptAt.AddDays(-1), ct);
-                if (history.Any(m => SlackPosting.Matches(m.Metadata, message.Metadata!))) return Sent(auditType, user, key, channel, now);
-            }
-            await slack.PostMessageAsync(channel, message, ct);
+            await SlackPosting.PostOnceAsync(slack, new SlackPlace(channel, step.NextAttemptAt.AddDays(-1)), message, SlackPosting.MayHavePosted(step), ct);
             return Sent(auditType, user, key, channel, now);
         }
         catch (SlackApiException e) { return SlackPosting.RetryFor(e); }

@@ -23,22 +23,37 @@ public static class SlackPosting
     public static StepOutcome.Retry RetryFor(SlackApiException e) => new($"slack {e.Method}: {e.Error}", e.RetryAfter);
 
     /// <summary>
-    /// chat.postMessage has no idempotency key. On a repeated attempt (the first may have been posted before a
-    /// crash or a timeout) look for our own metadata tag in the thread first, and adopt that message.
+    /// Posts <paramref name="message"/> at most once. chat.postMessage has no idempotency key: when an earlier attempt
+    /// may have reached Slack (a crash, a timeout), look for our own metadata tag where it would be and adopt that message.
+    /// <paramref name="beforePost"/> runs only when a post is about to be made (pacing, recording the attempt).
     /// </summary>
-    public static async Task<PostedMessage> PostThreadReplyOnceAsync(ISlackApi slack, string channel, string threadTs, SlackMessage message,
-        PendingStep step, CancellationToken ct)
+    public static async Task<(PostedMessage Message, bool Found)> PostOnceAsync(ISlackApi slack, SlackPlace place, SlackMessage message,
+        bool mayHavePosted, CancellationToken ct, Func<Task>? beforePost = null)
     {
-        if (MayHavePosted(step) && message.Metadata is { } tag)
+        if (mayHavePosted && message.Metadata is { } tag)
         {
-            var replies = await slack.GetRepliesAsync(channel, threadTs, ct);
-            var existing = replies.FirstOrDefault(m => Matches(m.Metadata, tag));
-            if (existing is not null) return new PostedMessage(channel, existing.Ts);
+            var seen = place.ThreadTs is { } thread
+                ? await slack.GetRepliesAsync(place.Channel, thread, ct)
+                : await slack.GetHistoryAsync(place.Channel, place.LookBackFrom, ct);
+            if (seen.FirstOrDefault(m => Matches(m.Metadata, tag)) is { } found) return (new PostedMessage(place.Channel, found.Ts), true);
         }
-        return await slack.PostMessageAsync(channel, message with { ThreadTs = threadTs }, ct);
+        if (beforePost is not null) await beforePost();
+        var posted = await slack.PostMessageAsync(place.Channel, place.ThreadTs is null ? message : message with { ThreadTs = place.ThreadTs }, ct);
+        return (posted, false);
     }
+
+    /// <summary><see cref="PostOnceAsync"/> of an outbox step's reply in a change's thread.</summary>
+    public static async Task<PostedMessage> PostThreadReplyOnceAsync(ISlackApi slack, Announcement thread, SlackMessage message, PendingStep step,
+        CancellationToken ct) =>
+        (await PostOnceAsync(slack, SlackPlace.Thread(thread.Channel, thread.Ts), message, MayHavePosted(step), ct)).Message;
 
     public static bool Matches(MessageMetadata? found, MessageMetadata wanted) =>
         found is not null && found.EventType == wanted.EventType
         && wanted.Payload.All(kv => found.Payload.TryGetValue(kv.Key, out var v) && v == kv.Value);
+}
+
+/// <summary>Where a message goes: a channel or DM, found again in its history from <paramref name="LookBackFrom"/>; or a reply in a thread.</summary>
+public sealed record SlackPlace(string Channel, DateTimeOffset LookBackFrom, string? ThreadTs = null)
+{
+    public static SlackPlace Thread(string channel, string threadTs) => new(channel, default, threadTs);
 }

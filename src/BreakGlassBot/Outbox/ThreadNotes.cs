@@ -37,7 +37,7 @@ internal sealed class ThreadNoteStep(ISlackApi slack, IEnumerable<IThreadNoteSou
         try
         {
             var a = change.Announcement!;
-            await SlackPosting.PostThreadReplyOnceAsync(slack, a.Channel, a.Ts, ThreadNotes.Message(change, key, text), step, ct);
+            await SlackPosting.PostThreadReplyOnceAsync(slack, a, ThreadNotes.Message(change, key, text), step, ct);
             return new StepOutcome.Done();
         }
         catch (SlackApiException e) { return SlackPosting.RetryFor(e); }
