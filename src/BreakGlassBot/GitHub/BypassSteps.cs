@@ -68,17 +68,12 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
             }
             else
             {
+                // Only an active membership is one the user had; a pending invitation gives no bypass yet. Another change's grant
+                // counts until it is revoked, also when that change was cancelled or its window is over: its revocation may be due
+                // in this very sweep, and it hands the removal over to this change once this one is granted.
                 var before = await github.GetTeamMembershipAsync(org, slug, login, ct);
-                // Only an active membership is one the user had; a pending invitation gives no bypass yet.
-                wasMember = before == TeamMembership.Active;
-                if (wasMember && BypassGate.UnrevokedGrant(store, change.Id, o.BypassTeam!, login, time.GetUtcNow()) is { } other)
-                {
-                    // Active because another change's bypass added them: they were a member before only if they were before that grant.
-                    // That grant counts until it is revoked, also when its change was cancelled or its window is over: its revocation
-                    // may be due in this very sweep, and it hands the removal over to this change once this one is granted.
-                    wasMember = other.Bypass!.WasAlreadyMember;
-                    sharedWith = other.Id;
-                }
+                var other = before == TeamMembership.Active ? BypassGate.UnrevokedGrant(store, change.Id, o.BypassTeam!, login, time.GetUtcNow()) : null;
+                (wasMember, sharedWith) = BypassDecisions.Overlap(before, other?.Id, other?.Bypass);
                 store.Update(change.Id, c =>
                 {
                     c.Bypass = new Bypass { Mode = nameof(BypassMode.Team), Team = o.BypassTeam, Login = login, WasAlreadyMember = wasMember, SharedWith = sharedWith };
@@ -90,13 +85,7 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
             var now = time.GetUtcNow();
             var expires = now + policy.Value.BypassDuration;
             var stateText = state.ToString().ToLowerInvariant();
-            var what = wasMember
-                ? $"nothing added: GitHub user {login} was already a member of {o.BypassTeam} and stays one"
-                : state == TeamMembership.Pending
-                    ? $"GitHub user {login} invited to team {o.BypassTeam} (role member, membership pending: {login} must accept the invitation before the bypass applies) until {expires:O}"
-                    : $"GitHub user {login} added to team {o.BypassTeam} (role member, membership {stateText}) until {expires:O}";
-            if (sharedWith is { } shared)
-                what += $"; BG-{shared}'s bypass had already added them, and whichever of the two windows ends last removes them";
+            var what = BypassDecisions.Granted(login, o.BypassTeam!, wasMember, state, sharedWith, expires);
             var bypass = new Bypass { Mode = nameof(BypassMode.Team), Team = o.BypassTeam, Login = login, WasAlreadyMember = wasMember,
                 MembershipState = stateText, SharedWith = sharedWith, GrantedAt = now, ExpiresAt = expires };
             // Recorded before the gate opens, so a revocation of another change for the same person sees this window.
@@ -216,8 +205,11 @@ internal sealed class BypassRevokeStep(IGitHubGateway github, ChangeStore store,
         {
             var now = time.GetUtcNow();
             // Read again under the gate: another change's revocation that held it may have handed its removal over to this one.
-            if ((store.Get(change.Id)?.Bypass ?? b).WasAlreadyMember) return Ended(false, step, null);
-            if (BypassGate.OpenGrant(store, change.Id, team, login, now) is { } other)
+            var wasAlreadyMember = (store.Get(change.Id)?.Bypass ?? b).WasAlreadyMember;
+            var other = wasAlreadyMember ? null : BypassGate.OpenGrant(store, change.Id, team, login, now);
+            var decision = BypassDecisions.Revoke(wasAlreadyMember, otherWindowOpen: other is not null);
+            if (decision == BypassDecisions.Revocation.KeepMember) return Ended(false, step, null);
+            if (decision == BypassDecisions.Revocation.HandOver && other is not null)
             {
                 // Another change's window for the same person is still open: removing them now would end that bypass too.
                 // That change's revocation removes them instead (they were not a member before the first grant).
@@ -282,25 +274,7 @@ internal sealed class BypassRevokeStep(IGitHubGateway github, ChangeStore store,
             c.Bypass.RevokedAt ??= now;
             var at = c.Bypass.RevokedAt.Value;
             OutboxQueue.Enqueue(c, StepKinds.ThreadNote, at, GitHubNotes.BypassEnded);
-            var revoked = c.Bypass.Mode == nameof(BypassMode.Team)
-                ? c.Bypass.WasAlreadyMember
-                    ? $"nothing removed: {c.Bypass.Login} was a member of {c.Bypass.Team} before the grant and stays one"
-                    : handedTo is not null
-                        ? $"nothing removed yet: {c.Bypass.Login} stays in {c.Bypass.Team} while the bypass of {handedTo.ChangeId} is open "
-                            + $"(until {handedTo.Bypass!.ExpiresAt:O}); its revocation removes them"
-                        : recovered
-                            ? $"GitHub user {c.Bypass.Login} no longer in team {c.Bypass.Team}: GitHub had accepted the bot's removal at {at:O}, "
-                                + "before the bot stopped; recorded after the restart"
-                        : !c.Bypass.Granted
-                            ? removed
-                                ? $"GitHub user {c.Bypass.Login} removed from team {c.Bypass.Team}: the change was cancelled while the grant was under way, "
-                                    + "and the grant's request, whose answer was lost, may have added them"
-                                : $"nothing to remove: {c.Bypass.Login} was not in {c.Bypass.Team} (the change was cancelled while the grant was under way)"
-                        : $"GitHub user {c.Bypass.Login} removed from team {c.Bypass.Team}" + (removed ? "" : retried
-                            // A 404 on a retry is most likely the earlier DELETE, whose answer was lost: say so rather than imply someone else did it.
-                            ? " (already gone when the bot retried: most likely by its own earlier attempt, whose answer was lost)"
-                            : " (was no longer a member)")
-                : "the bot no longer merges for this change";
+            var revoked = BypassDecisions.Revoked(c.Bypass, removed, retried, handedTo, recovered);
             var data = new Dictionary<string, string>
             {
                 ["mode"] = c.Bypass.Mode, ["revoked"] = revoked, ["team"] = c.Bypass.Team ?? "", ["login"] = c.Bypass.Login ?? "",
@@ -309,7 +283,7 @@ internal sealed class BypassRevokeStep(IGitHubGateway github, ChangeStore store,
                 ["granted_at"] = c.Bypass.Granted ? c.Bypass.GrantedAt.ToString("O") : "",
                 ["expires_at"] = c.Bypass.Granted ? c.Bypass.ExpiresAt.ToString("O") : "",
                 ["revoked_at"] = at.ToString("O", CultureInfo.InvariantCulture),
-                ["reason"] = c.Status == ChangeStatus.Cancelled && (!c.Bypass.Granted || at < c.Bypass.ExpiresAt) ? "change cancelled" : "window ended",
+                ["reason"] = BypassDecisions.EndReason(c.Status, c.Bypass, at),
             };
             if (handedTo is not null) data["handed_to"] = handedTo.ChangeId.ToString();
             return [new AuditEvent { ChangeNumber = c.Id, At = at, Actor = "bot", Type = GitHubAuditTypes.BypassRevoked, Data = data }];
