@@ -9,16 +9,16 @@ namespace BreakGlassBot.GitHub;
 public static class GitHubStepKinds
 {
     /// <summary>Per linked PR: fetch it, add the label, comment once. Target: "owner/repo#n".</summary>
-    public const string PullRequest = "github-pr";
-    public const string BypassGrant = "github-bypass-grant";
+    public const string PullRequest = StepKinds.GitHubPullRequest;
+    public const string BypassGrant = StepKinds.GitHubBypassGrant;
     /// <summary>Created with NextAttemptAt = the bypass's end: the durable outbox is the scheduler, so it fires after a restart too.</summary>
-    public const string BypassRevoke = "github-bypass-revoke";
+    public const string BypassRevoke = StepKinds.GitHubBypassRevoke;
     /// <summary>MergeByBot: the thread message with the "Merge now" button for one PR at one head SHA. Target: "owner/repo#n@sha".</summary>
-    public const string MergeButton = "github-merge-button";
+    public const string MergeButton = StepKinds.GitHubMergeButton;
     /// <summary>MergeByBot: merge one PR pinned to a head SHA. Target: "owner/repo#n@sha".</summary>
-    public const string Merge = "github-merge";
+    public const string Merge = StepKinds.GitHubMerge;
     /// <summary>Mirror a Slack approval as a PR comment. Target: "owner/repo#n|approval index".</summary>
-    public const string ApprovalComment = "github-approval-comment";
+    public const string ApprovalComment = StepKinds.GitHubApprovalComment;
 }
 
 public static class GitHubAuditTypes

@@ -12,11 +12,11 @@ namespace BreakGlassBot.Jira;
 public static class JiraStepKinds
 {
     /// <summary>Target: the key as linked. Fetch, label, comment.</summary>
-    public const string Link = "jira-link";
+    public const string Link = StepKinds.JiraLink;
     /// <summary>Target: Jira:ProjectKey. Create an issue when none was linked.</summary>
-    public const string Create = "jira-create";
+    public const string Create = StepKinds.JiraCreate;
     /// <summary>Target: "KEY|approvalIndex". Comment the approval, perform Jira:ReviewTransition.</summary>
-    public const string Approval = "jira-approval";
+    public const string Approval = StepKinds.JiraApproval;
 }
 
 public static class JiraAuditTypes

@@ -6,6 +6,10 @@ using Microsoft.Extensions.Options;
 
 namespace BreakGlassBot.Outbox;
 
+/// <summary>
+/// Every kind of outbox step, in one catalog: a kind is stored with each pending step, so a value must never change or be
+/// reused. Each has exactly one <see cref="IStepHandler"/> (checked by a test); features name theirs through aliases.
+/// </summary>
 public static class StepKinds
 {
     public const string Announce = "announce";
@@ -14,6 +18,23 @@ public static class StepKinds
     public const string ThreadNote = "thread-note";
     public const string Track = "track";
     public const string DirectMessage = "direct-message";
+    public const string Reevaluate = "reevaluate";
+    public const string JiraLink = "jira-link";
+    public const string JiraCreate = "jira-create";
+    public const string JiraApproval = "jira-approval";
+    public const string GitHubPullRequest = "github-pr";
+    public const string GitHubBypassGrant = "github-bypass-grant";
+    public const string GitHubBypassRevoke = "github-bypass-revoke";
+    public const string GitHubMergeButton = "github-merge-button";
+    public const string GitHubMerge = "github-merge";
+    public const string GitHubApprovalComment = "github-approval-comment";
+
+    public static readonly IReadOnlyList<string> All =
+    [
+        Announce, ThreadDetails, RefreshAnnouncement, ThreadNote, Track, DirectMessage, Reevaluate,
+        JiraLink, JiraCreate, JiraApproval,
+        GitHubPullRequest, GitHubBypassGrant, GitHubBypassRevoke, GitHubMergeButton, GitHubMerge, GitHubApprovalComment,
+    ];
 }
 
 /// <summary>What one attempt at a step came to.</summary>

@@ -201,7 +201,7 @@ internal sealed class ApprovalNotes(Reviewers reviewers) : IThreadNoteSource
 /// </summary>
 internal sealed class ReevaluateStep(IReevaluation tracker) : IStepHandler
 {
-    public const string StepKind = "reevaluate";
+    public const string StepKind = StepKinds.Reevaluate;
     public string Kind => StepKind;
 
     public Task<StepOutcome> RunAsync(EmergencyChange change, PendingStep step, CancellationToken ct)
