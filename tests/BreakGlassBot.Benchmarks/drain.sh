@@ -10,12 +10,10 @@ set -u
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BENCH_BIN="$REPO/tests/BreakGlassBot.Benchmarks/bin/Release/net10.0/BreakGlassBot.Benchmarks"
 BOT_BIN="$REPO/src/BreakGlassBot/bin/Release/net10.0/BreakGlassBot"
-BENCH_DIR="${BENCH_DIR:-$REPO/../shared/bench}"
+BENCH_DIR="${BENCH_DIR:-$REPO/tests/BreakGlassBot.Benchmarks/harness}"   # slack-load.py: signed requests, wrk
 OUT="$(mktemp -d /tmp/breakglass-drain.XXXXXX)"
-cp -r "$BENCH_DIR" "$OUT/bench"; chmod -R u+w "$OUT/bench"
-mv "$OUT/bench/signed-request" "$OUT/bench/signed-request.orig"
-cp "$REPO/tests/BreakGlassBot.Benchmarks/signed-request-wrapper.py" "$OUT/bench/signed-request"; chmod +x "$OUT/bench/signed-request"
 export SLACK_SIGNING_SECRET="drain-only-$(date +%s)-$$"
+export BENCH_RESPONSE_URL=http://127.0.0.1:3192/response/1
 "$BENCH_BIN" fake-slack http://127.0.0.1:3192 > "$OUT/fake-slack.txt" 2>&1 & FAKE=$!
 mkdir -p "$OUT/data"
 Slack__SigningSecret="$SLACK_SIGNING_SECRET" Slack__BotToken=xoxb-drain-only Slack__ApiBaseUrl=http://127.0.0.1:3192/api/ \
@@ -23,7 +21,7 @@ Slack__SigningSecret="$SLACK_SIGNING_SECRET" Slack__BotToken=xoxb-drain-only Sla
   Logging__LogLevel__Default=Warning "$BOT_BIN" > "$OUT/bot.txt" 2>&1 & BOT=$!
 until curl -fsS -o /dev/null http://127.0.0.1:3183/healthz 2>/dev/null; do sleep 0.05; done
 BENCH_TEXT="Roll back payments deploy after error spike https://github.com/acme/payments/pull/4242" SERVER_PID=$BOT \
-  "$OUT/bench/ack-bench.sh" http://127.0.0.1:3183/slack/commands "${SECS:-6}" 32 > "$OUT/bench.txt" 2>&1
+  "$BENCH_DIR/slack-load.py" load http://127.0.0.1:3183/slack/commands "${SECS:-6}" 32 > "$OUT/bench.txt" 2>&1
 echo "burst: $(grep -E '^(requests/s|latency|server):' "$OUT/bench.txt" | tr -s ' ' | paste -sd ' ' | cut -c1-220)"
 echo "t+0s $(curl -s http://127.0.0.1:3192/stats)"
 # Done when the fake Slack saw no call for 15 s: the outbox can pause for seconds (a 3 s window once stopped the check

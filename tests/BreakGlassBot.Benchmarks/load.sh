@@ -4,12 +4,16 @@
 #   bash tests/BreakGlassBot.Benchmarks/load.sh            full run (about 8 minutes on 2 cores)
 #   QUICK=1 bash tests/BreakGlassBot.Benchmarks/load.sh    one short round, no BenchmarkDotNet (about 3 minutes)
 #
-# 1. Builds the bot (Release), the benchmarks exe and the harness's floor; installs the Bolt peer's packages.
+# The harness is harness/ beside this script: slack-load.py (Slack-v0-signed requests, wrk with a Lua script),
+# bolt-peer/ (the Bolt for JavaScript app) and aspnet-floor/ (the bare ASP.NET Core app). See README.md.
+#
+# 1. Builds the bot (Release), the benchmarks exe and the harness's floor; installs the Bolt peer's packages
+#    (npm ci, first use only) and wrk (apt-get, as root, when missing).
 # 2. BenchmarkDotNet micro-benchmarks (in-process, short iterations; MICRO=0 skips) and store-check: the
 #    store's queries over 100,000 changes (10,000 open), each must stay under 200 ms.
-# 3. Load (loopback only, wrk -t1 -c$CONNS through the harness's ack-bench.sh), ROUNDS rounds, order
+# 3. Load (loopback only, wrk -t1 -c$CONNS through harness/slack-load.py), ROUNDS rounds, order
 #    flipped every round, a fresh server for every measurement:
-#      bolt        the Bolt peer, /breakglass (the harness's own request, our declaration text)
+#      bolt        the Bolt peer, /breakglass (the same signed slash command, our declaration text)
 #      floor       the bare ASP.NET Core endpoint, same request
 #      declare     the bot: /breakglass <summary> <PR URL>: a durable declaration (group-committed to LiteDB,
 #                  then the outbox posts the announcement to the fake Slack API: real background work)
@@ -21,7 +25,7 @@
 # Output: a temp folder (printed), with summary.md (the table README shows), runs.jsonl and logs.
 #
 # Environment: QUICK=1, ROUNDS (2; QUICK 1), SECONDS_PER_RUN (15; QUICK 8), WARMUP (5; QUICK 3), CONNS (32),
-#   MICRO (1; QUICK 0), BENCH_DIR (../shared/bench beside the repository), OUT (a new temp folder).
+#   MICRO (1; QUICK 0), BENCH_DIR (harness/ beside this script), OUT (a new temp folder).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HERE="$REPO/tests/BreakGlassBot.Benchmarks"
@@ -29,21 +33,19 @@ QUICK="${QUICK:-0}"
 if [ "$QUICK" = 1 ]; then d_rounds=1; d_secs=8; d_warm=3; d_micro=0; else d_rounds=2; d_secs=15; d_warm=5; d_micro=1; fi
 ROUNDS="${ROUNDS:-$d_rounds}"; SECS="${SECONDS_PER_RUN:-$d_secs}"; WARMUP="${WARMUP:-$d_warm}"
 MICRO="${MICRO:-$d_micro}"; CONNS="${CONNS:-32}"
-BENCH_DIR="${BENCH_DIR:-$REPO/../shared/bench}"
-[ -x "$BENCH_DIR/ack-bench.sh" ] || { echo "load.sh: no harness at $BENCH_DIR (set BENCH_DIR)" >&2; exit 2; }
+BENCH_DIR="${BENCH_DIR:-$HERE/harness}"
+[ -x "$BENCH_DIR/slack-load.py" ] || { echo "load.sh: no harness at $BENCH_DIR (set BENCH_DIR)" >&2; exit 2; }
 OUT="${OUT:-$(mktemp -d /tmp/breakglass-load.XXXXXX)}"
 mkdir -p "$OUT/logs"
 BOT_PORT=3180; SLACK_PORT=3190; BOLT_PORT=3101; FLOOR_PORT=3102
 export SLACK_SIGNING_SECRET="load-only-secret-$(date +%s)-$$"
+export BENCH_RESPONSE_URL="http://127.0.0.1:$SLACK_PORT/response/1"   # the slash commands' response_url: the fake Slack
 TEXT="Roll back payments deploy after error spike https://github.com/acme/payments/pull/4242"
 PAYLOAD='{"type":"block_actions","user":{"id":"U2147483697","username":"oncall","team_id":"T0001"},"api_app_id":"A123456","trigger_id":"1.2.3","response_url":"http://127.0.0.1:'$SLACK_PORT'/response/1","container":{"type":"message","message_ts":"1700000000.000001","channel_id":"C0BENCH","is_ephemeral":false},"channel":{"id":"C0BENCH","name":"changes"},"message":{"ts":"1700000000.000001","text":"BG-1"},"actions":[{"action_id":"breakglass_details","block_id":"breakglass_review","value":"BG-1","type":"button","action_ts":"1700000001.000001"}]}'
 log() { echo "[load $(date -u +%H:%M:%S)] $*"; }
 
-# --- the harness, copied (it writes beside itself); its signer wrapped to take our text / interaction ---
-cp -r "$BENCH_DIR" "$OUT/bench"; chmod -R u+w "$OUT/bench"; rm -rf "$OUT/bench/results"
-mv "$OUT/bench/signed-request" "$OUT/bench/signed-request.orig"
-cp "$HERE/signed-request-wrapper.py" "$OUT/bench/signed-request"; chmod +x "$OUT/bench/signed-request"
-BENCH="$OUT/bench"
+# --- the harness: slack-load.py signs the slash command (BENCH_TEXT) or the interaction (BENCH_PAYLOAD) ---
+BENCH="$BENCH_DIR"
 
 # --- builds ---------------------------------------------------------------------------------------------
 log "building (Release) into $OUT/logs/build.txt"
@@ -135,10 +137,10 @@ run_one() {  # $1 kind, $2 round
   esac
   start_server "$impl" "$OUT/logs/$kind-r$r.server.txt"
   if [ "$impl" = bot ] && [ "$kind" != declare ]; then   # BG-1 for the click, one open change for status
-    env BENCH_TEXT="$TEXT" "$BENCH/signed-request" --format curl --url "http://127.0.0.1:$BOT_PORT/slack/commands" | bash > /dev/null
+    env BENCH_TEXT="$TEXT" "$BENCH/slack-load.py" send "http://127.0.0.1:$BOT_PORT/slack/commands" > /dev/null
   fi
   env "${envs[@]}" "${records[@]}" LABEL="$kind round=$r" SERVER_PID="$SERVER_PID" WARMUP="$WARMUP" RESULT_JSON="$OUT/runs.jsonl" \
-    "$BENCH/ack-bench.sh" "$url" "$SECS" "$CONNS" > "$OUT/logs/$kind-r$r.bench.txt" 2>&1 || rc=$?
+    "$BENCH/slack-load.py" load "$url" "$SECS" "$CONNS" > "$OUT/logs/$kind-r$r.bench.txt" 2>&1 || rc=$?
   stop_server
   if [ "$kind" = declare ]; then   # durability: every 2xx (warm-up and measured) is in the LiteDB file
     local stored answered
@@ -155,7 +157,7 @@ run_one() {  # $1 kind, $2 round
 
 log "rejections (bad signature, stale timestamp) on the bot"
 start_server bot "$OUT/logs/bot-reject.server.txt"
-env BENCH_TEXT="help" "$BENCH/ack-bench.sh" --reject "http://127.0.0.1:$BOT_PORT/slack/commands" | tee "$OUT/reject.txt" || FAILED=1
+env BENCH_TEXT="help" "$BENCH/slack-load.py" reject "http://127.0.0.1:$BOT_PORT/slack/commands" | tee "$OUT/reject.txt" || FAILED=1
 stop_server; rm -rf "$DATA"
 
 FAILED="${FAILED:-0}"

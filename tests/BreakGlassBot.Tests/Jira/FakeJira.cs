@@ -10,8 +10,8 @@ namespace BreakGlassBot.Tests.Jira;
 
 /// <summary>
 /// Jira's REST API on loopback, Cloud (/rest/api/3, basic auth, ADF bodies) and Data Center (/rest/api/2, Bearer PAT,
-/// string bodies) at once, answering with the fixture bodies in ../shared/fixtures/jira. It keeps issues, comments,
-/// labels, transitions and created issues, so the bot's repeated steps meet the state their first attempt left.
+/// string bodies) at once, answering with the fixture bodies in tests/BreakGlassBot.Tests/Fixtures/jira. It keeps issues,
+/// comments, labels, transitions and created issues, so the bot's repeated steps meet the state their first attempt left.
 /// </summary>
 public sealed partial class FakeJira : FakeServer
 {

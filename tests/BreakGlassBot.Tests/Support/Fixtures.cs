@@ -2,11 +2,11 @@ using System.Text.Json.Nodes;
 
 namespace BreakGlassBot.Tests.Support;
 
-/// <summary>The real payloads in ../shared/fixtures (beside the repository).</summary>
+/// <summary>The real payloads the tests read, in tests/BreakGlassBot.Tests/Fixtures (each folder's SOURCES.md says where they come from).</summary>
 public static class Fixtures
 {
     public static readonly string RepositoryRoot = FindRepositoryRoot();
-    public static readonly string Root = Path.GetFullPath(Path.Combine(RepositoryRoot, "..", "shared", "fixtures"));
+    public static readonly string Root = Path.Combine(RepositoryRoot, "tests", "BreakGlassBot.Tests", "Fixtures");
 
     public static string Path_(string relative) => Path.Combine(Root, relative);
     public static string Text(string relative) => File.ReadAllText(Path_(relative));
