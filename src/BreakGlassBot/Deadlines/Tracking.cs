@@ -61,61 +61,61 @@ public sealed partial class TrackChangeJob(
         var (checks, records, complete) = await CheckEvidenceAsync(change, now, ct);
         var eligible = complete ? [] : await reviewers.ForChangeAsync(change, ct);
 
-        DateTimeOffset? next = null;
         var checkedLinks = Links(change);
-        var relinked = false;
-        var updated = store.Update(changeId, c =>
-        {
-            if (c.Status != ChangeStatus.Open) return [];
-            // A PR or Jira issue linked while the sources were asked (/breakglass link) was not checked: what was checked cannot
-            // complete the change nor say what is missing. Write nothing and look again at once, with the links as they are now.
-            if (Links(c) != checkedLinks)
-            {
-                relinked = true;
-                return [];
-            }
-            // The announcement shows what is still missing: refresh it when that changed.
-            if (Summary(c.Evidence) != Summary(checks)) OutboxQueue.Enqueue(c, StepKinds.RefreshAnnouncement, now);
-            Merge(c, checks);
-            foreach (var record in records) record(c);
-            var events = new List<AuditEvent>();
-            if (complete)
-            {
-                c.Status = ChangeStatus.Reviewed;
-                c.ReviewedAt = now;
-                c.NextCheckAt = null;
-                OutboxQueue.Enqueue(c, StepKinds.RefreshAnnouncement, now);
-                OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, DeadlineMessages.ReviewedNote);
-                events.Add(Audit(c, now, AuditTypes.Reviewed, new()
-                {
-                    ["on_time"] = (now <= c.DueAt).ToString().ToLowerInvariant(),
-                    ["due_at"] = c.DueAt.ToString("O"),
-                    ["evidence"] = string.Join("; ", c.Evidence.Select(e => $"{e.Kind} {e.Target}".Trim())),
-                }));
-                return events;
-            }
-            events.AddRange(Overdue(c, now));
-            events.AddRange(Escalate(c, now));
-            Remind(c, eligible, now);
-            next = NextCheck(c, eligible, now);
-            // One chain of planned checks per change. The planned check carries it on; an extra look starts a new
-            // chain only when none is pending or it needs an earlier check. A superseded check ends its chain.
-            var current = c.NextCheckAt;
-            var isChain = plannedFor is { } p && current is { } cur && cur.UtcTicks == p.UtcTicks;
-            var chainPending = current is { } pending && pending > now;
-            if (isChain || !chainPending || next < current) c.NextCheckAt = next;
-            else next = null;
-            return events;
-        });
-        if (updated is null) return;
-        if (relinked)
+        var (updated, look) = store.Update(changeId, c => Decide(c, checkedLinks, checks, records, complete, eligible, plannedFor, now));
+        if (updated is null || look is null) return;
+        if (look.Relinked)
         {
             tracker.Reevaluate(changeId);
             return;
         }
         outbox.Nudge();
-        if (next is { } at) tracker.ScheduleAt(changeId, at);
-        LogChecked(log, updated.ChangeId.ToString(), updated.Status, next);
+        if (look.Next is { } at) tracker.ScheduleAt(changeId, at);
+        LogChecked(log, updated.ChangeId.ToString(), updated.Status, look.Next);
+    }
+
+    /// <summary>What one look decided: look again at once (links changed meanwhile), or the next planned check, if this look plans one.</summary>
+    sealed record Look(bool Relinked, DateTimeOffset? Next);
+
+    /// <summary>The look's one store write: runs again on the change as stored if the write is retried, so it decides from <paramref name="c"/>.</summary>
+    Decision<Look> Decide(EmergencyChange c, string checkedLinks, List<EvidenceCheck> checks, List<Action<EmergencyChange>> records, bool complete,
+        IReadOnlyList<string> eligible, DateTimeOffset? plannedFor, DateTimeOffset now)
+    {
+        if (c.Status != ChangeStatus.Open) return Decision<Look>.Only(new Look(false, null));
+        // A PR or Jira issue linked while the sources were asked (/breakglass link) was not checked: what was checked cannot
+        // complete the change nor say what is missing. Write nothing and look again at once, with the links as they are now.
+        if (Links(c) != checkedLinks) return Decision<Look>.Only(new Look(true, null));
+        // The announcement shows what is still missing: refresh it when that changed.
+        if (Summary(c.Evidence) != Summary(checks)) OutboxQueue.Enqueue(c, StepKinds.RefreshAnnouncement, now);
+        Merge(c, checks);
+        foreach (var record in records) record(c);
+        if (complete) return new([MarkReviewed(c, now)], new Look(false, null));
+        List<AuditEvent> events = [.. Overdue(c, now), .. Escalate(c, now)];
+        Remind(c, eligible, now);
+        DateTimeOffset? next = NextCheck(c, eligible, now);
+        // One chain of planned checks per change. The planned check carries it on; an extra look starts a new
+        // chain only when none is pending or it needs an earlier check. A superseded check ends its chain.
+        var current = c.NextCheckAt;
+        var isChain = plannedFor is { } p && current is { } cur && cur.UtcTicks == p.UtcTicks;
+        var chainPending = current is { } pending && pending > now;
+        if (isChain || !chainPending || next < current) c.NextCheckAt = next;
+        else next = null;
+        return new(events, new Look(false, next));
+    }
+
+    static AuditEvent MarkReviewed(EmergencyChange c, DateTimeOffset now)
+    {
+        c.Status = ChangeStatus.Reviewed;
+        c.ReviewedAt = now;
+        c.NextCheckAt = null;
+        OutboxQueue.Enqueue(c, StepKinds.RefreshAnnouncement, now);
+        OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, DeadlineMessages.ReviewedNote);
+        return Audit(c, now, AuditTypes.Reviewed, new()
+        {
+            ["on_time"] = (now <= c.DueAt).ToString().ToLowerInvariant(),
+            ["due_at"] = c.DueAt.ToString("O"),
+            ["evidence"] = string.Join("; ", c.Evidence.Select(e => $"{e.Kind} {e.Target}".Trim())),
+        });
     }
 
     /// <summary>

@@ -33,29 +33,26 @@ internal sealed partial class LinkGitHubCommand(ChangeStore store, OutboxQueue o
 
         var now = time.GetUtcNow();
         store.LinkAccount(command.UserId, People.GitHub, login);
-        var retried = new List<string>();
-        foreach (var open in store.OpenChangesOf(command.UserId))
-        {
-            store.Update(open.Id, c =>
-            {
-                // A Team grant that gave up because no login was known: try again now.
-                var notGranted = c.Bypass is null || c.Bypass.GrantedAt == default;
-                if (options.Value.BypassMode == BypassMode.Team && notGranted
-                    && c.Steps.Any(s => s.Kind == GitHubStepKinds.BypassGrant && s.State == StepState.Abandoned)
-                    && !c.Steps.Any(s => s.Kind == GitHubStepKinds.BypassGrant && s.State == StepState.Pending))
-                {
-                    OutboxQueue.Enqueue(c, GitHubStepKinds.BypassGrant, now);
-                    retried.Add(c.ChangeId.ToString());
-                    return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = command.UserId, Type = GitHubAuditTypes.AccountLinked,
-                        Data = new() { ["login"] = login, ["then"] = "bypass grant retried" } }];
-                }
-                return [];
-            });
-        }
+        var retried = store.OpenChangesOf(command.UserId)
+            .Where(open => store.Update(open.Id, c => RetryGrant(c, command.UserId, login, now)).Result)
+            .Select(open => open.ChangeId.ToString()).ToList();
         if (retried.Count > 0) outbox.Nudge();
         var text = $":link: Your GitHub login is now `{login}`."
             + (retried.Count > 0 ? $" Granting the bypass for {string.Join(", ", retried)} now; the thread says when it is done." : "");
         return Task.FromResult(new CommandReply(text));
+    }
+
+    /// <summary>A Team grant that gave up because no login was known: try again now. True when it was queued again.</summary>
+    Decision<bool> RetryGrant(EmergencyChange c, string user, string login, DateTimeOffset now)
+    {
+        var notGranted = c.Bypass is null || c.Bypass.GrantedAt == default;
+        if (options.Value.BypassMode != BypassMode.Team || !notGranted
+            || !c.Steps.Any(s => s.Kind == GitHubStepKinds.BypassGrant && s.State == StepState.Abandoned)
+            || c.Steps.Any(s => s.Kind == GitHubStepKinds.BypassGrant && s.State == StepState.Pending))
+            return Decision<bool>.Only(false);
+        OutboxQueue.Enqueue(c, GitHubStepKinds.BypassGrant, now);
+        return new([new AuditEvent { ChangeNumber = c.Id, At = now, Actor = user, Type = GitHubAuditTypes.AccountLinked,
+            Data = new() { ["login"] = login, ["then"] = "bypass grant retried" } }], true);
     }
 
     // GitHub logins: alphanumerics and single hyphens, not at either end, at most 39 characters.
