@@ -19,13 +19,10 @@ public static class DeadlinesRegistration
         var storage = builder.Configuration.GetSection(StorageOptions.Section).Get<StorageOptions>() ?? new();
         // Hangfire's static log provider outlives a host; reset it so a second host in one process logs to its own factory.
         Hangfire.Logging.LogProvider.SetCurrentLogProvider(null);
-        // This host's storage, registered before AddHangfire: Hangfire's own registration would resolve the
-        // process-wide JobStorage.Current, which another host in the same process (tests) may have replaced.
-        // The ChangeStore first: it takes the data directory's lock, which the embedded job store's in-process locks rely on.
+        // Registered before AddHangfire, which would take the process-wide JobStorage.Current another host may have replaced.
+        // The ChangeStore first: its data directory lock is what the embedded job store's in-process locks rely on.
         s.AddSingleton<JobStorage>(sp => { sp.GetRequiredService<ChangeStore>(); return CreateStorage(storage); });
-        // Likewise this host's job activator: Hangfire's registration snapshots the process-wide JobActivator.Current,
-        // which a second host starting at the same moment replaces; its jobs then resolve from the other host's
-        // container (ObjectDisposedException once that host is gone: measured, 1 test run in 4 under load).
+        // Likewise the activator: the process-wide JobActivator.Current may be another host's container.
         s.AddSingleton<JobActivator>(sp => new Hangfire.AspNetCore.AspNetCoreJobActivator(sp.GetRequiredService<IServiceScopeFactory>()));
         s.AddHangfire((sp, config) => config
             .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
@@ -103,9 +100,8 @@ internal sealed class TrackingReconciliation(IRecurringJobManager recurring, Tra
     public Task StartAsync(CancellationToken cancellationToken)
     {
         queue.AddOrUpdate<TrackingSweepJob>(recurring, TrackingSweepJob.RecurringId, j => j.Run(), Cron.Minutely());
-        // A job store that does not carry this data's mark was lost or replaced (or never saw this data): plan every
-        // open change's next check again. Counting scheduled jobs cannot tell: on a shared store they may all be another
-        // instance's. (A duplicate of a planned check is harmless: the first run moves the plan on, the copy ends.)
+        // A job store without this data's mark was lost or replaced: plan every open change's next check again
+        // (a duplicate check is harmless). Counting jobs cannot tell: on a shared store they may be another instance's.
         if (!JobStoreMark.Present(jobs, store, queue))
         {
             var open = store.OpenChanges();
@@ -171,9 +167,8 @@ internal sealed class ApiKeyDashboardAuthorization(IReadOnlyList<string> keys) :
         }
         if (presented is not null && ApiKeys.Matches(keys, presented))
         {
-            // IgnoreAntiforgeryToken is one switch for every request (Hangfire has no per-request hook), and a browser
-            // resends Basic credentials on a cross-site form post: with Basic, a state-changing request must come from
-            // the dashboard's own origin. A Bearer key is never sent by a browser on its own, so it needs no such check.
+            // Antiforgery is off for every request, and browsers resend Basic credentials cross-site: a state-changing
+            // Basic request must be same-origin. A browser never sends a Bearer key on its own.
             if (header.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase) && !HttpMethods.IsGet(http.Request.Method)
                 && !HttpMethods.IsHead(http.Request.Method) && !SameOrigin(http.Request))
                 return false;
@@ -183,10 +178,7 @@ internal sealed class ApiKeyDashboardAuthorization(IReadOnlyList<string> keys) :
         return false;
     }
 
-    /// <summary>
-    /// Browsers send Sec-Fetch-Site and/or Origin on every cross-site POST; a request with neither is not a browser's
-    /// (curl, a script), which cannot be made to send the user's Basic credentials by another site.
-    /// </summary>
+    /// <summary>Browsers send Sec-Fetch-Site or Origin on every cross-site POST; a request with neither is not a browser's.</summary>
     static bool SameOrigin(HttpRequest request)
     {
         var site = request.Headers["Sec-Fetch-Site"].ToString();
@@ -198,10 +190,7 @@ internal sealed class ApiKeyDashboardAuthorization(IReadOnlyList<string> keys) :
     }
 }
 
-/// <summary>
-/// Hangfire's log provider is process-wide (static). This one survives its host being disposed (several hosts
-/// in one process: tests, a restart in place): a disposed factory logs nothing instead of throwing.
-/// </summary>
+/// <summary>Hangfire's log provider is process-wide: once its host is disposed, this one logs nothing instead of throwing.</summary>
 internal sealed class HostLogProvider(Hangfire.Logging.ILogProvider inner) : Hangfire.Logging.ILogProvider
 {
     public Hangfire.Logging.ILog GetLogger(string name) => new SafeLog(inner, name);

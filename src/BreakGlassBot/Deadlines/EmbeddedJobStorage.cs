@@ -4,13 +4,8 @@ using Hangfire.Storage.SQLite;
 namespace BreakGlassBot.Deadlines;
 
 /// <summary>
-/// Hangfire.Storage.SQLite with its locks held in this process instead of in its DistributedLock table.
-/// That table's lock (0.4.3) stalls jobs under load: a waiter that reads the holder's row just before it is
-/// released inserts a row of its own and then waits on it until its timeout, and the lock's heartbeat writes
-/// through the owner's connection from a timer thread. Measured here: with both cores busy, one test run in
-/// three left a due check or an approval's re-evaluation stuck for 20–30 s. The embedded store belongs to one
-/// process (the data directory is locked, see <see cref="EmergencyChanges.DataDirectoryLock"/>), so an in-process lock is
-/// exactly as strong, and never stalls.
+/// Hangfire.Storage.SQLite with its locks held in-process: its DistributedLock table (0.4.3) stalls jobs under load, and
+/// the store already belongs to one process (<see cref="EmergencyChanges.DataDirectoryLock"/>), so this is as strong.
 /// </summary>
 public sealed class EmbeddedJobStorage(string databasePath, SQLiteStorageOptions storageOptions) : SQLiteStorage(databasePath, storageOptions)
 {

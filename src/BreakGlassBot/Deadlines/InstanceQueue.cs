@@ -4,13 +4,8 @@ using Hangfire;
 namespace BreakGlassBot.Deadlines;
 
 /// <summary>
-/// The Hangfire queue that carries this instance's jobs. Every instance keeps its changes in its own LiteDB file, so a
-/// job about change 12 means "change 12 of the instance that scheduled it". On a shared PostgreSQL job store any
-/// server would otherwise take any job (and find another instance's change 12, or none), and a recurring job id would
-/// be one job for all instances. So each instance's jobs go to its own queue, which only its server listens on, and
-/// its recurring jobs have their own ids. The queue name is kept in the LiteDB file: it lives exactly as long as the
-/// data it concerns (a restart, a new host or a restored backup keep it; another data directory gets another one).
-/// On the SQLite job store (one instance per file; the storage cannot route per job) nothing changes: <see cref="Name"/> is null.
+/// This instance's Hangfire queue: on a shared PostgreSQL job store, a job about change 12 must reach only the server whose
+/// LiteDB file holds it. Kept in that file, so it lives as long as the data; <see cref="Name"/> is null on the SQLite store.
 /// </summary>
 public sealed class InstanceQueue
 {
@@ -38,7 +33,7 @@ public sealed class InstanceQueue
     {
         options ??= new RecurringJobOptions();
         if (Name is null) { recurring.AddOrUpdate(id, call, cron, options); return; }
-        // The shared id a version before per-instance queues registered: it would run on any instance.
+        // A shared id (registered before queues were per instance) would run on any instance.
         recurring.RemoveIfExists(id);
         recurring.AddOrUpdate(RecurringId(id), Name, call, cron, options);
     }

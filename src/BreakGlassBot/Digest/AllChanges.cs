@@ -5,25 +5,21 @@ using Microsoft.Extensions.Options;
 
 namespace BreakGlassBot.Digest;
 
-/// <summary>
-/// All changes per window (merged pull requests), oldest first, and which repositories they were counted in; or, when
-/// they could not be counted, why (<see cref="Unknown"/>).
-/// </summary>
+/// <summary>Merged pull requests per window, oldest first, and the repositories counted; or why not (<see cref="Unknown"/>).</summary>
 public sealed record AllChangeCounts(IReadOnlyList<int>? PerWeek, string Scope, string? Unknown)
 {
     public static AllChangeCounts NotCounted(string why) => new(null, "", why);
 }
 
-/// <summary>How long the digest waits for GitHub's search before it shows the count trend instead; a class so tests can shorten it.</summary>
+/// <summary>How long the digest waits for GitHub's search before showing the count trend instead; a class so tests can shorten it.</summary>
 public sealed class AllChangesSettings
 {
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(5);
 }
 
 /// <summary>
-/// Counts all changes, the denominator of the break-glass rate: pull requests merged in GitHub:Repositories (or, by
-/// default, the repositories of the pull requests linked to the emergency changes of the period), through GitHub's
-/// search. Never throws and never waits longer than <see cref="AllChangesSettings.Timeout"/>: the digest goes out anyway.
+/// Counts all changes (the break-glass rate's denominator) through GitHub's search. Never throws nor waits longer than
+/// <see cref="AllChangesSettings.Timeout"/>: the digest goes out anyway.
 /// </summary>
 public sealed partial class AllChangesCounter(IGitHubGateway github, IOptions<GitHubOptions> options, AllChangesSettings settings, TimeProvider time,
     ILogger<AllChangesCounter> log)
@@ -32,8 +28,8 @@ public sealed partial class AllChangesCounter(IGitHubGateway github, IOptions<Gi
     const int MaxQueryLength = 200;
 
     /// <summary>
-    /// The owner/repo of each pull request linked to <paramref name="changes"/> that are not cancelled (repeats allowed): the rule
-    /// that <see cref="ChangeStore.LinkedRepositoriesDeclaredBetween"/> reads from the store without loading whole changes.
+    /// The owner/repo of each pull request linked to <paramref name="changes"/> not cancelled (repeats allowed); the same
+    /// rule as <see cref="ChangeStore.LinkedRepositoriesDeclaredBetween"/>.
     /// </summary>
     public static IEnumerable<string> LinkedRepositories(IEnumerable<EmergencyChange> changes) =>
         changes.Where(c => c.Status != ChangeStatus.Cancelled).SelectMany(c => c.PullRequests).Select(p => $"{p.Owner}/{p.Repo}");
@@ -45,10 +41,7 @@ public sealed partial class AllChangesCounter(IGitHubGateway github, IOptions<Gi
             : [.. linkedRepositories().Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase)];
 
     /// <summary>Merged pull requests per window, or why they are unknown.</summary>
-    /// <param name="linkedRepositories">
-    /// The owner/repo of the pull requests linked to the period's changes (not cancelled); called only when GitHub is
-    /// configured and GitHub:Repositories is not set, so the store is not read when the list is not needed.
-    /// </param>
+    /// <param name="linkedRepositories">The repositories of the period's linked PRs; read only when GitHub:Repositories is empty.</param>
     /// <param name="timeout">A shorter wait than <see cref="AllChangesSettings.Timeout"/> (on demand).</param>
     public async Task<AllChangeCounts> CountAsync(IReadOnlyList<(DateTimeOffset From, DateTimeOffset To)> windows, Func<IEnumerable<string>> linkedRepositories,
         CancellationToken ct, TimeSpan? timeout = null)

@@ -18,20 +18,15 @@ public sealed record DigestNumbers(int Declared, int Cancelled, int Reviewed, in
 }
 
 /// <summary>
-/// What a digest is built from. <paramref name="Overdue"/> and <paramref name="DueSoon"/> are the first changes of each
-/// list in full (soonest due first, ties by id; at least as many as are shown), the counts are of the whole lists, and
-/// <paramref name="Times"/> covers every change the numbers may count: the open changes due up to a week ahead and
-/// everything declared or reviewed in the last <see cref="DigestBuilder.TrendWeeks"/> weeks.
+/// What a digest is built from: the first <paramref name="Overdue"/> and <paramref name="DueSoon"/> changes in full, counts
+/// of the whole lists, and <paramref name="Times"/> of every change the last <see cref="DigestBuilder.TrendWeeks"/> weeks count.
 /// </summary>
 /// <param name="AllChanges">All changes per week for the break-glass rate (null: not counted, the count trend is shown).</param>
 /// <param name="Reviewers">Per change id, the eligible reviewers who have not acted (absent: unknown, the digest says "a reviewer").</param>
 public sealed record DigestData(IReadOnlyList<EmergencyChange> Overdue, int OverdueCount, IReadOnlyList<EmergencyChange> DueSoon, int DueSoonCount,
     IReadOnlyList<ChangeTimes> Times, AllChangeCounts? AllChanges = null, IReadOnlyDictionary<int, IReadOnlyList<string>>? Reviewers = null);
 
-/// <summary>
-/// The weekly digest as a Slack message: overdue changes (what is missing, with links), changes due in the coming
-/// week, and the last seven days in numbers. Pure: built from the changes and <c>now</c>; the caller reads the clock.
-/// </summary>
+/// <summary>The weekly digest as a Slack message: overdue changes, changes due soon, the week in numbers. Pure: the caller reads the clock.</summary>
 public sealed class DigestBuilder(ChangeMessages messages)
 {
     public const string EventType = "breakglass_digest";
@@ -107,10 +102,7 @@ public sealed class DigestBuilder(ChangeMessages messages)
         return Build(new DigestData(overdue, overdue.Count, dueSoon, dueSoon.Count, all.Select(ChangeTimes.Of).ToList()), now, week, maxListed);
     }
 
-    /// <summary>
-    /// The digest from what the store read: only the overdue and due-soon changes it shows are needed in full
-    /// (<see cref="MaxListedAtMost"/> and <see cref="MaxDueListed"/>), the numbers come from their times.
-    /// </summary>
+    /// <summary>The digest from what the store read: in full only the changes shown (<see cref="MaxListedAtMost"/>, <see cref="MaxDueListed"/>).</summary>
     public SlackMessage Build(DigestData data, DateTimeOffset now, string? week = null, int maxListed = DefaultMaxListed)
     {
         var overdue = data.Overdue;
@@ -187,10 +179,7 @@ public sealed class DigestBuilder(ChangeMessages messages)
     static string Thread(EmergencyChange c, string prefix) =>
         c.Announcement?.Permalink is { } link ? prefix + Blocks.Link(link, "the thread") : "";
 
-    /// <summary>
-    /// Who acts next: the declarer after an unanswered change request, otherwise the eligible reviewers who have not acted
-    /// (named when known), otherwise "a reviewer".
-    /// </summary>
+    /// <summary>Who acts next: the declarer after an unanswered change request, else the reviewers who have not acted, else "a reviewer".</summary>
     static string NextAction(EmergencyChange c, IReadOnlyList<string>? reviewers)
     {
         var request = c.ChangeRequests.OrderBy(r => r.At).LastOrDefault();
@@ -223,8 +212,8 @@ public sealed class DigestBuilder(ChangeMessages messages)
     }
 
     /// <summary>
-    /// The break-glass rate auditors watch: emergency changes as a share of all changes (merged pull requests, counted
-    /// on GitHub) per week. Without that count, the weekly count of emergency changes and its direction, and why.
+    /// The break-glass rate auditors watch: emergency changes as a share of all merged PRs per week; without that count,
+    /// the weekly emergency count, its direction and why.
     /// </summary>
     static string Trend(DigestNumbers n, AllChangeCounts? all)
     {

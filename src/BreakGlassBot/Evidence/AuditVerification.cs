@@ -4,9 +4,8 @@ using BreakGlassBot.Hosting;
 namespace BreakGlassBot.Evidence;
 
 /// <summary>
-/// <c>dotnet run --project src/BreakGlassBot -- verify-audit [--Storage:DataDirectory=...]</c>: recomputes the hash chain
-/// of the data file and prints the first event that was altered, removed or inserted. Exit code 0 intact, 1 not intact,
-/// 2 bad configuration, no data file, or the directory in use by a running bot. Opens the file read-only; while the bot runs, prefer GET /evidence/verify.
+/// <c>verify-audit</c>: recomputes the data file's hash chain read-only and prints the first altered, removed or inserted
+/// event. Exits 0 intact, 1 not intact, 2 unusable (bad configuration, no file, a running bot's directory).
 /// </summary>
 public static class AuditVerification
 {

@@ -6,9 +6,8 @@ using Microsoft.Extensions.Options;
 namespace BreakGlassBot.Evidence;
 
 /// <summary>
-/// Guards every /evidence endpoint: Authorization: Bearer &lt;key from Evidence:ApiKeys&gt;. Only in Development with no
-/// key configured is loopback let in without one. Every fetch is logged with the key's position and a hash prefix;
-/// the key itself never appears in a log line or a URL (a key in a query string would end up in proxies' logs).
+/// Guards every /evidence endpoint with a Bearer key from Evidence:ApiKeys (never a query string, which proxies log; nor
+/// logged itself). Loopback goes without one only in Development with no key configured.
 /// </summary>
 internal sealed partial class EvidenceAccess(IOptions<EvidenceOptions> options, IHostEnvironment environment, ILogger<EvidenceAccess> log) : IEndpointFilter
 {

@@ -14,6 +14,25 @@ public static class EvidenceHtml
     public static string Render(EvidencePacket p)
     {
         var h = new StringBuilder();
+        Header(h, p);
+        Declaration(h, p);
+        Bypass(h, p);
+        Announcement(h, p);
+        Deadline(h, p);
+        ReviewTables(h, p);
+        LinkedWorkTables(h, p);
+        if (p.Cancellation is { } c)
+        {
+            Section(h, "Cancellation", "cancellation");
+            Rows(h, ("Cancelled by", Person(c.By, null)), ("At", T(c.At)), ("Reason", E(c.Reason)));
+        }
+        AuditTrail(h, p);
+        h.Append("</body></html>");
+        return h.ToString();
+    }
+
+    static void Header(StringBuilder h, EvidencePacket p)
+    {
         h.Append("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>").Append(E(p.Id)).Append(" evidence packet</title><style>")
          .Append("body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:60em;color:#222}h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ccc}")
          .Append("table{border-collapse:collapse;width:100%}th,td{text-align:left;vertical-align:top;padding:.25em .5em;border-bottom:1px solid #eee}th{width:14em;color:#555;font-weight:600}")
@@ -24,13 +43,19 @@ public static class EvidenceHtml
         h.Append("<h1 id=\"change\">").Append(E(p.Id)).Append(": ").Append(E(p.Declaration.Summary)).Append("</h1>");
         h.Append("<p class=\"verdict ").Append(E(p.Verdict.Outcome)).Append("\" id=\"verdict\">Verdict: ").Append(E(p.Verdict.Text)).Append("</p>");
         h.Append("<p class=\"muted\">Status ").Append(E(p.Status)).Append(" · packet generated ").Append(T(p.GeneratedAt)).Append("</p>");
+    }
 
+    static void Declaration(StringBuilder h, EvidencePacket p)
+    {
         Section(h, "Declaration", "declaration");
         Rows(h, ("Declared by", Person(p.Declaration.By, p.Declaration.ByName)), ("Declared at", T(p.Declaration.At)), ("Summary", E(p.Declaration.Summary)),
             ("Justification", E(p.Declaration.Justification ?? "—")), ("Service", E(p.Declaration.Service ?? "—")), ("Severity", E(p.Declaration.Severity ?? "—")),
             ("Declared in", E(p.Declaration.Channel ?? "—") + " via " + E(p.Declaration.Source)),
             ("Links", p.Declaration.Links.Count == 0 ? "none" : string.Join(", ", p.Declaration.Links.Select(l => Link(l.Url, l.Ref)))));
+    }
 
+    static void Bypass(StringBuilder h, EvidencePacket p)
+    {
         Section(h, "Bypass granted", "bypass");
         if (p.Bypass is { Granted: false } nb)
             Rows(h, ("Mode", E(nb.Mode)), ("Granted", E(nb.NotGrantedReason ?? "not granted")), ("Requested", E(nb.Team ?? nb.PullRequest ?? "—") + (nb.Login is null ? "" : " for " + E(nb.Login))));
@@ -40,23 +65,36 @@ public static class EvidenceHtml
                 ("Revoked", Opt(b.RevokedAt)), ("End", b.EndedAt is { } end ? T(end) + " (" + E(b.Duration ?? "") + ")" : "still running (planned end: " + Opt(b.ExpiresAt) + ")"),
                 ("Problem", E(b.Problem ?? "—")));
         else h.Append("<p>No bypass was recorded for this change (GitHub bypass not configured or not granted).</p>");
+    }
 
+    static void Announcement(StringBuilder h, EvidencePacket p)
+    {
         Section(h, "Announcement", "announcement");
         if (p.Announcement is { } a)
             Rows(h, ("Posted", T(a.PostedAt) + " in " + E(a.Channel)), ("Announcement", Link(a.Permalink, a.Permalink ?? a.Ts)), ("Thread", Link(a.ThreadPermalink, "review thread")));
         else h.Append("<p>Not announced.</p>");
+    }
 
+    static void Deadline(StringBuilder h, EvidencePacket p)
+    {
         Section(h, "Deadline", "deadline");
         Rows(h, ("Due", T(p.Deadline.DueAt)), ("Policy", E(p.Deadline.Policy) + (p.Deadline.PolicyRecordedAtDeclaration ? " (recorded at declaration)" : " (current policy: none recorded at declaration)")),
             ("Overdue marked", p.Deadline.OverdueAt is { } o ? T(o) : "—"), ("Escalated", p.Deadline.EscalatedAt is { } x ? T(x) + " to " + string.Join(", ", p.Deadline.EscalatedTo.Select(u => Person(u, null))) : "—"),
             ("Reviewed", p.Verdict.ReviewedAt is { } rv ? T(rv) : "—"));
+    }
 
+    static void ReviewTables(StringBuilder h, EvidencePacket p)
+    {
         Table(h, "Reminders and escalations", "reminders", ["#", "Kind", "To", "Decided", "Sent"],
             p.Reminders.Select(r => new[] { r.Number.ToString(System.Globalization.CultureInfo.InvariantCulture), E(r.Kind), Person(r.To, null), T(r.DecidedAt), r.SentAt is { } s ? T(s) : "not delivered" }));
         Table(h, "Approvals", "approvals", ["Reviewer", "At", "Within window", "Comment", "Source"],
             p.Approvals.Select(x => new[] { Person(x.Reviewer, x.ReviewerName), T(x.At), x.WithinWindow ? "yes" : "no", E(x.Comment ?? ""), E(x.Source) }));
         Table(h, "Change requests", "change-requests", ["Reviewer", "At", "Reason"], p.ChangeRequests.Select(x => new[] { Person(x.Reviewer, null), T(x.At), E(x.Reason) }));
         Table(h, "Refused approvals", "refusals", ["User", "At", "Reason"], p.RefusedApprovals.Select(x => new[] { Person(x.User, null), T(x.At), E(x.Reason) }));
+    }
+
+    static void LinkedWorkTables(StringBuilder h, EvidencePacket p)
+    {
         Table(h, "Pull requests", "pull-requests", ["PR", "Author", "Head SHA", "Merged", "Approved by", "Review"],
             p.PullRequests.Select(x => new[] { Link(x.Url, x.Ref) + (x.Title is null ? "" : "<br>" + E(x.Title)), E(x.Author ?? "—"), x.HeadSha is null ? "—" : $"<code>{E(x.HeadSha)}</code>",
                 x.Merged ? "merged " + (x.MergedAt is { } m ? T(m) : "") : "not merged",
@@ -67,16 +105,13 @@ public static class EvidenceHtml
                 Status(x.Status, x.StatusCategory) + (x.StatusAsOf is { } t ? " (" + T(t) + ")" : ""), Check(x.Review) }));
         Table(h, "Evidence checks", "evidence-checks", ["Source", "Target", "Satisfied", "Missing", "Checked"],
             p.EvidenceChecks.Select(x => new[] { E(x.Kind), E(x.Target ?? ""), x.Satisfied ? "yes" : "no", E(x.Missing ?? ""), T(x.CheckedAt) }));
-        if (p.Cancellation is { } c)
-        {
-            Section(h, "Cancellation", "cancellation");
-            Rows(h, ("Cancelled by", Person(c.By, null)), ("At", T(c.At)), ("Reason", E(c.Reason)));
-        }
+    }
+
+    static void AuditTrail(StringBuilder h, EvidencePacket p)
+    {
         Table(h, "Audit trail", "audit-trail", ["#", "At", "Actor", "Event", "Data", "Hash"],
             p.AuditTrail.Select(x => new[] { x.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture), T(x.At), E(x.Actor), E(x.Type),
                 string.Join("<br>", x.Data.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{E(kv.Key)}: {E(kv.Value)}")), $"<code>{E(x.Hash?[..12] ?? "")}</code>" }));
-        h.Append("</body></html>");
-        return h.ToString();
     }
 
     static string E(string s) => WebUtility.HtmlEncode(s);

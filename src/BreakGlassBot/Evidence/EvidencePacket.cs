@@ -36,10 +36,8 @@ public sealed record DeclarationEvidence(
     string? Channel, string Source, IReadOnlyList<LinkEvidence> Links);
 
 /// <summary>
-/// What GitHub access was actually granted, and when it ended (revoked; or, in modes with nothing to remove, expired).
-/// Never granted (the grant gave up or is still pending): <paramref name="Granted"/> false, no times, and
-/// <paramref name="NotGrantedReason"/> says why. While it runs, <paramref name="EndedAt"/> is empty and
-/// <paramref name="ExpiresAt"/> is the planned end.
+/// What GitHub access was granted and when it ended. Never granted: <paramref name="Granted"/> false and
+/// <paramref name="NotGrantedReason"/> says why; still running: no <paramref name="EndedAt"/>, <paramref name="ExpiresAt"/> planned.
 /// </summary>
 public sealed record BypassEvidence(
     string Mode, string? Team, string? Login, bool WasAlreadyMember, string? PullRequest, string? HeadSha, bool Granted,

@@ -9,10 +9,7 @@ public sealed class BotConfigurationException(IReadOnlyList<string> errors)
     public IReadOnlyList<string> Errors { get; } = errors;
 }
 
-/// <summary>
-/// Validates every section at once so an operator sees every bad key in one message,
-/// instead of fixing them one restart at a time.
-/// </summary>
+/// <summary>Validates every section at once, so an operator sees every bad key in one message, not one per restart.</summary>
 public static class ConfigurationCheck
 {
     static readonly (string Section, Type Type)[] Sections =
@@ -45,11 +42,26 @@ public static class ConfigurationCheck
         var storage = configuration.GetSection(StorageOptions.Section).Get<StorageOptions>() ?? new();
         var evidence = configuration.GetSection(EvidenceOptions.Section).Get<EvidenceOptions>() ?? new();
 
+        CheckSlack(errors, slack);
+        CheckGitHub(errors, github);
+        CheckJira(errors, jira);
+        CheckPolicy(errors, policy);
+        CheckStorage(errors, storage);
+        RequireHttpUrl(errors, "Evidence:PublicBaseUrl", evidence.PublicBaseUrl, required: false);
+
+        return errors;
+    }
+
+    static void CheckSlack(List<string> errors, SlackOptions slack)
+    {
         RequireHttpUrl(errors, "Slack:ApiBaseUrl", slack.ApiBaseUrl, required: true);
         if (slack.MaxRequestBytes < 1024) errors.Add("Slack:MaxRequestBytes must be at least 1024");
         if (slack.SignatureTolerance <= TimeSpan.Zero || slack.SignatureTolerance > TimeSpan.FromHours(1))
             errors.Add("Slack:SignatureTolerance must be between 00:00:01 and 01:00:00 (Slack recommends 00:05:00)");
+    }
 
+    static void CheckGitHub(List<string> errors, GitHubOptions github)
+    {
         RequireHttpUrl(errors, "GitHub:ApiBaseUrl", github.ApiBaseUrl, required: true);
         if (github.BypassMode == BypassMode.Team && !IsTeamRef(github.BypassTeam))
             errors.Add("GitHub:BypassTeam must be 'org/team-slug' when GitHub:BypassMode is Team");
@@ -58,11 +70,17 @@ public static class ConfigurationCheck
             errors.Add("GitHub:AppId, GitHub:PrivateKeyPath and GitHub:InstallationId go together: set all three or none");
         if (!string.IsNullOrWhiteSpace(github.PrivateKeyPath) && !File.Exists(github.PrivateKeyPath))
             errors.Add($"GitHub:PrivateKeyPath: no file at '{github.PrivateKeyPath}'");
+    }
 
+    static void CheckJira(List<string> errors, JiraOptions jira)
+    {
         RequireHttpUrl(errors, "Jira:BaseUrl", jira.BaseUrl, required: false);
         if (string.IsNullOrWhiteSpace(jira.Email) != string.IsNullOrWhiteSpace(jira.ApiToken))
             errors.Add("Jira:Email and Jira:ApiToken go together (Jira Cloud): set both or neither");
+    }
 
+    static void CheckPolicy(List<string> errors, PolicyOptions policy)
+    {
         if (policy.ReviewWindow <= TimeSpan.Zero) errors.Add("Policy:ReviewWindow must be positive, e.g. 2.00:00:00 for two days");
         if (policy.ReminderInterval <= TimeSpan.Zero) errors.Add("Policy:ReminderInterval must be positive, e.g. 04:00:00");
         if (policy.EscalateAfter < TimeSpan.Zero) errors.Add("Policy:EscalateAfter must not be negative");
@@ -81,16 +99,15 @@ public static class ConfigurationCheck
             errors.Add($"Policy:DigestCron: '{policy.DigestCron}' is not a cron expression (minute hour day month weekday, e.g. 0 9 * * 1)");
         if (policy.DigestSendInterval < TimeSpan.Zero || policy.DigestSendInterval > TimeSpan.FromMinutes(1))
             errors.Add("Policy:DigestSendInterval must be between 00:00:00 and 00:01:00 (Slack allows about one message per second per channel)");
+    }
 
+    static void CheckStorage(List<string> errors, StorageOptions storage)
+    {
         if (string.IsNullOrWhiteSpace(storage.DataDirectory)) errors.Add("Storage:DataDirectory must not be empty");
         if (storage.Hangfire == HangfireStorageKind.PostgreSql && string.IsNullOrWhiteSpace(storage.ConnectionString))
             errors.Add("Storage:ConnectionString is required when Storage:Hangfire is PostgreSql");
         if (storage.PollingInterval < TimeSpan.FromMilliseconds(10)) errors.Add("Storage:PollingInterval must be at least 00:00:00.010");
         if (storage.MaxRetryDelay < storage.PollingInterval) errors.Add("Storage:MaxRetryDelay must not be shorter than Storage:PollingInterval");
-
-        RequireHttpUrl(errors, "Evidence:PublicBaseUrl", evidence.PublicBaseUrl, required: false);
-
-        return errors;
     }
 
     public static TimeZoneInfo FindTimeZone(string id) => TimeZoneInfo.FindSystemTimeZoneById(id);

@@ -6,8 +6,8 @@ namespace BreakGlassBot.Hosting;
 public static class HostingExtensions
 {
     /// <summary>
-    /// The repository-root appsettings.json is copied next to the binary; load it from there (so `dotnet run`
-    /// from any folder and the tests see the same file), below environment variables and the command line.
+    /// Loads the appsettings.json copied next to the binary, so `dotnet run` from any folder and the tests see the same
+    /// file; every other source overrides it.
     /// </summary>
     public static WebApplicationBuilder AddBotConfiguration(this WebApplicationBuilder builder)
     {

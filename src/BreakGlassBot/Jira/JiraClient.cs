@@ -34,10 +34,7 @@ public sealed class JiraApiException(string operation, HttpStatusCode? status, s
     /// <summary>Jira answered with success, but with a body the bot cannot use (not JSON, or without the issue key).</summary>
     public bool Malformed { get; } = malformed;
 
-    /// <summary>
-    /// Asking again will get the same answer: any 4xx except 401 (credentials an admin can fix), 408 (timeout) and 429
-    /// (rate limit), and a success the bot cannot read. 5xx, timeouts and connection failures pass.
-    /// </summary>
+    /// <summary>Asking again gets the same answer: a 4xx other than 401, 408 and 429, or a success the bot cannot read.</summary>
     public bool WillNotChange => Malformed || (Status is { } s && (int)s is >= 400 and < 500 and not 401 and not 408 and not 429);
 }
 
@@ -55,10 +52,7 @@ public interface IJiraApi
     Task<IReadOnlyList<JiraIssue>> SearchAsync(string jql, int maxResults = 20, CancellationToken ct = default);
 }
 
-/// <summary>
-/// Typed client over Jira's REST API (Atlassian.SDK is not served). The flavour follows the configured credentials:
-/// Jira:Email + Jira:ApiToken mean Cloud, Jira:PersonalAccessToken alone means Data Center.
-/// </summary>
+/// <summary>Typed client over Jira's REST API: Jira:Email + Jira:ApiToken mean Cloud, Jira:PersonalAccessToken alone Data Center.</summary>
 internal sealed class JiraClient(HttpClient http, IOptions<JiraOptions> options) : IJiraApi
 {
     const string IssueFields = "summary,status,labels";

@@ -12,9 +12,8 @@ namespace BreakGlassBot.Jira;
 public static class JiraRegistration
 {
     /// <summary>
-    /// The Jira client, its declaration and approval steps, review evidence and thread notes. Everything is registered
-    /// even when Jira is not configured: the step source then adds nothing, and steps left by an earlier configuration
-    /// give up with a clear message instead of being unknown to the outbox.
+    /// The Jira client, steps, review evidence and thread notes; registered even when Jira is not configured, so steps
+    /// left by an earlier configuration give up clearly instead of being unknown to the outbox.
     /// </summary>
     public static WebApplicationBuilder AddJira(this WebApplicationBuilder builder)
     {

@@ -6,9 +6,8 @@ using Microsoft.Extensions.Options;
 namespace BreakGlassBot.Jira;
 
 /// <summary>
-/// The Jira part of the completion rule: an issue is reviewed when its status category key is <c>done</c>, or its
-/// status name is one of Jira:ReviewedStatuses. The category key is the same in every language and workflow; the
-/// names are not ("Done", "Erledigt", "Closed"), so names only count when configured.
+/// An issue is reviewed when its status category key is <c>done</c> (the same in every language and workflow), or its
+/// status name is one of Jira:ReviewedStatuses (names differ, so they count only when configured).
 /// </summary>
 public static class JiraReviewRule
 {

@@ -30,9 +30,8 @@ public static class JiraAuditTypes
 internal static class JiraOutcomes
 {
     /// <summary>
-    /// Any 4xx but 401/408/429, and a success the bot cannot read, will not change by retrying: give up and say what to do,
-    /// once. 401 is a configuration problem an admin can fix without touching the change, and 408/429/5xx/timeouts pass:
-    /// retry with back-off (or Jira's Retry-After).
+    /// An answer that will not change by retrying (<see cref="JiraApiException.WillNotChange"/>) gives up once, saying what
+    /// to do; anything else (401 an admin can fix, 408, 429, 5xx, timeouts) retries, after Jira's Retry-After when given.
     /// </summary>
     public static StepOutcome For(JiraApiException e, string advice, Func<EmergencyChange, IEnumerable<AuditEvent>>? onGiveUp = null) =>
         e.WillNotChange
@@ -73,8 +72,8 @@ internal sealed class JiraDeclarationSteps(IOptions<JiraOptions> options) : IDec
 }
 
 /// <summary>
-/// Fetches a linked issue (keeping the key Jira answers with), adds the break-glass label and comments the change on it.
-/// Safe to repeat: the label is added with "update/add", and the comment only when no comment carries the change's marker.
+/// Fetches a linked issue (keeping the key Jira answers with), labels it and comments the change. Safe to repeat: the
+/// label is added with "update/add", the comment only when none carries the change's marker.
 /// </summary>
 internal sealed class JiraLinkStep(IJiraApi jira, IOptions<JiraOptions> options, TimeProvider time) : IStepHandler
 {
@@ -90,20 +89,7 @@ internal sealed class JiraLinkStep(IJiraApi jira, IOptions<JiraOptions> options,
         if (JiraOutcomes.Find(change, declared) is not { Problem: null }) return new StepOutcome.Done();
         JiraIssue issue;
         try { issue = await jira.GetIssueAsync(declared, ct); }
-        catch (JiraApiException e)
-        {
-            if (!JiraOutcomes.NotThere(e))
-                return JiraOutcomes.For(e, $"Check the key {declared} and the bot's Jira access. The change itself stands; the issue's review status is still checked.");
-            // Only reading the issue itself can say the key is never accepted: then it is no evidence at all.
-            var at = time.GetUtcNow();
-            return new StepOutcome.GiveUp($"{e.Reason.TrimEnd('.')}. Check the key {declared}, and that the bot's Jira account may see it. The change itself stands; this key is not retried.",
-                c =>
-                {
-                    if (JiraOutcomes.Find(c, declared) is { } linked) linked.Problem = e.Reason;
-                    CreateWhenNoneIsLeft(c, at);
-                    return [];
-                });
-        }
+        catch (JiraApiException e) { return Unreadable(declared, e); }
 
         var key = issue.Key;
         string? labelProblem = null;
@@ -124,45 +110,66 @@ internal sealed class JiraLinkStep(IJiraApi jira, IOptions<JiraOptions> options,
         catch (JiraApiException e) when (e.WillNotChange) { refused = e; }
         catch (JiraApiException e) { return new StepOutcome.Retry(e.Reason, e.RetryAfter); }
 
-        var now = time.GetUtcNow();
-        IEnumerable<AuditEvent> Record(EmergencyChange c)
-        {
-            var linked = JiraOutcomes.Find(c, declared);
-            if (linked is null) return [];
-            var moved = key != linked.Key;
-            if (moved)
-            {
-                linked.DeclaredKey ??= linked.Key;
-                linked.Key = key;
-                // The announcement and the thread show the key Jira uses now.
-                OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, JiraNotes.Moved(linked.DeclaredKey));
-                OutboxQueue.Enqueue(c, StepKinds.RefreshAnnouncement, now);
-            }
-            linked.Summary = issue.Summary;
-            linked.Status = issue.StatusName;
-            linked.StatusCategory = issue.StatusCategoryKey;
-            linked.FetchedAt = now;
-            if (refused is not null) linked.CommentProblem = refused.Reason;
-            var data = new Dictionary<string, string>
-            {
-                ["key"] = key, ["issue_id"] = issue.Id, ["status"] = issue.StatusName ?? "", ["status_category"] = issue.StatusCategoryKey ?? "",
-                ["label"] = labelProblem is null ? JiraTexts.Label : "not added: " + labelProblem,
-            };
-            if (linked.DeclaredKey is not null) data["declared_key"] = linked.DeclaredKey;
-            if (refused is not null) data["comment"] = "not added: " + refused.Reason;
-            List<AuditEvent> events = [JiraOutcomes.Event(c, now, JiraAuditTypes.Linked, data)];
-            if (comment is not null)
-                events.Add(JiraOutcomes.Event(c, now, JiraAuditTypes.Commented, new()
-                {
-                    ["key"] = key, ["comment_id"] = comment.Id, ["about"] = "declared", ["found_existing"] = (existing is not null).ToString().ToLowerInvariant(),
-                }));
-            return events;
-        }
+        var result = new LinkResult(declared, issue, time.GetUtcNow(), labelProblem, comment, existing, refused);
+        IEnumerable<AuditEvent> Record(EmergencyChange c) => RecordLink(c, result);
         // A refused comment is reported once, but the issue is readable: it is linked and still counts as evidence (by its status).
         return refused is null
             ? new StepOutcome.Done(Record)
             : new StepOutcome.GiveUp($"{refused.Reason.TrimEnd('.')}. The issue stays linked and its review status still counts; "
                 + $"give the bot's Jira account permission to comment on {key} if the change should be recorded there.", Record);
+    }
+
+    StepOutcome Unreadable(string declared, JiraApiException e)
+    {
+        if (!JiraOutcomes.NotThere(e))
+            return JiraOutcomes.For(e, $"Check the key {declared} and the bot's Jira access. The change itself stands; the issue's review status is still checked.");
+        // Only reading the issue itself can say the key is never accepted: then it is no evidence at all.
+        var at = time.GetUtcNow();
+        return new StepOutcome.GiveUp($"{e.Reason.TrimEnd('.')}. Check the key {declared}, and that the bot's Jira account may see it. The change itself stands; this key is not retried.",
+            c =>
+            {
+                if (JiraOutcomes.Find(c, declared) is { } linked) linked.Problem = e.Reason;
+                CreateWhenNoneIsLeft(c, at);
+                return [];
+            });
+    }
+
+    sealed record LinkResult(string Declared, JiraIssue Issue, DateTimeOffset Now, string? LabelProblem, JiraComment? Comment, JiraComment? Existing, JiraApiException? Refused);
+
+    static List<AuditEvent> RecordLink(EmergencyChange c, LinkResult r)
+    {
+        var (issue, now) = (r.Issue, r.Now);
+        var key = issue.Key;
+        var linked = JiraOutcomes.Find(c, r.Declared);
+        if (linked is null) return [];
+        var moved = key != linked.Key;
+        if (moved)
+        {
+            linked.DeclaredKey ??= linked.Key;
+            linked.Key = key;
+            // The announcement and the thread show the key Jira uses now.
+            OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, JiraNotes.Moved(linked.DeclaredKey));
+            OutboxQueue.Enqueue(c, StepKinds.RefreshAnnouncement, now);
+        }
+        linked.Summary = issue.Summary;
+        linked.Status = issue.StatusName;
+        linked.StatusCategory = issue.StatusCategoryKey;
+        linked.FetchedAt = now;
+        if (r.Refused is not null) linked.CommentProblem = r.Refused.Reason;
+        var data = new Dictionary<string, string>
+        {
+            ["key"] = key, ["issue_id"] = issue.Id, ["status"] = issue.StatusName ?? "", ["status_category"] = issue.StatusCategoryKey ?? "",
+            ["label"] = r.LabelProblem is null ? JiraTexts.Label : "not added: " + r.LabelProblem,
+        };
+        if (linked.DeclaredKey is not null) data["declared_key"] = linked.DeclaredKey;
+        if (r.Refused is not null) data["comment"] = "not added: " + r.Refused.Reason;
+        List<AuditEvent> events = [JiraOutcomes.Event(c, now, JiraAuditTypes.Linked, data)];
+        if (r.Comment is not null)
+            events.Add(JiraOutcomes.Event(c, now, JiraAuditTypes.Commented, new()
+            {
+                ["key"] = key, ["comment_id"] = r.Comment.Id, ["about"] = "declared", ["found_existing"] = (r.Existing is not null).ToString().ToLowerInvariant(),
+            }));
+        return events;
     }
 
     /// <summary>Every linked key turned out not to exist: with Jira:ProjectKey set, the bot creates the issue as if none had been linked.</summary>
@@ -176,8 +183,8 @@ internal sealed class JiraLinkStep(IJiraApi jira, IOptions<JiraOptions> options,
 }
 
 /// <summary>
-/// Creates the review issue when none was linked and Jira:ProjectKey is set. Safe to repeat: before creating, it searches
-/// for an issue labelled break-glass whose summary starts with "[BG-n] " (a create whose answer was lost did happen).
+/// Creates the review issue when none was linked and Jira:ProjectKey is set. Safe to repeat: it first searches for a
+/// break-glass issue whose summary starts with "[BG-n] ", in case a create's answer was lost.
 /// </summary>
 internal sealed class JiraCreateStep(IJiraApi jira, IOptions<JiraOptions> options, TimeProvider time) : IStepHandler
 {
@@ -225,8 +232,8 @@ internal sealed class JiraCreateStep(IJiraApi jira, IOptions<JiraOptions> option
 }
 
 /// <summary>
-/// Mirrors a Slack approval to one linked issue: a comment "approved retrospectively by … in Slack" with the thread link, and
-/// Jira:ReviewTransition when set. Transition ids differ between workflows, so the id is looked up by name for that issue.
+/// Mirrors a Slack approval to one linked issue: a comment, then Jira:ReviewTransition when set. Transition ids differ
+/// between workflows, so the id is looked up by name for that issue.
 /// </summary>
 internal sealed class JiraApprovalStep(IJiraApi jira, IOptions<JiraOptions> options, IReevaluation tracker, Reviewers reviewers, TimeProvider time) : IStepHandler
 {
@@ -271,34 +278,7 @@ internal sealed class JiraApprovalStep(IJiraApi jira, IOptions<JiraOptions> opti
                 ["found_existing"] = (existing is not null).ToString().ToLowerInvariant(),
             }));
 
-            if (!string.IsNullOrWhiteSpace(o.ReviewTransition))
-            {
-                var wanted = o.ReviewTransition.Trim();
-                var transitions = await jira.GetTransitionsAsync(key, ct);
-                var transition = transitions.FirstOrDefault(t => string.Equals(t.Name.Trim(), wanted, StringComparison.OrdinalIgnoreCase));
-                if (transition is not null)
-                {
-                    await jira.TransitionAsync(key, transition.Id, ct);
-                    events.Add((JiraAuditTypes.Transitioned, new() { ["key"] = key, ["transition"] = transition.Name, ["transition_id"] = transition.Id, ["to"] = transition.ToStatus ?? "" }));
-                }
-                else
-                {
-                    // Not offered: maybe an earlier attempt (or a person) already moved the issue on.
-                    var issue = await jira.GetIssueAsync(key, ct);
-                    var alreadyThere = string.Equals(issue.StatusName, wanted, StringComparison.OrdinalIgnoreCase) || JiraReviewRule.IsReviewed(issue, o.ReviewedStatuses);
-                    // On a retry the move is most likely the earlier attempt's, whose answer was lost: the trail must still show it.
-                    if (alreadyThere && step.Attempts > 1)
-                        events.Add((JiraAuditTypes.Transitioned, new() { ["key"] = key, ["transition"] = wanted, ["to"] = issue.StatusName ?? "", ["found_existing"] = "true" }));
-                    if (!alreadyThere)
-                    {
-                        var offered = transitions.Count == 0 ? "none" : string.Join(", ", transitions.Select(t => $"'{t.Name}'"));
-                        return new StepOutcome.GiveUp(
-                            $"Jira issue {key} (status '{issue.StatusName}') offers no transition named '{wanted}'; it offers: {offered}. "
-                            + "An admin should set Jira:ReviewTransition to a transition this workflow has, or move the issue by hand. The approval itself stands.",
-                            Apply(events));
-                    }
-                }
-            }
+            if (!string.IsNullOrWhiteSpace(o.ReviewTransition) && await TransitionAsync(key, o, step, events, ct) is { } refusal) return refusal;
             // The transition may have completed the review: the tracker looks again now rather than at its next check.
             tracker.Reevaluate(change.Id);
             return new StepOutcome.Done(Apply(events));
@@ -307,6 +287,32 @@ internal sealed class JiraApprovalStep(IJiraApi jira, IOptions<JiraOptions> opti
         {
             return JiraOutcomes.For(e, $"Check the bot's Jira permissions on {key} (comment, transition). The approval itself stands.", Apply(events));
         }
+    }
+
+    /// <summary>Performs Jira:ReviewTransition on <paramref name="key"/>; a give-up when the workflow does not offer it.</summary>
+    async Task<StepOutcome?> TransitionAsync(string key, JiraOptions o, PendingStep step, List<(string Type, Dictionary<string, string> Data)> events, CancellationToken ct)
+    {
+        var wanted = o.ReviewTransition!.Trim();
+        var transitions = await jira.GetTransitionsAsync(key, ct);
+        var transition = transitions.FirstOrDefault(t => string.Equals(t.Name.Trim(), wanted, StringComparison.OrdinalIgnoreCase));
+        if (transition is not null)
+        {
+            await jira.TransitionAsync(key, transition.Id, ct);
+            events.Add((JiraAuditTypes.Transitioned, new() { ["key"] = key, ["transition"] = transition.Name, ["transition_id"] = transition.Id, ["to"] = transition.ToStatus ?? "" }));
+            return null;
+        }
+        // Not offered: maybe an earlier attempt (or a person) already moved the issue on.
+        var issue = await jira.GetIssueAsync(key, ct);
+        var alreadyThere = string.Equals(issue.StatusName, wanted, StringComparison.OrdinalIgnoreCase) || JiraReviewRule.IsReviewed(issue, o.ReviewedStatuses);
+        // On a retry the move is most likely the earlier attempt's, whose answer was lost: the trail must still show it.
+        if (alreadyThere && step.Attempts > 1)
+            events.Add((JiraAuditTypes.Transitioned, new() { ["key"] = key, ["transition"] = wanted, ["to"] = issue.StatusName ?? "", ["found_existing"] = "true" }));
+        if (alreadyThere) return null;
+        var offered = transitions.Count == 0 ? "none" : string.Join(", ", transitions.Select(t => $"'{t.Name}'"));
+        return new StepOutcome.GiveUp(
+            $"Jira issue {key} (status '{issue.StatusName}') offers no transition named '{wanted}'; it offers: {offered}. "
+            + "An admin should set Jira:ReviewTransition to a transition this workflow has, or move the issue by hand. The approval itself stands.",
+            Apply(events));
     }
 
     Func<EmergencyChange, IEnumerable<AuditEvent>> Apply(List<(string Type, Dictionary<string, string> Data)> events)

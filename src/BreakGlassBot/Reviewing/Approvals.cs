@@ -7,10 +7,7 @@ namespace BreakGlassBot.Reviewing;
 
 public static class ApprovalAuditTypes
 {
-    /// <summary>
-    /// A follow-up of an approval (PR comment, Jira comment/transition) finished without acting because the approval does not
-    /// count (its approver wrote a linked PR). Data: step, target, reviewer, reason.
-    /// </summary>
+    /// <summary>A follow-up of an approval finished without acting: the approval does not count. Data: step, target, reviewer, reason.</summary>
     public const string FollowUpSkipped = "approval_follow_up_skipped";
 }
 
@@ -30,9 +27,8 @@ public abstract record ApprovalResult
 }
 
 /// <summary>
-/// Records retrospective approvals and change requests, whichever way they arrive (button, reminder, thread
-/// reply). The approval and everything it sets off (thread reply, announcement update, GitHub/Jira mirrors)
-/// are saved in one write; the tracker then re-evaluates the change at once.
+/// Records approvals and change requests however they arrive. The approval and everything it sets off are saved in one
+/// write; the tracker then re-evaluates the change at once.
 /// </summary>
 public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, OutboxQueue outbox, IReevaluation tracker, IEnumerable<IApprovalFollowUps> followUps,
     TimeProvider time, ILogger<Approvals> log)
@@ -67,7 +63,7 @@ public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Ou
             OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, ApprovedNotePrefix + index);
             OutboxQueue.Enqueue(c, StepKinds.RefreshAnnouncement, now);
             foreach (var f in followUps) c.Steps.AddRange(f.StepsFor(c, approval, index, now));
-            // Counted (or not) once GitHub names the author: PullRequestStep then queues a ReevaluateStep, which counts the approvals again.
+            // Counted (or not) once GitHub names the author: PullRequestStep then queues a ReevaluateStep.
             result = new ApprovalResult.Approved(c, approval) { AuthorUnknown = reviewers.AuthorUnknown(c, user) };
             return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = user, Type = AuditTypes.Approved,
                 Data = new() { ["source"] = source, ["source_id"] = sourceId ?? "", ["name"] = userName ?? "", ["comment"] = comment ?? "" } }];
@@ -101,10 +97,7 @@ public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Ou
         return new ApprovalResult.Approved(updated!, new Approval { Reviewer = user, At = now });
     }
 
-    /// <summary>
-    /// A refused approval or change request: logged, and an audit event (type approval_refused, with the action tried),
-    /// so the record shows every attempt by someone who may not review.
-    /// </summary>
+    /// <summary>A refused approval or change request is logged and audited, so the record shows every attempt by a non-reviewer.</summary>
     public ApprovalResult.Refused Refuse(EmergencyChange change, string user, string reason, string action, string source, string? sourceId)
     {
         LogRefused(log, change.ChangeId.ToString(), user, reason);
@@ -195,9 +188,8 @@ internal sealed class ApprovalNotes(Reviewers reviewers) : IThreadNoteSource
 }
 
 /// <summary>
-/// Asks the tracker to look at the change again now. Queued in the write that saved something the completion rule depends on
-/// (a linked PR's author, which decides whether recorded approvals count), so the tracker's run sees it: a step runs after
-/// the write that queued it, whereas asking from inside a step could be answered before the step's result is saved.
+/// Asks the tracker to look at the change again. Queued in the write that saved what the rule depends on, since a step
+/// runs after that write, whereas asking from inside a step could be answered before its result is saved.
 /// </summary>
 internal sealed class ReevaluateStep(IReevaluation tracker) : IStepHandler
 {
@@ -212,8 +204,8 @@ internal sealed class ReevaluateStep(IReevaluation tracker) : IStepHandler
 }
 
 /// <summary>
-/// Approvals given before a link was added get mirrored to it (PR comment, Jira comment and transition) as if it had been
-/// linked then; those steps wait while the approver may turn out to be a new PR's author, and skip if they are.
+/// Approvals given before a link was added are mirrored to it as if it had been linked then; the steps wait while the
+/// approver may be the new PR's author, and skip if they are.
 /// </summary>
 internal sealed class ApprovalsForAddedLinks(Reviewers reviewers, IEnumerable<IApprovalFollowUps> approvalFollowUps) : IAddedLinkFollowUps
 {

@@ -6,25 +6,22 @@ namespace BreakGlassBot.Reviewing;
 /// <summary>One answer from an evidence source about one target (a PR, a Jira issue, or the Slack approvals).</summary>
 public sealed record EvidenceResult(string? Target, bool Satisfied, string? Missing)
 {
-    /// <summary>Facts read while checking (who approved, merge time, Jira status), written onto the change in the tracker's store write.</summary>
+    /// <summary>Facts read while checking, written onto the change in the tracker's store write.</summary>
     public Action<EmergencyChange>? Record { get; init; }
 
     public static EvidenceResult Yes(string? target) => new(target, true, null);
     public static EvidenceResult No(string? target, string missing) => new(target, false, missing);
 }
 
-/// <summary>
-/// A source of retrospective-review evidence (DESIGN.md §2 completion rule). The deadline tracker asks every
-/// required source; a source that cannot answer right now (service down) throws, and the tracker asks again later.
-/// </summary>
+/// <summary>A source of review evidence (DESIGN.md §2). Throws when it cannot answer now; the tracker asks again later.</summary>
 public interface IEvidenceSource
 {
     EvidenceKind Kind { get; }
     /// <summary>Whether this source is configured and the change links something it can check.</summary>
     bool AppliesTo(EmergencyChange change);
-    /// <summary>Whether the integration behind this source is configured at all (a start-up warning when the policy requires it and it is not).</summary>
+    /// <summary>Whether the integration is configured at all; start-up warns when the policy requires it and it is not.</summary>
     bool IsConfigured => true;
-    /// <summary>Why the source does not apply to the change, in words a reviewer understands; asked when the policy requires this source.</summary>
+    /// <summary>Why the source does not apply to the change, for a reviewer; asked when the policy requires it.</summary>
     string NotApplicable(EmergencyChange change) => $"policy requires {Kind}, but it cannot be checked for {change.ChangeId}";
     Task<IReadOnlyList<EvidenceResult>> CheckAsync(EmergencyChange change, CancellationToken ct);
 }
@@ -34,10 +31,7 @@ public interface IApprovalFollowUps
 {
     IEnumerable<PendingStep> StepsFor(EmergencyChange change, Approval approval, int approvalIndex, DateTimeOffset now);
 
-    /// <summary>
-    /// The same work for links added after the approval (/breakglass link BG-n), for those links only: they get what the
-    /// approval would have set off had they been linked then.
-    /// </summary>
+    /// <summary>The same work for links added after the approval, for those links only.</summary>
     IEnumerable<PendingStep> StepsForAddedLinks(EmergencyChange change, Approval approval, int approvalIndex, IReadOnlyList<PullRequestRef> pullRequests,
         IReadOnlyList<string> jiraKeys, DateTimeOffset now) => [];
 }

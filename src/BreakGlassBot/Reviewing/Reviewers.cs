@@ -11,24 +11,20 @@ public sealed class ReviewerGroupUnavailableException(string group)
     : RetryLaterException("the reviewer user group to be readable", $"reviewer user group {group} could not be read just now");
 
 /// <summary>
-/// Who may review a change: Slack:ReviewerUserGroup members (cached briefly) and Slack:Reviewers, never the
-/// declarer, never the author of a linked PR (matched through every GitHub login known for the person: the People
-/// map and the login they linked).
+/// Who may review a change: Slack:ReviewerUserGroup members (cached briefly) and Slack:Reviewers, never the declarer nor
+/// the author of a linked PR under any GitHub login known for the person.
 /// </summary>
 public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> options, IOptions<GitHubOptions> github, People people, TimeProvider time,
     ILogger<Reviewers> log)
 {
     static readonly TimeSpan CacheFor = TimeSpan.FromMinutes(5);
-    /// <summary>
-    /// How long a click waits for usergroups.users.list: Slack wants the click answered within 3 s, and the Web API call
-    /// alone may take 10 s plus 429 retries. Past it, the last known members answer while the refresh goes on.
-    /// </summary>
+    /// <summary>How long a click waits for usergroups.users.list (Slack wants an answer within 3 s); then the last known members answer.</summary>
     internal static readonly TimeSpan ClickBudget = TimeSpan.FromSeconds(1.5);
     readonly Lock gate = new();
     (DateTimeOffset At, IReadOnlyList<string> Members)? cache;
     Task<IReadOnlyList<string>?>? refreshing;
 
-    /// <summary>Everyone configured as a reviewer, before per-change exclusions (for reminders: waits for Slack, falls back to the last known members).</summary>
+    /// <summary>Everyone configured as a reviewer, before per-change exclusions; waits for Slack, else the last known members.</summary>
     public async Task<IReadOnlyList<string>> ConfiguredAsync(CancellationToken ct)
     {
         var all = new List<string>(options.Value.Reviewers);
@@ -43,16 +39,14 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
         [.. (await ConfiguredAsync(ct)).Where(u => Excluded(change, u) is null)];
 
     /// <summary>
-    /// Why <paramref name="user"/> may not review <paramref name="change"/>, or null when they may. Answers within
-    /// <see cref="ClickBudget"/>; throws <see cref="ReviewerGroupUnavailableException"/> when the group is needed, slow or
-    /// failing, and was never read.
+    /// Why <paramref name="user"/> may not review <paramref name="change"/>, or null. Answers within <see cref="ClickBudget"/>;
+    /// throws <see cref="ReviewerGroupUnavailableException"/> when the group is needed and was never read.
     /// </summary>
     public async Task<string?> RefusalAsync(EmergencyChange change, string user, CancellationToken ct)
     {
         if (Excluded(change, user) is { } excluded)
             return excluded.Pr is { } pr ? $"you authored {pr.Ref}; someone else must review it" : "you declared this change; someone else must review it";
-        // A linked PR whose author GitHub has not named yet (slow, rate-limited, down: typical during an incident) does not
-        // refuse: the approval is recorded and only counts once the author is known not to be the approver (see AuthorUnknown).
+        // A PR whose author GitHub has not named yet does not refuse: the approval counts once known (see AuthorUnknown).
         if (options.Value.Reviewers.Contains(user)) return null;
         var group = options.Value.ReviewerUserGroup;
         if (string.IsNullOrWhiteSpace(group)) return "only configured reviewers may approve emergency changes";
@@ -61,9 +55,8 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
     }
 
     /// <summary>
-    /// Whether <paramref name="user"/> is excluded from reviewing <paramref name="change"/> whatever the configuration: the
-    /// declarer, or the author of a linked PR under any GitHub login known for them. Also applied when approvals are
-    /// counted, so an approval recorded before a PR's author was known does not count once it is.
+    /// Whether <paramref name="user"/> is excluded from <paramref name="change"/> whatever the configuration (declarer or PR
+    /// author). Also applied when approvals are counted, so an approval made before the author was known stops counting.
     /// </summary>
     public (bool Declarer, LinkedPullRequest? Pr)? Excluded(EmergencyChange change, string user)
     {
@@ -76,9 +69,8 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
     }
 
     /// <summary>
-    /// A linked PR that <paramref name="user"/> may have written, for all the bot knows yet: GitHub is configured, has not
-    /// named the PR's author (and the bot has not given up reading it), and the user has a known GitHub login. Null when
-    /// the user's eligibility does not hang on GitHub (someone without a known login can never be matched to an author).
+    /// A linked PR <paramref name="user"/> may have written, as far as the bot knows: its author is not named yet and the
+    /// user has a GitHub login. Null when eligibility does not hang on GitHub.
     /// </summary>
     public LinkedPullRequest? AuthorUnknown(EmergencyChange change, string user) =>
         github.Value.IsConfigured && people.GitHubLogins(user).Count > 0
@@ -86,10 +78,8 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
             : null;
 
     /// <summary>
-    /// Whether a follow-up that vouches for <paramref name="approval"/> outside Slack (the PR comment, the Jira comment and
-    /// review transition) may act now: null when the approval counts as far as authorship goes. While a linked PR's author is
-    /// unknown and could be the approver, a retry (the follow-up waits, as the count does); when the approver is excluded,
-    /// done without acting, with an audit event saying why (a PR author's own approval must not mark the PR or the issue reviewed).
+    /// Null when a follow-up vouching for <paramref name="approval"/> outside Slack may act; a retry while the PR's author is
+    /// unknown; done without acting, audited, when the approver is excluded (an author must not mark their own work reviewed).
     /// </summary>
     public StepOutcome? FollowUpHold(EmergencyChange change, PendingStep step, Approval approval)
     {
@@ -108,13 +98,13 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
             Data = new() { ["step"] = step.Kind, ["target"] = step.Target ?? "", ["reviewer"] = approval.Reviewer, ["reason"] = why } }]);
     }
 
-    /// <summary>True while <see cref="FollowUpHold"/> would make a follow-up of <paramref name="approval"/> wait (it then says nothing in the thread).</summary>
+    /// <summary>True while <see cref="FollowUpHold"/> would make a follow-up of <paramref name="approval"/> wait.</summary>
     public bool FollowUpWaits(EmergencyChange change, Approval approval) =>
         Excluded(change, approval.Reviewer) is null && AuthorUnknown(change, approval.Reviewer) is not null && change.Status != ChangeStatus.Cancelled;
 
     /// <summary>
-    /// The group's members: the cache while fresh; otherwise one shared refresh, awaited at most <paramref name="budget"/>
-    /// (null: until it ends). A refresh that is slow or fails leaves the last known members; null when there are none.
+    /// The cache while fresh, else one shared refresh awaited at most <paramref name="budget"/> (null: until it ends);
+    /// a slow or failed refresh leaves the last known members, null when there are none.
     /// </summary>
     async Task<IReadOnlyList<string>?> GroupMembersAsync(string group, TimeSpan? budget, CancellationToken ct)
     {
@@ -142,9 +132,8 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
             cache = (time.GetUtcNow(), members);
             return members;
         }
-        catch (Exception e) // a background refresh: whatever failed, the click falls back and the next one tries again
+        catch (Exception e) // a background refresh: whatever failed, the caller falls back and the next one tries again
         {
-            // Keep going with the last known members (or the listed reviewers): a Slack hiccup must not stop reminders.
             LogGroupFailed(log, group, e is SlackApiException s ? s.Error : e.GetType().Name);
             return null;
         }
@@ -157,9 +146,8 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
 }
 
 /// <summary>
-/// The Slack half of the completion rule: enough distinct eligible approvals in the thread. Exclusions are checked
-/// again here: an approval recorded before a linked PR's author was known counts only once that author is known, and
-/// not at all when it is its approver (who is then told in the thread, once).
+/// The Slack half of the completion rule: enough distinct eligible approvals. Exclusions are checked again, since a PR's
+/// author may be named after their approval (they are then told in the thread, once).
 /// </summary>
 public sealed class SlackApprovalEvidence(IOptions<PolicyOptions> policy, Reviewers reviewers, TimeProvider time) : IEvidenceSource
 {
@@ -182,7 +170,7 @@ public sealed class SlackApprovalEvidence(IOptions<PolicyOptions> policy, Review
         var missing = required == 1 ? "an approval from a reviewer in the Slack thread" : $"{required - approvers} more reviewer approval(s) in Slack ({approvers} of {required})";
         if (notCounted.Count + undecided.Count > 0) missing += "; " + string.Join("; ", notCounted.Concat(undecided));
         var result = approvers >= required ? EvidenceResult.Yes(null) : EvidenceResult.No(null, missing);
-        // An approver whose approval turned out not to count is told so in the thread, once (the key is kept with the refusal notes).
+        // Told in the thread once: the key is kept with the refusal notes.
         var now = time.GetUtcNow();
         var tell = excluded.Where(x => x.Why!.Value.Pr is not null).Select(x => Approvals.NotCountedNotePrefix + x.a.Reviewer).ToList();
         IReadOnlyList<EvidenceResult> results = [tell.Count == 0 ? result : result with

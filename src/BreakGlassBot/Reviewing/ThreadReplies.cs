@@ -5,10 +5,7 @@ using Microsoft.Extensions.Options;
 
 namespace BreakGlassBot.Reviewing;
 
-/// <summary>
-/// Replies in a change's thread: an eligible reviewer's approval word approves; the same word from someone
-/// else gets a note once; ordinary discussion is left alone. The bot's own messages are ignored.
-/// </summary>
+/// <summary>An eligible reviewer's approval word in a change's thread approves; from anyone else it gets a note, once.</summary>
 internal sealed class ThreadReplyApprovals(ChangeStore store, Approvals approvals, BotIdentity bot, IOptions<PolicyOptions> policy) : ISlackEventHandler
 {
     public async Task HandleAsync(EventEnvelope envelope, CancellationToken ct)
@@ -27,10 +24,7 @@ internal sealed class ThreadReplyApprovals(ChangeStore store, Approvals approval
         if (result is ApprovalResult.Unavailable) throw new ReviewerGroupUnavailableException("Slack:ReviewerUserGroup");
     }
 
-    /// <summary>
-    /// The reply is an approval word, alone or followed by more ("LGTM, thanks"). A word later in the text
-    /// ("not approved", "who approved this?") is discussion, not an approval.
-    /// </summary>
+    /// <summary>The reply starts with an approval word ("LGTM, thanks"); one later on ("not approved") or a question is discussion.</summary>
     public static bool IsApproval(string? text, IReadOnlyList<string> words)
     {
         if (string.IsNullOrWhiteSpace(text)) return false;

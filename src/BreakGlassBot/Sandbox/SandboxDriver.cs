@@ -12,9 +12,8 @@ public sealed record DriverResult(string? Problem)
 }
 
 /// <summary>
-/// Slack's side of the requests into the bot. The page's actions (a typed message or slash command, a button click, a modal
-/// submission) become the payloads Slack would send (a form-encoded slash command, a block_actions or view_submission
-/// payload, an event_callback) and are POSTed over loopback HTTP to the bot's real /slack/* endpoints, signed with v0.
+/// Slack's side of the requests into the bot: the page's actions become the payloads Slack would send, v0-signed and
+/// POSTed over loopback to the bot's real /slack/* endpoints.
 /// </summary>
 public sealed class SandboxDriver(SandboxState state, SandboxContext context, IHttpClientFactory clients, TimeProvider time, ILogger<SandboxDriver> log)
 {
@@ -153,6 +152,28 @@ public sealed class SandboxDriver(SandboxState state, SandboxContext context, IH
     {
         var open = state.Read(v => v.Views.TryGetValue(user, out var view) && view.Id == viewId ? (JsonObject)view.View.DeepClone() : null);
         if (open is null) return new DriverResult("That form is no longer open.");
+        var payload = new JsonObject
+        {
+            ["type"] = "view_submission",
+            ["team"] = new JsonObject { ["id"] = SandboxPeople.TeamId, ["domain"] = SandboxPeople.TeamDomain },
+            ["user"] = UserJson(user),
+            ["api_app_id"] = SandboxPeople.AppId,
+            ["token"] = VerificationToken,
+            ["trigger_id"] = state.Change(v => v.NewTrigger(user), persist: false),
+            ["view"] = SubmittedView(open, viewId, StateValues(open, values)),
+            ["response_urls"] = new JsonArray(),
+            ["is_enterprise_install"] = false,
+            ["enterprise"] = null,
+        };
+        var (status, body) = await PostAsync("/slack/interactions", "payload=" + Uri.EscapeDataString(payload.ToJsonString()), "application/x-www-form-urlencoded",
+            $"view_submission \"{open["callback_id"]}\"", ct);
+        ApplyAnswer(user, viewId, status, TryParse(body) as JsonObject);
+        return DriverResult.Done;
+    }
+
+    /// <summary>view.state.values as Slack sends them: per input block, its element's action_id and the typed or chosen value.</summary>
+    static JsonObject StateValues(JsonObject open, IReadOnlyDictionary<string, string?> values)
+    {
         var stateValues = new JsonObject();
         foreach (var block in (open["blocks"] as JsonArray ?? []).OfType<JsonObject>().Where(b => b["type"]?.ToString() == "input"))
         {
@@ -169,6 +190,11 @@ public sealed class SandboxDriver(SandboxState state, SandboxContext context, IH
             else entry["value"] = string.IsNullOrEmpty(typed) ? null : typed;
             stateValues[blockId] = new JsonObject { [element["action_id"]?.ToString() ?? "value"] = entry };
         }
+        return stateValues;
+    }
+
+    static JsonObject SubmittedView(JsonObject open, string viewId, JsonObject stateValues)
+    {
         var view = (JsonObject)open.DeepClone();
         view["id"] = viewId;
         view["team_id"] = SandboxPeople.TeamId;
@@ -178,46 +204,31 @@ public sealed class SandboxDriver(SandboxState state, SandboxContext context, IH
         view["bot_id"] = SandboxPeople.BotId;
         view["root_view_id"] = viewId;
         view["previous_view_id"] = null;
-        var payload = new JsonObject
-        {
-            ["type"] = "view_submission",
-            ["team"] = new JsonObject { ["id"] = SandboxPeople.TeamId, ["domain"] = SandboxPeople.TeamDomain },
-            ["user"] = UserJson(user),
-            ["api_app_id"] = SandboxPeople.AppId,
-            ["token"] = VerificationToken,
-            ["trigger_id"] = state.Change(v => v.NewTrigger(user), persist: false),
-            ["view"] = view,
-            ["response_urls"] = new JsonArray(),
-            ["is_enterprise_install"] = false,
-            ["enterprise"] = null,
-        };
-        var (status, body) = await PostAsync("/slack/interactions", "payload=" + Uri.EscapeDataString(payload.ToJsonString()), "application/x-www-form-urlencoded",
-            $"view_submission \"{open["callback_id"]}\"", ct);
-        var answer = TryParse(body) as JsonObject;
-        state.Change(v =>
-        {
-            if (!v.Views.TryGetValue(user, out var current) || current.Id != viewId) return;
-            if (status != HttpStatusCode.OK) { current.Problem = $"We had some trouble connecting (BreakGlassBot answered HTTP {(int)status}). Try again?"; current.Revision++; return; }
-            switch (answer?["response_action"]?.ToString())
-            {
-                case "errors":
-                    current.Errors = (answer["errors"] as JsonObject ?? []).ToDictionary(kv => kv.Key, kv => kv.Value?.ToString() ?? "");
-                    current.Problem = null;
-                    current.Revision++;
-                    break;
-                case "update" when answer["view"] is JsonObject next:
-                    current.View = (JsonObject)next.DeepClone();
-                    current.Errors = null;
-                    current.Problem = null;
-                    current.Revision++;
-                    break;
-                default: // empty body or "clear": the modal closes
-                    v.Views.Remove(user);
-                    break;
-            }
-        });
-        return DriverResult.Done;
+        return view;
     }
+
+    void ApplyAnswer(string user, string viewId, HttpStatusCode status, JsonObject? answer) => state.Change(v =>
+    {
+        if (!v.Views.TryGetValue(user, out var current) || current.Id != viewId) return;
+        if (status != HttpStatusCode.OK) { current.Problem = $"We had some trouble connecting (BreakGlassBot answered HTTP {(int)status}). Try again?"; current.Revision++; return; }
+        switch (answer?["response_action"]?.ToString())
+        {
+            case "errors":
+                current.Errors = (answer["errors"] as JsonObject ?? []).ToDictionary(kv => kv.Key, kv => kv.Value?.ToString() ?? "");
+                current.Problem = null;
+                current.Revision++;
+                break;
+            case "update" when answer["view"] is JsonObject next:
+                current.View = (JsonObject)next.DeepClone();
+                current.Errors = null;
+                current.Problem = null;
+                current.Revision++;
+                break;
+            default: // empty body or "clear": the modal closes
+                v.Views.Remove(user);
+                break;
+        }
+    });
 
     /// <summary>The modal's close button. The bot's modals do not ask for view_closed (notify_on_close), so Slack sends nothing.</summary>
     public void Close(string user, string viewId) => state.Change(v =>

@@ -101,65 +101,71 @@ public static class SandboxEndpoints
         catch (OperationCanceledException) { return Results.Empty; }
         var me = SandboxPeople.Find(user)?.Id ?? SandboxPeople.Declarer;
         var p = policy.Value;
-        var snapshot = state.Read(v =>
-        {
-            var dm = SandboxPeople.DirectChannel(me);
-            var messages = new JsonObject
-            {
-                [SandboxPeople.Channel] = new JsonArray([.. v.Messages.Where(m => m.Channel == SandboxPeople.Channel).Select(m => (JsonNode)MessageJson(m))]),
-                [dm] = new JsonArray([.. v.Messages.Where(m => m.Channel == dm).Select(m => (JsonNode)MessageJson(m))]),
-            };
-            return new JsonObject
-            {
-                ["version"] = v.Version,
-                ["now"] = v.Now.ToString("O"),
-                ["me"] = me,
-                ["sandbox"] = new JsonObject
-                {
-                    ["reason"] = context.Reason,
-                    ["fastClock"] = context.FastClock,
-                    ["reviewWindow"] = Describe(p.ReviewWindow),
-                    ["reminderInterval"] = Describe(p.ReminderInterval),
-                    ["escalateAfter"] = Describe(p.EscalateAfter),
-                    ["dataDirectory"] = context.DataDirectory,
-                },
-                ["bot"] = new JsonObject { ["id"] = SandboxPeople.BotUser, ["name"] = SandboxPeople.BotName },
-                ["people"] = new JsonArray([.. SandboxPeople.All.Select(x => (JsonNode)new JsonObject { ["id"] = x.Id, ["name"] = x.Name, ["role"] = x.Role })]),
-                ["channel"] = new JsonObject { ["id"] = SandboxPeople.Channel, ["name"] = SandboxPeople.ChannelName },
-                ["dm"] = dm,
-                ["messages"] = messages,
-                ["ephemerals"] = new JsonArray([.. v.Ephemerals.Where(e => e.User == me).Select(e => (JsonNode)new JsonObject
-                {
-                    ["id"] = e.Id, ["channel"] = e.Channel, ["threadTs"] = e.ThreadTs, ["ts"] = e.Ts, ["text"] = e.Text, ["blocks"] = e.Blocks?.DeepClone(),
-                })]),
-                ["view"] = v.Views.TryGetValue(me, out var view) ? new JsonObject
-                {
-                    ["id"] = view.Id, ["revision"] = view.Revision, ["view"] = view.View.DeepClone(), ["problem"] = view.Problem,
-                    ["errors"] = view.Errors is null ? null : new JsonObject([.. view.Errors.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))]),
-                } : null,
-                ["jira"] = new JsonArray([.. v.Jira.Select(i => (JsonNode)new JsonObject
-                {
-                    ["key"] = i.Key, ["summary"] = i.Summary, ["status"] = i.StatusName, ["done"] = i.Done,
-                    ["labels"] = new JsonArray([.. i.Labels.Select(l => (JsonNode)JsonValue.Create(l))]),
-                    ["comments"] = new JsonArray([.. i.Comments.Select(c => (JsonNode)new JsonObject { ["author"] = c.Author, ["at"] = c.At.ToString("O"), ["text"] = c.Text })]),
-                })]),
-                ["pullRequests"] = new JsonArray([.. v.PullRequests.Select(pr => (JsonNode)new JsonObject
-                {
-                    ["ref"] = pr.Ref, ["url"] = pr.Url, ["title"] = pr.Title, ["author"] = pr.Author, ["approved"] = pr.Approved,
-                    ["reviewer"] = SandboxPeople.GitHubReviewer,
-                    ["labels"] = new JsonArray([.. pr.Labels.Select(l => (JsonNode)JsonValue.Create(l))]),
-                    ["reviews"] = new JsonArray([.. pr.Reviews.Select(r => (JsonNode)new JsonObject { ["user"] = r.Login, ["state"] = r.State, ["at"] = r.SubmittedAt.ToString("O") })]),
-                    ["comments"] = new JsonArray([.. pr.Comments.Select(c => (JsonNode)new JsonObject { ["author"] = c.Login, ["at"] = c.At.ToString("O"), ["text"] = c.Body })]),
-                })]),
-                ["wire"] = new JsonArray([.. v.WireLog.Reverse().Take(40).Select(w => (JsonNode)new JsonObject
-                {
-                    ["at"] = w.At.ToString("O"), ["direction"] = w.Direction, ["what"] = w.What, ["ok"] = w.Ok,
-                })]),
-            };
-        });
+        var snapshot = state.Read(v => Snapshot(v, me, context, p));
         http.Response.Headers.CacheControl = "no-store";
         return Results.Content(snapshot.ToJsonString(), "application/json");
     }
+
+    static JsonObject Snapshot(SandboxState.SandboxStateView v, string me, SandboxContext context, PolicyOptions p)
+    {
+        var dm = SandboxPeople.DirectChannel(me);
+        var messages = new JsonObject
+        {
+            [SandboxPeople.Channel] = new JsonArray([.. v.Messages.Where(m => m.Channel == SandboxPeople.Channel).Select(m => (JsonNode)MessageJson(m))]),
+            [dm] = new JsonArray([.. v.Messages.Where(m => m.Channel == dm).Select(m => (JsonNode)MessageJson(m))]),
+        };
+        return new JsonObject
+        {
+            ["version"] = v.Version,
+            ["now"] = v.Now.ToString("O"),
+            ["me"] = me,
+            ["sandbox"] = new JsonObject
+            {
+                ["reason"] = context.Reason,
+                ["fastClock"] = context.FastClock,
+                ["reviewWindow"] = Describe(p.ReviewWindow),
+                ["reminderInterval"] = Describe(p.ReminderInterval),
+                ["escalateAfter"] = Describe(p.EscalateAfter),
+                ["dataDirectory"] = context.DataDirectory,
+            },
+            ["bot"] = new JsonObject { ["id"] = SandboxPeople.BotUser, ["name"] = SandboxPeople.BotName },
+            ["people"] = new JsonArray([.. SandboxPeople.All.Select(x => (JsonNode)new JsonObject { ["id"] = x.Id, ["name"] = x.Name, ["role"] = x.Role })]),
+            ["channel"] = new JsonObject { ["id"] = SandboxPeople.Channel, ["name"] = SandboxPeople.ChannelName },
+            ["dm"] = dm,
+            ["messages"] = messages,
+            ["ephemerals"] = new JsonArray([.. v.Ephemerals.Where(e => e.User == me).Select(e => (JsonNode)new JsonObject
+            {
+                ["id"] = e.Id, ["channel"] = e.Channel, ["threadTs"] = e.ThreadTs, ["ts"] = e.Ts, ["text"] = e.Text, ["blocks"] = e.Blocks?.DeepClone(),
+            })]),
+            ["view"] = v.Views.TryGetValue(me, out var view) ? new JsonObject
+            {
+                ["id"] = view.Id, ["revision"] = view.Revision, ["view"] = view.View.DeepClone(), ["problem"] = view.Problem,
+                ["errors"] = view.Errors is null ? null : new JsonObject([.. view.Errors.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))]),
+            } : null,
+            ["jira"] = JiraJson(v),
+            ["pullRequests"] = PullRequestsJson(v),
+            ["wire"] = new JsonArray([.. v.WireLog.Reverse().Take(40).Select(w => (JsonNode)new JsonObject
+            {
+                ["at"] = w.At.ToString("O"), ["direction"] = w.Direction, ["what"] = w.What, ["ok"] = w.Ok,
+            })]),
+        };
+    }
+
+    static JsonArray JiraJson(SandboxState.SandboxStateView v) => new([.. v.Jira.Select(i => (JsonNode)new JsonObject
+    {
+        ["key"] = i.Key, ["summary"] = i.Summary, ["status"] = i.StatusName, ["done"] = i.Done,
+        ["labels"] = new JsonArray([.. i.Labels.Select(l => (JsonNode)JsonValue.Create(l))]),
+        ["comments"] = new JsonArray([.. i.Comments.Select(c => (JsonNode)new JsonObject { ["author"] = c.Author, ["at"] = c.At.ToString("O"), ["text"] = c.Text })]),
+    })]);
+
+    static JsonArray PullRequestsJson(SandboxState.SandboxStateView v) => new([.. v.PullRequests.Select(pr => (JsonNode)new JsonObject
+    {
+        ["ref"] = pr.Ref, ["url"] = pr.Url, ["title"] = pr.Title, ["author"] = pr.Author, ["approved"] = pr.Approved,
+        ["reviewer"] = SandboxPeople.GitHubReviewer,
+        ["labels"] = new JsonArray([.. pr.Labels.Select(l => (JsonNode)JsonValue.Create(l))]),
+        ["reviews"] = new JsonArray([.. pr.Reviews.Select(r => (JsonNode)new JsonObject { ["user"] = r.Login, ["state"] = r.State, ["at"] = r.SubmittedAt.ToString("O") })]),
+        ["comments"] = new JsonArray([.. pr.Comments.Select(c => (JsonNode)new JsonObject { ["author"] = c.Login, ["at"] = c.At.ToString("O"), ["text"] = c.Body })]),
+    })]);
 
     static string Describe(TimeSpan span) =>
         span < TimeSpan.FromHours(1) && span.Seconds != 0 && span.TotalMinutes >= 1 ? $"{(int)span.TotalMinutes}m {span.Seconds}s" : ReviewPolicy.Format(span);

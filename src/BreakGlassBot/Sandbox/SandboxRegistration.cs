@@ -60,9 +60,8 @@ public static class SandboxMode
 public static class SandboxRegistration
 {
     /// <summary>
-    /// Sandbox mode (<c>--sandbox</c>, or Development without Slack credentials): a stand-in Slack, Jira and GitHub served by this
-    /// process on 127.0.0.1, the bot's Slack, Jira and GitHub clients pointed at them, made-up credentials, its own data directory.
-    /// Everything else (signature checks, handlers, outbox, Hangfire) is the real bot. Must run before options are read.
+    /// Sandbox mode (<c>--sandbox</c>, or Development without Slack credentials): stand-in Slack, Jira and GitHub on 127.0.0.1,
+    /// the real bot pointed at them with made-up credentials. Must run before options are read.
     /// </summary>
     public static WebApplicationBuilder AddSandbox(this WebApplicationBuilder builder, string[] args)
     {
@@ -75,6 +74,16 @@ public static class SandboxRegistration
         var reason = SandboxMode.Reason(flag, builder.Environment.IsDevelopment(), hasCredentials, config["Sandbox:Enabled"]);
         if (reason is null) return builder;
 
+        var context = CreateContext(config, reason, fastFlag);
+        AddDemoDefaults(config, context);
+        PinToStandIns(config, context);
+        OverrideOptions(builder.Services, context);
+        AddServices(builder.Services, context);
+        return builder;
+    }
+
+    static SandboxContext CreateContext(ConfigurationManager config, string reason, bool fastFlag)
+    {
         var errors = new List<string>();
         if (config.GetSection("Kestrel:Endpoints").GetChildren().Any())
             errors.Add("Kestrel:Endpoints: the sandbox listens on 127.0.0.1 only; remove Kestrel:Endpoints or run without --sandbox");
@@ -83,16 +92,18 @@ public static class SandboxRegistration
         var port = ChoosePort(config, errors);
         if (errors.Count > 0) throw new BotConfigurationException(errors);
 
-        var context = new SandboxContext
+        return new SandboxContext
         {
             Reason = reason,
             Port = port,
             FastClock = fastFlag || !bool.TryParse(fastSetting, out var fast) || fast,
             DataDirectory = Path.GetFullPath(config["Sandbox:DataDirectory"] is { Length: > 0 } dir ? dir : Path.Combine(".data", "sandbox")),
         };
+    }
 
-        // Above the appsettings files, below user secrets, environment and command line: a demo-sized clock that
-        // --Policy:... still overrides.
+    // Above the appsettings files, below user secrets, environment and command line: --Policy:... still overrides.
+    static void AddDemoDefaults(ConfigurationManager config, SandboxContext context)
+    {
         var defaults = new Dictionary<string, string?> { ["Storage:PollingInterval"] = "00:00:00.500" };
         if (context.FastClock)
         {
@@ -107,8 +118,10 @@ public static class SandboxRegistration
             if (config.Sources[i] is FileConfigurationSource { Path: { } file } && Path.GetFileName(file).StartsWith("appsettings", StringComparison.OrdinalIgnoreCase))
                 afterFiles = i + 1;
         config.Sources.Insert(afterFiles, new MemoryConfigurationSource { InitialData = defaults });
+    }
 
-        // Highest priority: nothing real is reachable from the sandbox, whatever else is configured.
+    // Highest priority: nothing real is reachable from the sandbox, whatever else is configured.
+    static void PinToStandIns(ConfigurationManager config, SandboxContext context) =>
         config.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["urls"] = context.BaseUrl,
@@ -133,8 +146,9 @@ public static class SandboxRegistration
             ["GitHub:BypassMode"] = nameof(BypassMode.RecordOnly),
         });
 
-        var s = builder.Services;
-        // Lists and optional keys cannot be cleared through configuration (a lower source's Reviewers:2 would survive).
+    // Lists and optional keys cannot be cleared through configuration (a lower source's Reviewers:2 would survive).
+    static void OverrideOptions(IServiceCollection s, SandboxContext context)
+    {
         s.PostConfigure<SlackOptions>(o =>
         {
             o.Reviewers = [SandboxPeople.Reviewer1, SandboxPeople.Reviewer2];
@@ -143,8 +157,7 @@ public static class SandboxRegistration
             o.Declarers = [];
             o.ReviewerUserGroup = null;
         });
-        // The token stays (the stand-in GitHub checks it); app credentials would take precedence over it, and the sandbox takes no webhooks.
-        // Team membership and merging are not stood in: the bypass is only recorded.
+        // App credentials would take precedence over the token the stand-in checks; the bypass is only recorded.
         s.PostConfigure<GitHubOptions>(o =>
         {
             o.ApiBaseUrl = context.BaseUrl + StandInGitHub.BasePath + "/";
@@ -157,7 +170,10 @@ public static class SandboxRegistration
         });
         s.PostConfigure<JiraOptions>(o => o.ReviewedStatuses = []);
         s.PostConfigure<PolicyOptions>(o => o.RequiredEvidence = []);
+    }
 
+    static void AddServices(IServiceCollection s, SandboxContext context)
+    {
         s.AddSingleton(context);
         s.AddSingleton(new RunMode(Sandbox: true));
         s.AddSingleton<SandboxState>();
@@ -171,7 +187,6 @@ public static class SandboxRegistration
             http.Timeout = TimeSpan.FromSeconds(15);
         });
         s.AddHostedService<SandboxStartup>();
-        return builder;
     }
 
     public static WebApplication MapSandbox(this WebApplication app)

@@ -113,10 +113,8 @@ public sealed class SandboxPullRequest
 public sealed record WireEntry(DateTimeOffset At, string Direction, string What, bool Ok);
 
 /// <summary>
-/// Everything the stand-in Slack and Jira hold: messages per channel and thread, ephemeral messages and open modals per person,
-/// Jira issues, the stand-in GitHub's pull request, and a log of the requests crossing between the sandbox and the bot.
-/// One lock; every change bumps a version the page long-polls on, and is saved next to the bot's data, so a restarted
-/// sandbox still has the threads the bot's store points at.
+/// Everything the stand-ins hold, under one lock. Every change bumps the version the page long-polls on and is saved,
+/// so a restarted sandbox still has the threads the bot's store points at.
 /// </summary>
 public sealed class SandboxState
 {

@@ -5,10 +5,8 @@ using BreakGlassBot.Hosting;
 namespace BreakGlassBot.Sandbox;
 
 /// <summary>
-/// The GitHub REST paths the bot's <see cref="GitHub.GitHubGateway"/> calls for a linked pull request (read it, add a label,
-/// list and create issue comments, list reviews with paging), over <see cref="SandboxState"/>'s pull requests (acme/payments#42).
-/// The page approves as a sandbox reviewer or dismisses that approval, which is what the bot's review evidence reads.
-/// Team membership and merging are not served: sandbox mode keeps GitHub:BypassMode at RecordOnly.
+/// The GitHub REST paths the bot's <see cref="GitHub.GitHubGateway"/> calls for a linked pull request, over
+/// <see cref="SandboxState"/>'s pull requests. No teams or merging: sandbox mode keeps GitHub:BypassMode at RecordOnly.
 /// </summary>
 public sealed class StandInGitHub(SandboxState state, SandboxContext context)
 {
@@ -69,10 +67,7 @@ public sealed class StandInGitHub(SandboxState state, SandboxContext context)
                     : NotFound())));
     }
 
-    /// <summary>
-    /// The page's "Approve PR": an APPROVED review by the sandbox reviewer (not the author) on the head commit.
-    /// "Dismiss approval" dismisses it, as GitHub does (the review stays, as DISMISSED).
-    /// </summary>
+    /// <summary>The page's "Approve PR" (an APPROVED review by a non-author) or "Dismiss approval" (kept, as DISMISSED, like GitHub).</summary>
     public bool SetApproved(int index, bool approved) => state.Change(v =>
     {
         if (index < 0 || index >= v.PullRequests.Count) return false;

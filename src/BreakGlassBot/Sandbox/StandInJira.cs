@@ -18,6 +18,15 @@ public sealed partial class StandInJira(SandboxState state, SandboxContext conte
 
     public void Map(IEndpointRouteBuilder app)
     {
+        MapIssueAndComments(app);
+        MapLabelsAndTransitions(app);
+        MapCreateAndSearch(app);
+        // Links in the bot's messages point here: show the issue on the page instead.
+        app.MapGet(BasePath + "/browse/{key}", (string key) => Results.Redirect("/sandbox#jira:" + Uri.EscapeDataString(key)));
+    }
+
+    void MapIssueAndComments(IEndpointRouteBuilder app)
+    {
         app.MapGet(Api + "/issue/{key}", (string key, HttpContext http) => Guarded(http, $"GET issue {key}", () =>
             state.Read(v => Find(v, key) is { } i ? Results.Json(IssueJson(i)) : NotFound(key))));
         app.MapGet(Api + "/issue/{key}/comment", (string key, int? startAt, int? maxResults, HttpContext http) => Guarded(http, $"GET comments of {key}", () =>
@@ -41,6 +50,10 @@ public sealed partial class StandInJira(SandboxState state, SandboxContext conte
                 return Results.Json(CommentJson(comment), statusCode: 201);
             }));
         });
+    }
+
+    void MapLabelsAndTransitions(IEndpointRouteBuilder app)
+    {
         app.MapPut(Api + "/issue/{key}", async (string key, HttpContext http) =>
         {
             var body = await ReadJsonAsync(http);
@@ -67,6 +80,10 @@ public sealed partial class StandInJira(SandboxState state, SandboxContext conte
                 return Results.NoContent();
             }));
         });
+    }
+
+    void MapCreateAndSearch(IEndpointRouteBuilder app)
+    {
         app.MapPost(Api + "/issue", async (HttpContext http) =>
         {
             var fields = (await ReadJsonAsync(http))?["fields"];
@@ -91,8 +108,6 @@ public sealed partial class StandInJira(SandboxState state, SandboxContext conte
                 ["issues"] = new JsonArray([.. v.Jira.Where(i => term is null || i.Summary.Contains(term, StringComparison.OrdinalIgnoreCase)).Select(i => (JsonNode)IssueJson(i))]),
             }));
         }));
-        // Links in the bot's messages point here: show the issue on the page instead.
-        app.MapGet(BasePath + "/browse/{key}", (string key) => Results.Redirect("/sandbox#jira:" + Uri.EscapeDataString(key)));
     }
 
     /// <summary>The page's "Move to Done" / "Reopen": what a reviewer would do in Jira.</summary>

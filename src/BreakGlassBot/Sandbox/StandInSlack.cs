@@ -6,9 +6,8 @@ using Microsoft.AspNetCore.WebUtilities;
 namespace BreakGlassBot.Sandbox;
 
 /// <summary>
-/// Slack's side of the bot's Web API calls (every method <see cref="Slack.SlackApiClient"/> uses, and response_url), answered
-/// from <see cref="SandboxState"/> in Slack's shapes: <c>{"ok": true, ...}</c> or <c>{"ok": false, "error": "..."}</c>, bearer
-/// token checked, unknown channels, messages and triggers refused the way Slack refuses them.
+/// Slack's side of every Web API call <see cref="Slack.SlackApiClient"/> makes, and response_url, answered from
+/// <see cref="SandboxState"/> in Slack's shapes and refusals (<c>{"ok": false, "error": "..."}</c>).
 /// </summary>
 public sealed class StandInSlack(SandboxState state, SandboxContext context)
 {
