@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using BreakGlassBot.Declaring;
 using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Outbox;
 using BreakGlassBot.Slack;
 using Hangfire;
 using Microsoft.AspNetCore.Builder;
@@ -276,6 +277,18 @@ public sealed class InProcessBot : IAsyncDisposable
     /// <summary>The change's outbox steps still to do, as "kind" or "kind:target".</summary>
     public IReadOnlyList<string> PendingSteps(int id = 1) =>
         [.. Change(id).Steps.Where(s => s.State == StepState.Pending).Select(s => s.Target is null ? s.Kind : $"{s.Kind}:{s.Target}")];
+
+    /// <summary>What the thread note with this key says about the change as it is now (as the thread-note step renders it).</summary>
+    public string? ThreadNote(int id, string key) =>
+        App.Services.GetServices<IThreadNoteSource>().Select(s => s.Render(Change(id), key)).FirstOrDefault(t => t is not null);
+
+    /// <summary>The direct message that a pending direct-message step with target "user|key" would send now.</summary>
+    public SlackMessage? DirectMessage(int id, string target)
+    {
+        var bar = target.IndexOf('|');
+        var (user, key) = (target[..bar], target[(bar + 1)..]);
+        return App.Services.GetServices<IDirectMessageSource>().Select(s => s.Render(Change(id), key, user, Clock.GetUtcNow())).FirstOrDefault(m => m is not null);
+    }
 
     public async ValueTask DisposeAsync()
     {
