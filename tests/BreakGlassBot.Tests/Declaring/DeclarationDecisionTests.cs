@@ -87,17 +87,21 @@ public class DeclarationDecisionTests
         Assert.Equal("8h 0m of working time (Mon-Fri 09:00-17:00 UTC) after declaration", Assert.Single(bot.Audit()).Data["policy"]);
     }
 
-    [Theory]
-    [InlineData("ab", ":warning: Say what you are changing and why")]
-    [InlineData("Fix https://github.com/acme/api/issues/3", ":warning: 'https://github.com/acme/api/issues/3' is not a pull request link")]
-    [InlineData("Fix https://github.com/acme/api/pull/abc", "is not a pull request link")]
-    public async Task AMistakeInTheTextIsAnsweredWithWhatToTypeAndNothingIsRecorded(string text, string expected)
+    [Fact]
+    public async Task AMistakeInTheTextIsAnsweredWithWhatToTypeAndNothingIsRecorded()
     {
         await using var bot = InProcessBot.Create();
-        var reply = await bot.ReplyAsync(text);
-        Assert.StartsWith(":warning:", reply);
-        Assert.Contains(expected, reply);
-        Assert.Contains("/breakglass", reply);
+        foreach (var (text, expected) in new[]
+        {
+            ("ab", ":warning: Say what you are changing and why"),
+            ("Fix https://github.com/acme/api/issues/3", ":warning: 'https://github.com/acme/api/issues/3' is not a pull request link"),
+            ("Fix https://github.com/acme/api/pull/abc", ":warning: 'https://github.com/acme/api/pull/abc' is not a pull request link"),
+        })
+        {
+            var reply = await bot.ReplyAsync(text);
+            Assert.StartsWith(expected, reply);
+            Assert.Contains("/breakglass", reply);
+        }
         Assert.Equal(0, bot.Store.Count());
         Assert.Equal(0, bot.Store.AuditCount());
     }

@@ -31,13 +31,12 @@ public class SubCommandDecisionTests : IAsyncLifetime
         Assert.Equal(0, bot.Store.AuditCount());
     }
 
-    [Theory]
-    [InlineData("-h")]
-    [InlineData("--help")]
-    [InlineData("?")]
-    [InlineData("HELP")]
-    public async Task HelpAnswersToItsAliases(string word) =>
-        Assert.Equal(await bot.ReplyAsync("help"), await bot.ReplyAsync(word));
+    [Fact]
+    public async Task HelpAnswersToItsAliases()
+    {
+        var help = await bot.ReplyAsync("help");
+        foreach (var word in new[] { "-h", "--help", "?", "HELP" }) Assert.Equal(help, await bot.ReplyAsync(word));
+    }
 
     [Fact]
     public async Task StatusWithoutOpenChangesSaysSo() =>
@@ -69,13 +68,12 @@ public class SubCommandDecisionTests : IAsyncLifetime
         Assert.Contains("<@U0DECLARER>", blocks);
     }
 
-    [Theory]
-    [InlineData("status BG-9", ":warning: There is no BG-9. `/breakglass list` shows the open changes.")]
-    [InlineData("status banana", ":warning: 'banana' is not a change id. Type `/breakglass status BG-42`." + BreakGlassCommand.DeclareInstead)]
-    public async Task StatusOfAnUnknownOrMalformedIdSaysWhatToType(string command, string expected)
+    [Fact]
+    public async Task StatusOfAnUnknownOrMalformedIdSaysWhatToType()
     {
         await bot.ReplyAsync("A change");
-        Assert.Equal(expected, await bot.ReplyAsync(command));
+        Assert.Equal(":warning: There is no BG-9. `/breakglass list` shows the open changes.", await bot.ReplyAsync("status BG-9"));
+        Assert.Equal(":warning: 'banana' is not a change id. Type `/breakglass status BG-42`." + BreakGlassCommand.DeclareInstead, await bot.ReplyAsync("status banana"));
         Assert.Equal(1, bot.Store.Count());
     }
 
@@ -184,14 +182,14 @@ public class SubCommandDecisionTests : IAsyncLifetime
         Assert.Equal(stepsBefore, bot.PendingSteps());
     }
 
-    [Theory]
-    [InlineData("cancel", ":warning: Which change? Type `/breakglass cancel BG-42 <reason>`: the reason is kept in the record.")]
-    [InlineData("cancel BG-1", ":warning: Say why BG-1 is cancelled. Type `/breakglass cancel BG-42 <reason>`: the reason is kept in the record.")]
-    [InlineData("cancel BG-77 reason", ":warning: There is no BG-77. `/breakglass list mine` shows your changes.")]
-    public async Task CancelWithBadArgumentsSaysWhatToTypeAndChangesNothing(string command, string expected)
+    [Fact]
+    public async Task CancelWithBadArgumentsSaysWhatToTypeAndChangesNothing()
     {
         await bot.ReplyAsync("A change");
-        Assert.Equal(expected, await bot.ReplyAsync(command));
+        const string usage = "Type `/breakglass cancel BG-42 <reason>`: the reason is kept in the record.";
+        Assert.Equal(":warning: Which change? " + usage, await bot.ReplyAsync("cancel"));
+        Assert.Equal(":warning: Say why BG-1 is cancelled. " + usage, await bot.ReplyAsync("cancel BG-1"));
+        Assert.Equal(":warning: There is no BG-77. `/breakglass list mine` shows your changes.", await bot.ReplyAsync("cancel BG-77 reason"));
         Assert.Equal(ChangeStatus.Open, bot.Change().Status);
         Assert.Equal([AuditTypes.Declared], bot.Audit().Select(e => e.Type));
     }
@@ -216,15 +214,20 @@ public class SubCommandDecisionTests : IAsyncLifetime
         Assert.Empty(bot.Audit(AuditTypes.Cancelled));
     }
 
-    [Theory]
-    [InlineData("status page down in eu", "is not a change id")]
-    [InlineData("list of broken things fixed", "I can list")]
-    [InlineData("cancel the deploy, it breaks checkout", "Which change?")]
-    public async Task ASubCommandWordWithArgumentsThatDoNotParseSaysHowToDeclareInstead(string command, string usage)
+    [Fact]
+    public async Task ASubCommandWordWithArgumentsThatDoNotParseSaysHowToDeclareInstead()
     {
-        var reply = await bot.ReplyAsync(command);
-        Assert.Contains(usage, reply);
-        Assert.EndsWith(BreakGlassCommand.DeclareInstead, reply);
+        foreach (var (command, usage) in new[]
+        {
+            ("status page down in eu", "is not a change id"),
+            ("list of broken things fixed", "I can list"),
+            ("cancel the deploy, it breaks checkout", "Which change?"),
+        })
+        {
+            var reply = await bot.ReplyAsync(command);
+            Assert.Contains(usage, reply);
+            Assert.EndsWith(BreakGlassCommand.DeclareInstead, reply);
+        }
         Assert.Equal(0, bot.Store.Count());
     }
 

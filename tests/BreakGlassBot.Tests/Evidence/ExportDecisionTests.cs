@@ -27,20 +27,22 @@ public class ExportDecisionTests
         Assert.DoesNotContain(bot.Logs, l => l.Contains("Evidence export"));
     }
 
-    [Theory]
-    [InlineData("export")]
-    [InlineData("export 2031-03-01")]
-    [InlineData("export 2031-03-05 2031-03-01")]        // to before from
-    [InlineData("export 2031-03-01 2031-03-05 0")]      // a total must be positive
-    [InlineData("export 2031-03-01 2031-03-05 twenty")]
-    [InlineData("export 1 March 2031 to 5 March")]
-    [InlineData("export 2031-03-01 2031-03-05 20 more")]
-    public async Task AnExportWithArgumentsItCannotReadSaysWhatToType(string text)
+    [Fact]
+    public async Task AnExportWithArgumentsItCannotReadSaysWhatToType()
     {
         await using var bot = await WithChangesAsync();
-        var reply = await bot.ReplyAsync(text, Manager);
-        Assert.StartsWith(":warning: Type `/breakglass export <from> <to> [total changes]` evidence for an audit window", reply);
-        Assert.Contains("Dates are YYYY-MM-DD, both included", reply);
+        foreach (var text in new[]
+        {
+            "export", "export 2031-03-01",
+            "export 2031-03-05 2031-03-01",        // to before from
+            "export 2031-03-01 2031-03-05 0",      // a total must be positive
+            "export 2031-03-01 2031-03-05 twenty", "export 1 March 2031 to 5 March", "export 2031-03-01 2031-03-05 20 more",
+        })
+        {
+            var reply = await bot.ReplyAsync(text, Manager);
+            Assert.StartsWith(":warning: Type `/breakglass export <from> <to> [total changes]` evidence for an audit window", reply);
+            Assert.Contains("Dates are YYYY-MM-DD, both included", reply);
+        }
         Assert.DoesNotContain(bot.Logs, l => l.Contains("Evidence export"));
     }
 

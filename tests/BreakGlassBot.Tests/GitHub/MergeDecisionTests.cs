@@ -124,13 +124,12 @@ public class MergeDecisionTests : IAsyncLifetime
         Assert.Contains($"{GitHubStepKinds.Merge}:{Pr}@{Head}", bot.PendingSteps());
     }
 
-    [Theory]
-    [InlineData("merge", ":warning: Which change? Type `/breakglass merge BG-42`.")]
-    [InlineData("merge revert broke checkout", ":warning: Which change? Type `/breakglass merge BG-42`.")]
-    [InlineData("merge BG-9", ":warning: There is no BG-9. `/breakglass list mine` shows your changes.")]
-    public async Task AMergeWithoutAKnownChangeSaysWhatToType(string text, string expected)
+    [Fact]
+    public async Task AMergeWithoutAKnownChangeSaysWhatToType()
     {
-        Assert.Equal(expected, await bot.ReplyAsync(text));
+        Assert.Equal(":warning: Which change? Type `/breakglass merge BG-42`.", await bot.ReplyAsync("merge"));
+        Assert.Equal(":warning: Which change? Type `/breakglass merge BG-42`.", await bot.ReplyAsync("merge revert broke checkout"));
+        Assert.Equal(":warning: There is no BG-9. `/breakglass list mine` shows your changes.", await bot.ReplyAsync("merge BG-9"));
         Assert.Equal(1, bot.Store.Count()); // "merge ..." is the sub-command here, never a declaration
         Assert.Empty(bot.Audit(GitHubAuditTypes.MergeRequested));
     }
