@@ -73,7 +73,7 @@ public class SubCommandDecisionTests : IAsyncLifetime
     {
         await bot.ReplyAsync("A change");
         Assert.Equal(":warning: There is no BG-9. `/breakglass list` shows the open changes.", await bot.ReplyAsync("status BG-9"));
-        Assert.Equal(":warning: 'banana' is not a change id. Type `/breakglass status BG-42`." + BreakGlassCommand.DeclareInstead, await bot.ReplyAsync("status banana"));
+        Assert.Equal(":warning: 'banana' is not a change id. Type `/breakglass status BG-42`." + SubCommandText.DeclareInstead, await bot.ReplyAsync("status banana"));
         Assert.Equal(1, bot.Store.Count());
     }
 
@@ -126,7 +126,7 @@ public class SubCommandDecisionTests : IAsyncLifetime
 
     [Fact]
     public async Task AListFilterItDoesNotKnowSaysWhichItKnows() =>
-        Assert.Equal(":warning: I can list `open`, `overdue` or `mine`, not 'everything'. Type `/breakglass list overdue`." + BreakGlassCommand.DeclareInstead,
+        Assert.Equal(":warning: I can list `open`, `overdue` or `mine`, not 'everything'. Type `/breakglass list overdue`." + SubCommandText.DeclareInstead,
             await bot.ReplyAsync("list everything"));
 
     [Fact]
@@ -226,7 +226,7 @@ public class SubCommandDecisionTests : IAsyncLifetime
         {
             var reply = await bot.ReplyAsync(command);
             Assert.Contains(usage, reply);
-            Assert.EndsWith(BreakGlassCommand.DeclareInstead, reply);
+            Assert.EndsWith(SubCommandText.DeclareInstead, reply);
         }
         Assert.Equal(0, bot.Store.Count());
     }
