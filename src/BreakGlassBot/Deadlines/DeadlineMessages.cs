@@ -16,6 +16,7 @@ internal sealed class DeadlineMessages(ChangeMessages messages) : IDirectMessage
     public const string OutstandingKey = "outstanding";
     public const string ReviewedNote = "reviewed";
     public const string OverdueNote = "overdue";
+    public IReadOnlyCollection<string> Names => [ReviewedNote, OverdueNote];
 
     public static string Missing(EmergencyChange c)
     {

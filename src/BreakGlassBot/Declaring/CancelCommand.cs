@@ -48,6 +48,7 @@ internal sealed class CancelCommand(ChangeStore store, Permissions permissions, 
 internal sealed class CancelledNote : IThreadNoteSource
 {
     public const string Key = "cancelled";
+    public IReadOnlyCollection<string> Names => [Key];
 
     public string? Render(EmergencyChange change, string key) =>
         key == Key && change.Cancellation is { } x

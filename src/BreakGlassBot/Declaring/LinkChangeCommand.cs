@@ -132,6 +132,7 @@ internal sealed class LinkChangeCommand(ChangeStore store, Permissions permissio
 internal sealed class LinksAddedNote(ChangeMessages messages) : IThreadNoteSource
 {
     const string Prefix = "links-added:";
+    public IReadOnlyCollection<string> Names => ["links-added"];
 
     public static string Key(string user, IEnumerable<string> refs) => $"{Prefix}{user}:{string.Join(' ', refs)}";
 

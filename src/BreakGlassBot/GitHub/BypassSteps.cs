@@ -317,6 +317,7 @@ internal sealed class BypassNotes : IThreadNoteSource, IDirectMessageSource
     // "escalation…": DirectMessageStep records the DM as an escalation_sent audit event.
     public const string RemovalStuck = "escalation-bypass-removal";
     const string MergedElsewherePrefix = "github-merged-elsewhere:";
+    public IReadOnlyCollection<string> Names => [RemovalStuck, "github-merged-elsewhere"];
 
     /// <summary>MergeByBot: the PR the declarer asked the bot to merge was merged by someone else.</summary>
     public static string MergedElsewhere(string pr) => MergedElsewherePrefix + pr;

@@ -11,6 +11,7 @@ internal sealed class GitHubNotes : IThreadNoteSource
     public const string BypassGranted = "github-bypass-granted";
     public const string BypassEnded = "github-bypass-ended";
     const string MergedPrefix = "github-merged:";
+    public IReadOnlyCollection<string> Names => [BypassGranted, BypassEnded, "github-merged"];
 
     public static string Merged(string pr) => MergedPrefix + pr;
 

@@ -339,6 +339,7 @@ internal sealed class JiraApprovalFollowUps(IOptions<JiraOptions> options) : IAp
 /// <summary>Thread notes: the issue the bot created, and a linked issue that Jira now knows under another key.</summary>
 internal sealed class JiraNotes(ChangeMessages messages) : IThreadNoteSource
 {
+    public IReadOnlyCollection<string> Names => ["jira-created", "jira-moved"];
     const string CreatedPrefix = "jira-created:";
     const string MovedPrefix = "jira-moved:";
     public static string Created(string key) => CreatedPrefix + key;

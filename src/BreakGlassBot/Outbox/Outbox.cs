@@ -268,6 +268,8 @@ internal sealed partial class OutboxWorker(ChangeStore store, OutboxQueue outbox
 /// <summary>Thread notes about outbox steps: failed (retrying), recovered, given up.</summary>
 internal sealed class StepNotes : IThreadNoteSource
 {
+    public IReadOnlyCollection<string> Names => ["step-failed", "step-recovered", "step-gaveup"];
+
     public static string Failed(int index) => $"step-failed:{index}";
     public static string Recovered(int index) => $"step-recovered:{index}";
     public static string GaveUp(int index) => $"step-gaveup:{index}";

@@ -149,6 +149,8 @@ public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Ou
 /// <summary>The thread notes of approvals, change requests and refusals.</summary>
 internal sealed class ApprovalNotes(Reviewers reviewers) : IThreadNoteSource
 {
+    public IReadOnlyCollection<string> Names => [.. new[] { Approvals.ApprovedNotePrefix, Approvals.ChangesRequestedNotePrefix, Approvals.RefusalNotePrefix, Approvals.NotCountedNotePrefix }.Select(p => p.TrimEnd(':'))];
+
     public string? Render(EmergencyChange c, string key)
     {
         if (key.StartsWith(Approvals.ApprovedNotePrefix, StringComparison.Ordinal)
