@@ -31,16 +31,7 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
         // lost, or a crash before its outcome was recorded), and no revocation exists yet: schedule one now. A 404 there is "already gone".
         if (change.Status == ChangeStatus.Cancelled) return new StepOutcome.Done(EndUnconfirmedGrant);
         var o = options.Value;
-        if (o.BypassMode != BypassMode.Team)
-        {
-            var now = time.GetUtcNow();
-            var expires = now + policy.Value.BypassDuration;
-            var granted = o.BypassMode == BypassMode.MergeByBot
-                ? $"the bot may merge {Prs(change)} at the head SHA shown to the declarer, on the declarer's request, until {expires:O}"
-                : "nothing by the bot (RecordOnly): an admin bypasses the branch rules by hand; the bot keeps the record";
-            return Granted(now, expires, new Bypass { Mode = o.BypassMode.ToString() }, granted, scheduleEnd: o.BypassMode == BypassMode.MergeByBot);
-        }
-
+        if (o.BypassMode != BypassMode.Team) return GrantWithoutTeam(change, o);
         var login = people.GitHubLogin(change.DeclaredBy);
         if (login is null)
             return new StepOutcome.GiveUp(
@@ -52,6 +43,23 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
                     c.Bypass = new Bypass { Mode = nameof(BypassMode.Team), Team = o.BypassTeam, Problem = "no GitHub login linked" };
                     return [];
                 });
+        return await GrantTeamAsync(change, login, o, ct);
+    }
+
+    /// <summary>RecordOnly and MergeByBot: nothing to call, only the window to record (and, for MergeByBot, to end).</summary>
+    StepOutcome GrantWithoutTeam(EmergencyChange change, GitHubOptions o)
+    {
+        var now = time.GetUtcNow();
+        var expires = now + policy.Value.BypassDuration;
+        var granted = o.BypassMode == BypassMode.MergeByBot
+            ? $"the bot may merge {Prs(change)} at the head SHA shown to the declarer, on the declarer's request, until {expires:O}"
+            : "nothing by the bot (RecordOnly): an admin bypasses the branch rules by hand; the bot keeps the record";
+        return Granted(now, expires, new Bypass { Mode = o.BypassMode.ToString() }, granted, scheduleEnd: o.BypassMode == BypassMode.MergeByBot);
+    }
+
+    /// <summary>Team: add the declarer's login to the team, one grant or revocation at a time.</summary>
+    async Task<StepOutcome> GrantTeamAsync(EmergencyChange change, string login, GitHubOptions o, CancellationToken ct)
+    {
         var (org, slug) = SplitTeam(o.BypassTeam!);
         await BypassGate.Lock.WaitAsync(ct); // one grant or revocation at a time: each decides from the others' records
         try
