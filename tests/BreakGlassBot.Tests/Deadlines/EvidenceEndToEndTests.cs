@@ -2,7 +2,6 @@ using System.Text.RegularExpressions;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Reviewing;
 using BreakGlassBot.Tests.GitHub;
-using BreakGlassBot.Tests.Jira;
 using BreakGlassBot.Tests.Reviewing;
 using BreakGlassBot.Tests.Support;
 
@@ -14,61 +13,53 @@ namespace BreakGlassBot.Tests.Deadlines;
 /// Declare → reviewers reminded → evidence satisfied at the fakes → Reviewed, nothing more sent; a change goes overdue
 /// and managers are told; a reminder that falls due while the bot is stopped is delivered once after the restart.
 /// </summary>
-public abstract class TrackingEndToEnd : IAsyncLifetime
+public abstract class TrackingEndToEnd() : BotTest(Fakes.GitHub | Fakes.Jira)
 {
     protected const string Reviewer1 = ApprovalTests.Reviewer1;
     protected const string Reviewer2 = "U0REV2";
     protected const string Manager = "U0MGR";
     const string PrUrl = "https://github.com/acme/api/pull/1347";
 
-    protected FakeSlack Slack { get; } = new();
-    protected FakeGitHub GitHub { get; } = new();
-    protected FakeJira Jira { get; } = new();
-    protected string DataDirectory { get; } = TestBot.NewDataDirectory();
     IDictionary<string, string?> storage = null!;
 
     /// <summary>The Storage:* settings of the job store under test, the same for every start of one test.</summary>
     protected abstract Task<IDictionary<string, string?>> StorageSettingsAsync();
 
-    public async Task InitializeAsync()
+    protected override bool StartsBotFirst => false;
+
+    protected override void SeedFakes()
     {
-        await Slack.StartAsync();
-        await GitHub.StartAsync();
-        await Jira.StartAsync();
         GitHub.AddPr("acme", "api", 1347); // authored by octocat
         Jira.Add("OPS-7");
-        storage = await StorageSettingsAsync();
     }
 
-    public async Task DisposeAsync()
+    public override async Task InitializeAsync()
     {
-        await Jira.DisposeAsync();
-        await GitHub.DisposeAsync();
-        await Slack.DisposeAsync();
-        try { Directory.Delete(DataDirectory, true); } catch (IOException) { }
+        await base.InitializeAsync();
+        storage = await StorageSettingsAsync();
     }
 
     /// <summary>Checks that the bot really runs on the job store under test.</summary>
     protected abstract void AssertJobStore(TestBot bot);
 
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
+    {
+        ["Slack:Reviewers:0"] = Reviewer1,
+        ["Slack:Reviewers:1"] = Reviewer2,
+        ["Slack:Reviewers:2"] = TestBot.Declarer, // listed, but never asked to review their own change
+        ["Slack:Managers:0"] = Manager,
+    };
+
+    /// <summary>A bot on this test's data directory (each test disposes its own bots).</summary>
     async Task<TestBot> StartAsync(string window, string reminder)
     {
         var settings = new Dictionary<string, string?>
         {
             ["Policy:ReviewWindow"] = window,
             ["Policy:ReminderInterval"] = reminder,
-            ["Slack:Reviewers:0"] = Reviewer1,
-            ["Slack:Reviewers:1"] = Reviewer2,
-            ["Slack:Reviewers:2"] = TestBot.Declarer, // listed, but never asked to review their own change
-            ["Slack:Managers:0"] = Manager,
-            ["GitHub:Token"] = FakeGitHub.Token,
-            ["GitHub:ApiBaseUrl"] = GitHub.ApiUrl,
-            ["Jira:BaseUrl"] = Jira.Url,
-            ["Jira:Email"] = FakeJira.Email,
-            ["Jira:ApiToken"] = FakeJira.ApiToken,
         };
         foreach (var (k, v) in storage) settings[k] = v;
-        var bot = await TestBot.StartAsync(Slack, DataDirectory, settings);
+        var bot = await StartBotAsync(settings);
         AssertJobStore(bot);
         return bot;
     }
