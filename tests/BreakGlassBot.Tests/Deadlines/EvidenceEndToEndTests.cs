@@ -104,7 +104,9 @@ public abstract class TrackingEndToEnd() : BotTest(Fakes.GitHub | Fakes.Jira)
         await bot.Until(() => bot.Store.Get(1)!.Status == ChangeStatus.Reviewed, "reviewed once GitHub and Jira say so", TimeSpan.FromSeconds(30));
         await bot.Until(() => bot.Store.Get(1)!.NextStepAt is null, "reviewed note and announcement update sent");
         var dms = DirectMessageCount;
-        await Task.Delay(TimeSpan.FromSeconds(5)); // two and a half reminder intervals
+        // No check of BG-1 is due, running or planned and the outbox is idle: nothing can message anyone about it any more.
+        await bot.Until(() => bot.Jobs<BreakGlassBot.Deadlines.TrackChangeJob>(1) is { Due: 0, Later: 0 } && bot.Store.Get(1)!.NextStepAt is null,
+            "every planned check of BG-1 ran and none is left", TimeSpan.FromSeconds(30));
         Assert.Equal(dms, DirectMessageCount);
         var note = Assert.Single(Slack.Thread(TestBot.Channel, bot.Store.Get(1)!.Announcement!.Ts), m => m.Text.Contains("BG-1 is reviewed"));
         Assert.Contains("acme/api#1347: approved on GitHub", note.Text);
@@ -137,17 +139,21 @@ public abstract class TrackingEndToEnd() : BotTest(Fakes.GitHub | Fakes.Jira)
     [Fact]
     public async Task AReminderDueWhileTheBotWasStoppedIsDeliveredOnceAfterTheRestart()
     {
+        DateTimeOffset firstCheck;
         await using (var bot = await StartAsync(window: "00:01:00", reminder: "00:00:04"))
         {
             await bot.CommandJsonAsync("Rotate certificates");
             await bot.Until(() => bot.Store.Get(1)!.Steps.All(s => s.State != StepState.Pending), "declared and handed to Hangfire");
             Assert.Empty(Slack.DirectMessages(Reviewer1));
+            firstCheck = bot.Store.Get(1)!.NextCheckAt!.Value;
         }
-        await Task.Delay(TimeSpan.FromSeconds(4.5)); // the first reminder falls due while the bot is down
+        await Eventually.Until(() => DateTimeOffset.UtcNow > firstCheck.AddMilliseconds(200), "the first reminder falls due while the bot is down");
         await using (var bot = await StartAsync(window: "00:01:00", reminder: "00:00:04"))
         {
             await bot.Until(() => Slack.DirectMessages(Reviewer1).Count == 1, "the owed reminder", TimeSpan.FromSeconds(30));
-            await Task.Delay(TimeSpan.FromSeconds(2));
+            // Every check due after the restart (the owed one, any start-up re-check) has run and the outbox is idle: a second copy would be sent by now.
+            await bot.Until(() => bot.Jobs<BreakGlassBot.Deadlines.TrackChangeJob>(1) is { Due: 0, Succeeded: > 0 } && bot.Store.Get(1)!.NextStepAt is null,
+                "the checks due after the restart ran");
             Assert.Single(Slack.DirectMessages(Reviewer1));
             Assert.Single(Slack.DirectMessages(Reviewer2));
         }
