@@ -13,10 +13,13 @@ public class ProcessLocksTests
     readonly ProcessLocks locks = new();
 
     /// <summary>Locks belong to threads (as Hangfire's dedicated threads use them); a pool task may run on the test's own thread.</summary>
-    static Task<T> OnOtherThread<T>(Func<T> work)
+    static Task<T> OnOtherThread<T>(Func<T> work) => OnOtherThread(work, out _);
+
+    static Task<T> OnOtherThread<T>(Func<T> work, out Thread thread)
     {
         var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
-        new Thread(() => { try { done.SetResult(work()); } catch (Exception e) { done.SetException(e); } }).Start();
+        thread = new Thread(() => { try { done.SetResult(work()); } catch (Exception e) { done.SetException(e); } });
+        thread.Start();
         return done.Task;
     }
 
@@ -26,8 +29,9 @@ public class ProcessLocksTests
     public async Task ALockIsExclusiveAcrossThreadsAndTheWaiterGetsItOnRelease()
     {
         var held = locks.Acquire("locks:schedulepoller", TimeSpan.FromSeconds(1));
-        var waiter = OnOtherThread(() => locks.Acquire("locks:schedulepoller", TimeSpan.FromSeconds(10)));
-        await Task.Delay(200);
+        var waiter = OnOtherThread(() => locks.Acquire("locks:schedulepoller", TimeSpan.FromSeconds(10)), out var waiting);
+        // Blocked (in the lock's wait), or through it: then the lock was not exclusive and the assertion says so.
+        await Eventually.Until(() => waiting.ThreadState.HasFlag(ThreadState.WaitSleepJoin) || waiter.IsCompleted, "the waiter blocks on the lock");
         Assert.False(waiter.IsCompleted);
         held.Dispose();
         using var second = await waiter.WaitAsync(TimeSpan.FromSeconds(10));

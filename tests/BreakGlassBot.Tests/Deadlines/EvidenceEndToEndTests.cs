@@ -2,7 +2,6 @@ using System.Text.RegularExpressions;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Reviewing;
 using BreakGlassBot.Tests.GitHub;
-using BreakGlassBot.Tests.Jira;
 using BreakGlassBot.Tests.Reviewing;
 using BreakGlassBot.Tests.Support;
 
@@ -14,61 +13,53 @@ namespace BreakGlassBot.Tests.Deadlines;
 /// Declare → reviewers reminded → evidence satisfied at the fakes → Reviewed, nothing more sent; a change goes overdue
 /// and managers are told; a reminder that falls due while the bot is stopped is delivered once after the restart.
 /// </summary>
-public abstract class TrackingEndToEnd : IAsyncLifetime
+public abstract class TrackingEndToEnd() : BotTest(Fakes.GitHub | Fakes.Jira)
 {
     protected const string Reviewer1 = ApprovalTests.Reviewer1;
     protected const string Reviewer2 = "U0REV2";
     protected const string Manager = "U0MGR";
     const string PrUrl = "https://github.com/acme/api/pull/1347";
 
-    protected FakeSlack Slack { get; } = new();
-    protected FakeGitHub GitHub { get; } = new();
-    protected FakeJira Jira { get; } = new();
-    protected string DataDirectory { get; } = TestBot.NewDataDirectory();
     IDictionary<string, string?> storage = null!;
 
     /// <summary>The Storage:* settings of the job store under test, the same for every start of one test.</summary>
     protected abstract Task<IDictionary<string, string?>> StorageSettingsAsync();
 
-    public async Task InitializeAsync()
+    protected override bool StartsBotFirst => false;
+
+    protected override void SeedFakes()
     {
-        await Slack.StartAsync();
-        await GitHub.StartAsync();
-        await Jira.StartAsync();
         GitHub.AddPr("acme", "api", 1347); // authored by octocat
         Jira.Add("OPS-7");
-        storage = await StorageSettingsAsync();
     }
 
-    public async Task DisposeAsync()
+    public override async Task InitializeAsync()
     {
-        await Jira.DisposeAsync();
-        await GitHub.DisposeAsync();
-        await Slack.DisposeAsync();
-        try { Directory.Delete(DataDirectory, true); } catch (IOException) { }
+        await base.InitializeAsync();
+        storage = await StorageSettingsAsync();
     }
 
     /// <summary>Checks that the bot really runs on the job store under test.</summary>
     protected abstract void AssertJobStore(TestBot bot);
 
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
+    {
+        ["Slack:Reviewers:0"] = Reviewer1,
+        ["Slack:Reviewers:1"] = Reviewer2,
+        ["Slack:Reviewers:2"] = TestBot.Declarer, // listed, but never asked to review their own change
+        ["Slack:Managers:0"] = Manager,
+    };
+
+    /// <summary>A bot on this test's data directory (each test disposes its own bots).</summary>
     async Task<TestBot> StartAsync(string window, string reminder)
     {
         var settings = new Dictionary<string, string?>
         {
             ["Policy:ReviewWindow"] = window,
             ["Policy:ReminderInterval"] = reminder,
-            ["Slack:Reviewers:0"] = Reviewer1,
-            ["Slack:Reviewers:1"] = Reviewer2,
-            ["Slack:Reviewers:2"] = TestBot.Declarer, // listed, but never asked to review their own change
-            ["Slack:Managers:0"] = Manager,
-            ["GitHub:Token"] = FakeGitHub.Token,
-            ["GitHub:ApiBaseUrl"] = GitHub.ApiUrl,
-            ["Jira:BaseUrl"] = Jira.Url,
-            ["Jira:Email"] = FakeJira.Email,
-            ["Jira:ApiToken"] = FakeJira.ApiToken,
         };
         foreach (var (k, v) in storage) settings[k] = v;
-        var bot = await TestBot.StartAsync(Slack, DataDirectory, settings);
+        var bot = await StartBotAsync(settings);
         AssertJobStore(bot);
         return bot;
     }
@@ -113,7 +104,9 @@ public abstract class TrackingEndToEnd : IAsyncLifetime
         await bot.Until(() => bot.Store.Get(1)!.Status == ChangeStatus.Reviewed, "reviewed once GitHub and Jira say so", TimeSpan.FromSeconds(30));
         await bot.Until(() => bot.Store.Get(1)!.NextStepAt is null, "reviewed note and announcement update sent");
         var dms = DirectMessageCount;
-        await Task.Delay(TimeSpan.FromSeconds(5)); // two and a half reminder intervals
+        // No check of BG-1 is due, running or planned and the outbox is idle: nothing can message anyone about it any more.
+        await bot.Until(() => bot.Jobs<BreakGlassBot.Deadlines.TrackChangeJob>(1) is { Due: 0, Later: 0 } && bot.Store.Get(1)!.NextStepAt is null,
+            "every planned check of BG-1 ran and none is left", TimeSpan.FromSeconds(30));
         Assert.Equal(dms, DirectMessageCount);
         var note = Assert.Single(Slack.Thread(TestBot.Channel, bot.Store.Get(1)!.Announcement!.Ts), m => m.Text.Contains("BG-1 is reviewed"));
         Assert.Contains("acme/api#1347: approved on GitHub", note.Text);
@@ -146,17 +139,21 @@ public abstract class TrackingEndToEnd : IAsyncLifetime
     [Fact]
     public async Task AReminderDueWhileTheBotWasStoppedIsDeliveredOnceAfterTheRestart()
     {
+        DateTimeOffset firstCheck;
         await using (var bot = await StartAsync(window: "00:01:00", reminder: "00:00:04"))
         {
             await bot.CommandJsonAsync("Rotate certificates");
             await bot.Until(() => bot.Store.Get(1)!.Steps.All(s => s.State != StepState.Pending), "declared and handed to Hangfire");
             Assert.Empty(Slack.DirectMessages(Reviewer1));
+            firstCheck = bot.Store.Get(1)!.NextCheckAt!.Value;
         }
-        await Task.Delay(TimeSpan.FromSeconds(4.5)); // the first reminder falls due while the bot is down
+        await Eventually.Until(() => DateTimeOffset.UtcNow > firstCheck.AddMilliseconds(200), "the first reminder falls due while the bot is down");
         await using (var bot = await StartAsync(window: "00:01:00", reminder: "00:00:04"))
         {
             await bot.Until(() => Slack.DirectMessages(Reviewer1).Count == 1, "the owed reminder", TimeSpan.FromSeconds(30));
-            await Task.Delay(TimeSpan.FromSeconds(2));
+            // Every check due after the restart (the owed one, any start-up re-check) has run and the outbox is idle: a second copy would be sent by now.
+            await bot.Until(() => bot.Jobs<BreakGlassBot.Deadlines.TrackChangeJob>(1) is { Due: 0, Succeeded: > 0 } && bot.Store.Get(1)!.NextStepAt is null,
+                "the checks due after the restart ran");
             Assert.Single(Slack.DirectMessages(Reviewer1));
             Assert.Single(Slack.DirectMessages(Reviewer2));
         }

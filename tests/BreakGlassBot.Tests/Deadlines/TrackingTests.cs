@@ -47,6 +47,12 @@ public class TrackingTests : IAsyncLifetime
         bot.Service<BreakGlassBot.Outbox.IReevaluation>().Reevaluate(id);
     }
 
+    /// <summary>
+    /// No check of the change is due, running or planned, and its outbox is idle: nothing can send it a message any more
+    /// (reminders come only from its checks). What a test waits for before asserting that nothing more was sent.
+    /// </summary>
+    static bool NothingLeftToRun(TestBot bot, int id) => bot.Jobs<TrackChangeJob>(id) is { Due: 0, Later: 0 } && bot.Store.Get(id)!.NextStepAt is null;
+
     [Fact]
     public async Task ReviewersAreRemindedUntilTheEvidenceIsThereThenNothingMoreIsSent()
     {
@@ -65,7 +71,7 @@ public class TrackingTests : IAsyncLifetime
         await Eventually.Until(() => bot.Store.Get(1)!.Status == ChangeStatus.Reviewed, "reviewed", TimeSpan.FromSeconds(30));
         await Eventually.Until(() => bot.Store.Get(1)!.NextStepAt is null, "reviewed note and announcement update sent");
         var sent = slack.Messages.Count(m => m.Channel.StartsWith('D'));
-        await Task.Delay(TimeSpan.FromSeconds(5)); // two and a half reminder intervals
+        await bot.Until(() => NothingLeftToRun(bot, 1), "every planned check of BG-1 ran, none is left and the outbox is idle", TimeSpan.FromSeconds(30));
         Assert.Equal(sent, slack.Messages.Count(m => m.Channel.StartsWith('D')));
 
         var change = bot.Store.Get(1)!;
@@ -111,17 +117,20 @@ public class TrackingTests : IAsyncLifetime
     [Fact]
     public async Task AReminderDueWhileTheBotWasStoppedIsDeliveredOnceAfterTheRestart()
     {
+        DateTimeOffset firstCheck;
         await using (var bot = await TestBot.StartAsync(slack, data, Settings(window: "00:01:00", reminder: "00:00:04")))
         {
             await bot.CommandJsonAsync("Rotate certificates");
             await Eventually.Until(() => bot.Store.Get(1)!.Steps.All(s => s.State != StepState.Pending), "declared and handed to Hangfire");
             Assert.Empty(slack.DirectMessages(Reviewer1));
+            firstCheck = bot.Store.Get(1)!.NextCheckAt!.Value;
         }
-        await Task.Delay(TimeSpan.FromSeconds(4.5)); // the first reminder falls due while the bot is down
+        await Eventually.Until(() => DateTimeOffset.UtcNow > firstCheck.AddMilliseconds(200), "the first reminder falls due while the bot is down");
         await using (var bot = await TestBot.StartAsync(slack, data, Settings(window: "00:01:00", reminder: "00:00:04")))
         {
             await Eventually.Until(() => slack.DirectMessages(Reviewer1).Count == 1, "the owed reminder", TimeSpan.FromSeconds(30));
-            await Task.Delay(TimeSpan.FromSeconds(2));
+            // Every check due after the restart (the owed one, any start-up re-check) has run and the outbox is idle: a second copy would be sent by now.
+            await bot.Until(() => bot.Jobs<TrackChangeJob>(1) is { Due: 0, Succeeded: > 0 } && bot.Store.Get(1)!.NextStepAt is null, "the checks due after the restart ran");
             Assert.Single(slack.DirectMessages(Reviewer1));
             Assert.Single(slack.DirectMessages(Reviewer2));
         }
@@ -130,13 +139,15 @@ public class TrackingTests : IAsyncLifetime
     [Fact]
     public async Task ALostJobStoreDoesNotMakeTheBotForgetAChange()
     {
+        DateTimeOffset firstCheck;
         await using (var bot = await TestBot.StartAsync(slack, data, Settings(window: "00:01:00", reminder: "00:00:03")))
         {
             await bot.CommandJsonAsync("Purge CDN cache");
             await Eventually.Until(() => bot.Store.Get(1)!.Steps.All(s => s.State != StepState.Pending), "handed to Hangfire");
+            firstCheck = bot.Store.Get(1)!.NextCheckAt!.Value;
         }
         foreach (var f in Directory.GetFiles(data, "hangfire.db*")) File.Delete(f);
-        await Task.Delay(TimeSpan.FromSeconds(3));
+        await Eventually.Until(() => DateTimeOffset.UtcNow > firstCheck.AddMilliseconds(200), "the first check falls due while the job store is lost");
         await using (var bot = await TestBot.StartAsync(slack, data, Settings(window: "00:01:00", reminder: "00:00:03")))
         {
             await Eventually.Until(() => slack.DirectMessages(Reviewer1).Count >= 1, "reminded although the job store was lost", TimeSpan.FromSeconds(30));
@@ -173,7 +184,7 @@ public class TrackingTests : IAsyncLifetime
         await using var bot = await TestBot.StartAsync(slack, data, Settings(window: "00:00:04", reminder: "00:00:02"));
         await bot.CommandJsonAsync("Wrong one");
         await bot.CommandJsonAsync("cancel BG-1 mistake");
-        await Task.Delay(TimeSpan.FromSeconds(6));
+        await bot.Until(() => bot.Jobs<TrackChangeJob>(1).Succeeded > 0 && NothingLeftToRun(bot, 1), "BG-1's planned check ran and none is left", TimeSpan.FromSeconds(30));
         Assert.Empty(slack.DirectMessages(Reviewer1));
         Assert.Empty(slack.DirectMessages(Manager));
         Assert.Null(bot.Store.Get(1)!.OverdueAt);

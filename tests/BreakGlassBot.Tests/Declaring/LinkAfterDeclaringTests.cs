@@ -12,52 +12,26 @@ using BreakGlassBot.Tests.Support;
 namespace BreakGlassBot.Tests.Declaring;
 
 /// <summary>Per test: fake Slack, GitHub (acme/pay#42, by octocat) and Jira (OPS-7), and the real bot pointed at all three.</summary>
-public abstract class LinkBotTest : IAsyncLifetime
+public abstract class LinkBotTest() : BotTest(Fakes.GitHub | Fakes.Jira)
 {
     protected const string PrUrl = "https://github.com/acme/pay/pull/42";
     protected const string Pr = "acme/pay#42";
     protected const string Other = "U0OTHER";
 
-    protected FakeSlack Slack { get; } = new();
-    protected FakeGitHub GitHub { get; } = new();
-    protected FakeJira Jira { get; } = new();
-    protected TestBot Bot { get; private set; } = null!;
+    protected override bool StartsBotFirst => false;
 
-    public async Task InitializeAsync()
+    protected override void SeedFakes()
     {
-        await Slack.StartAsync();
-        await GitHub.StartAsync();
-        await Jira.StartAsync();
         GitHub.AddPr("acme", "pay", 42);
         Jira.Add("OPS-7");
     }
 
-    public async Task DisposeAsync()
-    {
-        if (Bot is not null) await Bot.DisposeAsync();
-        await Jira.DisposeAsync();
-        await GitHub.DisposeAsync();
-        await Slack.DisposeAsync();
-    }
-
     protected async Task StartAsync(params (string Key, string Value)[] extra)
     {
-        var settings = new Dictionary<string, string?>
-        {
-            ["GitHub:Token"] = FakeGitHub.Token,
-            ["GitHub:ApiBaseUrl"] = GitHub.ApiUrl,
-            ["Jira:BaseUrl"] = Jira.Url,
-            ["Jira:Email"] = FakeJira.Email,
-            ["Jira:ApiToken"] = FakeJira.ApiToken,
-        };
+        var settings = new Dictionary<string, string?>();
         foreach (var (k, v) in extra) settings[k] = v;
-        Bot = await TestBot.StartAsync(Slack, settings: settings);
+        Bot = await StartBotAsync(settings);
     }
-
-    protected EmergencyChange Change(int id = 1) => Bot.Store.Get(id)!;
-
-    protected IReadOnlyList<PostedSlackMessage> Thread(int id = 1) =>
-        Change(id).Announcement is { } a ? Slack.Thread(TestBot.Channel, a.Ts) : [];
 
     protected Task Settled(int id = 1) =>
         Bot.Until(() => Change(id).Announcement is not null && Change(id).NextStepAt is null, $"all steps of BG-{id} settled");

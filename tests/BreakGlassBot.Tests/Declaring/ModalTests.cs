@@ -99,7 +99,8 @@ public class ModalTests : BotTest
         Assert.Contains("BG-1", await second.Content.ReadAsStringAsync());
         Assert.Equal(1, Bot.Store.Count());
         await Eventually.Until(() => Slack.Announcements("BG-1").Count == 1, "announced");
-        await Task.Delay(300);
+        // Every step of the one change is done: a second announcement would have been posted by now.
+        await Eventually.Until(() => Bot.Store.Get(1)!.NextStepAt is null, "all steps of BG-1 done");
         Assert.Single(Slack.TopLevel(TestBot.Channel));
     }
 

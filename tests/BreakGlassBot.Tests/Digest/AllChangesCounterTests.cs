@@ -52,7 +52,8 @@ public class AllChangesCounterTests
     [Fact]
     public async Task ACountThatTimesOutCancelsTheSearchesItLeaves()
     {
-        // Answers only when cancelled: a search that would otherwise run on after the digest has gone without it.
+        // Answers only when cancelled: a search that would otherwise run on after the digest has gone without it (the fake clock
+        // ends the count's timeout; the infinite Task.Delay is the hanging search, not a wait).
         github.Answer = ct => Task.Delay(Timeout.InfiniteTimeSpan, ct).ContinueWith(_ => 0, TaskScheduler.Default);
         var counting = Counter(Configured("acme/api"), TimeSpan.FromSeconds(1)).CountAsync(Windows, NotToBeRead, CancellationToken.None);
         Assert.False(counting.IsCompleted);

@@ -1,4 +1,5 @@
 using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Tests.Support;
 
 namespace BreakGlassBot.Tests.EmergencyChanges;
 
@@ -91,7 +92,7 @@ public class ChangeStoreTests : IDisposable
                 Interlocked.Increment(ref appended);
             }
         });
-        while (Volatile.Read(ref appended) == 0 && !writer.IsCompleted) await Task.Delay(1);
+        await Eventually.Until(() => Volatile.Read(ref appended) > 0 || writer.IsCompleted, "the writer appended an event");
         var reports = new List<ChainReport>();
         while (!writer.IsCompleted)
         {

@@ -8,7 +8,6 @@ using BreakGlassBot.Evidence;
 using BreakGlassBot.GitHub;
 using BreakGlassBot.Reviewing;
 using BreakGlassBot.Tests.GitHub;
-using BreakGlassBot.Tests.Jira;
 using BreakGlassBot.Tests.Reviewing;
 using BreakGlassBot.Tests.Support;
 using CsvHelper;
@@ -22,7 +21,7 @@ namespace BreakGlassBot.Tests.Evidence;
 /// </summary>
 [Collection(SerialCollection.Name)] // real-time Hangfire reminders and deadlines: run alone
 [Trait("Category", "EndToEnd")]
-public class EvidenceHistoryTests : BotTest
+public class EvidenceHistoryTests() : BotTest(Fakes.GitHub | Fakes.Jira)
 {
     internal const string Reviewer1 = ApprovalTests.Reviewer1;
     internal const string Reviewer2 = ApprovalTests.Reviewer2;
@@ -32,23 +31,10 @@ public class EvidenceHistoryTests : BotTest
     const string Team = "acme/emergency-merge";
     const string DeclarerLogin = "decl-gh";
 
-    readonly FakeGitHub github = new();
-    readonly FakeJira jira = new();
-
-    public override async Task InitializeAsync()
+    protected override void SeedFakes()
     {
-        await github.StartAsync();
-        await jira.StartAsync();
-        github.AddPr("acme", "pay", 42, pr => (pr.Title, pr.HeadSha, pr.BaseRef) = ("Revert payments 2.3", "9f2c1e0d8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e", "main"));
-        jira.Add("OPS-7", "Payments outage");
-        await base.InitializeAsync();
-    }
-
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await jira.DisposeAsync();
-        await github.DisposeAsync();
+        GitHub.AddPr("acme", "pay", 42, pr => (pr.Title, pr.HeadSha, pr.BaseRef) = ("Revert payments 2.3", "9f2c1e0d8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e", "main"));
+        Jira.Add("OPS-7", "Payments outage");
     }
 
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
@@ -58,11 +44,6 @@ public class EvidenceHistoryTests : BotTest
         ["Slack:Managers:0"] = Manager,
         ["Policy:ReviewWindow"] = "00:00:15", // long enough for the on-time approval on a loaded machine
         ["Policy:ReminderInterval"] = "00:00:03",
-        ["Jira:BaseUrl"] = jira.Url,
-        ["Jira:Email"] = FakeJira.Email,
-        ["Jira:ApiToken"] = FakeJira.ApiToken,
-        ["GitHub:Token"] = FakeGitHub.Token,
-        ["GitHub:ApiBaseUrl"] = github.ApiUrl,
         ["GitHub:BypassMode"] = "Team",
         ["GitHub:BypassTeam"] = Team,
         ["Policy:BypassDuration"] = "00:00:04",
@@ -104,7 +85,7 @@ public class EvidenceHistoryTests : BotTest
     {
         // The late one (BG-1): GitHub refuses the Team bypass (never granted); the declarer may not approve it; reminders,
         // overdue and escalation happen; changes are requested; approved late.
-        github.Fail("PUT membership", new Fault.Status(404, """{"message":"Not Found"}"""));
+        GitHub.Fail("PUT membership", new Fault.Status(404, """{"message":"Not Found"}"""));
         var two = await DeclareAsync("Emergency DNS change");
         await Eventually.Until(() => Bot.Store.Get(two)!.Steps.Any(s => s.Kind == GitHubStepKinds.BypassGrant && s.State == StepState.Abandoned), "BG-1's grant gave up");
         await Bot.InteractionAsync(ApprovalTests.Click(TestBot.Declarer, ReviewActions.Approve, $"BG-{two}"));
@@ -113,10 +94,10 @@ public class EvidenceHistoryTests : BotTest
         var one = await DeclareAsync("Roll back payments deploy https://github.com/acme/pay/pull/42 OPS-7");
         await Eventually.Until(() => Bot.Store.Get(one)!.JiraIssues[0].FetchedAt is not null && Bot.Store.Get(one)!.PullRequests[0].FetchedAt is not null
             && Bot.Store.Get(one)!.Bypass is { Granted: true }, "BG-2 linked at GitHub and Jira, bypass granted");
-        Assert.True(github.IsMember(Team, DeclarerLogin));
+        Assert.True(GitHub.IsMember(Team, DeclarerLogin));
         Assert.Equal("In Progress", Bot.Store.Get(one)!.JiraIssues[0].Status);
         // Then, at the fakes and with no webhook: the PR is merged, a non-author approves after the merge, the issue is done.
-        var pr42 = github.PullRequest("acme/pay#42");
+        var pr42 = GitHub.PullRequest("acme/pay#42");
         var mergedAt = new DateTimeOffset(DateTime.UtcNow.Ticks / TimeSpan.TicksPerSecond * TimeSpan.TicksPerSecond, TimeSpan.Zero);
         var approvedAt = mergedAt.AddSeconds(1);
         (pr42.Merged, pr42.MergedAt) = (true, mergedAt);
@@ -126,7 +107,7 @@ public class EvidenceHistoryTests : BotTest
             pr42.Reviews.Add(FakeGitHub.Review(91, "hubot", 2, "APPROVED", approvedAt));
         }
         var flippedAt = DateTimeOffset.UtcNow;
-        (jira["OPS-7"].StatusName, jira["OPS-7"].CategoryKey, jira["OPS-7"].CategoryName) = ("Done", "done", "Done");
+        (Jira["OPS-7"].StatusName, Jira["OPS-7"].CategoryKey, Jira["OPS-7"].CategoryName) = ("Done", "done", "Done");
         await Bot.InteractionAsync(ApprovalTests.Click(Reviewer1, ReviewActions.Approve, $"BG-{one}"));
 
         // BG-3: declared by mistake and cancelled.
@@ -168,7 +149,7 @@ public class EvidenceHistoryTests : BotTest
         Assert.Equal("Roll back payments deploy", S(d["summary"]));
         Assert.Equal("C2147483705", S(d["channel"]));
         Assert.Equal("command", S(d["source"]));
-        Assert.Equal(["https://github.com/acme/pay/pull/42", $"{jira.Url}/browse/OPS-7"], d["links"]!.AsArray().Select(l => S(l!["url"])));
+        Assert.Equal(["https://github.com/acme/pay/pull/42", $"{Jira.Url}/browse/OPS-7"], d["links"]!.AsArray().Select(l => S(l!["url"])));
         Assert.Equal(["acme/pay#42", "OPS-7"], d["links"]!.AsArray().Select(l => S(l!["ref"])));
         var b = p1["bypass"]!;
         var bypass = c1.Bypass!;
@@ -226,7 +207,7 @@ public class EvidenceHistoryTests : BotTest
         Assert.InRange(T(j1["status_at_review_as_of"]), flippedAt, T(p1["generated_at"]));
         Assert.Equal("Done", S(j1["status"]));
         Assert.Equal(linkedIssue.FetchedAt, T(j1["status_as_of"]));
-        Assert.Equal($"{jira.Url}/browse/OPS-7", S(j1["url"]));
+        Assert.Equal($"{Jira.Url}/browse/OPS-7", S(j1["url"]));
         Assert.True(j1["review"]!["satisfied"]!.GetValue<bool>());
         Assert.Contains(p1["evidence_checks"]!.AsArray(), e => S(e!["kind"]) == "SlackApproval" && e["satisfied"]!.GetValue<bool>());
         Assert.Null(p1["cancellation"]);

@@ -155,7 +155,7 @@ public class JiraDeclarationTests : JiraBotTest
         await Bot.CommandJsonAsync("Disable the fraud check");
         await StepSettled(JiraStepKinds.Create);
         await Eventually.Until(() => Thread().Any(m => m.Text.Contains("Could not create a Jira issue in OPS for BG-1")), "give-up reported");
-        await Task.Delay(300);
+        await AllSettled(); // no step is pending, so none can try the create again
 
         Assert.Single(Jira.CallsTo(FakeJira.CreateIssue));
         var note = Assert.Single(Thread(), m => m.Text.Contains("Could not create a Jira issue"));

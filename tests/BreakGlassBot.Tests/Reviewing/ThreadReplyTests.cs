@@ -61,8 +61,8 @@ public class ThreadReplyTests : BotTest
         Assert.Equal(HttpStatusCode.OK, (await Bot.Http.SendAsync(retry)).StatusCode);
 
         await Eventually.Until(() => Bot.Store.Get(1)!.Approvals.Count == 1, "approved");
-        await Eventually.Until(() => Bot.Store.Get(1)!.NextStepAt is null, "thread reply posted");
-        await Task.Delay(300);
+        // Both deliveries handled and the outbox idle: a second approval or note would be there by now.
+        await Eventually.Until(() => Bot.Store.PendingInbound().Count == 0 && Bot.Store.Get(1)!.NextStepAt is null, "both deliveries handled, thread reply posted");
         var approval = Assert.Single(Bot.Store.Get(1)!.Approvals);
         Assert.Equal("thread-reply", approval.Source);
         Assert.Equal("LGTM, thanks for the quick fix", approval.Comment);
@@ -88,8 +88,8 @@ public class ThreadReplyTests : BotTest
         var calls = Slack.Calls.Count;
         foreach (var (i, text) in new[] { "who approved this?", "not approved yet", "looking at it now", "approved?" }.Index())
             await Bot.EventAsync(Reply($"EvD{i}", ApprovalTests.Reviewer1, text, ts, ts: $"1700000099.00020{i}"));
-        await Eventually.Until(() => Bot.Store.PendingInbound().Count == 0, "events processed");
-        await Task.Delay(300);
+        // Every event handled and the outbox idle: an approval or a reply would be there by now.
+        await Eventually.Until(() => Bot.Store.PendingInbound().Count == 0 && Bot.Store.Get(1)!.NextStepAt is null, "events processed, nothing left to post");
         Assert.Empty(Bot.Store.Get(1)!.Approvals);
         Assert.Equal(calls, Slack.Calls.Count);
     }

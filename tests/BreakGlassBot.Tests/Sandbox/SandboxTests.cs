@@ -285,7 +285,9 @@ public sealed class SandboxTests
             && bot.Store.Get(1)!.Evidence.Any(e => e.Kind == nameof(EvidenceKind.SlackApproval) && e.Satisfied), "the check after the Slack approval");
         // The approval is mirrored on the PR, again through the real client.
         await Eventually.Until(() => bot.State.Read(v => v.PullRequests[0].Comments.Count == 2), "the approval mirrored as a PR comment");
-        await Task.Delay(TimeSpan.FromSeconds(4)); // past a reminder interval: the next planned check still finds no PR approval
+        var mirrored = DateTimeOffset.UtcNow;
+        await Eventually.Until(() => bot.Store.Get(1)!.Evidence.Any(e => e.Kind == nameof(EvidenceKind.PullRequestApproved) && e.CheckedAt > mirrored),
+            "the next planned check, which still finds no PR approval", TimeSpan.FromSeconds(30));
         Assert.Equal(ChangeStatus.Open, bot.Store.Get(1)!.Status);
 
         // Approving the PR on the page adds an APPROVED review by someone other than the author; the bot's next check sees it.

@@ -89,7 +89,7 @@ public sealed class BotProcess : IAsyncDisposable
                 await bot.DisposeAsync();
                 Assert.Fail($"The bot was not healthy within 30 s:\n{string.Join('\n', output)}");
             }
-            await Task.Delay(50);
+            await Task.Delay(50); // the polling interval of the wait for /healthz (it fails at once when the process exits)
         }
     }
 

@@ -9,7 +9,7 @@ public static class Eventually
         while (!condition())
         {
             if (DateTime.UtcNow > deadline) Assert.Fail("Timed out waiting for: " + what);
-            await Task.Delay(20);
+            await Task.Delay(20); // the polling interval: the condition is asked again, nothing waits for a fixed time
         }
     }
 
@@ -20,7 +20,7 @@ public static class Eventually
         while (DateTime.UtcNow < end)
         {
             Assert.True(condition(), "Expected to stay true: " + what);
-            await Task.Delay(20);
+            await Task.Delay(20); // the polling interval within the period the caller gives
         }
     }
 }

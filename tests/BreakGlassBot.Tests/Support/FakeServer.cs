@@ -80,6 +80,7 @@ public abstract class FakeServer : IAsyncDisposable
                     if (s.Body is not null) { http.Response.ContentType = "application/json"; await http.Response.WriteAsync(s.Body); }
                     return;
                 case Fault.Delay d:
+                    // The fault itself: a server slow to answer (a client timeout, a crash mid-request), not a wait in a test.
                     try { await Task.Delay(d.By, http.RequestAborted); } catch (OperationCanceledException) { return; }
                     await next(http);
                     return;
@@ -96,6 +97,7 @@ public abstract class FakeServer : IAsyncDisposable
                     http.Response.Body = buffer;
                     await next(http);
                     http.Response.Body = kept;
+                    // The fault itself: the work is done, the answer held back (the caller may crash or give up meanwhile).
                     try { await Task.Delay(h.By, http.RequestAborted); } catch (OperationCanceledException) { return; }
                     buffer.Position = 0;
                     await buffer.CopyToAsync(kept);

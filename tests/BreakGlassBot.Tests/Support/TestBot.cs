@@ -40,6 +40,24 @@ public sealed class TestBot : IAsyncDisposable
         catch (Xunit.Sdk.FailException e) { throw new Xunit.Sdk.XunitException(e.Message + "\n" + Diagnostics()); }
     }
 
+    /// <summary>
+    /// Hangfire's jobs of <typeparamref name="TJob"/> (only those whose first argument is <paramref name="changeId"/>, when given):
+    /// how many are due or running (scheduled for a time already past, enqueued, fetched or processing), planned for later, and
+    /// succeeded. A test that proves something does not happen waits until none is due: the bot has then had its chance.
+    /// </summary>
+    public JobCounts Jobs<TJob>(int? changeId = null)
+    {
+        const int all = 1000;
+        var api = Service<Hangfire.JobStorage>().GetMonitoringApi();
+        bool Mine(Hangfire.Common.Job? job) => job?.Type == typeof(TJob) && (changeId is null || Equals(job.Args[0], changeId.Value));
+        var now = DateTime.UtcNow;
+        var scheduled = api.ScheduledJobs(0, all).Select(j => j.Value).Where(j => Mine(j.Job)).ToList();
+        var queued = api.Queues().Sum(q => api.EnqueuedJobs(q.Name, 0, all).Count(j => Mine(j.Value.Job)) + api.FetchedJobs(q.Name, 0, all).Count(j => Mine(j.Value.Job)));
+        var processing = api.ProcessingJobs(0, all).Count(j => Mine(j.Value.Job));
+        var later = scheduled.Count(j => j.EnqueueAt > now);
+        return new JobCounts(scheduled.Count - later + queued + processing, later, api.SucceededJobs(0, all).Count(j => Mine(j.Value.Job)));
+    }
+
     /// <summary>What the job store and the change documents say, for a failure message.</summary>
     public string Diagnostics()
     {
@@ -131,6 +149,9 @@ public sealed class TestBot : IAsyncDisposable
         if (ownsDirectory) try { Directory.Delete(DataDirectory, recursive: true); } catch (IOException) { }
     }
 }
+
+/// <summary>See <see cref="TestBot.Jobs{TJob}"/>.</summary>
+public readonly record struct JobCounts(int Due, int Later, int Succeeded);
 
 public sealed class CapturingLoggerProvider(ConcurrentQueue<string> sink) : ILoggerProvider
 {
