@@ -25,8 +25,7 @@ public static partial class Program
         }
         try
         {
-            // Open the store (and take the data directory's lock) before the host starts: a directory in use is then
-            // one plain sentence, not a host start-up failure with a stack trace.
+            // Open the store (taking the directory lock) before the host starts: a directory in use is one plain sentence.
             app.Services.GetRequiredService<ChangeStore>();
             await app.RunAsync();
         }

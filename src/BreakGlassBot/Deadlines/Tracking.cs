@@ -42,9 +42,8 @@ internal sealed class TrackStep(ReviewTracker tracker) : IStepHandler
 }
 
 /// <summary>
-/// One look at one change: ask every required evidence source; mark Reviewed, or remind, mark overdue and
-/// escalate; plan the next look. Hangfire may run it twice or late: everything it sends is decided and
-/// recorded in one store write (reminders per person per interval), then carried out by the outbox.
+/// One look at one change: mark Reviewed, or remind, mark overdue and escalate. Hangfire may run it twice or late, so
+/// everything it sends is decided in one store write and carried out by the outbox.
 /// </summary>
 public sealed partial class TrackChangeJob(
     ChangeStore store, ReviewPolicy policy, Reviewers reviewers, IEnumerable<IEvidenceSource> sources, OutboxQueue outbox,
@@ -82,8 +81,7 @@ public sealed partial class TrackChangeJob(
         IReadOnlyList<string> eligible, DateTimeOffset? plannedFor, DateTimeOffset now)
     {
         if (c.Status != ChangeStatus.Open) return Decision<Look>.Only(new Look(false, null));
-        // A PR or Jira issue linked while the sources were asked (/breakglass link) was not checked: what was checked cannot
-        // complete the change nor say what is missing. Write nothing and look again at once, with the links as they are now.
+        // A link added while the sources were asked was not checked: write nothing and look again at once.
         if (Links(c) != checkedLinks) return Decision<Look>.Only(new Look(true, null));
         // The announcement shows what is still missing: refresh it when that changed.
         if (Summary(c.Evidence) != Summary(checks)) OutboxQueue.Enqueue(c, StepKinds.RefreshAnnouncement, now);
@@ -119,9 +117,8 @@ public sealed partial class TrackChangeJob(
     }
 
     /// <summary>
-    /// Asks each required source. A source that cannot answer now leaves the change incomplete; it is asked again next time.
-    /// When Policy:RequiredEvidence is explicit, a required source that does not apply (nothing linked, integration not
-    /// configured) is a missing piece of evidence, never a pass; and no change is complete without at least one check.
+    /// Asks each required source; one that cannot answer now leaves the change incomplete. An explicitly required source
+    /// that does not apply is missing evidence, never a pass, and no change is complete without at least one check.
     /// </summary>
     async Task<(List<EvidenceCheck> Checks, List<Action<EmergencyChange>> Records, bool Complete)> CheckEvidenceAsync(EmergencyChange change, DateTimeOffset now, CancellationToken ct)
     {
@@ -206,8 +203,7 @@ public sealed partial class TrackChangeJob(
         var lastApproval = c.Approvals.Select(a => (DateTimeOffset?)a.At).Max();
         if (lastRequest is not null && (lastApproval is null || lastApproval < lastRequest) && DueFor(c, c.DeclaredBy, "declarer") <= now)
             Send(c, c.DeclaredBy, DeadlineMessages.DeclarerKey, "declarer", now);
-        // Approved in Slack, but a PR review or a Jira status is still missing: the reviewers above may all have acted, so
-        // the declarer (Jira status, getting the PR reviewed) and, for an unreviewed PR, the Slack approvers are reminded.
+        // Approved in Slack but other evidence is missing: remind the declarer, and the approvers while a PR is unreviewed.
         foreach (var user in StillOwing(c))
             if (DueFor(c, user, "outstanding") <= now) Send(c, user, DeadlineMessages.OutstandingKey, "outstanding", now);
     }
@@ -260,8 +256,7 @@ public sealed partial class TrackChangeJob(
 }
 
 /// <summary>
-/// At start-up: one warning when Policy:RequiredEvidence names a source whose integration is not configured, because no
-/// change can then become Reviewed (each one shows that piece of evidence as missing instead).
+/// At start-up: warn when Policy:RequiredEvidence names an unconfigured source, since no change can then become Reviewed.
 /// </summary>
 internal sealed partial class RequiredEvidenceCheck(IEnumerable<IEvidenceSource> sources, IOptions<PolicyOptions> options, ILogger<RequiredEvidenceCheck> log) : IHostedService
 {

@@ -36,8 +36,8 @@ internal sealed partial class AnnounceStep(ISlackApi slack, IOptions<SlackOption
     }
 
     /// <summary>
-    /// An error that will last until an admin acts (the bot is not in the channel, the token is revoked): keep retrying,
-    /// so the announcement goes out once it is fixed, but tell the declarer once, by direct message (there is no thread yet).
+    /// An error that lasts until an admin acts (bot not in the channel): keep retrying, and tell the declarer once by DM
+    /// (there is no thread yet).
     /// </summary>
     StepOutcome.Retry? Blocked(EmergencyChange change, string channel, SlackApiException e)
     {

@@ -8,9 +8,8 @@ public sealed partial record DeclarationText(string Summary, IReadOnlyList<PullR
     public const int MaxSummaryLength = 300;
 
     /// <summary>
-    /// Tokens that are PR URLs, Jira keys or Jira browse URLs become links; the summary is the text as typed with only
-    /// those links taken out (punctuation kept, whitespace collapsed). Slack may wrap URLs as &lt;https://…&gt; or
-    /// &lt;https://…|label&gt; (when the command escapes links): both are accepted.
+    /// PR URLs, Jira keys and Jira browse URLs become links; the rest is the summary. Slack may wrap URLs as
+    /// &lt;https://…&gt; or &lt;https://…|label&gt; (when the command escapes links): both are accepted.
     /// </summary>
     public static DeclarationText Parse(string text)
     {
@@ -42,8 +41,7 @@ public sealed partial record DeclarationText(string Summary, IReadOnlyList<PullR
     }
 
     /// <summary>
-    /// The text without the removed spans, whitespace collapsed. Commas and spaces between two links, or between a link
-    /// and either end, were only their separators and go too; punctuation right after a link closes up ("Roll back, restart").
+    /// The text without the removed spans, whitespace collapsed; separators left between links or at either end go too.
     /// </summary>
     static string Remove(string text, List<(int Start, int Length)> removed)
     {

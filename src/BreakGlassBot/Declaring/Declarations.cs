@@ -61,23 +61,22 @@ public sealed class Declarations(ChangeStore store, ReviewPolicy policy, OutboxQ
     }
 }
 
-/// <summary>Lets an integration (GitHub, Jira) add its own outgoing steps to every new declaration.</summary>
 /// <summary>
-/// Steps for links added after the declaration that follow from what already happened to the change (an approval given
-/// before the link is mirrored to it); asked after every <see cref="IDeclarationStepSource"/>, so they come after the link's own steps.
+/// Steps for added links that follow from what already happened (an approval mirrored to a new PR); asked after every
+/// <see cref="IDeclarationStepSource"/>, so they come after the link's own steps.
 /// </summary>
 public interface IAddedLinkFollowUps
 {
     IEnumerable<PendingStep> StepsForAddedLinks(EmergencyChange change, IReadOnlyList<PullRequestRef> pullRequests, IReadOnlyList<string> jiraKeys, DateTimeOffset now);
 }
 
+/// <summary>Lets an integration (GitHub, Jira) add its own outgoing steps to every new declaration.</summary>
 public interface IDeclarationStepSource
 {
     IEnumerable<PendingStep> StepsFor(EmergencyChange change, DateTimeOffset now);
 
     /// <summary>
-    /// The per-link steps for links added after the declaration (/breakglass link BG-n): the same ones a declaration with
-    /// those links would have had. Sources with nothing per link (the tracking step) add nothing.
+    /// The per-link steps for links added after the declaration: the same ones a declaration with those links would have had.
     /// </summary>
     IEnumerable<PendingStep> StepsForAddedLinks(EmergencyChange change, IReadOnlyList<PullRequestRef> pullRequests, IReadOnlyList<string> jiraKeys, DateTimeOffset now) => [];
 }

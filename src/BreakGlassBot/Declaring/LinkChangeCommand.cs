@@ -11,9 +11,8 @@ public static class LinkAuditTypes
 }
 
 /// <summary>
-/// /breakglass link BG-n &lt;PR URL...&gt; [JIRA-KEY...]: links a PR or Jira issue after declaring (during an outage the PR
-/// often does not exist yet). The links get the same outgoing steps a declaration with them would have had, and the
-/// tracker looks at the change again at once. Reached through the "link" sub-command (which also does "link github").
+/// /breakglass link BG-n &lt;PR URL...&gt; [JIRA-KEY...]: links a PR or Jira issue after declaring (during an outage
+/// the PR often does not exist yet).
 /// </summary>
 internal sealed class LinkChangeCommand(ChangeStore store, Permissions permissions, OutboxQueue outbox, IReevaluation tracker,
     IEnumerable<IDeclarationStepSource> stepSources, IEnumerable<IAddedLinkFollowUps> followUps, IEnumerable<IAccountLink> accounts, TimeProvider time)

@@ -14,9 +14,8 @@ namespace BreakGlassBot.Digest;
 public enum DigestRecipientKind { DirectMessage, Channel }
 
 /// <summary>
-/// The deliveries owed for one week's digest (document id: the ISO week, e.g. 2026-W03), saved in one write before
-/// anything is sent. A rerun of the same week sends only what is not done, and checks Slack first where an earlier
-/// attempt may have posted.
+/// The deliveries owed for one ISO week's digest (e.g. 2026-W03), saved before anything is sent, so a rerun sends
+/// only what is not done.
 /// </summary>
 public sealed class DigestRun
 {
@@ -38,8 +37,8 @@ public sealed class DigestDelivery
     public DateTimeOffset? FirstAttemptAt { get; set; }
     public string? LastError { get; set; }
     /// <summary>
-    /// A chat.postMessage was sent and Slack's answer did not settle whether it posted (no answer, a timeout, a 5xx,
-    /// a crash). Saved before the post; while true, the next attempt looks for the message in Slack before posting.
+    /// A post whose outcome is unknown (timeout, 5xx, crash): saved before the post; while true, the next attempt
+    /// looks for the message in Slack first.
     /// </summary>
     public bool Unconfirmed { get; set; }
     public bool Done { get; set; }
@@ -78,9 +77,8 @@ public sealed class DigestContent(ChangeStore store, DigestBuilder builder, AllC
 
     DigestData Read(DateTimeOffset now)
     {
-        // Overdue and due-soon changes are counted from the due-time index and read in full only as far as shown. The numbers
-        // and the trend count changes declared or reviewed since five weeks ago and open ones that fell due in the last
-        // week; read as times only. Other open changes count nowhere, so they are not read at all.
+        // Overdue and due-soon come from the due-time index, read in full only as far as shown; the numbers and trend
+        // read times only.
         var since = now - DigestBuilder.Week * DigestBuilder.TrendWeeks;
         var overdueTo = now.AddTicks(-1);
         var times = store.OpenDueTimes(now - DigestBuilder.Week + TimeSpan.FromTicks(1), now).Concat(store.DeclaredOrReviewedTimesSince(since))
@@ -106,10 +104,8 @@ public sealed class DigestContent(ChangeStore store, DigestBuilder builder, AllC
 }
 
 /// <summary>
-/// Sends one week's digest to every manager (a DM) and to Slack:DigestChannel, one post at a time and
-/// Policy:DigestSendInterval apart (Slack: about one message per second per channel). A 429 waits its Retry-After
-/// and tries again; a longer Retry-After ends the run and schedules the rest at that time. Exactly once per recipient
-/// per week: see <see cref="DigestRun"/>.
+/// Sends one week's digest to every manager (a DM) and to Slack:DigestChannel, Policy:DigestSendInterval apart
+/// (Slack allows about one message per second per channel); exactly once per recipient, see <see cref="DigestRun"/>.
 /// </summary>
 public sealed partial class DigestSender(
     ChangeStore store, DigestContent content, ISlackApi slack, IOptions<SlackOptions> slackOptions, IOptions<PolicyOptions> policy,
@@ -187,8 +183,7 @@ public sealed partial class DigestSender(
         }
         if (resumeAt is { } at)
         {
-            // Slack's rate limit is the app's, not one channel's: the rest waits too. Ending the run without an exception keeps
-            // Hangfire's retry back-off (which may fire sooner) out of it; the per-recipient marks keep the resumed run exact.
+            // Slack's rate limit is the app's, so the rest waits too; no exception, so Hangfire's retry cannot fire sooner.
             run = store.SaveDocument<DigestRun>(DigestRun.Collection, week, r => { r!.ResumeAt = at; return r; });
             if (queue?.Name is { } q) jobs!.Schedule<WeeklyDigestJob>(q, j => j.ResumeAsync(week, CancellationToken.None), at);
             else jobs!.Schedule<WeeklyDigestJob>(j => j.ResumeAsync(week, CancellationToken.None), at);
@@ -271,8 +266,8 @@ public sealed partial class DigestSender(
 }
 
 /// <summary>
-/// The recurring Hangfire job. The week is that of the occurrence (the job's creation, which Hangfire keeps across its
-/// retries), in Policy:DigestTimeZone, so a retry after midnight on Sunday still completes the right week.
+/// The recurring Hangfire job. The week is that of the job's creation (kept across Hangfire retries), so a retry
+/// after midnight on Sunday still completes the right week.
 /// </summary>
 public sealed class WeeklyDigestJob(DigestSender sender, TimeProvider time)
 {

@@ -68,8 +68,8 @@ public static class AuditChain
     }
 
     /// <summary>
-    /// Chains events that predate the hash chain, once (guarded by the marker, so events added later without a hash
-    /// are reported as inserted, never silently chained). The caller holds the write lock and a transaction.
+    /// Chains events that predate the hash chain, once (the marker makes later unhashed events count as inserted).
+    /// The caller holds the write lock and a transaction.
     /// </summary>
     internal static void MigrateLocked(ILiteCollection<AuditEvent> audit, ILiteCollection<BsonDocument> counters)
     {

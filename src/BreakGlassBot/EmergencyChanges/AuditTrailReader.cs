@@ -11,10 +11,8 @@ internal sealed class AuditTrailReader(StoreFile file)
     readonly Lock writeLock = file.WriteLock;
 
     /// <summary>
-    /// Recomputes the audit trail's hash chain without holding the write lock for the walk (a long trail must not stall
-    /// declarations): the head is read under the lock, the events are walked outside it. An event appended during the walk
-    /// lies past the head that was read; then the head is read again and the walk repeated, and only a last attempt holds
-    /// the lock throughout.
+    /// Recomputes the hash chain, walking outside the write lock so a long trail does not stall declarations; if an
+    /// event was appended meanwhile the walk is repeated, and only the last attempt holds the lock throughout.
     /// </summary>
     public ChainReport VerifyAuditChain()
     {

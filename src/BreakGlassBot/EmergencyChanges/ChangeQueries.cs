@@ -54,7 +54,6 @@ internal sealed class ChangeQueries(StoreFile file)
     /// <summary>
     /// The change other than <paramref name="except"/>, not cancelled, whose granted <paramref name="mode"/> bypass for <paramref name="login"/>
     /// in <paramref name="team"/> (both case-insensitive) is open at <paramref name="now"/>: not revoked, not expired; the one that ends last.
-    /// Reads only the changes with a bypass for that login (an index), however many changes there are.
     /// </summary>
     public EmergencyChange? LatestOpenBypass(string mode, string team, string login, DateTimeOffset now, int except) =>
         LatestBypass("$.Bypass.GrantedAt != 0 AND $.Bypass.ExpiresAt > @4 AND $.Status != 'Cancelled'", mode, team, login, except, now.UtcTicks);
@@ -86,7 +85,7 @@ internal sealed class ChangeQueries(StoreFile file)
 
     /// <summary>
     /// The first <paramref name="take"/> open changes due in [<paramref name="from"/>, <paramref name="to"/>] in full, soonest
-    /// first, ties by id. Reads the index in due order and stops after the last change that ties with the take-th.
+    /// first, ties by id.
     /// </summary>
     public IReadOnlyList<EmergencyChange> FirstOpenDue(DateTimeOffset from, DateTimeOffset to, int take)
     {
@@ -122,7 +121,7 @@ internal sealed class ChangeQueries(StoreFile file)
     /// <summary>Changes declared or reviewed at or after <paramref name="since"/> (the weekly digest's numbers; a scan once a week is cheap).</summary>
     public IReadOnlyList<EmergencyChange> DeclaredOrReviewedSince(DateTimeOffset since)
     {
-        // Two index range scans merged by id: LiteDB runs Query.Or of the two several times slower than the two on their own.
+        // Two index range scans merged by id: LiteDB's Query.Or of them is much slower.
         // BSON orders null below numbers, so a change not yet reviewed does not match the ReviewedAt half.
         var found = changes.Find(Where("$.DeclaredAt >= @0", since.UtcTicks)).ToList();
         var ids = found.Select(c => c.Id).ToHashSet();

@@ -4,9 +4,8 @@ using static BreakGlassBot.EmergencyChanges.StoreFile;
 namespace BreakGlassBot.EmergencyChanges;
 
 /// <summary>
-/// The write path: declarations and updates, each with its audit events, in one transaction. Writes that arrive
-/// together share a transaction and a disk flush (group commit) on a thread of their own, not the thread pool:
-/// callers may block on a declaration, and the writer must never wait for a pool thread those callers hold.
+/// The write path, with group commit: writes that arrive together share one transaction and disk flush. Runs on its
+/// own thread, not the pool: callers may block on a declaration, and the writer must not wait for their pool threads.
 /// </summary>
 internal sealed class ChangeWriter : IDisposable
 {
@@ -46,8 +45,7 @@ internal sealed class ChangeWriter : IDisposable
 
     /// <summary>
     /// Stores a new change with the next BG number and its audit events, unless one with the same
-    /// <see cref="EmergencyChange.SourceKey"/> exists. Declarations that arrive together share one transaction
-    /// (group commit): a commit is one disk flush, so a burst of declarations costs a few flushes, not one each.
+    /// <see cref="EmergencyChange.SourceKey"/> exists.
     /// </summary>
     public Task<(EmergencyChange Change, bool Created)> DeclareAsync(EmergencyChange draft, Func<EmergencyChange, IEnumerable<AuditEvent>> events)
     {
@@ -79,9 +77,7 @@ internal sealed class ChangeWriter : IDisposable
 
 
     /// <summary>
-    /// <see cref="Update"/> through the group commit: updates (and declarations) that arrive together share one
-    /// transaction and one disk flush. For callers that can wait asynchronously, such as the outbox, whose several
-    /// writes per step would otherwise each cost a flush under the write lock, competing with declarations.
+    /// <see cref="Update"/> through the group commit, for callers that can wait asynchronously.
     /// When <paramref name="mutate"/> throws, nothing of that update is saved and the task fails; the others in the batch stand.
     /// </summary>
     public Task<EmergencyChange?> UpdateAsync(int id, Func<EmergencyChange, IEnumerable<AuditEvent>> mutate)
@@ -146,9 +142,7 @@ internal sealed class ChangeWriter : IDisposable
             catch (Exception e)
             {
                 db.Rollback();
-                // One write the store refuses (say a declaration with an over-long index key) must not take the others
-                // of its group down with it: write them one by one, so only the refused one fails. Nothing of the
-                // group was committed, so each update's mutation runs again on the document as stored.
+                // One refused write must not fail its whole group: nothing was committed, so write them one by one.
                 if (batch.Count > 1)
                 {
                     foreach (var p in batch) WriteBatch([p]);

@@ -1,11 +1,8 @@
 namespace BreakGlassBot.EmergencyChanges;
 
 /// <summary>
-/// One bot process per data directory. LiteDB's direct mode takes no file lock on Linux and the embedded job
-/// store's locks live in the process (<see cref="Deadlines.EmbeddedJobStorage"/>): a second process on the same
-/// files would corrupt the one and run the other's jobs twice. The lock is an exclusive open of a file next to
-/// the database (flock on Unix, a share lock on Windows); the kernel drops it when the process dies, so a crash
-/// never leaves the directory locked.
+/// One bot process per data directory: LiteDB's direct mode takes no file lock on Linux and the job store's locks
+/// (<see cref="Deadlines.EmbeddedJobStorage"/>) are in-process. The kernel drops the lock when the process dies.
 /// </summary>
 public sealed class DataDirectoryLock : IDisposable
 {
@@ -29,9 +26,8 @@ public sealed class DataDirectoryLock : IDisposable
     }
 
     /// <summary>
-    /// The same lock for a reader that must not write (verify-audit on a copy or a read-only mount): the existing lock
-    /// file is opened read-only, and a directory without one (no bot ever ran there) is not locked at all. Null when
-    /// there is nothing to lock; throws <see cref="DataDirectoryInUseException"/> only when a bot holds the lock.
+    /// The lock for a reader that must not write (verify-audit): null when no bot ever ran there;
+    /// throws <see cref="DataDirectoryInUseException"/> only when a bot holds the lock.
     /// </summary>
     public static DataDirectoryLock? TakeForReading(string directory)
     {

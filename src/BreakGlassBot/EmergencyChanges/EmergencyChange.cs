@@ -46,10 +46,7 @@ public sealed class EmergencyChange
     public List<string> RefusalsNoted { get; set; } = [];
     public DateTimeOffset DueAt { get; set; }
     public ChangeStatus Status { get; set; } = ChangeStatus.Open;
-    /// <summary>
-    /// DueAt while the change is open, else null. Stored (LiteDB writes get-only properties) and indexed so the overdue
-    /// and due-soon lists are counted from the index alone and never touch the reviewed history.
-    /// </summary>
+    /// <summary>DueAt while open, else null. LiteDB stores get-only properties: indexed for the overdue and due-soon lists.</summary>
     public DateTimeOffset? OpenDueAt => Status == ChangeStatus.Open ? DueAt : null;
     public Cancellation? Cancellation { get; set; }
 
@@ -110,10 +107,7 @@ public sealed class LinkedJiraIssue
     public string? StatusAtReview { get; set; }
     public string? StatusCategoryAtReview { get; set; }
     public DateTimeOffset? StatusAtReviewAsOf { get; set; }
-    /// <summary>
-    /// Set when Jira says the issue does not exist or the bot cannot see it (404, or 403 on reading it): reported once,
-    /// not retried, and not counted as evidence.
-    /// </summary>
+    /// <summary>Jira answered 404, or 403 on reading: reported once, not retried, not counted as evidence.</summary>
     public string? Problem { get; set; }
     /// <summary>Jira refused the comment or the label (the issue itself is readable and still counts as evidence).</summary>
     public string? CommentProblem { get; set; }
@@ -210,8 +204,8 @@ public sealed class PendingStep
     public DateTimeOffset NextAttemptAt { get; set; }
     public string? LastError { get; set; }
     /// <summary>
-    /// How many attempts, counted from the first, are known to have done nothing (each ended in a clear refusal such
-    /// as a 429). Any later attempt may have acted (a timeout, a crash): a Slack step looks before it posts again.
+    /// How many attempts, from the first, are known to have done nothing (a clear refusal such as a 429); any later one
+    /// may have acted, so a Slack step looks before it posts again.
     /// </summary>
     public int AttemptsKnownUnsent { get; set; }
     public DateTimeOffset? DoneAt { get; set; }

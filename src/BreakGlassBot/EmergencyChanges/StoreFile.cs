@@ -23,8 +23,7 @@ internal sealed class StoreFile : IDisposable
         Inbox = Db.GetCollection<BsonDocument>("inbox");
         Changes.EnsureIndex(c => c.Status);
         Changes.EnsureIndex(c => c.DeclaredBy);
-        // No query reads DueAt over all changes any more (OpenDueAt serves the overdue and due-soon lists), and every index
-        // costs each write and, measured (hot-paths), ~1.7 KB and a few µs on every query: drop it from older files.
+        // Nothing reads DueAt over all changes (OpenDueAt does), and every index costs each write: drop it from older files.
         Changes.DropIndex("DueAt");
         Changes.EnsureIndex(c => c.DeclaredAt);
         // The digest's "declared or reviewed since" is an Or: without this index LiteDB scans every change for its ReviewedAt half.
@@ -33,8 +32,7 @@ internal sealed class StoreFile : IDisposable
         Changes.EnsureIndex(c => c.NextCheckAt);
         Changes.EnsureIndex(c => c.Announcement!.Ts);
         Changes.EnsureIndex(c => c.SourceKey);
-        // Overdue and due-soon lists are one range scan over the open changes only, instead of loading every open change
-        // (Status index) or all of history (DueAt index); counted from the index keys alone.
+        // Overdue and due-soon lists: one range scan over open changes only, counted from the index keys alone.
         Changes.EnsureIndex(c => c.OpenDueAt);
         // A bypass team grant or revocation looks up other open bypasses of the same person: by login, not a scan of every change.
         Changes.EnsureIndex(ChangeQueries.BypassLoginIndex, ChangeQueries.BypassLogin);
@@ -82,10 +80,8 @@ internal sealed class StoreFile : IDisposable
     }
 
     /// <summary>
-    /// A query with its values as parameters. LiteDB's Query.EQ/LT/Between put the values into the expression text, and
-    /// LiteDB parses and compiles every new text (~3 ms) and caches it for good: a query with the current time in it was
-    /// compiled on every call and never freed. With parameters the text is fixed and parsed once; unlike a LINQ lambda,
-    /// nothing is translated per call either.
+    /// A query with its values as parameters: LiteDB compiles and caches for good every new expression text, so values
+    /// inlined by Query.EQ/LT/Between would be compiled on every call and never freed.
     /// </summary>
     public static BsonExpression Where(string template, params BsonValue[] args) => BsonExpression.Create(template, args);
 
@@ -100,9 +96,8 @@ internal sealed class StoreFile : IDisposable
     {
         var mapper = new BsonMapper { EnumAsInteger = false };
         mapper.RegisterType(d => new BsonValue(d.UtcTicks), b => new DateTimeOffset(b.AsInt64, TimeSpan.Zero));
-        // LiteDB 5.0.21 builds a type's mapper on first use and publishes it before its members are filled in
-        // (litedb-org/LiteDB#2536, #2565): a second thread then throws "Collection was modified", or reads a document
-        // with fields missing and writes it back. Build every mapper now, on this one thread, before anyone shares it.
+        // LiteDB publishes a type's mapper before its members are filled in (litedb-org/LiteDB#2536): build every
+        // mapper now, on one thread, before another can read a half-built one.
         var sample = new EmergencyChange
         {
             PullRequests = [new()], JiraIssues = [new()], Announcement = new(), Bypass = new(), Approvals = [new()],

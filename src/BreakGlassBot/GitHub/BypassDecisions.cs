@@ -7,8 +7,8 @@ namespace BreakGlassBot.GitHub;
 public static class BypassDecisions
 {
     /// <summary>
-    /// Overlap at grant time. An active membership counts as the user's own only if no other change's unrevoked grant added it;
-    /// otherwise this grant shares that one's answer (<c>WasMember</c>) and whichever window ends last removes the user.
+    /// Overlap at grant time: an active membership is the user's own only if no other change's unrevoked grant added it;
+    /// otherwise this grant shares that one's <c>WasMember</c>.
     /// </summary>
     public static (bool WasMember, int? SharedWith) Overlap(TeamMembership before, int? otherId, Bypass? otherGrant) =>
         before == TeamMembership.Active && otherId is { } id && otherGrant is not null

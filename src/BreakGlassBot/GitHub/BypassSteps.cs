@@ -27,8 +27,7 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
         if (change.Bypass is { GrantedAt: var g } b0 && g != default
             && (b0.Mode != nameof(BypassMode.Team) || change.Steps.Any(s => s.Kind == GitHubStepKinds.BypassRevoke)))
             return new StepOutcome.Done();
-        // Withdrawn before the grant was recorded: grant nothing. An earlier attempt's PUT may have landed all the same (its answer
-        // lost, or a crash before its outcome was recorded), and no revocation exists yet: schedule one now. A 404 there is "already gone".
+        // Withdrawn before the grant was recorded: grant nothing, but an earlier PUT may have landed, so schedule a revocation.
         if (change.Status == ChangeStatus.Cancelled) return new StepOutcome.Done(EndUnconfirmedGrant);
         var o = options.Value;
         if (o.BypassMode != BypassMode.Team) return GrantWithoutTeam(change, o);
@@ -76,9 +75,8 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
             }
             else
             {
-                // Only an active membership is one the user had; a pending invitation gives no bypass yet. Another change's grant
-                // counts until it is revoked, also when that change was cancelled or its window is over: its revocation may be due
-                // in this very sweep, and it hands the removal over to this change once this one is granted.
+                // Only an active membership is one the user had (a pending invitation gives no bypass). Another change's grant
+                // counts until revoked, even past its window: its revocation hands the removal over to this change.
                 var before = await github.GetTeamMembershipAsync(org, slug, login, ct);
                 var other = before == TeamMembership.Active ? BypassGate.UnrevokedGrant(store, change.Id, o.BypassTeam!, login, time.GetUtcNow()) : null;
                 (wasMember, sharedWith) = BypassDecisions.Overlap(before, other?.Id, other?.Bypass);
@@ -145,8 +143,8 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
         });
 
     /// <summary>
-    /// Stores <paramref name="bypass"/> on the change. A Team record for the same login and team is updated, not replaced: another change's
-    /// revocation may have handed its removal over to this change (cleared WasAlreadyMember), and that duty must survive. True when it had.
+    /// Stores <paramref name="bypass"/>, updating (not replacing) a Team record for the same login and team so a removal
+    /// handed over to this change survives. True when one had been.
     /// </summary>
     static bool Record(EmergencyChange c, Bypass bypass)
     {
@@ -178,11 +176,8 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
 }
 
 /// <summary>
-/// Ends the bypass when its time is up (or at once when the change is cancelled). Created with NextAttemptAt = ExpiresAt
-/// in the durable outbox, so it runs after a restart too. A user who was a team member before the grant stays one; a
-/// user whose bypass for another change is still open stays until that one ends (its revocation removes them).
-/// A removal that fails is never abandoned: it is retried with back-off, and after a refusal or a few failures the
-/// admins are told once, by direct message and in the thread, to remove the user by hand.
+/// Ends the bypass when its time is up (or at once on cancel); a durable outbox step, so it survives restarts. A failed
+/// removal is retried for good, and after a refusal or a few failures the admins are asked once to remove the user by hand.
 /// </summary>
 internal sealed class BypassRevokeStep(IGitHubGateway github, ChangeStore store, IOptions<SlackOptions> slack, TimeProvider time) : IStepHandler
 {
@@ -201,8 +196,7 @@ internal sealed class BypassRevokeStep(IGitHubGateway github, ChangeStore store,
         if (b is null) return new StepOutcome.Done();
         if (b.RevokedAt is not null)
         {
-            // The removal (or hand-over) was stored, then the bot stopped before this step's outcome was: finish the record it left
-            // unwritten (audit event, thread note). Another revocation step may have finished it already: then nothing more.
+            // The removal was stored but not this step's outcome (a crash): finish the audit event and thread note, unless done.
             if (store.AuditTrail(change.Id).Any(e => e.Type == GitHubAuditTypes.BypassRevoked)) return new StepOutcome.Done();
             return Ended(removed: false, step, b.HandedOffTo is { } to && store.Get(to) is { Bypass: not null } h ? h : null, recovered: true);
         }
@@ -219,9 +213,8 @@ internal sealed class BypassRevokeStep(IGitHubGateway github, ChangeStore store,
             if (decision == BypassDecisions.Revocation.KeepMember) return Ended(false, step, null);
             if (decision == BypassDecisions.Revocation.HandOver && other is not null)
             {
-                // Another change's window for the same person is still open: removing them now would end that bypass too.
-                // That change's revocation removes them instead (they were not a member before the first grant).
-                // A crash before this change recorded the hand-over repeats it: the target then has its audit event already.
+                // Another change's window for the same person is still open: removing them now would end that bypass too,
+                // so that change's revocation removes them instead.
                 var from = change.ChangeId.ToString();
                 var handedBefore = store.AuditTrail(other.Id).Any(e => e.Type == GitHubAuditTypes.BypassRemovalHandedOver && e.Data.GetValueOrDefault("from") == from);
                 store.Update(other.Id, c =>
@@ -312,8 +305,8 @@ internal static class BypassGate
         store.LatestOpenBypass(nameof(BypassMode.Team), team, login, now, except);
 
     /// <summary>
-    /// Another change's Team bypass for the same person and team that the bot granted (or began to grant) and has not revoked yet, also
-    /// when that change is cancelled or its window is over; an open one first (see <see cref="OpenGrant"/>).
+    /// Another change's Team bypass for the same person and team, granted (or begun) and not yet revoked, even past its
+    /// window; an open one first (see <see cref="OpenGrant"/>).
     /// </summary>
     public static EmergencyChange? UnrevokedGrant(ChangeStore store, int except, string team, string login, DateTimeOffset now) =>
         OpenGrant(store, except, team, login, now) ?? store.LatestUnrevokedBypass(nameof(BypassMode.Team), team, login, except);

@@ -15,8 +15,7 @@ public sealed record PullRequestInfo(
     string? MergedByLogin = null)
 {
     /// <summary>
-    /// Merged, judged by merged_at as well as merged: GitHub's own example answers merged:false with a merged_at,
-    /// and for audit evidence the stricter reading (an approval must follow the merge) is the safe one.
+    /// Merged by merged_at as well as merged: GitHub may answer merged:false with a merged_at, and the stricter reading is safe.
     /// </summary>
     public bool IsMerged => Merged || MergedAt is not null;
 }
@@ -103,9 +102,8 @@ public sealed class GitHubHttpSettings
 }
 
 /// <summary>
-/// Octokit over an IHttpClientFactory handler (so the resilience pipeline applies), with the configured base
-/// address used verbatim: <c>new GitHubClient(productHeader, baseUri)</c> would rewrite any non-github.com
-/// address to host/api/v3/. Octokit's exceptions are mapped to <see cref="GitHubException"/> here, once.
+/// Octokit over an IHttpClientFactory handler (for the resilience pipeline), with the base address used verbatim
+/// (Octokit's own constructor rewrites non-github.com hosts to /api/v3/). Maps exceptions to <see cref="GitHubException"/>.
 /// </summary>
 internal sealed class GitHubGateway(IHttpMessageHandlerFactory handlers, IOptions<GitHubOptions> options, IGitHubCredentials credentials, TimeProvider time)
     : IGitHubGateway
@@ -162,8 +160,7 @@ internal sealed class GitHubGateway(IHttpMessageHandlerFactory handlers, IOption
 
     public Task<IReadOnlyList<ReviewInfo>> GetReviewsAsync(PullRequestRef pr, CancellationToken ct = default) => CallAsync(async c =>
     {
-        // GetAll follows the Link: rel="next" headers, so approvals on later pages count too. Octokit's own review model
-        // has a non-nullable SubmittedAt and throws on the null GitHub sends for a pending review: read into our own shape.
+        // GetAll follows Link: rel="next". Octokit's review model throws on the null submitted_at of a pending review: own shape.
         var uri = new Uri($"repos/{Uri.EscapeDataString(pr.Owner)}/{Uri.EscapeDataString(pr.Repo)}/pulls/{pr.Number}/reviews", UriKind.Relative);
         var all = await new ApiConnection(c.Connection).GetAll<WireReview>(uri, new ApiOptions { PageSize = 100 });
         return (IReadOnlyList<ReviewInfo>)[.. all.Select(r => new ReviewInfo(r.Id, r.User?.Login, r.User?.Id,

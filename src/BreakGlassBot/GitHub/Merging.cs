@@ -168,10 +168,8 @@ internal sealed class MergeButtonStep(ISlackApi slack, ChangeMessages messages, 
 }
 
 /// <summary>
-/// Merges one PR pinned to a head SHA: GitHub answers 409 if the head moved, so nothing unseen is merged.
-/// Refuses once the bypass window has closed, even if the request came in time, unless an earlier attempt (made in
-/// the window) may already have merged: a retry reads the PR first and records what GitHub says happened, the real
-/// merge commit and who merged it (the bot, or someone else).
+/// Merges one PR pinned to a head SHA (GitHub answers 409 if the head moved). Refuses once the window has closed, unless
+/// an earlier attempt may already have merged: a retry records what GitHub says happened.
 /// </summary>
 internal sealed class MergeStep(IGitHubGateway github, TimeProvider time) : IStepHandler
 {
@@ -231,9 +229,8 @@ internal sealed class MergeStep(IGitHubGateway github, TimeProvider time) : ISte
     }
 
     /// <summary>
-    /// The PR is merged on GitHub though this step has no answer to its own merge. By the bot when GitHub names the bot's
-    /// login as merged_by; when the bot's login is unknown (a GitHub App), by the bot only if an earlier attempt of this
-    /// step may have merged it and the merged head is the pinned one.
+    /// The PR is merged though this step has no answer to its own merge. By the bot when merged_by is the bot's login, or,
+    /// when that is unknown (a GitHub App), if an earlier attempt may have merged it at the pinned head.
     /// </summary>
     async Task<StepOutcome> AlreadyMergedAsync(EmergencyChange change, string prText, string sha, PullRequestInfo info, bool earlierAttempt, CancellationToken ct)
     {

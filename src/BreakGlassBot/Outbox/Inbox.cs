@@ -31,9 +31,8 @@ internal sealed partial class InboxWorker(ChangeStore store, IEnumerable<ISlackE
 {
     readonly Dictionary<string, int> failures = [];
     /// <summary>
-    /// Events a handler asked to retry later (the reviewer group unreadable): not failures (an approval must not be dropped
-    /// because Slack's usergroups API was down for a minute), so they are retried with the outbox's back-off for as long
-    /// as it takes. Due times on the monotonic tick count: this is pacing, not policy time.
+    /// Events a handler asked to retry later: retried with back-off for as long as it takes, so an approval is never
+    /// dropped because a Slack API was down. Due times on monotonic ticks: this is pacing, not policy time.
     /// </summary>
     readonly Dictionary<string, (int Waits, long DueAt)> waiting = [];
 

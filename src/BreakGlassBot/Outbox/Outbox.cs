@@ -61,9 +61,8 @@ public interface IStepHandler
     /// <summary>True when the step posts into the announcement's thread: it waits, without counting attempts, until there is one.</summary>
     bool NeedsThread => false;
     /// <summary>
-    /// What the step does, in words ("add the break-glass label to acme/api#1"). When not null, a failure is
-    /// reported in the change's thread once, and so is the recovery. Slack's own steps return null: a note about
-    /// Slack failing could not be posted either.
+    /// What the step does, in words ("add the break-glass label to acme/api#1"), for the thread notes about its failure
+    /// and recovery. Slack's own steps return null: a note about Slack failing could not be posted either.
     /// </summary>
     string? Describe(EmergencyChange change, PendingStep step) => null;
     Task<StepOutcome> RunAsync(EmergencyChange change, PendingStep step, CancellationToken ct);
@@ -81,8 +80,7 @@ public sealed class OutboxQueue(IOptions<StorageOptions> storage) : ISlackReques
         new() { Kind = kind, Target = target, NextAttemptAt = now };
 
     /// <summary>
-    /// Adds a step unless an identical one is pending and not yet started. One that has started may already have
-    /// read the change as it was before this update (a refresh would then show stale state), so it gets a successor.
+    /// Adds a step unless an identical one is pending and not yet started (a started one may have read stale state).
     /// </summary>
     public static void Enqueue(EmergencyChange change, string kind, DateTimeOffset now, string? target = null)
     {
@@ -92,9 +90,8 @@ public sealed class OutboxQueue(IOptions<StorageOptions> storage) : ISlackReques
 
     public void Nudge() => wake.Writer.TryWrite(true);
 
-    // Pacing: while Slack requests keep arriving (a burst: an incident, twenty people clicking), the outbox waits between
-    // steps so the requests get the CPU and the write lock; the follow-ups are durable and drain when the burst is over.
-    // Measured on the monotonic tick count, not the TimeProvider: this is about this machine's load, not about policy time.
+    // While Slack requests keep arriving, the outbox waits between steps so they get the CPU and the write lock.
+    // Monotonic ticks, not the TimeProvider: this is about this machine's load, not policy time.
     internal static readonly TimeSpan QuietBeforeStep = TimeSpan.FromMilliseconds(25);
     internal static readonly TimeSpan MaxYieldPerStep = TimeSpan.FromMilliseconds(500);
     long lastRequest = long.MinValue / 2;
@@ -181,7 +178,6 @@ internal sealed partial class OutboxWorker(ChangeStore store, OutboxQueue outbox
 
             // Count the attempt before making it: after a crash the handler sees Attempts > 1 and checks
             // whether the first attempt already took effect (e.g. the message was posted).
-            // Through the group commit: the outbox's writes share flushes with each other and with declarations.
             (change, var attempt) = await store.UpdateAsync(id, c =>
             {
                 var s = c.Steps[index];
@@ -230,8 +226,7 @@ internal sealed partial class OutboxWorker(ChangeStore store, OutboxQueue outbox
                 case StepOutcome.Retry retry:
                     var first = s.LastError != retry.Error;
                     s.LastError = retry.Error;
-                    // Only an unbroken run of clear refusals proves nothing was posted. Once an attempt may have reached
-                    // Slack (or crashed unrecorded), a later clear error (a 429 on the lookup) says nothing about that post.
+                    // Only an unbroken run of clear refusals proves nothing was posted.
                     if (s.AttemptsKnownUnsent == attempt - 1 && !SlackPosting.IsUncertain(retry.Error)) s.AttemptsKnownUnsent = attempt;
                     s.NextAttemptAt = now + (retry.After is { } after && after > outbox.Backoff(s.Attempts) ? after : outbox.Backoff(s.Attempts));
                     LogStepRetry(log, c.ChangeId.ToString(), s.Kind, s.Target, attempt, retry.Error, s.NextAttemptAt);

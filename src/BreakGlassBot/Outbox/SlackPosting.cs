@@ -7,11 +7,8 @@ namespace BreakGlassBot.Outbox;
 public static class SlackPosting
 {
     /// <summary>
-    /// Whether an earlier attempt of this step (<c>step.Attempts</c> counts the current one) may have reached Slack:
-    /// one of them crashed mid-way (no outcome was recorded) or failed in a way that says nothing about whether Slack
-    /// acted (timeout, 5xx, a lost or garbled answer). Only when every earlier attempt ended in a clear refusal (429,
-    /// ok:false) is it known that nothing was posted. Decided from a persisted count, not from the last error: a clear
-    /// error on a later attempt (a 429 on the lookup) must not hide an earlier uncertain post.
+    /// Whether an earlier attempt (<c>step.Attempts</c> counts the current one) may have reached Slack: unless every
+    /// earlier one ended in a clear refusal (429, ok:false). From a persisted count, so a later clear error cannot hide it.
     /// </summary>
     public static bool MayHavePosted(PendingStep step) => step.Attempts - 1 > step.AttemptsKnownUnsent;
 
@@ -23,9 +20,8 @@ public static class SlackPosting
     public static StepOutcome.Retry RetryFor(SlackApiException e) => new($"slack {e.Method}: {e.Error}", e.RetryAfter);
 
     /// <summary>
-    /// Posts <paramref name="message"/> at most once. chat.postMessage has no idempotency key: when an earlier attempt
-    /// may have reached Slack (a crash, a timeout), look for our own metadata tag where it would be and adopt that message.
-    /// <paramref name="beforePost"/> runs only when a post is about to be made (pacing, recording the attempt).
+    /// Posts <paramref name="message"/> at most once: chat.postMessage has no idempotency key, so after an uncertain
+    /// attempt our metadata tag is looked for first. <paramref name="beforePost"/> runs only when a post is about to be made.
     /// </summary>
     public static async Task<(PostedMessage Message, bool Found)> PostOnceAsync(ISlackApi slack, SlackPlace place, SlackMessage message,
         bool mayHavePosted, CancellationToken ct, Func<Task>? beforePost = null)

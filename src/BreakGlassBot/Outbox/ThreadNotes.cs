@@ -19,10 +19,7 @@ public static class ThreadNotes
         new(Blocks.Truncate(mrkdwn, 3000), Blocks.List(Blocks.Section(mrkdwn))) { Metadata = NoteMetadata(c, key) };
 }
 
-/// <summary>
-/// A one-off note in the change's thread. The text is built when the step runs, from the step's target
-/// (the note's key) and the change as it is then.
-/// </summary>
+/// <summary>A one-off note in the change's thread, rendered when the step runs from its key and the change as it is then.</summary>
 internal sealed class ThreadNoteStep(ISlackApi slack, IEnumerable<IThreadNoteSource> sources) : IStepHandler
 {
     // Each note name has one source: a name claimed twice fails at start-up, not as a wrong note in a thread.
