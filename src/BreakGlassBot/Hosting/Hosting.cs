@@ -5,6 +5,13 @@ namespace BreakGlassBot.Hosting;
 
 public static class HostingExtensions
 {
+    /// <summary>Where the bot listens when neither ASPNETCORE_URLS / DOTNET_URLS, ASPNETCORE_HTTP(S)_PORTS, --urls nor Urls says.</summary>
+    public const string DefaultUrl = "http://127.0.0.1:5080";
+
+    /// <summary>ASP.NET Core's own hosting settings win, as in any ASP.NET Core app: the default is only for when none is set.</summary>
+    public static bool ListenDefaultApplies(IConfiguration configuration) =>
+        new[] { "urls", "http_ports", "https_ports" }.All(key => string.IsNullOrWhiteSpace(configuration[key]));
+
     /// <summary>
     /// Loads the appsettings.json copied next to the binary, so `dotnet run` from any folder and the tests see the same
     /// file; every other source overrides it.
@@ -16,6 +23,8 @@ public static class HostingExtensions
         var source = new JsonConfigurationSource { Path = Path.GetFileName(path), Optional = false, ReloadOnChange = false };
         source.FileProvider = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(Path.GetDirectoryName(path)!);
         sources.Insert(0, source); // lowest priority: every other source overrides it
+
+        if (ListenDefaultApplies(builder.Configuration)) builder.WebHost.UseUrls(DefaultUrl);
 
         var errors = ConfigurationCheck.Validate(builder.Configuration);
         if (errors.Count > 0) throw new BotConfigurationException(errors);

@@ -209,7 +209,7 @@ public static class SandboxRegistration
                 };
     }
 
-    /// <summary>Sandbox:Port (0: any free port), else the port of the configured urls, else 5080. The host is always 127.0.0.1.</summary>
+    /// <summary>Sandbox:Port (0: any free port), else the port of the configured urls or HTTP ports, else 5080. The host is always 127.0.0.1.</summary>
     static int ChoosePort(IConfiguration config, List<string> errors)
     {
         if (config["Sandbox:Port"] is { Length: > 0 } text)
@@ -223,6 +223,8 @@ public static class SandboxRegistration
             try { if (BindingAddress.Parse(url).Port is > 0 and var p) return p; }
             catch (FormatException) { }
         }
+        foreach (var portText in (config["http_ports"] ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            if (int.TryParse(portText, out var httpPort) && httpPort is > 0 and <= 65535) return httpPort;
         return SandboxMode.DefaultPort;
     }
 

@@ -33,13 +33,15 @@ public sealed class BotProcess : IAsyncDisposable
     }
 
     /// <summary>The same settings <see cref="TestBot"/> uses, for a process on <paramref name="dataDirectory"/>.</summary>
-    public static async Task<BotProcess> StartAsync(FakeSlack slack, string dataDirectory, IDictionary<string, string?>? settings = null)
+    /// <param name="listen">How the bot's port reaches it: <c>--urls</c> by default, else the environment variables this returns (e.g. ASPNETCORE_URLS).</param>
+    public static async Task<BotProcess> StartAsync(FakeSlack slack, string dataDirectory, IDictionary<string, string?>? settings = null,
+        Func<int, IDictionary<string, string>>? listen = null)
     {
         var port = FreePort();
         var url = $"http://127.0.0.1:{port}";
         var all = new Dictionary<string, string?>
         {
-            ["urls"] = url,
+            ["urls"] = listen is null ? url : null,
             ["Slack:SigningSecret"] = TestBot.SigningSecret,
             ["Slack:BotToken"] = FakeSlack.BotToken,
             ["Slack:ApiBaseUrl"] = slack.ApiUrl,
@@ -62,6 +64,7 @@ public sealed class BotProcess : IAsyncDisposable
         foreach (var (k, v) in all.Where(kv => kv.Value is not null)) start.ArgumentList.Add($"--{k}={v}");
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         start.Environment["Logging__Console__FormatterName"] = "simple";
+        foreach (var (k, v) in listen?.Invoke(port) ?? new Dictionary<string, string>()) start.Environment[k] = v;
 
         var output = new ConcurrentQueue<string>();
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
