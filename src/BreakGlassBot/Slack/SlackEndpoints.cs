@@ -5,12 +5,14 @@ namespace BreakGlassBot.Slack;
 /// <summary>A reply to a slash command: shown only to the caller unless <see cref="InChannel"/>.</summary>
 public sealed record CommandReply(string Text, JsonArray? Blocks = null, bool InChannel = false)
 {
-    public IResult ToResult() => Results.Json(new JsonObject
+    /// <summary>Nothing to say is an empty 200, as Slack asks; a reply never carries "blocks": null.</summary>
+    public IResult ToResult()
     {
-        ["response_type"] = InChannel ? "in_channel" : "ephemeral",
-        ["text"] = Text,
-        ["blocks"] = Blocks?.DeepClone(),
-    });
+        if (Text.Length == 0 && Blocks is null) return Results.Ok();
+        var reply = new JsonObject { ["response_type"] = InChannel ? "in_channel" : "ephemeral", ["text"] = Text };
+        if (Blocks is not null) reply["blocks"] = Blocks.DeepClone();
+        return Results.Json(reply);
+    }
 }
 
 /// <summary>Handles one slash command (e.g. /breakglass).</summary>
@@ -108,11 +110,17 @@ public static partial class SlackEndpoints
         }
     }
 
-    static IResult HandleEventAsync(HttpContext http, ISlackEventInbox inbox)
+    static IResult HandleEventAsync(HttpContext http, ISlackEventInbox inbox, ILoggerFactory logs)
     {
         var body = http.VerifiedSlackBody();
         if (!EventEnvelope.TryParse(body.BodyText, out var envelope))
             return BadRequest("Expected an Events API JSON body with a 'type'.");
+        if (envelope.Type == "app_rate_limited")
+        {
+            // Slack stops delivering events for the rest of the minute: thread approvals in that minute arrive late or not at all.
+            logs.CreateLogger("BreakGlassBot.Slack").LogWarning("Slack rate-limited event delivery to the bot (app_rate_limited); events of this minute may be dropped");
+            return Results.Ok();
+        }
         if (envelope.Type == "url_verification")
             return envelope.Challenge is { Length: > 0 } challenge ? Results.Json(new { challenge }) : BadRequest("url_verification without a challenge.");
         if (envelope.Type != "event_callback") return Results.Ok();

@@ -35,6 +35,9 @@ internal sealed partial class SlackRequestFilter(IOptions<SlackOptions> options,
         var body = await ReadLimitedAsync(http.Request.Body, limit, http.RequestAborted);
         if (body is null) return TooLarge(limit);
 
+        // Slack's certificate check posts ssl_check=1 to the command URL unsigned: a 200, and nothing else is read from it.
+        if (IsSslCheck(http.Request.Path, body)) return Results.Ok();
+
         var check = SlackSignature.Verify(secret, http.Request.Headers[SlackSignature.TimestampHeader], http.Request.Headers[SlackSignature.SignatureHeader],
             body, time.GetUtcNow(), slack.SignatureTolerance);
         if (check != SignatureCheck.Valid)
@@ -46,6 +49,11 @@ internal sealed partial class SlackRequestFilter(IOptions<SlackOptions> options,
         foreach (var listener in listeners) listener.RequestArrived();
         return await next(context);
     }
+
+    static bool IsSslCheck(PathString path, byte[] body) =>
+        path.Value?.EndsWith("/commands", StringComparison.Ordinal) == true
+        && Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(Encoding.UTF8.GetString(body)).TryGetValue("ssl_check", out var check)
+        && check == "1";
 
     static IResult TooLarge(int limit) =>
         Results.Json(new { ok = false, error = "request_too_large", message = $"Slack requests are limited to {limit} bytes." },
