@@ -20,7 +20,7 @@ internal sealed class DeclareCommand(Declarations declarations, ChangeMessages m
         if (parsed.Summary.Length < 3)
             return new CommandReply(":warning: Say what you are changing and why: `/breakglass <summary> [PR URL] [JIRA-KEY]`, e.g. "
                 + "`/breakglass Roll back payments deploy https://github.com/acme/pay/pull/42 OPS-7`");
-        var summary = parsed.Summary.Length > DeclarationText.MaxSummaryLength ? parsed.Summary[..DeclarationText.MaxSummaryLength] : parsed.Summary;
+        var summary = parsed.Summary.Length > DeclarationText.MaxSummaryLength ? TextCut.Cut(parsed.Summary, DeclarationText.MaxSummaryLength, "") : parsed.Summary;
         var justification = parsed.Summary.Length > DeclarationText.MaxSummaryLength ? parsed.Summary : null;
 
         var (change, _) = await declarations.DeclareAsync(new DeclarationRequest(command.UserId, command.UserName, summary, justification, null, null,

@@ -1,5 +1,6 @@
 using System.Globalization;
 using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Hosting;
 
 namespace BreakGlassBot.Jira;
 
@@ -44,8 +45,8 @@ public static class JiraTexts
 
     public static string CreatedSummary(EmergencyChange c)
     {
-        var summary = CreatedSummaryPrefix(c) + c.Summary;
-        return summary.Length <= MaxSummary ? summary : summary[..(MaxSummary - 1)] + "…";
+        // One line (Jira Cloud answers 400 to a newline), cut on whole characters (half an emoji made a create fail after it took effect).
+        return TextCut.Cut(TextCut.OneLine(CreatedSummaryPrefix(c) + c.Summary), MaxSummary);
     }
 
     public static JiraDocument CreatedDescription(EmergencyChange c)

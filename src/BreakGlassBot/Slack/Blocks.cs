@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json.Nodes;
+using BreakGlassBot.Hosting;
 
 namespace BreakGlassBot.Slack;
 
@@ -19,7 +20,18 @@ public static class Blocks
         return sb.ToString();
     }
 
-    public static string Truncate(string text, int max) => text.Length <= max ? text : string.Concat(text.AsSpan(0, max - 1), "…");
+    /// <summary>Cut on whole characters, and never inside a link or mention (<c>&lt;…&gt;</c>) or an entity (<c>&amp;amp;</c>): Slack would show the debris.</summary>
+    public static string Truncate(string text, int max)
+    {
+        if (text.Length <= max) return text;
+        var cut = TextCut.Cut(text, max);
+        var kept = cut[..^1];
+        var open = kept.LastIndexOf('<');
+        if (open > kept.LastIndexOf('>')) kept = kept[..open];
+        var amp = kept.LastIndexOf('&');
+        if (amp >= 0 && amp > kept.LastIndexOf(';') && kept.Length - amp <= 8) kept = kept[..amp];
+        return kept + "…";
+    }
 
     public static string Mention(string userId) => $"<@{userId}>";
     public static string Link(string url, string label) => $"<{url}|{Escape(label)}>";

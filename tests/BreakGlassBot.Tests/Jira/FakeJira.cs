@@ -201,6 +201,11 @@ public sealed partial class FakeJira : FakeServer
             if (project is null || !Projects.Contains(project))
                 return Results.Content(new JsonObject { ["errorMessages"] = new JsonArray(), ["errors"] = new JsonObject { ["project"] = "valid project is required" } }.ToJsonString(), "application/json", statusCode: 400);
             if (!ValidBody(fields!["description"], v)) return BadRequest("Operation value must be an Atlassian Document");
+            // As Jira Cloud: a summary is one line of at most 255 characters, and whole characters.
+            var summary = fields["summary"]?.GetValue<string>() ?? "";
+            if (summary.IndexOfAny(['\r', '\n']) >= 0) return FieldError("summary", "The summary is invalid because it contains newline characters.");
+            if (summary.Length > 255) return FieldError("summary", "Summary must be less than 255 characters.");
+            if (HasLoneSurrogate(summary)) return FieldError("summary", "The summary is not valid text.");
             Issue issue;
             lock (gate)
             {
@@ -290,6 +295,19 @@ public sealed partial class FakeJira : FakeServer
     /// <summary>Jira's usual 404 body (not in the fixtures: Atlassian publishes no example for it).</summary>
     public const string NotFoundBody = """{"errorMessages":["Issue does not exist or you do not have permission to see it."],"errors":{}}""";
     static IResult NotFound() => Results.Content(NotFoundBody, "application/json", statusCode: 404);
+
+    static IResult FieldError(string field, string message) =>
+        Results.Content(new JsonObject { ["errorMessages"] = new JsonArray(), ["errors"] = new JsonObject { [field] = message } }.ToJsonString(), "application/json", statusCode: 400);
+
+    static bool HasLoneSurrogate(string text)
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])) { i++; continue; }
+            if (char.IsSurrogate(text[i])) return true;
+        }
+        return false;
+    }
 
     static IResult BadRequest(string message) =>
         Results.Content(new JsonObject { ["errorMessages"] = new JsonArray(), ["errors"] = new JsonObject { ["comment"] = message } }.ToJsonString(), "application/json", statusCode: 400);

@@ -113,6 +113,35 @@ public class JiraDeclarationTests : JiraBotTest
     }
 
     [Fact]
+    public async Task ASummaryOnSeveralLinesIsCreatedAsOneLine()
+    {
+        await StartBotAsync(extra: new Dictionary<string, string?> { ["Jira:ProjectKey"] = "OPS" });
+        // The form keeps what was typed, line break included (a slash command's text is folded to one line already).
+        await Bot.InteractionAsync(BreakGlassBot.Tests.Declaring.ModalTests.Submission("V1", "Payments are down\nrolling back the deploy", "Checkout fails"));
+        await StepSettled(JiraStepKinds.Create);
+
+        Assert.Equal("[BG-1] Payments are down rolling back the deploy", Assert.Single(Jira.Issues).Summary);
+        Assert.Equal("OPS-100", Assert.Single(Change().JiraIssues).Key);
+    }
+
+    [Fact]
+    public async Task ALongSummaryIsCutOnWholeCharactersAndCreatedOnce()
+    {
+        await StartBotAsync(extra: new Dictionary<string, string?> { ["Jira:ProjectKey"] = "OPS" });
+        // Jira's 255 falls inside the emoji: a cut on UTF-16 units would leave half of it.
+        var summary = new string('x', 254 - "[BG-1] ".Length - 1) + "🚨 rollback " + new string('y', 40);
+        await Bot.CommandJsonAsync(summary);
+        await StepSettled(JiraStepKinds.Create);
+        await AllSettled();
+
+        var created = Assert.Single(Jira.Issues).Summary;
+        Assert.True(created.Length <= 255, created);
+        Assert.EndsWith("…", created);
+        Assert.DoesNotContain('\uFFFD', created); // half an emoji goes over the wire as a replacement character
+        Assert.Single(Jira.CallsTo(FakeJira.CreateIssue));
+    }
+
+    [Fact]
     public async Task DataCenterCreatesWithAPlainTextDescription()
     {
         await StartBotAsync(Flavor.DataCenter, new Dictionary<string, string?> { ["Jira:ProjectKey"] = "OPS" });
