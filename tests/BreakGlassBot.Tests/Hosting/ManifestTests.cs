@@ -44,6 +44,15 @@ public class ManifestTests
     }
 
     [Fact]
+    public void TheMessagesTabIsOnSoDirectMessagesAreAccepted()
+    {
+        var home = Manifest()["features"]!["app_home"]!;
+        Assert.True(home["messages_tab_enabled"]!.GetValue<bool>());
+        // Users read the bot's DMs; they talk to it with /breakglass.
+        Assert.True(home["messages_tab_read_only_enabled"]!.GetValue<bool>());
+    }
+
+    [Fact]
     public void TheSchemaCheckCanFail()
     {
         var schemaJson = Fixtures.Object("slack/manifest.schema.1.0.0.json");
