@@ -90,7 +90,8 @@ public interface IGitHubGateway
     /// <summary>The login the bot acts as (GET /user), cached; null when GitHub will not say (a GitHub App's installation token).</summary>
     Task<string?> GetOwnLoginAsync(CancellationToken ct = default);
     /// <summary>Merges only if the head is still <paramref name="sha"/> (GitHub answers 409 otherwise).</summary>
-    Task<MergeInfo> MergeAsync(PullRequestRef pr, string sha, string commitTitle, CancellationToken ct = default);
+    /// <param name="method">Null: the first method the repository allows (a repository that allows only squash answers 405 to a merge commit).</param>
+    Task<MergeInfo> MergeAsync(PullRequestRef pr, string sha, string commitTitle, MergeMethod? method = null, CancellationToken ct = default);
     /// <summary>Pull requests merged in <paramref name="repositories"/> (owner/repo) in [from, to): the search's total_count.</summary>
     Task<int> CountMergedPullRequestsAsync(IReadOnlyList<string> repositories, DateTimeOffset from, DateTimeOffset to, CancellationToken ct = default);
 }
@@ -203,11 +204,35 @@ internal sealed class GitHubGateway(IHttpMessageHandlerFactory handlers, IOption
     static TeamMembership State(TeamMembershipDetails d) =>
         string.Equals(d.State.StringValue, "pending", StringComparison.OrdinalIgnoreCase) ? TeamMembership.Pending : TeamMembership.Active;
 
-    public Task<MergeInfo> MergeAsync(PullRequestRef pr, string sha, string commitTitle, CancellationToken ct = default) => CallAsync(async c =>
+    public Task<MergeInfo> MergeAsync(PullRequestRef pr, string sha, string commitTitle, MergeMethod? method = null, CancellationToken ct = default) => CallAsync(async c =>
     {
-        var m = await c.PullRequest.Merge(pr.Owner, pr.Repo, pr.Number, new MergePullRequest { Sha = sha, CommitTitle = commitTitle });
+        var allowed = method ?? await AllowedMethodAsync(c, pr);
+        var request = new MergePullRequest { Sha = sha, CommitTitle = commitTitle };
+        if (allowed is { } m0) request.MergeMethod = m0 switch
+        {
+            MergeMethod.Squash => PullRequestMergeMethod.Squash,
+            MergeMethod.Rebase => PullRequestMergeMethod.Rebase,
+            _ => PullRequestMergeMethod.Merge,
+        };
+        var m = await c.PullRequest.Merge(pr.Owner, pr.Repo, pr.Number, request);
         return new MergeInfo(m.Sha ?? "", m.Merged, m.Message);
     });
+
+    /// <summary>What the PR's repository allows; when GitHub cannot say just now, nothing is named and GitHub's default applies.</summary>
+    static async Task<MergeMethod?> AllowedMethodAsync(GitHubClient c, PullRequestRef pr)
+    {
+        try { return AllowedMethod((await c.PullRequest.Get(pr.Owner, pr.Repo, pr.Number)).Base?.Repository); }
+        catch (ApiException) { return null; }
+    }
+
+    /// <summary>The repository's first allowed method of merge, squash and rebase; null when it does not say (GitHub then merges).</summary>
+    internal static MergeMethod? AllowedMethod(Repository? repository) => repository switch
+    {
+        { AllowMergeCommit: true } => MergeMethod.Merge,
+        { AllowSquashMerge: true } => MergeMethod.Squash,
+        { AllowRebaseMerge: true } => MergeMethod.Rebase,
+        _ => null,
+    };
 
     public Task<int> CountMergedPullRequestsAsync(IReadOnlyList<string> repositories, DateTimeOffset from, DateTimeOffset to, CancellationToken ct = default) =>
         CallAsync(async c =>

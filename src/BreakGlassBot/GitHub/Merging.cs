@@ -171,7 +171,7 @@ internal sealed class MergeButtonStep(ISlackApi slack, ChangeMessages messages, 
 /// Merges one PR pinned to a head SHA (GitHub answers 409 if the head moved). Refuses once the window has closed, unless
 /// an earlier attempt may already have merged: a retry records what GitHub says happened.
 /// </summary>
-internal sealed class MergeStep(IGitHubGateway github, TimeProvider time) : IStepHandler
+internal sealed class MergeStep(IGitHubGateway github, IOptions<GitHubOptions> options, TimeProvider time) : IStepHandler
 {
     public string Kind => GitHubStepKinds.Merge;
 
@@ -200,7 +200,7 @@ internal sealed class MergeStep(IGitHubGateway github, TimeProvider time) : ISte
             if (change.Bypass is not { } b || b.RevokedAt is not null || now >= b.ExpiresAt)
                 return new StepOutcome.GiveUp("the bypass window closed before the merge could run; nothing was merged. "
                     + "Get the pull request reviewed and merge it the normal way, or ask an admin.");
-            var merged = await github.MergeAsync(pr, sha, $"{linked.Title ?? pr.ToString()} ({change.ChangeId}, break-glass)", ct);
+            var merged = await github.MergeAsync(pr, sha, $"{linked.Title ?? pr.ToString()} ({change.ChangeId}, break-glass)", options.Value.MergeMethod, ct);
             return Recorded(prText, sha, merged.Sha, mergedBy: null, byBot: true, time.GetUtcNow(), mergedAt: null);
         }
         catch (GitHubException e) when (e.Failure == GitHubFailure.Conflict)

@@ -36,6 +36,9 @@ public sealed class SlackOptions
 
 public enum BypassMode { RecordOnly, Team, MergeByBot }
 
+/// <summary>How MergeByBot merges (GitHub's merge_method).</summary>
+public enum MergeMethod { Merge, Squash, Rebase }
+
 public sealed class GitHubOptions
 {
     public const string Section = "GitHub";
@@ -48,6 +51,8 @@ public sealed class GitHubOptions
     public string? BypassTeam { get; set; }
     public string Label { get; set; } = "break-glass";
     public string? WebhookSecret { get; set; }
+    /// <summary>MergeByBot's merge method; unset: the first the repository allows, of merge, squash and rebase.</summary>
+    public MergeMethod? MergeMethod { get; set; }
     /// <summary>owner/repo list where all changes are counted (merged PRs) for the break-glass rate; empty: the repositories of linked PRs.</summary>
     public List<string> Repositories { get; set; } = [];
 

@@ -37,7 +37,7 @@ public class AllChangesCounterTests
         public Task<TeamMembership> AddTeamMemberAsync(string org, string teamSlug, string login, CancellationToken ct = default) => throw new NotSupportedException();
         public Task<bool> RemoveTeamMemberAsync(string org, string teamSlug, string login, CancellationToken ct = default) => throw new NotSupportedException();
         public Task<string?> GetOwnLoginAsync(CancellationToken ct = default) => throw new NotSupportedException();
-        public Task<MergeInfo> MergeAsync(PullRequestRef pr, string sha, string commitTitle, CancellationToken ct = default) => throw new NotSupportedException();
+        public Task<MergeInfo> MergeAsync(PullRequestRef pr, string sha, string commitTitle, MergeMethod? method = null, CancellationToken ct = default) => throw new NotSupportedException();
     }
 
     readonly SearchOnlyGitHub github = new();

@@ -32,6 +32,8 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
         public string BaseRef { get; set; } = "master";
         public bool Merged { get; set; }
         public DateTimeOffset? MergedAt { get; set; }
+        /// <summary>The merge methods the base repository allows (its allow_merge_commit, allow_squash_merge, allow_rebase_merge).</summary>
+        public HashSet<string> AllowedMergeMethods { get; } = ["merge", "squash", "rebase"];
         public ConcurrentQueue<string> Labels { get; } = new();
         public ConcurrentQueue<string> Comments { get; } = new();
         public List<JsonObject> Reviews { get; } = [];
@@ -187,6 +189,9 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
         o["user"]!["id"] = pr.AuthorId;
         o["head"]!["sha"] = pr.HeadSha;
         o["base"]!["ref"] = pr.BaseRef;
+        o["base"]!["repo"]!["allow_merge_commit"] = pr.AllowedMergeMethods.Contains("merge");
+        o["base"]!["repo"]!["allow_squash_merge"] = pr.AllowedMergeMethods.Contains("squash");
+        o["base"]!["repo"]!["allow_rebase_merge"] = pr.AllowedMergeMethods.Contains("rebase");
         // The fixture is inconsistent (merged:false with a merged_at); make it say one thing.
         o["state"] = pr.Merged ? "closed" : "open";
         o["merged"] = pr.Merged;
@@ -225,6 +230,14 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
         if (request["sha"]?.GetValue<string>() is { } sha && sha != pr.HeadSha)
         {
             await Write(http, 409, new JsonObject { ["message"] = "Head branch was modified. Review and try the merge again." });
+            return;
+        }
+        // As GitHub: a method the repository does not allow is a 405; no merge_method means "merge".
+        var method = request["merge_method"]?.GetValue<string>() ?? "merge";
+        if (!pr.AllowedMergeMethods.Contains(method))
+        {
+            var what = method switch { "squash" => "Squash merges", "rebase" => "Rebase merges", _ => "Merge commits" };
+            await Write(http, 405, new JsonObject { ["message"] = $"{what} are not allowed on this repository.", ["documentation_url"] = "https://docs.github.com/rest/pulls/pulls#merge-a-pull-request" });
             return;
         }
         pr.Merged = true;

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.GitHub;
 using BreakGlassBot.Tests.Support;
@@ -29,4 +30,23 @@ public abstract class GitHubBotTest(string pathPrefix = "") : BotTest(Fakes.GitH
         var logs = Bot.Logs.Where(l => l.StartsWith("Warning") || l.StartsWith("Error")).TakeLast(10);
         return "steps:\n" + string.Join('\n', steps) + "\ngithub calls:\n" + string.Join('\n', calls) + "\nlogs:\n" + string.Join('\n', logs);
     }
+
+    /// <summary>MergeByBot: the thread messages with a Merge now button.</summary>
+    protected IReadOnlyList<PostedSlackMessage> MergeButtons() =>
+        [.. Thread().Where(m => m.MetadataNote?.StartsWith("github-merge-button:") == true)];
+
+    protected static JsonObject MergeButtonOf(PostedSlackMessage m) =>
+        m.Blocks!.Select(b => b!["elements"]).OfType<JsonArray>().SelectMany(e => e).Single(e => e!["action_id"]!.GetValue<string>() == MergeButton.ActionId)!.AsObject();
+
+    /// <summary>A click on Merge now, as Slack sends it.</summary>
+    protected JsonObject MergeClick(string value, string user = TestBot.Declarer) => new()
+    {
+        ["type"] = "block_actions",
+        ["user"] = new JsonObject { ["id"] = user, ["username"] = user.ToLowerInvariant() },
+        ["api_app_id"] = "A0APP",
+        ["response_url"] = Slack.ResponseUrl("merge"),
+        ["container"] = new JsonObject { ["type"] = "message", ["channel_id"] = TestBot.Channel, ["message_ts"] = Change().Announcement!.Ts },
+        ["channel"] = new JsonObject { ["id"] = TestBot.Channel },
+        ["actions"] = new JsonArray(new JsonObject { ["action_id"] = MergeButton.ActionId, ["block_id"] = "github_merge", ["value"] = value, ["type"] = "button" }),
+    };
 }

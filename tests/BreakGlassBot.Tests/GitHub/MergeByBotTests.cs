@@ -20,36 +20,34 @@ public class MergeByBotTests : GitHubBotTest
         ["Policy:BypassDuration"] = Duration,
     };
 
-    IReadOnlyList<PostedSlackMessage> Buttons() =>
-        [.. Thread().Where(m => m.MetadataNote?.StartsWith("github-merge-button:") == true)];
-
-    static JsonObject ButtonOf(PostedSlackMessage m) =>
-        m.Blocks!.Select(b => b!["elements"]).OfType<JsonArray>().SelectMany(e => e).Single(e => e!["action_id"]!.GetValue<string>() == MergeButton.ActionId)!.AsObject();
-
-    JsonObject Click(string value, string user = TestBot.Declarer) => new()
-    {
-        ["type"] = "block_actions",
-        ["user"] = new JsonObject { ["id"] = user, ["username"] = user.ToLowerInvariant() },
-        ["api_app_id"] = "A0APP",
-        ["response_url"] = Slack.ResponseUrl("merge"),
-        ["container"] = new JsonObject { ["type"] = "message", ["channel_id"] = TestBot.Channel, ["message_ts"] = Change().Announcement!.Ts },
-        ["channel"] = new JsonObject { ["id"] = TestBot.Channel },
-        ["actions"] = new JsonArray(new JsonObject { ["action_id"] = MergeButton.ActionId, ["block_id"] = "github_merge", ["value"] = value, ["type"] = "button" }),
-    };
-
     async Task<string> Say(string text, string user = TestBot.Declarer) => (await Bot.CommandJsonAsync(text, user))["text"]!.GetValue<string>();
+
+    [Theory]
+    [InlineData("squash")]
+    [InlineData("rebase")]
+    public async Task ARepositoryThatAllowsOneOtherMethodIsMergedThatWay(string allowed)
+    {
+        GitHub.PullRequest(Pr).AllowedMergeMethods.IntersectWith([allowed]);
+        await Bot.CommandJsonAsync($"Fix it {PrUrl}");
+        await WaitUntil(() => MergeButtons().Count == 1, "merge button in the thread");
+        await Bot.InteractionAsync(MergeClick(MergeButtonOf(MergeButtons()[0])["value"]!.GetValue<string>()));
+        await WaitUntil(() => Change().PullRequests[0].Merged, "merged");
+
+        Assert.Equal(allowed, JsonNode.Parse(Assert.Single(GitHub.CallsTo("PUT", MergePath)).Body)!["merge_method"]!.GetValue<string>());
+        Assert.True(GitHub.PullRequest(Pr).Merged);
+    }
 
     [Fact]
     public async Task MergeNowMergesThePullRequestAtTheHeadItShowed()
     {
         await Bot.CommandJsonAsync($"Fix it {PrUrl}");
-        await WaitUntil(() => Buttons().Count == 1, "merge button in the thread");
+        await WaitUntil(() => MergeButtons().Count == 1, "merge button in the thread");
         Assert.Contains("Bypass started", Thread().Single(m => m.MetadataNote == GitHubNotes.BypassGranted).Text);
-        var button = ButtonOf(Buttons()[0]);
+        var button = MergeButtonOf(MergeButtons()[0]);
         Assert.Equal($"BG-1|{Pr}|{FakeGitHub.DefaultHead}", button["value"]!.GetValue<string>());
         Assert.Contains("6dcb09b", button["text"]!["text"]!.GetValue<string>());
 
-        var response = await Bot.InteractionAsync(Click(button["value"]!.GetValue<string>()));
+        var response = await Bot.InteractionAsync(MergeClick(button["value"]!.GetValue<string>()));
         Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
         await WaitUntil(() => Change().PullRequests[0].Merged && Thread().Any(m => m.MetadataNote == GitHubNotes.Merged(Pr)), "merged and told");
 
@@ -67,7 +65,7 @@ public class MergeByBotTests : GitHubBotTest
     public async Task OnlyTheDeclarerMayMergeAndAMovedHeadIsNotMerged()
     {
         await Bot.CommandJsonAsync($"Fix it {PrUrl}");
-        await WaitUntil(() => Buttons().Count == 1, "merge button in the thread");
+        await WaitUntil(() => MergeButtons().Count == 1, "merge button in the thread");
 
         Assert.Contains("Only <@U0DECLARER>", await Say("merge BG-1", user: "U0OTHER"));
         GitHub.PullRequest(Pr).HeadSha = NewHead;
@@ -77,10 +75,10 @@ public class MergeByBotTests : GitHubBotTest
         Assert.Empty(GitHub.CallsTo("PUT", MergePath));
 
         // The declarer sees the new head in a new button, and may merge that.
-        await WaitUntil(() => Buttons().Count == 2, "a button for the new head");
-        Assert.Equal($"BG-1|{Pr}|{NewHead}", ButtonOf(Buttons()[1])["value"]!.GetValue<string>());
+        await WaitUntil(() => MergeButtons().Count == 2, "a button for the new head");
+        Assert.Equal($"BG-1|{Pr}|{NewHead}", MergeButtonOf(MergeButtons()[1])["value"]!.GetValue<string>());
         // The old button is stale now.
-        await Bot.InteractionAsync(Click($"BG-1|{Pr}|{FakeGitHub.DefaultHead}"));
+        await Bot.InteractionAsync(MergeClick($"BG-1|{Pr}|{FakeGitHub.DefaultHead}"));
         await WaitUntil(() => Slack.Responses.Any(r => r.Body.Contains("use the newest")), "stale button refused");
         Assert.Empty(GitHub.CallsTo("PUT", MergePath));
 
@@ -94,7 +92,7 @@ public class MergeByBotTests : GitHubBotTest
     public async Task AHeadThatMovesJustBeforeTheMergeIsRefusedByGitHubAndNothingIsMerged()
     {
         await Bot.CommandJsonAsync($"Fix it {PrUrl}");
-        await WaitUntil(() => Buttons().Count == 1, "merge button in the thread");
+        await WaitUntil(() => MergeButtons().Count == 1, "merge button in the thread");
         GitHub.Fail("PUT merge", new Fault.Status(409, """{"message":"Head branch was modified. Review and try the merge again.","documentation_url":"https://docs.github.com/rest/pulls/pulls#merge-a-pull-request"}"""));
         Assert.Contains("Merging", await Say("merge BG-1"));
         await WaitUntil(() => Thread().Any(m => m.MetadataNote?.StartsWith("step-gaveup") == true), "refusal in the thread");
@@ -239,5 +237,29 @@ public class MergeByBotRestartTests : GitHubBotTest
         Assert.Single(Bot.Store.AuditTrail(1), e => e.Type == GitHubAuditTypes.BypassRevoked && e.Data["mode"] == "MergeByBot");
         Assert.Contains("The bypass window of BG-1 closed", (await Bot.CommandJsonAsync("merge BG-1"))["text"]!.GetValue<string>());
         Assert.Empty(GitHub.CallsTo("PUT", "/repos/acme/api/pulls/1347/merge"));
+    }
+}
+
+/// <summary>GitHub:MergeMethod names the method instead of the repository's first allowed one.</summary>
+[Trait("Category", "EndToEnd")]
+public sealed class MergeMethodSettingTests : GitHubBotTest
+{
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
+    {
+        ["GitHub:BypassMode"] = "MergeByBot",
+        ["GitHub:MergeMethod"] = "Rebase",
+    };
+
+    [Fact]
+    public async Task TheConfiguredMethodIsSentEvenWhenTheRepositoryAllowsMergeCommits()
+    {
+        await Bot.CommandJsonAsync($"Fix it {PrUrl}");
+        await WaitUntil(() => MergeButtons().Count == 1, "merge button in the thread");
+        await Bot.InteractionAsync(MergeClick(MergeButtonOf(MergeButtons()[0])["value"]!.GetValue<string>()));
+        await WaitUntil(() => Change().PullRequests[0].Merged, "merged");
+
+        var merge = Assert.Single(GitHub.CallsTo("PUT", "/repos/acme/api/pulls/1347/merge"));
+        Assert.Equal("rebase", JsonNode.Parse(merge.Body)!["merge_method"]!.GetValue<string>());
+        Assert.True(GitHub.PullRequest(Pr).Merged);
     }
 }

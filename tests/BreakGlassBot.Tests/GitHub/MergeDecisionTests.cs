@@ -181,7 +181,7 @@ public class MergeDecisionTests : IAsyncLifetime
         public Task<TeamMembership> AddTeamMemberAsync(string org, string teamSlug, string login, CancellationToken ct = default) => throw new NotSupportedException();
         public Task<bool> RemoveTeamMemberAsync(string org, string teamSlug, string login, CancellationToken ct = default) => throw new NotSupportedException();
         public Task<string?> GetOwnLoginAsync(CancellationToken ct = default) => throw new NotSupportedException();
-        public Task<MergeInfo> MergeAsync(PullRequestRef pr, string sha, string commitTitle, CancellationToken ct = default) => throw new NotSupportedException();
+        public Task<MergeInfo> MergeAsync(PullRequestRef pr, string sha, string commitTitle, MergeMethod? method = null, CancellationToken ct = default) => throw new NotSupportedException();
         public Task<int> CountMergedPullRequestsAsync(IReadOnlyList<string> repositories, DateTimeOffset from, DateTimeOffset to, CancellationToken ct = default) =>
             throw new NotSupportedException();
     }
