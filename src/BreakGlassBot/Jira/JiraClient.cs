@@ -123,8 +123,9 @@ internal sealed class JiraClient(HttpClient http, IOptions<JiraOptions> options)
             ["issuetype"] = new JsonObject { ["name"] = issue.IssueType },
             ["summary"] = issue.Summary,
             ["description"] = Render(issue.Description),
-            ["labels"] = new JsonArray([.. issue.Labels.Select(l => (JsonNode)JsonValue.Create(l))]),
         };
+        // Sent only when there are labels: a create screen without the field refuses even an empty list.
+        if (issue.Labels.Count > 0) fields["labels"] = new JsonArray([.. issue.Labels.Select(l => (JsonNode)JsonValue.Create(l))]);
         var operation = "create issue in " + issue.ProjectKey;
         var answer = await SendAsync(operation, HttpMethod.Post, "issue", new JsonObject { ["fields"] = fields }, ct);
         // A success without a usable key most likely created the issue: not given up, but retried, and the retry finds the

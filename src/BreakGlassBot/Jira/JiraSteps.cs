@@ -207,8 +207,7 @@ internal sealed class JiraCreateStep(IJiraApi jira, IOptions<JiraOptions> option
             // Summary search is fuzzy ("BG-1" also finds "BG-12"): keep only the exact prefix.
             var found = (await jira.SearchAsync(jql, ct: ct)).FirstOrDefault(i => i.Summary?.StartsWith(prefix, StringComparison.Ordinal) == true);
             var summary = JiraTexts.CreatedSummary(change);
-            var key = found?.Key ?? (await jira.CreateIssueAsync(
-                new JiraNewIssue(project, o.IssueType, summary, JiraTexts.CreatedDescription(change), [JiraTexts.Label]), ct)).Key;
+            var key = found?.Key ?? await CreateAsync(new JiraNewIssue(project, o.IssueType, summary, JiraTexts.CreatedDescription(change), [JiraTexts.Label]), ct);
             var at = time.GetUtcNow();
             return new StepOutcome.Done(c =>
             {
@@ -227,6 +226,25 @@ internal sealed class JiraCreateStep(IJiraApi jira, IOptions<JiraOptions> option
         {
             return JiraOutcomes.For(e, $"An admin should check Jira:ProjectKey ({project}), Jira:IssueType ({o.IssueType}) and the bot's permission to create issues there; "
                 + "meanwhile link an issue by hand. The change itself stands.");
+        }
+    }
+
+    /// <summary>
+    /// A project whose create screen has no Labels field refuses <c>fields.labels</c> (HTTP 400 naming "labels"): create the
+    /// issue without it, then label it, rather than leave the change without an issue.
+    /// </summary>
+    async Task<string> CreateAsync(JiraNewIssue issue, CancellationToken ct)
+    {
+        try { return (await jira.CreateIssueAsync(issue, ct)).Key; }
+        catch (JiraApiException e) when (e.Status == System.Net.HttpStatusCode.BadRequest && issue.Labels.Count > 0
+            && e.Details?.Contains("labels:", StringComparison.Ordinal) == true)
+        {
+            var key = (await jira.CreateIssueAsync(issue with { Labels = [] }, ct)).Key;
+            // The issue exists now: a label Jira refuses as well must not make the step create another.
+            foreach (var label in issue.Labels)
+                try { await jira.AddLabelAsync(key, label, ct); }
+                catch (JiraApiException) { }
+            return key;
         }
     }
 }

@@ -60,6 +60,8 @@ public sealed partial class FakeJira : FakeServer
     public int CommentPageSize { get; set; } = 50;
     public IEnumerable<Issue> Issues => issues.Values;
     public IReadOnlyCollection<string> Projects { get; set; } = ["OPS"];
+    /// <summary>Projects whose create screen has no Labels field: Jira refuses fields.labels on a create there.</summary>
+    public HashSet<string> ProjectsWithoutLabelsOnCreate { get; } = [];
 
     public Issue Add(string key, string summary = "Payments outage", string status = "In Progress", string categoryKey = "indeterminate",
         string categoryName = "In Progress", params Transition[] transitions)
@@ -206,6 +208,8 @@ public sealed partial class FakeJira : FakeServer
             if (summary.IndexOfAny(['\r', '\n']) >= 0) return FieldError("summary", "The summary is invalid because it contains newline characters.");
             if (summary.Length > 255) return FieldError("summary", "Summary must be less than 255 characters.");
             if (HasLoneSurrogate(summary)) return FieldError("summary", "The summary is not valid text.");
+            if (ProjectsWithoutLabelsOnCreate.Contains(project) && fields["labels"] is not null)
+                return FieldError("labels", "Field 'labels' cannot be set. It is not on the appropriate screen, or unknown.");
             Issue issue;
             lock (gate)
             {

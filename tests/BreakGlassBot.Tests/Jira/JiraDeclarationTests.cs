@@ -142,6 +142,22 @@ public class JiraDeclarationTests : JiraBotTest
     }
 
     [Fact]
+    public async Task AProjectWhoseCreateScreenHasNoLabelsFieldGetsTheIssueLabelledAfterwards()
+    {
+        Jira.ProjectsWithoutLabelsOnCreate.Add("OPS");
+        await StartBotAsync(extra: new Dictionary<string, string?> { ["Jira:ProjectKey"] = "OPS" });
+        await Bot.CommandJsonAsync("Disable the fraud check");
+        await StepSettled(JiraStepKinds.Create);
+        await AllSettled();
+
+        var issue = Assert.Single(Jira.Issues);
+        Assert.Equal(["break-glass"], issue.Labels);
+        Assert.Equal(issue.Key, Assert.Single(Change().JiraIssues).Key);
+        Assert.Equal(2, Jira.CallsTo(FakeJira.CreateIssue).Count); // refused with labels, then created without
+        Assert.DoesNotContain(Bot.Store.AuditTrail(1), e => e.Type == AuditTypes.StepAbandoned);
+    }
+
+    [Fact]
     public async Task DataCenterCreatesWithAPlainTextDescription()
     {
         await StartBotAsync(Flavor.DataCenter, new Dictionary<string, string?> { ["Jira:ProjectKey"] = "OPS" });
