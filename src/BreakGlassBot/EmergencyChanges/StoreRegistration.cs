@@ -15,8 +15,23 @@ public static class StoreRegistration
 
 public static class HealthEndpoints
 {
+    /// <summary>Ready for traffic: every hosted service (outbox, inbox, Hangfire's server) has started, shutdown has not begun, the store answers.</summary>
+    public static bool IsReady(bool started, bool stopping, bool storageOk) => started && !stopping && storageOk;
+
     public static IEndpointRouteBuilder MapHealth(this IEndpointRouteBuilder app)
     {
+        // Readiness for an orchestrator; /healthz below is liveness (it answers while starting and stopping too).
+        app.MapGet("/readyz", (ChangeStore store, IHostApplicationLifetime lifetime) =>
+        {
+            var started = lifetime.ApplicationStarted.IsCancellationRequested;
+            var stopping = lifetime.ApplicationStopping.IsCancellationRequested;
+            string storage;
+            try { store.Ping(); storage = "ok"; }
+            catch (Exception e) { storage = "error: " + e.GetType().Name; }
+            var ready = IsReady(started, stopping, storage == "ok");
+            return Results.Json(new { status = ready ? "ready" : "not ready", started, stopping, storage },
+                statusCode: ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
+        });
         app.MapGet("/healthz", (ChangeStore store, IOptions<SlackOptions> slack, IOptions<GitHubOptions> github, IOptions<JiraOptions> jira) =>
         {
             string storage;
