@@ -21,7 +21,8 @@ public class AccessTests : BotTest
         ["Evidence:ApiKeys:0"] = "evidence-key-for-access-test-0001",
     };
 
-    static readonly string[] Public = ["/healthz"];
+    // Liveness and readiness: what an orchestrator probes without credentials; they say nothing about any change.
+    static readonly string[] Public = ["/healthz", "/readyz"];
 
     [Fact]
     public async Task NoRouteButHealthAnswersAnAnonymousCallerOutsideDevelopment()
@@ -46,7 +47,7 @@ public class AccessTests : BotTest
             if (status is >= 200 and < 300) answered.Add($"{method} {path}");
             if (!Public.Contains(pattern)) Assert.True(status is 401 or 403, $"{method} {path} answered {status} to an anonymous caller");
         }
-        Assert.Equal(["GET /healthz"], answered);
+        Assert.Equal(["GET /healthz", "GET /readyz"], answered.Order());
         Assert.Equal(ChangeStatus.Open, Bot.Store.Get(1)!.Status); // the anonymous "cancel BG-1" did nothing
         Assert.Equal(1, Bot.Store.Count());
     }
