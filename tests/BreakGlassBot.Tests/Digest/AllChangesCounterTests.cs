@@ -1,11 +1,10 @@
 using System.Collections.Concurrent;
 using BreakGlassBot.Digest;
-using BreakGlassBot.EmergencyChanges;
-using BreakGlassBot.GitHub;
 using BreakGlassBot.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
+using BreakGlassBot.Tests.Support;
 
 namespace BreakGlassBot.Tests.Digest;
 
@@ -17,27 +16,17 @@ public class AllChangesCounterTests
     readonly FakeTimeProvider time = new(Now);
 
     /// <summary>Answers each search with <see cref="Answer"/>; records the repositories and token of every search.</summary>
-    sealed class SearchOnlyGitHub : IGitHubGateway
+    sealed class SearchOnlyGitHub : GitHubGatewayStub
     {
         public Func<CancellationToken, Task<int>> Answer { get; set; } = _ => Task.FromResult(1);
         public ConcurrentQueue<(IReadOnlyList<string> Repositories, CancellationToken Token)> Searches { get; } = new();
 
-        public Task<int> CountMergedPullRequestsAsync(IReadOnlyList<string> repositories, DateTimeOffset from, DateTimeOffset to, CancellationToken ct = default)
+        public override Task<int> CountMergedPullRequestsAsync(IReadOnlyList<string> repositories, DateTimeOffset from, DateTimeOffset to, CancellationToken ct = default)
         {
             Searches.Enqueue((repositories, ct));
             return Answer(ct);
         }
 
-        public Task<PullRequestInfo> GetPullRequestAsync(PullRequestRef pr, CancellationToken ct = default) => throw new NotSupportedException();
-        public Task AddLabelAsync(PullRequestRef pr, string label, CancellationToken ct = default) => throw new NotSupportedException();
-        public Task<IReadOnlyList<CommentInfo>> GetCommentsAsync(PullRequestRef pr, CancellationToken ct = default) => throw new NotSupportedException();
-        public Task CreateCommentAsync(PullRequestRef pr, string body, CancellationToken ct = default) => throw new NotSupportedException();
-        public Task<IReadOnlyList<ReviewInfo>> GetReviewsAsync(PullRequestRef pr, CancellationToken ct = default) => throw new NotSupportedException();
-        public Task<TeamMembership> GetTeamMembershipAsync(string org, string teamSlug, string login, CancellationToken ct = default) => throw new NotSupportedException();
-        public Task<TeamMembership> AddTeamMemberAsync(string org, string teamSlug, string login, CancellationToken ct = default) => throw new NotSupportedException();
-        public Task<bool> RemoveTeamMemberAsync(string org, string teamSlug, string login, CancellationToken ct = default) => throw new NotSupportedException();
-        public Task<string?> GetOwnLoginAsync(CancellationToken ct = default) => throw new NotSupportedException();
-        public Task<MergeInfo> MergeAsync(PullRequestRef pr, string sha, string commitTitle, MergeMethod? method = null, CancellationToken ct = default) => throw new NotSupportedException();
     }
 
     readonly SearchOnlyGitHub github = new();

@@ -160,12 +160,12 @@ public class MergeDecisionTests : IAsyncLifetime
     }
 
     /// <summary>GitHub as the merge request needs it: the live head of each PR. A PR not listed does not answer (a timeout).</summary>
-    sealed class HeadsOnlyGitHub : IGitHubGateway
+    sealed class HeadsOnlyGitHub : GitHubGatewayStub
     {
         public Dictionary<string, string> Heads { get; } = [];
         public List<string> Read { get; } = [];
 
-        public Task<PullRequestInfo> GetPullRequestAsync(PullRequestRef pr, CancellationToken ct = default)
+        public override Task<PullRequestInfo> GetPullRequestAsync(PullRequestRef pr, CancellationToken ct = default)
         {
             Read.Add(pr.ToString());
             return Heads.TryGetValue(pr.ToString(), out var head)
@@ -173,16 +173,5 @@ public class MergeDecisionTests : IAsyncLifetime
                 : Task.FromException<PullRequestInfo>(new TimeoutException());
         }
 
-        public Task AddLabelAsync(PullRequestRef pr, string label, CancellationToken ct = default) => throw new NotSupportedException();
-        public Task<IReadOnlyList<CommentInfo>> GetCommentsAsync(PullRequestRef pr, CancellationToken ct = default) => throw new NotSupportedException();
-        public Task CreateCommentAsync(PullRequestRef pr, string body, CancellationToken ct = default) => throw new NotSupportedException();
-        public Task<IReadOnlyList<ReviewInfo>> GetReviewsAsync(PullRequestRef pr, CancellationToken ct = default) => throw new NotSupportedException();
-        public Task<TeamMembership> GetTeamMembershipAsync(string org, string teamSlug, string login, CancellationToken ct = default) => throw new NotSupportedException();
-        public Task<TeamMembership> AddTeamMemberAsync(string org, string teamSlug, string login, CancellationToken ct = default) => throw new NotSupportedException();
-        public Task<bool> RemoveTeamMemberAsync(string org, string teamSlug, string login, CancellationToken ct = default) => throw new NotSupportedException();
-        public Task<string?> GetOwnLoginAsync(CancellationToken ct = default) => throw new NotSupportedException();
-        public Task<MergeInfo> MergeAsync(PullRequestRef pr, string sha, string commitTitle, MergeMethod? method = null, CancellationToken ct = default) => throw new NotSupportedException();
-        public Task<int> CountMergedPullRequestsAsync(IReadOnlyList<string> repositories, DateTimeOffset from, DateTimeOffset to, CancellationToken ct = default) =>
-            throw new NotSupportedException();
     }
 }
