@@ -72,8 +72,7 @@ public static partial class SlackEndpoints
         try
         {
             // One command is registered (the manifest's); a renamed command in a workspace still reaches it.
-            var all = commands.ToList();
-            var command = all.FirstOrDefault(c => string.Equals(c.Command, parsed.Command, StringComparison.OrdinalIgnoreCase)) ?? all.First();
+            var command = commands.FirstOrDefault(c => string.Equals(c.Command, parsed.Command, StringComparison.OrdinalIgnoreCase)) ?? commands.First();
             return (await command.HandleAsync(parsed, http.RequestAborted)).ToResult();
         }
         catch (Exception e) when (e is not OperationCanceledException)

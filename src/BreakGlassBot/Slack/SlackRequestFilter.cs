@@ -52,6 +52,7 @@ internal sealed partial class SlackRequestFilter(IOptions<SlackOptions> options,
 
     static bool IsSslCheck(PathString path, byte[] body) =>
         path.Value?.EndsWith("/commands", StringComparison.Ordinal) == true
+        && body.AsSpan().IndexOf("ssl_check="u8) >= 0 // every declaration passes here: parse the form only when it may be one
         && Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(Encoding.UTF8.GetString(body)).TryGetValue("ssl_check", out var check)
         && check == "1";
 
