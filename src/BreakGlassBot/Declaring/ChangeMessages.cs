@@ -61,8 +61,20 @@ public sealed class ChangeMessages(string? jiraBaseUrl, string? announcementChan
                 ? Blocks.Context($"Cancelled by {Blocks.Mention(x.By)}: {Blocks.Escape(x.Reason)}")
                 : Blocks.Context("Review this change retrospectively: details and approvals in this thread."),
             c.Status == ChangeStatus.Open ? actions?.Buttons(c) : null);
+        StampRevision(blocks, c.ChangeId.ToString());
         var text = $"🚨 {c.ChangeId} emergency change by {Blocks.Mention(c.DeclaredBy)}: {summary} ({StatusWord(c, now)})";
         return new SlackMessage(text, blocks) { Metadata = ThreadNotes.AnnouncementMetadata(c) };
+    }
+
+    /// <summary>
+    /// Slack asks for a new block_id on every iteration of an updated message: clients keep what they drew for a
+    /// block_id they know, so a refreshed status or a removed button could stay on screen. Handlers go by action_id.
+    /// </summary>
+    static void StampRevision(JsonArray blocks, string changeId)
+    {
+        var revision = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4)).ToLowerInvariant();
+        for (var i = 0; i < blocks.Count; i++)
+            if (blocks[i] is JsonObject block) block["block_id"] = $"{changeId}.{revision}.{i}";
     }
 
     public SlackMessage Details(EmergencyChange c, string policy)
