@@ -36,6 +36,41 @@ public sealed class ListenAddressTests : IAsyncLifetime
     }
 }
 
+/// <summary>The published bot (dotnet publish), started as an operator would: only the hosting setting names where it listens.</summary>
+[Trait("Category", "EndToEnd")]
+public sealed class PublishedBotListenTests(PublishedBot published) : IClassFixture<PublishedBot>, IAsyncLifetime
+{
+    readonly FakeSlack slack = new();
+    readonly string dataDirectory = TestBot.NewDataDirectory();
+
+    public Task InitializeAsync() => slack.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        await slack.DisposeAsync();
+        try { Directory.Delete(dataDirectory, recursive: true); } catch (IOException) { }
+    }
+
+    [Theory]
+    [InlineData("ASPNETCORE_URLS")]
+    [InlineData("ASPNETCORE_HTTP_PORTS")]
+    [InlineData("--urls")]
+    [InlineData("Urls")]
+    public async Task ThePublishedBotServesHealthWhereItsHostingSettingSays(string way)
+    {
+        // BotProcess passes --urls itself when no environment variable names the port.
+        Func<int, IDictionary<string, string>>? listen = way switch
+        {
+            "--urls" => null,
+            "ASPNETCORE_HTTP_PORTS" => port => new Dictionary<string, string> { [way] = port.ToString() },
+            _ => port => new Dictionary<string, string> { [way] = $"http://127.0.0.1:{port}" },
+        };
+        await using var bot = await BotProcess.StartAsync(slack, dataDirectory, listen: listen, appDirectory: published.Directory);
+        Assert.Equal(HttpStatusCode.OK, (await bot.Http.GetAsync("/healthz")).StatusCode);
+        Assert.DoesNotContain(bot.Output, line => line.Contains("127.0.0.1:5080", StringComparison.Ordinal));
+    }
+}
+
 /// <summary>The loopback default applies only when no hosting setting names an address.</summary>
 public sealed class ListenDefaultTests
 {

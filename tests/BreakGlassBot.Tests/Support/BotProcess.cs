@@ -34,9 +34,11 @@ public sealed class BotProcess : IAsyncDisposable
 
     /// <summary>The same settings <see cref="TestBot"/> uses, for a process on <paramref name="dataDirectory"/>.</summary>
     /// <param name="listen">How the bot's port reaches it: <c>--urls</c> by default, else the environment variables this returns (e.g. ASPNETCORE_URLS).</param>
+    /// <param name="appDirectory">Where BreakGlassBot.dll is: the test's own output by default, or a <c>dotnet publish</c> folder.</param>
     public static async Task<BotProcess> StartAsync(FakeSlack slack, string dataDirectory, IDictionary<string, string?>? settings = null,
-        Func<int, IDictionary<string, string>>? listen = null)
+        Func<int, IDictionary<string, string>>? listen = null, string? appDirectory = null)
     {
+        appDirectory ??= AppContext.BaseDirectory;
         var port = FreePort();
         var url = $"http://127.0.0.1:{port}";
         var all = new Dictionary<string, string?>
@@ -58,9 +60,9 @@ public sealed class BotProcess : IAsyncDisposable
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-            WorkingDirectory = AppContext.BaseDirectory,
+            WorkingDirectory = appDirectory,
         };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "BreakGlassBot.dll"));
+        start.ArgumentList.Add(Path.Combine(appDirectory, "BreakGlassBot.dll"));
         foreach (var (k, v) in all.Where(kv => kv.Value is not null)) start.ArgumentList.Add($"--{k}={v}");
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         start.Environment["Logging__Console__FormatterName"] = "simple";
