@@ -51,6 +51,8 @@ public static class DeadlinesRegistration
         s.AddSingleton<IStepHandler, TrackStep>();
         s.AddSingleton<IDeclarationStepSource, TrackingStepSource>();
         s.AddHostedService<TrackingReconciliation>();
+        s.AddTransient<StoreBackupJob>();
+        s.AddHostedService<StoreBackupSchedule>();
         s.AddHostedService<RequiredEvidenceCheck>();
         return builder;
     }

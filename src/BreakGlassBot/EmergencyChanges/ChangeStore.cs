@@ -32,6 +32,9 @@ public sealed class ChangeStore : IDisposable
 
     public string FilePath => file.FilePath;
 
+    /// <summary>A consistent copy of the store while the bot runs (see <see cref="StoreFile.CopyTo"/>).</summary>
+    public BackupResult BackupTo(string destination) => file.CopyTo(destination);
+
     internal static BsonMapper CreateMapper() => StoreFile.CreateMapper();
 
     // Writes: each with its audit events in one transaction.

@@ -2,6 +2,9 @@ using LiteDB;
 
 namespace BreakGlassBot.EmergencyChanges;
 
+/// <summary>A backup copy of the store: where, how big, and what it holds (read back from the copy itself).</summary>
+public sealed record BackupResult(string Path, long Bytes, long Changes, long AuditEvents);
+
 /// <summary>
 /// The bot's LiteDB file: its collections, indexes and the one write lock. Exactly one instance per file per process:
 /// LiteDB's direct mode takes no file lock on Linux, and two instances on one file corrupt it.
@@ -118,6 +121,29 @@ internal sealed class StoreFile : IDisposable
         Counters.Insert(new BsonDocument { ["_id"] = OpenDueAtMarker, ["version"] = 1 });
     }
 
+
+    /// <summary>
+    /// A consistent copy of the file while the bot runs: under the write lock no transaction is open, and a checkpoint
+    /// moves LiteDB's write-ahead log into the data file, so the data file alone holds every committed write.
+    /// The copy is opened read-only before it takes <paramref name="destination"/>'s name: a copy that cannot be read is no backup.
+    /// </summary>
+    public BackupResult CopyTo(string destination)
+    {
+        var temporary = destination + ".partial";
+        lock (WriteLock)
+        {
+            Db.Checkpoint();
+            File.Copy(FilePath, temporary, overwrite: true);
+        }
+        long changes, events;
+        using (var copy = new LiteDatabase(new ConnectionString { Filename = temporary, Connection = ConnectionType.Direct, ReadOnly = true }, CreateMapper()))
+        {
+            changes = copy.GetCollection("changes").LongCount();
+            events = copy.GetCollection("audit").LongCount();
+        }
+        File.Move(temporary, destination, overwrite: true);
+        return new BackupResult(destination, new FileInfo(destination).Length, changes, events);
+    }
 
     public void Dispose()
     {

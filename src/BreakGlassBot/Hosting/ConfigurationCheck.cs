@@ -108,6 +108,13 @@ public static class ConfigurationCheck
             errors.Add("Storage:ConnectionString is required when Storage:Hangfire is PostgreSql");
         if (storage.PollingInterval < TimeSpan.FromMilliseconds(10)) errors.Add("Storage:PollingInterval must be at least 00:00:00.010");
         if (storage.MaxRetryDelay < storage.PollingInterval) errors.Add("Storage:MaxRetryDelay must not be shorter than Storage:PollingInterval");
+        if (!string.IsNullOrWhiteSpace(storage.BackupDirectory))
+        {
+            if (storage.BackupKeep < 1) errors.Add("Storage:BackupKeep must be at least 1");
+            if (!Cronos.CronExpression.TryParse(storage.BackupCron, out _)) errors.Add($"Storage:BackupCron is not a cron expression: '{storage.BackupCron}'");
+            if (Path.GetFullPath(storage.BackupDirectory) == storage.ResolvedDataDirectory)
+                errors.Add("Storage:BackupDirectory must not be the data directory itself");
+        }
     }
 
     public static TimeZoneInfo FindTimeZone(string id) => TimeZoneInfo.FindSystemTimeZoneById(id);

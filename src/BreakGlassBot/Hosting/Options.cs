@@ -114,6 +114,12 @@ public sealed class StorageOptions
     public TimeSpan PollingInterval { get; set; } = TimeSpan.FromSeconds(1);
     /// <summary>The longest wait between two retries of a failed step.</summary>
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromMinutes(5);
+    /// <summary>Where the scheduled backups of the LiteDB file go; none when empty. Best on another volume.</summary>
+    public string? BackupDirectory { get; set; }
+    /// <summary>When the backup runs (cron, UTC).</summary>
+    public string BackupCron { get; set; } = "0 2 * * *";
+    /// <summary>How many backups to keep; older ones are deleted after a successful backup.</summary>
+    public int BackupKeep { get; set; } = 14;
 
     public string ResolvedDataDirectory => Path.GetFullPath(DataDirectory);
 }

@@ -1,0 +1,48 @@
+using System.Globalization;
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Hosting;
+using Hangfire;
+using Microsoft.Extensions.Options;
+
+namespace BreakGlassBot.Deadlines;
+
+/// <summary>
+/// The scheduled backup of the LiteDB file (Storage:BackupDirectory, Storage:BackupCron, Storage:BackupKeep): a consistent
+/// copy taken while the bot runs. Hangfire's own file is not copied: after a restore the bot re-plans every open change's
+/// checks from the store (see <see cref="JobStoreMark"/>).
+/// </summary>
+public sealed class StoreBackupJob(ChangeStore store, IOptions<StorageOptions> options, TimeProvider time, ILogger<StoreBackupJob> log)
+{
+    public const string RecurringId = "storage-backup";
+    const string Prefix = "breakglass-";
+
+    [AutomaticRetry(Attempts = 3)]
+    [DisableConcurrentExecution(timeoutInSeconds: 600)]
+    public BackupResult Run()
+    {
+        var directory = Path.GetFullPath(options.Value.BackupDirectory!);
+        Directory.CreateDirectory(directory);
+        var name = $"{Prefix}{time.GetUtcNow().UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture)}.db";
+        var result = store.BackupTo(Path.Combine(directory, name));
+        log.LogInformation("Backed up the store to {Path}: {Bytes} bytes, {Changes} change(s), {Events} audit event(s)",
+            result.Path, result.Bytes, result.Changes, result.AuditEvents);
+        // Oldest first by name (the name is the UTC time); only files this job wrote are ever deleted.
+        var backups = Directory.GetFiles(directory, Prefix + "*.db").Order(StringComparer.Ordinal).ToList();
+        foreach (var old in backups.Take(Math.Max(0, backups.Count - options.Value.BackupKeep)))
+            File.Delete(old);
+        return result;
+    }
+}
+
+/// <summary>Registers (or removes) the recurring backup at start-up, like the digest's schedule.</summary>
+internal sealed class StoreBackupSchedule(IRecurringJobManager recurring, InstanceQueue queue, IOptions<StorageOptions> options) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(options.Value.BackupDirectory)) recurring.RemoveIfExists(queue.RecurringId(StoreBackupJob.RecurringId));
+        else queue.AddOrUpdate<StoreBackupJob>(recurring, StoreBackupJob.RecurringId, j => j.Run(), options.Value.BackupCron);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
