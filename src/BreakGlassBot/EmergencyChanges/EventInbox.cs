@@ -20,6 +20,8 @@ internal sealed class EventInbox(StoreFile file)
         }
     }
 
+    public bool WasSeen(string key) => seen.FindById(key) is not null;
+
     /// <summary>
     /// Saves an inbound Slack event before it is acknowledged, unless its id was seen before (Slack retries with
     /// the same event_id). Processed later by the inbox worker; kept until done, so a crash loses nothing.

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -16,12 +17,42 @@ public static class GitHubSignature
 
     public static bool Verify(string secret, string? header, ReadOnlySpan<byte> body)
     {
-        if (string.IsNullOrEmpty(header) || !header.StartsWith("sha256=", StringComparison.Ordinal)) return false;
-        byte[] claimed;
-        try { claimed = Convert.FromHexString(header.AsSpan(7)); }
-        catch (FormatException) { return false; }
+        if (!TryParse(header, out var claimed)) return false;
         var expected = HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), body);
         return CryptographicOperations.FixedTimeEquals(expected, claimed);
+    }
+
+    /// <summary>"sha256=" and 64 hex digits; anything else cannot be a signature, so nothing needs to be read.</summary>
+    public static bool TryParse(string? header, out byte[] claimed)
+    {
+        claimed = [];
+        if (header is null || header.Length != 7 + 64 || !header.StartsWith("sha256=", StringComparison.Ordinal)) return false;
+        try { claimed = Convert.FromHexString(header.AsSpan(7)); return true; }
+        catch (FormatException) { return false; }
+    }
+
+    /// <summary>
+    /// Reads the body while hashing it, and stops at <paramref name="maxBytes"/>: a forged or oversized request costs at
+    /// most that much memory, and one without a well-formed signature header costs no read at all.
+    /// </summary>
+    public static async Task<(byte[]? Body, int Status)> ReadVerifiedAsync(HttpRequest request, string secret, int maxBytes, CancellationToken ct)
+    {
+        if (!TryParse(request.Headers[Header], out var claimed)) return (null, StatusCodes.Status401Unauthorized);
+        if (request.ContentLength > maxBytes) return (null, StatusCodes.Status413PayloadTooLarge);
+        using var hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, Encoding.UTF8.GetBytes(secret));
+        var body = new ArrayBufferWriter<byte>(16 * 1024);
+        while (true)
+        {
+            var chunk = body.GetMemory(16 * 1024)[..(16 * 1024)];
+            var read = await request.Body.ReadAsync(chunk, ct);
+            if (read == 0) break;
+            if (body.WrittenCount + read > maxBytes) return (null, StatusCodes.Status413PayloadTooLarge);
+            hmac.AppendData(chunk.Span[..read]);
+            body.Advance(read);
+        }
+        return CryptographicOperations.FixedTimeEquals(hmac.GetHashAndReset(), claimed)
+            ? (body.WrittenSpan.ToArray(), StatusCodes.Status200OK)
+            : (null, StatusCodes.Status401Unauthorized);
     }
 }
 
@@ -33,8 +64,6 @@ public static class GitHubSignature
 public static partial class GitHubWebhooks
 {
     public const string Route = "/github/webhooks";
-    // GitHub caps webhook payloads at 25 MB.
-    const int MaxBodyBytes = 25 * 1024 * 1024;
 
     public static IEndpointRouteBuilder MapGitHub(this IEndpointRouteBuilder app)
     {
@@ -50,19 +79,19 @@ public static partial class GitHubWebhooks
         if (string.IsNullOrEmpty(secret))
             return Results.Json(new { ok = false, error = "webhooks_not_configured", message = "Set GitHub:WebhookSecret to the secret of the GitHub webhook." },
                 statusCode: StatusCodes.Status503ServiceUnavailable);
-        if (http.Request.ContentLength > MaxBodyBytes) return Results.StatusCode(StatusCodes.Status413PayloadTooLarge);
-        using var buffer = new MemoryStream();
-        await http.Request.Body.CopyToAsync(buffer, http.RequestAborted);
-        var body = buffer.ToArray();
-        if (body.Length > MaxBodyBytes) return Results.StatusCode(StatusCodes.Status413PayloadTooLarge);
-        if (!GitHubSignature.Verify(secret, http.Request.Headers[GitHubSignature.Header], body))
+        var delivery = http.Request.Headers["X-GitHub-Delivery"].ToString();
+        var (body, status) = await GitHubSignature.ReadVerifiedAsync(http.Request, secret, options.Value.MaxWebhookBytes, http.RequestAborted);
+        if (status == StatusCodes.Status413PayloadTooLarge) return Results.StatusCode(status);
+        if (body is null)
         {
-            LogRejected(log, http.Request.Headers["X-GitHub-Delivery"].ToString(), http.Connection.RemoteIpAddress?.ToString());
+            LogRejected(log, delivery, http.Connection.RemoteIpAddress?.ToString());
             return Results.Json(new { ok = false, error = "invalid_signature" }, statusCode: StatusCodes.Status401Unauthorized);
         }
+        // GitHub redelivers with the same X-GitHub-Delivery (a timeout, a manual "Redeliver"): handled once.
+        var seenKey = "github-delivery:" + delivery;
+        if (delivery.Length > 0 && store.WasSeen(seenKey)) return Results.Json(new { ok = true, handled = false, duplicate = true });
 
         var eventName = http.Request.Headers["X-GitHub-Event"].ToString();
-        var delivery = http.Request.Headers["X-GitHub-Delivery"].ToString();
         PullRequestEvent? evt;
         try { evt = PullRequestEvent.Parse(eventName, body); }
         // InvalidOperationException: a part of the wrong shape (TryGetProperty on a non-object, a number that is a
@@ -92,6 +121,8 @@ public static partial class GitHubWebhooks
                 });
         }
         foreach (var id in affected) reevaluation.Reevaluate(id);
+        // Marked once handled: a crash before this lets GitHub's redelivery do the work (recording a merge is idempotent).
+        if (delivery.Length > 0) store.MarkSeen(seenKey, time.GetUtcNow());
         LogHandled(log, eventName, evt.Action, $"{evt.Repository}#{evt.Number}", affected.Count, delivery);
         return Results.Json(new { ok = true, handled = true, reevaluated = affected.Select(id => new ChangeId(id).ToString()).ToArray() });
     }

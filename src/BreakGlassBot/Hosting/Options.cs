@@ -42,6 +42,8 @@ public enum MergeMethod { Merge, Squash, Rebase }
 public sealed class GitHubOptions
 {
     public const string Section = "GitHub";
+    /// <summary>The largest webhook body read (PR and review payloads are tens of KB; GitHub's own cap is 25 MB).</summary>
+    public int MaxWebhookBytes { get; set; } = 5 * 1024 * 1024;
     public string? Token { get; set; }
     public long? AppId { get; set; }
     public string? PrivateKeyPath { get; set; }

@@ -61,11 +61,11 @@ public class WebhookTests : GitHubBotTest
         await WaitUntil(() => StepsSettled(1) && StepsSettled(2) && StepsSettled(3), "declared and linked");
     }
 
-    Task<HttpResponseMessage> PostAsync(string @event, string body, string? signature = null, string? secret = Secret)
+    Task<HttpResponseMessage> PostAsync(string @event, string body, string? signature = null, string? secret = Secret, string? delivery = null)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, Bot.Url + "/github/webhooks") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
         request.Headers.Add("X-GitHub-Event", @event);
-        request.Headers.Add("X-GitHub-Delivery", Guid.NewGuid().ToString());
+        request.Headers.Add("X-GitHub-Delivery", delivery ?? Guid.NewGuid().ToString());
         request.Headers.Add("X-Hub-Signature-256", signature ?? Sign(secret!, body));
         return Bot.Http.SendAsync(request);
     }
@@ -100,6 +100,34 @@ public class WebhookTests : GitHubBotTest
         var response = await Bot.Http.SendAsync(request);
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Contains("malformed_payload", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task ARedeliveryWithTheSameDeliveryIdIsHandledOnce()
+    {
+        var body = Fixtures.Text("github/webhook_pull_request_review_submitted.json");
+        var delivery = Guid.NewGuid().ToString();
+        var first = await PostAsync("pull_request_review", body, delivery: delivery);
+        var asked = reevaluation.Asked.Count;
+        var again = await PostAsync("pull_request_review", body, delivery: delivery);
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        Assert.Contains("\"duplicate\":true", await again.Content.ReadAsStringAsync());
+        Assert.DoesNotContain("duplicate", await first.Content.ReadAsStringAsync());
+        Assert.Equal(asked, reevaluation.Asked.Count);
+        // A new delivery of the same event is new work.
+        await PostAsync("pull_request_review", body);
+        Assert.True(reevaluation.Asked.Count > asked);
+    }
+
+    [Fact]
+    public async Task AnOversizedBodyIsRefusedOverHttpWhetherSignedOrNot()
+    {
+        var big = new string(' ', 26 * 1024 * 1024);
+        var unsigned = await PostAsync("pull_request", big, signature: "");
+        var forged = await PostAsync("pull_request", big, signature: "sha256=" + new string('0', 64));
+        Assert.Equal(HttpStatusCode.Unauthorized, unsigned.StatusCode);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, forged.StatusCode);
+        Assert.Empty(reevaluation.Asked);
     }
 
     static string Sign(string secret, string body) =>
