@@ -7,6 +7,7 @@ namespace BreakGlassBot.Benchmarks;
 ///   ... -- fake-slack URL                                                  a loopback Slack Web API that answers ok (load.sh)
 ///   ... -- store-check [TOTAL] [OPEN]                                      times the store's queries over a filled LiteDB file
 ///   ... -- hot-paths [N]                                                   µs and bytes per call of the store calls on the request and outbox paths
+///   ... -- backup-pause [TOTAL] [ROUNDS]                                   how long a backup holds the store's writes, over a filled file
 ///   ... -- explain FILE "SELECT ..." [ARGS]                                LiteDB's plan for a query on a copy of a store file
 ///   ... -- outbox-state FILE                                               after a burst: changes, pending follow-ups, announcements (drain.sh)
 ///   ... -- count-store FILE                                                how many changes a (stopped) bot's LiteDB file holds
@@ -18,6 +19,7 @@ public static class BenchProgram
         if (args is ["fake-slack", var url, ..]) { await FakeSlackApi.RunAsync(url); return 0; }
         if (args is ["store-check", ..]) return StoreCheck.Run(args[1..]);
         if (args is ["hot-paths", ..]) return HotPaths.Run(args[1..]);
+        if (args is ["backup-pause", ..]) return BackupPause.Run(args[1..]);
         if (args is ["explain", _, _, ..]) return Explain.Run(args[1..]);
         if (args is ["count-store", var file])
         {

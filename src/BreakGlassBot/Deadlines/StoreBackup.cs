@@ -24,8 +24,8 @@ public sealed class StoreBackupJob(ChangeStore store, IOptions<StorageOptions> o
         Directory.CreateDirectory(directory);
         var name = $"{Prefix}{time.GetUtcNow().UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture)}.db";
         var result = store.BackupTo(Path.Combine(directory, name));
-        log.LogInformation("Backed up the store to {Path}: {Bytes} bytes, {Changes} change(s), {Events} audit event(s)",
-            result.Path, result.Bytes, result.Changes, result.AuditEvents);
+        log.LogInformation("Backed up the store to {Path}: {Bytes} bytes, {Changes} change(s), {Events} audit event(s); writes paused {Paused} ms",
+            result.Path, result.Bytes, result.Changes, result.AuditEvents, (long)result.WritesPaused.TotalMilliseconds);
         // Oldest first by name (the name is the UTC time); only files this job wrote are ever deleted.
         var backups = Directory.GetFiles(directory, Prefix + "*.db").Order(StringComparer.Ordinal).ToList();
         foreach (var old in backups.Take(Math.Max(0, backups.Count - options.Value.BackupKeep)))

@@ -2,8 +2,8 @@ using LiteDB;
 
 namespace BreakGlassBot.EmergencyChanges;
 
-/// <summary>A backup copy of the store: where, how big, and what it holds (read back from the copy itself).</summary>
-public sealed record BackupResult(string Path, long Bytes, long Changes, long AuditEvents);
+/// <summary>A backup copy of the store: where, how big, what it holds (read back from the copy), and how long writes waited for it.</summary>
+public sealed record BackupResult(string Path, long Bytes, long Changes, long AuditEvents, TimeSpan WritesPaused);
 
 /// <summary>
 /// The bot's LiteDB file: its collections, indexes and the one write lock. Exactly one instance per file per process:
@@ -130,10 +130,13 @@ internal sealed class StoreFile : IDisposable
     public BackupResult CopyTo(string destination)
     {
         var temporary = destination + ".partial";
+        var paused = System.Diagnostics.Stopwatch.StartNew();
         lock (WriteLock)
         {
+            paused.Restart();
             Db.Checkpoint();
             File.Copy(FilePath, temporary, overwrite: true);
+            paused.Stop();
         }
         long changes, events;
         using (var copy = new LiteDatabase(new ConnectionString { Filename = temporary, Connection = ConnectionType.Direct, ReadOnly = true }, CreateMapper()))
@@ -142,7 +145,7 @@ internal sealed class StoreFile : IDisposable
             events = copy.GetCollection("audit").LongCount();
         }
         File.Move(temporary, destination, overwrite: true);
-        return new BackupResult(destination, new FileInfo(destination).Length, changes, events);
+        return new BackupResult(destination, new FileInfo(destination).Length, changes, events, paused.Elapsed);
     }
 
     public void Dispose()
