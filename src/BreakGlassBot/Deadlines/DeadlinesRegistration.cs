@@ -2,10 +2,8 @@ using BreakGlassBot.Declaring;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
 using Hangfire;
-using Hangfire.Dashboard;
 using Hangfire.PostgreSql;
 using Hangfire.Storage.SQLite;
-using Microsoft.Extensions.Options;
 using BreakGlassBot.Outbox;
 
 namespace BreakGlassBot.Deadlines;
@@ -52,7 +50,12 @@ public static class DeadlinesRegistration
         s.AddSingleton<IDeclarationStepSource, TrackingStepSource>();
         s.AddHostedService<TrackingReconciliation>();
         s.AddTransient<StoreBackupJob>();
-        s.AddHostedService<StoreBackupSchedule>();
+        s.AddSingleton<TrackingSweepSchedule>();
+        s.AddSingleton<IRecurringSchedule>(sp => sp.GetRequiredService<TrackingSweepSchedule>());
+        s.AddSingleton<StoreBackupSchedule>();
+        s.AddSingleton<IRecurringSchedule>(sp => sp.GetRequiredService<StoreBackupSchedule>());
+        s.AddHostedService(sp => sp.GetRequiredService<StoreBackupSchedule>());
+        s.AddHostedService<RecurringJobsGuard>();
         s.AddHostedService<RequiredEvidenceCheck>();
         return builder;
     }
@@ -72,14 +75,10 @@ public static class DeadlinesRegistration
         return new EmbeddedJobStorage(Path.Combine(storage.ResolvedDataDirectory, "hangfire.db"), new SQLiteStorageOptions { QueuePollInterval = storage.PollingInterval });
     }
 
-    /// <summary>The dashboard: loopback-only in Development; otherwise only with a key from Evidence:ApiKeys, or off when there is none.</summary>
+    /// <summary>The dashboard (see <see cref="Dashboard"/>).</summary>
     public static IEndpointRouteBuilder MapDeadlines(this WebApplication app)
     {
-        var keys = app.Services.GetRequiredService<IOptions<EvidenceOptions>>().Value.ApiKeys;
-        if (app.Environment.IsDevelopment())
-            app.UseHangfireDashboard("/hangfire", new DashboardOptions { Authorization = [new LocalRequestsOnlyAuthorizationFilter()] });
-        else if (keys.Count > 0)
-            app.UseHangfireDashboard("/hangfire", new DashboardOptions { Authorization = [new ApiKeyDashboardAuthorization(keys)], IgnoreAntiforgeryToken = true });
+        Dashboard.Map(app);
         return app;
     }
 }
@@ -96,12 +95,12 @@ internal sealed class TrackingStepSource(ReviewPolicy policy) : IDeclarationStep
 }
 
 /// <summary>At start-up: the recurring sweep is registered under its stable id, and run once at once.</summary>
-internal sealed class TrackingReconciliation(IRecurringJobManager recurring, TrackingSweepJob sweep, JobStorage jobs, ChangeStore store,
+internal sealed class TrackingReconciliation(TrackingSweepSchedule schedule, TrackingSweepJob sweep, JobStorage jobs, ChangeStore store,
     ReviewTracker tracker, InstanceQueue queue, ILogger<TrackingReconciliation> log) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        queue.AddOrUpdate<TrackingSweepJob>(recurring, TrackingSweepJob.RecurringId, j => j.Run(), Cron.Minutely());
+        schedule.Register();
         // A job store without this data's mark was lost or replaced: plan every open change's next check again
         // (a duplicate check is harmless). Counting jobs cannot tell: on a shared store they may be another instance's.
         if (!JobStoreMark.Present(jobs, store, queue))
@@ -117,6 +116,13 @@ internal sealed class TrackingReconciliation(IRecurringJobManager recurring, Tra
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+/// <summary>The tracking sweep, every minute: it finds open changes whose check was lost.</summary>
+internal sealed class TrackingSweepSchedule(IRecurringJobManager recurring, InstanceQueue queue) : IRecurringSchedule
+{
+    public string? Id => TrackingSweepJob.RecurringId;
+    public void Register() => queue.AddOrUpdate<TrackingSweepJob>(recurring, TrackingSweepJob.RecurringId, j => j.Run(), Cron.Minutely());
 }
 
 /// <summary>
@@ -146,49 +152,6 @@ public sealed class JobStoreMark
         using var transaction = connection.CreateWriteTransaction();
         transaction.SetRangeInHash(Key(queue), [new("token", TokenOf(store))]);
         transaction.Commit();
-    }
-}
-
-/// <summary>Dashboard access outside Development: Authorization: Bearer &lt;key&gt;, or Basic with the key as password (for a browser).</summary>
-internal sealed class ApiKeyDashboardAuthorization(IReadOnlyList<string> keys) : IDashboardAuthorizationFilter
-{
-    public bool Authorize(DashboardContext context)
-    {
-        var http = context.GetHttpContext();
-        var header = http.Request.Headers.Authorization.ToString();
-        string? presented = null;
-        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) presented = header[7..].Trim();
-        else if (header.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase))
-        {
-            try
-            {
-                var decoded = System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(header[6..].Trim()));
-                presented = decoded[(decoded.IndexOf(':') + 1)..];
-            }
-            catch (FormatException) { }
-        }
-        if (presented is not null && ApiKeys.Matches(keys, presented))
-        {
-            // Antiforgery is off for every request, and browsers resend Basic credentials cross-site: a state-changing
-            // Basic request must be same-origin. A browser never sends a Bearer key on its own.
-            if (header.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase) && !HttpMethods.IsGet(http.Request.Method)
-                && !HttpMethods.IsHead(http.Request.Method) && !SameOrigin(http.Request))
-                return false;
-            return true;
-        }
-        http.Response.Headers.WWWAuthenticate = "Basic realm=\"BreakGlassBot\"";
-        return false;
-    }
-
-    /// <summary>Browsers send Sec-Fetch-Site or Origin on every cross-site POST; a request with neither is not a browser's.</summary>
-    static bool SameOrigin(HttpRequest request)
-    {
-        var site = request.Headers["Sec-Fetch-Site"].ToString();
-        if (site.Length > 0) return site is "same-origin" or "none";
-        var origin = request.Headers.Origin.ToString();
-        if (origin.Length == 0) return true;
-        return Uri.TryCreate(origin, UriKind.Absolute, out var o)
-            && string.Equals(o.Authority, request.Host.Value, StringComparison.OrdinalIgnoreCase);
     }
 }
 

@@ -35,12 +35,19 @@ public sealed class StoreBackupJob(ChangeStore store, IOptions<StorageOptions> o
 }
 
 /// <summary>Registers (or removes) the recurring backup at start-up, like the digest's schedule.</summary>
-internal sealed class StoreBackupSchedule(IRecurringJobManager recurring, InstanceQueue queue, IOptions<StorageOptions> options) : IHostedService
+internal sealed class StoreBackupSchedule(IRecurringJobManager recurring, InstanceQueue queue, IOptions<StorageOptions> options) : IHostedService, IRecurringSchedule
 {
+    public string? Id => string.IsNullOrWhiteSpace(options.Value.BackupDirectory) ? null : StoreBackupJob.RecurringId;
+
+    public void Register()
+    {
+        if (Id is null) recurring.RemoveIfExists(queue.RecurringId(StoreBackupJob.RecurringId));
+        else queue.AddOrUpdate<StoreBackupJob>(recurring, StoreBackupJob.RecurringId, j => j.Run(), options.Value.BackupCron);
+    }
+
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        if (string.IsNullOrWhiteSpace(options.Value.BackupDirectory)) recurring.RemoveIfExists(queue.RecurringId(StoreBackupJob.RecurringId));
-        else queue.AddOrUpdate<StoreBackupJob>(recurring, StoreBackupJob.RecurringId, j => j.Run(), options.Value.BackupCron);
+        Register();
         return Task.CompletedTask;
     }
 

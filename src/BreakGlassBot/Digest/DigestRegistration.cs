@@ -19,19 +19,26 @@ public static class DigestRegistration
         s.AddSingleton<DigestSender>();
         s.AddTransient<WeeklyDigestJob>();
         s.AddSingleton<ISubCommand, OverdueCommand>();
-        s.AddHostedService<DigestSchedule>();
+        s.AddSingleton<DigestSchedule>();
+        s.AddSingleton<IRecurringSchedule>(sp => sp.GetRequiredService<DigestSchedule>());
+        s.AddHostedService(sp => sp.GetRequiredService<DigestSchedule>());
         return builder;
     }
 }
 
 /// <summary>Registers the recurring job under its stable id at start-up (AddOrUpdate: a changed cron or zone replaces the old one).</summary>
-internal sealed class DigestSchedule(IRecurringJobManager recurring, InstanceQueue queue, IOptions<PolicyOptions> policy) : IHostedService
+internal sealed class DigestSchedule(IRecurringJobManager recurring, InstanceQueue queue, IOptions<PolicyOptions> policy) : IHostedService, IRecurringSchedule
 {
-    public Task StartAsync(CancellationToken cancellationToken)
-    {
-        // Per instance on a shared job store: each instance's digest covers its own changes (see InstanceQueue).
+    public string? Id => WeeklyDigestJob.RecurringId;
+
+    // Per instance on a shared job store: each instance's digest covers its own changes (see InstanceQueue).
+    public void Register() =>
         queue.AddOrUpdate<WeeklyDigestJob>(recurring, WeeklyDigestJob.RecurringId, j => j.RunAsync(null, CancellationToken.None), policy.Value.DigestCron,
             new RecurringJobOptions { TimeZone = ConfigurationCheck.FindTimeZone(policy.Value.DigestTimeZone) });
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        Register();
         return Task.CompletedTask;
     }
 

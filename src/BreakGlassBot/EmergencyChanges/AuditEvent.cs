@@ -37,4 +37,8 @@ public static class AuditTypes
     public const string ReminderSent = "reminder_sent";
     public const string EscalationSent = "escalation_sent";
     public const string CancelRefused = "cancel_refused";
+    /// <summary>About the bot, not a change (<see cref="AuditEvent.ChangeNumber"/> 0): an action taken on the Hangfire dashboard.</summary>
+    public const string DashboardAction = "dashboard_action";
+    /// <summary>About the bot (change 0): a recurring job that had been deleted was registered again.</summary>
+    public const string RecurringJobRestored = "recurring_job_restored";
 }

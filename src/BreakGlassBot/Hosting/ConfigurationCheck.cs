@@ -20,6 +20,7 @@ public static class ConfigurationCheck
         (PolicyOptions.Section, typeof(PolicyOptions)),
         (StorageOptions.Section, typeof(StorageOptions)),
         (EvidenceOptions.Section, typeof(EvidenceOptions)),
+        (AdminOptions.Section, typeof(AdminOptions)),
     ];
 
     public static IReadOnlyList<string> Validate(IConfiguration configuration)
@@ -48,6 +49,10 @@ public static class ConfigurationCheck
         CheckPolicy(errors, policy);
         CheckStorage(errors, storage);
         RequireHttpUrl(errors, "Evidence:PublicBaseUrl", evidence.PublicBaseUrl, required: false);
+        var admin = configuration.GetSection(AdminOptions.Section).Get<AdminOptions>() ?? new();
+        // A read key that is also an admin key would make the auditor's key an admin's.
+        if (admin.ApiKeys.Any(k => k.Length > 0 && evidence.ApiKeys.Contains(k)))
+            errors.Add("Admin:ApiKeys must not repeat a key of Evidence:ApiKeys");
 
         return errors;
     }

@@ -116,6 +116,8 @@ public sealed class StorageOptions
     public TimeSpan PollingInterval { get; set; } = TimeSpan.FromSeconds(1);
     /// <summary>The longest wait between two retries of a failed step.</summary>
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromMinutes(5);
+    /// <summary>How often the bot checks that its recurring jobs (tracking sweep, digest, backup) still exist, and registers any that went missing.</summary>
+    public TimeSpan RecurringCheckInterval { get; set; } = TimeSpan.FromMinutes(1);
     /// <summary>Where the scheduled backups of the LiteDB file go; none when empty. Best on another volume.</summary>
     public string? BackupDirectory { get; set; }
     /// <summary>When the backup runs (cron, UTC).</summary>
@@ -124,6 +126,13 @@ public sealed class StorageOptions
     public int BackupKeep { get; set; } = 14;
 
     public string ResolvedDataDirectory => Path.GetFullPath(DataDirectory);
+}
+
+/// <summary>Keys that may act on the Hangfire dashboard (trigger, delete, requeue); Evidence:ApiKeys only read it.</summary>
+public sealed class AdminOptions
+{
+    public const string Section = "Admin";
+    public List<string> ApiKeys { get; set; } = [];
 }
 
 public sealed class EvidenceOptions

@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Tests.Support;
 using Hangfire;
+using Hangfire.Storage;
 
 namespace BreakGlassBot.Tests.Deadlines;
 
@@ -219,7 +220,7 @@ public class DashboardTests
     {
         await using var slack = new FakeSlack();
         await slack.StartAsync();
-        await using var bot = await TestBot.StartAsync(slack, settings: new Dictionary<string, string?> { ["Evidence:ApiKeys:0"] = "dash-key-123" });
+        await using var bot = await TestBot.StartAsync(slack, settings: new Dictionary<string, string?> { ["Admin:ApiKeys:0"] = "dash-key-123" });
         HttpRequestMessage Trigger(string scheme, string credentials, params (string Name, string Value)[] headers)
         {
             var request = new HttpRequestMessage(HttpMethod.Post, "/hangfire/recurring/trigger")
@@ -243,6 +244,63 @@ public class DashboardTests
         get.Headers.Authorization = new("Basic", basic);
         get.Headers.TryAddWithoutValidation("Sec-Fetch-Site", "cross-site");
         Assert.Equal(HttpStatusCode.OK, (await bot.Http.SendAsync(get)).StatusCode);
+    }
+
+    static HttpRequestMessage Post(string path, string key, params string[] jobs)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new FormUrlEncodedContent(jobs.Select(j => KeyValuePair.Create("jobs[]", j))) };
+        request.Headers.Authorization = new("Bearer", key);
+        return request;
+    }
+
+    static bool SweepRegistered(TestBot bot)
+    {
+        using var connection = bot.Service<JobStorage>().GetConnection();
+        return connection.GetRecurringJobs().Any(j => j.Id == TrackingSweepJob.RecurringId);
+    }
+
+    [Fact]
+    public async Task TheAuditorsKeyReadsTheDashboardButCannotSwitchTheControlOff()
+    {
+        await using var slack = new FakeSlack();
+        await slack.StartAsync();
+        await using var bot = await TestBot.StartAsync(slack, settings: new Dictionary<string, string?>
+        {
+            ["Evidence:ApiKeys:0"] = "auditor-key-123", ["Admin:ApiKeys:0"] = "admin-key-456",
+            ["Storage:RecurringCheckInterval"] = "00:00:00.300",
+        });
+        var read = new HttpRequestMessage(HttpMethod.Get, "/hangfire/recurring");
+        read.Headers.Authorization = new("Bearer", "auditor-key-123");
+        Assert.Equal(HttpStatusCode.OK, (await bot.Http.SendAsync(read)).StatusCode);
+
+        var auditBefore = bot.Store.AuditCount();
+        var refused = await bot.Http.SendAsync(Post("/hangfire/recurring/remove", "auditor-key-123", TrackingSweepJob.RecurringId));
+        Assert.False(refused.IsSuccessStatusCode, $"the read key removed a job: {(int)refused.StatusCode}");
+        Assert.True(SweepRegistered(bot));
+        Assert.Equal(auditBefore, bot.Store.AuditCount());
+
+        // The admin key may act; what it did is on the record, and the sweep comes back by itself.
+        var removed = await bot.Http.SendAsync(Post("/hangfire/recurring/remove", "admin-key-456", TrackingSweepJob.RecurringId));
+        Assert.True(removed.IsSuccessStatusCode, $"the admin key could not remove: {(int)removed.StatusCode}");
+        var action = Assert.Single(bot.Store.AuditTrail(0), e => e.Type == AuditTypes.DashboardAction);
+        Assert.Equal("/recurring/remove", action.Data["action"]);
+        Assert.Equal(TrackingSweepJob.RecurringId, action.Data["jobs"]);
+        Assert.StartsWith("sha256:", action.Data["key"]);
+        Assert.DoesNotContain("admin-key-456", string.Join(" ", action.Data.Values) + action.Actor);
+        await bot.Until(() => SweepRegistered(bot), "the tracking sweep registered again");
+        Assert.Contains(bot.Store.AuditTrail(0), e => e.Type == AuditTypes.RecurringJobRestored && e.Data["job"] == TrackingSweepJob.RecurringId);
+    }
+
+    [Fact]
+    public async Task InDevelopmentLoopbackIsTrustedOnlyWhileNoKeyIsSet()
+    {
+        await using var slack = new FakeSlack();
+        await slack.StartAsync();
+        await using var bot = await TestBot.StartAsync(slack, settings: new Dictionary<string, string?>
+        {
+            ["environment"] = "Development", ["Evidence:ApiKeys:0"] = "auditor-key-123",
+        });
+        Assert.Equal(HttpStatusCode.Unauthorized, (await bot.Http.GetAsync("/hangfire")).StatusCode);
     }
 
     [Fact]
