@@ -16,6 +16,7 @@ public static partial class Program
     public static async Task<int> Main(string[] args)
     {
         if (args is [AuditVerification.CommandName, ..]) return await AuditVerification.RunAsync(args[1..], Console.Out, Console.Error);
+        if (args is [AuditVerification.MigrateCommandName, ..]) return await AuditVerification.RunMigrateAsync(args[1..], Console.Out, Console.Error);
         WebApplication app;
         try { app = Create(args); }
         catch (BotConfigurationException e)
@@ -33,6 +34,11 @@ public static partial class Program
         {
             await Console.Error.WriteLineAsync(e.Message);
             return 3;
+        }
+        catch (AuditChainUnsealedException e)
+        {
+            await Console.Error.WriteLineAsync(e.Message);
+            return 4;
         }
         return 0;
     }

@@ -68,12 +68,50 @@ public static class AuditChain
     }
 
     /// <summary>
-    /// Chains events that predate the hash chain, once (the marker makes later unhashed events count as inserted).
-    /// The caller holds the write lock and a transaction.
+    /// At start-up: a new file gets the marker; a file with events but no marker is refused, never re-sealed. Deleting
+    /// the marker (or every hash) must not let the bot chain an edited trail afresh; chaining is <see cref="MigrateFile"/>,
+    /// run by an operator, on the record. The caller holds the write lock and a transaction.
     /// </summary>
-    internal static void MigrateLocked(ILiteCollection<AuditEvent> audit, ILiteCollection<BsonDocument> counters)
+    internal static void EnsureChainedLocked(ILiteCollection<AuditEvent> audit, ILiteCollection<BsonDocument> counters)
     {
         if (counters.FindById(MarkerId) is not null) return;
+        var events = audit.LongCount();
+        if (events > 0) throw new AuditChainUnsealedException(events, audit.LongCount(BsonExpression.Create("$.Hash != null")));
+        counters.Insert(new BsonDocument { ["_id"] = MarkerId, ["version"] = 1, ["migrated"] = 0L });
+    }
+
+    public const string MigratedType = "audit_chain_migrated";
+
+    /// <summary>
+    /// Chains every event of a stopped bot's file from genesis and appends an <see cref="MigratedType"/> event saying who
+    /// did it, why, and how many events carried hashes before. Only for a file <see cref="EnsureChainedLocked"/> refused.
+    /// </summary>
+    public static long MigrateFile(string path, string actor, string reason, DateTimeOffset now)
+    {
+        using var db = new LiteDatabase(new ConnectionString { Filename = path, Connection = ConnectionType.Direct }, ChangeStore.CreateMapper());
+        var audit = db.GetCollection<AuditEvent>("audit");
+        var counters = db.GetCollection<BsonDocument>("counters");
+        if (counters.FindById(MarkerId) is not null) throw new InvalidOperationException("The audit trail is already chained: there is nothing to migrate.");
+        db.BeginTrans();
+        var hashedBefore = audit.LongCount(BsonExpression.Create("$.Hash != null"));
+        var migrated = MigrateLocked(audit, counters);
+        var head = counters.FindById(HeadId);
+        var record = new AuditEvent
+        {
+            Sequence = head["value"].AsInt64 + 1, ChangeNumber = 0, At = now, Actor = actor, Type = MigratedType,
+            Data = new() { ["migrated"] = migrated.ToString(CultureInfo.InvariantCulture), ["hashed_before"] = hashedBefore.ToString(CultureInfo.InvariantCulture), ["reason"] = reason },
+        };
+        Seal(record, head["hash"].AsString);
+        audit.Insert(record);
+        head["value"] = record.Sequence;
+        head["hash"] = record.Hash;
+        counters.Update(head);
+        db.Commit();
+        return migrated;
+    }
+
+    static long MigrateLocked(ILiteCollection<AuditEvent> audit, ILiteCollection<BsonDocument> counters)
+    {
         var previous = Genesis;
         long count = 0;
         foreach (var e in audit.Find(Query.All(nameof(AuditEvent.Sequence), Query.Ascending)).ToList())
@@ -87,6 +125,7 @@ public static class AuditChain
         head["hash"] = previous;
         counters.Upsert(head);
         counters.Insert(new BsonDocument { ["_id"] = MarkerId, ["version"] = 1, ["migrated"] = count });
+        return count;
     }
 
     /// <summary>Walks the whole trail by sequence against the recorded head; stops at the first event that is not as appended.</summary>
@@ -109,7 +148,7 @@ public static class AuditChain
             new(false, count, headSequence, headHash, migrated, new ChainBreak(sequence, fault, detail, e?.ChangeNumber, e?.Type, e?.At));
 
         if (migrated is null)
-            return Broken(ChainFault.NotChained, 0, null, "the trail has not been chained yet: start the bot once with this data directory to chain the existing events");
+            return Broken(ChainFault.NotChained, 0, null, "the trail is not chained (no chain marker): the bot refuses to start on it; see `migrate-audit`");
         foreach (var e in bySequence)
         {
             count++;
@@ -177,4 +216,16 @@ public sealed record ChainReport(bool Intact, long Events, long HeadSequence, st
         ? $"audit trail intact: {Events} event(s), last #{HeadSequence}, last hash {HeadHash ?? "(none)"}"
           + (Migrated > 0 ? $"; events #1–#{Migrated} predate the chain and were chained once when the bot was upgraded" : "")
         : $"audit trail NOT intact: {FirstBreak}";
+}
+
+/// <summary>A data file whose audit trail has events but no chain marker: the bot will not start on it.</summary>
+public sealed class AuditChainUnsealedException(long events, long hashed) : Exception(hashed > 0
+    ? $"The audit trail's chain marker is missing, but {hashed} of its {events} events carry hashes: the marker was deleted, and chaining the trail "
+      + "again now would seal any edit made to it. The bot will not start on this file. Restore breakglass.db from a backup, or, once an "
+      + "investigation finds the trail sound, chain it on the record with the bot stopped: dotnet BreakGlassBot.dll migrate-audit --reason \"<why>\"."
+    : $"The audit trail ({events} events) predates the hash chain. Chain it once, on the record, with the bot stopped: "
+      + "dotnet BreakGlassBot.dll migrate-audit --reason \"<why>\"; then start the bot.")
+{
+    public long Events { get; } = events;
+    public long Hashed { get; } = hashed;
 }

@@ -41,12 +41,22 @@ internal sealed class StoreFile : IDisposable
         Changes.EnsureIndex(ChangeQueries.BypassLoginIndex, ChangeQueries.BypassLogin);
         Audit.EnsureIndex(e => e.ChangeNumber);
         Audit.EnsureIndex(e => e.Sequence, unique: true);
-        lock (WriteLock)
+        try
         {
-            Db.BeginTrans();
-            AuditChain.MigrateLocked(Audit, Counters);
-            StoreOpenDueAtLocked();
-            Db.Commit();
+            lock (WriteLock)
+            {
+                Db.BeginTrans();
+                AuditChain.EnsureChainedLocked(Audit, Counters);
+                StoreOpenDueAtLocked();
+                Db.Commit();
+            }
+        }
+        catch
+        {
+            // Refused at opening: release the file and the directory, so the operator's migrate-audit can take them.
+            Db.Dispose();
+            directoryLock?.Dispose();
+            throw;
         }
     }
 

@@ -201,7 +201,40 @@ public class AuditChainTests : IDisposable
     }
 
     [Fact]
-    public void EventsFromBeforeTheChainAreChainedOnceAndLaterUnhashedEventsAreNotLaundered()
+    public void AFileWhoseChainMarkerWasDeletedIsRefusedNotResealed()
+    {
+        using (var store = new ChangeStore(path))
+            for (var i = 1; i <= 3; i++) store.Append(Event(1, AuditTypes.Announced, i));
+        using (var db = Raw(path)) // edit an event, then delete the marker so a re-seal would hide the edit
+        {
+            var audit = db.GetCollection<AuditEvent>("audit");
+            var second = audit.FindOne(e => e.Sequence == 2);
+            second.Actor = "U0SOMEONE_ELSE";
+            audit.Update(second);
+            db.GetCollection<BsonDocument>("counters").Delete(AuditChain.MarkerId);
+        }
+
+        var refused = Assert.Throws<AuditChainUnsealedException>(() => new ChangeStore(path));
+        Assert.Equal((3, 3), (refused.Events, refused.Hashed));
+        Assert.Contains("marker was deleted", refused.Message);
+        Assert.Contains("migrate-audit", refused.Message);
+        // Nothing was written: the edited event still fails its own hash once the marker is back.
+        using (var db = Raw(path))
+        {
+            var audit = db.GetCollection<AuditEvent>("audit");
+            Assert.NotEqual(audit.FindOne(e => e.Sequence == 2).Hash, AuditChain.HashOf(audit.FindOne(e => e.Sequence == 2)));
+        }
+        // And the refusal let go of the directory: the operator's migration can take it.
+        Assert.Equal(3, AuditChain.MigrateFile(path, "operator:test", "investigated: the edit was a test", T0.AddDays(1)));
+        using var reopened = new ChangeStore(path);
+        var record = Assert.Single(reopened.AuditTrail(0));
+        Assert.Equal((4L, AuditChain.MigratedType, "3"), (record.Sequence, record.Type, record.Data["hashed_before"]));
+        Assert.Equal("investigated: the edit was a test", record.Data["reason"]);
+        Assert.True(reopened.VerifyAuditChain().Intact);
+    }
+
+    [Fact]
+    public void EventsFromBeforeTheChainAreChainedOnlyOnTheRecordAndLaterUnhashedEventsAreNotLaundered()
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         using (var db = Raw(path)) // a data file written by the previous version: events without hashes, no marker
@@ -211,6 +244,10 @@ public class AuditChainTests : IDisposable
             db.GetCollection<BsonDocument>("counters").Insert(new BsonDocument { ["_id"] = "audit", ["value"] = 3L });
         }
         Assert.Equal(ChainFault.NotChained, AuditChain.VerifyFile(path).FirstBreak!.Fault);
+        var refused = Assert.Throws<AuditChainUnsealedException>(() => new ChangeStore(path));
+        Assert.Equal((3, 0), (refused.Events, refused.Hashed));
+        Assert.Contains("predates the hash chain", refused.Message);
+        Assert.Equal(3, AuditChain.MigrateFile(path, "operator:test", "upgrade", T0.AddDays(1)));
 
         using (var store = new ChangeStore(path))
         {
@@ -218,22 +255,23 @@ public class AuditChainTests : IDisposable
             Assert.True(migrated.Intact, migrated.Describe());
             Assert.Equal(3, migrated.Migrated);
             Assert.Contains("#1–#3 predate the chain", migrated.Describe());
+            Assert.Equal(AuditChain.MigratedType, Assert.Single(store.AuditTrail(0)).Type); // #4: who chained it, and why
             store.Append(Event(1, AuditTypes.Approved, 10));
-            Assert.Equal(4, store.VerifyAuditChain().Events);
-            Assert.Equal(store.AuditTrail(1)[2].Hash, store.AuditTrail(1)[3].PreviousHash);
+            Assert.Equal(5, store.VerifyAuditChain().Events);
+            Assert.Equal(store.AuditTrail(0)[0].Hash, store.AuditTrail(1)[3].PreviousHash);
         }
         using (var db = Raw(path)) // an old-style event slipped in afterwards
         {
-            db.GetCollection<AuditEvent>("audit").Insert(new AuditEvent { Id = 5, Sequence = 5, ChangeNumber = 1, At = T0.AddMinutes(11), Actor = "U0X", Type = AuditTypes.Approved });
+            db.GetCollection<AuditEvent>("audit").Insert(new AuditEvent { Id = 6, Sequence = 6, ChangeNumber = 1, At = T0.AddMinutes(11), Actor = "U0X", Type = AuditTypes.Approved });
             var head = db.GetCollection<BsonDocument>("counters").FindById("audit");
-            head["value"] = 5L;
+            head["value"] = 6L;
             db.GetCollection<BsonDocument>("counters").Update(head);
         }
         using (var store = new ChangeStore(path))
         {
             var report = store.VerifyAuditChain();
             Assert.False(report.Intact);
-            Assert.Equal(5, report.FirstBreak!.Sequence);
+            Assert.Equal(6, report.FirstBreak!.Sequence);
             Assert.Equal(ChainFault.Inserted, report.FirstBreak.Fault);
         }
     }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Tests.EmergencyChanges;
 using BreakGlassBot.Tests.Support;
 using static BreakGlassBot.Tests.Evidence.EvidenceHistoryTests;
@@ -85,6 +86,48 @@ public class AuditVerificationTests : IAsyncLifetime
         Assert.Equal(firstBad, report["first_break"]!["sequence"]!.GetValue<long>());
         Assert.Equal(fault, report["first_break"]!["fault"]!.GetValue<string>());
         Assert.Contains($"#{firstBad}", report["message"]!.GetValue<string>());
+    }
+
+    static async Task<(int Code, string Output)> MainAsync(params string[] args)
+    {
+        var (stdout, stderr) = (Console.Out, Console.Error);
+        using var captured = new StringWriter();
+        Console.SetOut(captured);
+        Console.SetError(captured);
+        try { return (await Program.Main(args), captured.ToString()); }
+        finally
+        {
+            Console.SetOut(stdout);
+            Console.SetError(stderr);
+        }
+    }
+
+    [Fact]
+    public async Task TheBotWillNotStartOnATrailWhoseMarkerWasDeletedAndMigrateAuditPutsTheReChainingOnTheRecord()
+    {
+        await using (var bot = await TestBot.StartAsync(slack, data, Settings))
+        {
+            await bot.CommandJsonAsync("Hotfix checkout");
+            await Eventually.Until(() => bot.Store.Get(1)!.NextStepAt is null, "announced");
+        }
+        using (var db = new LiteDB.LiteDatabase(new LiteDB.ConnectionString { Filename = Path.Combine(data, "breakglass.db"), Connection = LiteDB.ConnectionType.Direct }))
+            db.GetCollection("counters").Delete(AuditChain.MarkerId);
+
+        var (code, output) = await MainAsync($"--Storage:DataDirectory={data}", "--environment=Production");
+        Assert.Equal(4, code);
+        Assert.Contains("marker was deleted", output);
+        (code, output) = await MainAsync("migrate-audit", $"--Storage:DataDirectory={data}");
+        Assert.Equal(2, code);
+        Assert.Contains("--reason", output);
+        (code, output) = await MainAsync("migrate-audit", $"--Storage:DataDirectory={data}", "--reason=restored marker after ticket SEC-12");
+        Assert.True(code == 0, output);
+
+        var report = await VerifyEndpointAsync();
+        Assert.True(report["intact"]!.GetValue<bool>(), report.ToJsonString());
+        using var store = new ChangeStore(Path.Combine(data, "breakglass.db"));
+        var record = Assert.Single(store.AuditTrail(0), e => e.Type == AuditChain.MigratedType);
+        Assert.Equal("restored marker after ticket SEC-12", record.Data["reason"]);
+        Assert.StartsWith("operator:", record.Actor);
     }
 
     [Fact]
