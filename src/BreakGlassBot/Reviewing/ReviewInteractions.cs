@@ -73,12 +73,16 @@ internal sealed class RequestChangesButton(ISlackApi slack, ChangeStore store, R
             replies.Send(payload, Approvals.Describe(new ApprovalResult.Closed(change)));
             return Results.Ok();
         }
-        string? reason;
-        try { reason = await reviewers.RefusalAsync(change, payload.User.Id, ct); }
-        catch (ReviewerGroupUnavailableException)
+        // The trigger_id dies 3 s after the click: only what is known without waiting on Slack is checked now (the
+        // declarer, a PR's author, Slack:Reviewers, a fresh group cache). Otherwise the form opens at once, the group is
+        // read meanwhile, and the submission is checked in full (Approvals.RequestChangesAsync).
+        string? reason = null;
+        using (var noWait = new CancellationTokenSource())
         {
-            replies.Send(payload, Approvals.Describe(new ApprovalResult.Unavailable(id)));
-            return Results.Ok();
+            noWait.Cancel();
+            try { reason = await reviewers.RefusalAsync(change, payload.User.Id, noWait.Token); }
+            catch (ReviewerGroupUnavailableException) { }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested) { }
         }
         if (reason is not null)
         {
