@@ -3,6 +3,8 @@ using BreakGlassBot.Declaring;
 using Hangfire;
 using Microsoft.Extensions.Options;
 using BreakGlassBot.Hosting;
+using BreakGlassBot.Reviewing;
+using BreakGlassBot.Slack;
 
 namespace BreakGlassBot.Digest;
 
@@ -19,6 +21,11 @@ public static class DigestRegistration
         s.AddSingleton<DigestSender>();
         s.AddTransient<WeeklyDigestJob>();
         s.AddSingleton<ISubCommand, OverdueCommand>();
+        // The Home tab: what is mine, published on app_home_opened and after a click on it.
+        s.AddSingleton<HomeView>();
+        s.AddSingleton<HomeTab>();
+        s.AddSingleton<IHomeTabAnswer>(sp => sp.GetRequiredService<HomeTab>());
+        s.AddSingleton<ISlackEventHandler, HomeTabOpened>();
         s.AddHostedService<DigestSchedule>();
         return builder;
     }
