@@ -45,11 +45,9 @@ public static class FakeSlackApi
         "chat.getPermalink" => new() { ["ok"] = true, ["channel"] = "C0BENCH", ["permalink"] = "https://example.slack.com/archives/C0BENCH/p1" },
         "conversations.open" => new() { ["ok"] = true, ["channel"] = new JsonObject { ["id"] = "D0BENCH" } },
         "conversations.history" or "conversations.replies" => new() { ["ok"] = true, ["messages"] = new JsonArray(), ["has_more"] = false },
-        "users.info" => new() { ["ok"] = true, ["user"] = new JsonObject { ["id"] = "U2147483697", ["name"] = "oncall", ["real_name"] = "On Call",
-            ["tz"] = "UTC", ["profile"] = new JsonObject { ["display_name"] = "oncall", ["real_name"] = "On Call" } } },
         "usergroups.users.list" => new() { ["ok"] = true, ["users"] = new JsonArray("U0REVIEW1", "U0REVIEW2") },
         "auth.test" => new() { ["ok"] = true, ["user_id"] = "U0BOT", ["bot_id"] = "B0BOT", ["team_id"] = "T0001" },
-        "views.open" => new() { ["ok"] = true, ["view"] = new JsonObject { ["id"] = "V0BENCH" } },
+        "views.open" or "views.publish" => new() { ["ok"] = true, ["view"] = new JsonObject { ["id"] = "V0BENCH" } },
         _ => new() { ["ok"] = true },
     };
 }

@@ -3,6 +3,8 @@ using BreakGlassBot.Declaring;
 using Hangfire;
 using Microsoft.Extensions.Options;
 using BreakGlassBot.Hosting;
+using BreakGlassBot.Reviewing;
+using BreakGlassBot.Slack;
 
 namespace BreakGlassBot.Digest;
 
@@ -22,6 +24,11 @@ public static class DigestRegistration
         s.AddSingleton<DigestSchedule>();
         s.AddSingleton<IRecurringSchedule>(sp => sp.GetRequiredService<DigestSchedule>());
         s.AddHostedService(sp => sp.GetRequiredService<DigestSchedule>());
+        // The Home tab: what is mine, published on app_home_opened and after a click on it.
+        s.AddSingleton<HomeView>();
+        s.AddSingleton<HomeTab>();
+        s.AddSingleton<IHomeTabAnswer>(sp => sp.GetRequiredService<HomeTab>());
+        s.AddSingleton<ISlackEventHandler, HomeTabOpened>();
         return builder;
     }
 }

@@ -7,8 +7,12 @@ using Microsoft.Extensions.Options;
 namespace BreakGlassBot.Evidence;
 
 /// <summary>/breakglass export &lt;from&gt; &lt;to&gt; [total]: the audit window's figures and the export links, for managers and admins.</summary>
-internal sealed partial class ExportCommand(EvidenceService evidence, IOptions<SlackOptions> slack, ILogger<ExportCommand> log) : ISubCommand
+internal sealed partial class ExportCommand(EvidenceService evidence, IOptions<SlackOptions> slack, ISlackApi slackApi, IHostApplicationLifetime lifetime,
+    ILogger<ExportCommand> log) : ISubCommand
 {
+    /// <summary>After the acknowledgement GitHub's count of all changes may take this long; then the rate is left out.</summary>
+    static readonly TimeSpan CountWait = TimeSpan.FromSeconds(10);
+
     public const string SubCommandName = "export";
     const string Usage_ = "`/breakglass export <from> <to> [total changes]` evidence for an audit window, e.g. `/breakglass export 2026-07-01 2026-09-30` (managers and admins)";
 
@@ -27,10 +31,35 @@ internal sealed partial class ExportCommand(EvidenceService evidence, IOptions<S
 
         int? totalChanges = parts.Length == 3 ? total : null;
         var window = evidence.Window(from, to);
-        // Within Slack's 3 s: GitHub's count gets a short wait, and the rate is left out if it does not answer by then.
-        var export = await evidence.ExportAsync(window, totalChanges, ct, countWait: TimeSpan.FromSeconds(1.5));
-        var s = export.Summary;
         LogExport(log, command.UserId, window.From.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), window.To.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
+        // Years of changes and the whole audit chain do not fit Slack's 3 s: acknowledge now, send the figures to response_url.
+        if (command.ResponseUrl is { Length: > 0 } responseUrl)
+        {
+            _ = Task.Run(() => SendFiguresAsync(responseUrl, window, totalChanges, command.UserId));
+            return new CommandReply($":hourglass_flowing_sand: Counting the evidence for {from:yyyy-MM-dd} – {to:yyyy-MM-dd} ({window.TimeZone}); the figures follow here in a moment.");
+        }
+        return new CommandReply(await FiguresAsync(window, totalChanges, ct, countWait: TimeSpan.FromSeconds(1.5)));
+    }
+
+    async Task SendFiguresAsync(string responseUrl, ExportWindow window, int? totalChanges, string user)
+    {
+        var ct = lifetime.ApplicationStopping;
+        string text;
+        try { text = await FiguresAsync(window, totalChanges, ct, CountWait); }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            LogFailed(log, e, user);
+            text = ":x: The evidence export failed; the error is in the bot's log. Try again, or download the export (`GET /evidence?from=…&to=…`).";
+        }
+        try { await slackApi.RespondAsync(responseUrl, new SlackMessage(text), ephemeral: true, ct: ct); }
+        catch (Exception e) when (e is SlackApiException or OperationCanceledException) { LogUndelivered(log, user, e.Message); }
+    }
+
+    async Task<string> FiguresAsync(ExportWindow window, int? totalChanges, CancellationToken ct, TimeSpan countWait)
+    {
+        var export = await evidence.ExportAsync(window, totalChanges, ct, countWait);
+        var s = export.Summary;
+        var (from, to) = (window.From, window.To);
         var lines = new List<string>
         {
             $"*Emergency-change evidence {from:yyyy-MM-dd} – {to:yyyy-MM-dd}* ({window.TimeZone})",
@@ -43,7 +72,7 @@ internal sealed partial class ExportCommand(EvidenceService evidence, IOptions<S
             $"Download: {Link(evidence.ExportUrl(window, "csv", totalChanges), "CSV")} · {Link(evidence.ExportUrl(window, "json", totalChanges), "JSON")} "
                 + "(needs an evidence API key: `Authorization: Bearer <key>`)",
         };
-        return new CommandReply(string.Join('\n', lines));
+        return string.Join('\n', lines);
     }
 
     // Slack decodes &amp; in the whole text, the link target included; a relative URL (no Evidence:PublicBaseUrl) is shown as text.
@@ -52,4 +81,8 @@ internal sealed partial class ExportCommand(EvidenceService evidence, IOptions<S
 
     [LoggerMessage(EventId = 9003, Level = LogLevel.Information, Message = "Evidence export {From}..{To} requested in Slack by {User}")]
     static partial void LogExport(ILogger logger, string user, string from, string to);
+    [LoggerMessage(EventId = 9004, Level = LogLevel.Error, Message = "Evidence export requested in Slack by {User} failed")]
+    static partial void LogFailed(ILogger logger, Exception e, string user);
+    [LoggerMessage(EventId = 9005, Level = LogLevel.Warning, Message = "Could not send the evidence export figures to {User}: {Error}")]
+    static partial void LogUndelivered(ILogger logger, string user, string error);
 }

@@ -5,18 +5,31 @@ using BreakGlassBot.Slack;
 
 namespace BreakGlassBot.Reviewing;
 
+/// <summary>Shows the answer to a click made on someone's Home tab, which has no response_url (the Home tab feature implements it).</summary>
+public interface IHomeTabAnswer
+{
+    void Show(string user, string text);
+}
+
 /// <summary>Ephemeral answers to a click, sent after the ack so the click never waits on Slack.</summary>
-public sealed partial class ClickReplies(ISlackApi slack, IHostApplicationLifetime lifetime, ILogger<ClickReplies> log)
+public sealed partial class ClickReplies(ISlackApi slack, IHostApplicationLifetime lifetime, ILogger<ClickReplies> log, IHomeTabAnswer? home = null)
 {
     public void Send(InteractionPayload payload, string text, JsonArray? blocks = null)
     {
-        if (payload.ResponseUrl is not { Length: > 0 } url) return;
+        if (payload.ResponseUrl is not { Length: > 0 } url)
+        {
+            if (FromHomeTab(payload)) home?.Show(payload.User.Id, text);
+            return;
+        }
         _ = Task.Run(async () =>
         {
             try { await slack.RespondAsync(url, new SlackMessage(text, blocks), ephemeral: true, replaceOriginal: false, lifetime.ApplicationStopping); }
             catch (Exception e) when (e is SlackApiException or OperationCanceledException) { LogFailed(log, e.Message); }
         });
     }
+
+    /// <summary>A block_actions from a Home tab: its container is the view, and there is no channel, message or response_url.</summary>
+    public static bool FromHomeTab(InteractionPayload payload) => payload.Container?.Type == "view" && payload.View?.Type == "home";
 
     [LoggerMessage(EventId = 5101, Level = LogLevel.Warning, Message = "Could not answer a click: {Error}")]
     static partial void LogFailed(ILogger logger, string error);
@@ -30,7 +43,7 @@ internal sealed class ApproveButton(Approvals approvals, ClickReplies replies) :
     public async Task<IResult> ActAsync(InteractionPayload payload, ActionPayload action, CancellationToken ct)
     {
         if (!ChangeId.TryParse(action.Value, out var id)) return Results.Ok();
-        var source = payload.Container?.ChannelId?.StartsWith('D') == true ? "reminder-button" : "button";
+        var source = ClickReplies.FromHomeTab(payload) ? "home-tab-button" : payload.Container?.ChannelId?.StartsWith('D') == true ? "reminder-button" : "button";
         var result = await approvals.ApproveAsync(id, payload.User.Id, payload.User.Username ?? payload.User.Name, source, action.ActionTs, null, ct);
         replies.Send(payload, Approvals.Describe(result));
         return Results.Ok();
@@ -73,12 +86,16 @@ internal sealed class RequestChangesButton(ISlackApi slack, ChangeStore store, R
             replies.Send(payload, Approvals.Describe(new ApprovalResult.Closed(change)));
             return Results.Ok();
         }
-        string? reason;
-        try { reason = await reviewers.RefusalAsync(change, payload.User.Id, ct); }
-        catch (ReviewerGroupUnavailableException)
+        // The trigger_id dies 3 s after the click: only what is known without waiting on Slack is checked now (the
+        // declarer, a PR's author, Slack:Reviewers, a fresh group cache). Otherwise the form opens at once, the group is
+        // read meanwhile, and the submission is checked in full (Approvals.RequestChangesAsync).
+        string? reason = null;
+        using (var noWait = new CancellationTokenSource())
         {
-            replies.Send(payload, Approvals.Describe(new ApprovalResult.Unavailable(id)));
-            return Results.Ok();
+            noWait.Cancel();
+            try { reason = await reviewers.RefusalAsync(change, payload.User.Id, noWait.Token); }
+            catch (ReviewerGroupUnavailableException) { }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested) { }
         }
         if (reason is not null)
         {

@@ -29,7 +29,7 @@ public sealed class StandInSlack(SandboxState state, SandboxContext context)
             "conversations.open" => OpenDirect(args),
             "conversations.history" => History(args),
             "conversations.replies" => Replies(args),
-            "users.info" => UserInfo(args),
+            "views.publish" => PublishView(args),
             "usergroups.users.list" => Ok(new JsonObject { ["users"] = new JsonArray(SandboxPeople.Reviewer1, SandboxPeople.Reviewer2) }),
             "auth.test" => Ok(new JsonObject
             {
@@ -189,22 +189,18 @@ public sealed class StandInSlack(SandboxState state, SandboxContext context)
             : Ok(new JsonObject { ["messages"] = new JsonArray([.. found]), ["has_more"] = false, ["response_metadata"] = new JsonObject { ["next_cursor"] = "" } });
     }
 
-    static JsonObject UserInfo(JsonObject args)
+    /// <summary>The page has no Home tab: a Home view is checked as Slack checks it and acknowledged, not kept.</summary>
+    static JsonObject PublishView(JsonObject args)
     {
-        var id = Str(args, "user");
-        var person = SandboxPeople.Find(id);
-        var bot = id == SandboxPeople.BotUser;
-        if (person is null && !bot) return Error("user_not_found");
-        var name = bot ? SandboxPeople.BotName : person!.Name;
-        return Ok(new JsonObject
-        {
-            ["user"] = new JsonObject
-            {
-                ["id"] = id, ["team_id"] = SandboxPeople.TeamId, ["name"] = bot ? "breakglassbot" : SandboxPeople.UserName(id!),
-                ["real_name"] = name, ["tz"] = "UTC", ["is_bot"] = bot, ["deleted"] = false,
-                ["profile"] = new JsonObject { ["real_name"] = name, ["display_name"] = name.Split(' ')[0] },
-            },
-        });
+        if (Node(args, "view") is not JsonObject view || Str(view, "type") != "home") return Error("invalid_arguments");
+        if (SandboxPeople.Find(Str(args, "user_id")) is null) return Error("user_not_found");
+        if (view["blocks"] is not JsonArray { Count: <= 100 }) return Error("invalid_blocks");
+        var answer = (JsonObject)view.DeepClone();
+        answer["id"] = "VHOME" + Str(args, "user_id");
+        answer["team_id"] = SandboxPeople.TeamId;
+        answer["app_id"] = SandboxPeople.AppId;
+        answer["bot_id"] = SandboxPeople.BotId;
+        return Ok(new JsonObject { ["view"] = answer });
     }
 
     internal static JsonObject ToJson(SandboxMessage m, IEnumerable<SandboxMessage>? all = null)

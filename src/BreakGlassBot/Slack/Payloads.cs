@@ -102,7 +102,9 @@ public sealed record EventEnvelope(string Type, string? Challenge, string? TeamI
     }
 }
 
-public sealed record MessageEvent(string Type, string? Subtype, string? User, string? BotId, string? Text, string? Ts, string? ThreadTs, string? Channel, string? ChannelType);
+/// <summary>The inner event: a message, or app_home_opened (<see cref="Tab"/> "home" or "messages").</summary>
+public sealed record MessageEvent(string Type, string? Subtype, string? User, string? BotId, string? Text, string? Ts, string? ThreadTs, string? Channel, string? ChannelType,
+    string? Tab = null);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     NumberHandling = JsonNumberHandling.AllowReadingFromString, MaxDepth = 64)]

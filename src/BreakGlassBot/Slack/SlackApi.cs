@@ -20,7 +20,6 @@ public sealed record SlackMessage(string Text, JsonArray? Blocks = null)
 public sealed record MessageMetadata(string EventType, IReadOnlyDictionary<string, string> Payload);
 public sealed record PostedMessage(string Channel, string Ts);
 public sealed record HistoryMessage(string Ts, string? Text, MessageMetadata? Metadata);
-public sealed record SlackUser(string Id, string? Name, string? RealName, string? TimeZone, bool IsBot);
 
 /// <summary>A Slack Web API call that did not succeed. <see cref="RetryAfter"/> is set for HTTP 429.</summary>
 public sealed class SlackApiException(string method, string error, HttpStatusCode? status = null, TimeSpan? retryAfter = null, Exception? inner = null)
@@ -41,7 +40,8 @@ public interface ISlackApi
     Task<string> GetPermalinkAsync(string channel, string ts, CancellationToken ct = default);
     Task<string> OpenViewAsync(string triggerId, JsonObject view, CancellationToken ct = default);
     Task<string> OpenDirectMessageAsync(string user, CancellationToken ct = default);
-    Task<SlackUser> GetUserAsync(string user, CancellationToken ct = default);
+    /// <summary>views.publish: the Home tab of <paramref name="user"/>; returns the view id.</summary>
+    Task<string> PublishViewAsync(string user, JsonObject view, CancellationToken ct = default);
     Task<IReadOnlyList<string>> GetUserGroupMembersAsync(string userGroup, CancellationToken ct = default);
     Task<IReadOnlyList<HistoryMessage>> GetHistoryAsync(string channel, DateTimeOffset oldest, CancellationToken ct = default);
     Task<IReadOnlyList<HistoryMessage>> GetRepliesAsync(string channel, string threadTs, CancellationToken ct = default);
@@ -94,13 +94,10 @@ internal sealed class SlackApiClient(HttpClient http, IOptions<SlackOptions> opt
         return reply.GetProperty("channel").GetProperty("id").GetString()!;
     }
 
-    public async Task<SlackUser> GetUserAsync(string user, CancellationToken ct = default)
+    public async Task<string> PublishViewAsync(string user, JsonObject view, CancellationToken ct = default)
     {
-        var u = (await CallAsync("users.info", new JsonObject { ["user"] = user }, ct, form: true)).GetProperty("user");
-        string? S(JsonElement e, string name) => e.TryGetProperty(name, out var p) && p.ValueKind == JsonValueKind.String ? p.GetString() : null;
-        var realName = u.TryGetProperty("profile", out var profile) ? S(profile, "real_name") ?? S(u, "real_name") : S(u, "real_name");
-        return new SlackUser(u.GetProperty("id").GetString()!, S(u, "name"), realName, S(u, "tz"),
-            u.TryGetProperty("is_bot", out var bot) && bot.ValueKind == JsonValueKind.True);
+        var reply = await CallAsync("views.publish", new JsonObject { ["user_id"] = user, ["view"] = view }, ct);
+        return reply.GetProperty("view").GetProperty("id").GetString()!;
     }
 
     public async Task<IReadOnlyList<string>> GetUserGroupMembersAsync(string userGroup, CancellationToken ct = default)
@@ -161,8 +158,34 @@ internal sealed class SlackApiClient(HttpClient http, IOptions<SlackOptions> opt
         // response_url is a pre-authorised webhook: no bot token goes with it.
         using var request = new HttpRequestMessage(HttpMethod.Post, responseUrl) { Content = Json(body) };
         using var response = await SendAsync("response_url", request, ct);
-        if (!response.IsSuccessStatusCode)
-            throw new SlackApiException("response_url", $"http_{(int)response.StatusCode}", response.StatusCode);
+        var answer = (await response.Content.ReadAsStringAsync(ct)).Trim();
+        var error = ResponseUrlError(answer);
+        if (!response.IsSuccessStatusCode && error is null or "invalid_response" or "invalid_json") error = $"http_{(int)response.StatusCode}";
+        if (error is not null) throw new SlackApiException("response_url", error, response.StatusCode);
+    }
+
+    /// <summary>
+    /// Slack may answer a response_url with a 200 that refuses (<c>{"ok":false,"error":"…"}</c>) or with plain text
+    /// (<c>ok</c>, or an error such as <c>expired_url</c>): the error, or null when it said ok (or nothing).
+    /// </summary>
+    internal static string? ResponseUrlError(string answer)
+    {
+        if (answer.Length == 0 || answer == "ok") return null;
+        if (answer.StartsWith('{'))
+        {
+            try
+            {
+                using var doc = JsonDocument.Parse(answer);
+                var root = doc.RootElement;
+                if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("ok", out var ok))
+                    return ok.ValueKind == JsonValueKind.True ? null
+                        : root.TryGetProperty("error", out var e) && e.ValueKind == JsonValueKind.String ? e.GetString() ?? "unknown_error" : "unknown_error";
+            }
+            catch (JsonException) { return "invalid_json"; }
+            return "invalid_response";
+        }
+        // Plain-text errors are short codes; anything else (an HTML error page) is named only as unexpected.
+        return answer.Length <= 64 && answer.All(c => char.IsAsciiLetterOrDigit(c) || c == '_') ? answer : "invalid_response";
     }
 
     static JsonObject MessageBody(SlackMessage message)

@@ -24,6 +24,7 @@ public class ExportDecisionTests
         await using var bot = await WithChangesAsync();
         var refused = await bot.ReplyAsync("export 2031-03-01 2031-03-05");
         Assert.Equal(":no_entry: Only managers and admins (Slack:Managers, Slack:Admins) may export audit evidence.", refused);
+        Assert.Empty(bot.Slack.Responses);
         Assert.DoesNotContain(bot.Logs, l => l.Contains("Evidence export"));
     }
 
@@ -46,11 +47,22 @@ public class ExportDecisionTests
         Assert.DoesNotContain(bot.Logs, l => l.Contains("Evidence export"));
     }
 
+    /// <summary>The export's answer (an acknowledgement within Slack's 3 s) and the figures it then sends to the command's response_url.</summary>
+    static async Task<string> FiguresAsync(InProcessBot bot, string text, string user)
+    {
+        var ack = await bot.ReplyAsync(text, user);
+        Assert.StartsWith(":hourglass_flowing_sand: Counting the evidence for ", ack);
+        var figures = await bot.Slack.WaitForAsync("response_url");
+        Assert.Equal("https://hooks.slack.com/commands/1234/5678", figures.ResponseUrl);
+        Assert.True(figures.Ephemeral);
+        return figures.Message!.Text;
+    }
+
     [Fact]
     public async Task AManagerGetsTheWindowsFiguresAndTheLinks()
     {
         await using var bot = await WithChangesAsync();
-        var lines = (await bot.ReplyAsync("export 2031-03-01 2031-03-05 20", Manager)).Split('\n');
+        var lines = (await FiguresAsync(bot, "export 2031-03-01 2031-03-05 20", Manager)).Split('\n');
 
         Assert.Equal("*Emergency-change evidence 2031-03-01 – 2031-03-05* (UTC)", lines[0]);
         // As of the clock's now, ten days on: BG-1 is past its two-day window.
@@ -66,7 +78,7 @@ public class ExportDecisionTests
     public async Task AnAdminMayExportAndWithAPublicAddressTheLinksAreAbsolute()
     {
         await using var bot = await WithChangesAsync("https://breakglass.example.com/");
-        var reply = await bot.ReplyAsync("export 2031-03-10 2031-03-16", InProcessBot.Admin);
+        var reply = await FiguresAsync(bot, "export 2031-03-10 2031-03-16", InProcessBot.Admin);
         Assert.Contains("1 change(s): 0 reviewed on time, 0 late, 1 still open (0 overdue), 0 cancelled.", reply);
         Assert.Contains("Break-glass use: 1 per week.", reply); // no rate without a total (GitHub, which could count one, is not configured)
         Assert.Contains("<https://breakglass.example.com/evidence?from=2031-03-10&amp;to=2031-03-16&amp;format=csv|CSV>", reply);

@@ -53,6 +53,23 @@ public class ManifestTests
     }
 
     [Fact]
+    public void TheHomeTabIsOnAndItsOpeningIsDelivered()
+    {
+        var manifest = Manifest();
+        Assert.True(manifest["features"]!["app_home"]!["home_tab_enabled"]!.GetValue<bool>());
+        Assert.Contains("app_home_opened", manifest["settings"]!["event_subscriptions"]!["bot_events"]!.AsArray().Select(e => e!.GetValue<string>()));
+    }
+
+    [Fact]
+    public void NoScopeIsAskedForThatNothingUses()
+    {
+        // users.info is not called (names come from the payloads): a SOC 2 reviewer asks about every scope.
+        var scopes = Manifest()["oauth_config"]!["scopes"]!["bot"]!.AsArray().Select(s => s!.GetValue<string>()).ToList();
+        Assert.DoesNotContain("users:read", scopes);
+        Assert.DoesNotContain(typeof(BreakGlassBot.Slack.ISlackApi).GetMethods(), m => m.Name.Contains("User", StringComparison.Ordinal) && !m.Name.Contains("UserGroup", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void TheSchemaCheckCanFail()
     {
         var schemaJson = Fixtures.Object("slack/manifest.schema.1.0.0.json");

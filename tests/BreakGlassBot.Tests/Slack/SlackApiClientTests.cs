@@ -83,9 +83,6 @@ public class SlackApiClientTests : BotTest
     [Fact]
     public async Task ReadMethodsParseTheirFixtures()
     {
-        var user = await Api.GetUserAsync("W012A3CDE");
-        Assert.Equal("Egon Spengler", user.RealName);
-        Assert.Equal("spengler", user.Name);
         Assert.Equal(["U060R4BJ4", "W123A4BC5"], await Api.GetUserGroupMembersAsync("S0614TZR7"));
         Assert.Equal("DU1", await Api.OpenDirectMessageAsync("U1"));
         Assert.Equal("VMHU10V25", await Api.OpenViewAsync("trigger", new JsonObject { ["type"] = "modal" }));
@@ -113,6 +110,42 @@ public class SlackApiClientTests : BotTest
         var call = Assert.Single(Slack.Responses);
         Assert.False(call.Headers.ContainsKey("Authorization"));
         Assert.Equal("ephemeral", JsonNode.Parse(call.Body)!["response_type"]!.GetValue<string>());
+    }
+
+    [Theory]
+    [InlineData(200, "{\"ok\":false,\"error\":\"invalid_blocks\"}", "invalid_blocks")]
+    [InlineData(200, "expired_url", "expired_url")]
+    [InlineData(200, "<html>Bad gateway</html>", "invalid_response")]
+    [InlineData(404, "used_url", "used_url")]
+    [InlineData(500, null, "http_500")]
+    public async Task AResponseUrlAnswerThatIsNotOkIsAnError(int status, string? body, string error)
+    {
+        // Slack answers a response_url with JSON or with plain text; a 200 can still refuse the message.
+        Slack.Fail("response_url", new Fault.Status(status, body));
+        var e = await Assert.ThrowsAsync<SlackApiException>(() => Api.RespondAsync(Slack.ResponseUrl("abc"), new SlackMessage("done")));
+        Assert.Equal(("response_url", error), (e.Method, e.Error));
+    }
+
+    [Theory]
+    [InlineData("ok")]
+    [InlineData("{\"ok\":true}")]
+    [InlineData("")]
+    public async Task AResponseUrlAnswerSayingOkIsASuccess(string body)
+    {
+        Slack.Fail("response_url", new Fault.Status(200, body));
+        await Api.RespondAsync(Slack.ResponseUrl("abc"), new SlackMessage("done"));
+        Assert.Single(Slack.Responses);
+    }
+
+    [Fact]
+    public async Task PublishViewSendsTheUsersHomeViewAndSlacksLimitIsEnforced()
+    {
+        var blocks = new JsonArray([.. Enumerable.Range(0, 3).Select(i => (JsonNode)Blocks.Section($"line {i}"))]);
+        Assert.Equal("VHOMEU1", await Api.PublishViewAsync("U1", new JsonObject { ["type"] = "home", ["blocks"] = blocks }));
+        var body = JsonNode.Parse(Assert.Single(Slack.CallsTo("views.publish")).Body)!;
+        Assert.Equal(("U1", "home"), (body["user_id"]!.GetValue<string>(), body["view"]!["type"]!.GetValue<string>()));
+        var tooMany = new JsonArray([.. Enumerable.Range(0, 101).Select(i => (JsonNode)Blocks.Divider())]);
+        Assert.Equal("invalid_blocks", (await Assert.ThrowsAsync<SlackApiException>(() => Api.PublishViewAsync("U1", new JsonObject { ["type"] = "home", ["blocks"] = tooMany }))).Error);
     }
 
     [Fact]

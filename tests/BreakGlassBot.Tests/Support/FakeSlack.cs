@@ -33,6 +33,16 @@ public sealed class FakeSlack : FakeServer
     public IReadOnlyList<PostedSlackMessage> Announcements(string changeId) => [.. Messages.Where(m => m.ThreadTs is null && m.MetadataChangeId == changeId)];
     public IReadOnlyList<RecordedCall> Responses => CallsTo("response_url");
     public Dictionary<string, string> Users { get; } = [];
+    readonly ConcurrentDictionary<string, JsonObject> homeViews = new();
+    /// <summary>The Home tab last published (views.publish) for each user.</summary>
+    public IReadOnlyDictionary<string, JsonObject> HomeViews => homeViews;
+    readonly ConcurrentDictionary<string, TaskCompletionSource> holds = new();
+
+    /// <summary>
+    /// Calls to <paramref name="method"/> are recorded, then not answered until the returned source is completed: a Slack
+    /// that is slow for exactly as long as the test needs, so "X happened while Y was still waiting" is asserted, not timed.
+    /// </summary>
+    public TaskCompletionSource Hold(string method) => holds.GetOrAdd(method, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
 
     protected override string KeyOf(HttpContext http) =>
         http.Request.Path.StartsWithSegments("/response") ? "response_url" : http.Request.Path.Value!.Replace("/api/", "");
@@ -45,6 +55,8 @@ public sealed class FakeSlack : FakeServer
             if (http.Request.Headers.Authorization.ToString() != "Bearer " + BotToken)
                 return Json(Fixtures.Object("slack/error_invalid_auth.json"));
             var args = await ReadArgsAsync(http.Request);
+            if (holds.TryGetValue(method, out var hold))
+                try { await hold.Task.WaitAsync(http.RequestAborted); } catch (OperationCanceledException) { return Results.Empty; }
             return method switch
             {
                 "chat.postMessage" => PostMessage(args),
@@ -56,7 +68,9 @@ public sealed class FakeSlack : FakeServer
                 "conversations.open" => OpenDm(args),
                 "conversations.history" => History(args, thread: false),
                 "conversations.replies" => History(args, thread: true),
-                "users.info" => Json(Fixtures.Object("slack/users_info.json")),
+                // The manifest asks no users:read: Slack refuses users.info as it would refuse the installed app.
+                "users.info" => Json(new JsonObject { ["ok"] = false, ["error"] = "missing_scope", ["needed"] = "users:read", ["provided"] = "commands,chat:write" }),
+                "views.publish" => PublishView(args),
                 "usergroups.users.list" => Json(Fixtures.Object("slack/usergroups_users_list.json")),
                 "auth.test" => Json(new JsonObject { ["ok"] = true, ["user_id"] = "UBOT", ["bot_id"] = "BBOT", ["team_id"] = "T1" }),
                 _ => Json(new JsonObject { ["ok"] = false, ["error"] = "unknown_method" }),
@@ -76,6 +90,23 @@ public sealed class FakeSlack : FakeServer
         reply["message"]!["ts"] = ts;
         reply["message"]!["text"] = msg.Text;
         return Json(reply);
+    }
+
+    /// <summary>Slack's checks that matter here: a Home view of at most 100 blocks (else invalid_blocks, as Slack answers), for a user.</summary>
+    IResult PublishView(JsonObject args)
+    {
+        var view = args["view"] is JsonValue v && v.TryGetValue<string>(out var text) ? JsonNode.Parse(text) as JsonObject : args["view"] as JsonObject;
+        if (view is null || Str(view, "type") != "home" || Str(args, "user_id") is not { Length: > 0 } user)
+            return Json(new JsonObject { ["ok"] = false, ["error"] = "invalid_arguments" });
+        if (view["blocks"] is not JsonArray { Count: <= 100 } blocks)
+            return Json(new JsonObject { ["ok"] = false, ["error"] = "invalid_blocks",
+                ["response_metadata"] = new JsonObject { ["messages"] = new JsonArray("[ERROR] no more than 100 items allowed [json-pointer:/view/blocks]") } });
+        homeViews[user] = view;
+        var answer = (JsonObject)view.DeepClone();
+        answer["id"] = "VHOME" + user;
+        answer["team_id"] = "T1";
+        answer["hash"] = "1712345678.abcdef01";
+        return Json(new JsonObject { ["ok"] = true, ["view"] = answer });
     }
 
     // The fixture's shape, with one DM channel per user ("D" + user id) so tests can tell recipients apart.

@@ -118,10 +118,10 @@ public sealed class RecordingSlackApi : ISlackApi
         return Task.FromResult("D" + user);
     }
 
-    public Task<SlackUser> GetUserAsync(string user, CancellationToken ct = default)
+    public Task<string> PublishViewAsync(string user, JsonObject view, CancellationToken ct = default)
     {
-        Record(new SlackCall("users.info") { User = user });
-        return Task.FromResult(new SlackUser(user, user.ToLowerInvariant(), "Person " + user, "UTC", IsBot: false));
+        Record(new SlackCall("views.publish") { User = user, View = view });
+        return Task.FromResult(ViewId);
     }
 
     public Task<IReadOnlyList<string>> GetUserGroupMembersAsync(string userGroup, CancellationToken ct = default)
