@@ -144,7 +144,7 @@ public sealed class Approval
     public string? ReviewerName { get; set; }
     public DateTimeOffset At { get; set; }
     public string? Comment { get; set; }
-    /// <summary>"button", "reminder-button" or "thread-reply", with the Slack id it came from.</summary>
+    /// <summary>"button", "reminder-button", "home-tab-button" or "thread-reply", with the Slack id it came from.</summary>
     public string Source { get; set; } = "";
     public string? SourceId { get; set; }
 }
