@@ -56,6 +56,11 @@ public static class DeadlinesRegistration
         s.AddSingleton<IRecurringSchedule>(sp => sp.GetRequiredService<StoreBackupSchedule>());
         s.AddHostedService(sp => sp.GetRequiredService<StoreBackupSchedule>());
         s.AddHostedService<RecurringJobsGuard>();
+        s.AddHttpClient(AuditAnchorPublisher.HttpClientName, http => http.Timeout = TimeSpan.FromSeconds(30));
+        s.AddTransient<AuditAnchorPublisher>();
+        s.AddSingleton<AuditAnchorSchedule>();
+        s.AddSingleton<IRecurringSchedule>(sp => sp.GetRequiredService<AuditAnchorSchedule>());
+        s.AddHostedService(sp => sp.GetRequiredService<AuditAnchorSchedule>());
         s.AddHostedService<RequiredEvidenceCheck>();
         return builder;
     }

@@ -269,7 +269,7 @@ public sealed partial class DigestSender(
 /// The recurring Hangfire job. The week is that of the job's creation (kept across Hangfire retries), so a retry
 /// after midnight on Sunday still completes the right week.
 /// </summary>
-public sealed class WeeklyDigestJob(DigestSender sender, TimeProvider time)
+public sealed class WeeklyDigestJob(DigestSender sender, TimeProvider time, AuditAnchorPublisher anchors)
 {
     public const string RecurringId = "weekly-overdue-digest";
 
@@ -280,6 +280,7 @@ public sealed class WeeklyDigestJob(DigestSender sender, TimeProvider time)
             ? new DateTimeOffset(DateTime.SpecifyKind(created, DateTimeKind.Utc))
             : time.GetUtcNow();
         await sender.SendAsync(sender.WeekOf(occurrence), ct);
+        anchors.Enqueue("digest");
     }
 
     /// <summary>The rest of <paramref name="week"/>'s digest, after a long Retry-After: only what is not done yet is sent.</summary>

@@ -181,6 +181,17 @@ public static class AuditChain
         return new ChainReport(true, count, headSequence, previous == Genesis ? null : previous, migrated, null);
     }
 
+    /// <summary>The stored hash of each of <paramref name="sequences"/> that still exists in a data file, read-only.</summary>
+    public static IReadOnlyDictionary<long, string?> HashesFromFile(string path, IReadOnlyCollection<long> sequences)
+    {
+        using var db = new LiteDatabase(new ConnectionString { Filename = path, Connection = ConnectionType.Direct, ReadOnly = true }, ChangeStore.CreateMapper());
+        var audit = db.GetCollection<AuditEvent>("audit");
+        var found = new Dictionary<long, string?>();
+        foreach (var sequence in sequences.Distinct())
+            if (audit.FindOne(BsonExpression.Create("$.Sequence = @0", sequence)) is { } e) found[sequence] = e.Hash;
+        return found;
+    }
+
     /// <summary>Verifies a data file without the bot: opened read-only, so nothing is written (and nothing migrated).</summary>
     public static ChainReport VerifyFile(string path)
     {

@@ -1,3 +1,4 @@
+using BreakGlassBot.Deadlines;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
 
@@ -13,6 +14,41 @@ public static class AuditVerification
 
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
     {
+        // --expect SEQ:HASH (repeatable) and --anchors FILE are this command's own; the rest is configuration.
+        var anchors = new List<(long Sequence, string Hash, string Label)>();
+        var rest = new List<string>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            var (name, value) = args[i].Split('=', 2) is [var n, var v] ? (n, v) : (args[i], i + 1 < args.Length ? args[i + 1] : null);
+            if (name is not ("--expect" or "--anchors")) { rest.Add(args[i]); continue; }
+            if (!args[i].Contains('=')) i++;
+            if (value is null)
+            {
+                await error.WriteLineAsync($"{name} needs a value");
+                return 2;
+            }
+            if (name == "--expect")
+            {
+                if (!AnchorCheck.TryParseExpect(value, out var expected))
+                {
+                    await error.WriteLineAsync($"--expect takes SEQUENCE:HASH (the last_sequence and the 64-hex last_hash of an anchor), not '{value}'");
+                    return 2;
+                }
+                anchors.Add(expected);
+                continue;
+            }
+            try
+            {
+                anchors.AddRange(AuditAnchor.ReadLines(File.ReadLines(value)).Where(a => a.LastHash is not null && a.Intact)
+                    .Select(a => (a.LastSequence, a.LastHash!, $"at {a.Utc:u} ({a.Reason})")));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or FormatException)
+            {
+                await error.WriteLineAsync($"Could not read the anchors in {value}: {e.Message}");
+                return 2;
+            }
+        }
+        args = [.. rest];
         var builder = WebApplication.CreateBuilder(args);
         try { builder.AddBotConfiguration(); }
         catch (BotConfigurationException e)
@@ -28,11 +64,13 @@ public static class AuditVerification
             return 2;
         }
         ChainReport report;
+        IReadOnlyList<string> anchorProblems = [];
         try
         {
             // The bot's own lock: while a bot writes to this directory, a file-level check could read a half-written page.
             using var directoryLock = DataDirectoryLock.TakeForReading(storage.ResolvedDataDirectory);
             report = AuditChain.VerifyFile(path);
+            if (anchors.Count > 0) anchorProblems = AnchorCheck.Problems(AuditChain.HashesFromFile(path, [.. anchors.Select(a => a.Sequence)]), report.HeadSequence, anchors);
         }
         catch (DataDirectoryInUseException)
         {
@@ -45,7 +83,9 @@ public static class AuditVerification
             return 2;
         }
         await (report.Intact ? output : error).WriteLineAsync($"{path}: {report.Describe()}");
-        return report.Intact ? 0 : 1;
+        foreach (var problem in anchorProblems) await error.WriteLineAsync($"{path}: anchor NOT matched: {problem}");
+        if (anchors.Count > 0 && anchorProblems.Count == 0) await output.WriteLineAsync($"{path}: all {anchors.Count} anchor(s) match");
+        return report.Intact && anchorProblems.Count == 0 ? 0 : 1;
     }
 
     public const string MigrateCommandName = "migrate-audit";

@@ -8,7 +8,7 @@ namespace BreakGlassBot.Evidence;
 
 /// <summary>Reads the store and the clock once per request and hands the pure builders what they need.</summary>
 public sealed class EvidenceService(ChangeStore store, ReviewPolicy policy, IOptions<JiraOptions> jira, IOptions<EvidenceOptions> options, TimeProvider time,
-    Digest.AllChangesCounter? allChanges = null, RunMode? mode = null)
+    Digest.AllChangesCounter? allChanges = null, RunMode? mode = null, Deadlines.AuditAnchorPublisher? anchors = null)
 {
     public static readonly JsonSerializerOptions Json = new()
     {
@@ -36,6 +36,8 @@ public sealed class EvidenceService(ChangeStore store, ReviewPolicy policy, IOpt
         var rows = store.DeclaredBetween(window.FromUtc, window.ToUtcExclusive)
             .Select(c => EvidenceExport.Row(c, store.AuditTrail(c.Id), current, PacketUrl(c.ChangeId), now)).ToList();
         var chain = store.VerifyAuditChain();
+        // The head this export vouches for goes outside the bot too (Evidence:AnchorDirectory / AnchorWebhookUrl).
+        anchors?.Enqueue("export");
         return new PeriodExport(window, now, EvidenceExport.Summarise(rows, window, totalChanges),
             new ChainSummary(chain.Intact, chain.Events, chain.HeadSequence, chain.HeadHash, chain.FirstBreak?.ToString()), rows) { Sandbox = mode?.Sandbox == true };
     }

@@ -49,6 +49,8 @@ public static class ConfigurationCheck
         CheckPolicy(errors, policy);
         CheckStorage(errors, storage);
         RequireHttpUrl(errors, "Evidence:PublicBaseUrl", evidence.PublicBaseUrl, required: false);
+        RequireHttpUrl(errors, "Evidence:AnchorWebhookUrl", evidence.AnchorWebhookUrl, required: false);
+        if (!Cronos.CronExpression.TryParse(evidence.AnchorCron, out _)) errors.Add($"Evidence:AnchorCron is not a cron expression: '{evidence.AnchorCron}'");
         var admin = configuration.GetSection(AdminOptions.Section).Get<AdminOptions>() ?? new();
         // A read key that is also an admin key would make the auditor's key an admin's.
         if (admin.ApiKeys.Any(k => k.Length > 0 && evidence.ApiKeys.Contains(k)))

@@ -141,4 +141,10 @@ public sealed class EvidenceOptions
     public List<string> ApiKeys { get; set; } = [];
     /// <summary>The bot's address as people reach it (e.g. https://breakglass.example.com), for links to evidence in Slack; relative links when empty.</summary>
     public string? PublicBaseUrl { get; set; }
+    /// <summary>A directory (best: shipped to write-once storage) where the audit trail's head is appended as a JSON line.</summary>
+    public string? AnchorDirectory { get; set; }
+    /// <summary>Where the audit trail's head is POSTed as JSON (an auditor's inbox or log).</summary>
+    public string? AnchorWebhookUrl { get; set; }
+    /// <summary>When the head is published (cron, UTC); also after every digest and export.</summary>
+    public string AnchorCron { get; set; } = "0 * * * *";
 }

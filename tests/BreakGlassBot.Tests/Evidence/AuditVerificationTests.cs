@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using BreakGlassBot.Deadlines;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Tests.EmergencyChanges;
 using BreakGlassBot.Tests.Support;
@@ -128,6 +129,78 @@ public class AuditVerificationTests : IAsyncLifetime
         var record = Assert.Single(store.AuditTrail(0), e => e.Type == AuditChain.MigratedType);
         Assert.Equal("restored marker after ticket SEC-12", record.Data["reason"]);
         Assert.StartsWith("operator:", record.Actor);
+    }
+
+    [Fact]
+    public async Task AnchorsPublishedOutsideTheBotCatchATruncatedOrRewrittenTrailThatStillVerifies()
+    {
+        var anchorDir = Path.Combine(data, "..", Path.GetFileName(data) + "-anchors");
+        var anchorFile = Path.Combine(anchorDir, AuditAnchorPublisher.FileName);
+        var settings = new Dictionary<string, string?>(Settings) { ["Evidence:AnchorDirectory"] = anchorDir, ["Evidence:AnchorWebhookUrl"] = slack.ResponseUrl("anchors") };
+        long first, second;
+        string firstHash;
+        await using (var bot = await TestBot.StartAsync(slack, data, settings))
+        {
+            using (var connection = bot.Service<Hangfire.JobStorage>().GetConnection())
+                Assert.Contains(Hangfire.Storage.StorageConnectionExtensions.GetRecurringJobs(connection), j => j.Id == AuditAnchorPublisher.RecurringId && j.Cron == "0 * * * *");
+            await bot.CommandJsonAsync("Hotfix checkout");
+            await Eventually.Until(() => bot.Store.Get(1)!.NextStepAt is null, "announced");
+            var a1 = (await bot.Service<AuditAnchorPublisher>().PublishAsync("test", CancellationToken.None))!;
+            await bot.CommandJsonAsync("Rotate keys");
+            await bot.CommandJsonAsync("Purge CDN cache");
+            await Eventually.Until(() => bot.Store.Get(3)?.NextStepAt is null && bot.Store.Get(2)?.NextStepAt is null, "announced");
+            // An export publishes the head it vouches for.
+            Assert.Equal(HttpStatusCode.OK, (await bot.Http.SendAsync(Get("/evidence?from=2020-01-01&to=2030-01-01", key: Key0))).StatusCode);
+            await Eventually.Until(() => File.Exists(anchorFile) && File.ReadAllLines(anchorFile).Any(l => l.Contains("\"reason\":\"export\"")), "the export's anchor");
+            (first, firstHash, second) = (a1.LastSequence, a1.LastHash!, AuditAnchor.ReadLines(File.ReadAllLines(anchorFile)).Max(a => a.LastSequence));
+            Assert.True(second > first + 1, $"anchors at #{first} and #{second}");
+        }
+        Assert.Contains(slack.Responses, c => c.Body.Contains($"\"last_sequence\":{first}") && c.Body.Contains(firstHash));
+
+        var (code, output) = await VerifyAuditAsync($"--Storage:DataDirectory={data}", "--anchors", anchorFile);
+        Assert.True(code == 0, output);
+        Assert.Contains("anchor(s) match", output);
+
+        var file = Path.Combine(data, "breakglass.db");
+        var copy = file + ".before-truncation";
+        File.Copy(file, copy);
+        // Drop every event after the first anchor and rewind the head: the chain alone cannot tell.
+        using (var db = new LiteDB.LiteDatabase(new LiteDB.ConnectionString { Filename = file, Connection = LiteDB.ConnectionType.Direct }, ChangeStore.CreateMapper()))
+        {
+            db.GetCollection<AuditEvent>("audit").DeleteMany(e => e.Sequence > first);
+            var head = db.GetCollection("counters").FindById(AuditChain.HeadId);
+            (head["value"], head["hash"]) = (first, firstHash);
+            db.GetCollection("counters").Update(head);
+        }
+        (code, output) = await VerifyAuditAsync($"--Storage:DataDirectory={data}");
+        Assert.True(code == 0, "the truncation verifies without an anchor: " + output);
+        (code, output) = await VerifyAuditAsync($"--Storage:DataDirectory={data}", "--anchors", anchorFile);
+        Assert.Equal(1, code);
+        Assert.Contains($"the trail ends at #{first}, before the event #{second} anchored", output);
+
+        // Rewrite instead: edit event #2 and re-seal everything after it, head included. Intact again, but not what was anchored.
+        File.Copy(copy, file, overwrite: true);
+        using (var db = new LiteDB.LiteDatabase(new LiteDB.ConnectionString { Filename = file, Connection = LiteDB.ConnectionType.Direct }, ChangeStore.CreateMapper()))
+        {
+            var audit = db.GetCollection<AuditEvent>("audit");
+            var previous = audit.FindOne(e => e.Sequence == 1).Hash!;
+            foreach (var e in audit.Find(e => e.Sequence >= 2).OrderBy(e => e.Sequence).ToList())
+            {
+                if (e.Sequence == 2) e.Actor = "U0SOMEONE_ELSE";
+                AuditChain.Seal(e, previous);
+                audit.Update(e);
+                previous = e.Hash!;
+            }
+            var head = db.GetCollection("counters").FindById(AuditChain.HeadId);
+            head["hash"] = previous;
+            db.GetCollection("counters").Update(head);
+        }
+        (code, output) = await VerifyAuditAsync($"--Storage:DataDirectory={data}");
+        Assert.True(code == 0, "the re-sealed rewrite verifies without an anchor: " + output);
+        (code, output) = await VerifyAuditAsync($"--Storage:DataDirectory={data}", $"--expect={first}:{firstHash}");
+        Assert.Equal(1, code);
+        Assert.Contains($"event #{first} is not the one anchored", output);
+        try { Directory.Delete(anchorDir, recursive: true); } catch (IOException) { }
     }
 
     [Fact]
