@@ -47,6 +47,30 @@ public sealed class SlackFormattingTests
         Assert.Equal("lgtm & ship it @\u200bU123 &lt;!-- x --> &amp;amp;", PullRequestStep.Quiet("lgtm & ship it <@U123> <!-- x --> &amp;"));
 }
 
+/// <summary>The fake Slack refuses what a workspace restricting @channel refuses, and nothing else.</summary>
+public sealed class ChannelMentionRestrictionTests
+{
+    static JsonObject Message(string text, string blockText, bool verbatim, bool linkNames = false)
+    {
+        var mrkdwn = new JsonObject { ["type"] = "mrkdwn", ["text"] = blockText };
+        if (verbatim) mrkdwn["verbatim"] = true;
+        var args = new JsonObject { ["channel"] = "C1", ["text"] = text, ["blocks"] = new JsonArray(new JsonObject { ["type"] = "section", ["text"] = mrkdwn }) };
+        if (linkNames) args["link_names"] = "1";
+        return args;
+    }
+
+    [Theory]
+    [InlineData("hi", "Roll back @here", false, false, 1)] // auto-parsed mrkdwn
+    [InlineData("hi", "Roll back @here", true, false, 0)] // verbatim
+    [InlineData("hi", "Roll back <!channel>", true, false, 1)] // explicit, even verbatim
+    [InlineData("hi", "Roll back &lt;!channel&gt; and email@here.example", false, false, 0)]
+    [InlineData("Roll back @channel", "x", true, false, 0)] // the top-level text is parsed only with link_names
+    [InlineData("Roll back @channel", "x", true, true, 1)]
+    [InlineData("Roll back <!here|here>", "x", true, false, 1)]
+    public void OnlyWhatSlackWouldTurnIntoAChannelMentionCounts(string text, string blockText, bool verbatim, bool linkNames, int expected) =>
+        Assert.Equal(expected, FakeSlack.ChannelMentions(Message(text, blockText, verbatim, linkNames)).Count);
+}
+
 /// <summary>
 /// User text at the wire, the real bot against the fakes: it never pings a channel or links what was not typed as a link
 /// (item 2), and an "&amp;" typed once is one "&amp;" in Slack, GitHub, Jira and the export (item 3).
@@ -84,7 +108,12 @@ public sealed class UserTextWireTests() : BotTest(Fakes.GitHub | Fakes.Jira)
     void AssertNothingPings()
     {
         foreach (var call in Slack.CallsTo("chat.postMessage").Concat(Slack.CallsTo("chat.update")))
-            Assert.Empty(FakeSlack.ChannelMentions(JsonNode.Parse(call.Body)!.AsObject()));
+        {
+            var args = JsonNode.Parse(call.Body)!.AsObject();
+            Assert.Empty(FakeSlack.ChannelMentions(args));
+            // The top-level text (the notification) is parsed automatically only when asked to.
+            Assert.False(args.ContainsKey("link_names") || args["parse"]?.ToString() == "full", call.Body);
+        }
         foreach (var message in Slack.Messages) Assert.Empty(FakeSlack.AutoParsedTexts(message));
     }
 
