@@ -133,6 +133,30 @@ public sealed class UserTextWireTests() : BotTest(Fakes.GitHub | Fakes.Jira)
     }
 
     [Fact]
+    public async Task AReasonTypedInAModalIsStoredRawAndNotedWithoutPinging()
+    {
+        await Bot.CommandJsonAsync("Roll back @here payments");
+        await AnnouncedAsync();
+        await Bot.InteractionAsync(ApprovalTests.Click(Reviewer, BreakGlassBot.Reviewing.ReviewActions.RequestChanges, "BG-1"));
+        var view = JsonNode.Parse(Assert.Single(Slack.CallsTo("views.open")).Body)!["view"]!;
+        Assert.Contains(BlockTexts(view["blocks"]), t => t.Contains("Roll back @here payments"));
+        Assert.Empty(AutoParsed(view["blocks"]));
+
+        // Modal input arrives raw: no entities to decode, and stored as typed.
+        var submission = Fixtures.Object("slack/view_submission.json");
+        submission["user"] = new JsonObject { ["id"] = Reviewer };
+        submission["view"]!["callback_id"] = "breakglass_request_changes";
+        submission["view"]!["private_metadata"] = "BG-1";
+        submission["view"]!["state"] = new JsonObject { ["values"] = new JsonObject { ["reason"] = new JsonObject { ["value"] =
+            new JsonObject { ["type"] = "plain_text_input", ["value"] = "@channel <!here> rollback & retry" } } } };
+        await Bot.InteractionAsync(submission);
+        await Bot.Until(() => Thread().Any(m => m.Text.Contains("requested changes")), "the change request noted in the thread");
+        Assert.Equal("@channel <!here> rollback & retry", Assert.Single(Change().ChangeRequests).Reason);
+        Assert.Contains("@channel &lt;!here&gt; rollback &amp; retry", Thread().Single(m => m.Text.Contains("requested changes")).Text);
+        AssertNothingPings();
+    }
+
+    [Fact]
     public async Task AnAmpersandTypedOnceIsOneAmpersandInSlackGitHubJiraAndTheExport()
     {
         // The form body carries what Slack sends for "Hotfix lgtm & ship it": the ampersand escaped as &amp;.
@@ -176,8 +200,13 @@ public sealed class UserTextWireTests() : BotTest(Fakes.GitHub | Fakes.Jira)
         AssertNothingPings();
     }
 
-    /// <summary>The text of every text object in the message's blocks, as sent.</summary>
-    static List<string> BlockTexts(PostedSlackMessage message)
+    static List<string> BlockTexts(PostedSlackMessage message) => BlockTexts(message.Blocks);
+
+    static IReadOnlyList<string> AutoParsed(JsonNode? blocks) =>
+        FakeSlack.AutoParsedTexts(new PostedSlackMessage("C", "1", null, "", blocks?.AsArray(), null));
+
+    /// <summary>The text of every text object in the blocks, as sent.</summary>
+    static List<string> BlockTexts(JsonNode? blocks)
     {
         var texts = new List<string>();
         void Walk(JsonNode? node)
@@ -189,7 +218,7 @@ public sealed class UserTextWireTests() : BotTest(Fakes.GitHub | Fakes.Jira)
                 foreach (var (_, child) in o) Walk(child);
             }
         }
-        Walk(message.Blocks);
+        Walk(blocks);
         return texts;
     }
 
