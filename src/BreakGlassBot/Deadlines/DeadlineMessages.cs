@@ -34,7 +34,7 @@ internal sealed class DeadlineMessages(ChangeMessages messages) : IDirectMessage
     {
         var kind = key.Split(':')[0];
         if (c.Status != ChangeStatus.Open) return null; // reviewed or cancelled since it was planned: say nothing
-        var head = $"*{c.ChangeId}* {Blocks.Escape(c.Summary)} · declared by {Blocks.Mention(c.DeclaredBy)}";
+        var head = $"*{c.ChangeId}* {Blocks.UserText(c.Summary)} · declared by {Blocks.Mention(c.DeclaredBy)}";
         switch (kind)
         {
             case ReminderKey:
@@ -46,7 +46,7 @@ internal sealed class DeadlineMessages(ChangeMessages messages) : IDirectMessage
             {
                 var request = c.ChangeRequests.LastOrDefault();
                 var text = $":memo: Changes were requested on {head}"
-                    + (request is null ? "" : $" by {Blocks.Mention(request.Reviewer)}: {Blocks.Escape(request.Reason)}")
+                    + (request is null ? "" : $" by {Blocks.Mention(request.Reviewer)}: {Blocks.UserText(request.Reason)}")
                     + $"\nAddress them and ask a reviewer to approve in {Thread(c)}. Review {When(c, now)}.";
                 return new SlackMessage(text, Blocks.List(Blocks.Section(text)));
             }

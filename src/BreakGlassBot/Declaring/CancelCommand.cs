@@ -30,7 +30,7 @@ internal sealed class CancelCommand(ChangeStore store, Permissions permissions, 
                     $":no_entry: Only {Blocks.Mention(c.DeclaredBy)} (who declared it) or an admin may cancel {c.ChangeId}.");
             if (c.Status != ChangeStatus.Open)
                 return Decision<string?>.Only($"{c.ChangeId} is already {c.Status.ToString().ToLowerInvariant()}"
-                    + (c.Cancellation is { } x ? $" (by {Blocks.Mention(x.By)}: {Blocks.Escape(x.Reason)})." : "."));
+                    + (c.Cancellation is { } x ? $" (by {Blocks.Mention(x.By)}: {Blocks.UserText(x.Reason)})." : "."));
             c.Status = ChangeStatus.Cancelled;
             c.Cancellation = new Cancellation { By = command.UserId, At = now, Reason = reason };
             OutboxQueue.Enqueue(c, StepKinds.RefreshAnnouncement, now);
@@ -52,6 +52,6 @@ internal sealed class CancelledNote : IThreadNoteSource
 
     public string? Render(EmergencyChange change, string key) =>
         key == Key && change.Cancellation is { } x
-            ? $":no_entry_sign: {change.ChangeId} was cancelled by {Blocks.Mention(x.By)}: {Blocks.Escape(x.Reason)}. No retrospective review is needed; the record is kept."
+            ? $":no_entry_sign: {change.ChangeId} was cancelled by {Blocks.Mention(x.By)}: {Blocks.UserText(x.Reason)}. No retrospective review is needed; the record is kept."
             : null;
 }

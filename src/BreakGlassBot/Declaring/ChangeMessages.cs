@@ -42,7 +42,7 @@ public sealed class ChangeMessages(string? jiraBaseUrl, string? announcementChan
 
     public SlackMessage Announcement(EmergencyChange c, DateTimeOffset now)
     {
-        var summary = Blocks.Escape(c.Summary);
+        var summary = Blocks.UserText(c.Summary);
         var blocks = Blocks.List(
             Blocks.Header($"🚨 {c.ChangeId} · Emergency change"),
             Blocks.Section($"*{summary}*"),
@@ -58,7 +58,7 @@ public sealed class ChangeMessages(string? jiraBaseUrl, string? announcementChan
                 ? Blocks.Context("Still missing: " + string.Join("; ", c.Evidence.Where(e => !e.Satisfied).Select(e => Blocks.Escape(e.Missing ?? e.Kind))))
                 : null,
             c.Cancellation is { } x
-                ? Blocks.Context($"Cancelled by {Blocks.Mention(x.By)}: {Blocks.Escape(x.Reason)}")
+                ? Blocks.Context($"Cancelled by {Blocks.Mention(x.By)}: {Blocks.UserText(x.Reason)}")
                 : Blocks.Context("Review this change retrospectively: details and approvals in this thread."),
             c.Status == ChangeStatus.Open ? actions?.Buttons(c) : null);
         StampRevision(blocks, c.ChangeId.ToString());
@@ -82,9 +82,9 @@ public sealed class ChangeMessages(string? jiraBaseUrl, string? announcementChan
         var sb = new StringBuilder();
         sb.Append($"*Details of {c.ChangeId}*\n");
         sb.Append($"• Declared: {Blocks.Date(c.DeclaredAt)} by {Blocks.Mention(c.DeclaredBy)}\n");
-        if (!string.IsNullOrWhiteSpace(c.Justification)) sb.Append($"• Justification: {Blocks.Escape(c.Justification)}\n");
-        if (!string.IsNullOrWhiteSpace(c.Service)) sb.Append($"• Service / impact: {Blocks.Escape(c.Service)}\n");
-        if (!string.IsNullOrWhiteSpace(c.Severity)) sb.Append($"• Severity: {Blocks.Escape(c.Severity)}\n");
+        if (!string.IsNullOrWhiteSpace(c.Justification)) sb.Append($"• Justification: {Blocks.UserText(c.Justification)}\n");
+        if (!string.IsNullOrWhiteSpace(c.Service)) sb.Append($"• Service / impact: {Blocks.UserText(c.Service)}\n");
+        if (!string.IsNullOrWhiteSpace(c.Severity)) sb.Append($"• Severity: {Blocks.UserText(c.Severity)}\n");
         sb.Append($"• Pull requests: {(c.PullRequests.Count == 0 ? "none" : string.Join(", ", c.PullRequests.Select(p => Blocks.Link(p.Ref.Url, p.Ref.ToString()))))}\n");
         sb.Append($"• Jira: {(c.JiraIssues.Count == 0 ? "none" : string.Join(", ", c.JiraIssues.Select(j => JiraLink(j.Key))))}\n");
         sb.Append($"• Retrospective review due {Blocks.Date(c.DueAt)} ({Blocks.Escape(policy)})");
@@ -96,7 +96,7 @@ public sealed class ChangeMessages(string? jiraBaseUrl, string? announcementChan
 
     public CommandReply Confirmation(EmergencyChange change)
     {
-        var text = $":rotating_light: *{change.ChangeId}* declared: {Blocks.Escape(change.Summary)}\n"
+        var text = $":rotating_light: *{change.ChangeId}* declared: {Blocks.UserText(change.Summary)}\n"
             + $"{BypassLine(change)} Announcing in <#{announcementChannel}>; retrospective review due {Blocks.Date(change.DueAt)}.\n"
             + $"Links: {Links(change)}";
         return new CommandReply(text, Blocks.List(Blocks.Section(text), Blocks.Context($"`/breakglass status {change.ChangeId}` shows where it stands.")));
@@ -118,16 +118,16 @@ public sealed class ChangeMessages(string? jiraBaseUrl, string? announcementChan
             ? c.IsOverdue(now) ? $"overdue by {ReviewPolicy.Format(now - c.DueAt)}" : $"due in {ReviewPolicy.Format(c.DueAt - now)}"
             : c.Status.ToString().ToLowerInvariant();
         var thread = c.Announcement?.Permalink is { } link ? " " + Blocks.Link(link, "thread") : "";
-        return $"*{c.ChangeId}* {Blocks.Escape(Blocks.Truncate(c.Summary, 80))} · {Blocks.Mention(c.DeclaredBy)} · {due}{thread}";
+        return $"*{c.ChangeId}* {Blocks.UserText(Blocks.Truncate(c.Summary, 80))} · {Blocks.Mention(c.DeclaredBy)} · {due}{thread}";
     }
 
     public JsonArray StatusBlocks(EmergencyChange c, DateTimeOffset now) => Blocks.List(
-        Blocks.Section($"*{c.ChangeId}* {Blocks.Escape(c.Summary)}"),
+        Blocks.Section($"*{c.ChangeId}* {Blocks.UserText(c.Summary)}"),
         Blocks.Fields(
             $"*Status*\n{StatusWord(c, now)}",
             $"*Declared by*\n{Blocks.Mention(c.DeclaredBy)} {Blocks.Date(c.DeclaredAt)}",
             $"*Review due*\n{Blocks.Date(c.DueAt)}",
             $"*Links*\n{Links(c)}"),
-        c.Cancellation is { } x ? Blocks.Context($"Cancelled by {Blocks.Mention(x.By)} {Blocks.Date(x.At)}: {Blocks.Escape(x.Reason)}") : null,
+        c.Cancellation is { } x ? Blocks.Context($"Cancelled by {Blocks.Mention(x.By)} {Blocks.Date(x.At)}: {Blocks.UserText(x.Reason)}") : null,
         c.Announcement?.Permalink is { } p ? Blocks.Context(Blocks.Link(p, "Open the thread")) : null);
 }

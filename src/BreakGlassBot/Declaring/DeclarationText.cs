@@ -8,8 +8,8 @@ public sealed partial record DeclarationText(string Summary, IReadOnlyList<PullR
     public const int MaxSummaryLength = 300;
 
     /// <summary>
-    /// PR URLs, Jira keys and Jira browse URLs become links; the rest is the summary. Slack may wrap URLs as
-    /// &lt;https://…&gt; or &lt;https://…|label&gt; (when the command escapes links): both are accepted.
+    /// PR URLs, Jira keys and Jira browse URLs become links; the rest is the summary. The text is decoded already
+    /// (a link Slack wrapped is its address, or "label (address)"); a link still in angle brackets is accepted too.
     /// </summary>
     public static DeclarationText Parse(string text)
     {
@@ -120,6 +120,8 @@ public sealed partial record DeclarationText(string Summary, IReadOnlyList<PullR
 
     static string Unwrap(string token)
     {
+        // A link Slack sent with a label of its own is stored as "label (https://…)" (SlackFormatting.Decode).
+        if (token.Length > 2 && token[0] == '(' && token[^1] == ')') token = token[1..^1];
         if (token.Length > 2 && token[0] == '<' && token[^1] == '>')
         {
             token = token[1..^1];

@@ -89,7 +89,7 @@ internal sealed class LinkChangeCommand(ChangeStore store, Permissions permissio
         {
             return Decision<LinkOutcome>.Only(LinkOutcome.Refused(c.Status switch
             {
-                ChangeStatus.Cancelled => $":no_entry_sign: {c.ChangeId} was cancelled" + (c.Cancellation is { } x ? $" by {Blocks.Mention(x.By)}: {Blocks.Escape(x.Reason)}" : "")
+                ChangeStatus.Cancelled => $":no_entry_sign: {c.ChangeId} was cancelled" + (c.Cancellation is { } x ? $" by {Blocks.Mention(x.By)}: {Blocks.UserText(x.Reason)}" : "")
                     + ". Nothing can be linked to it; if the change did happen, declare it again with the links.",
                 _ => $"{c.ChangeId} is already {c.Status.ToString().ToLowerInvariant()}: its review is complete and its record is closed to new links.",
             }));

@@ -26,6 +26,6 @@ internal sealed class StatusCommand(ChangeStore store, ChangeMessages messages, 
         var change = store.Get(id.Number);
         if (change is null)
             return new CommandReply($":warning: There is no {id}. `/breakglass list` shows the open changes.");
-        return new CommandReply($"{change.ChangeId}: {Blocks.Escape(change.Summary)}", messages.StatusBlocks(change, now));
+        return new CommandReply($"{change.ChangeId}: {Blocks.UserText(change.Summary)}", messages.StatusBlocks(change, now));
     }
 }

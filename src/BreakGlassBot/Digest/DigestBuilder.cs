@@ -147,7 +147,7 @@ public sealed class DigestBuilder(ChangeMessages messages)
     {
         var id = c.Announcement?.Permalink is { } link ? Blocks.Link(link, c.ChangeId.ToString()) : c.ChangeId.ToString();
         var sb = new StringBuilder();
-        sb.Append($"*{id}* {Blocks.Escape(Blocks.Truncate(c.Summary, 150))} · declared by {Blocks.Mention(c.DeclaredBy)}");
+        sb.Append($"*{id}* {Blocks.UserText(Blocks.Truncate(c.Summary, 150))} · declared by {Blocks.Mention(c.DeclaredBy)}");
         sb.Append($" · *overdue by {ReviewPolicy.Format(now - c.DueAt)}*\n");
         var missing = c.Evidence.Where(e => !e.Satisfied).Select(e => Missing(c, e)).ToList();
         sb.Append(missing.Count == 0
@@ -251,7 +251,7 @@ public sealed class DigestBuilder(ChangeMessages messages)
         // At most the default number of lines, whatever the blocks list: the numbers line must survive the length limit.
         var lines = Math.Min(listed, DefaultMaxListed);
         foreach (var c in overdue.Take(lines))
-            sb.Append($"\n• {c.ChangeId} {Blocks.Escape(Blocks.Truncate(c.Summary, 80))} (overdue by {ReviewPolicy.Format(now - c.DueAt)})");
+            sb.Append($"\n• {c.ChangeId} {Blocks.UserText(Blocks.Truncate(c.Summary, 80))} (overdue by {ReviewPolicy.Format(now - c.DueAt)})");
         if (overdueCount > lines) sb.Append($"\n…and {overdueCount - lines} more: /breakglass list overdue");
         sb.Append($"\nLast 7 days: {n.Declared} declared, {n.ReviewedOnTime} of {n.Reviewed} reviewed on time, {n.WentOverdue} went overdue");
         if (n.MedianTimeToReview is { } m) sb.Append($", median time to review {ReviewPolicy.Format(m)}");

@@ -84,13 +84,13 @@ public sealed class HomeView(ChangeMessages messages)
         var request = c.ChangeRequests.OrderBy(r => r.At).LastOrDefault();
         var lastApproval = c.Approvals.Select(a => (DateTimeOffset?)a.At).Max();
         var changes = request is not null && (lastApproval is null || lastApproval < request.At)
-            ? $"\n:memo: {Blocks.Mention(request.Reviewer)} requested changes: {Blocks.Escape(Blocks.Truncate(request.Reason, 300))}"
+            ? $"\n:memo: {Blocks.Mention(request.Reviewer)} requested changes: {Blocks.Truncate(Blocks.UserText(request.Reason), 300)}"
             : "";
         return $"*{Id(c)}* {Summary(c)}\nReview {Due(c, now)} · still missing: {DeadlineMessages.Missing(c)}{changes}";
     }
 
     static string Id(EmergencyChange c) => c.Announcement?.Permalink is { } link ? Blocks.Link(link, c.ChangeId.ToString()) : c.ChangeId.ToString();
-    static string Summary(EmergencyChange c) => Blocks.Escape(Blocks.Truncate(c.Summary, 150));
+    static string Summary(EmergencyChange c) => Blocks.Truncate(Blocks.UserText(c.Summary), 150);
 
     static string Due(EmergencyChange c, DateTimeOffset now) => c.IsOverdue(now)
         ? $"*overdue by {ReviewPolicy.Format(now - c.DueAt)}* (was due {Blocks.Date(c.DueAt)})"

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Slack;
 using CsvHelper;
 
 namespace BreakGlassBot.Evidence;
@@ -62,14 +63,14 @@ public static class EvidenceExport
         var granted = b is { Granted: true } ? b : null;
         var prs = c.PullRequests;
         return new ExportRow(
-            c.ChangeId.ToString(), c.Status.ToString().ToLowerInvariant(), verdict.Outcome, c.DeclaredAt, c.DeclaredBy, c.DeclaredByName, c.Summary,
+            c.ChangeId.ToString(), c.Status.ToString().ToLowerInvariant(), verdict.Outcome, c.DeclaredAt, c.DeclaredBy, c.DeclaredByName, SlackFormatting.Plain(c.Summary),
             c.Service, c.Severity, b?.Mode, b is null ? null : granted is null ? EvidenceBuilder.NotGrantedReason(c, b) : b.Team ?? b.PullRequest ?? "granted",
             granted?.HeadSha, granted?.GrantedAt, granted is null ? null : EvidenceBuilder.EndOf(granted, now),
             c.DueAt, policy, c.ReviewedAt, Minutes(verdict.TimeToReviewSeconds), verdict.Outcome == "reviewed_late" ? Minutes(verdict.LateBySeconds) : null,
             string.Join("; ", c.Approvals.Select(a => a.ReviewerName is { Length: > 0 } n ? $"{a.Reviewer} ({n})" : a.Reviewer)),
             c.Approvals.Select(a => (DateTimeOffset?)a.At).Min(), c.ChangeRequests.Count,
             c.Reminders.Count(x => x.Kind != "escalation"), c.Reminders.Count(x => x.Kind == "escalation"),
-            c.OverdueAt, c.EscalatedAt, c.Cancellation?.By, c.Cancellation?.At, c.Cancellation?.Reason,
+            c.OverdueAt, c.EscalatedAt, c.Cancellation?.By, c.Cancellation?.At, c.Cancellation is { } x ? SlackFormatting.Plain(x.Reason) : null,
             string.Join(' ', prs.Select(p => p.Ref.ToString())),
             Joined(prs.Select(p => p.ApprovedBy ?? (p.ApprovedById is { } id ? $"user {id}" : null))),
             prs.Select(p => p.ApprovedAt).Where(t => t is not null).Max(), prs.Select(p => p.MergedAt).Where(t => t is not null).Max(),

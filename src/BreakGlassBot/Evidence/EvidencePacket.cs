@@ -132,7 +132,7 @@ public static class EvidenceBuilder
                 var delivered = sent.FirstOrDefault(e => e.Data.GetValueOrDefault("to") == r.User && e.Data.GetValueOrDefault("message")?.EndsWith(":" + r.Number, StringComparison.Ordinal) == true);
                 return new NotificationEvidence(r.Number, r.Kind, r.User, r.At, delivered?.At, delivered?.Data.GetValueOrDefault("channel"));
             })],
-            [.. c.Approvals.Select(x => new ApprovalEvidence(x.Reviewer, x.ReviewerName, x.At, x.At <= c.DueAt, x.Comment, x.Source, x.SourceId))],
+            [.. c.Approvals.Select(x => new ApprovalEvidence(x.Reviewer, x.ReviewerName, x.At, x.At <= c.DueAt, x.Comment is null ? null : BreakGlassBot.Slack.SlackFormatting.Plain(x.Comment), x.Source, x.SourceId))],
             [.. c.ChangeRequests.Select(x => new ChangeRequestEvidence(x.Reviewer, x.At, x.Reason))],
             [.. trail.Where(e => e.Type == AuditTypes.ApprovalRefused).Select(e => new RefusalEvidence(e.Actor, e.At, e.Data.GetValueOrDefault("reason") ?? ""))],
             [.. c.PullRequests.Select(p => new PullRequestEvidence(p.Ref.ToString(), p.Ref.Url, p.Title, p.AuthorLogin, p.HeadSha, p.BaseRef,

@@ -116,6 +116,11 @@ internal sealed class PullRequestStep(IGitHubGateway github, IOptions<GitHubOpti
 
     static string Utc(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd HH:mm 'UTC'", System.Globalization.CultureInfo.InvariantCulture);
 
-    /// <summary>User text in a GitHub comment: no @mentions (they would notify people), no HTML comments (they could fake the marker).</summary>
-    internal static string Quiet(string text) => text.Replace("@", "@\u200b").Replace("<!--", "&lt;!--").ReplaceLineEndings(" ");
+    /// <summary>
+    /// User text in a GitHub comment, shown as typed: no @mentions (they would notify people), no HTML (a comment could fake
+    /// the marker); "&amp;" is left alone unless it would start an entity. A Slack mention reads "@U…".
+    /// </summary>
+    internal static string Quiet(string text) =>
+        System.Text.RegularExpressions.Regex.Replace(BreakGlassBot.Slack.SlackFormatting.Plain(text), "&(?=#?[A-Za-z0-9]+;)", "&amp;")
+            .Replace("<", "&lt;", StringComparison.Ordinal).Replace("@", "@\u200b", StringComparison.Ordinal).ReplaceLineEndings(" ");
 }

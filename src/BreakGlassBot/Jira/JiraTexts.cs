@@ -1,12 +1,14 @@
 using System.Globalization;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
+using BreakGlassBot.Slack;
 
 namespace BreakGlassBot.Jira;
 
 /// <summary>
 /// What the bot writes into Jira. Each comment starts with a marker naming the change ("Emergency change BG-12 declared"):
 /// a repeated step looks for it before commenting again. The word after the id keeps BG-1 from matching BG-12.
+/// User text is stored as typed (see <see cref="SlackFormatting"/>); ADF text nodes carry it as it is, a Slack mention as "@U…".
 /// </summary>
 public static class JiraTexts
 {
@@ -30,7 +32,7 @@ public static class JiraTexts
 
     public static JiraDocument DeclarationComment(EmergencyChange c) => JiraDocument.Of(
         JiraDocument.Line($"{DeclarationMarker(c)} in Slack (break-glass): it shipped without up-front review and needs a retrospective review."),
-        JiraDocument.Line("Summary", c.Summary),
+        JiraDocument.Line("Summary", SlackFormatting.Plain(c.Summary)),
         JiraDocument.Line("Declared by", DeclarerName(c)),
         JiraDocument.Line("Retrospective review due", Time(c.DueAt)),
         Thread(c));
@@ -38,7 +40,7 @@ public static class JiraTexts
     public static JiraDocument ApprovalComment(EmergencyChange c, Approval a)
     {
         var lines = new List<IReadOnlyList<JiraInline>> { JiraDocument.Line($"{ApprovalMarker(c, a)} on {Time(a.At)}.") };
-        if (!string.IsNullOrWhiteSpace(a.Comment)) lines.Add(JiraDocument.Line("Comment", a.Comment));
+        if (!string.IsNullOrWhiteSpace(a.Comment)) lines.Add(JiraDocument.Line("Comment", SlackFormatting.Plain(a.Comment)));
         lines.Add(Thread(c));
         return new JiraDocument(lines);
     }
@@ -46,7 +48,7 @@ public static class JiraTexts
     public static string CreatedSummary(EmergencyChange c)
     {
         // One line (Jira Cloud answers 400 to a newline), cut on whole characters (half an emoji made a create fail after it took effect).
-        return TextCut.Cut(TextCut.OneLine(CreatedSummaryPrefix(c) + c.Summary), MaxSummary);
+        return TextCut.Cut(TextCut.OneLine(CreatedSummaryPrefix(c) + SlackFormatting.Plain(c.Summary)), MaxSummary);
     }
 
     public static JiraDocument CreatedDescription(EmergencyChange c)
@@ -55,11 +57,11 @@ public static class JiraTexts
         {
             JiraDocument.Line($"{DeclarationMarker(c)} in Slack by {DeclarerName(c)} on {Time(c.DeclaredAt)} (break-glass). "
                 + "It shipped without up-front review; record its retrospective review here."),
-            JiraDocument.Line("Summary", c.Summary),
-            JiraDocument.Line("Justification", string.IsNullOrWhiteSpace(c.Justification) ? "none given" : c.Justification),
+            JiraDocument.Line("Summary", SlackFormatting.Plain(c.Summary)),
+            JiraDocument.Line("Justification", string.IsNullOrWhiteSpace(c.Justification) ? "none given" : SlackFormatting.Plain(c.Justification)),
         };
-        if (!string.IsNullOrWhiteSpace(c.Service)) lines.Add(JiraDocument.Line("Service / impact", c.Service));
-        if (!string.IsNullOrWhiteSpace(c.Severity)) lines.Add(JiraDocument.Line("Severity", c.Severity));
+        if (!string.IsNullOrWhiteSpace(c.Service)) lines.Add(JiraDocument.Line("Service / impact", SlackFormatting.Plain(c.Service)));
+        if (!string.IsNullOrWhiteSpace(c.Severity)) lines.Add(JiraDocument.Line("Severity", SlackFormatting.Plain(c.Severity)));
         foreach (var pr in c.PullRequests) lines.Add(JiraDocument.Line("Pull request", pr.Ref.ToString(), pr.Ref.Url));
         lines.Add(JiraDocument.Line("Retrospective review due", Time(c.DueAt)));
         lines.Add(Thread(c));

@@ -131,7 +131,7 @@ public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Ou
         ApprovalResult.AlreadyApproved(var c, var a) => $"You already approved {c.ChangeId} at {Blocks.Date(a.At)}; it counts once.",
         ApprovalResult.Closed(var c) => c.Status switch
         {
-            ChangeStatus.Cancelled => $"{c.ChangeId} was cancelled by {Blocks.Mention(c.Cancellation!.By)}: {Blocks.Escape(c.Cancellation.Reason)}. Nothing to approve.",
+            ChangeStatus.Cancelled => $"{c.ChangeId} was cancelled by {Blocks.Mention(c.Cancellation!.By)}: {Blocks.UserText(c.Cancellation.Reason)}. Nothing to approve.",
             _ when c.Approvals.Count > 0 => $"{c.ChangeId} is already {c.Status.ToString().ToLowerInvariant()}: approved by "
                 + string.Join(", ", c.Approvals.Select(a => $"{Blocks.Mention(a.Reviewer)} at {Blocks.Date(a.At)}")) + ".",
             _ => $"{c.ChangeId} is already {c.Status.ToString().ToLowerInvariant()}.",
@@ -160,7 +160,7 @@ internal sealed class ApprovalNotes(Reviewers reviewers) : IThreadNoteSource
             if (reviewers.Excluded(c, a.Reviewer) is { Pr: { } authored })
                 return $"{Blocks.Mention(a.Reviewer)}'s approval of {c.ChangeId} is recorded but does not count: they wrote {authored.Ref}; someone else must review it.";
             return $":white_check_mark: {c.ChangeId} approved retrospectively by {Blocks.Mention(a.Reviewer)}"
-                + (a.Comment is { Length: > 0 } comment ? $": {Blocks.Escape(comment)}" : ".")
+                + (a.Comment is { Length: > 0 } comment ? $": {Blocks.UserTextWithMentions(comment)}" : ".")
                 + (reviewers.AuthorUnknown(c, a.Reviewer) is { } pr ? $" It counts once GitHub has said who wrote {pr.Ref} (not if they did)." : "");
         }
         if (key.StartsWith(Approvals.NotCountedNotePrefix, StringComparison.Ordinal))
@@ -174,7 +174,7 @@ internal sealed class ApprovalNotes(Reviewers reviewers) : IThreadNoteSource
             && int.TryParse(key.AsSpan(Approvals.ChangesRequestedNotePrefix.Length), out var j) && j < c.ChangeRequests.Count)
         {
             var r = c.ChangeRequests[j];
-            return $":memo: {Blocks.Mention(c.DeclaredBy)}, {Blocks.Mention(r.Reviewer)} requested changes on {c.ChangeId}: {Blocks.Escape(r.Reason)}\n"
+            return $":memo: {Blocks.Mention(c.DeclaredBy)}, {Blocks.Mention(r.Reviewer)} requested changes on {c.ChangeId}: {Blocks.UserText(r.Reason)}\n"
                 + "The change stays open; you will be reminded until a reviewer approves.";
         }
         if (key.StartsWith(Approvals.RefusalNotePrefix, StringComparison.Ordinal))

@@ -58,7 +58,7 @@ internal sealed class DetailsButton(ChangeStore store, ChangeMessages messages, 
     public Task<IResult> ActAsync(InteractionPayload payload, ActionPayload action, CancellationToken ct)
     {
         if (ChangeId.TryParse(action.Value, out var id) && store.Get(id.Number) is { } change)
-            replies.Send(payload, $"{change.ChangeId}: {Blocks.Escape(change.Summary)}", messages.StatusBlocks(change, time.GetUtcNow()));
+            replies.Send(payload, $"{change.ChangeId}: {Blocks.UserText(change.Summary)}", messages.StatusBlocks(change, time.GetUtcNow()));
         else
             replies.Send(payload, $":warning: That change no longer exists.");
         return Task.FromResult(Results.Ok());
@@ -109,7 +109,7 @@ internal sealed class RequestChangesButton(ISlackApi slack, ChangeStore store, R
         {
             await slack.OpenViewAsync(trigger, Blocks.Modal(CallbackId, "Request changes", "Send",
             [
-                Blocks.Section($"*{change.ChangeId}* {Blocks.Escape(change.Summary)}"),
+                Blocks.Section($"*{change.ChangeId}* {Blocks.UserText(change.Summary)}"),
                 Blocks.Input(ReasonBlock, "What must change before you approve?", Blocks.TextInput("value", multiline: true, maxLength: 2000)),
             ], privateMetadata: change.ChangeId.ToString()), budget.Token);
         }

@@ -1,11 +1,16 @@
 using System.Text;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using BreakGlassBot.Hosting;
 
 namespace BreakGlassBot.Slack;
 
-/// <summary>Small Block Kit builders. Anything a user typed goes through <see cref="Escape"/>.</summary>
-public static class Blocks
+/// <summary>
+/// Small Block Kit builders. Anything a user typed goes through <see cref="UserText"/> (or <see cref="Escape"/>), and every
+/// mrkdwn text object is <c>verbatim</c>: Slack then parses only the references the bot wrote (<c>&lt;@U…&gt;</c>, links,
+/// dates), never a bare @here, @channel, #name or @name in what someone typed.
+/// </summary>
+public static partial class Blocks
 {
     // Slack's limits: 3000 chars in a section's text, 150 in a plain_text label, 75 in a button.
     public const int SectionTextLimit = 3000;
@@ -33,13 +38,40 @@ public static class Blocks
         return kept + "…";
     }
 
+    /// <summary>
+    /// Stored user text (see <see cref="SlackFormatting"/>) as mrkdwn: escaped, so nothing in it is a reference; a mention in
+    /// it reads "@U…" and notifies nobody.
+    /// </summary>
+    public static string UserText(string? text) => Escape(SlackFormatting.Plain(text));
+
+    /// <summary>
+    /// A comment someone wrote in Slack (a thread reply) as mrkdwn: escaped like <see cref="UserText"/>, but the people they
+    /// mentioned are shown as mentions again. Nothing else in it becomes a reference.
+    /// </summary>
+    public static string UserTextWithMentions(string? text)
+    {
+        if (string.IsNullOrEmpty(text)) return "";
+        var sb = new StringBuilder(text.Length + 16);
+        var at = 0;
+        foreach (Match m in StoredMention().Matches(text))
+        {
+            sb.Append(Escape(text[at..m.Index])).Append(m.Value);
+            at = m.Index + m.Length;
+        }
+        return sb.Append(Escape(text[at..])).ToString();
+    }
+
+    [GeneratedRegex(@"<@[UW][A-Z0-9]+>")]
+    private static partial Regex StoredMention();
+
     public static string Mention(string userId) => $"<@{userId}>";
     public static string Link(string url, string label) => $"<{url}|{Escape(label)}>";
     public static string Date(DateTimeOffset at) =>
         $"<!date^{at.ToUnixTimeSeconds()}^{{date_short_pretty}} {{time}}|{at.UtcDateTime:yyyy-MM-dd HH:mm} UTC>";
 
     public static JsonObject PlainText(string text, int max = 150) => new() { ["type"] = "plain_text", ["text"] = Truncate(text, max), ["emoji"] = true };
-    public static JsonObject Mrkdwn(string text) => new() { ["type"] = "mrkdwn", ["text"] = Truncate(text, SectionTextLimit) };
+    // verbatim: Slack's automatic parsing would turn a typed "@here" into a ping and "#name" into a channel link.
+    public static JsonObject Mrkdwn(string text) => new() { ["type"] = "mrkdwn", ["text"] = Truncate(text, SectionTextLimit), ["verbatim"] = true };
 
     public static JsonObject Header(string text) => new() { ["type"] = "header", ["text"] = PlainText(text) };
 

@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.WebUtilities;
 
 namespace BreakGlassBot.Slack;
@@ -38,7 +39,8 @@ public sealed record SlashCommand(
         var user = F("user_id");
         if (string.IsNullOrEmpty(name) || string.IsNullOrEmpty(user)) return false;
         if (!SlackIds.AllPlausible(user, F("channel_id"), F("team_id"), F("trigger_id"), F("api_app_id"))) return false;
-        command = new SlashCommand(name, F("text") ?? "", user, F("user_name"), F("channel_id"), F("channel_name"),
+        // Slack escapes & < > in what people type (and, with should_escape, wraps mentions and links): stored as typed.
+        command = new SlashCommand(name, SlackFormatting.Decode(F("text")), user, F("user_name"), F("channel_id"), F("channel_name"),
             F("team_id"), F("response_url"), F("trigger_id"), F("api_app_id"));
         return true;
     }
@@ -97,6 +99,8 @@ public sealed record EventEnvelope(string Type, string? Challenge, string? TeamI
         envelope = null;
         try { envelope = JsonSerializer.Deserialize(json, SlackJson.Default.EventEnvelope); }
         catch (JsonException) { return false; }
+        // A message's text arrives formatted (&amp;, <@U…>, <https://…|…>): decoded once, here, to what the person typed.
+        if (envelope?.Event is { Text: { } text } e) envelope = envelope with { Event = e with { Text = SlackFormatting.Decode(text) } };
         return envelope is { Type.Length: > 0 }
             && SlackIds.AllPlausible(envelope.EventId, envelope.TeamId, envelope.ApiAppId, envelope.Event?.User, envelope.Event?.Channel, envelope.Event?.Ts, envelope.Event?.ThreadTs);
     }
@@ -105,6 +109,71 @@ public sealed record EventEnvelope(string Type, string? Challenge, string? TeamI
 /// <summary>The inner event: a message, or app_home_opened (<see cref="Tab"/> "home" or "messages").</summary>
 public sealed record MessageEvent(string Type, string? Subtype, string? User, string? BotId, string? Text, string? Ts, string? ThreadTs, string? Channel, string? ChannelType,
     string? Tab = null);
+
+/// <summary>
+/// Slack's message formatting at the edge. Slack sends text formatted: <c>&amp;amp; &amp;lt; &amp;gt;</c> for what was typed, and
+/// references in angle brackets. <see cref="Decode"/> turns that into the text as the person saw it, which is what the bot
+/// stores: entities decoded, links as their address (or "label (address)"), channels as #name, @here/@channel as words. A
+/// user mention stays <c>&lt;@U…&gt;</c>, the one reference kept, since an id is the only faithful form of a mention;
+/// <see cref="Plain"/> makes it "@U…" for places outside Slack. Text from modals arrives raw and is stored as it is.
+/// </summary>
+public static partial class SlackFormatting
+{
+    public static string Decode(string? text)
+    {
+        if (string.IsNullOrEmpty(text)) return "";
+        if (text.AsSpan().IndexOfAny('<', '&') < 0) return text;
+        return Formatted().Replace(text, m => m.Groups["entity"].Success ? Entities(m.Value) : Reference(m.Groups["ref"].Value));
+    }
+
+    /// <summary>Stored text for a place outside Slack (GitHub, Jira, exports): a mention reads "@U…".</summary>
+    public static string Plain(string? text) =>
+        string.IsNullOrEmpty(text) ? text ?? "" : text.Contains("<@", StringComparison.Ordinal) ? StoredMention().Replace(text, "@$1") : text;
+
+    /// <summary>A user id as Slack writes it in a mention (U… or W…, upper-case letters and digits).</summary>
+    public static bool IsUserId(string id) => UserId().IsMatch(id);
+
+    static string Entities(string s) => s.Replace("&lt;", "<", StringComparison.Ordinal).Replace("&gt;", ">", StringComparison.Ordinal).Replace("&amp;", "&", StringComparison.Ordinal);
+
+    static string Reference(string inner)
+    {
+        var bar = inner.IndexOf('|');
+        var target = bar < 0 ? inner : inner[..bar];
+        var label = bar < 0 ? null : Entities(inner[(bar + 1)..]);
+        var hasLabel = !string.IsNullOrEmpty(label);
+        if (target.StartsWith('@'))
+            return IsUserId(target[1..]) ? $"<@{target[1..]}>" : "@" + (hasLabel ? label!.TrimStart('@') : target[1..]);
+        if (target.StartsWith('#')) return "#" + (hasLabel ? label : target[1..]);
+        if (target.StartsWith('!'))
+        {
+            var name = target[1..];
+            var caret = name.IndexOf('^');
+            var kind = caret < 0 ? name : name[..caret];
+            return kind switch
+            {
+                "here" or "channel" or "everyone" or "group" => "@" + kind,
+                "subteam" => "@" + (hasLabel ? label!.TrimStart('@') : name[(caret + 1)..]),
+                _ => hasLabel ? label! : "",
+            };
+        }
+        var url = Entities(target);
+        if (url.StartsWith("mailto:", StringComparison.OrdinalIgnoreCase))
+            return hasLabel ? label! : url["mailto:".Length..];
+        // Slack labels a typed address with what was typed ("example.com", or the address itself).
+        if (!hasLabel || label == url || url.EndsWith("://" + label, StringComparison.OrdinalIgnoreCase) || url.EndsWith("://" + label + "/", StringComparison.OrdinalIgnoreCase))
+            return url;
+        return $"{label} ({url})";
+    }
+
+    [GeneratedRegex(@"<(?<ref>[^<>]*)>|(?<entity>&(?:amp|lt|gt);)")]
+    private static partial Regex Formatted();
+
+    [GeneratedRegex(@"<@([UW][A-Z0-9]+)>")]
+    private static partial Regex StoredMention();
+
+    [GeneratedRegex(@"^[UW][A-Z0-9]+$")]
+    private static partial Regex UserId();
+}
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     NumberHandling = JsonNumberHandling.AllowReadingFromString, MaxDepth = 64)]

@@ -68,14 +68,15 @@ public class DeclareTests : BotTest
     {
         await Bot.CommandJsonAsync($"Hotfix <{Pr}|#42> <{Pr.Replace("42", "43")}>");
         var change = Bot.Store.Get(1)!;
-        Assert.Equal("Hotfix", change.Summary);
+        Assert.Equal("Hotfix #42", change.Summary); // a link's own label is text the person saw
         Assert.Equal(2, change.PullRequests.Count);
     }
 
     [Fact]
     public async Task MentionsAndMarkupInTheSummaryCannotPingTheChannel()
     {
-        await Bot.CommandJsonAsync("Fix <!channel> & <@U999> <script>");
+        // What Slack sends for "Fix <!channel> & <@U999> <script>" typed: & < > escaped.
+        await Bot.CommandJsonAsync("Fix &lt;!channel&gt; &amp; &lt;@U999&gt; &lt;script&gt;");
         await Eventually.Until(() => Slack.TopLevel(TestBot.Channel).Count == 1, "announcement");
         var text = Slack.TopLevel(TestBot.Channel)[0].AllText;
         Assert.DoesNotContain("<!channel>", text);

@@ -252,7 +252,7 @@ public class DigestDeliveryTests : IAsyncLifetime
     public async Task OverdueShowsTheSameDigestOnDemandOnlyToTheCaller()
     {
         await using var bot = await TestBot.StartAsync(slack, data, Settings(Manager1));
-        await bot.CommandJsonAsync("Hotfix payments <!channel> https://github.com/acme/pay/pull/7");
+        await bot.CommandJsonAsync("Hotfix payments &lt;!channel&gt; https://github.com/acme/pay/pull/7"); // as Slack sends a typed "<!channel>"
         await Eventually.Until(() => bot.Store.Get(1)!.Announcement?.Permalink is not null, "announced");
         var now = DateTimeOffset.UtcNow;
         bot.Store.Update(1, c => { c.DueAt = now - TimeSpan.FromHours(3); return []; });

@@ -18,7 +18,7 @@ public sealed record PostedSlackMessage(string Channel, string Ts, string? Threa
 /// posted, so chat.update, conversations.history and conversations.replies behave like Slack's.
 /// Also serves response_url webhooks at /response/{id}.
 /// </summary>
-public sealed class FakeSlack : FakeServer
+public sealed partial class FakeSlack : FakeServer
 {
     public const string BotToken = "xoxb-test-0000-secret-token";
     long tsCounter = 1_700_000_000_000_000;
@@ -57,6 +57,8 @@ public sealed class FakeSlack : FakeServer
             var args = await ReadArgsAsync(http.Request);
             if (holds.TryGetValue(method, out var hold))
                 try { await hold.Task.WaitAsync(http.RequestAborted); } catch (OperationCanceledException) { return Results.Empty; }
+            if (RestrictChannelMentions && method is "chat.postMessage" or "chat.update" && ChannelMentions(args).Count > 0)
+                return Json(new JsonObject { ["ok"] = false, ["error"] = "restricted_action" });
             return method switch
             {
                 "chat.postMessage" => PostMessage(args),
@@ -77,6 +79,55 @@ public sealed class FakeSlack : FakeServer
             };
         });
     }
+
+    /// <summary>
+    /// A workspace that lets only admins notify a whole channel: chat.postMessage and chat.update answer restricted_action to a
+    /// message that would (<see cref="ChannelMentions"/>).
+    /// </summary>
+    public bool RestrictChannelMentions { get; set; }
+
+    /// <summary>
+    /// What in a chat.postMessage/chat.update call Slack would turn into a channel-wide mention: an explicit &lt;!channel&gt;,
+    /// &lt;!here&gt; or &lt;!everyone&gt; anywhere, or a bare @channel/@here/@everyone where Slack parses automatically, i.e. in a
+    /// mrkdwn text object without "verbatim": true, and in the top-level text only with link_names (docs.slack.dev
+    /// messaging/formatting-message-text, "Automatic parsing").
+    /// </summary>
+    public static IReadOnlyList<string> ChannelMentions(JsonObject args)
+    {
+        var found = new List<string>();
+        var text = Str(args, "text") ?? "";
+        found.AddRange(ExplicitChannelMention().Matches(text).Select(m => m.Value));
+        if (Str(args, "link_names") is "1" or "true" or "True") found.AddRange(BareChannelMention().Matches(text).Select(m => m.Value));
+        foreach (var o in TextObjects(args["blocks"]))
+        {
+            var t = o["text"]?.GetValue<string>() ?? "";
+            found.AddRange(ExplicitChannelMention().Matches(t).Select(m => m.Value));
+            if (IsAutoParsed(o)) found.AddRange(BareChannelMention().Matches(t).Select(m => m.Value));
+        }
+        return found;
+    }
+
+    /// <summary>The mrkdwn text objects of a message that Slack parses automatically (no "verbatim": true): #name becomes a link there.</summary>
+    public static IReadOnlyList<string> AutoParsedTexts(PostedSlackMessage message) =>
+        [.. TextObjects(message.Blocks).Where(IsAutoParsed).Select(o => o["text"]?.GetValue<string>() ?? "")];
+
+    static bool IsAutoParsed(JsonObject o) => o["type"]?.GetValue<string>() == "mrkdwn" && o["verbatim"]?.GetValue<bool>() != true;
+
+    static IEnumerable<JsonObject> TextObjects(JsonNode? node)
+    {
+        if (node is JsonArray array) { foreach (var item in array) foreach (var o in TextObjects(item)) yield return o; }
+        else if (node is JsonObject o)
+        {
+            if (o["type"] is JsonValue type && type.GetValue<string>() is "mrkdwn" or "plain_text" && o["text"] is JsonValue) yield return o;
+            foreach (var (_, child) in o) foreach (var inner in TextObjects(child)) yield return inner;
+        }
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"<!(?:channel|here|everyone|group)(?:\|[^>]*)?>")]
+    private static partial System.Text.RegularExpressions.Regex ExplicitChannelMention();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"(?<![\w@])@(?:channel|here|everyone)\b")]
+    private static partial System.Text.RegularExpressions.Regex BareChannelMention();
 
     IResult PostMessage(JsonObject args)
     {
