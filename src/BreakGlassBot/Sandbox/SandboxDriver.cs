@@ -52,7 +52,7 @@ public sealed class SandboxDriver(SandboxState state, SandboxContext context, IH
         var form = Form(
             ("token", VerificationToken), ("team_id", SandboxPeople.TeamId), ("team_domain", SandboxPeople.TeamDomain),
             ("channel_id", channel), ("channel_name", channel == SandboxPeople.Channel ? SandboxPeople.ChannelName : "directmessage"),
-            ("user_id", user), ("user_name", SandboxPeople.UserName(user)), ("command", command), ("text", args),
+            ("user_id", user), ("user_name", SandboxPeople.UserName(user)), ("command", command), ("text", Escape(args)), // as Slack escapes typed text
             ("api_app_id", SandboxPeople.AppId), ("is_enterprise_install", "false"), ("response_url", responseUrl), ("trigger_id", trigger));
         var (status, body) = await PostAsync("/slack/commands", form, "application/x-www-form-urlencoded", $"{command} {args}".Trim(), ct);
         if (status != HttpStatusCode.OK)

@@ -203,6 +203,15 @@ public sealed class SandboxTests
     }
 
     [Fact]
+    public async Task TypedTextReachesTheBotEscapedAsSlackSendsItAndIsStoredAsTyped()
+    {
+        await using var bot = await SandboxBot.StartAsync();
+        await PostAsync(bot, "message", new { user = SandboxPeople.Declarer, channel = SandboxPeople.Channel, text = "/breakglass Fix A&B <script> rollout" });
+        await Eventually.Until(() => bot.Store.Get(1)?.Announcement is not null, "BG-1 announced");
+        Assert.Equal("Fix A&B <script> rollout", bot.Store.Get(1)!.Summary);
+    }
+
+    [Fact]
     public async Task EvidenceMadeInTheSandboxSaysSoOnThePageAndInTheData()
     {
         await using var bot = await SandboxBot.StartAsync("--Evidence:ApiKeys:0=sandbox-evidence-key");
