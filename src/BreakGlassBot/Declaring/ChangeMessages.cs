@@ -79,16 +79,21 @@ public sealed class ChangeMessages(string? jiraBaseUrl, string? announcementChan
 
     public SlackMessage Details(EmergencyChange c, string policy)
     {
-        var sb = new StringBuilder();
-        sb.Append($"*Details of {c.ChangeId}*\n");
-        sb.Append($"• Declared: {Blocks.Date(c.DeclaredAt)} by {Blocks.Mention(c.DeclaredBy)}\n");
-        if (!string.IsNullOrWhiteSpace(c.Justification)) sb.Append($"• Justification: {Blocks.UserText(c.Justification)}\n");
-        if (!string.IsNullOrWhiteSpace(c.Service)) sb.Append($"• Service / impact: {Blocks.UserText(c.Service)}\n");
-        if (!string.IsNullOrWhiteSpace(c.Severity)) sb.Append($"• Severity: {Blocks.UserText(c.Severity)}\n");
-        sb.Append($"• Pull requests: {(c.PullRequests.Count == 0 ? "none" : string.Join(", ", c.PullRequests.Select(p => Blocks.Link(p.Ref.Url, p.Ref.ToString()))))}\n");
-        sb.Append($"• Jira: {(c.JiraIssues.Count == 0 ? "none" : string.Join(", ", c.JiraIssues.Select(j => JiraLink(j.Key))))}\n");
-        sb.Append($"• Retrospective review due {Blocks.Date(c.DueAt)} ({Blocks.Escape(policy)})");
-        var text = sb.ToString();
+        var head = $"*Details of {c.ChangeId}*\n• Declared: {Blocks.Date(c.DeclaredAt)} by {Blocks.Mention(c.DeclaredBy)}\n";
+        var tail = $"• Pull requests: {(c.PullRequests.Count == 0 ? "none" : string.Join(", ", c.PullRequests.Select(p => Blocks.Link(p.Ref.Url, p.Ref.ToString()))))}\n"
+            + $"• Jira: {(c.JiraIssues.Count == 0 ? "none" : string.Join(", ", c.JiraIssues.Select(j => JiraLink(j.Key))))}\n"
+            + $"• Retrospective review due {Blocks.Date(c.DueAt)} ({Blocks.Escape(policy)})";
+        // What people typed gets what the links and the due date leave of Slack's 3000: a long justification is cut, never them.
+        var typed = new StringBuilder();
+        if (!string.IsNullOrWhiteSpace(c.Service)) typed.Append($"• Service / impact: {Blocks.Truncate(Blocks.UserText(c.Service), 300)}\n");
+        if (!string.IsNullOrWhiteSpace(c.Severity)) typed.Append($"• Severity: {Blocks.Truncate(Blocks.UserText(c.Severity), 100)}\n");
+        if (!string.IsNullOrWhiteSpace(c.Justification))
+        {
+            const string label = "• Justification: ";
+            var room = Blocks.SectionTextLimit - head.Length - tail.Length - typed.Length - label.Length - 1;
+            if (room > 20) typed.Insert(0, label + Blocks.Truncate(Blocks.UserText(c.Justification), room) + "\n");
+        }
+        var text = head + typed + tail;
         return new SlackMessage(Blocks.Truncate(text, 3000), Blocks.List(Blocks.Section(text))) { Metadata = ThreadNotes.NoteMetadata(c, "details") };
     }
 
