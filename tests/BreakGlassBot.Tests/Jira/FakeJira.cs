@@ -101,8 +101,26 @@ public sealed partial class FakeJira : FakeServer
         return method switch { "GET" => GetIssue, "PUT" => EditIssue, _ => method + " " + path };
     }
 
+    /// <summary>What was wrong with the Cloud requests by Jira's OpenAPI description; <see cref="BotTest"/> fails a test that leaves any.</summary>
+    public ConcurrentQueue<string> SchemaViolations { get; } = new();
+
     protected override void Map(WebApplication app)
     {
+        // Cloud requests are checked against Jira Cloud's own description first, and refused as Jira refuses a malformed one.
+        // Data Center's /rest/api/2 has no published OpenAPI description to check against (Fixtures/openapi/SOURCES.md).
+        app.Use(async (http, next) =>
+        {
+            // A Data Center base URL may carry a context path (https://host/jira): the API path starts at /rest/api/.
+            var path = http.Request.Path.Value ?? "";
+            var api = path.IndexOf("/rest/api/", StringComparison.Ordinal) is var at and >= 0 ? path[at..] : path;
+            var problems = api.StartsWith("/rest/api/2/", StringComparison.Ordinal) ? [] : await OpenApiCheck.Jira.CheckAsync(http.Request, api);
+            if (problems.Count == 0) { await next(http); return; }
+            foreach (var problem in problems) SchemaViolations.Enqueue(problem);
+            http.Response.StatusCode = 400;
+            http.Response.ContentType = "application/json";
+            await http.Response.WriteAsync(new JsonObject { ["errorMessages"] = new JsonArray([.. problems.Select(p => (JsonNode)JsonValue.Create(p))]), ["errors"] = new JsonObject() }.ToJsonString());
+        });
+
         // Authentication first, the way Jira does it: Cloud (v3) takes e-mail + API token, Data Center (v2) a PAT.
         app.Use(async (http, next) =>
         {
