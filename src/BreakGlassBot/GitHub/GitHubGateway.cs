@@ -24,6 +24,12 @@ public sealed record PullRequestInfo(
 public sealed record ReviewInfo(long Id, string? UserLogin, long? UserId, string State, DateTimeOffset? SubmittedAt, string? CommitId);
 
 /// <summary>A review as GitHub sends it (snake_case mapped by Octokit's serializer), with submitted_at nullable.</summary>
+/// <summary>The body of POST .../issues/{n}/labels as GitHub documents it (Octokit's serializer writes "labels").</summary>
+internal sealed class WireLabels
+{
+    public IReadOnlyList<string> Labels { get; init; } = [];
+}
+
 internal sealed class WireReview
 {
     public long Id { get; set; }
@@ -148,11 +154,17 @@ internal sealed class GitHubGateway(IHttpMessageHandlerFactory handlers, IOption
     }
 
     public Task AddLabelAsync(PullRequestRef pr, string label, CancellationToken ct = default) =>
-        CallAsync(c => c.Issue.Labels.AddToIssue(pr.Owner, pr.Repo, pr.Number, [label]));
+        // Octokit's AddToIssue posts a bare array; GitHub's OpenAPI description takes only {"labels": [...]} (the array is a
+        // tolerated legacy form in its prose), so the bot sends the documented shape.
+        CallAsync(c => new ApiConnection(c.Connection).Post<IReadOnlyList<Label>>(
+            new Uri($"repos/{Uri.EscapeDataString(pr.Owner)}/{Uri.EscapeDataString(pr.Repo)}/issues/{pr.Number}/labels", UriKind.Relative),
+            new WireLabels { Labels = [label] }));
 
     public Task<IReadOnlyList<CommentInfo>> GetCommentsAsync(PullRequestRef pr, CancellationToken ct = default) => CallAsync(async c =>
     {
-        var all = await c.Issue.Comment.GetAllForIssue(pr.Owner, pr.Repo, pr.Number, new ApiOptions { PageSize = 100 });
+        // Octokit's GetAllForIssue adds sort and direction, which this operation does not have in GitHub's description.
+        var uri = new Uri($"repos/{Uri.EscapeDataString(pr.Owner)}/{Uri.EscapeDataString(pr.Repo)}/issues/{pr.Number}/comments", UriKind.Relative);
+        var all = await new ApiConnection(c.Connection).GetAll<IssueComment>(uri, new ApiOptions { PageSize = 100 });
         return (IReadOnlyList<CommentInfo>)[.. all.Select(x => new CommentInfo(x.Id, x.Body ?? "", x.User?.Login))];
     });
 

@@ -33,11 +33,14 @@ public static class JiraRegistration
                     MaxRetryAttempts = 2,
                     ShouldRetryAfterHeader = true,
                     Delay = TimeSpan.FromSeconds(1),
+                    // A 503 may come after the work was done: a POST (create, comment) goes back to its step, which looks first.
                     ShouldHandle = args => ValueTask.FromResult(args.Outcome.Result is { StatusCode: HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable } r
+                        && (r.StatusCode == HttpStatusCode.TooManyRequests || r.RequestMessage?.Method != HttpMethod.Post)
                         && JiraClient.RetryAfterOf(r) is { } after && after <= TimeSpan.FromSeconds(3)),
                 });
                 pipeline.AddTimeout(TimeSpan.FromSeconds(10));
             });
+        s.AddOptions<JiraCreateOptions>().BindConfiguration(JiraOptions.Section);
         s.AddSingleton<IDeclarationStepSource, JiraDeclarationSteps>();
         s.AddSingleton<IStepHandler, JiraLinkStep>();
         s.AddSingleton<IStepHandler, JiraCreateStep>();

@@ -48,6 +48,20 @@ internal static class JiraOutcomes
     public static LinkedJiraIssue? Find(EmergencyChange c, string key) =>
         c.JiraIssues.FirstOrDefault(i => i.Key == key) ?? c.JiraIssues.FirstOrDefault(i => i.DeclaredKey == key);
 
+    /// <summary>Text from Jira as the change stores it: valid UTF-16 (a lone surrogate becomes U+FFFD) and at most <paramref name="max"/> units.</summary>
+    public static string Stored(string text, int max)
+    {
+        var chars = text.ToCharArray();
+        for (var i = 0; i < chars.Length; i++)
+        {
+            if (char.IsHighSurrogate(chars[i]) && i + 1 < chars.Length && char.IsLowSurrogate(chars[i + 1])) { i++; continue; }
+            if (char.IsSurrogate(chars[i])) chars[i] = '\uFFFD';
+        }
+        return TextCut.Cut(new string(chars), max);
+    }
+
+    public static string? StoredOrNull(string? text, int max) => text is null ? null : Stored(text, max);
+
     public static AuditEvent Event(EmergencyChange c, DateTimeOffset at, string type, Dictionary<string, string> data) =>
         new() { ChangeNumber = c.Id, At = at, Actor = "bot", Type = type, Data = data };
 }
@@ -151,9 +165,10 @@ internal sealed class JiraLinkStep(IJiraApi jira, IOptions<JiraOptions> options,
             OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, JiraNotes.Moved(linked.DeclaredKey));
             OutboxQueue.Enqueue(c, StepKinds.RefreshAnnouncement, now);
         }
-        linked.Summary = issue.Summary;
-        linked.Status = issue.StatusName;
-        linked.StatusCategory = issue.StatusCategoryKey;
+        // Jira's text as the change stores it: cut and valid, so recording the link cannot fail on what Jira answered.
+        linked.Summary = JiraOutcomes.StoredOrNull(issue.Summary, 255);
+        linked.Status = JiraOutcomes.StoredOrNull(issue.StatusName, 100);
+        linked.StatusCategory = JiraOutcomes.StoredOrNull(issue.StatusCategoryKey, 50);
         linked.FetchedAt = now;
         if (r.Refused is not null) linked.CommentProblem = r.Refused.Reason;
         var data = new Dictionary<string, string>
@@ -182,14 +197,26 @@ internal sealed class JiraLinkStep(IJiraApi jira, IOptions<JiraOptions> options,
     }
 }
 
+/// <summary>Jira:SearchSettle: how long Jira's search may take to show an issue just created (its search is eventually consistent).</summary>
+public sealed class JiraCreateOptions
+{
+    public TimeSpan SearchSettle { get; set; } = TimeSpan.FromMinutes(1);
+}
+
 /// <summary>
-/// Creates the review issue when none was linked and Jira:ProjectKey is set. Safe to repeat: it first searches for a
-/// break-glass issue whose summary starts with "[BG-n] ", in case a create's answer was lost.
+/// Creates the review issue when none was linked and Jira:ProjectKey is set. Never twice: it first searches for a
+/// break-glass issue whose summary starts with "[BG-n] ", in case an earlier attempt created one whose outcome was not
+/// recorded (a lost answer, a crash, a save that failed). Jira's search may not show an issue created moments ago, so a
+/// retry that finds nothing waits Jira:SearchSettle once and searches again before it creates.
 /// </summary>
-internal sealed class JiraCreateStep(IJiraApi jira, IOptions<JiraOptions> options, TimeProvider time) : IStepHandler
+internal sealed class JiraCreateStep(IJiraApi jira, IOptions<JiraOptions> options, IOptions<JiraCreateOptions> createOptions, TimeProvider time) : IStepHandler
 {
     public string Kind => JiraStepKinds.Create;
     public bool NeedsThread => true; // the description links the thread, and the thread is told
+
+    /// <summary>The retry that lets Jira's search catch up with attempt <paramref name="attempt"/>; persisted as the step's LastError.</summary>
+    internal static string Settling(int attempt) =>
+        $"an earlier attempt may have created the issue, and Jira's search may not show it yet: looking again before creating (attempt {attempt})";
 
     public string? Describe(EmergencyChange change, PendingStep step) => $"create a Jira issue in {step.Target} for {change.ChangeId}";
 
@@ -206,19 +233,26 @@ internal sealed class JiraCreateStep(IJiraApi jira, IOptions<JiraOptions> option
             var jql = $"project = \"{project}\" AND labels = \"{JiraTexts.Label}\" AND summary ~ \"\\\"{change.ChangeId}\\\"\"";
             // Summary search is fuzzy ("BG-1" also finds "BG-12"): keep only the exact prefix.
             var found = (await jira.SearchAsync(jql, ct: ct)).FirstOrDefault(i => i.Summary?.StartsWith(prefix, StringComparison.Ordinal) == true);
+            // Any attempt before this one may have created the issue without its outcome being saved. Unless the last
+            // attempt was itself this wait, give the search time to show it rather than create a second one.
+            if (found is null && step.Attempts > 1 && step.LastError != Settling(step.Attempts - 1))
+                return new StepOutcome.Retry(Settling(step.Attempts), createOptions.Value.SearchSettle);
             var summary = JiraTexts.CreatedSummary(change);
             var key = found?.Key ?? await CreateAsync(new JiraNewIssue(project, o.IssueType, summary, JiraTexts.CreatedDescription(change), [JiraTexts.Label]), ct);
             var at = time.GetUtcNow();
+            // What Jira answered is stored on the change: cut and made valid text, so the outcome can always be saved.
+            var stored = (Key: JiraOutcomes.Stored(key, 100), Summary: JiraOutcomes.Stored(found?.Summary ?? summary, 255),
+                Status: JiraOutcomes.StoredOrNull(found?.StatusName, 100), Category: JiraOutcomes.StoredOrNull(found?.StatusCategoryKey, 50));
             return new StepOutcome.Done(c =>
             {
-                if (c.JiraIssues.Any(i => i.Key == key)) return [];
-                c.JiraIssues.Add(new LinkedJiraIssue { Key = key, CreatedByBot = true, Summary = found?.Summary ?? summary,
-                    Status = found?.StatusName, StatusCategory = found?.StatusCategoryKey, FetchedAt = at });
-                OutboxQueue.Enqueue(c, StepKinds.ThreadNote, at, JiraNotes.Created(key));
+                if (c.JiraIssues.Any(i => i.Key == stored.Key)) return [];
+                c.JiraIssues.Add(new LinkedJiraIssue { Key = stored.Key, CreatedByBot = true, Summary = stored.Summary,
+                    Status = stored.Status, StatusCategory = stored.Category, FetchedAt = at });
+                OutboxQueue.Enqueue(c, StepKinds.ThreadNote, at, JiraNotes.Created(stored.Key));
                 OutboxQueue.Enqueue(c, StepKinds.RefreshAnnouncement, at);
                 return [JiraOutcomes.Event(c, at, JiraAuditTypes.Created, new()
                 {
-                    ["key"] = key, ["project"] = project, ["issue_type"] = o.IssueType, ["found_existing"] = (found is not null).ToString().ToLowerInvariant(),
+                    ["key"] = stored.Key, ["project"] = project, ["issue_type"] = o.IssueType, ["found_existing"] = (found is not null).ToString().ToLowerInvariant(),
                 })];
             });
         }

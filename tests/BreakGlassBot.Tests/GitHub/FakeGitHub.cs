@@ -122,8 +122,22 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
         };
     }
 
+    /// <summary>What was wrong with the requests by GitHub's OpenAPI description; <see cref="BotTest"/> fails a test that leaves any.</summary>
+    public ConcurrentQueue<string> SchemaViolations { get; } = new();
+
     protected override void Map(WebApplication app)
     {
+        // Every request is checked against GitHub's own description first, and refused as GitHub refuses a malformed one.
+        app.Use(async (http, next) =>
+        {
+            var problems = await OpenApiCheck.GitHub.CheckAsync(http.Request, Local(http));
+            if (problems.Count == 0) { await next(http); return; }
+            foreach (var problem in problems) SchemaViolations.Enqueue(problem);
+            await Write(http, 422, new JsonObject
+            {
+                ["message"] = "Invalid request.\n\n" + string.Join("\n", problems), ["documentation_url"] = "https://docs.github.com/rest", ["status"] = "422",
+            });
+        });
         app.Run(async http =>
         {
             var path = Local(http);
@@ -156,7 +170,7 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
             {
                 case "GET pull": await Write(http, 200, PullJson(pr)); break;
                 case "POST labels":
-                    // GitHub accepts {"labels": [...]} (the recorded fixture) and a bare array (what Octokit sends).
+                    // GitHub also takes a bare array, but its OpenAPI description (checked above) only {"labels": [...]}.
                     var sent = JsonNode.Parse(body)!;
                     foreach (var label in (sent as JsonArray ?? sent["labels"]!.AsArray()).Select(l => l!.GetValue<string>()))
                         if (!pr.Labels.Contains(label)) pr.Labels.Enqueue(label);

@@ -47,6 +47,8 @@ public sealed partial class FakeJira : FakeServer
         /// <summary>The body as posted: an ADF object (v3) or a string (v2).</summary>
         public List<(string Id, JsonNode Body)> Comments { get; } = [];
         public List<Transition> Transitions { get; } = [];
+        /// <summary>When POST /issue created it (seeded issues: never, so search always shows them).</summary>
+        public DateTime CreatedAt { get; set; } = DateTime.MinValue;
     }
 
     readonly ConcurrentDictionary<string, Issue> issues = new();
@@ -60,6 +62,11 @@ public sealed partial class FakeJira : FakeServer
     public int CommentPageSize { get; set; } = 50;
     public IEnumerable<Issue> Issues => issues.Values;
     public IReadOnlyCollection<string> Projects { get; set; } = ["OPS"];
+    /// <summary>
+    /// How long search takes to show an issue created through POST /issue: Jira Cloud's search is eventually consistent
+    /// ("recent updates might not be immediately visible", its description of /search/jql says). Zero: at once.
+    /// </summary>
+    public TimeSpan SearchLag { get; set; }
     /// <summary>Projects whose create screen has no Labels field: Jira refuses fields.labels on a create there.</summary>
     public HashSet<string> ProjectsWithoutLabelsOnCreate { get; } = [];
 
@@ -101,8 +108,26 @@ public sealed partial class FakeJira : FakeServer
         return method switch { "GET" => GetIssue, "PUT" => EditIssue, _ => method + " " + path };
     }
 
+    /// <summary>What was wrong with the Cloud requests by Jira's OpenAPI description; <see cref="BotTest"/> fails a test that leaves any.</summary>
+    public ConcurrentQueue<string> SchemaViolations { get; } = new();
+
     protected override void Map(WebApplication app)
     {
+        // Cloud requests are checked against Jira Cloud's own description first, and refused as Jira refuses a malformed one.
+        // Data Center's /rest/api/2 has no published OpenAPI description to check against (Fixtures/openapi/SOURCES.md).
+        app.Use(async (http, next) =>
+        {
+            // A Data Center base URL may carry a context path (https://host/jira): the API path starts at /rest/api/.
+            var path = http.Request.Path.Value ?? "";
+            var api = path.IndexOf("/rest/api/", StringComparison.Ordinal) is var at and >= 0 ? path[at..] : path;
+            var problems = api.StartsWith("/rest/api/2/", StringComparison.Ordinal) ? [] : await OpenApiCheck.Jira.CheckAsync(http.Request, api);
+            if (problems.Count == 0) { await next(http); return; }
+            foreach (var problem in problems) SchemaViolations.Enqueue(problem);
+            http.Response.StatusCode = 400;
+            http.Response.ContentType = "application/json";
+            await http.Response.WriteAsync(new JsonObject { ["errorMessages"] = new JsonArray([.. problems.Select(p => (JsonNode)JsonValue.Create(p))]), ["errors"] = new JsonObject() }.ToJsonString());
+        });
+
         // Authentication first, the way Jira does it: Cloud (v3) takes e-mail + API token, Data Center (v2) a PAT.
         app.Use(async (http, next) =>
         {
@@ -214,6 +239,7 @@ public sealed partial class FakeJira : FakeServer
             lock (gate)
             {
                 issue = Add($"{project}-{NextCreatedNumber++}", fields["summary"]?.GetValue<string>() ?? "", "To Do", "new", "To Do");
+                issue.CreatedAt = DateTime.UtcNow;
                 issue.IssueType = fields["issuetype"]?["name"]?.GetValue<string>() ?? "";
                 issue.Description = fields["description"]?.DeepClone();
                 issue.Labels.AddRange(fields["labels"]?.AsArray().Select(l => l!.GetValue<string>()) ?? []);
@@ -241,7 +267,8 @@ public sealed partial class FakeJira : FakeServer
         var label = LabelPattern().Match(jql) is { Success: true } l ? l.Groups[1].Value : null;
         var project = ProjectPattern().Match(jql) is { Success: true } p ? p.Groups[1].Value : null;
         // Jira's text search matches words, not prefixes: "BG-1" finds "[BG-1] ..." but also "BG 1 ..." - close enough here.
-        return new JsonArray([.. issues.Values.Where(i => i.Summary.Contains(phrase, StringComparison.OrdinalIgnoreCase)
+        var indexed = DateTime.UtcNow - SearchLag;
+        return new JsonArray([.. issues.Values.Where(i => i.CreatedAt <= indexed && i.Summary.Contains(phrase, StringComparison.OrdinalIgnoreCase)
                 && (label is null || i.Labels.Contains(label)) && (project is null || i.Project == project))
             .Select(i => (JsonNode)IssueBody(i, v, full: false))]);
     }

@@ -92,8 +92,13 @@ public class JiraFaultTests : JiraBotTest
 
         Assert.Equal(2, Jira.CallsTo(FakeJira.AddComment).Count);
         Assert.Single(Jira["OPS-7"].Comments);
-        Assert.Equal(1, StepOf(Change(), JiraStepKinds.Link).Attempts);
-        Assert.DoesNotContain(Thread(), m => m.Text.Contains("Could not record"));
+        if (status == 429)
+        {
+            Assert.Equal(1, StepOf(Change(), JiraStepKinds.Link).Attempts);
+            Assert.DoesNotContain(Thread(), m => m.Text.Contains("Could not record"));
+        }
+        // A 503 may come after the comment was made: a POST is not repeated in place but by its step, which looks first.
+        else Assert.Equal(2, StepOf(Change(), JiraStepKinds.Link).Attempts);
     }
 
     [Fact]

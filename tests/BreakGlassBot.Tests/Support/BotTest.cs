@@ -84,6 +84,9 @@ public abstract class BotTest : IAsyncLifetime
         if (github is not null) await github.DisposeAsync();
         await Slack.DisposeAsync();
         try { Directory.Delete(DataDirectory, true); } catch (IOException) { }
+        // Every request the bot made must fit the service's published description (Fixtures/openapi): a malformed one fails here.
+        Assert.Empty(github?.SchemaViolations ?? []);
+        Assert.Empty(jira?.SchemaViolations ?? []);
     }
 
     protected EmergencyChange Change(int id = 1) => Bot.Store.Get(id)!;

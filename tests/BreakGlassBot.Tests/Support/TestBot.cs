@@ -89,6 +89,7 @@ public sealed class TestBot : IAsyncDisposable
             ["Storage:DataDirectory"] = dataDirectory,
             ["Storage:PollingInterval"] = "00:00:00.200",
             ["Storage:MaxRetryDelay"] = "00:00:00.400",
+            ["Jira:SearchSettle"] = "00:00:00.400",
         };
         foreach (var (k, v) in settings ?? new Dictionary<string, string?>()) all[k] = v;
         var logs = new ConcurrentQueue<string>();
