@@ -230,6 +230,7 @@ public sealed partial class TrackChangeJob(
 
     static void Send(EmergencyChange c, string user, string key, string kind, DateTimeOffset now)
     {
+        if (DirectMessageStep.Undeliverable(c, user)) return; // Slack said they cannot get DMs: noted in the thread once
         var number = c.Reminders.Count + 1;
         c.Reminders.Add(new Reminder { User = user, At = now, Kind = kind, Number = number });
         OutboxQueue.Enqueue(c, StepKinds.DirectMessage, now, DirectMessageStep.Target(user, $"{key}:{number}"));
