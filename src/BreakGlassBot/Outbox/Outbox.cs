@@ -218,12 +218,15 @@ internal sealed partial class OutboxWorker(ChangeStore store, OutboxQueue outbox
                 finally { parkGate.Release(); }
             }
             else latest = await RecordAsync(id, index, attempt, outcome, description, parkOn, tell: parkOn is not null);
-            if (parkOn is not null) lock (parkedKinds) parkedKinds.Add(step.Kind);
-            else if (outcome is StepOutcome.Done && TakeParkedKind(step.Kind))
+            if (parkOn is not null) lock (parkedKinds) parkedKinds.Add(ParkedSteps.IsTokenError(parkOn) ? AnyKind : step.Kind);
+            else if (outcome is StepOutcome.Done && ParkedSteps.IsSlackKind(step.Kind))
             {
-                // A step of this kind went through: whatever of its kind waits for an admin's fix may have had it too.
-                var released = await ParkedSteps.ReleaseAsync(store, time.GetUtcNow(),
-                    st => st.Kind == step.Kind && !ParkedSteps.MessageSpecific(st.ParkedOn!));
+                // A step of this kind went through: whatever of its kind waits for an admin's fix may have had it too, and any
+                // Slack call that works proves the token does.
+                var kind = TakeParkedKind(step.Kind);
+                var token = TakeParkedKind(AnyKind);
+                var released = !kind && !token ? 0 : await ParkedSteps.ReleaseAsync(store, time.GetUtcNow(),
+                    st => (kind && st.Kind == step.Kind && !ParkedSteps.MessageSpecific(st.ParkedOn!)) || (token && ParkedSteps.IsTokenError(st.ParkedOn!)));
                 if (released > 0) outbox.Nudge();
             }
         }
@@ -231,6 +234,7 @@ internal sealed partial class OutboxWorker(ChangeStore store, OutboxQueue outbox
 
     // Kinds with steps parked since the last release: a success of another kind says nothing, and most successes need no store scan.
     readonly HashSet<string> parkedKinds = [];
+    const string AnyKind = "*";
 
     bool TakeParkedKind(string kind)
     {
@@ -262,11 +266,12 @@ internal sealed partial class OutboxWorker(ChangeStore store, OutboxQueue outbox
                 s.ParkedOn = parkOn;
                 s.LastError = parked.Error;
                 s.AttemptsKnownUnsent = s.AttemptsKnownUnsent == attempt - 1 ? attempt : s.AttemptsKnownUnsent; // Slack refused: nothing posted
-                s.NextAttemptAt = now + slack.Value.ParkedRetryInterval;
+                // The announcement keeps the ordinary back-off: reviewers see nothing without it, and it is one call per blocked change.
+                s.NextAttemptAt = now + (s.Kind == StepKinds.Announce ? outbox.Backoff(s.Attempts) : slack.Value.ParkedRetryInterval);
                 IEnumerable<AuditEvent> applied = parked.Apply?.Invoke(c) ?? [];
                 if (!first) return [.. applied];
                 LogStepParked(log, c.ChangeId.ToString(), s.Kind, s.Target, parkOn, SlackErrors.AdminAction(parkOn), s.NextAttemptAt);
-                var told = tell ? ParkedSteps.Tell(c, index, slack.Value.Admins, now) : "";
+                var told = tell ? ParkedSteps.Tell(c, index, slack.Value.Admins, now) : "already told";
                 return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = "bot", Type = AuditTypes.StepParked,
                     Data = new() { ["step"] = s.Kind, ["target"] = s.Target ?? "", ["error"] = parked.Error, ["attempt"] = attempt.ToString(),
                         ["told"] = told, ["retry_at"] = s.NextAttemptAt.ToString("O") } },

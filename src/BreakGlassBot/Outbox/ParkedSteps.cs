@@ -19,6 +19,13 @@ public static class ParkedSteps
         error is "invalid_blocks" or "invalid_blocks_format" or "invalid_arguments" or "msg_too_long" or "metadata_too_large"
             or "invalid_metadata_format" or "invalid_metadata_schema" or "no_text" or "too_many_attachments";
 
+    /// <summary>The bot token itself is refused: any Slack call that works again proves it fixed.</summary>
+    public static bool IsTokenError(string error) => error is "invalid_auth" or "not_authed" or "account_inactive" or "token_revoked" or "token_expired";
+
+    /// <summary>Steps that call Slack.</summary>
+    public static bool IsSlackKind(string kind) =>
+        ThreadPosts.Contains(kind) || kind is StepKinds.DirectMessage or StepKinds.Announce or StepKinds.RefreshAnnouncement;
+
     /// <summary>Whether any step (other than <paramref name="except"/>) is parked on <paramref name="error"/>.</summary>
     public static bool AnyParkedOn(ChangeStore store, string error, (int Change, int Index) except) =>
         store.WithDueSteps(DateTimeOffset.MaxValue, limit: 1000).Any(c => c.Steps.Where((s, i) => s.State == StepState.Pending && s.ParkedOn == error
@@ -54,7 +61,7 @@ public static class ParkedSteps
     public static string Tell(EmergencyChange c, int index, IReadOnlyList<string> admins, DateTimeOffset now)
     {
         var s = c.Steps[index];
-        if (IsNotice(s)) return "";
+        if (IsNotice(s)) return "nobody (a notice itself)";
         var threadFails = ThreadPosts.Contains(s.Kind) || s.Kind is StepKinds.Announce or StepKinds.RefreshAnnouncement || c.Announcement is null;
         if (!threadFails)
         {
@@ -62,7 +69,7 @@ public static class ParkedSteps
             return "thread";
         }
         foreach (var admin in admins.Distinct()) OutboxQueue.Enqueue(c, StepKinds.DirectMessage, now, DirectMessageStep.Target(admin, StepNotes.Parked(index)));
-        return string.Join(' ', admins.Distinct());
+        return admins.Count == 0 ? "nobody (no Slack:Admins)" : string.Join(' ', admins.Distinct());
     }
 
     /// <summary>What the parked step was doing, in words.</summary>
@@ -87,7 +94,7 @@ public static class ParkedSteps
         var where = direct ? $"*{change.ChangeId}*: " : "";
         var wide = SlackErrors.Classify(error) == SlackErrorKind.Workspace
             ? " This blocks the same for every change until it is fixed; this is the only notice." : "";
-        var when = interval is { } i ? $"every {Describe(i)}" : "now and then";
+        var when = interval is { } i && s.Kind != StepKinds.Announce ? $"every {Describe(i)}" : "shortly";
         return $":no_entry: {where}Slack refuses to let the bot {What(s)}: `{Blocks.Escape(error)}`. Retrying will not help: an admin must "
             + $"{SlackErrors.AdminAction(error)}.{wide} The bot tries again {when} (and at once after a restart), and nothing is lost meanwhile.";
     }
