@@ -84,7 +84,17 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
     {
         var group = options.Value.ReviewerUserGroup;
         if (string.IsNullOrWhiteSpace(group)) return;
-        await GroupMembersAsync(group, budget: null, ct);
+        // Only the configuration is checked: the members are read when needed, so the cache keeps its one meaning.
+        try { await slack.GetUserGroupMembersAsync(group, ct); }
+        catch (SlackApiException e) when (SlackErrors.Classify(e) != SlackErrorKind.Transient) { NoteMisconfigured(group, e.Error); }
+        catch (SlackApiException e) { LogGroupFailed(log, group, e.Error); }
+    }
+
+    void NoteMisconfigured(string group, string error)
+    {
+        // Said once per distinct error, as an error naming the setting; Slack:Reviewers still serve.
+        if (groupError != error) LogGroupMisconfigured(log, group, error, DescribeGroupProblem(group, error, options.Value.Reviewers.Count > 0));
+        groupError = error;
     }
 
     /// <summary>
@@ -168,10 +178,7 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
         }
         catch (SlackApiException e) when (SlackErrors.Classify(e) != SlackErrorKind.Transient)
         {
-            // A configuration error: said once per distinct error, as an error naming the setting; Slack:Reviewers still serve.
-            if (groupError != e.Error)
-                LogGroupMisconfigured(log, group, e.Error, DescribeGroupProblem(group, e.Error, options.Value.Reviewers.Count > 0));
-            groupError = e.Error;
+            NoteMisconfigured(group, e.Error);
             return null;
         }
         catch (Exception e) // a background refresh: whatever failed, the caller falls back and the next one tries again
@@ -189,14 +196,23 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
     static partial void LogGroupSlow(ILogger logger, string group, bool haveCache);
 }
 
-/// <summary>Reads the reviewer group at start-up in the background: the bot starts whatever Slack answers.</summary>
-internal sealed class ReviewerGroupCheck(Reviewers reviewers) : BackgroundService
+/// <summary>
+/// Reads the reviewer group at start-up, so a misconfiguration is in the log before anyone clicks. Waits at most
+/// <see cref="StartBudget"/>: the bot starts whatever Slack answers, and a slow check finishes in the background.
+/// </summary>
+internal sealed class ReviewerGroupCheck(Reviewers reviewers, TimeProvider time) : IHostedService
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    internal static readonly TimeSpan StartBudget = TimeSpan.FromSeconds(2);
+
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
-        try { await reviewers.CheckAtStartAsync(stoppingToken); }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { }
+        try { await reviewers.CheckAtStartAsync(CancellationToken.None).WaitAsync(StartBudget, time, cancellationToken); }
+        catch (TimeoutException) { }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested) { }
+        catch (Exception) { } // a start-up check must never keep the bot from starting (the lookup logs its own failures)
     }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
 /// <summary>
