@@ -121,6 +121,42 @@ public class PermanentErrorTests : ParkingTest
     }
 }
 
+/// <summary>When the thread itself is what Slack refuses, the admins are told by direct message, once.</summary>
+[Trait("Category", "EndToEnd")]
+public class ParkedThreadNoteTests : ParkingTest
+{
+    [Fact]
+    public async Task AThreadNoteSlackRefusesIsToldToTheAdminsOnceAndPostedAfterTheFix()
+    {
+        await Bot.CommandJsonAsync("A note Slack will refuse");
+        await Bot.Until(() => Bot.Store.Get(1)!.Announcement is not null, "announced");
+        Slack.Fail("chat.postMessage", new Fault.Status(200, """{"ok":false,"error":"not_in_channel"}"""), times: 1_000,
+            when: c => c.Body.Contains("\"note\":\"cancelled\""));
+        await Bot.CommandJsonAsync("cancel BG-1 mistake");
+
+        await Bot.Until(() => Slack.DirectMessages(TestBot.Admin).Count >= 1, "the admin told");
+        await Bot.Until(() => Bot.Store.Get(1)!.Steps.All(s => s.State != StepState.Pending || s.ParkedOn is not null), "nothing else pending");
+        var dm = Assert.Single(Slack.DirectMessages(TestBot.Admin));
+        Assert.Contains("BG-1", dm.Text);
+        Assert.Contains("`not_in_channel`", dm.Text);
+        Assert.Contains("invite the bot", dm.Text);
+        var parked = Assert.Single(Parked(1));
+        Assert.Equal(TestBot.Admin, parked.Data["told"]);
+        Assert.Single(Slack.Faulted); // parked after one refusal, not retried on every sweep
+        Assert.Single(Bot.Store.AuditTrail(1), e => e.Type == AuditTypes.ParkedNoticeSent && e.Data["to"] == TestBot.Admin);
+        Assert.Equal(1, Degraded()!["errors"]!["not_in_channel"]!.GetValue<int>());
+
+        Slack.ClearFaults(); // the admin invited the bot back, and restarts it
+        await Bot.StopAsync();
+        Bot = await StartBotAsync();
+        await Bot.Until(() => ThreadOf(1).Any(m => m.MetadataNote == "cancelled"), "the note posted");
+        await Bot.Until(() => Bot.Store.Get(1)!.NextStepAt is null, "every step done");
+        Assert.Single(ThreadOf(1), m => m.MetadataNote == "cancelled");
+        Assert.Single(Slack.DirectMessages(TestBot.Admin));
+        Assert.Null(Degraded());
+    }
+}
+
 /// <summary>A parked step is re-checked at Slack:ParkedRetryInterval, without a restart.</summary>
 [Trait("Category", "EndToEnd")]
 public class ParkedRecheckTests : ParkingTest
