@@ -79,12 +79,14 @@ public class PermanentErrorTests : ParkingTest
         Assert.Null(Degraded());
     }
 
-    [Fact]
-    public async Task ADeactivatedReviewerIsSkippedWithANoteWhileTheOtherIsStillReminded()
+    [Theory]
+    [InlineData("user_disabled")]
+    [InlineData("cannot_dm_bot")]
+    public async Task ADeactivatedOrBotReviewerIsSkippedWithANoteWhileTheOtherIsStillReminded(string error)
     {
         await Bot.StopAsync();
         Bot = await StartBotAsync(new Dictionary<string, string?> { ["Slack:Reviewers:1"] = OtherReviewer });
-        Slack.DeactivatedUsers.Add(Reviewer);
+        (error == "user_disabled" ? Slack.DeactivatedUsers : Slack.BotUsers).Add(Reviewer);
         await Bot.CommandJsonAsync("One reviewer left the company");
 
         await Bot.Until(() => Slack.DirectMessages(OtherReviewer).Count >= 1, "the other reviewer reminded");
@@ -94,7 +96,7 @@ public class PermanentErrorTests : ParkingTest
         Assert.Single(Slack.CallsTo("conversations.open"), c => c.Body.Contains(Reviewer)); // not retried, not asked again
         Assert.Single(Bot.Store.AuditTrail(1), e => e.Type == AuditTypes.DirectMessageSkipped && e.Data["to"] == Reviewer);
         Assert.Single(ThreadOf(1), m => m.Text.Contains("cannot get direct messages"));
-        Assert.Contains("user_disabled", ThreadOf(1).Single(m => m.Text.Contains("cannot get direct messages")).Text);
+        Assert.Contains(error, ThreadOf(1).Single(m => m.Text.Contains("cannot get direct messages")).Text);
         Assert.Empty(Parked(1));
         Assert.Null(Degraded());
     }
