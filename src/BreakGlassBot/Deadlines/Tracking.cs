@@ -230,6 +230,10 @@ public sealed partial class TrackChangeJob(
 
     static void Send(EmergencyChange c, string user, string key, string kind, DateTimeOffset now)
     {
+        if (DirectMessageStep.Undeliverable(c, user)) return; // Slack said they cannot get DMs: noted in the thread once
+        // A DM to them parked until an admin fixes Slack will say what is due when it goes: no pile of reminders to send at once.
+        if (c.Steps.Any(s => s.Kind == StepKinds.DirectMessage && s.State == StepState.Pending && s.ParkedOn is not null
+            && s.Target?.StartsWith(user + "|", StringComparison.Ordinal) == true)) return;
         var number = c.Reminders.Count + 1;
         c.Reminders.Add(new Reminder { User = user, At = now, Kind = kind, Number = number });
         OutboxQueue.Enqueue(c, StepKinds.DirectMessage, now, DirectMessageStep.Target(user, $"{key}:{number}"));

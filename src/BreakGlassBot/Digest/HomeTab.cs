@@ -16,8 +16,9 @@ namespace BreakGlassBot.Digest;
 /// <param name="ToReviewAtLeast">Only the first <see cref="HomeTab.MaxOpenRead"/> open changes were looked at: the count is a floor.</param>
 /// <param name="ReviewersUnknown">The reviewer user group could not be read: changes the person may review can be missing.</param>
 /// <param name="Overdue">For a manager, every overdue change; null for anyone else.</param>
+/// <param name="GroupProblem">The reviewer group is misconfigured (only an admin can fix it), in words: group members are not listed.</param>
 public sealed record HomeData(IReadOnlyList<EmergencyChange> Mine, int MineCount, IReadOnlyList<EmergencyChange> ToReview, int ToReviewCount,
-    bool ToReviewAtLeast = false, bool ReviewersUnknown = false, int? Overdue = null);
+    bool ToReviewAtLeast = false, bool ReviewersUnknown = false, int? Overdue = null, string? GroupProblem = null);
 
 /// <summary>The Home tab as a Block Kit home view. Pure: the caller reads the store and the clock.</summary>
 public sealed class HomeView(ChangeMessages messages)
@@ -42,7 +43,7 @@ public sealed class HomeView(ChangeMessages messages)
         blocks.Add(Blocks.Context($"As of {Blocks.Date(now)}. `/breakglass` declares an emergency change; `/breakglass help` lists the rest."));
 
         blocks.Add(Blocks.Section(data.ToReviewCount == 0
-            ? "*Awaiting your review*: nothing" + (data.ReviewersUnknown ? " that the bot could tell." : ".")
+            ? "*Awaiting your review*: nothing" + (data.ReviewersUnknown || data.GroupProblem is not null ? " that the bot could tell." : ".")
             : $"*Awaiting your review* ({data.ToReviewCount}{(data.ToReviewAtLeast ? "+" : "")}), soonest due first:"));
         var toReview = data.ToReview.Take(MaxToReview).ToList();
         foreach (var c in toReview)
@@ -55,7 +56,9 @@ public sealed class HomeView(ChangeMessages messages)
         }
         if (data.ToReviewCount > toReview.Count)
             blocks.Add(Blocks.Context($"…and {data.ToReviewCount - toReview.Count}{(data.ToReviewAtLeast ? "+" : "")} more awaiting your review: `/breakglass list open`"));
-        if (data.ReviewersUnknown)
+        if (data.GroupProblem is { } problem)
+            blocks.Add(Blocks.Context(":warning: Changes you may review can be missing: " + Blocks.Escape(problem) + "."));
+        else if (data.ReviewersUnknown)
             blocks.Add(Blocks.Context(":hourglass_flowing_sand: The reviewer group could not be read just now, so changes you may review can be missing. Open this tab again in a minute."));
         blocks.Add(Blocks.Divider());
 
@@ -144,7 +147,7 @@ public sealed partial class HomeTab(ChangeStore store, Reviewers reviewers, Home
         }
         var overdue = options.Value.Managers.Contains(user) ? store.CountOverdue(now) : (int?)null;
         return new HomeData([.. mine.Take(HomeView.MaxMine)], mine.Count, toReview, toReview.Count,
-            ToReviewAtLeast: open.Count == MaxOpenRead, ReviewersUnknown: unknown, Overdue: overdue);
+            ToReviewAtLeast: open.Count == MaxOpenRead, ReviewersUnknown: unknown, Overdue: overdue, GroupProblem: reviewers.GroupProblem);
     }
 
     [LoggerMessage(EventId = 7101, Level = LogLevel.Warning, Message = "Could not publish the Home tab of {User}: {Error}")]

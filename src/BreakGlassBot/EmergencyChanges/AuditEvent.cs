@@ -27,6 +27,12 @@ public static class AuditTypes
     public const string AnnouncementFailed = "announcement_failed";
     public const string StepFailed = "step_failed";
     public const string StepAbandoned = "step_abandoned";
+    /// <summary>A Slack step failed with an error retrying will not cure: it waits for an admin, re-checked now and then.</summary>
+    public const string StepParked = "step_parked";
+    public const string StepUnparked = "step_unparked";
+    /// <summary>A direct message was not sent because Slack says the person cannot get one (bot user, deactivated, unknown).</summary>
+    public const string DirectMessageSkipped = "direct_message_skipped";
+    public const string ParkedNoticeSent = "parked_notice_sent";
     public const string Cancelled = "cancelled";
     public const string Reviewed = "reviewed";
     public const string Approved = "approved";

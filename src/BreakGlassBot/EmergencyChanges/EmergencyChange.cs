@@ -213,4 +213,6 @@ public sealed class PendingStep
     public string? Description { get; set; }
     /// <summary>A failure of this step was reported in the thread; its recovery will be too.</summary>
     public bool FailureReported { get; set; }
+    /// <summary>The Slack error the step is parked on (retrying will not cure it): re-checked only every Slack:ParkedRetryInterval.</summary>
+    public string? ParkedOn { get; set; }
 }

@@ -36,6 +36,7 @@ public static class HealthEndpoints
         {
             string storage;
             object? outbox = null;
+            object? degraded = null;
             try
             {
                 store.Ping();
@@ -44,6 +45,14 @@ public static class HealthEndpoints
                 // is not ill health: the bot keeps taking declarations and makes the steps up when the service is back.
                 var pending = store.WithDueSteps(DateTimeOffset.MaxValue, limit: 1000);
                 var failing = pending.SelectMany(c => c.Steps).Where(st => st.State == StepState.Pending && st.LastError is not null).ToList();
+                // Parked Slack steps wait for an admin, not for Slack: the bot is degraded until someone acts.
+                var parked = pending.SelectMany(c => c.Steps).Where(st => st.State == StepState.Pending && st.ParkedOn is not null).ToList();
+                degraded = parked.Count == 0 ? null : new
+                {
+                    parked_slack_steps = parked.Count,
+                    errors = parked.GroupBy(st => st.ParkedOn!).OrderBy(g => g.Key).ToDictionary(g => g.Key, g => g.Count()),
+                    action = "an admin must fix what Slack refuses (see the bot's log and the step_parked audit events); parked steps are re-checked every Slack:ParkedRetryInterval and at start-up",
+                };
                 outbox = new
                 {
                     changes_with_pending_steps = pending.Count,
@@ -58,6 +67,7 @@ public static class HealthEndpoints
                 status = storage == "ok" ? "ok" : "unhealthy",
                 storage,
                 outbox,
+                degraded,
                 slack = slack.Value.IsConfigured ? "configured" : "not configured: set " + string.Join("; ", slack.Value.MissingSettings()),
                 github = github.Value.IsConfigured ? "configured" : "disabled",
                 jira = jira.Value.IsConfigured ? "configured" : "disabled",

@@ -19,6 +19,8 @@ public sealed class SlackOptions
     public int MaxRequestBytes { get; set; } = 256 * 1024;
     /// <summary>How far a request timestamp may be from now, either way.</summary>
     public TimeSpan SignatureTolerance { get; set; } = TimeSpan.FromMinutes(5);
+    /// <summary>How often a Slack step parked on an error only an admin can fix (a scope, the Messages tab) is tried again.</summary>
+    public TimeSpan ParkedRetryInterval { get; set; } = TimeSpan.FromHours(1);
 
     public bool IsConfigured => !string.IsNullOrWhiteSpace(SigningSecret) && !string.IsNullOrWhiteSpace(BotToken)
         && !string.IsNullOrWhiteSpace(AnnouncementChannel);

@@ -23,6 +23,13 @@ internal sealed class DirectMessageStep(ISlackApi slack, IEnumerable<IDirectMess
 
     public static string Target(string user, string key) => $"{user}|{key}";
 
+    /// <summary>Kept in <see cref="EmergencyChange.RefusalsNoted"/> as "dm-undeliverable:&lt;user&gt;:&lt;error&gt;": no more direct messages to that person about the change.</summary>
+    public const string UndeliverablePrefix = "dm-undeliverable:";
+
+    /// <summary>Whether Slack said <paramref name="user"/> cannot get direct messages (a bot user, deactivated, unknown).</summary>
+    public static bool Undeliverable(EmergencyChange change, string user) =>
+        change.RefusalsNoted.Any(k => k.StartsWith(UndeliverablePrefix + user + ":", StringComparison.Ordinal));
+
     public async Task<StepOutcome> RunAsync(EmergencyChange change, PendingStep step, CancellationToken ct)
     {
         var bar = step.Target?.IndexOf('|') ?? -1;
@@ -40,8 +47,25 @@ internal sealed class DirectMessageStep(ISlackApi slack, IEnumerable<IDirectMess
             await SlackPosting.PostOnceAsync(slack, new SlackPlace(channel, step.NextAttemptAt.AddDays(-1)), message, SlackPosting.MayHavePosted(step), ct);
             return Sent(auditType, user, key, channel, now);
         }
+        catch (SlackApiException e) when (SlackErrors.Classify(e) == SlackErrorKind.Recipient) { return Skipped(user, key, e, now); }
         catch (SlackApiException e) { return SlackPosting.RetryFor(e); }
     }
+
+    /// <summary>This person can never get the message: not retried, noted in the thread once, and no more DMs to them about the change.</summary>
+    static StepOutcome Skipped(string user, string key, SlackApiException e, DateTimeOffset at) =>
+        new StepOutcome.Done(c =>
+        {
+            if (!Undeliverable(c, user))
+            {
+                c.RefusalsNoted.Add($"{UndeliverablePrefix}{user}:{e.Error}");
+                OutboxQueue.Enqueue(c, StepKinds.ThreadNote, at, StepNotes.DirectMessageSkipped(user));
+            }
+            return [new AuditEvent
+            {
+                ChangeNumber = c.Id, At = at, Actor = "bot", Type = AuditTypes.DirectMessageSkipped,
+                Data = new() { ["to"] = user, ["message"] = key, ["error"] = $"slack {e.Method}: {e.Error}" },
+            }];
+        });
 
     static StepOutcome Sent(string auditType, string user, string key, string channel, DateTimeOffset at) =>
         new StepOutcome.Done(c => [new AuditEvent

@@ -131,13 +131,19 @@ public sealed class OutboxQueue(IOptions<StorageOptions> storage) : ISlackReques
 }
 
 /// <summary>Carries out due outbox steps; on start-up it picks up whatever a previous process left.</summary>
-internal sealed partial class OutboxWorker(ChangeStore store, OutboxQueue outbox, IEnumerable<IStepHandler> handlers, TimeProvider time, ILogger<OutboxWorker> log)
+internal sealed partial class OutboxWorker(ChangeStore store, OutboxQueue outbox, IEnumerable<IStepHandler> handlers, TimeProvider time,
+    IOptions<SlackOptions> slack, ILogger<OutboxWorker> log)
     : BackgroundService
 {
     readonly Dictionary<string, IStepHandler> byKind = handlers.ToDictionary(h => h.Kind);
+    // Parking on a workspace-wide error and deciding whether it is news are one step, so two changes cannot both tell.
+    readonly SemaphoreSlim parkGate = new(1, 1);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // An admin who fixed the token or a setting restarted the bot: whatever was parked is tried again at once.
+        try { await ParkedSteps.ReleaseAsync(store, time.GetUtcNow(), _ => true); }
+        catch (Exception e) { LogSweepFailed(log, e); }
         while (!stoppingToken.IsCancellationRequested)
         {
             try { await RunDueAsync(stoppingToken); }
@@ -174,6 +180,8 @@ internal sealed partial class OutboxWorker(ChangeStore store, OutboxQueue outbox
                 continue;
             }
             if (handler.NeedsThread && change.Announcement is null) continue;
+            // Thread posts keep their order: one waiting out a 429 or a Slack outage holds back the ones after it.
+            if (ParkedSteps.ThreadPosts.Contains(step.Kind) && HeldBackByEarlierPost(change, index)) continue;
             await outbox.YieldToRequestsAsync(ct);
 
             // Count the attempt before making it: after a crash the handler sees Attempts > 1 and checks
@@ -196,23 +204,94 @@ internal sealed partial class OutboxWorker(ChangeStore store, OutboxQueue outbox
                 LogStepCrashed(log, e, change.ChangeId.ToString(), step.Kind);
                 outcome = new StepOutcome.Retry(e.GetType().Name);
             }
-            latest = await RecordAsync(id, index, attempt, outcome, description);
+            var parkOn = outcome is StepOutcome.Retry r && SlackErrors.CodeOf(r.Error) is { } code && SlackErrors.Classify(code) != SlackErrorKind.Transient
+                ? code : null;
+            if (parkOn is not null && SlackErrors.Classify(parkOn) == SlackErrorKind.Workspace)
+            {
+                // Told once for the whole workspace: only when no other step is parked on the same error already.
+                await parkGate.WaitAsync(ct);
+                try
+                {
+                    var news = !ParkedSteps.AnyParkedOn(store, parkOn, except: (id, index));
+                    latest = await RecordAsync(id, index, attempt, outcome, description, parkOn, news);
+                }
+                finally { parkGate.Release(); }
+            }
+            else latest = await RecordAsync(id, index, attempt, outcome, description, parkOn, tell: parkOn is not null);
+            if (parkOn is not null) lock (parkedKinds) parkedKinds.Add(ParkedSteps.IsTokenError(parkOn) ? AnyKind : step.Kind);
+            else if (outcome is StepOutcome.Done && ParkedSteps.IsSlackKind(step.Kind))
+            {
+                // A step of this kind went through: whatever of its kind waits for an admin's fix may have had it too, and any
+                // Slack call that works proves the token does.
+                var kind = TakeParkedKind(step.Kind);
+                var token = TakeParkedKind(AnyKind);
+                var released = !kind && !token ? 0 : await ParkedSteps.ReleaseAsync(store, time.GetUtcNow(),
+                    st => (kind && st.Kind == step.Kind && !ParkedSteps.MessageSpecific(st.ParkedOn!)) || (token && ParkedSteps.IsTokenError(st.ParkedOn!)));
+                if (released > 0) outbox.Nudge();
+            }
         }
     }
 
-    Task<EmergencyChange?> RecordAsync(int id, int index, int attempt, StepOutcome outcome, string? description)
+    // Kinds with steps parked since the last release: a success of another kind says nothing, and most successes need no store scan.
+    readonly HashSet<string> parkedKinds = [];
+    const string AnyKind = "*";
+
+    bool TakeParkedKind(string kind)
+    {
+        lock (parkedKinds) return parkedKinds.Remove(kind);
+    }
+
+    static bool HeldBackByEarlierPost(EmergencyChange change, int index)
+    {
+        for (var j = 0; j < index; j++)
+        {
+            var earlier = change.Steps[j];
+            if (earlier.State == StepState.Pending && earlier.ParkedOn is null && ParkedSteps.ThreadPosts.Contains(earlier.Kind)
+                && SlackErrors.CodeOf(earlier.LastError) is { } code && SlackErrors.Classify(code) == SlackErrorKind.Transient)
+                return true;
+        }
+        return false;
+    }
+
+    Task<EmergencyChange?> RecordAsync(int id, int index, int attempt, StepOutcome outcome, string? description, string? parkOn = null, bool tell = false)
     {
         var now = time.GetUtcNow();
         return store.UpdateAsync(id, c =>
         {
             var s = c.Steps[index];
             s.Description = description;
+            if (parkOn is not null && outcome is StepOutcome.Retry parked)
+            {
+                var first = s.ParkedOn != parkOn;
+                s.ParkedOn = parkOn;
+                s.LastError = parked.Error;
+                s.AttemptsKnownUnsent = s.AttemptsKnownUnsent == attempt - 1 ? attempt : s.AttemptsKnownUnsent; // Slack refused: nothing posted
+                // The announcement keeps the ordinary back-off: reviewers see nothing without it, and it is one call per blocked change.
+                s.NextAttemptAt = now + (s.Kind == StepKinds.Announce ? outbox.Backoff(s.Attempts) : slack.Value.ParkedRetryInterval);
+                IEnumerable<AuditEvent> applied = parked.Apply?.Invoke(c) ?? [];
+                if (!first) return [.. applied];
+                LogStepParked(log, c.ChangeId.ToString(), s.Kind, s.Target, parkOn, SlackErrors.AdminAction(parkOn), s.NextAttemptAt);
+                var told = tell ? ParkedSteps.Tell(c, index, slack.Value.Admins, now) : "already told";
+                return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = "bot", Type = AuditTypes.StepParked,
+                    Data = new() { ["step"] = s.Kind, ["target"] = s.Target ?? "", ["error"] = parked.Error, ["attempt"] = attempt.ToString(),
+                        ["told"] = told, ["retry_at"] = s.NextAttemptAt.ToString("O") } },
+                    .. applied];
+            }
             switch (outcome)
             {
                 case StepOutcome.Done done:
                     s.State = StepState.Done;
                     s.DoneAt = now;
                     if (s.FailureReported) OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, StepNotes.Recovered(index));
+                    if (s.ParkedOn is { } was)
+                    {
+                        s.ParkedOn = null;
+                        if (c.Steps.Any(n => n.Kind == StepKinds.ThreadNote && n.Target == StepNotes.Parked(index)))
+                            OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, StepNotes.Unparked(index));
+                        return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = "bot", Type = AuditTypes.StepUnparked,
+                            Data = new() { ["step"] = s.Kind, ["target"] = s.Target ?? "", ["error"] = was, ["attempt"] = attempt.ToString() } },
+                            .. done.Apply?.Invoke(c) ?? []];
+                    }
                     return done.Apply?.Invoke(c) ?? [];
                 case StepOutcome.GiveUp gaveUp:
                     s.State = StepState.Abandoned;
@@ -224,6 +303,7 @@ internal sealed partial class OutboxWorker(ChangeStore store, OutboxQueue outbox
                         Data = new() { ["step"] = s.Kind, ["target"] = s.Target ?? "", ["problem"] = gaveUp.Problem } },
                         .. gaveUp.Apply?.Invoke(c) ?? []];
                 case StepOutcome.Retry retry:
+                    s.ParkedOn = null; // failing for a passing reason now: back to the ordinary back-off
                     var first = s.LastError != retry.Error;
                     s.LastError = retry.Error;
                     // Only an unbroken run of clear refusals proves nothing was posted.
@@ -248,6 +328,9 @@ internal sealed partial class OutboxWorker(ChangeStore store, OutboxQueue outbox
         });
     }
 
+    [LoggerMessage(EventId = 2006, Level = LogLevel.Error,
+        Message = "Step {Kind} ({Target}) of {ChangeId} is parked: Slack says {Error}, which retrying will not cure. An admin must {Action}. Next check at {NextAt}")]
+    static partial void LogStepParked(ILogger logger, string changeId, string kind, string? target, string error, string action, DateTimeOffset nextAt);
     [LoggerMessage(EventId = 2005, Level = LogLevel.Warning, Message = "Step {Kind} ({Target}) of {ChangeId} abandoned: {Problem}")]
     static partial void LogStepAbandoned(ILogger logger, string changeId, string kind, string? target, string problem);
     [LoggerMessage(EventId = 2001, Level = LogLevel.Error, Message = "Outbox sweep failed")]
@@ -261,16 +344,22 @@ internal sealed partial class OutboxWorker(ChangeStore store, OutboxQueue outbox
 }
 
 /// <summary>Thread notes about outbox steps: failed (retrying), recovered, given up.</summary>
-internal sealed class StepNotes : IThreadNoteSource
+internal sealed class StepNotes(IOptions<SlackOptions> slack) : IThreadNoteSource
 {
-    public IReadOnlyCollection<string> Names => ["step-failed", "step-recovered", "step-gaveup"];
+    public IReadOnlyCollection<string> Names => ["step-failed", "step-recovered", "step-gaveup", "step-parked", "step-unparked", "dm-skipped"];
 
+    public static string Parked(int index) => $"step-parked:{index}";
+    public static string Unparked(int index) => $"step-unparked:{index}";
+    public static string DirectMessageSkipped(string user) => $"dm-skipped:{user}";
     public static string Failed(int index) => $"step-failed:{index}";
     public static string Recovered(int index) => $"step-recovered:{index}";
     public static string GaveUp(int index) => $"step-gaveup:{index}";
 
     public string? Render(EmergencyChange change, string key)
     {
+        if (NoteKey.Parse(key) is { Name: "dm-skipped", Argument: { } skipped })
+            return DirectMessageSkippedNote(change, skipped);
+        if (NoteKey.Parse(key).Name is "step-parked" or "step-unparked") return ParkedSteps.RenderNote(change, key, slack.Value.ParkedRetryInterval);
         var colon = key.LastIndexOf(':');
         if (colon < 0 || !int.TryParse(key.AsSpan(colon + 1), out var index) || index >= change.Steps.Count) return null;
         var step = change.Steps[index];
@@ -285,5 +374,13 @@ internal sealed class StepNotes : IThreadNoteSource
             "step-gaveup" => $":x: {declarer} Could not {what}: {error}",
             _ => null,
         };
+    }
+
+    static string? DirectMessageSkippedNote(EmergencyChange change, string user)
+    {
+        var error = change.RefusalsNoted.FirstOrDefault(k => k.StartsWith(DirectMessageStep.UndeliverablePrefix + user + ":", StringComparison.Ordinal)) is { } k
+            ? k[(DirectMessageStep.UndeliverablePrefix.Length + user.Length + 1)..] : "user_not_found";
+        return $":information_source: {Blocks.Mention(user)} cannot get direct messages from the bot (Slack says `{Blocks.Escape(error)}`), so they get no reminders about {change.ChangeId}. "
+            + "If they should review, an admin must " + SlackErrors.AdminAction(error) + "; the other reviewers are reminded as usual.";
     }
 }

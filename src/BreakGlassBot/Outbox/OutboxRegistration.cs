@@ -14,6 +14,7 @@ public static class OutboxRegistration
         s.AddSingleton<IStepHandler, ThreadNoteStep>();
         s.AddSingleton<IThreadNoteSource, StepNotes>();
         s.AddSingleton<IStepHandler, DirectMessageStep>();
+        s.AddSingleton<IDirectMessageSource, ParkedNotice>();
         s.AddSingleton<InboxNudge>();
         s.AddSingleton<ISlackEventInbox, SlackEventInbox>();
         s.AddHostedService<InboxWorker>();

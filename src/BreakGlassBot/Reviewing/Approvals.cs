@@ -182,7 +182,7 @@ internal sealed class ApprovalNotes(Reviewers reviewers) : IThreadNoteSource
             var user = key[Approvals.RefusalNotePrefix.Length..];
             var why = user == c.DeclaredBy ? "the declarer cannot approve their own change"
                 : reviewers.Excluded(c, user) is { Pr: { } pr } ? $"the author of {pr.Ref} cannot approve it"
-                : "only the configured reviewers can approve";
+                : reviewers.GroupProblem ?? "only the configured reviewers can approve";
             return $"{Blocks.Mention(user)}: that does not count as an approval of {c.ChangeId}: {why}.";
         }
         return null;

@@ -50,8 +50,51 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
         if (options.Value.Reviewers.Contains(user)) return null;
         var group = options.Value.ReviewerUserGroup;
         if (string.IsNullOrWhiteSpace(group)) return "only configured reviewers may approve emergency changes";
-        var members = await GroupMembersAsync(group, ClickBudget, ct) ?? throw new ReviewerGroupUnavailableException(group);
+        var members = await GroupMembersAsync(group, ClickBudget, ct);
+        // A group Slack will never read as configured is refused with the reason now, not left pending "until Slack answers".
+        if (members is null && GroupProblem is { } problem) return problem;
+        if (members is null) throw new ReviewerGroupUnavailableException(group);
         return members.Contains(user) ? null : "only configured reviewers may approve emergency changes";
+    }
+
+    /// <summary>The last error reading Slack:ReviewerUserGroup, when it is one only an admin can fix; null while the group reads fine.</summary>
+    public string? GroupError => groupError;
+    volatile string? groupError;
+
+    /// <summary>What is wrong with Slack:ReviewerUserGroup and what an admin must do, in words; null while it reads fine (or fails for a passing reason).</summary>
+    public string? GroupProblem => groupError is { } error ? DescribeGroupProblem(options.Value.ReviewerUserGroup ?? "", error, options.Value.Reviewers.Count > 0) : null;
+
+    public static string DescribeGroupProblem(string group, string error, bool haveReviewers)
+    {
+        var action = error switch
+        {
+            "plan_upgrade_required" => "move to a Slack plan with user groups, or unset Slack:ReviewerUserGroup and list the reviewers in Slack:Reviewers",
+            "no_such_subteam" => "set Slack:ReviewerUserGroup to the id (S…) of an existing user group",
+            "missing_scope" => "reinstall the Slack app from manifest.yml so the bot has the usergroups:read scope",
+            _ => SlackErrors.AdminAction(error),
+        };
+        var meanwhile = haveReviewers
+            ? "until then only the people in Slack:Reviewers may approve"
+            : "until then nobody can approve in Slack";
+        return $"the reviewer group is misconfigured: Slack:ReviewerUserGroup ({group}) cannot be read, Slack says `{error}`. An admin must {action}; {meanwhile}";
+    }
+
+    /// <summary>Reads the group once at start-up, so a misconfigured group is in the log before anyone clicks.</summary>
+    internal async Task CheckAtStartAsync(CancellationToken ct)
+    {
+        var group = options.Value.ReviewerUserGroup;
+        if (string.IsNullOrWhiteSpace(group)) return;
+        // Only the configuration is checked: the members are read when needed, so the cache keeps its one meaning.
+        try { await slack.GetUserGroupMembersAsync(group, ct); }
+        catch (SlackApiException e) when (SlackErrors.Classify(e) != SlackErrorKind.Transient) { NoteMisconfigured(group, e.Error); }
+        catch (SlackApiException e) { LogGroupFailed(log, group, e.Error); }
+    }
+
+    void NoteMisconfigured(string group, string error)
+    {
+        // Said once per distinct error, as an error naming the setting; Slack:Reviewers still serve.
+        if (groupError != error) LogGroupMisconfigured(log, group, error, DescribeGroupProblem(group, error, options.Value.Reviewers.Count > 0));
+        groupError = error;
     }
 
     /// <summary>
@@ -130,7 +173,13 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
             // Not the click's token: a refresh that outlives one click still serves the next.
             var members = await slack.GetUserGroupMembersAsync(group, CancellationToken.None);
             cache = (time.GetUtcNow(), members);
+            groupError = null;
             return members;
+        }
+        catch (SlackApiException e) when (SlackErrors.Classify(e) != SlackErrorKind.Transient)
+        {
+            NoteMisconfigured(group, e.Error);
+            return null;
         }
         catch (Exception e) // a background refresh: whatever failed, the caller falls back and the next one tries again
         {
@@ -141,8 +190,29 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Could not resolve reviewer user group {Group}: {Error}")]
     static partial void LogGroupFailed(ILogger logger, string group, string error);
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Error, Message = "Slack:ReviewerUserGroup ({Group}) cannot be read: Slack says {Error}. {Problem}")]
+    static partial void LogGroupMisconfigured(ILogger logger, string group, string error, string problem);
     [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Reviewer user group {Group} is slow to answer; answering the click with the last known members: {HaveCache}")]
     static partial void LogGroupSlow(ILogger logger, string group, bool haveCache);
+}
+
+/// <summary>
+/// Reads the reviewer group at start-up, so a misconfiguration is in the log before anyone clicks. Waits at most
+/// <see cref="StartBudget"/>: the bot starts whatever Slack answers, and a slow check finishes in the background.
+/// </summary>
+internal sealed class ReviewerGroupCheck(Reviewers reviewers, TimeProvider time) : IHostedService
+{
+    internal static readonly TimeSpan StartBudget = TimeSpan.FromSeconds(2);
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        try { await reviewers.CheckAtStartAsync(CancellationToken.None).WaitAsync(StartBudget, time, cancellationToken); }
+        catch (TimeoutException) { }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested) { }
+        catch (Exception) { } // a start-up check must never keep the bot from starting (the lookup logs its own failures)
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
 /// <summary>

@@ -87,15 +87,15 @@ public class HomeViewTests
     }
 
     [Fact]
-    public async Task WhenTheReviewerGroupCannotBeReadTheTabSaysSoInsteadOfShowingNothingToReview()
+    public async Task WhenTheReviewerGroupIsMisconfiguredTheTabSaysSoInsteadOfShowingNothingToReview()
     {
-        // No members are configured for the group in the recording Slack: it answers no_such_subteam.
+        // No members are configured for the group in the recording Slack: it answers no_such_subteam, which only an admin fixes.
         await using var bot = Create(new Dictionary<string, string?> { ["Slack:ReviewerUserGroup"] = "S0GROUP" });
         await bot.DeclareAsync();
         await bot.HandleEventAsync(HomeOpened(Outsider));
         var text = TextOf(Assert.Single(bot.Slack.CallsTo("views.publish")).View!["blocks"]);
         Assert.Contains("*Awaiting your review*: nothing that the bot could tell.", text);
-        Assert.Contains("The reviewer group could not be read just now", text);
+        Assert.Contains("the reviewer group is misconfigured: Slack:ReviewerUserGroup (S0GROUP) cannot be read, Slack says `no_such_subteam`", text);
     }
 
     [Fact]

@@ -44,6 +44,80 @@ public sealed partial class FakeSlack : FakeServer
     /// </summary>
     public TaskCompletionSource Hold(string method) => holds.GetOrAdd(method, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
 
+    // Strict switches: what real Slack refuses when the app or workspace is set up that way.
+    /// <summary>The App Home's Messages tab is off: chat.postMessage to a DM ("D…") answers <c>messages_tab_disabled</c>.</summary>
+    public bool MessagesTabDisabled { get; set; }
+    /// <summary>Scopes the token lacks: methods needing one answer <c>missing_scope</c> with <c>needed</c> and <c>provided</c>, as Slack does.</summary>
+    public HashSet<string> MissingScopes { get; } = [];
+    /// <summary>Deactivated users: conversations.open or chat.postMessage to them answers <c>user_disabled</c>.</summary>
+    public HashSet<string> DeactivatedUsers { get; } = [];
+    /// <summary>Bot users: conversations.open or chat.postMessage to them answers <c>cannot_dm_bot</c>.</summary>
+    public HashSet<string> BotUsers { get; } = [];
+    /// <summary>usergroups.users.list answers this error (<c>plan_upgrade_required</c>, <c>no_such_subteam</c>, …) while set.</summary>
+    public string? UserGroupError { get; set; }
+
+    /// <summary>The scopes the real app asks for (manifest.yml), less <see cref="MissingScopes"/>: Slack's <c>provided</c>.</summary>
+    static readonly string[] AppScopes = ["chat:write", "chat:write.public", "commands", "im:write", "im:history", "channels:history", "groups:history", "users:read", "usergroups:read"];
+
+    static string? ScopeFor(string method, JsonObject args) => method switch
+    {
+        "chat.postMessage" or "chat.update" or "chat.postEphemeral" => "chat:write",
+        "conversations.open" => "im:write",
+        "conversations.history" or "conversations.replies" => Str(args, "channel") switch
+        {
+            ['D', ..] => "im:history",
+            ['G', ..] => "groups:history",
+            _ => "channels:history",
+        },
+        "users.info" => "users:read",
+        "usergroups.users.list" => "usergroups:read",
+        _ => null,
+    };
+
+    /// <summary>What real Slack would refuse this call with, given the switches; null when it is accepted.</summary>
+    IResult? Refusal(string method, JsonObject args)
+    {
+        if (ScopeFor(method, args) is { } scope && MissingScopes.Contains(scope))
+            return Json(new JsonObject { ["ok"] = false, ["error"] = "missing_scope", ["needed"] = scope,
+                ["provided"] = string.Join(',', AppScopes.Where(a => !MissingScopes.Contains(a))) });
+        var user = method switch
+        {
+            "conversations.open" => Str(args, "users"),
+            "chat.postMessage" when Str(args, "channel") is ['D', .. var id] => id,
+            "chat.postMessage" when Str(args, "channel") is ['U', ..] and var id => id,
+            _ => null,
+        };
+        if (user is not null && DeactivatedUsers.Contains(user)) return Refuse("user_disabled");
+        if (user is not null && BotUsers.Contains(user)) return Refuse("cannot_dm_bot");
+        if (method == "chat.postMessage" && MessagesTabDisabled && Str(args, "channel") is ['D', ..]) return Refuse("messages_tab_disabled");
+        if (method is "chat.postMessage" or "chat.update" && args["blocks"] is JsonArray blocks && BlockKitViolation(blocks) is not null)
+            return Refuse("invalid_blocks");
+        if (method == "usergroups.users.list" && UserGroupError is { } groupError) return Refuse(groupError);
+        return null;
+    }
+
+    /// <summary>
+    /// The first Block Kit limit a message breaks, or null (docs.slack.dev/reference/block-kit): at most 50 blocks in a message,
+    /// a section's text at most 3000 characters, a header's 150, a button's text 75.
+    /// </summary>
+    public static string? BlockKitViolation(JsonArray blocks)
+    {
+        if (blocks.Count > 50) return $"{blocks.Count} blocks (at most 50)";
+        foreach (var block in blocks.OfType<JsonObject>())
+        {
+            var type = Str(block, "type");
+            var text = block["text"]?["text"]?.GetValue<string>() ?? "";
+            if (type == "section" && text.Length > 3000) return $"section text of {text.Length} characters (at most 3000)";
+            if (type == "header" && text.Length > 150) return $"header text of {text.Length} characters (at most 150)";
+            var buttons = (block["elements"] as JsonArray ?? []).Append(block["accessory"]).OfType<JsonObject>().Where(e => Str(e, "type") == "button");
+            foreach (var b in buttons)
+                if ((b["text"]?["text"]?.GetValue<string>() ?? "").Length > 75) return "button text over 75 characters";
+        }
+        return null;
+    }
+
+    static IResult Refuse(string error) => Json(new JsonObject { ["ok"] = false, ["error"] = error });
+
     protected override string KeyOf(HttpContext http) =>
         http.Request.Path.StartsWithSegments("/response") ? "response_url" : http.Request.Path.Value!.Replace("/api/", "");
 
@@ -59,6 +133,7 @@ public sealed partial class FakeSlack : FakeServer
                 try { await hold.Task.WaitAsync(http.RequestAborted); } catch (OperationCanceledException) { return Results.Empty; }
             if (RestrictChannelMentions && method is "chat.postMessage" or "chat.update" && ChannelMentions(args).Count > 0)
                 return Json(new JsonObject { ["ok"] = false, ["error"] = "restricted_action" });
+            if (Refusal(method, args) is { } refused) return refused;
             return method switch
             {
                 "chat.postMessage" => PostMessage(args),
