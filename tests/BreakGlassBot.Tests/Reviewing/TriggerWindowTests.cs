@@ -45,6 +45,7 @@ public class TriggerWindowTests : BotTest
     public async Task WithAColdCacheAndASlowGroupTheFormOpensWhileTheGroupIsStillBeingListed()
     {
         await DeclareAsync();
+        var lookupsBefore = Slack.CallsTo("usergroups.users.list").Count; // the bot's start-up check of the group
         var slowGroup = Slack.Hold("usergroups.users.list");
         try
         {
@@ -53,7 +54,7 @@ public class TriggerWindowTests : BotTest
             // The form opened, and the group lookup it started is still unanswered.
             var open = JsonNode.Parse(Assert.Single(Slack.CallsTo("views.open")).Body)!;
             Assert.Equal(RequestChangesButton.CallbackId, open["view"]!["callback_id"]!.GetValue<string>());
-            Assert.Single(Slack.CallsTo("usergroups.users.list"));
+            Assert.Equal(lookupsBefore + 1, Slack.CallsTo("usergroups.users.list").Count);
             Assert.False(slowGroup.Task.IsCompleted);
             Assert.Empty(Slack.Responses); // no "couldn't check the reviewer group" in place of the form
         }
