@@ -38,18 +38,18 @@ public static class Dashboard
 
     sealed record Caller(bool Admin, string Fingerprint);
 
-    /// <summary>A dashboard write that Hangfire carried out (2xx): who (the key's fingerprint, never the key), what, which jobs.</summary>
+    /// <summary>
+    /// A dashboard command that Hangfire carried out (2xx) for a caller allowed to act: who (the key's fingerprint, never the
+    /// key), what, which jobs. The page's own refresh (POST /stats) is a read, and a read key acts on nothing.
+    /// </summary>
     static async Task AuditWriteAsync(HttpContext http, Func<Task> next)
     {
-        IFormCollection? form = null;
-        if (http.Request.HasFormContentType)
-        {
-            try { form = await http.Request.ReadFormAsync(http.RequestAborted); }
-            catch (InvalidDataException) { }
-        }
         await next();
-        if (http.Response.StatusCode is < 200 or >= 300) return;
+        if (http.Response.StatusCode is < 200 or >= 300 || http.Request.Path.Value!.EndsWith("/stats", StringComparison.Ordinal)) return;
         var caller = http.Items[CallerKey] as Caller;
+        if (caller is { Admin: false }) return;
+        // Read after Hangfire: it has read (and cached) the form of a request it authorised; nothing is buffered for anyone else.
+        var form = http.Features.Get<Microsoft.AspNetCore.Http.Features.IFormFeature>()?.Form;
         var services = http.RequestServices;
         var data = new Dictionary<string, string>
         {
