@@ -230,7 +230,8 @@ internal sealed class JiraCreateStep(IJiraApi jira, IOptions<JiraOptions> option
         var prefix = JiraTexts.CreatedSummaryPrefix(change);
         try
         {
-            var jql = $"project = \"{project}\" AND labels = \"{JiraTexts.Label}\" AND summary ~ \"\\\"{change.ChangeId}\\\"\"";
+            // Not by label: in a project without a Labels field the issue is created unlabelled, and must still be found.
+            var jql = $"project = \"{project}\" AND summary ~ \"\\\"{change.ChangeId}\\\"\"";
             // Summary search is fuzzy ("BG-1" also finds "BG-12"): keep only the exact prefix.
             var found = (await jira.SearchAsync(jql, ct: ct)).FirstOrDefault(i => i.Summary?.StartsWith(prefix, StringComparison.Ordinal) == true);
             // Any attempt before this one may have created the issue without its outcome being saved. Unless the last

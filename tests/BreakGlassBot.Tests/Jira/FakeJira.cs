@@ -69,6 +69,8 @@ public sealed partial class FakeJira : FakeServer
     public TimeSpan SearchLag { get; set; }
     /// <summary>Projects whose create screen has no Labels field: Jira refuses fields.labels on a create there.</summary>
     public HashSet<string> ProjectsWithoutLabelsOnCreate { get; } = [];
+    /// <summary>Projects with no Labels field on any screen: Jira refuses labels on a create and on an edit.</summary>
+    public HashSet<string> ProjectsWithoutLabels { get; } = [];
 
     public Issue Add(string key, string summary = "Payments outage", string status = "In Progress", string categoryKey = "indeterminate",
         string categoryName = "In Progress", params Transition[] transitions)
@@ -151,6 +153,8 @@ public sealed partial class FakeJira : FakeServer
         {
             if (Find(key) is not { } issue) return NotFound();
             var body = await ReadAsync(request);
+            if (ProjectsWithoutLabels.Contains(issue.Project) && body?["update"]?["labels"] is not null)
+                return FieldError("labels", "Field 'labels' cannot be set. It is not on the appropriate screen, or unknown.");
             lock (gate)
                 foreach (var op in body?["update"]?["labels"]?.AsArray() ?? [])
                     if (op?["add"]?.GetValue<string>() is { } label && !issue.Labels.Contains(label)) issue.Labels.Add(label);
@@ -233,7 +237,7 @@ public sealed partial class FakeJira : FakeServer
             if (summary.IndexOfAny(['\r', '\n']) >= 0) return FieldError("summary", "The summary is invalid because it contains newline characters.");
             if (summary.Length > 255) return FieldError("summary", "Summary must be less than 255 characters.");
             if (HasLoneSurrogate(summary)) return FieldError("summary", "The summary is not valid text.");
-            if (ProjectsWithoutLabelsOnCreate.Contains(project) && fields["labels"] is not null)
+            if ((ProjectsWithoutLabelsOnCreate.Contains(project) || ProjectsWithoutLabels.Contains(project)) && fields["labels"] is not null)
                 return FieldError("labels", "Field 'labels' cannot be set. It is not on the appropriate screen, or unknown.");
             Issue issue;
             lock (gate)
@@ -260,7 +264,7 @@ public sealed partial class FakeJira : FakeServer
         });
     }
 
-    /// <summary>Understands the one query shape the bot sends: labels = "x" AND summary ~ "\"phrase\"" (and project = "P").</summary>
+    /// <summary>Understands the query shapes the bot sends: project = "P" AND summary ~ "\"phrase\"" (and labels = "x").</summary>
     JsonArray SearchResults(string jql, int v)
     {
         var phrase = PhrasePattern().Match(jql) is { Success: true } m ? m.Groups[1].Value : "";

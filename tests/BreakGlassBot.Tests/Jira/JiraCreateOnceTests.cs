@@ -36,6 +36,21 @@ public class JiraCreateOnceTests : JiraBotTest
     }
 
     [Fact]
+    public async Task InAProjectWithoutLabelsALostCreateIsFoundNotRepeated()
+    {
+        // No Labels field anywhere: the issue is created unlabelled, and labelling it fails too. The retry must find it anyway.
+        Jira.ProjectsWithoutLabels.Add("OPS");
+        Jira.Fail(FakeJira.CreateIssue, new Fault.AfterWork(503), when: c => !c.Body.Contains("\"labels\""));
+        await StartBotAsync(extra: Create);
+        await Bot.CommandJsonAsync("Disable the fraud check");
+        await StepSettled(JiraStepKinds.Create);
+
+        var made = Assert.Single(Jira.Issues, i => i.Summary.StartsWith("[BG-1] "));
+        Assert.Empty(made.Labels);
+        Assert.Equal(made.Key, Assert.Single(Change().JiraIssues).Key);
+    }
+
+    [Fact]
     public async Task ACreateThatTimesOutAfterJiraMadeTheIssueIsRecordedOnce()
     {
         // Jira makes the issue and holds its answer past the bot's 10 s attempt timeout: the attempt ends without an outcome.
