@@ -110,7 +110,10 @@ internal sealed class AuditAnchorSchedule(IRecurringJobManager recurring, Instan
 /// <summary>Checks a trail against anchors published earlier: each anchored event still has its hash, and none is gone.</summary>
 public static class AnchorCheck
 {
-    /// <summary>What is wrong, one sentence per anchor that no longer holds; empty when every anchor holds.</summary>
+    /// <summary>
+    /// What is wrong, one sentence per anchor that no longer holds; empty when every anchor holds. An anchor with an empty
+    /// hash (published for a broken trail) is checked for the trail's length only.
+    /// </summary>
     public static IReadOnlyList<string> Problems(IReadOnlyDictionary<long, string?> hashBySequence, long lastSequence, IEnumerable<(long Sequence, string Hash, string Label)> anchors)
     {
         var problems = new List<string>();
@@ -118,9 +121,10 @@ public static class AnchorCheck
         {
             if (sequence > lastSequence)
                 problems.Add($"the trail ends at #{lastSequence}, before the event #{sequence} anchored {label}: the events after #{lastSequence} were removed");
+            else if (sequence == 0) continue; // an anchor of an empty trail: only its length counts
             else if (!hashBySequence.TryGetValue(sequence, out var found))
                 problems.Add($"event #{sequence}, anchored {label}, is gone");
-            else if (!string.Equals(found, hash, StringComparison.OrdinalIgnoreCase))
+            else if (hash.Length > 0 && !string.Equals(found, hash, StringComparison.OrdinalIgnoreCase))
                 problems.Add($"event #{sequence} is not the one anchored {label}: its hash is {found ?? "(none)"}, the anchor says {hash}");
         }
         return problems;

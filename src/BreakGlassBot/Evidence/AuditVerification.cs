@@ -20,7 +20,17 @@ public static class AuditVerification
         for (var i = 0; i < args.Length; i++)
         {
             var (name, value) = args[i].Split('=', 2) is [var n, var v] ? (n, v) : (args[i], i + 1 < args.Length ? args[i + 1] : null);
-            if (name is not ("--expect" or "--anchors")) { rest.Add(args[i]); continue; }
+            if (name is not ("--expect" or "--anchors"))
+            {
+                // A misspelt anchor option must not turn into an ignored setting and a clean "intact".
+                if (name.StartsWith('-') && (name.Contains("expect", StringComparison.OrdinalIgnoreCase) || name.Contains("anchor", StringComparison.OrdinalIgnoreCase)))
+                {
+                    await error.WriteLineAsync($"Unknown option {name}: use --expect SEQUENCE:HASH or --anchors FILE.");
+                    return 2;
+                }
+                rest.Add(args[i]);
+                continue;
+            }
             if (!args[i].Contains('=')) i++;
             if (value is null)
             {
@@ -39,8 +49,14 @@ public static class AuditVerification
             }
             try
             {
-                anchors.AddRange(AuditAnchor.ReadLines(File.ReadLines(value)).Where(a => a.LastHash is not null && a.Intact)
-                    .Select(a => (a.LastSequence, a.LastHash!, $"at {a.Utc:u} ({a.Reason})")));
+                var read = AuditAnchor.ReadLines(File.ReadLines(value));
+                if (read.Count == 0)
+                {
+                    await error.WriteLineAsync($"{value} holds no anchor: nothing to check the trail against.");
+                    return 2;
+                }
+                // An anchor published for a broken trail still says how long the trail was then; its hash vouches for nothing.
+                anchors.AddRange(read.Select(a => (a.LastSequence, a.Intact ? a.LastHash ?? "" : "", $"at {a.Utc:u} ({a.Reason})")));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or FormatException)
             {

@@ -137,6 +137,12 @@ public class AuditVerificationTests : IAsyncLifetime
         var anchorDir = Path.Combine(data, "..", Path.GetFileName(data) + "-anchors");
         var anchorFile = Path.Combine(anchorDir, AuditAnchorPublisher.FileName);
         var settings = new Dictionary<string, string?>(Settings) { ["Evidence:AnchorDirectory"] = anchorDir, ["Evidence:AnchorWebhookUrl"] = slack.ResponseUrl("anchors") };
+        try { await AnchorsCatchAsync(anchorDir, anchorFile, settings); }
+        finally { try { Directory.Delete(anchorDir, recursive: true); } catch (IOException) { } }
+    }
+
+    async Task AnchorsCatchAsync(string anchorDir, string anchorFile, Dictionary<string, string?> settings)
+    {
         long first, second;
         string firstHash;
         await using (var bot = await TestBot.StartAsync(slack, data, settings))
@@ -200,7 +206,21 @@ public class AuditVerificationTests : IAsyncLifetime
         (code, output) = await VerifyAuditAsync($"--Storage:DataDirectory={data}", $"--expect={first}:{firstHash}");
         Assert.Equal(1, code);
         Assert.Contains($"event #{first} is not the one anchored", output);
-        try { Directory.Delete(anchorDir, recursive: true); } catch (IOException) { }
+
+        // Nothing quietly turns the anchor check off: a misspelt option, an empty file, an anchor of a broken trail.
+        (code, output) = await VerifyAuditAsync($"--Storage:DataDirectory={data}", $"--Expect={first}:{firstHash}");
+        Assert.Equal(2, code);
+        Assert.Contains("Unknown option --Expect", output);
+        var empty = Path.Combine(anchorDir, "empty.jsonl");
+        File.WriteAllText(empty, "\n");
+        (code, output) = await VerifyAuditAsync($"--Storage:DataDirectory={data}", "--anchors", empty);
+        Assert.Equal(2, code);
+        Assert.Contains("holds no anchor", output);
+        var broken = Path.Combine(anchorDir, "broken.jsonl");
+        File.WriteAllText(broken, new AuditAnchor(999, null, 999, DateTimeOffset.UtcNow, "schedule", Intact: false, "event #3 was altered").ToJsonLine());
+        (code, output) = await VerifyAuditAsync($"--Storage:DataDirectory={data}", "--anchors", broken);
+        Assert.Equal(1, code);
+        Assert.Contains("before the event #999 anchored", output);
     }
 
     [Fact]
