@@ -178,6 +178,8 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
         }
         catch (SlackApiException e) when (SlackErrors.Classify(e) != SlackErrorKind.Transient)
         {
+            // A group deleted (or no longer readable) must stop granting: the last members known are no longer reviewers.
+            cache = null;
             NoteMisconfigured(group, e.Error);
             return null;
         }

@@ -225,6 +225,20 @@ public class ReviewerGroupTests : BotTest
     }
 
     [Fact]
+    public async Task AGroupThatIsGoneStopsGrantingAtOnceEvenWithMembersCached()
+    {
+        var (reviewers, time, store) = NewReviewers();
+        using var _s = store;
+        Assert.Null(await reviewers.RefusalAsync(AChange(), Member, CancellationToken.None));
+
+        // An admin deletes the group to take reviewing away; the cache has expired, and Slack says the group is gone.
+        time.Advance(TimeSpan.FromMinutes(6));
+        Slack.UserGroupError = "no_such_subteam";
+        Assert.Contains("the reviewer group is misconfigured", await reviewers.RefusalAsync(AChange(), Member, CancellationToken.None));
+        Slack.UserGroupError = null;
+    }
+
+    [Fact]
     public async Task AnApproveClickWhileTheGroupCannotBeReadSaysToTryAgain()
     {
         await Bot.CommandJsonAsync("Hotfix checkout");
