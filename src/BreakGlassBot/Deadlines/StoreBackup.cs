@@ -11,7 +11,7 @@ namespace BreakGlassBot.Deadlines;
 /// copy taken while the bot runs. Hangfire's own file is not copied: after a restore the bot re-plans every open change's
 /// checks from the store (see <see cref="JobStoreMark"/>).
 /// </summary>
-public sealed class StoreBackupJob(ChangeStore store, IOptions<StorageOptions> options, TimeProvider time, ILogger<StoreBackupJob> log)
+public sealed class StoreBackupJob(ChangeStore store, IOptions<StorageOptions> options, TimeProvider time, ILogger<StoreBackupJob> log, InstanceQueue? queue = null)
 {
     public const string RecurringId = "storage-backup";
     const string Prefix = "breakglass-";
@@ -22,12 +22,16 @@ public sealed class StoreBackupJob(ChangeStore store, IOptions<StorageOptions> o
     {
         var directory = Path.GetFullPath(options.Value.BackupDirectory!);
         Directory.CreateDirectory(directory);
-        var name = $"{Prefix}{time.GetUtcNow().UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture)}.db";
+        // Instances on a shared job store each back up their own file: their names (and their pruning) must not meet.
+        var prefix = queue?.Name is { } instance ? $"{Prefix}{instance}-" : Prefix;
+        var name = $"{prefix}{time.GetUtcNow().UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture)}.db";
         var result = store.BackupTo(Path.Combine(directory, name));
         log.LogInformation("Backed up the store to {Path}: {Bytes} bytes, {Changes} change(s), {Events} audit event(s); writes paused {Paused} ms",
             result.Path, result.Bytes, result.Changes, result.AuditEvents, (long)result.WritesPaused.TotalMilliseconds);
         // Oldest first by name (the name is the UTC time); only files this job wrote are ever deleted.
-        var backups = Directory.GetFiles(directory, Prefix + "*.db").Order(StringComparer.Ordinal).ToList();
+        var backups = Directory.GetFiles(directory, prefix + "*.db")
+            .Where(f => Path.GetFileName(f).Length > prefix.Length && char.IsAsciiDigit(Path.GetFileName(f)[prefix.Length]))
+            .Order(StringComparer.Ordinal).ToList();
         foreach (var old in backups.Take(Math.Max(0, backups.Count - options.Value.BackupKeep)))
             File.Delete(old);
         return result;

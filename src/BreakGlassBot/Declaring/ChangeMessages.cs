@@ -123,7 +123,7 @@ public sealed class ChangeMessages(string? jiraBaseUrl, string? announcementChan
             ? c.IsOverdue(now) ? $"overdue by {ReviewPolicy.Format(now - c.DueAt)}" : $"due in {ReviewPolicy.Format(c.DueAt - now)}"
             : c.Status.ToString().ToLowerInvariant();
         var thread = c.Announcement?.Permalink is { } link ? " " + Blocks.Link(link, "thread") : "";
-        return $"*{c.ChangeId}* {Blocks.UserText(Blocks.Truncate(c.Summary, 80))} · {Blocks.Mention(c.DeclaredBy)} · {due}{thread}";
+        return $"*{c.ChangeId}* {Blocks.Truncate(Blocks.UserText(c.Summary), 80)} · {Blocks.Mention(c.DeclaredBy)} · {due}{thread}";
     }
 
     public JsonArray StatusBlocks(EmergencyChange c, DateTimeOffset now) => Blocks.List(

@@ -149,10 +149,20 @@ internal sealed class StoreFile : IDisposable
             paused.Stop();
         }
         long changes, events;
-        using (var copy = new LiteDatabase(new ConnectionString { Filename = temporary, Connection = ConnectionType.Direct, ReadOnly = true }, CreateMapper()))
+        try
         {
-            changes = copy.GetCollection("changes").LongCount();
-            events = copy.GetCollection("audit").LongCount();
+            // On disk before it takes the backup's name: a crash must not leave a name over a half-written copy.
+            using (var written = new FileStream(temporary, FileMode.Open, FileAccess.ReadWrite)) written.Flush(flushToDisk: true);
+            using (var copy = new LiteDatabase(new ConnectionString { Filename = temporary, Connection = ConnectionType.Direct, ReadOnly = true }, CreateMapper()))
+            {
+                changes = copy.GetCollection("changes").LongCount();
+                events = copy.GetCollection("audit").LongCount();
+            }
+        }
+        catch
+        {
+            File.Delete(temporary);
+            throw;
         }
         File.Move(temporary, destination, overwrite: true);
         return new BackupResult(destination, new FileInfo(destination).Length, changes, events, paused.Elapsed);

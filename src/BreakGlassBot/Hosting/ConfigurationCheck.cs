@@ -63,6 +63,7 @@ public static class ConfigurationCheck
     {
         RequireHttpUrl(errors, "Slack:ApiBaseUrl", slack.ApiBaseUrl, required: true);
         if (slack.MaxRequestBytes < 1024) errors.Add("Slack:MaxRequestBytes must be at least 1024");
+        if (slack.ParkedRetryInterval < TimeSpan.FromMilliseconds(100)) errors.Add("Slack:ParkedRetryInterval must be at least 00:00:00.100");
         if (slack.SignatureTolerance <= TimeSpan.Zero || slack.SignatureTolerance > TimeSpan.FromHours(1))
             errors.Add("Slack:SignatureTolerance must be between 00:00:01 and 01:00:00 (Slack recommends 00:05:00)");
     }
@@ -115,6 +116,7 @@ public static class ConfigurationCheck
             errors.Add("Storage:ConnectionString is required when Storage:Hangfire is PostgreSql");
         if (storage.PollingInterval < TimeSpan.FromMilliseconds(10)) errors.Add("Storage:PollingInterval must be at least 00:00:00.010");
         if (storage.MaxRetryDelay < storage.PollingInterval) errors.Add("Storage:MaxRetryDelay must not be shorter than Storage:PollingInterval");
+        if (storage.RecurringCheckInterval < TimeSpan.FromMilliseconds(100)) errors.Add("Storage:RecurringCheckInterval must be at least 00:00:00.100");
         if (!string.IsNullOrWhiteSpace(storage.BackupDirectory))
         {
             if (storage.BackupKeep < 1) errors.Add("Storage:BackupKeep must be at least 1");

@@ -15,7 +15,7 @@ public static class SlackPosting
     /// <summary>Whether a failed post may still have reached Slack (timeout, 5xx, a lost or garbled answer), as opposed to a clear refusal.</summary>
     public static bool IsUncertain(string error) => UncertainErrors.Any(error.Contains);
 
-    static readonly string[] UncertainErrors = ["timeout", "http_5", "invalid_json", "invalid_response", "connection_failed", "Exception"];
+    static readonly string[] UncertainErrors = ["timeout", "http_5", "unreadable_json", "invalid_response", "connection_failed", "Exception"];
 
     public static StepOutcome.Retry RetryFor(SlackApiException e) => new($"slack {e.Method}: {e.Error}", e.RetryAfter);
 

@@ -160,7 +160,7 @@ internal sealed class SlackApiClient(HttpClient http, IOptions<SlackOptions> opt
         using var response = await SendAsync("response_url", request, ct);
         var answer = (await response.Content.ReadAsStringAsync(ct)).Trim();
         var error = ResponseUrlError(answer);
-        if (!response.IsSuccessStatusCode && error is null or "invalid_response" or "invalid_json") error = $"http_{(int)response.StatusCode}";
+        if (!response.IsSuccessStatusCode && error is null or "invalid_response" or "unreadable_json") error = $"http_{(int)response.StatusCode}";
         if (error is not null) throw new SlackApiException("response_url", error, response.StatusCode);
     }
 
@@ -181,7 +181,7 @@ internal sealed class SlackApiClient(HttpClient http, IOptions<SlackOptions> opt
                     return ok.ValueKind == JsonValueKind.True ? null
                         : root.TryGetProperty("error", out var e) && e.ValueKind == JsonValueKind.String ? e.GetString() ?? "unknown_error" : "unknown_error";
             }
-            catch (JsonException) { return "invalid_json"; }
+            catch (JsonException) { return "unreadable_json"; }
             return "invalid_response";
         }
         // Plain-text errors are short codes; anything else (an HTML error page) is named only as unexpected.
@@ -227,7 +227,7 @@ internal sealed class SlackApiClient(HttpClient http, IOptions<SlackOptions> opt
             using var doc = await JsonDocument.ParseAsync(stream, cancellationToken: ct);
             root = doc.RootElement.Clone();
         }
-        catch (JsonException e) { throw new SlackApiException(method, "invalid_json", response.StatusCode, inner: e); }
+        catch (JsonException e) { throw new SlackApiException(method, "unreadable_json", response.StatusCode, inner: e); }
         if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("ok", out var ok))
             throw new SlackApiException(method, "invalid_response", response.StatusCode);
         if (ok.ValueKind != JsonValueKind.True)

@@ -23,7 +23,7 @@ public static class SlackErrors
     static readonly HashSet<string> TransientErrors =
     [
         "ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable", "request_timeout",
-        "team_added_to_org", "timeout", "connection_failed", "invalid_json", "invalid_response",
+        "team_added_to_org", "timeout", "connection_failed", "unreadable_json", "invalid_response",
     ];
 
     static readonly HashSet<string> RecipientErrors = ["cannot_dm_bot", "user_not_found", "user_disabled", "user_not_visible"];

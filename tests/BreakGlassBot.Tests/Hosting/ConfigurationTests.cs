@@ -52,6 +52,23 @@ public class ConfigurationTests
     }
 
     [Fact]
+    public void IntervalsThatWouldSpinOrCrashATimerAreRefused()
+    {
+        var errors = ConfigurationCheck.Validate(Config(
+            ("Slack:ParkedRetryInterval", "00:00:00"),
+            ("Storage:RecurringCheckInterval", "00:00:00"),
+            ("Storage:BackupDirectory", "/tmp/backups"), ("Storage:BackupKeep", "0"), ("Storage:BackupCron", "every night"),
+            ("Evidence:AnchorCron", "hourly"), ("Admin:ApiKeys:0", "same-key"), ("Evidence:ApiKeys:0", "same-key")));
+        Assert.Contains("Slack:ParkedRetryInterval must be at least 00:00:00.100", errors);
+        Assert.Contains("Storage:RecurringCheckInterval must be at least 00:00:00.100", errors);
+        Assert.Contains("Storage:BackupKeep must be at least 1", errors);
+        Assert.Contains(errors, e => e.StartsWith("Storage:BackupCron is not a cron expression"));
+        Assert.Contains(errors, e => e.StartsWith("Evidence:AnchorCron is not a cron expression"));
+        Assert.Contains("Admin:ApiKeys must not repeat a key of Evidence:ApiKeys", errors);
+        Assert.DoesNotContain(errors, e => e.Contains("same-key"));
+    }
+
+    [Fact]
     public void ConversionErrorsAndRuleErrorsAreNamedTogether()
     {
         // A key that does not convert must not hide a rule broken by another key of the same section.

@@ -17,6 +17,8 @@ public class SlackErrorClassificationTests
     [InlineData("fatal_error", SlackErrorKind.Transient)]
     [InlineData("service_unavailable", SlackErrorKind.Transient)]
     [InlineData("request_timeout", SlackErrorKind.Transient)]
+    [InlineData("unreadable_json", SlackErrorKind.Transient)] // our client could not read Slack's answer
+    [InlineData("invalid_json", SlackErrorKind.Permanent)] // Slack could not read what the bot sent: sending it again will not help
     [InlineData("cannot_dm_bot", SlackErrorKind.Recipient)]
     [InlineData("user_disabled", SlackErrorKind.Recipient)]
     [InlineData("user_not_found", SlackErrorKind.Recipient)]

@@ -88,4 +88,25 @@ public class BackupTests : BotTest
         Assert.Equal(new[] { "breakglass-20220101T000000Z.db", Path.GetFileName(result.Path), "notes.txt" },
             Directory.GetFiles(backups).Select(f => Path.GetFileName(f)!).Order(StringComparer.Ordinal).ToArray());
     }
+
+    [Fact]
+    public void InstancesSharingABackupDirectoryKeepTheirOwnNamesAndPruneOnlyTheirOwn()
+    {
+        Directory.CreateDirectory(backups);
+        File.WriteAllText(Path.Combine(backups, "breakglass-bgb-other-20200101T000000Z.db"), "the other instance's");
+        File.WriteAllText(Path.Combine(backups, "breakglass-20200101T000000Z.db"), "a single instance's");
+        var options = Microsoft.Extensions.Options.Options.Create(new BreakGlassBot.Hosting.StorageOptions
+        {
+            DataDirectory = DataDirectory, BackupDirectory = backups, BackupKeep = 1,
+        });
+        var job = new StoreBackupJob(Bot.Store, options, TimeProvider.System,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<StoreBackupJob>.Instance, new InstanceQueue("bgb-mine"));
+
+        var result = job.Run();
+
+        Assert.StartsWith("breakglass-bgb-mine-", Path.GetFileName(result.Path));
+        Assert.Equal(new[] { "breakglass-20200101T000000Z.db", "breakglass-bgb-mine-", "breakglass-bgb-other-20200101T000000Z.db" },
+            Directory.GetFiles(backups).Select(f => Path.GetFileName(f)!).Select(n => n.StartsWith("breakglass-bgb-mine-") ? "breakglass-bgb-mine-" : n)
+                .Order(StringComparer.Ordinal).ToArray());
+    }
 }

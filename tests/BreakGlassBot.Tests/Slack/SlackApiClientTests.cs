@@ -76,7 +76,7 @@ public class SlackApiClientTests : BotTest
         Slack.Fail("chat.postMessage", new Fault.Status(500));
         Assert.Equal("http_500", (await Assert.ThrowsAsync<SlackApiException>(() => Api.PostMessageAsync("C1", new SlackMessage("x")))).Error);
         Slack.Fail("chat.postMessage", new Fault.Malformed());
-        Assert.Equal("invalid_json", (await Assert.ThrowsAsync<SlackApiException>(() => Api.PostMessageAsync("C1", new SlackMessage("x")))).Error);
+        Assert.Equal("unreadable_json", (await Assert.ThrowsAsync<SlackApiException>(() => Api.PostMessageAsync("C1", new SlackMessage("x")))).Error);
         Assert.Equal(2, Slack.CallsTo("chat.postMessage").Count);
     }
 

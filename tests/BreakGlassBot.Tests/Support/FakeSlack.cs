@@ -57,7 +57,7 @@ public sealed partial class FakeSlack : FakeServer
     public string? UserGroupError { get; set; }
 
     /// <summary>The scopes the real app asks for (manifest.yml), less <see cref="MissingScopes"/>: Slack's <c>provided</c>.</summary>
-    static readonly string[] AppScopes = ["chat:write", "chat:write.public", "commands", "im:write", "im:history", "channels:history", "groups:history", "users:read", "usergroups:read"];
+    static readonly string[] AppScopes = ["chat:write", "chat:write.public", "commands", "im:write", "im:history", "channels:history", "groups:history", "usergroups:read"];
 
     static string? ScopeFor(string method, JsonObject args) => method switch
     {
