@@ -58,6 +58,10 @@ public sealed partial class AuditAnchorPublisher(ChangeStore store, IOptions<Evi
     {
         if (!Configured) return null;
         var report = store.VerifyAuditChain();
+        // Exports and digests may come in bursts (any read key can ask for an export): a head already published is not
+        // published again for them. The hourly one always goes, as a sign of life.
+        var last = store.Document<LastAnchor>(LastAnchor.Collection, LastAnchor.DocumentId);
+        if (reason != "schedule" && last is not null && last.Sequence == report.HeadSequence && last.Hash == report.HeadHash) return null;
         var anchor = new AuditAnchor(report.HeadSequence, report.HeadHash, report.Events, time.GetUtcNow(), reason, report.Intact,
             report.FirstBreak?.Detail);
         var line = anchor.ToJsonLine();
@@ -75,6 +79,8 @@ public sealed partial class AuditAnchorPublisher(ChangeStore store, IOptions<Evi
             // Hangfire retries: the auditors get it late rather than never.
             if (!response.IsSuccessStatusCode) throw new HttpRequestException($"the anchor webhook answered {(int)response.StatusCode}");
         }
+        store.SaveDocument<LastAnchor>(LastAnchor.Collection, LastAnchor.DocumentId,
+            _ => new LastAnchor { Id = LastAnchor.DocumentId, Sequence = anchor.LastSequence, Hash = anchor.LastHash });
         if (anchor.Intact) LogPublished(log, anchor.LastSequence, anchor.LastHash ?? "(none)", reason);
         else LogPublishedBroken(log, anchor.FirstBreak ?? "?", reason);
         return anchor;
@@ -84,6 +90,16 @@ public sealed partial class AuditAnchorPublisher(ChangeStore store, IOptions<Evi
     static partial void LogPublished(ILogger logger, long sequence, string hash, string reason);
     [LoggerMessage(EventId = 7202, Level = LogLevel.Error, Message = "Audit anchor published for a BROKEN trail: {Break} ({Reason})")]
     static partial void LogPublishedBroken(ILogger logger, string @break, string reason);
+}
+
+/// <summary>The head published last (kept in the store), so a burst of exports publishes it once.</summary>
+public sealed class LastAnchor
+{
+    public const string Collection = "audit_anchors";
+    public const string DocumentId = "last";
+    public string Id { get; set; } = "";
+    public long Sequence { get; set; }
+    public string? Hash { get; set; }
 }
 
 /// <summary>The hourly anchor (<c>Evidence:AnchorCron</c>), when a sink is configured.</summary>
