@@ -64,21 +64,7 @@ public static class AuditVerification
                 return 2;
             }
         }
-        args = [.. rest];
-        var builder = WebApplication.CreateBuilder(args);
-        try { builder.AddBotConfiguration(); }
-        catch (BotConfigurationException e)
-        {
-            await error.WriteLineAsync(e.Message);
-            return 2;
-        }
-        var storage = builder.Configuration.GetSection(StorageOptions.Section).Get<StorageOptions>() ?? new();
-        var path = Path.Combine(storage.ResolvedDataDirectory, "breakglass.db");
-        if (!File.Exists(path))
-        {
-            await error.WriteLineAsync($"No data file at {path} (set Storage:DataDirectory).");
-            return 2;
-        }
+        if (await DataFileAsync([.. rest], error) is not var (_, storage, path)) return 2;
         ChainReport report;
         IReadOnlyList<string> anchorProblems = [];
         try
@@ -112,24 +98,11 @@ public static class AuditVerification
     /// </summary>
     public static async Task<int> RunMigrateAsync(string[] args, TextWriter output, TextWriter error)
     {
-        var builder = WebApplication.CreateBuilder(args);
-        try { builder.AddBotConfiguration(); }
-        catch (BotConfigurationException e)
-        {
-            await error.WriteLineAsync(e.Message);
-            return 2;
-        }
-        var reason = builder.Configuration["reason"];
+        if (await DataFileAsync(args, error) is not var (configuration, storage, path)) return 2;
+        var reason = configuration["reason"];
         if (string.IsNullOrWhiteSpace(reason))
         {
             await error.WriteLineAsync("Say why, for the record: migrate-audit --reason \"<why the trail is chained again>\".");
-            return 2;
-        }
-        var storage = builder.Configuration.GetSection(StorageOptions.Section).Get<StorageOptions>() ?? new();
-        var path = Path.Combine(storage.ResolvedDataDirectory, "breakglass.db");
-        if (!File.Exists(path))
-        {
-            await error.WriteLineAsync($"No data file at {path} (set Storage:DataDirectory).");
             return 2;
         }
         try
@@ -150,5 +123,22 @@ public static class AuditVerification
             await error.WriteLineAsync(e.Message);
             return 2;
         }
+    }
+
+    /// <summary>The bot's configuration as the command line gives it, and its data file; null (said on <paramref name="error"/>) when unusable.</summary>
+    static async Task<(IConfiguration Configuration, StorageOptions Storage, string Path)?> DataFileAsync(string[] args, TextWriter error)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        try { builder.AddBotConfiguration(); }
+        catch (BotConfigurationException e)
+        {
+            await error.WriteLineAsync(e.Message);
+            return null;
+        }
+        var storage = builder.Configuration.GetSection(StorageOptions.Section).Get<StorageOptions>() ?? new();
+        var path = Path.Combine(storage.ResolvedDataDirectory, "breakglass.db");
+        if (File.Exists(path)) return (builder.Configuration, storage, path);
+        await error.WriteLineAsync($"No data file at {path} (set Storage:DataDirectory).");
+        return null;
     }
 }
