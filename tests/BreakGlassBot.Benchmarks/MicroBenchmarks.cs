@@ -48,9 +48,11 @@ public class SignatureBenchmarks
 [MemoryDiagnoser]
 public class ParsingBenchmarks
 {
+    static readonly LinkHosts Hosts = LinkHosts.From("https://github.com", null);
+
     [Benchmark] public SlashCommand? SlashCommandForm() => SlashCommand.TryParse(Samples.CommandForm, out var c) ? c : null;
     [Benchmark] public InteractionPayload? BlockActionsPayload() => InteractionPayload.TryParse(Samples.ActionForm, out var p) ? p : null;
-    [Benchmark] public DeclarationText DeclarationLinks() => DeclarationText.Parse(Samples.CommandText);
+    [Benchmark] public DeclarationText DeclarationLinks() => DeclarationText.Parse(Samples.CommandText, Hosts);
     [Benchmark] public bool PullRequestUrl() => PullRequestRef.TryParse("https://github.com/acme/payments/pull/4242", out _);
 }
 

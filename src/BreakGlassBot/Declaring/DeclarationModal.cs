@@ -4,7 +4,7 @@ using BreakGlassBot.Slack;
 namespace BreakGlassBot.Declaring;
 
 /// <summary>The declaration form (bare /breakglass) and its submission.</summary>
-internal sealed class DeclarationModal(Declarations declarations, ChangeMessages messages, Permissions permissions) : IViewSubmissionHandler
+internal sealed class DeclarationModal(Declarations declarations, ChangeMessages messages, Permissions permissions, LinkHosts hosts) : IViewSubmissionHandler
 {
     public const string CallbackId = "breakglass_declare";
     public const string SummaryBlock = "summary";
@@ -24,7 +24,7 @@ internal sealed class DeclarationModal(Declarations declarations, ChangeMessages
             {
                 [SummaryBlock] = "Only the configured declarers (Slack:Declarers) may break the glass. Ask one of them, or an admin, to declare it.",
             } });
-        var (request, errors) = Read(payload);
+        var (request, errors) = Read(payload, hosts);
         if (request is null)
             return Results.Json(new { response_action = "errors", errors });
         // A double-submitted modal carries the same view id: Declare returns the first change.
@@ -53,7 +53,7 @@ internal sealed class DeclarationModal(Declarations declarations, ChangeMessages
     ], privateMetadata: channelId);
 
     /// <summary>Validates the submitted form: errors keyed by block id, or a declaration request.</summary>
-    public static (DeclarationRequest? Request, Dictionary<string, string> Errors) Read(InteractionPayload payload)
+    public static (DeclarationRequest? Request, Dictionary<string, string> Errors) Read(InteractionPayload payload, LinkHosts hosts)
     {
         var view = payload.View!;
         var errors = new Dictionary<string, string>();
@@ -62,9 +62,9 @@ internal sealed class DeclarationModal(Declarations declarations, ChangeMessages
         if (summary.Length < 3) errors[SummaryBlock] = "Say in a few words what you are changing.";
         else if (summary.Length > DeclarationText.MaxSummaryLength) errors[SummaryBlock] = $"Keep the summary under {DeclarationText.MaxSummaryLength} characters; put the rest in the justification.";
         if (justification.Length == 0) errors[JustificationBlock] = "Say why this cannot wait for the normal review.";
-        var (prs, badPrs) = DeclarationText.ParsePullRequests(view.Value(PullRequestsBlock));
-        if (badPrs.Count > 0) errors[PullRequestsBlock] = $"Not a pull request URL: {string.Join(", ", badPrs)}. Use https://github.com/<owner>/<repo>/pull/<number>.";
-        var (keys, badKeys) = DeclarationText.ParseJiraKeys(view.Value(JiraBlock));
+        var (prs, badPrs) = DeclarationText.ParsePullRequests(view.Value(PullRequestsBlock), hosts);
+        if (badPrs.Count > 0) errors[PullRequestsBlock] = $"Not a pull request URL: {string.Join(", ", badPrs)}. Use https://{hosts.GitHub}/<owner>/<repo>/pull/<number>.";
+        var (keys, badKeys) = DeclarationText.ParseJiraKeys(view.Value(JiraBlock), hosts);
         if (badKeys.Count > 0) errors[JiraBlock] = $"Not a Jira key: {string.Join(", ", badKeys)}. Use keys like OPS-123.";
         var severity = view.Value(SeverityBlock);
         if (severity is not null and not ("SEV1" or "SEV2" or "SEV3" or "SEV4")) errors[SeverityBlock] = "Pick one of the listed severities.";

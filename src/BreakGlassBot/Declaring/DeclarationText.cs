@@ -2,6 +2,20 @@ using BreakGlassBot.EmergencyChanges;
 
 namespace BreakGlassBot.Declaring;
 
+/// <summary>
+/// The hosts whose links are accepted: GitHub:WebBaseUrl's, and Jira:BaseUrl's when set. A look-alike host
+/// (github.com.evil.example) would be shown as a link to the attacker's page while the bot acts on the real PR.
+/// </summary>
+public sealed record LinkHosts(string GitHub, string? Jira)
+{
+    public static LinkHosts From(string gitHubWebBaseUrl, string? jiraBaseUrl) =>
+        new(HostOf(gitHubWebBaseUrl) ?? "github.com", string.IsNullOrWhiteSpace(jiraBaseUrl) ? null : HostOf(jiraBaseUrl));
+
+    static string? HostOf(string url) => Uri.TryCreate(url, UriKind.Absolute, out var u) ? u.Authority.ToLowerInvariant() : null;
+
+    public bool IsGitHub(PullRequestRef pr) => pr.Host == GitHub;
+}
+
 /// <summary>What a user typed after /breakglass, split into summary and links.</summary>
 public sealed partial record DeclarationText(string Summary, IReadOnlyList<PullRequestRef> PullRequests, IReadOnlyList<JiraIssueKey> JiraKeys, IReadOnlyList<string> Problems)
 {
@@ -11,7 +25,7 @@ public sealed partial record DeclarationText(string Summary, IReadOnlyList<PullR
     /// PR URLs, Jira keys and Jira browse URLs become links; the rest is the summary. The text is decoded already
     /// (a link Slack wrapped is its address, or "label (address)"); a link still in angle brackets is accepted too.
     /// </summary>
-    public static DeclarationText Parse(string text)
+    public static DeclarationText Parse(string text, LinkHosts hosts)
     {
         var prs = new List<PullRequestRef>();
         var keys = new List<JiraIssueKey>();
@@ -26,9 +40,12 @@ public sealed partial record DeclarationText(string Summary, IReadOnlyList<PullR
             var span = raw == token ? bare.Length : raw.Length;
             if (PullRequestRef.TryParse(token, out var pr))
             {
-                if (!prs.Contains(pr)) prs.Add(pr);
+                if (!hosts.IsGitHub(pr)) problems.Add(NotOurHost(token, hosts.GitHub));
+                else if (!prs.Contains(pr)) prs.Add(pr);
                 removed.Add((match.Index, match.Length));
             }
+            else if (BrowseUrlOnOtherHost(bare, hosts))
+                problems.Add($"'{Shorten(bare)}' is not an issue on {hosts.Jira}: link issues by key (OPS-7) or by their address on {hosts.Jira}");
             else if (JiraIssueKey.TryParse(bare, out var key) || TryParseBrowseUrl(bare, out key))
             {
                 if (!keys.Contains(key)) keys.Add(key);
@@ -95,25 +112,34 @@ public sealed partial record DeclarationText(string Summary, IReadOnlyList<PullR
     private static partial System.Text.RegularExpressions.Regex BrowseUrlPattern();
 
     /// <summary>Links typed one per line (or separated by spaces/commas) in the modal.</summary>
-    public static (List<PullRequestRef> Prs, List<string> Bad) ParsePullRequests(string? text)
+    public static (List<PullRequestRef> Prs, List<string> Bad) ParsePullRequests(string? text, LinkHosts hosts)
     {
         var prs = new List<PullRequestRef>();
         var bad = new List<string>();
         foreach (var token in Tokens(text))
-            if (PullRequestRef.TryParse(Unwrap(token), out var pr)) { if (!prs.Contains(pr)) prs.Add(pr); }
+            if (PullRequestRef.TryParse(Unwrap(token), out var pr) && hosts.IsGitHub(pr)) { if (!prs.Contains(pr)) prs.Add(pr); }
             else bad.Add(Shorten(token));
         return (prs, bad);
     }
 
-    public static (List<JiraIssueKey> Keys, List<string> Bad) ParseJiraKeys(string? text)
+    public static (List<JiraIssueKey> Keys, List<string> Bad) ParseJiraKeys(string? text, LinkHosts hosts)
     {
         var keys = new List<JiraIssueKey>();
         var bad = new List<string>();
         foreach (var token in Tokens(text))
-            if (JiraIssueKey.TryParse(token.ToUpperInvariant(), out var key) || TryParseBrowseUrl(Unwrap(token), out key)) { if (!keys.Contains(key)) keys.Add(key); }
+            if (JiraIssueKey.TryParse(token.ToUpperInvariant(), out var key) || (!BrowseUrlOnOtherHost(Unwrap(token), hosts) && TryParseBrowseUrl(Unwrap(token), out key)))
+            { if (!keys.Contains(key)) keys.Add(key); }
             else bad.Add(Shorten(token));
         return (keys, bad);
     }
+
+    static string NotOurHost(string token, string host) =>
+        $"'{Shorten(token)}' is not a pull request on {host}: only links to https://{host}/<owner>/<repo>/pull/<number> are accepted";
+
+    /// <summary>A Jira browse address on a host other than Jira:BaseUrl's (only when that is set).</summary>
+    static bool BrowseUrlOnOtherHost(string token, LinkHosts hosts) =>
+        hosts.Jira is { } jira && BrowseUrlPattern().IsMatch(token) && Uri.TryCreate(token, UriKind.Absolute, out var u)
+        && !string.Equals(u.Authority, jira, StringComparison.OrdinalIgnoreCase);
 
     static string[] Tokens(string? text) =>
         (text ?? "").Split((char[])[' ', '\t', '\n', '\r', ','], StringSplitOptions.RemoveEmptyEntries);

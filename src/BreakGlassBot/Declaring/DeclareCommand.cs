@@ -6,14 +6,14 @@ namespace BreakGlassBot.Declaring;
 
 /// <summary>"/breakglass &lt;summary&gt; [links]" declares at once; "/breakglass" alone opens the declaration form.</summary>
 internal sealed class DeclareCommand(Declarations declarations, ChangeMessages messages, Permissions permissions, DeclarationModal modal, ISlackApi slack,
-    IOptions<SlackOptions> slackOptions, ILogger<DeclareCommand> log)
+    IOptions<SlackOptions> slackOptions, LinkHosts hosts, ILogger<DeclareCommand> log)
 {
     public async Task<CommandReply> DeclareAsync(SlashCommand command, string text)
     {
         if (!permissions.MayDeclare(command.UserId))
             return new CommandReply(":no_entry: Only the configured declarers may break the glass. Ask one of: "
                 + string.Join(", ", slackOptions.Value.Declarers.Select(Blocks.Mention)));
-        var parsed = DeclarationText.Parse(text);
+        var parsed = DeclarationText.Parse(text, hosts);
         if (parsed.Problems.Count > 0)
             return new CommandReply(":warning: " + string.Join("\n", parsed.Problems.Select(Blocks.Escape))
                 + "\nType `/breakglass <summary> https://github.com/<owner>/<repo>/pull/<n> ABC-123`, or just `/breakglass` for the form.");

@@ -11,6 +11,8 @@ public static class DeclaringRegistration
     {
         var s = builder.Services;
         s.AddSingleton<Permissions>();
+        s.AddSingleton(sp => LinkHosts.From(sp.GetRequiredService<IOptions<GitHubOptions>>().Value.WebBaseUrl,
+            sp.GetRequiredService<IOptions<JiraOptions>>().Value.BaseUrl));
         s.AddSingleton<Declarations>();
         s.AddSingleton<DeclareCommand>();
         // The built-in sub-commands first: help lists them in this order, then the ones other features add.

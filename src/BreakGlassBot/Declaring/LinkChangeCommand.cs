@@ -15,7 +15,7 @@ public static class LinkAuditTypes
 /// the PR often does not exist yet).
 /// </summary>
 internal sealed class LinkChangeCommand(ChangeStore store, Permissions permissions, OutboxQueue outbox, IReevaluation tracker,
-    IEnumerable<IDeclarationStepSource> stepSources, IEnumerable<IAddedLinkFollowUps> followUps, IEnumerable<IAccountLink> accounts, TimeProvider time)
+    IEnumerable<IDeclarationStepSource> stepSources, IEnumerable<IAddedLinkFollowUps> followUps, IEnumerable<IAccountLink> accounts, LinkHosts hosts, TimeProvider time)
     : ISubCommand
 {
     const string ChangeUsage = "`/breakglass link BG-n <PR URL...> [JIRA-KEY...]` link a pull request or Jira issue to a change after declaring it";
@@ -48,7 +48,7 @@ internal sealed class LinkChangeCommand(ChangeStore store, Permissions permissio
         var parts = arguments.Trim().Split((char[])[' ', '\t', '\n'], 2, StringSplitOptions.RemoveEmptyEntries);
         if (parts.Length == 0 || !ChangeId.TryParse(parts[0], out var id))
             return new CommandReply($":warning: '{Blocks.Escape(parts.FirstOrDefault() ?? "")}' is not a change id. " + Example);
-        var parsed = DeclarationText.Parse(parts.Length > 1 ? parts[1] : "");
+        var parsed = DeclarationText.Parse(parts.Length > 1 ? parts[1] : "", hosts);
         if (parsed.Problems.Count > 0)
             return new CommandReply(":warning: " + string.Join("\n", parsed.Problems.Select(Blocks.Escape)) + "\nNothing was linked. " + Example);
         if (parsed.PullRequests.Count == 0 && parsed.JiraKeys.Count == 0)

@@ -51,6 +51,8 @@ public sealed class GitHubOptions
     public string? PrivateKeyPath { get; set; }
     public long? InstallationId { get; set; }
     public string ApiBaseUrl { get; set; } = "https://api.github.com/";
+    /// <summary>Where people open pull requests (GitHub Enterprise Server: https://ghe.example.com): only links to this host are accepted.</summary>
+    public string WebBaseUrl { get; set; } = "https://github.com";
     public BypassMode BypassMode { get; set; } = BypassMode.RecordOnly;
     public string? BypassTeam { get; set; }
     public string Label { get; set; } = "break-glass";

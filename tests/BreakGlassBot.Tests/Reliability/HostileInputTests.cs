@@ -17,6 +17,8 @@ namespace BreakGlassBot.Tests.Reliability;
 [Trait("Category", "EndToEnd")]
 public class HostileInputTests : BotTest
 {
+    static readonly LinkHosts Hosts = LinkHosts.From("https://github.com", "https://acme.atlassian.net");
+
     public static int Tried;
 
     static Config Runs(int n) => Config.QuickThrowOnFailure.WithMaxTest(n);
@@ -31,9 +33,9 @@ public class HostileInputTests : BotTest
             InteractionPayload.TryParse(s ?? "", out _);
             InteractionPayload.TryParse("payload=" + Uri.EscapeDataString(s ?? ""), out _);
             EventEnvelope.TryParse(s ?? "", out _);
-            DeclarationText.Parse(s ?? "");
-            DeclarationText.ParsePullRequests(s);
-            DeclarationText.ParseJiraKeys(s);
+            DeclarationText.Parse(s ?? "", Hosts);
+            DeclarationText.ParsePullRequests(s, Hosts);
+            DeclarationText.ParseJiraKeys(s, Hosts);
             ChangeId.TryParse(s, out _);
             PullRequestRef.TryParse(s, out _);
             JiraIssueKey.TryParse(s, out _);
