@@ -95,6 +95,9 @@ public static class AuditChain
         db.BeginTrans();
         var hashedBefore = audit.LongCount(BsonExpression.Create("$.Hash != null"));
         var migrated = MigrateLocked(audit, counters);
+        var marker = counters.FindById(MarkerId);
+        (marker["by"], marker["at"], marker["hashed_before"]) = (actor, now.UtcDateTime.ToString("u", CultureInfo.InvariantCulture), hashedBefore);
+        counters.Update(marker);
         var head = counters.FindById(HeadId);
         var record = new AuditEvent
         {
@@ -137,7 +140,14 @@ public static class AuditChain
     /// <summary>Walks the events against a head and marker read beforehand.</summary>
     internal static ChainReport Verify(IEnumerable<AuditEvent> bySequence, BsonDocument? head, BsonDocument? marker) =>
         Verify(bySequence, head?["value"].AsInt64 ?? 0, head is not null && head["hash"].IsString ? head["hash"].AsString : null,
-            marker is null ? null : marker["migrated"].AsInt64);
+            marker is null ? null : marker["migrated"].AsInt64) with
+        {
+            // Chained afresh by an operator (migrate-audit): say so, and whether events already had hashes, rather than "upgraded".
+            Rechained = marker is not null && marker["by"].IsString
+                ? $"events #1–#{marker["migrated"].AsInt64} were chained afresh by migrate-audit ({marker["by"].AsString}, {marker["at"].AsString})"
+                  + (marker["hashed_before"].AsInt64 > 0 ? $", {marker["hashed_before"].AsInt64} of which already had hashes: the chain marker had been removed; read the {MigratedType} event's reason" : "")
+                : null,
+        };
 
     public static ChainReport Verify(IEnumerable<AuditEvent> bySequence, long headSequence, string? headHash, long? migrated)
     {
@@ -223,9 +233,12 @@ public sealed record ChainBreak(long Sequence, ChainFault Fault, string Detail, 
 /// <summary>The outcome of a verification. <see cref="HeadHash"/> is worth recording: a later trail must still contain it.</summary>
 public sealed record ChainReport(bool Intact, long Events, long HeadSequence, string? HeadHash, long? Migrated, ChainBreak? FirstBreak)
 {
+    /// <summary>Set when an operator chained the trail with migrate-audit: who, when, and whether it had hashes already.</summary>
+    public string? Rechained { get; init; }
+
     public string Describe() => Intact
         ? $"audit trail intact: {Events} event(s), last #{HeadSequence}, last hash {HeadHash ?? "(none)"}"
-          + (Migrated > 0 ? $"; events #1–#{Migrated} predate the chain and were chained once when the bot was upgraded" : "")
+          + (Rechained is not null ? "; " + Rechained : Migrated > 0 ? $"; events #1–#{Migrated} predate the chain and were chained once when the bot was upgraded" : "")
         : $"audit trail NOT intact: {FirstBreak}";
 }
 

@@ -125,6 +125,7 @@ public class AuditVerificationTests : IAsyncLifetime
 
         var report = await VerifyEndpointAsync();
         Assert.True(report["intact"]!.GetValue<bool>(), report.ToJsonString());
+        Assert.Contains("already had hashes: the chain marker had been removed", report.ToJsonString());
         using var store = new ChangeStore(Path.Combine(data, "breakglass.db"));
         var record = Assert.Single(store.AuditTrail(0), e => e.Type == AuditChain.MigratedType);
         Assert.Equal("restored marker after ticket SEC-12", record.Data["reason"]);
