@@ -17,6 +17,7 @@ public static class GitHubSetup
     {
         var s = builder.Services;
         s.AddSingleton<GitHubHttpSettings>();
+        s.AddSingleton<WebhookReadGate>();
         s.AddHttpClient(GitHubGateway.HttpClientName)
             .AddResilienceHandler("github", (pipeline, context) =>
             {

@@ -56,6 +56,14 @@ public static class GitHubSignature
     }
 }
 
+/// <summary>How many webhook bodies may be read at once (each at most GitHub:MaxWebhookBytes) before their signatures are known.</summary>
+public sealed class WebhookReadGate
+{
+    public const int Concurrent = 4;
+    public static readonly TimeSpan Wait = TimeSpan.FromSeconds(5);
+    public SemaphoreSlim Reads { get; } = new(Concurrent, Concurrent);
+}
+
 /// <summary>
 /// POST /github/webhooks. The signature is checked over the raw bytes before anything is parsed (a bad one is
 /// 401 with no side effect). Review and close events re-evaluate the changes that link the PR at once, so
@@ -72,7 +80,7 @@ public static partial class GitHubWebhooks
     }
 
     static async Task<IResult> HandleAsync(HttpContext http, IOptions<GitHubOptions> options, ChangeStore store, IReevaluation reevaluation,
-        TimeProvider time, ILoggerFactory logs)
+        TimeProvider time, ILoggerFactory logs, WebhookReadGate gate)
     {
         var log = logs.CreateLogger("BreakGlassBot.GitHub.Webhooks");
         var secret = options.Value.WebhookSecret;
@@ -80,7 +88,13 @@ public static partial class GitHubWebhooks
             return Results.Json(new { ok = false, error = "webhooks_not_configured", message = "Set GitHub:WebhookSecret to the secret of the GitHub webhook." },
                 statusCode: StatusCodes.Status503ServiceUnavailable);
         var delivery = http.Request.Headers["X-GitHub-Delivery"].ToString();
-        var (body, status) = await GitHubSignature.ReadVerifiedAsync(http.Request, secret, options.Value.MaxWebhookBytes, http.RequestAborted);
+        // Bodies are held until their signature is known: only a few at a time, so forged ones cannot pile up in memory.
+        if (!await gate.Reads.WaitAsync(WebhookReadGate.Wait, http.RequestAborted))
+            return Results.Json(new { ok = false, error = "busy" }, statusCode: StatusCodes.Status503ServiceUnavailable);
+        byte[]? body;
+        int status;
+        try { (body, status) = await GitHubSignature.ReadVerifiedAsync(http.Request, secret, options.Value.MaxWebhookBytes, http.RequestAborted); }
+        finally { gate.Reads.Release(); }
         if (status == StatusCodes.Status413PayloadTooLarge) return Results.StatusCode(status);
         if (body is null)
         {

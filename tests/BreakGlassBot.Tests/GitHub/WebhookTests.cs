@@ -130,6 +130,42 @@ public class WebhookTests : GitHubBotTest
         Assert.Empty(reevaluation.Asked);
     }
 
+    /// <summary>A body that sends a little, then waits until the test lets it finish.</summary>
+    sealed class TrickleContent(TaskCompletionSource release) : HttpContent
+    {
+        protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
+        {
+            await stream.WriteAsync(Encoding.UTF8.GetBytes("{\"action\":"));
+            await stream.FlushAsync();
+            await release.Task;
+            await stream.WriteAsync(Encoding.UTF8.GetBytes("\"submitted\"}"));
+        }
+
+        protected override bool TryComputeLength(out long length) { length = 0; return false; }
+    }
+
+    [Fact]
+    public async Task OnlyAFewUnverifiedBodiesAreHeldAtOnce()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var slow = Enumerable.Range(0, BreakGlassBot.GitHub.WebhookReadGate.Concurrent).Select(_ =>
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, Bot.Url + "/github/webhooks") { Content = new TrickleContent(release) };
+            request.Headers.Add("X-GitHub-Event", "pull_request_review");
+            request.Headers.Add("X-Hub-Signature-256", "sha256=" + new string('0', 64));
+            return Bot.Http.SendAsync(request);
+        }).ToList();
+        await Bot.Until(() => Bot.Service<BreakGlassBot.GitHub.WebhookReadGate>().Reads.CurrentCount == 0, "the slow bodies hold every read");
+        var turnedAway = await PostAsync("pull_request_review", Fixtures.Text("github/webhook_pull_request_review_submitted.json"));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, turnedAway.StatusCode);
+        Assert.Contains("busy", await turnedAway.Content.ReadAsStringAsync());
+
+        release.SetResult();
+        Assert.All(await Task.WhenAll(slow), r => Assert.Equal(HttpStatusCode.Unauthorized, r.StatusCode));
+        var genuine = await PostAsync("pull_request_review", Fixtures.Text("github/webhook_pull_request_review_submitted.json"));
+        Assert.Equal(HttpStatusCode.OK, genuine.StatusCode);
+    }
+
     static string Sign(string secret, string body) =>
         "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(body)));
 
