@@ -56,6 +56,10 @@ public static class DeadlinesRegistration
         s.AddSingleton<IRecurringSchedule>(sp => sp.GetRequiredService<StoreBackupSchedule>());
         s.AddHostedService(sp => sp.GetRequiredService<StoreBackupSchedule>());
         s.AddHostedService<RecurringJobsGuard>();
+        s.AddTransient<SeenPruneJob>();
+        s.AddSingleton<SeenPruneSchedule>();
+        s.AddSingleton<IRecurringSchedule>(sp => sp.GetRequiredService<SeenPruneSchedule>());
+        s.AddHostedService(sp => sp.GetRequiredService<SeenPruneSchedule>());
         s.AddHttpClient(AuditAnchorPublisher.HttpClientName, http => http.Timeout = TimeSpan.FromSeconds(30));
         s.AddTransient<AuditAnchorPublisher>();
         s.AddSingleton<AuditAnchorSchedule>();

@@ -66,3 +66,33 @@ internal sealed partial class RecurringJobsGuard(IEnumerable<IRecurringSchedule>
     [LoggerMessage(EventId = 7102, Level = LogLevel.Warning, Message = "Could not read the recurring jobs to check them: {Error}")]
     static partial void LogUnreadable(ILogger logger, string error);
 }
+
+/// <summary>Daily: forget the ids of Slack events and GitHub deliveries older than <c>Storage:SeenRetention</c>.</summary>
+public sealed partial class SeenPruneJob(ChangeStore store, IOptions<StorageOptions> storage, TimeProvider time, ILogger<SeenPruneJob> log)
+{
+    public const string RecurringId = "seen-prune";
+
+    public int Run()
+    {
+        var pruned = store.PruneSeen(time.GetUtcNow() - storage.Value.SeenRetention);
+        if (pruned > 0) LogPruned(log, pruned);
+        return pruned;
+    }
+
+    [LoggerMessage(EventId = 7103, Level = LogLevel.Information, Message = "Forgot {Count} handled event and delivery id(s) past their retention")]
+    static partial void LogPruned(ILogger logger, int count);
+}
+
+internal sealed class SeenPruneSchedule(IRecurringJobManager recurring, InstanceQueue queue) : IHostedService, IRecurringSchedule
+{
+    public string? Id => SeenPruneJob.RecurringId;
+    public void Register() => queue.AddOrUpdate<SeenPruneJob>(recurring, SeenPruneJob.RecurringId, j => j.Run(), Cron.Daily(3));
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        Register();
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

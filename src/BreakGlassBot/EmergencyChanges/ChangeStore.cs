@@ -74,6 +74,7 @@ public sealed class ChangeStore : IDisposable
     // The Slack event inbox.
     public bool MarkSeen(string key, DateTimeOffset at) => inbox.MarkSeen(key, at);
     public bool WasSeen(string key) => inbox.WasSeen(key);
+    public int PruneSeen(DateTimeOffset before) => inbox.PruneSeen(before);
     public bool AcceptInbound(string eventId, string json, DateTimeOffset at) => inbox.AcceptInbound(eventId, json, at);
     public IReadOnlyList<(string EventId, string Json)> PendingInbound(int limit = 100) => inbox.PendingInbound(limit);
     public void CompleteInbound(string eventId) => inbox.CompleteInbound(eventId);

@@ -22,6 +22,12 @@ internal sealed class EventInbox(StoreFile file)
 
     public bool WasSeen(string key) => seen.FindById(key) is not null;
 
+    /// <summary>Forgets ids seen before <paramref name="before"/>: Slack and GitHub retry within hours, and every Home-tab opening adds one.</summary>
+    public int PruneSeen(DateTimeOffset before)
+    {
+        lock (writeLock) return seen.DeleteMany(StoreFile.Where("$.at < @0", before.UtcTicks));
+    }
+
     /// <summary>
     /// Saves an inbound Slack event before it is acknowledged, unless its id was seen before (Slack retries with
     /// the same event_id). Processed later by the inbox worker; kept until done, so a crash loses nothing.

@@ -39,6 +39,7 @@ internal sealed class StoreFile : IDisposable
         Changes.EnsureIndex(c => c.OpenDueAt);
         // A bypass team grant or revocation looks up other open bypasses of the same person: by login, not a scan of every change.
         Changes.EnsureIndex(ChangeQueries.BypassLoginIndex, ChangeQueries.BypassLogin);
+        Seen.EnsureIndex("at");
         Audit.EnsureIndex(e => e.ChangeNumber);
         Audit.EnsureIndex(e => e.Sequence, unique: true);
         try

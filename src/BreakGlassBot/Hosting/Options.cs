@@ -120,6 +120,8 @@ public sealed class StorageOptions
     public TimeSpan PollingInterval { get; set; } = TimeSpan.FromSeconds(1);
     /// <summary>The longest wait between two retries of a failed step.</summary>
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromMinutes(5);
+    /// <summary>How long the ids of handled Slack events and GitHub deliveries are kept to refuse a retry (pruned daily).</summary>
+    public TimeSpan SeenRetention { get; set; } = TimeSpan.FromDays(7);
     /// <summary>How often the bot checks that its recurring jobs (tracking sweep, digest, backup) still exist, and registers any that went missing.</summary>
     public TimeSpan RecurringCheckInterval { get; set; } = TimeSpan.FromMinutes(1);
     /// <summary>Where the scheduled backups of the LiteDB file go; none when empty. Best on another volume.</summary>
