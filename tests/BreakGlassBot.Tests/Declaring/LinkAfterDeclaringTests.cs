@@ -104,7 +104,7 @@ public class LinkAfterDeclaringTests : LinkBotTest
         await Settled();
         var stepsBefore = Change().Steps.Count;
 
-        var again = await CommandTextAsync($"link BG-1 <{PrUrl}> https://jira.example.com/browse/OPS-7");
+        var again = await CommandTextAsync($"link BG-1 <{PrUrl}> {Jira.Url}/browse/OPS-7");
         Assert.Equal(":information_source: acme/pay#42 and OPS-7 are already linked to BG-1; nothing was added.", again);
         Assert.Equal(stepsBefore, Change().Steps.Count);
         Assert.Single(Audit(LinkAuditTypes.LinksAdded));
