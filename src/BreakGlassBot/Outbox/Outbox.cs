@@ -181,7 +181,7 @@ internal sealed partial class OutboxWorker(ChangeStore store, OutboxQueue outbox
             }
             if (handler.NeedsThread && change.Announcement is null) continue;
             // Thread posts keep their order: one waiting out a 429 or a Slack outage holds back the ones after it.
-            if (ParkedSteps.ThreadPosts.Contains(step.Kind) && HeldBackByEarlierPost(change, index)) continue;
+            if (ParkedSteps.IsSlackKind(step.Kind) && HeldBackByEarlierPost(change, index, step.Kind)) continue;
             await outbox.YieldToRequestsAsync(ct);
 
             // Count the attempt before making it: after a crash the handler sees Attempts > 1 and checks
@@ -241,14 +241,21 @@ internal sealed partial class OutboxWorker(ChangeStore store, OutboxQueue outbox
         lock (parkedKinds) return parkedKinds.Remove(kind);
     }
 
-    static bool HeldBackByEarlierPost(EmergencyChange change, int index)
+    /// <summary>
+    /// Thread posts keep their order behind an earlier one that is waiting out a passing failure; after a 429 every later
+    /// Slack step of the change waits too (Slack asked the app to slow down, and the announcement should not show a state
+    /// the thread has not told yet).
+    /// </summary>
+    static bool HeldBackByEarlierPost(EmergencyChange change, int index, string kind)
     {
         for (var j = 0; j < index; j++)
         {
             var earlier = change.Steps[j];
-            if (earlier.State == StepState.Pending && earlier.ParkedOn is null && ParkedSteps.ThreadPosts.Contains(earlier.Kind)
-                && SlackErrors.CodeOf(earlier.LastError) is { } code && SlackErrors.Classify(code) == SlackErrorKind.Transient)
-                return true;
+            if (earlier.State != StepState.Pending || earlier.ParkedOn is not null || !ParkedSteps.IsSlackKind(earlier.Kind)
+                || SlackErrors.CodeOf(earlier.LastError) is not { } code || SlackErrors.Classify(code) != SlackErrorKind.Transient)
+                continue;
+            if (code is "ratelimited" or "rate_limited" or "http_429") return true;
+            if (ParkedSteps.ThreadPosts.Contains(kind) && ParkedSteps.ThreadPosts.Contains(earlier.Kind)) return true;
         }
         return false;
     }

@@ -199,5 +199,20 @@ public class ThreadOrderTests : BotTest
         Assert.Equal(["details", "cancelled"], notes.Where(n => n is "details" or "cancelled"));
     }
 
+    [Fact]
+    public async Task AfterARateLimitTheAnnouncementIsNotUpdatedBeforeTheThreadCatchesUp()
+    {
+        Slack.Fail("chat.postMessage", FakeSlack.RateLimited(4), times: 1, when: c => c.Body.Contains("\"note\":\"details\""));
+        await Bot.CommandJsonAsync("Rate limited details");
+        await Bot.Until(() => Slack.Faulted.Any(), "the details rate limited");
+        await Bot.CommandJsonAsync("cancel BG-1 mistake"); // re-renders the announcement: a later Slack step
+
+        await Bot.Until(() => Bot.Store.Get(1)!.NextStepAt is null, "every step done", TimeSpan.FromSeconds(30));
+        var detailsPosted = Slack.CallsTo("chat.postMessage").Where(c => c.Body.Contains("\"note\":\"details\"")).Max(c => c.At);
+        var updates = Slack.CallsTo("chat.update");
+        Assert.NotEmpty(updates);
+        Assert.All(updates, u => Assert.True(u.At >= detailsPosted, $"chat.update at {u.At:HH:mm:ss.fff} before the details at {detailsPosted:HH:mm:ss.fff}"));
+    }
+
     List<string?> ThreadNotes() => [.. Slack.Thread(TestBot.Channel, Bot.Store.Get(1)!.Announcement!.Ts).Select(m => m.MetadataNote)];
 }
