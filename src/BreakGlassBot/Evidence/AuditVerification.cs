@@ -96,7 +96,7 @@ public static class AuditVerification
     /// <c>migrate-audit --reason "…"</c>: chains a trail the bot refused to start on (no chain marker), with the bot
     /// stopped, and records who did it and why as the trail's next event. Exits 0 done, 2 refused.
     /// </summary>
-    public static async Task<int> RunMigrateAsync(string[] args, TextWriter output, TextWriter error)
+    public static async Task<int> RunMigrateAsync(string[] args, TextWriter output, TextWriter error, TimeProvider time)
     {
         if (await DataFileAsync(args, error) is not var (configuration, storage, path)) return 2;
         var reason = configuration["reason"];
@@ -109,7 +109,7 @@ public static class AuditVerification
         {
             using var directoryLock = DataDirectoryLock.Take(storage.ResolvedDataDirectory);
             var actor = "operator:" + Environment.UserName;
-            var migrated = AuditChain.MigrateFile(path, actor, reason.Trim(), DateTimeOffset.UtcNow);
+            var migrated = AuditChain.MigrateFile(path, actor, reason.Trim(), time.GetUtcNow());
             await output.WriteLineAsync($"{path}: chained {migrated} event(s) from genesis; recorded as {AuditChain.MigratedType} by {actor}.");
             return 0;
         }
