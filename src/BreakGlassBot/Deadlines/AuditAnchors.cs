@@ -103,7 +103,7 @@ public sealed class LastAnchor
 }
 
 /// <summary>The hourly anchor (<c>Evidence:AnchorCron</c>), when a sink is configured.</summary>
-internal sealed class AuditAnchorSchedule(IRecurringJobManager recurring, InstanceQueue queue, IOptions<EvidenceOptions> options) : IHostedService, IRecurringSchedule
+internal sealed class AuditAnchorSchedule(IRecurringJobManager recurring, InstanceQueue queue, IOptions<EvidenceOptions> options) : IRecurringSchedule
 {
     public string? Id => string.IsNullOrWhiteSpace(options.Value.AnchorDirectory) && string.IsNullOrWhiteSpace(options.Value.AnchorWebhookUrl)
         ? null : AuditAnchorPublisher.RecurringId;
@@ -113,14 +113,6 @@ internal sealed class AuditAnchorSchedule(IRecurringJobManager recurring, Instan
         if (Id is null) recurring.RemoveIfExists(queue.RecurringId(AuditAnchorPublisher.RecurringId));
         else queue.AddOrUpdate<AuditAnchorPublisher>(recurring, AuditAnchorPublisher.RecurringId, p => p.PublishAsync("schedule", CancellationToken.None), options.Value.AnchorCron);
     }
-
-    public Task StartAsync(CancellationToken cancellationToken)
-    {
-        Register();
-        return Task.CompletedTask;
-    }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
 /// <summary>Checks a trail against anchors published earlier: each anchored event still has its hash, and none is gone.</summary>

@@ -50,21 +50,14 @@ public static class DeadlinesRegistration
         s.AddSingleton<IDeclarationStepSource, TrackingStepSource>();
         s.AddHostedService<TrackingReconciliation>();
         s.AddTransient<StoreBackupJob>();
-        s.AddSingleton<TrackingSweepSchedule>();
-        s.AddSingleton<IRecurringSchedule>(sp => sp.GetRequiredService<TrackingSweepSchedule>());
-        s.AddSingleton<StoreBackupSchedule>();
-        s.AddSingleton<IRecurringSchedule>(sp => sp.GetRequiredService<StoreBackupSchedule>());
-        s.AddHostedService(sp => sp.GetRequiredService<StoreBackupSchedule>());
+        s.AddSingleton<IRecurringSchedule, TrackingSweepSchedule>();
+        s.AddSingleton<IRecurringSchedule, StoreBackupSchedule>();
         s.AddHostedService<RecurringJobsGuard>();
         s.AddTransient<SeenPruneJob>();
-        s.AddSingleton<SeenPruneSchedule>();
-        s.AddSingleton<IRecurringSchedule>(sp => sp.GetRequiredService<SeenPruneSchedule>());
-        s.AddHostedService(sp => sp.GetRequiredService<SeenPruneSchedule>());
+        s.AddSingleton<IRecurringSchedule, SeenPruneSchedule>();
         s.AddHttpClient(AuditAnchorPublisher.HttpClientName, http => http.Timeout = TimeSpan.FromSeconds(30));
         s.AddTransient<AuditAnchorPublisher>();
-        s.AddSingleton<AuditAnchorSchedule>();
-        s.AddSingleton<IRecurringSchedule>(sp => sp.GetRequiredService<AuditAnchorSchedule>());
-        s.AddHostedService(sp => sp.GetRequiredService<AuditAnchorSchedule>());
+        s.AddSingleton<IRecurringSchedule, AuditAnchorSchedule>();
         s.AddHostedService<RequiredEvidenceCheck>();
         return builder;
     }
@@ -103,13 +96,12 @@ internal sealed class TrackingStepSource(ReviewPolicy policy) : IDeclarationStep
     }
 }
 
-/// <summary>At start-up: the recurring sweep is registered under its stable id, and run once at once.</summary>
-internal sealed class TrackingReconciliation(TrackingSweepSchedule schedule, TrackingSweepJob sweep, JobStorage jobs, ChangeStore store,
+/// <summary>At start-up: the tracking sweep runs once at once (RecurringJobsGuard registers it with the other schedules).</summary>
+internal sealed class TrackingReconciliation(TrackingSweepJob sweep, JobStorage jobs, ChangeStore store,
     ReviewTracker tracker, InstanceQueue queue, ILogger<TrackingReconciliation> log) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        schedule.Register();
         // A job store without this data's mark was lost or replaced: plan every open change's next check again
         // (a duplicate check is harmless). Counting jobs cannot tell: on a shared store they may be another instance's.
         if (!JobStoreMark.Present(jobs, store, queue))

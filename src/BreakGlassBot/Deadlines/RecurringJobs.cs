@@ -22,6 +22,13 @@ public interface IRecurringSchedule
 internal sealed partial class RecurringJobsGuard(IEnumerable<IRecurringSchedule> schedules, JobStorage jobs, InstanceQueue queue, ChangeStore store,
     TimeProvider time, IOptions<StorageOptions> storage, ILogger<RecurringJobsGuard> log) : BackgroundService
 {
+    /// <summary>Every schedule is registered (or, when switched off, removed) at start-up, before the first check.</summary>
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        foreach (var schedule in schedules) schedule.Register();
+        return base.StartAsync(cancellationToken);
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(storage.Value.RecurringCheckInterval, time);
@@ -83,16 +90,8 @@ public sealed partial class SeenPruneJob(ChangeStore store, IOptions<StorageOpti
     static partial void LogPruned(ILogger logger, int count);
 }
 
-internal sealed class SeenPruneSchedule(IRecurringJobManager recurring, InstanceQueue queue) : IHostedService, IRecurringSchedule
+internal sealed class SeenPruneSchedule(IRecurringJobManager recurring, InstanceQueue queue) : IRecurringSchedule
 {
     public string? Id => SeenPruneJob.RecurringId;
     public void Register() => queue.AddOrUpdate<SeenPruneJob>(recurring, SeenPruneJob.RecurringId, j => j.Run(), Cron.Daily(3));
-
-    public Task StartAsync(CancellationToken cancellationToken)
-    {
-        Register();
-        return Task.CompletedTask;
-    }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -39,7 +39,7 @@ public sealed class StoreBackupJob(ChangeStore store, IOptions<StorageOptions> o
 }
 
 /// <summary>Registers (or removes) the recurring backup at start-up, like the digest's schedule.</summary>
-internal sealed class StoreBackupSchedule(IRecurringJobManager recurring, InstanceQueue queue, IOptions<StorageOptions> options) : IHostedService, IRecurringSchedule
+internal sealed class StoreBackupSchedule(IRecurringJobManager recurring, InstanceQueue queue, IOptions<StorageOptions> options) : IRecurringSchedule
 {
     public string? Id => string.IsNullOrWhiteSpace(options.Value.BackupDirectory) ? null : StoreBackupJob.RecurringId;
 
@@ -48,12 +48,4 @@ internal sealed class StoreBackupSchedule(IRecurringJobManager recurring, Instan
         if (Id is null) recurring.RemoveIfExists(queue.RecurringId(StoreBackupJob.RecurringId));
         else queue.AddOrUpdate<StoreBackupJob>(recurring, StoreBackupJob.RecurringId, j => j.Run(), options.Value.BackupCron);
     }
-
-    public Task StartAsync(CancellationToken cancellationToken)
-    {
-        Register();
-        return Task.CompletedTask;
-    }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

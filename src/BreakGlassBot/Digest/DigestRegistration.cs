@@ -21,9 +21,7 @@ public static class DigestRegistration
         s.AddSingleton<DigestSender>();
         s.AddTransient<WeeklyDigestJob>();
         s.AddSingleton<ISubCommand, OverdueCommand>();
-        s.AddSingleton<DigestSchedule>();
-        s.AddSingleton<IRecurringSchedule>(sp => sp.GetRequiredService<DigestSchedule>());
-        s.AddHostedService(sp => sp.GetRequiredService<DigestSchedule>());
+        s.AddSingleton<IRecurringSchedule, DigestSchedule>();
         // The Home tab: what is mine, published on app_home_opened and after a click on it.
         s.AddSingleton<HomeView>();
         s.AddSingleton<HomeTab>();
@@ -34,7 +32,7 @@ public static class DigestRegistration
 }
 
 /// <summary>Registers the recurring job under its stable id at start-up (AddOrUpdate: a changed cron or zone replaces the old one).</summary>
-internal sealed class DigestSchedule(IRecurringJobManager recurring, InstanceQueue queue, IOptions<PolicyOptions> policy) : IHostedService, IRecurringSchedule
+internal sealed class DigestSchedule(IRecurringJobManager recurring, InstanceQueue queue, IOptions<PolicyOptions> policy) : IRecurringSchedule
 {
     public string? Id => WeeklyDigestJob.RecurringId;
 
@@ -42,12 +40,4 @@ internal sealed class DigestSchedule(IRecurringJobManager recurring, InstanceQue
     public void Register() =>
         queue.AddOrUpdate<WeeklyDigestJob>(recurring, WeeklyDigestJob.RecurringId, j => j.RunAsync(null, CancellationToken.None), policy.Value.DigestCron,
             new RecurringJobOptions { TimeZone = ConfigurationCheck.FindTimeZone(policy.Value.DigestTimeZone) });
-
-    public Task StartAsync(CancellationToken cancellationToken)
-    {
-        Register();
-        return Task.CompletedTask;
-    }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
