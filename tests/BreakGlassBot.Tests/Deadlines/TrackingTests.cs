@@ -294,7 +294,9 @@ public class DashboardTests
         Assert.Equal(TrackingSweepJob.RecurringId, action.Data["jobs"]);
         Assert.StartsWith("sha256:", action.Data["key"]);
         Assert.DoesNotContain("admin-key-456", string.Join(" ", action.Data.Values) + action.Actor);
-        await bot.Until(() => SweepRegistered(bot), "the tracking sweep registered again");
+        // The guard registers the job, then records it: wait for both, not for the first to become visible.
+        await bot.Until(() => SweepRegistered(bot) && bot.Store.AuditTrail(0).Any(e => e.Type == AuditTypes.RecurringJobRestored),
+            "the tracking sweep registered again and recorded");
         Assert.Contains(bot.Store.AuditTrail(0), e => e.Type == AuditTypes.RecurringJobRestored && e.Data["job"] == TrackingSweepJob.RecurringId);
     }
 
