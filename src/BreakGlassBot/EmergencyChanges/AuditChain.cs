@@ -19,6 +19,8 @@ namespace BreakGlassBot.EmergencyChanges;
 /// data:2                         (entries sorted by key, ordinal)
 /// comment:3:lgtm
 /// source:6:button
+/// state:64:&lt;hex&gt;               (only on an event that seals its change's state: see ChangeState)
+/// state_previous:64:&lt;hex&gt;      (0 bytes for a new change)
 /// previous:64:&lt;hex&gt;
 /// </code>
 /// </summary>
@@ -41,6 +43,12 @@ public static class AuditChain
         Field(b, "type", e.Type);
         b.Append("data:").Append(e.Data.Count.ToString(CultureInfo.InvariantCulture)).Append('\n');
         foreach (var (key, value) in e.Data.OrderBy(kv => kv.Key, StringComparer.Ordinal)) Field(b, key, value);
+        // Only on events that seal a change's state, so every event written before the state existed hashes as it did.
+        if (e.State is not null)
+        {
+            Field(b, "state", e.State);
+            Field(b, "state_previous", e.PreviousState);
+        }
         Field(b, "previous", e.PreviousHash ?? "");
         return b.ToString();
     }
@@ -132,15 +140,17 @@ public static class AuditChain
     }
 
     /// <summary>Walks the whole trail by sequence against the recorded head; stops at the first event that is not as appended.</summary>
-    internal static ChainReport Verify(ILiteCollection<AuditEvent> audit, ILiteCollection<BsonDocument> counters)
+    internal static ChainReport Verify(ILiteCollection<AuditEvent> audit, ILiteCollection<BsonDocument> counters, ILiteCollection<EmergencyChange>? changes = null)
     {
-        return Verify(audit.Find(Query.All(nameof(AuditEvent.Sequence), Query.Ascending)), counters.FindById(HeadId), counters.FindById(MarkerId));
+        var seals = changes is null ? null : new Dictionary<int, ChangeSealTracker>();
+        var report = Verify(audit.Find(Query.All(nameof(AuditEvent.Sequence), Query.Ascending)), counters.FindById(HeadId), counters.FindById(MarkerId), seals);
+        return seals is null ? report : WithRecords(report, seals, changes!.FindAll());
     }
 
     /// <summary>Walks the events against a head and marker read beforehand.</summary>
-    internal static ChainReport Verify(IEnumerable<AuditEvent> bySequence, BsonDocument? head, BsonDocument? marker) =>
+    internal static ChainReport Verify(IEnumerable<AuditEvent> bySequence, BsonDocument? head, BsonDocument? marker, Dictionary<int, ChangeSealTracker>? seals = null) =>
         Verify(bySequence, head?["value"].AsInt64 ?? 0, head is not null && head["hash"].IsString ? head["hash"].AsString : null,
-            marker is null ? null : marker["migrated"].AsInt64) with
+            marker is null ? null : marker["migrated"].AsInt64, seals) with
         {
             // Chained afresh by an operator (migrate-audit): say so, and whether events already had hashes, rather than "upgraded".
             Rechained = marker is not null && marker["by"].IsString
@@ -149,7 +159,8 @@ public static class AuditChain
                 : null,
         };
 
-    public static ChainReport Verify(IEnumerable<AuditEvent> bySequence, long headSequence, string? headHash, long? migrated)
+    public static ChainReport Verify(IEnumerable<AuditEvent> bySequence, long headSequence, string? headHash, long? migrated,
+        Dictionary<int, ChangeSealTracker>? seals = null)
     {
         var previous = Genesis;
         long expected = 1, count = 0;
@@ -182,6 +193,11 @@ public static class AuditChain
                 return Broken(ChainFault.Altered, e.Sequence, e, $"event #{e.Sequence} was altered: its content no longer matches its hash");
             previous = e.Hash;
             last = e;
+            if (seals is not null && e.ChangeNumber > 0)
+            {
+                if (!seals.TryGetValue(e.ChangeNumber, out var seal)) seals[e.ChangeNumber] = seal = new ChangeSealTracker(e.ChangeNumber);
+                seal.Observe(e);
+            }
             expected = e.Sequence + 1;
         }
         if (expected - 1 < headSequence)
@@ -189,6 +205,33 @@ public static class AuditChain
         if (headHash is not null && headHash != previous)
             return Broken(ChainFault.Altered, headSequence, last, $"event #{headSequence} is not the one the bot appended: the recorded last hash differs");
         return new ChainReport(true, count, headSequence, previous == Genesis ? null : previous, migrated, null);
+    }
+
+    /// <summary>
+    /// Compares every change's record with what the walked trail sealed (<paramref name="seals"/>): edited records, records the
+    /// trail never declared, declared changes that are gone. Only for a trail that verified: a broken chain vouches for nothing.
+    /// </summary>
+    internal static ChainReport WithRecords(ChainReport report, Dictionary<int, ChangeSealTracker> seals, IEnumerable<EmergencyChange> changes,
+        Func<int, IReadOnlyList<StateProblem>>? recheck = null)
+    {
+        if (!report.Intact) return report;
+        var problems = new List<StateProblem>();
+        var unsealed = 0;
+        var present = new HashSet<int>();
+        foreach (var change in changes)
+        {
+            present.Add(change.Id);
+            var seal = seals.GetValueOrDefault(change.Id) ?? new ChangeSealTracker(change.Id);
+            if (seal.State is null) unsealed++;
+            var found = seal.Problems(change);
+            // A write that landed after the walk looks like an edit: the caller looks again at that change alone, under its lock.
+            if (found.Count > 0 && recheck is not null) found = recheck(change.Id);
+            problems.AddRange(found);
+        }
+        foreach (var (number, seal) in seals)
+            if (!present.Contains(number) && seal.DeclaredAt is not null)
+                problems.AddRange(recheck?.Invoke(number) ?? seal.Problems(null));
+        return report with { StateProblems = problems, UnsealedChanges = unsealed };
     }
 
     /// <summary>The stored hash of each of <paramref name="sequences"/> that still exists in a data file, read-only.</summary>
@@ -206,7 +249,7 @@ public static class AuditChain
     public static ChainReport VerifyFile(string path)
     {
         using var db = new LiteDatabase(new ConnectionString { Filename = path, Connection = ConnectionType.Direct, ReadOnly = true }, ChangeStore.CreateMapper());
-        return Verify(db.GetCollection<AuditEvent>("audit"), db.GetCollection<BsonDocument>("counters"));
+        return Verify(db.GetCollection<AuditEvent>("audit"), db.GetCollection<BsonDocument>("counters"), db.GetCollection<EmergencyChange>("changes"));
     }
 }
 
@@ -235,11 +278,21 @@ public sealed record ChainReport(bool Intact, long Events, long HeadSequence, st
 {
     /// <summary>Set when an operator chained the trail with migrate-audit: who, when, and whether it had hashes already.</summary>
     public string? Rechained { get; init; }
+    /// <summary>Change records that say what their sealed trail does not (checked when the records were given and the chain is intact).</summary>
+    public IReadOnlyList<StateProblem> StateProblems { get; init; } = [];
+    /// <summary>Changes declared before state sealing and not written since: only their facts (reviewed, approvals) were checked.</summary>
+    public int UnsealedChanges { get; init; }
+    /// <summary>The chain is intact and every change record agrees with it: what an auditor may rely on.</summary>
+    public bool Trustworthy => Intact && StateProblems.Count == 0;
 
-    public string Describe() => Intact
-        ? $"audit trail intact: {Events} event(s), last #{HeadSequence}, last hash {HeadHash ?? "(none)"}"
+    public string Describe() => !Intact
+        ? $"audit trail NOT intact: {FirstBreak}"
+        : StateProblems.Count > 0
+        ? $"audit trail intact, but {StateProblems.Select(p => p.ChangeNumber).Distinct().Count()} change record(s) were TAMPERED with: "
+          + string.Join("; ", StateProblems.Take(20)) + (StateProblems.Count > 20 ? $"; and {StateProblems.Count - 20} more" : "")
+        : $"audit trail intact: {Events} event(s), last #{HeadSequence}, last hash {HeadHash ?? "(none)"}"
           + (Rechained is not null ? "; " + Rechained : Migrated > 0 ? $"; events #1–#{Migrated} predate the chain and were chained once when the bot was upgraded" : "")
-        : $"audit trail NOT intact: {FirstBreak}";
+          + (UnsealedChanges > 0 ? $"; {UnsealedChanges} change(s) predate state sealing (their facts were checked, not their whole record)" : "");
 }
 
 /// <summary>A data file whose audit trail has events but no chain marker: the bot will not start on it.</summary>

@@ -18,6 +18,12 @@ public sealed class AuditEvent
     public string? PreviousHash { get; set; }
     /// <summary>SHA-256 (lower-case hex) of this event's canonical form, which includes <see cref="PreviousHash"/>.</summary>
     public string? Hash { get; set; }
+    /// <summary>
+    /// The change's sealed state (<see cref="ChangeState"/>) after the write this event belongs to, and before it ("" for a new
+    /// change): set on the change's last event of a write that changed it. Null on events that changed nothing sealed.
+    /// </summary>
+    public string? State { get; set; }
+    public string? PreviousState { get; set; }
 }
 
 public static class AuditTypes
@@ -35,6 +41,8 @@ public static class AuditTypes
     public const string ParkedNoticeSent = "parked_notice_sent";
     public const string Cancelled = "cancelled";
     public const string Reviewed = "reviewed";
+    /// <summary>The bot changed what a change records (a review fact read, a status from Jira) with no other event to carry its state.</summary>
+    public const string StateRecorded = "state_recorded";
     public const string Approved = "approved";
     public const string ApprovalRefused = "approval_refused";
     public const string ChangesRequested = "changes_requested";

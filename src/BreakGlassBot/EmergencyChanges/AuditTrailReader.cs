@@ -8,6 +8,7 @@ internal sealed class AuditTrailReader(StoreFile file)
 {
     readonly ILiteCollection<AuditEvent> audit = file.Audit;
     readonly ILiteCollection<BsonDocument> counters = file.Counters;
+    readonly ILiteCollection<EmergencyChange> changes = file.Changes;
     readonly Lock writeLock = file.WriteLock;
 
     /// <summary>
@@ -20,13 +21,21 @@ internal sealed class AuditTrailReader(StoreFile file)
         {
             BsonDocument? head, marker;
             lock (writeLock) (head, marker) = (counters.FindById(AuditChain.HeadId), counters.FindById(AuditChain.MarkerId));
-            var report = AuditChain.Verify(audit.Find(Query.All(nameof(AuditEvent.Sequence), Query.Ascending)), head, marker);
-            if (report.Intact || report.FirstBreak is not { Fault: ChainFault.Inserted } b || b.Sequence <= report.HeadSequence) return report;
+            var seals = new Dictionary<int, ChangeSealTracker>();
+            var report = AuditChain.Verify(audit.Find(Query.All(nameof(AuditEvent.Sequence), Query.Ascending)), head, marker, seals);
+            if (report.Intact) return AuditChain.WithRecords(report, seals, changes.FindAll(), RecheckLocked);
+            if (report.FirstBreak is not { Fault: ChainFault.Inserted } b || b.Sequence <= report.HeadSequence) return report;
             long now;
             lock (writeLock) now = counters.FindById(AuditChain.HeadId)?["value"].AsInt64 ?? 0;
             if (now < b.Sequence) return report; // still past the end after re-reading: it was not appended by the bot
         }
-        lock (writeLock) return AuditChain.Verify(audit, counters);
+        lock (writeLock) return AuditChain.Verify(audit, counters, changes);
+    }
+
+    /// <summary>One change and its trail read together under the write lock, so a write made during the walk is not taken for an edit.</summary>
+    IReadOnlyList<StateProblem> RecheckLocked(int number)
+    {
+        lock (writeLock) return ChangeSeals.Check(number, changes.FindById(number), AuditTrail(number)).Problems;
     }
 
     public IReadOnlyList<AuditEvent> AuditTrail(int changeNumber) =>

@@ -18,12 +18,13 @@ public sealed class ChangeStore : IDisposable
     readonly FeatureDocuments documents;
     readonly AuditTrailReader auditTrail;
 
-    public ChangeStore(IOptions<StorageOptions> options) : this(Path.Combine(options.Value.ResolvedDataDirectory, "breakglass.db")) { }
+    public ChangeStore(IOptions<StorageOptions> options, TimeProvider time) : this(Path.Combine(options.Value.ResolvedDataDirectory, "breakglass.db"), time) { }
 
-    public ChangeStore(string path)
+    /// <param name="time">The clock of the events the store adds itself (a change's state recorded without an event of its own).</param>
+    public ChangeStore(string path, TimeProvider? time = null)
     {
         file = new StoreFile(path);
-        writer = new ChangeWriter(file);
+        writer = new ChangeWriter(file, time ?? TimeProvider.System);
         queries = new ChangeQueries(file);
         inbox = new EventInbox(file);
         documents = new FeatureDocuments(file);

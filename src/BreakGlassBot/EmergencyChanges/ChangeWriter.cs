@@ -18,10 +18,12 @@ internal sealed class ChangeWriter : IDisposable
     readonly System.Threading.Channels.Channel<PendingWrite> writes =
         System.Threading.Channels.Channel.CreateUnbounded<PendingWrite>(new() { SingleReader = true });
     readonly Thread writer;
+    readonly TimeProvider time;
 
-    public ChangeWriter(StoreFile file)
+    public ChangeWriter(StoreFile file, TimeProvider time)
     {
         this.file = file;
+        this.time = time;
         (db, changes, audit, counters, writeLock) = (file.Db, file.Changes, file.Audit, file.Counters, file.WriteLock);
         writer = new Thread(WriteBatches) { IsBackground = true, Name = "breakglass-writer" };
         writer.Start();
@@ -131,7 +133,7 @@ internal sealed class ChangeWriter : IDisposable
                     draft.Id = ++next;
                     draft.RecomputeNextStep();
                     changes.Insert(draft);
-                    AppendLocked(declaration.Events(draft));
+                    AppendLocked(ChangeState.Seal(null, draft, [.. declaration.Events(draft)], time.GetUtcNow()));
                     if (draft.SourceKey is { } k) bySource[k] = draft;
                     completions.Add(() => declaration.Done.TrySetResult((draft, true)));
                 }
@@ -156,11 +158,11 @@ internal sealed class ChangeWriter : IDisposable
     }
 
     /// <summary>A mutated change and the events it produced, inside the caller's transaction (Update and the group commit alike).</summary>
-    void SaveLocked(EmergencyChange change, IReadOnlyList<AuditEvent> events)
+    void SaveLocked(SortedDictionary<string, string> before, EmergencyChange change, IReadOnlyList<AuditEvent> events)
     {
         change.RecomputeNextStep();
         changes.Update(change);
-        AppendLocked(events);
+        AppendLocked(ChangeState.Seal(before, change, events, time.GetUtcNow()));
     }
 
     /// <summary>One update inside the batch's transaction. Reading inside it sees the batch's earlier writes to the same change.</summary>
@@ -168,10 +170,12 @@ internal sealed class ChangeWriter : IDisposable
     {
         var change = changes.FindById(update.Id);
         if (change is null) return () => update.Done.TrySetResult(null);
+        // The state as read, sealed against the trail's last: a document edited outside the bot shows as a break there.
+        var before = ChangeState.Flatten(change);
         List<AuditEvent> events;
         try { events = update.Mutate(change).ToList(); }
         catch (Exception e) { return () => update.Done.TrySetException(e); }
-        SaveLocked(change, events);
+        SaveLocked(before, change, events);
         return () => update.Done.TrySetResult(change);
     }
 
@@ -185,9 +189,10 @@ internal sealed class ChangeWriter : IDisposable
         {
             var change = changes.FindById(id);
             if (change is null) return null;
+            var before = ChangeState.Flatten(change);
             return file.InTransaction(() =>
             {
-                SaveLocked(change, mutate(change).ToList());
+                SaveLocked(before, change, mutate(change).ToList());
                 return change;
             });
         }

@@ -84,10 +84,10 @@ public static class AuditVerification
             await error.WriteLineAsync($"Could not read {path}: {e.Message}");
             return 2;
         }
-        await (report.Intact ? output : error).WriteLineAsync($"{path}: {report.Describe()}");
+        await (report.Trustworthy ? output : error).WriteLineAsync($"{path}: {report.Describe()}");
         foreach (var problem in anchorProblems) await error.WriteLineAsync($"{path}: anchor NOT matched: {problem}");
         if (anchors.Count > 0 && anchorProblems.Count == 0) await output.WriteLineAsync($"{path}: all {anchors.Count} anchor(s) match");
-        return report.Intact && anchorProblems.Count == 0 ? 0 : 1;
+        return report.Trustworthy && anchorProblems.Count == 0 ? 0 : 1;
     }
 
     public const string MigrateCommandName = "migrate-audit";

@@ -30,7 +30,7 @@ public sealed record ExportRow(
     double? LateByMinutes, string Approvers, DateTimeOffset? FirstApprovalAt, int ChangeRequests, int Reminders, int Escalations,
     DateTimeOffset? OverdueAt, DateTimeOffset? EscalatedAt, string? CancelledBy, DateTimeOffset? CancelledAt, string? CancelReason,
     string PullRequests, string? PrApprovedBy, DateTimeOffset? PrApprovedAt, DateTimeOffset? PrMergedAt, string JiraIssues, string? JiraStatusAtReview,
-    string? AnnouncementPermalink, string EvidenceUrl);
+    string? AnnouncementPermalink, string EvidenceUrl, string Integrity);
 
 /// <param name="Changes">Every change declared in the window, cancelled ones included.</param>
 /// <param name="Open">Still open at export time, overdue ones included (<paramref name="OpenOverdue"/>).</param>
@@ -42,9 +42,19 @@ public sealed record ExportSummary(
 {
     /// <summary>Where <see cref="TotalChanges"/> came from: given by the caller, counted at GitHub, or why it is unknown.</summary>
     public string? TotalChangesSource { get; init; }
+    /// <summary>Changes whose record disagrees with the sealed trail: counted in none of the outcomes above.</summary>
+    public int Tampered { get; init; }
 }
 
-public sealed record ChainSummary(bool Intact, long Events, long LastSequence, string? LastHash, string? FirstBreak);
+/// <param name="Intact">The chain is intact and every change record agrees with it (<see cref="ChainReport.Trustworthy"/>).</param>
+public sealed record ChainSummary(bool Intact, long Events, long LastSequence, string? LastHash, string? FirstBreak)
+{
+    public IReadOnlyList<string> TamperedRecords { get; init; } = [];
+
+    public static ChainSummary Of(ChainReport chain) =>
+        new(chain.Trustworthy, chain.Events, chain.HeadSequence, chain.HeadHash, chain.FirstBreak?.ToString() ?? chain.StateProblems.FirstOrDefault()?.ToString())
+        { TamperedRecords = [.. chain.StateProblems.Select(p => p.ToString())] };
+}
 
 public sealed record PeriodExport(ExportWindow Window, DateTimeOffset GeneratedAt, ExportSummary Summary, ChainSummary AuditChain, IReadOnlyList<ExportRow> Changes)
 {
@@ -56,7 +66,8 @@ public static class EvidenceExport
 {
     public static ExportRow Row(EmergencyChange c, IReadOnlyList<AuditEvent> trail, string currentPolicy, string evidenceUrl, DateTimeOffset now)
     {
-        var verdict = EvidenceBuilder.VerdictOf(c, now);
+        var integrity = IntegrityEvidence.Of(ChangeSeals.Check(c.Id, c, trail));
+        var verdict = EvidenceBuilder.Sealed(EvidenceBuilder.VerdictOf(c, now), integrity);
         var policy = trail.FirstOrDefault(e => e.Type == AuditTypes.Declared)?.Data.GetValueOrDefault("policy") ?? currentPolicy;
         // A bypass that was never granted has no grant, times or end: "not granted: <reason>" says why.
         var b = c.Bypass;
@@ -76,7 +87,7 @@ public static class EvidenceExport
             prs.Select(p => p.ApprovedAt).Where(t => t is not null).Max(), prs.Select(p => p.MergedAt).Where(t => t is not null).Max(),
             string.Join(' ', c.JiraIssues.Select(j => j.Key)),
             Joined(c.JiraIssues.Select(j => j.StatusAtReview is null ? null : $"{j.Key}: {j.StatusAtReview}")),
-            c.Announcement?.Permalink, evidenceUrl);
+            c.Announcement?.Permalink, evidenceUrl, integrity.Status);
     }
 
     public static ExportSummary Summarise(IReadOnlyList<ExportRow> rows, ExportWindow window, int? totalChanges)
@@ -97,7 +108,7 @@ public static class EvidenceExport
             median is null ? null : ReviewPolicy.Format(TimeSpan.FromMinutes(median.Value)),
             Math.Round(emergency / window.Weeks, 2),
             totalChanges,
-            totalChanges is > 0 ? Math.Round((double)emergency / totalChanges.Value, 4) : null);
+            totalChanges is > 0 ? Math.Round((double)emergency / totalChanges.Value, 4) : null) { Tampered = rows.Count(r => r.Verdict == "tampered") };
     }
 
     /// <summary>One cell for several PRs or issues; null when none has the fact.</summary>

@@ -36,12 +36,15 @@ public static class EvidenceHtml
         h.Append("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>").Append(E(p.Id)).Append(" evidence packet</title><style>")
          .Append("body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:60em;color:#222}h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ccc}")
          .Append("table{border-collapse:collapse;width:100%}th,td{text-align:left;vertical-align:top;padding:.25em .5em;border-bottom:1px solid #eee}th{width:14em;color:#555;font-weight:600}")
-         .Append(".verdict{font-size:1.2em;padding:.5em 1em;border-radius:4px;display:inline-block}.reviewed_on_time{background:#e3f6e5}.reviewed_late,.open_overdue{background:#fde7e7}.open,.cancelled{background:#eee}")
+         .Append(".verdict{font-size:1.2em;padding:.5em 1em;border-radius:4px;display:inline-block}.reviewed_on_time{background:#e3f6e5}.reviewed_late,.open_overdue{background:#fde7e7}.open,.cancelled{background:#eee}.tampered{background:#b00020;color:#fff;font-weight:700}")
          .Append("code{font-size:.9em;word-break:break-all}.muted{color:#777}#sandbox-banner{background:#ffd400;padding:.5em 1em;font-weight:600}</style></head><body>");
         if (p.Sandbox)
             h.Append("<p id=\"sandbox-banner\">SANDBOX — not connected to Slack. Slack, GitHub and Jira behind this packet were simulated on this machine: it is not evidence of a real change.</p>");
         h.Append("<h1 id=\"change\">").Append(E(p.Id)).Append(": ").Append(E(p.Declaration.Summary)).Append("</h1>");
         h.Append("<p class=\"verdict ").Append(E(p.Verdict.Outcome)).Append("\" id=\"verdict\">Verdict: ").Append(E(p.Verdict.Text)).Append("</p>");
+        h.Append("<p id=\"integrity\" class=\"").Append(p.Integrity.Status == "tampered" ? "verdict tampered" : "muted").Append("\">Record: ").Append(E(p.Integrity.Text));
+        if (p.Integrity.Problems.Count > 0) h.Append("<br>").Append(string.Join("<br>", p.Integrity.Problems.Select(E)));
+        h.Append("</p>");
         h.Append("<p class=\"muted\">Status ").Append(E(p.Status)).Append(" · packet generated ").Append(T(p.GeneratedAt)).Append("</p>");
     }
 

@@ -15,6 +15,7 @@ public sealed record EvidencePacket(
     AnnouncementEvidence? Announcement,
     DeadlineEvidence Deadline,
     Verdict Verdict,
+    IntegrityEvidence Integrity,
     IReadOnlyList<NotificationEvidence> Reminders,
     IReadOnlyList<ApprovalEvidence> Approvals,
     IReadOnlyList<ChangeRequestEvidence> ChangeRequests,
@@ -30,6 +31,23 @@ public sealed record EvidencePacket(
 }
 
 public sealed record LinkEvidence(string Ref, string? Url);
+
+/// <summary>
+/// Whether the record this packet reads agrees with the sealed audit trail. <paramref name="Status"/>: <c>sealed</c> (the record is
+/// the state the trail sealed in <paramref name="SealedInEvent"/>), <c>tampered</c> (see <paramref name="Problems"/>; the verdict then
+/// says so), or <c>unsealed</c> (declared before the bot sealed states and not written since: only the facts were checked).
+/// </summary>
+public sealed record IntegrityEvidence(string Status, string Text, long? SealedInEvent, IReadOnlyList<string> Problems)
+{
+    public static IntegrityEvidence Of(SealReport seal) =>
+        seal.Tampered
+            ? new("tampered", "TAMPERED: this record says what its audit trail does not; read the problems, and the trail, not the record", seal.SealedAt,
+                [.. seal.Problems.Select(p => p.Detail)])
+            : seal.Unsealed
+            ? new("unsealed", "declared before the bot sealed change records in the audit trail: its reviewed status and approvals match the trail's events", null, [])
+            : new("sealed", $"the record is the state sealed in audit event #{seal.SealedAt}"
+                + (seal.FirstSealOfOlderChange ? $" (first sealed in #{seal.SealedFrom}: the change predates sealing)" : ""), seal.SealedAt, []);
+}
 
 public sealed record DeclarationEvidence(
     string By, string? ByName, DateTimeOffset At, string Summary, string? Justification, string? Service, string? Severity,
@@ -113,6 +131,7 @@ public static class EvidenceBuilder
         var escalated = trail.LastOrDefault(e => e.Type == AuditTypes.Escalated);
         CheckEvidence? CheckFor(string kind, string target) =>
             c.Evidence.Where(e => e.Kind == kind && e.Target == target).Select(Check).FirstOrDefault();
+        var integrity = IntegrityEvidence.Of(ChangeSeals.Check(c.Id, c, trail));
 
         return new EvidencePacket(
             c.ChangeId.ToString(),
@@ -125,7 +144,8 @@ public static class EvidenceBuilder
             c.Announcement is { } a ? new AnnouncementEvidence(a.Channel, a.Ts, a.PostedAt, a.Permalink, ThreadLink(a)) : null,
             new DeadlineEvidence(c.DeclaredAt, c.DueAt, recordedPolicy ?? currentPolicy, recordedPolicy is not null, c.OverdueAt, c.EscalatedAt,
                 escalated?.Data.GetValueOrDefault("to")?.Split(' ', StringSplitOptions.RemoveEmptyEntries) ?? []),
-            VerdictOf(c, now),
+            Sealed(VerdictOf(c, now), integrity),
+            integrity,
             [.. c.Reminders.OrderBy(r => r.Number).Select(r =>
             {
                 // The direct-message step records "<key>:<number>" and the recipient once Slack accepted the message.
@@ -145,6 +165,10 @@ public static class EvidenceBuilder
             c.Cancellation is { } x ? new CancellationEvidence(x.By, x.At, x.Reason) : null,
             [.. trail.Select(e => new AuditEntry(e.Sequence, e.At, e.Actor, e.Type, e.Data, e.Hash))]);
     }
+
+    /// <summary>A tampered record's verdict is no verdict: it says what the record claims, and that it cannot be relied on.</summary>
+    public static Verdict Sealed(Verdict verdict, IntegrityEvidence integrity) =>
+        integrity.Status == "tampered" ? new Verdict("tampered", $"TAMPERED: the record claims \"{verdict.Text}\", but it disagrees with the sealed audit trail", null, null, null) : verdict;
 
     static BypassEvidence BypassOf(EmergencyChange c, Bypass b, DateTimeOffset now)
     {

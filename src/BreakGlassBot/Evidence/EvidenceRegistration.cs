@@ -26,7 +26,11 @@ public static class EvidenceRegistration
             var report = store.VerifyAuditChain();
             return Results.Json(new
             {
-                intact = report.Intact,
+                // Intact means what an auditor needs: the chain holds and no change record says what the chain does not.
+                intact = report.Trustworthy,
+                chain_intact = report.Intact,
+                tampered_records = report.StateProblems.Select(p => new { change = $"BG-{p.ChangeNumber}", sequence = p.Sequence, detail = p.Detail }),
+                unsealed_changes = report.UnsealedChanges,
                 events = report.Events,
                 last_sequence = report.HeadSequence,
                 last_hash = report.HeadHash,

@@ -39,7 +39,7 @@ public sealed class EvidenceService(ChangeStore store, ReviewPolicy policy, IOpt
         // The head this export vouches for goes outside the bot too (Evidence:AnchorDirectory / AnchorWebhookUrl).
         anchors?.Enqueue("export");
         return new PeriodExport(window, now, EvidenceExport.Summarise(rows, window, totalChanges),
-            new ChainSummary(chain.Intact, chain.Events, chain.HeadSequence, chain.HeadHash, chain.FirstBreak?.ToString()), rows) { Sandbox = mode?.Sandbox == true };
+            ChainSummary.Of(chain), rows) { Sandbox = mode?.Sandbox == true };
     }
 
     /// <summary>

@@ -184,8 +184,11 @@ public class AuditVerificationTests : IAsyncLifetime
             (head["value"], head["hash"]) = (first, firstHash);
             db.GetCollection("counters").Update(head);
         }
+        // The chain alone cannot tell; the change records that outlived their events can, and the anchor names the cut.
         (code, output) = await VerifyAuditAsync($"--Storage:DataDirectory={data}");
-        Assert.True(code == 0, "the truncation verifies without an anchor: " + output);
+        Assert.Equal(1, code);
+        Assert.Contains("audit trail intact, but", output);
+        Assert.Contains("BG-3: the change is in the store but not in the audit trail", output);
         (code, output) = await VerifyAuditAsync($"--Storage:DataDirectory={data}", "--anchors", anchorFile);
         Assert.Equal(1, code);
         Assert.Contains($"the trail ends at #{first}, before the event #{second} anchored", output);
@@ -274,5 +277,59 @@ public class AuditVerificationTests : IAsyncLifetime
         (code, output) = await VerifyAuditAsync("--Policy:ReviewWindow=soon");
         Assert.Equal(2, code);
         Assert.Contains("Policy:ReviewWindow", output);
+    }
+    [Fact]
+    public async Task AForgedApprovalAndStatusMakeThePacketTheExportAndBothVerificationsSayTampered()
+    {
+        await using (var bot = await TestBot.StartAsync(slack, data, Settings))
+        {
+            await bot.CommandJsonAsync("Hotfix checkout");
+            await bot.CommandJsonAsync("Rotate keys");
+            await Eventually.Until(() => bot.Store.Get(1)?.NextStepAt is null && bot.Store.Get(2)?.NextStepAt is null, "announced");
+            var packet = JsonNode.Parse(await (await bot.Http.SendAsync(Get("/evidence/BG-1", key: Key0))).Content.ReadAsStringAsync())!;
+            Assert.Equal("sealed", packet["integrity"]!["status"]!.GetValue<string>());
+            Assert.Equal("open", packet["verdict"]!["outcome"]!.GetValue<string>());
+        }
+        // With the bot stopped, a LiteDB editor adds an approval by a friend and marks the change reviewed on time.
+        using (var db = new LiteDB.LiteDatabase(new LiteDB.ConnectionString { Filename = Path.Combine(data, "breakglass.db"), Connection = LiteDB.ConnectionType.Direct }, ChangeStore.CreateMapper()))
+        {
+            var changes = db.GetCollection<EmergencyChange>("changes");
+            var c = changes.FindById(1);
+            c.Approvals.Add(new Approval { Reviewer = "U0FRIEND", At = c.DeclaredAt.AddMinutes(30), Source = "button" });
+            (c.Status, c.ReviewedAt) = (ChangeStatus.Reviewed, c.DeclaredAt.AddMinutes(31));
+            changes.Update(c);
+        }
+
+        var (code, output) = await VerifyAuditAsync($"--Storage:DataDirectory={data}");
+        Assert.Equal(1, code);
+        Assert.Contains("audit trail intact, but 1 change record(s) were TAMPERED with", output);
+        Assert.Contains("BG-1: the record says reviewed, but the trail has no reviewed event", output);
+        Assert.Contains("BG-1: the record lists an approval by U0FRIEND that the trail does not record", output);
+        Assert.DoesNotContain("BG-2", output);
+
+        await using (var bot = await TestBot.StartAsync(slack, data, Settings))
+        {
+            async Task<JsonNode> Json(string path) => JsonNode.Parse(await (await bot.Http.SendAsync(Get(path, key: Key0))).Content.ReadAsStringAsync())!;
+            var verify = await Json("/evidence/verify");
+            Assert.False(verify["intact"]!.GetValue<bool>(), verify.ToJsonString());
+            Assert.True(verify["chain_intact"]!.GetValue<bool>());
+            Assert.All(verify["tampered_records"]!.AsArray(), p => Assert.Equal("BG-1", p!["change"]!.GetValue<string>()));
+            Assert.Contains("TAMPERED", verify["message"]!.GetValue<string>());
+
+            var packet = await Json("/evidence/BG-1");
+            Assert.Equal("tampered", packet["integrity"]!["status"]!.GetValue<string>());
+            Assert.Equal("tampered", packet["verdict"]!["outcome"]!.GetValue<string>());
+            Assert.StartsWith("TAMPERED: the record claims \"reviewed on time", packet["verdict"]!["text"]!.GetValue<string>());
+            Assert.Contains(packet["integrity"]!["problems"]!.AsArray(), p => p!.GetValue<string>().Contains("U0FRIEND", StringComparison.Ordinal));
+            var html = await (await bot.Http.SendAsync(Get("/evidence/BG-1?format=html", key: Key0))).Content.ReadAsStringAsync();
+            Assert.Contains("class=\"verdict tampered\" id=\"verdict\">Verdict: TAMPERED", html);
+            Assert.Equal("sealed", (await Json("/evidence/BG-2"))["integrity"]!["status"]!.GetValue<string>());
+
+            var export = await Json("/evidence?from=2020-01-01&to=2040-01-01");
+            Assert.Equal(["tampered", "open"], export["changes"]!.AsArray().Select(r => r!["verdict"]!.GetValue<string>()));
+            Assert.Equal(["tampered", "sealed"], export["changes"]!.AsArray().Select(r => r!["integrity"]!.GetValue<string>()));
+            Assert.Equal((1, 0), (export["summary"]!["tampered"]!.GetValue<int>(), export["summary"]!["reviewed_on_time"]!.GetValue<int>()));
+            Assert.False(export["audit_chain"]!["intact"]!.GetValue<bool>());
+        }
     }
 }

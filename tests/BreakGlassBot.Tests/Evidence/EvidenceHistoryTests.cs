@@ -286,6 +286,7 @@ public class EvidenceHistoryTests() : BotTest(Fakes.GitHub | Fakes.Jira)
         var rows = export["changes"]!.AsArray();
         Assert.Equal(["BG-1", "BG-2", "BG-3", "BG-4"], rows.Select(r => S(r!["id"])));
         Assert.Equal(["reviewed_late", "reviewed_on_time", "cancelled", expected4], rows.Select(r => S(r!["verdict"])));
+        Assert.All(rows, r => Assert.Equal("sealed", S(r!["integrity"]))); // every record is the state its trail sealed
         var r1 = rows[one - 1]!;
         Assert.Equal("Team", S(r1["bypass_mode"]));
         Assert.Equal(Team, S(r1["bypass_granted"]));

@@ -265,7 +265,7 @@ public sealed class InProcessBot : IAsyncDisposable
         Store.Update(id, c =>
         {
             c.Announcement = new Announcement { Channel = Channel, Ts = ts, Permalink = $"https://example.slack.com/archives/{Channel}/p1900000000{id:D6}", PostedAt = Clock.GetUtcNow() };
-            return [];
+            return [new AuditEvent { ChangeNumber = c.Id, At = Clock.GetUtcNow(), Actor = "bot", Type = AuditTypes.Announced, Data = new() { ["channel"] = Channel, ["ts"] = ts } }];
         });
         return ts;
     }
