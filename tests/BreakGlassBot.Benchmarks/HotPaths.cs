@@ -37,6 +37,8 @@ public static class HotPaths
             var doc = mapper.ToDocument(store.Get(1)!);
             Time("  of which: BsonMapper.ToObject (mapping)", () => mapper.ToObject<EmergencyChange>(doc));
             Time("  BsonMapper.ToDocument (mapping)", () => mapper.ToDocument(change));
+            var sample = store.Get(1)!;
+            Time("ChangeState.Hash (a write seals it twice)", () => ChangeState.Hash(sample));
             Time("OpenChangesOf(user) (status)", () => store.OpenChangesOf(change.DeclaredBy));
             Time("WithDueSteps(now), now moving (outbox sweep)", () => store.WithDueSteps(now.AddTicks(++tick)));
             Time("UntrackedOpenChanges(now), now moving", () => store.UntrackedOpenChanges(now.AddTicks(++tick)));
