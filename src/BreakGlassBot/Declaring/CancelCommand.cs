@@ -4,7 +4,11 @@ using BreakGlassBot.Slack;
 
 namespace BreakGlassBot.Declaring;
 
-/// <summary>/breakglass cancel BG-n &lt;reason&gt;: withdraws a mistaken declaration; it stays in the record with the reason.</summary>
+/// <summary>
+/// /breakglass cancel BG-n &lt;reason&gt;: withdraws a mistaken declaration; it stays in the record with the reason. Once the
+/// bypass was used (a Team membership added, a PR merged) a cancel would end the review the bypass owes, so the declarer
+/// cannot; an admin who is not the declarer can withdraw it: the bypass ends and the change still needs its review.
+/// </summary>
 internal sealed class CancelCommand(ChangeStore store, Permissions permissions, OutboxQueue outbox, TimeProvider time, IEnumerable<IChangeCancellation> onCancel)
     : ISubCommand
 {
@@ -22,26 +26,44 @@ internal sealed class CancelCommand(ChangeStore store, Permissions permissions, 
         if (!ChangeId.TryParse(idText, out var id)) return new CommandReply(":warning: Which change? " + usage + (args.Length > 0 ? SubCommandText.DeclareInstead : ""));
         if (reason.Length == 0) return new CommandReply($":warning: Say why {id} is cancelled. " + usage);
         var now = time.GetUtcNow();
-        // The decision is the refusal, if any.
-        var (updated, refusal) = store.Update<string?>(id.Number, c =>
+        AuditEvent Refused(EmergencyChange c, string why, string? used = null)
+        {
+            var data = new Dictionary<string, string> { ["reason"] = why };
+            if (used is not null) data["used"] = used;
+            return new AuditEvent { ChangeNumber = c.Id, At = now, Actor = command.UserId, Type = AuditTypes.CancelRefused, Data = data };
+        }
+        // The decision is the reply, and whether the change stays open for its review.
+        var (updated, decided) = store.Update<(string Reply, bool Withdrawn)?>(id.Number, c =>
         {
             if (!permissions.MayCancel(command.UserId, c))
-                return new([new AuditEvent { ChangeNumber = c.Id, At = now, Actor = command.UserId, Type = AuditTypes.CancelRefused, Data = new() { ["reason"] = "not declarer or admin" } }],
-                    $":no_entry: Only {Blocks.Mention(c.DeclaredBy)} (who declared it) or an admin may cancel {c.ChangeId}.");
+                return new([Refused(c, "not declarer or admin")],
+                    ($":no_entry: Only {Blocks.Mention(c.DeclaredBy)} (who declared it) or an admin may cancel {c.ChangeId}.", false));
+            if (c.Cancellation is { AfterUse: true } w)
+                return Decision<(string, bool)?>.Only(($"{c.ChangeId} was already withdrawn after use by {Blocks.Mention(w.By)}; it still needs its retrospective review.", false));
             if (c.Status != ChangeStatus.Open)
-                return Decision<string?>.Only($"{c.ChangeId} is already {c.Status.ToString().ToLowerInvariant()}"
-                    + (c.Cancellation is { } x ? $" (by {Blocks.Mention(x.By)}: {Blocks.UserText(x.Reason)})." : "."));
-            c.Status = ChangeStatus.Cancelled;
-            c.Cancellation = new Cancellation { By = command.UserId, At = now, Reason = reason };
+                return Decision<(string, bool)?>.Only(($"{c.ChangeId} is already {c.Status.ToString().ToLowerInvariant()}"
+                    + (c.Cancellation is { } x ? $" (by {Blocks.Mention(x.By)}: {Blocks.UserText(x.Reason)})." : "."), false));
+            var uses = c.BypassUses();
+            var used = uses.Count == 0 ? null : string.Join("; ", uses);
+            if (used is not null && command.UserId == c.DeclaredBy)
+                return new([Refused(c, "bypass used", used)],
+                    ($":no_entry: {c.ChangeId}'s bypass was used ({Blocks.Escape(used)}), so it cannot be cancelled: that would drop the review it owes. "
+                     + "If it was declared by mistake, an admin other than you can withdraw it; it still needs its retrospective review.", false));
+            c.Cancellation = new Cancellation { By = command.UserId, At = now, Reason = reason, AfterUse = used is not null, Used = used };
+            // Withdrawn after use, the change stays open: reminded, overdue, in the digest and in every rate until reviewed.
+            if (used is null) c.Status = ChangeStatus.Cancelled;
             OutboxQueue.Enqueue(c, StepKinds.RefreshAnnouncement, now);
             OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, CancelledNote.Key);
             foreach (var hook in onCancel) hook.Cancelled(c, now);
-            return new([new AuditEvent { ChangeNumber = c.Id, At = now, Actor = command.UserId, Type = AuditTypes.Cancelled, Data = new() { ["reason"] = reason } }], null);
+            var data = new Dictionary<string, string> { ["reason"] = reason, ["used"] = used ?? "nothing" };
+            if (c.Bypass is { } b) data["bypass"] = $"{b.Mode}" + (b.Granted ? $" granted {b.GrantedAt:O}" : " not granted");
+            return new([new AuditEvent { ChangeNumber = c.Id, At = now, Actor = command.UserId, Type = used is null ? AuditTypes.Cancelled : AuditTypes.WithdrawnAfterUse, Data = data }],
+                (used is null ? $"{c.ChangeId} is cancelled; it stays in the record with your reason."
+                    : $"{c.ChangeId} is withdrawn after use: its bypass ends now, and it still needs its retrospective review ({Blocks.Escape(used)}).", true));
         });
         if (updated is null) return new CommandReply($":warning: There is no {id}. `/breakglass list mine` shows your changes.");
-        if (refusal is not null) return new CommandReply(refusal);
-        outbox.Nudge();
-        return new CommandReply($"{updated.ChangeId} is cancelled; it stays in the record with your reason.");
+        if (decided is { Withdrawn: true }) outbox.Nudge();
+        return new CommandReply(decided?.Reply ?? "");
     }
 }
 
@@ -52,6 +74,9 @@ internal sealed class CancelledNote : IThreadNoteSource
 
     public string? Render(EmergencyChange change, string key) =>
         key == Key && change.Cancellation is { } x
-            ? $":no_entry_sign: {change.ChangeId} was cancelled by {Blocks.Mention(x.By)}: {Blocks.UserText(x.Reason)}. No retrospective review is needed; the record is kept."
+            ? x.AfterUse
+                ? $":no_entry_sign: {change.ChangeId} was withdrawn after use by {Blocks.Mention(x.By)}: {Blocks.UserText(x.Reason)}. Its bypass ends now; "
+                  + $"it was used ({Blocks.Escape(x.Used ?? "")}), so it *still needs its retrospective review*."
+                : $":no_entry_sign: {change.ChangeId} was cancelled by {Blocks.Mention(x.By)}: {Blocks.UserText(x.Reason)}. No retrospective review is needed; the record is kept."
             : null;
 }

@@ -58,7 +58,7 @@ public sealed class ChangeMessages(string? jiraBaseUrl, string? announcementChan
                 ? Blocks.Context("Still missing: " + string.Join("; ", c.Evidence.Where(e => !e.Satisfied).Select(e => Blocks.Escape(e.Missing ?? e.Kind))))
                 : null,
             c.Cancellation is { } x
-                ? Blocks.Context($"Cancelled by {Blocks.Mention(x.By)}: {Blocks.UserText(x.Reason)}")
+                ? Blocks.Context((x.AfterUse ? $"Withdrawn after use by {Blocks.Mention(x.By)}: {Blocks.UserText(x.Reason)}. The review is still owed." : $"Cancelled by {Blocks.Mention(x.By)}: {Blocks.UserText(x.Reason)}"))
                 : Blocks.Context("Review this change retrospectively: details and approvals in this thread."),
             c.Status == ChangeStatus.Open ? actions?.Buttons(c) : null);
         StampRevision(blocks, c.ChangeId.ToString());
@@ -133,6 +133,6 @@ public sealed class ChangeMessages(string? jiraBaseUrl, string? announcementChan
             $"*Declared by*\n{Blocks.Mention(c.DeclaredBy)} {Blocks.Date(c.DeclaredAt)}",
             $"*Review due*\n{Blocks.Date(c.DueAt)}",
             $"*Links*\n{Links(c)}"),
-        c.Cancellation is { } x ? Blocks.Context($"Cancelled by {Blocks.Mention(x.By)} {Blocks.Date(x.At)}: {Blocks.UserText(x.Reason)}") : null,
+        c.Cancellation is { } x ? Blocks.Context($"{(x.AfterUse ? "Withdrawn after use" : "Cancelled")} by {Blocks.Mention(x.By)} {Blocks.Date(x.At)}: {Blocks.UserText(x.Reason)}") : null,
         c.Announcement?.Permalink is { } p ? Blocks.Context(Blocks.Link(p, "Open the thread")) : null);
 }

@@ -212,7 +212,7 @@ public static class AuditChain
     /// trail never declared, declared changes that are gone. Only for a trail that verified: a broken chain vouches for nothing.
     /// </summary>
     internal static ChainReport WithRecords(ChainReport report, Dictionary<int, ChangeSealTracker> seals, IEnumerable<EmergencyChange> changes,
-        Func<int, IReadOnlyList<StateProblem>>? recheck = null)
+        Func<int, IReadOnlyList<StateProblem>?>? recheck = null)
     {
         if (!report.Intact) return report;
         var problems = new List<StateProblem>();
@@ -225,7 +225,7 @@ public static class AuditChain
             if (seal.State is null) unsealed++;
             var found = seal.Problems(change);
             // A write that landed after the walk looks like an edit: the caller looks again at that change alone, under its lock.
-            if (found.Count > 0 && recheck is not null) found = recheck(change.Id);
+            if (found.Count > 0 && recheck?.Invoke(change.Id) is { } again) found = again;
             problems.AddRange(found);
         }
         foreach (var (number, seal) in seals)

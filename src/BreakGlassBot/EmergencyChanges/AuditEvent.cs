@@ -40,6 +40,8 @@ public static class AuditTypes
     public const string DirectMessageSkipped = "direct_message_skipped";
     public const string ParkedNoticeSent = "parked_notice_sent";
     public const string Cancelled = "cancelled";
+    /// <summary>An admin ended a used bypass's change early: the change stays open and still needs its review.</summary>
+    public const string WithdrawnAfterUse = "withdrawn_after_use";
     public const string Reviewed = "reviewed";
     /// <summary>The bot changed what a change records (a review fact read, a status from Jira) with no other event to carry its state.</summary>
     public const string StateRecorded = "state_recorded";

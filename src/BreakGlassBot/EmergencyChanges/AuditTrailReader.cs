@@ -23,7 +23,7 @@ internal sealed class AuditTrailReader(StoreFile file)
             lock (writeLock) (head, marker) = (counters.FindById(AuditChain.HeadId), counters.FindById(AuditChain.MarkerId));
             var seals = new Dictionary<int, ChangeSealTracker>();
             var report = AuditChain.Verify(audit.Find(Query.All(nameof(AuditEvent.Sequence), Query.Ascending)), head, marker, seals);
-            if (report.Intact) return AuditChain.WithRecords(report, seals, changes.FindAll(), RecheckLocked);
+            if (report.Intact) return AuditChain.WithRecords(report, seals, changes.FindAll(), n => RecheckLocked(n, report.HeadSequence));
             if (report.FirstBreak is not { Fault: ChainFault.Inserted } b || b.Sequence <= report.HeadSequence) return report;
             long now;
             lock (writeLock) now = counters.FindById(AuditChain.HeadId)?["value"].AsInt64 ?? 0;
@@ -32,10 +32,17 @@ internal sealed class AuditTrailReader(StoreFile file)
         lock (writeLock) return AuditChain.Verify(audit, counters, changes);
     }
 
-    /// <summary>One change and its trail read together under the write lock, so a write made during the walk is not taken for an edit.</summary>
-    IReadOnlyList<StateProblem> RecheckLocked(int number)
+    /// <summary>
+    /// One change and its trail read together under the write lock, so a write made during the walk is not taken for an
+    /// edit; null (the walk's finding stands) when nothing was appended since the walk.
+    /// </summary>
+    IReadOnlyList<StateProblem>? RecheckLocked(int number, long walkedHead)
     {
-        lock (writeLock) return ChangeSeals.Check(number, changes.FindById(number), AuditTrail(number)).Problems;
+        lock (writeLock)
+        {
+            if ((counters.FindById(AuditChain.HeadId)?["value"].AsInt64 ?? 0) == walkedHead) return null;
+            return ChangeSeals.Check(number, changes.FindById(number), AuditTrail(number)).Problems;
+        }
     }
 
     public IReadOnlyList<AuditEvent> AuditTrail(int changeNumber) =>

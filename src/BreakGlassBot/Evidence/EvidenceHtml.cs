@@ -24,7 +24,8 @@ public static class EvidenceHtml
         if (p.Cancellation is { } c)
         {
             Section(h, "Cancellation", "cancellation");
-            Rows(h, ("Cancelled by", Person(c.By, null)), ("At", T(c.At)), ("Reason", E(c.Reason)));
+            Rows(h, (c.AfterUse ? "Withdrawn after use by" : "Cancelled by", Person(c.By, null)), ("At", T(c.At)), ("Reason", E(c.Reason)),
+                ("Bypass used", E(c.Used ?? "nothing")));
         }
         AuditTrail(h, p);
         h.Append("</body></html>");

@@ -100,7 +100,8 @@ public sealed record JiraIssueEvidence(
     string Key, string? DeclaredKey, string? Url, string? Summary, string? StatusAtReview, string? StatusCategoryAtReview, DateTimeOffset? StatusAtReviewAsOf,
     string? Status, string? StatusCategory, DateTimeOffset? StatusAsOf, bool CreatedByBot, string? Problem, string? CommentProblem, CheckEvidence? Review);
 
-public sealed record CancellationEvidence(string By, DateTimeOffset At, string Reason);
+/// <param name="AfterUse">Withdrawn by an admin after the bypass was used (<paramref name="Used"/>): the change still needed its review.</param>
+public sealed record CancellationEvidence(string By, DateTimeOffset At, string Reason, bool AfterUse, string? Used);
 
 public sealed record AuditEntry(long Sequence, DateTimeOffset At, string Actor, string Type, IReadOnlyDictionary<string, string> Data, string? Hash);
 
@@ -162,7 +163,7 @@ public static class EvidenceBuilder
                 j.StatusAtReview, j.StatusCategoryAtReview, j.StatusAtReviewAsOf, j.Status, j.StatusCategory, j.FetchedAt,
                 j.CreatedByBot, j.Problem, j.CommentProblem, CheckFor("JiraReviewed", j.Key)))],
             [.. c.Evidence.Select(Check)],
-            c.Cancellation is { } x ? new CancellationEvidence(x.By, x.At, x.Reason) : null,
+            c.Cancellation is { } x ? new CancellationEvidence(x.By, x.At, x.Reason, x.AfterUse, x.Used) : null,
             [.. trail.Select(e => new AuditEntry(e.Sequence, e.At, e.Actor, e.Type, e.Data, e.Hash))]);
     }
 

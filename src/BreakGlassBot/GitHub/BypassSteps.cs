@@ -28,7 +28,7 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
             && (b0.Mode != nameof(BypassMode.Team) || change.Steps.Any(s => s.Kind == GitHubStepKinds.BypassRevoke)))
             return new StepOutcome.Done();
         // Withdrawn before the grant was recorded: grant nothing, but an earlier PUT may have landed, so schedule a revocation.
-        if (change.Status == ChangeStatus.Cancelled) return new StepOutcome.Done(EndUnconfirmedGrant);
+        if (change.Status == ChangeStatus.Cancelled || change.Cancellation is not null) return new StepOutcome.Done(EndUnconfirmedGrant);
         var o = options.Value;
         if (o.BypassMode != BypassMode.Team) return GrantWithoutTeam(change, o);
         var login = people.GitHubLogin(change.DeclaredBy);
@@ -125,7 +125,7 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
             if (scheduleEnd)
             {
                 // Cancelled while the grant was under way: end it at once rather than at the window's end.
-                c.Steps.Add(OutboxQueue.NewStep(GitHubStepKinds.BypassRevoke, c.Status == ChangeStatus.Cancelled ? now : expires));
+                c.Steps.Add(OutboxQueue.NewStep(GitHubStepKinds.BypassRevoke, c.Status == ChangeStatus.Cancelled || c.Cancellation is not null ? now : expires));
                 OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, GitHubNotes.BypassGranted);
             }
             var data = new Dictionary<string, string>
@@ -284,7 +284,7 @@ internal sealed class BypassRevokeStep(IGitHubGateway github, ChangeStore store,
                 ["granted_at"] = c.Bypass.Granted ? c.Bypass.GrantedAt.ToString("O") : "",
                 ["expires_at"] = c.Bypass.Granted ? c.Bypass.ExpiresAt.ToString("O") : "",
                 ["revoked_at"] = at.ToString("O", CultureInfo.InvariantCulture),
-                ["reason"] = BypassDecisions.EndReason(c.Status, c.Bypass, at),
+                ["reason"] = c.Cancellation is { AfterUse: true } && at < c.Bypass.ExpiresAt ? "withdrawn after use" : BypassDecisions.EndReason(c.Status, c.Bypass, at),
             };
             if (handedTo is not null) data["handed_to"] = handedTo.ChangeId.ToString();
             return [new AuditEvent { ChangeNumber = c.Id, At = at, Actor = "bot", Type = GitHubAuditTypes.BypassRevoked, Data = data }];

@@ -27,8 +27,8 @@ internal sealed class MergeRequests(ChangeStore store, IGitHubGateway github, Ou
         if (change.DeclaredBy != user)
             return Refuse(change, user, now, "not the declarer",
                 $":no_entry: Only {Blocks.Mention(change.DeclaredBy)}, who declared {id}, may have the bot merge its pull requests.");
-        if (change.Status == ChangeStatus.Cancelled)
-            return Refuse(change, user, now, "cancelled", $":no_entry: {id} is cancelled; the bot merges nothing for it.");
+        if (change.Status == ChangeStatus.Cancelled || change.Cancellation is not null)
+            return Refuse(change, user, now, "cancelled", $":no_entry: {id} is {(change.Cancellation is { AfterUse: true } ? "withdrawn after use" : "cancelled")}; the bot merges nothing for it.");
         var b = change.Bypass;
         if (b is null || b.GrantedAt == default)
             return $":hourglass_flowing_sand: The bypass of {id} is not open yet; try again in a moment.";
