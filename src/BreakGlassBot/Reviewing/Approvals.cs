@@ -44,7 +44,7 @@ public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Ou
         var change = store.Get(id.Number);
         if (change is null) return new ApprovalResult.NotFound(id);
         if (Closed(change) is { } closed) return closed;
-        if (change.Approvals.FirstOrDefault(a => a.Reviewer == user) is { } mine) return new ApprovalResult.AlreadyApproved(change, mine);
+        if (Earlier(change, user) is { } mine) return new ApprovalResult.AlreadyApproved(change, mine);
         string? reason;
         try { reason = await reviewers.RefusalAsync(change, user, ct); }
         catch (ReviewerGroupUnavailableException) { return new ApprovalResult.Unavailable(id); }
@@ -56,7 +56,7 @@ public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Ou
         {
             // Re-checked inside the write: a double click, or two replies at once, approve once.
             if (Closed(c) is { } stillClosed) { result = stillClosed; return []; }
-            if (c.Approvals.FirstOrDefault(a => a.Reviewer == user) is { } existing) { result = new ApprovalResult.AlreadyApproved(c, existing); return []; }
+            if (Earlier(c, user) is { } existing) { result = new ApprovalResult.AlreadyApproved(c, existing); return []; }
             var approval = new Approval { Reviewer = user, ReviewerName = userName, At = now, Comment = comment, Source = source, SourceId = sourceId };
             c.Approvals.Add(approval);
             var index = c.Approvals.Count - 1;
@@ -66,7 +66,8 @@ public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Ou
             // Counted (or not) once GitHub names the author: PullRequestStep then queues a ReevaluateStep.
             result = new ApprovalResult.Approved(c, approval) { AuthorUnknown = reviewers.AuthorUnknown(c, user) };
             return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = user, Type = AuditTypes.Approved,
-                Data = new() { ["source"] = source, ["source_id"] = sourceId ?? "", ["name"] = userName ?? "", ["comment"] = comment ?? "" } }];
+                Data = new() { ["source"] = source, ["source_id"] = sourceId ?? "", ["name"] = userName ?? "", ["comment"] = comment ?? "",
+                    ["eligible"] = reviewers.EligibleBecause(user) } }];
         });
         if (result is ApprovalResult.Approved)
         {
@@ -120,6 +121,10 @@ public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Ou
         });
         outbox.Nudge();
     }
+
+    /// <summary>The reviewer's approval that stands; none while they have changes requested since (approving again answers them).</summary>
+    static Approval? Earlier(EmergencyChange c, string user) =>
+        SlackApprovalEvidence.OpenChangeRequests(c).Any(r => r.Reviewer == user) ? null : c.Approvals.FirstOrDefault(a => a.Reviewer == user);
 
     static ApprovalResult? Closed(EmergencyChange c) => c.Status is ChangeStatus.Reviewed or ChangeStatus.Closed or ChangeStatus.Cancelled ? new ApprovalResult.Closed(c) : null;
 

@@ -57,6 +57,10 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
         return members.Contains(user) ? null : "only configured reviewers may approve emergency changes";
     }
 
+    /// <summary>Why an approver who passed <see cref="RefusalAsync"/> may approve, for the approval's audit event.</summary>
+    public string EligibleBecause(string user) =>
+        options.Value.Reviewers.Contains(user) ? "listed in Slack:Reviewers" : $"member of Slack:ReviewerUserGroup {options.Value.ReviewerUserGroup}";
+
     /// <summary>The last error reading Slack:ReviewerUserGroup, when it is one only an admin can fix; null while the group reads fine.</summary>
     public string? GroupError => groupError;
     volatile string? groupError;
@@ -242,6 +246,10 @@ public sealed class SlackApprovalEvidence(IOptions<PolicyOptions> policy, Review
         var missing = required == 1 ? "an approval from a reviewer in the Slack thread" : $"{required - approvers} more reviewer approval(s) in Slack ({approvers} of {required})";
         if (notCounted.Count + undecided.Count > 0) missing += "; " + string.Join("; ", notCounted.Concat(undecided));
         var result = approvers >= required ? EvidenceResult.Yes(null) : EvidenceResult.No(null, missing);
+        // Changes asked for and not yet answered by the one who asked (approving it afterwards) hold the review back.
+        if (OpenChangeRequests(change) is { Count: > 0 } open)
+            result = EvidenceResult.No(null, (result.Satisfied ? "" : missing + "; ")
+                + string.Join("; ", open.Select(r => $"changes requested by {r.Reviewer} are open until they approve")));
         // Told in the thread once: the key is kept with the refusal notes.
         var now = time.GetUtcNow();
         var tell = excluded.Where(x => x.Why!.Value.Pr is not null).Select(x => Approvals.NotCountedNotePrefix + x.a.Reviewer).ToList();
@@ -258,6 +266,10 @@ public sealed class SlackApprovalEvidence(IOptions<PolicyOptions> policy, Review
         }];
         return Task.FromResult(results);
     }
+
+    /// <summary>Change requests whose author has not approved since: the change cannot count as reviewed while one is open.</summary>
+    public static IReadOnlyList<ChangeRequest> OpenChangeRequests(EmergencyChange change) =>
+        [.. change.ChangeRequests.Where(r => !change.Approvals.Any(a => a.Reviewer == r.Reviewer && a.At >= r.At))];
 
     static string Name(Approval a) => a.ReviewerName ?? a.Reviewer;
 }

@@ -24,19 +24,26 @@ internal sealed class ThreadReplyApprovals(ChangeStore store, Approvals approval
         if (result is ApprovalResult.Unavailable) throw new ReviewerGroupUnavailableException("Slack:ReviewerUserGroup");
     }
 
-    /// <summary>The reply starts with an approval word ("LGTM, thanks"); one later on ("not approved") or a question is discussion.</summary>
+    /// <summary>
+    /// The reply *is* an approval: an approval word alone ("LGTM!", "👍🏽"), or followed by a remark after a separator
+    /// ("approved - ship it", "lgtm, thanks"; after an emoji, a space will do). A sentence that merely starts with one
+    /// ("approved by whom", "lgtm once CI passes") and anything with a question mark is discussion.
+    /// </summary>
     public static bool IsApproval(string? text, IReadOnlyList<string> words)
     {
         if (string.IsNullOrWhiteSpace(text)) return false;
         var t = text.Trim();
+        if (t.Contains('?')) return false;
         foreach (var word in words)
         {
             if (!t.StartsWith(word, StringComparison.OrdinalIgnoreCase)) continue;
-            if (t.Length == word.Length) return true;
-            var next = t[word.Length];
-            if (next is '?') continue;
-            if (char.IsWhiteSpace(next) || next is ',' or '.' or '!' or ':' or ';' or '-' || char.IsSurrogate(next) || !char.IsLetterOrDigit(next))
-                return !t[word.Length..].TrimStart().StartsWith('?');
+            var rest = t[word.Length..];
+            // Only punctuation, emoji (skin tones included) and spaces after the word: the word is the whole message.
+            if (!rest.Any(char.IsLetterOrDigit)) return true;
+            var remark = rest.TrimStart();
+            if (remark.Length > 0 && remark[0] is ',' or ';' or '-' or '–' or '—' or '.' or '!' or ':') return true;
+            // An emoji word (":+1:", "👍") is delimited by itself: a space before the remark is enough.
+            if (!word.Any(char.IsLetterOrDigit) || word.StartsWith(':')) { if (rest.Length > 0 && char.IsWhiteSpace(rest[0])) return true; }
         }
         return false;
     }

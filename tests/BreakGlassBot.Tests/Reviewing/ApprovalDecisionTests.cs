@@ -195,4 +195,41 @@ public class ApprovalDecisionTests
             bot.ThreadNote(1, Approvals.ChangesRequestedNotePrefix + "0"));
         Assert.Equal([1], bot.Jobs.Reevaluated);
     }
+    [Fact]
+    public async Task AnOpenChangeRequestHoldsTheReviewBackUntilItsAuthorApprovesAgain()
+    {
+        await using var bot = InProcessBot.Create(new Dictionary<string, string?> { ["Slack:Reviewers:1"] = "U0REVIEWER2" });
+        await bot.DeclareAsync();
+        var job = bot.Service<TrackChangeJob>();
+        await bot.Service<Approvals>().RequestChangesAsync(Bg1, "U0REVIEWER2", "Add a rollback plan", CancellationToken.None);
+        bot.Clock.Advance(TimeSpan.FromMinutes(5));
+
+        await Approve(bot, Reviewer); // another reviewer's approval does not answer the request
+        await job.RunAsync(1, null, CancellationToken.None);
+        Assert.Equal(ChangeStatus.Open, bot.Change().Status);
+        var slack = Assert.Single(bot.Change().Evidence, e => e.Kind == nameof(EvidenceKind.SlackApproval));
+        Assert.Equal((false, "changes requested by U0REVIEWER2 are open until they approve"), (slack.Satisfied, slack.Missing));
+
+        await Approve(bot, "U0REVIEWER2");
+        await job.RunAsync(1, null, CancellationToken.None);
+        Assert.Equal(ChangeStatus.Reviewed, bot.Change().Status);
+    }
+
+    [Fact]
+    public async Task AReviewerWhoApprovedThenAskedForChangesApprovesAgainAndTheEventSaysWhyTheyMay()
+    {
+        await using var bot = InProcessBot.Create();
+        await bot.DeclareAsync();
+        await Approve(bot, Reviewer);
+        bot.Clock.Advance(TimeSpan.FromMinutes(1));
+        await bot.Service<Approvals>().RequestChangesAsync(Bg1, Reviewer, "On second thought: the migration is missing", CancellationToken.None);
+        bot.Clock.Advance(TimeSpan.FromMinutes(1));
+        Assert.Single(SlackApprovalEvidence.OpenChangeRequests(bot.Change()));
+
+        Assert.IsType<ApprovalResult.Approved>(await Approve(bot, Reviewer)); // not "already approved": it answers the request
+        Assert.Empty(SlackApprovalEvidence.OpenChangeRequests(bot.Change()));
+        Assert.Equal(2, bot.Change().Approvals.Count);
+        Assert.All(bot.Audit(AuditTypes.Approved), e => Assert.Equal("listed in Slack:Reviewers", e.Data["eligible"]));
+        Assert.IsType<ApprovalResult.AlreadyApproved>(await Approve(bot, Reviewer));
+    }
 }

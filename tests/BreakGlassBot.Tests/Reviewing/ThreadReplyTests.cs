@@ -149,6 +149,13 @@ public class ThreadReplyTests : BotTest
     [InlineData("approve ?", false)]
     [InlineData("approvedness", false)]
     [InlineData("not approved", false)]
+    [InlineData("approved by whom?", false)] // a question about the approval is not one
+    [InlineData("approved by whom", false)]
+    [InlineData("approved by Alice", false)] // someone else's approval, reported
+    [InlineData("lgtm once CI passes", false)]
+    [InlineData("LGTM, ship it", true)]
+    [InlineData("approve.", true)]
+    [InlineData("👍 go ahead", true)]
     [InlineData("", false)]
     [InlineData(null, false)]
     public void ApprovalWordsAreMatchedAtTheStart(string? text, bool expected) =>
