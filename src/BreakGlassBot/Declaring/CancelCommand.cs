@@ -43,7 +43,7 @@ internal sealed class CancelCommand(ChangeStore store, Permissions permissions, 
             if (c.Status != ChangeStatus.Open)
                 return Decision<(string, bool)?>.Only(($"{c.ChangeId} is already {c.Status.ToString().ToLowerInvariant()}"
                     + (c.Cancellation is { } x ? $" (by {Blocks.Mention(x.By)}: {Blocks.UserText(x.Reason)})." : "."), false));
-            var uses = c.BypassUses();
+            var uses = BypassUse.Of(c);
             var used = uses.Count == 0 ? null : string.Join("; ", uses);
             if (used is not null && command.UserId == c.DeclaredBy)
                 return new([Refused(c, "bypass used", used)],
@@ -64,6 +64,27 @@ internal sealed class CancelCommand(ChangeStore store, Permissions permissions, 
         if (updated is null) return new CommandReply($":warning: There is no {id}. `/breakglass list mine` shows your changes.");
         if (decided is { Withdrawn: true }) outbox.Nudge();
         return new CommandReply(decided?.Reply ?? "");
+    }
+}
+
+/// <summary>What a change's bypass has been used for, as far as the bot knows now.</summary>
+internal static class BypassUse
+{
+    /// <summary>
+    /// A Team membership the bot added, a merge by the bot (done, or requested and still to run), a linked PR merged (in
+    /// RecordOnly the bot cannot see a bypass by hand; a merge is what shows it). Empty: nothing yet.
+    /// </summary>
+    public static IReadOnlyList<string> Of(EmergencyChange c)
+    {
+        var uses = new List<string>();
+        if (c.Bypass is { Granted: true, Mode: "Team", WasAlreadyMember: false } team)
+            uses.Add($"GitHub user {team.Login} was added to {team.Team}");
+        if (c.Bypass is { PullRequest: { } merged }) uses.Add($"the bot merged {merged}");
+        foreach (var pr in c.PullRequests.Where(p => p.Merged || p.MergedAt is not null))
+            if (c.Bypass?.PullRequest != pr.Ref.ToString()) uses.Add($"{pr.Ref} was merged");
+        foreach (var step in c.Steps.Where(s => s.Kind == StepKinds.GitHubMerge && s.State == StepState.Pending))
+            uses.Add($"a merge by the bot was requested ({step.Target})");
+        return uses;
     }
 }
 

@@ -45,6 +45,12 @@ internal sealed class AuditTrailReader(StoreFile file)
         }
     }
 
+    /// <summary>A change and its trail as of one moment (under the write lock): a write between two reads would look like an edit.</summary>
+    public (EmergencyChange? Change, IReadOnlyList<AuditEvent> Trail) ChangeWithTrail(int changeNumber)
+    {
+        lock (writeLock) return (changes.FindById(changeNumber), AuditTrail(changeNumber));
+    }
+
     public IReadOnlyList<AuditEvent> AuditTrail(int changeNumber) =>
         audit.Find(Where("$.ChangeNumber = @0", changeNumber)).OrderBy(e => e.Sequence).ToList();
 

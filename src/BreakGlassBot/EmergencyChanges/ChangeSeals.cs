@@ -20,7 +20,10 @@ public sealed class ChangeSealTracker(int changeNumber)
     public long? SealedFrom { get; private set; }
     public long? DeclaredAt { get; private set; }
     public bool FirstSealOfOlderChange { get; private set; }
+    /// <summary>The data key of the seal a file from before sealing got at the upgrade.</summary>
+    public const string TakenAsFound = "taken_as_found";
     readonly List<StateProblem> breaks = [];
+    string? declaredDueAt;
     readonly Dictionary<string, int> approvedBy = new(StringComparer.Ordinal);
     bool reviewed, cancelled;
 
@@ -28,7 +31,10 @@ public sealed class ChangeSealTracker(int changeNumber)
     {
         switch (e.Type)
         {
-            case AuditTypes.Declared: DeclaredAt ??= e.Sequence; break;
+            case AuditTypes.Declared:
+                DeclaredAt ??= e.Sequence;
+                declaredDueAt ??= e.Data.GetValueOrDefault("due_at");
+                break;
             case AuditTypes.Reviewed: reviewed = true; break;
             case AuditTypes.Cancelled: cancelled = true; break;
             case AuditTypes.Approved: approvedBy[e.Actor] = approvedBy.GetValueOrDefault(e.Actor) + 1; break;
@@ -38,8 +44,8 @@ public sealed class ChangeSealTracker(int changeNumber)
         if (State is null)
         {
             SealedFrom = e.Sequence;
-            // A change declared before sealing gets its first seal at its next write: what it held then is taken as found.
-            FirstSealOfOlderChange = previous.Length > 0;
+            // A change declared before sealing was sealed at the upgrade (or its next write): what it held then is taken as found.
+            FirstSealOfOlderChange = previous.Length > 0 || e.Data.ContainsKey(TakenAsFound);
         }
         else if (previous != State)
             breaks.Add(new(ChangeNumber, e.Sequence,
@@ -60,6 +66,10 @@ public sealed class ChangeSealTracker(int changeNumber)
             problems.Add(new(ChangeNumber, null, "the change is in the store but not in the audit trail: it was not declared through the bot"));
         else if (State is not null && ChangeState.Hash(current) != State)
             problems.Add(new(ChangeNumber, StateSequence, $"the record differs from the state sealed in event #{StateSequence}: it was edited outside the bot since"));
+        // The deadline was fixed at the declaration: a later due date makes a late review look on time.
+        if (declaredDueAt is { Length: > 0 } due && DateTimeOffset.TryParse(due, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.RoundtripKind, out var dueAt)
+            && dueAt.UtcTicks != current.DueAt.UtcTicks)
+            problems.Add(new(ChangeNumber, DeclaredAt, $"the record's review deadline ({current.DueAt:O}) is not the one declared ({due})"));
         if ((current.Status == ChangeStatus.Reviewed || current.ReviewedAt is not null) && !reviewed)
             problems.Add(new(ChangeNumber, null, "the record says reviewed, but the trail has no reviewed event"));
         if (current.Status == ChangeStatus.Cancelled && !cancelled)

@@ -12,7 +12,7 @@ namespace BreakGlassBot.EmergencyChanges;
 /// bot wrote.
 /// <para>
 /// The form is the stored document (what LiteDB's mapper writes: trimmed strings, UTC ticks), flattened to sorted
-/// <c>path:length:value</c> lines. Work in progress and bookkeeping are left out (the outbox, when the next check runs,
+/// <c>path:length:value</c> lines (a sub-document present adds <c>{}</c>, a list its count). Work in progress and bookkeeping are left out (the outbox, when the next check runs,
 /// when a source was last read); empty values are omitted, so a property added later with a default value leaves the
 /// hash of every existing change as it was. Renaming a sealed property needs a migration.
 /// </para>
@@ -52,11 +52,15 @@ public static class ChangeState
             case BsonType.Null or BsonType.MinValue or BsonType.MaxValue:
                 return;
             case BsonType.Document:
+                // Present, even when every value in it is empty: an added Cancellation {} or Bypass {} is an edit.
+                flat[path] = "{}";
                 foreach (var (key, inner) in value.AsDocument)
                     if (!ReadTimes.Contains(key)) Add(flat, path + "." + key, key, inner);
                 return;
             case BsonType.Array:
                 var items = value.AsArray;
+                // The count, so an all-default item added at the end is an edit too (an empty list adds no line).
+                if (items.Count > 0) flat[path] = "#" + items.Count.ToString(CultureInfo.InvariantCulture);
                 for (var i = 0; i < items.Count; i++) Add(flat, path + "." + i.ToString(CultureInfo.InvariantCulture), name, items[i]);
                 return;
             case BsonType.Boolean when !value.AsBoolean:

@@ -23,7 +23,7 @@ public sealed class ChangeStore : IDisposable
     /// <param name="time">The clock of the events the store adds itself (a change's state recorded without an event of its own).</param>
     public ChangeStore(string path, TimeProvider? time = null)
     {
-        file = new StoreFile(path);
+        file = new StoreFile(path, time);
         writer = new ChangeWriter(file, time ?? TimeProvider.System);
         queries = new ChangeQueries(file);
         inbox = new EventInbox(file);
@@ -88,6 +88,7 @@ public sealed class ChangeStore : IDisposable
 
     // The audit trail.
     public IReadOnlyList<AuditEvent> AuditTrail(int changeNumber) => auditTrail.AuditTrail(changeNumber);
+    public (EmergencyChange? Change, IReadOnlyList<AuditEvent> Trail) ChangeWithTrail(int changeNumber) => auditTrail.ChangeWithTrail(changeNumber);
     public long AuditCount() => auditTrail.AuditCount();
     public ChainReport VerifyAuditChain() => auditTrail.VerifyAuditChain();
 

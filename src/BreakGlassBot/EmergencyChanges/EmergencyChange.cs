@@ -57,21 +57,6 @@ public sealed class EmergencyChange
 
     public bool IsOverdue(DateTimeOffset now) => Status == ChangeStatus.Open && now > DueAt;
 
-    /// <summary>
-    /// What this change's bypass has been used for: a Team membership the bot added, a PR the bot merged, a linked PR
-    /// merged (in RecordOnly the bot cannot see a bypass by hand; a merge is what shows it). Empty: nothing yet.
-    /// </summary>
-    public IReadOnlyList<string> BypassUses()
-    {
-        var uses = new List<string>();
-        if (Bypass is { Granted: true, Mode: "Team", WasAlreadyMember: false } team)
-            uses.Add($"GitHub user {team.Login} was added to {team.Team}");
-        if (Bypass is { PullRequest: { } merged }) uses.Add($"the bot merged {merged}");
-        foreach (var pr in PullRequests.Where(p => p.Merged || p.MergedAt is not null))
-            if (Bypass?.PullRequest != pr.Ref.ToString()) uses.Add($"{pr.Ref} was merged");
-        return uses;
-    }
-
     /// <summary>The reviewers who have acted on the change: approved it or asked for changes (they are not reminded to review).</summary>
     public HashSet<string> ReviewersWhoActed() => [.. Approvals.Select(a => a.Reviewer), .. ChangeRequests.Select(r => r.Reviewer)];
 

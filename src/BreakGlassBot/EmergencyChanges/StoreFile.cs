@@ -13,7 +13,7 @@ internal sealed class StoreFile : IDisposable
 {
     readonly DataDirectoryLock? directoryLock;
 
-    public StoreFile(string path)
+    public StoreFile(string path, TimeProvider? time = null)
     {
         if (path != ":memory:") directoryLock = DataDirectoryLock.Take(Path.GetDirectoryName(Path.GetFullPath(path))!);
         FilePath = path;
@@ -49,6 +49,7 @@ internal sealed class StoreFile : IDisposable
                 Db.BeginTrans();
                 AuditChain.EnsureChainedLocked(Audit, Counters);
                 StoreOpenDueAtLocked();
+                SealRecordsOnceLocked((time ?? TimeProvider.System).GetUtcNow());
                 Db.Commit();
             }
         }
@@ -115,11 +116,40 @@ internal sealed class StoreFile : IDisposable
         var sample = new EmergencyChange
         {
             PullRequests = [new()], JiraIssues = [new()], Announcement = new(), Bypass = new(), Approvals = [new()],
-            ChangeRequests = [new()], Evidence = [new()], Cancellation = new(), Steps = [new()],
+            ChangeRequests = [new()], Evidence = [new()], Cancellation = new(), Steps = [new()], Reminders = [new()],
         };
         mapper.ToObject<EmergencyChange>(mapper.ToDocument(sample));
         mapper.ToObject<AuditEvent>(mapper.ToDocument(new AuditEvent { Data = new() { ["warm"] = "up" } }));
         return mapper;
+    }
+
+    const string StateSealMarker = "state-seal";
+
+    /// <summary>
+    /// A file from before records were sealed: seal every change as found, once, so an edit after the upgrade shows. What
+    /// was edited before it cannot be told; the seal's event says the state was taken as found.
+    /// </summary>
+    void SealRecordsOnceLocked(DateTimeOffset now)
+    {
+        if (Counters.FindById(StateSealMarker) is not null) return;
+        var head = Counters.FindById(AuditChain.HeadId) ?? new BsonDocument { ["_id"] = AuditChain.HeadId, ["value"] = 0L };
+        long sealedCount = 0;
+        foreach (var change in Changes.FindAll().ToList())
+        {
+            var e = new AuditEvent
+            {
+                Sequence = head["value"].AsInt64 + 1, ChangeNumber = change.Id, At = now, Actor = "bot", Type = AuditTypes.StateRecorded,
+                State = ChangeState.Hash(change), PreviousState = "",
+                Data = new() { ["changed"] = "all", [ChangeSealTracker.TakenAsFound] = "sealed when the bot was upgraded: the record as found then" },
+            };
+            e.Id = e.Sequence;
+            AuditChain.Seal(e, head["hash"].IsString ? head["hash"].AsString : AuditChain.Genesis);
+            Audit.Insert(e);
+            (head["value"], head["hash"]) = (e.Sequence, e.Hash);
+            sealedCount++;
+        }
+        if (sealedCount > 0) Counters.Upsert(head);
+        Counters.Insert(new BsonDocument { ["_id"] = StateSealMarker, ["version"] = 1, ["sealed"] = sealedCount });
     }
 
     const string OpenDueAtMarker = "open-due-at";

@@ -22,9 +22,10 @@ public sealed class EvidenceService(ChangeStore store, ReviewPolicy policy, IOpt
 
     public EvidencePacket? Packet(ChangeId id)
     {
-        var change = store.Get(id.Number);
+        // Read together: the packet compares the record with the trail's last seal.
+        var (change, trail) = store.ChangeWithTrail(id.Number);
         return change is null ? null
-            : EvidenceBuilder.Packet(change, store.AuditTrail(id.Number), policy.Describe(), jira.Value.BaseUrl, time.GetUtcNow()) with { Sandbox = mode?.Sandbox == true };
+            : EvidenceBuilder.Packet(change, trail, policy.Describe(), jira.Value.BaseUrl, time.GetUtcNow()) with { Sandbox = mode?.Sandbox == true };
     }
 
     public ExportWindow Window(DateOnly from, DateOnly to) => ExportWindow.Create(from, to, ConfigurationCheck.FindTimeZone(policy.Options.TimeZone));
@@ -34,7 +35,8 @@ public sealed class EvidenceService(ChangeStore store, ReviewPolicy policy, IOpt
         var now = time.GetUtcNow();
         var current = policy.Describe();
         var rows = store.DeclaredBetween(window.FromUtc, window.ToUtcExclusive)
-            .Select(c => EvidenceExport.Row(c, store.AuditTrail(c.Id), current, PacketUrl(c.ChangeId), now)).ToList();
+            .Select(c => store.ChangeWithTrail(c.Id) is ({ } read, var trail) ? EvidenceExport.Row(read, trail, current, PacketUrl(c.ChangeId), now) : null)
+            .OfType<ExportRow>().ToList();
         var chain = store.VerifyAuditChain();
         // The head this export vouches for goes outside the bot too (Evidence:AnchorDirectory / AnchorWebhookUrl).
         anchors?.Enqueue("export");

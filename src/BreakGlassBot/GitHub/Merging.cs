@@ -197,6 +197,8 @@ internal sealed class MergeStep(IGitHubGateway github, IOptions<GitHubOptions> o
                 if (info.IsMerged) return await AlreadyMergedAsync(change, prText, sha, info, earlierAttempt: true, ct);
             }
             var now = time.GetUtcNow();
+            if (change.Status == ChangeStatus.Cancelled || change.Cancellation is not null)
+                return new StepOutcome.GiveUp("the change was withdrawn before the merge could run; nothing was merged.");
             if (change.Bypass is not { } b || b.RevokedAt is not null || now >= b.ExpiresAt)
                 return new StepOutcome.GiveUp("the bypass window closed before the merge could run; nothing was merged. "
                     + "Get the pull request reviewed and merge it the normal way, or ask an admin.");

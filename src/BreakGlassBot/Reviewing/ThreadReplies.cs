@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 namespace BreakGlassBot.Reviewing;
 
 /// <summary>An eligible reviewer's approval word in a change's thread approves; from anyone else it gets a note, once.</summary>
-internal sealed class ThreadReplyApprovals(ChangeStore store, Approvals approvals, BotIdentity bot, IOptions<PolicyOptions> policy) : ISlackEventHandler
+internal sealed partial class ThreadReplyApprovals(ChangeStore store, Approvals approvals, BotIdentity bot, IOptions<PolicyOptions> policy) : ISlackEventHandler
 {
     public async Task HandleAsync(EventEnvelope envelope, CancellationToken ct)
     {
@@ -25,9 +25,10 @@ internal sealed class ThreadReplyApprovals(ChangeStore store, Approvals approval
     }
 
     /// <summary>
-    /// The reply *is* an approval: an approval word alone ("LGTM!", "👍🏽"), or followed by a remark after a separator
-    /// ("approved - ship it", "lgtm, thanks"; after an emoji, a space will do). A sentence that merely starts with one
-    /// ("approved by whom", "lgtm once CI passes") and anything with a question mark is discussion.
+    /// The reply *is* an approval: an approval word alone ("LGTM!", "👍🏽", "lgtm :+1:"), or followed by a remark after a
+    /// separator ("approved - ship it", "lgtm, thanks"). Discussion is not: a question, a sentence that starts with the word
+    /// ("approved by whom", "lgtm once CI passes"), a remark that makes it conditional or takes it back ("lgtm - not yet",
+    /// "approved, but …"), or another emoji after it ("lgtm :thinking_face:", "lgtm ❌").
     /// </summary>
     public static bool IsApproval(string? text, IReadOnlyList<string> words)
     {
@@ -38,15 +39,29 @@ internal sealed class ThreadReplyApprovals(ChangeStore store, Approvals approval
         {
             if (!t.StartsWith(word, StringComparison.OrdinalIgnoreCase)) continue;
             var rest = t[word.Length..];
-            // Only punctuation, emoji (skin tones included) and spaces after the word: the word is the whole message.
-            if (!rest.Any(char.IsLetterOrDigit)) return true;
+            // Approval emoji after the word repeat it ("lgtm :+1:", "approved 👍🏽"); any other emoji may mean anything.
+            foreach (var again in words) rest = rest.Replace(again, " ", StringComparison.OrdinalIgnoreCase);
+            rest = SkinTone().Replace(rest, "");
+            if (rest.All(ch => char.IsWhiteSpace(ch) || ch is '!' or '.')) return true;
             var remark = rest.TrimStart();
-            if (remark.Length > 0 && remark[0] is ',' or ';' or '-' or '–' or '—' or '.' or '!' or ':') return true;
-            // An emoji word (":+1:", "👍") is delimited by itself: a space before the remark is enough.
-            if (!word.Any(char.IsLetterOrDigit) || word.StartsWith(':')) { if (rest.Length > 0 && char.IsWhiteSpace(rest[0])) return true; }
+            if (remark.Length == 0 || remark[0] is not (',' or ';' or '-' or '–' or '—' or '.' or '!')) continue;
+            var first = Word().Match(remark);
+            if (!first.Success || !Conditions.Contains(first.Value)) return !remark.Contains(':') && !remark.Any(IsSymbol);
         }
         return false;
     }
+
+    /// <summary>First words of a remark that make an approval conditional or take it back.</summary>
+    static readonly HashSet<string> Conditions = new(StringComparer.OrdinalIgnoreCase)
+        { "not", "but", "once", "after", "when", "if", "unless", "until", "pending", "by", "except", "no", "although", "though" };
+
+    static bool IsSymbol(char c) => char.IsSurrogate(c) || char.GetUnicodeCategory(c) is System.Globalization.UnicodeCategory.OtherSymbol;
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\p{L}+")]
+    private static partial System.Text.RegularExpressions.Regex Word();
+
+    [System.Text.RegularExpressions.GeneratedRegex("\uD83C[\uDFFB-\uDFFF]|:skin-tone-[2-6]:")]
+    private static partial System.Text.RegularExpressions.Regex SkinTone();
 }
 
 /// <summary>The bot's own Slack ids (auth.test), fetched once and cached.</summary>

@@ -187,4 +187,52 @@ public class ChangeSealTests : IDisposable
         trail[1].Actor = "U9"; // and an event edited without re-hashing
         Assert.Contains(ChangeSeals.Check(1, c, trail).Problems, p => p.Detail.StartsWith("event #2 (approved) was altered", StringComparison.Ordinal));
     }
+    [Fact]
+    public void AFileFromBeforeSealingIsSealedOnceAtOpeningAndEditsAfterThatShow()
+    {
+        store.Declare(Draft(), c => [Declared(c)]);
+        store.Dispose();
+        // Make it a file an older bot wrote: no seals on any event, no sealing marker.
+        using (var db = new LiteDatabase(new ConnectionString { Filename = path, Connection = ConnectionType.Direct }, ChangeStore.CreateMapper()))
+        {
+            var audit = db.GetCollection<AuditEvent>("audit");
+            var e = audit.FindById(1);
+            (e.State, e.PreviousState) = (null, null);
+            AuditChain.Seal(e, AuditChain.Genesis);
+            audit.Update(e);
+            var head = db.GetCollection("counters").FindById(AuditChain.HeadId);
+            head["hash"] = e.Hash;
+            db.GetCollection("counters").Update(head);
+            db.GetCollection("counters").Delete("state-seal");
+        }
+        store = new ChangeStore(path);
+        var trail = store.AuditTrail(1);
+        Assert.Equal([AuditTypes.Declared, AuditTypes.StateRecorded], trail.Select(e => e.Type));
+        Assert.True(trail[1].Data.ContainsKey(ChangeSealTracker.TakenAsFound));
+        var seal = ChangeSeals.Check(1, store.Get(1), trail);
+        Assert.Equal((false, false, true), (seal.Tampered, seal.Unsealed, seal.FirstSealOfOlderChange));
+        store.Dispose();
+        store = new ChangeStore(path);
+        Assert.Equal(2, store.AuditTrail(1).Count); // once
+
+        EditOutsideTheBot(c => c.Summary = "Something harmless");
+        Assert.Single(store.VerifyAuditChain().StateProblems);
+    }
+
+    [Fact]
+    public void AnEmptyCancellationAddedOutsideTheBotIsAnEdit()
+    {
+        store.Declare(Draft(), c => [Declared(c)]);
+        EditOutsideTheBot(c => c.Cancellation = new Cancellation());
+        Assert.Contains(store.VerifyAuditChain().StateProblems, p => p.Detail.Contains("differs from the state sealed", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void AReviewDeadlineMovedLaterIsCaughtEvenWhereTheRecordWasSealedAfterTheEdit()
+    {
+        store.Declare(Draft(), c => [new AuditEvent { ChangeNumber = c.Id, At = At, Actor = c.DeclaredBy, Type = AuditTypes.Declared,
+            Data = new() { ["due_at"] = c.DueAt.ToString("O") } }]);
+        EditOutsideTheBot(c => c.DueAt = At.AddDays(30));
+        Assert.Contains(store.VerifyAuditChain().StateProblems, p => p.Detail.StartsWith("the record's review deadline", StringComparison.Ordinal));
+    }
 }

@@ -66,6 +66,15 @@ public class MergeDecisionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AMergeRequestedIsAUseTheDeclarerCannotCancelAway()
+    {
+        BypassOpen();
+        await bot.ReplyAsync("merge BG-1");
+        Assert.StartsWith($":no_entry: BG-1's bypass was used (a merge by the bot was requested ({Pr}@{Head}))", await bot.ReplyAsync("cancel BG-1 oops"));
+        Assert.Equal(ChangeStatus.Open, bot.Change().Status);
+    }
+
+    [Fact]
     public async Task SomeoneElseCannotHaveTheBotMergeAndTheAttemptIsAudited()
     {
         BypassOpen();
