@@ -14,6 +14,8 @@ public sealed class SlackOptions
     public List<string> Managers { get; set; } = [];
     public List<string> Admins { get; set; } = [];
     public List<string> Declarers { get; set; } = [];
+    /// <summary>Who may read every change (user ids U…, user-group ids S…); empty: everyone in the workspace. See ReadAccess.</summary>
+    public List<string> Readers { get; set; } = [];
     public string? DigestChannel { get; set; }
     /// <summary>Largest request body accepted on /slack/* (Slack's own payloads stay far below).</summary>
     public int MaxRequestBytes { get; set; } = 256 * 1024;
