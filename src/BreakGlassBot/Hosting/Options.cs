@@ -155,4 +155,8 @@ public sealed class EvidenceOptions
     public string? AnchorWebhookUrl { get; set; }
     /// <summary>When the head is published (cron, UTC); also after every digest and export.</summary>
     public string AnchorCron { get; set; } = "0 * * * *";
+    /// <summary>An RFC 3161 timestamping authority (e.g. http://timestamp.digicert.com) that stamps every anchor; none when empty.</summary>
+    public string? TimestampAuthorityUrl { get; set; }
+    /// <summary>How long an anchor waits for the timestamping authority; then it goes out unstamped, marked.</summary>
+    public TimeSpan TimestampTimeout { get; set; } = TimeSpan.FromSeconds(10);
 }
