@@ -38,8 +38,11 @@ public sealed class FakeTimestampAuthority : FakeServer
             return;
         }
         http.Response.ContentType = "application/timestamp-reply";
-        await http.Response.Body.WriteAsync(Mode == Answer.Reject ? Response(status: 2, token: null) : Response(0, Token(request)));
+        await http.Response.Body.WriteAsync(Reply(request));
     });
+
+    /// <summary>The TimeStampResp to <paramref name="request"/> in the current <see cref="Mode"/> (also for tests without HTTP).</summary>
+    public byte[] Reply(Rfc3161TimestampRequest request) => Mode == Answer.Reject ? Response(status: 2, token: null) : Response(0, Token(request));
 
     public static X509Certificate2 CreateCertificate(string subject)
     {
