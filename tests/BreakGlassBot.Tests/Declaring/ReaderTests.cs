@@ -1,4 +1,5 @@
 using BreakGlassBot.Declaring;
+using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Reviewing;
 using BreakGlassBot.Tests.Support;
 using static BreakGlassBot.Tests.Reviewing.ApprovalTests;
@@ -62,6 +63,17 @@ public class ReaderTests : BotTest
             Assert.DoesNotContain("BG-1", answer);
         }
         Assert.Contains("not allowed to read other people's", await Text("overdue", Stranger));
+
+        // Cancel and link refuse alike, without naming the declarer; the refused cancel is still on the record.
+        foreach (var command in new[] { "cancel BG-1 not mine", "link BG-1 OPS-7" })
+        {
+            var refused = await Text(command, Stranger);
+            Assert.Contains("not allowed to read BG-1", refused);
+            Assert.DoesNotContain(TestBot.Declarer, refused);
+            Assert.Contains("not allowed to read BG-7", await Text(command.Replace("BG-1", "BG-7"), Stranger));
+        }
+        Assert.Contains(Bot.Store.AuditTrail(1), e => e.Type == AuditTypes.CancelRefused && e.Actor == Stranger);
+        Assert.Equal(ChangeStatus.Open, Bot.Store.Get(1)!.Status);
     }
 
     [Fact]
