@@ -103,10 +103,10 @@ public sealed partial class TimestampAuthority(IHttpClientFactory http, IOptions
         content.Headers.ContentType = new MediaTypeHeaderValue("application/timestamp-query");
         using var response = await http.CreateClient(HttpClientName).PostAsync(options.Value.TimestampAuthorityUrl, content, ct);
         if (!response.IsSuccessStatusCode) throw new HttpRequestException("refused", null, response.StatusCode);
+        // The reply is judged by its DER, not its Content-Type (application/timestamp-reply), which some authorities get wrong.
         var body = await response.Content.ReadAsByteArrayAsync(ct);
-        if (response.Content.Headers.ContentType?.MediaType is { } type && type != "application/timestamp-reply")
-            throw new TimestampRefusedException($"the timestamping authority answered {type}, not application/timestamp-reply");
         var status = ReplyStatus(body);
+        if (status < 0) throw new TimestampRefusedException("the timestamping authority's answer is not an RFC 3161 TimeStampResp");
         if (status is not (0 or 1)) throw new TimestampRefusedException($"the timestamping authority refused the request (PKIStatus {status})");
         // Checks the nonce, that the token stamps our hash, and that the authority's certificate came with it.
         var token = request.ProcessResponse(body, out _);

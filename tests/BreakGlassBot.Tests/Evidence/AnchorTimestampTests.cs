@@ -116,7 +116,7 @@ public class AnchorTimestampTests : IAsyncLifetime
         Assert.Contains("no anchor carries an RFC 3161 timestamp", output);
     }
 
-    public enum Outage { Unavailable, Unreachable, Slow, WrongNonce, Rejected }
+    public enum Outage { Unavailable, Unreachable, Slow, WrongNonce, Rejected, NotAReply }
 
     [Theory]
     [InlineData(Outage.Unavailable, "answered HTTP 503")]
@@ -124,6 +124,7 @@ public class AnchorTimestampTests : IAsyncLifetime
     [InlineData(Outage.Slow, "did not answer within 00:00:02")]
     [InlineData(Outage.WrongNonce, "does not match the request")]
     [InlineData(Outage.Rejected, "refused the request (PKIStatus 2)")]
+    [InlineData(Outage.NotAReply, "is not an RFC 3161 TimeStampResp")]
     public async Task AnAuthorityThatFailsNeverHoldsAnAnchorBackAndTheNextOneIsStamped(Outage outage, string why)
     {
         var settings = Settings(outage == Outage.Unreachable ? "http://127.0.0.1:9/tsa?token=" + UrlSecret : null);
@@ -133,6 +134,7 @@ public class AnchorTimestampTests : IAsyncLifetime
             case Outage.Slow: tsa.Fail("tsa", new Fault.Delay(TimeSpan.FromSeconds(30))); break;
             case Outage.WrongNonce: tsa.Mode = Answer.WrongNonce; break;
             case Outage.Rejected: tsa.Mode = Answer.Reject; break;
+            case Outage.NotAReply: tsa.Fail("tsa", new Fault.Status(200, "<html>captive portal</html>")); break;
         }
         var (anchor, bot) = await PublishOneAsync(settings);
         await using (bot)
