@@ -22,6 +22,16 @@ public sealed record AuditAnchor(
     [property: JsonPropertyName("intact")] bool Intact,
     [property: JsonPropertyName("first_break")] string? FirstBreak = null)
 {
+    /// <summary>The RFC 3161 TimeStampToken (base64 DER) over <see cref="AnchorTimestamp.StampedBytes"/>, when a timestamping authority is configured.</summary>
+    [JsonPropertyName("rfc3161"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Rfc3161 { get; init; }
+    /// <summary>The token's genTime, as the authority said.</summary>
+    [JsonPropertyName("rfc3161_time"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public DateTimeOffset? Rfc3161Time { get; init; }
+    /// <summary>Why this anchor has no token (the authority was down, refused, or answered something else).</summary>
+    [JsonPropertyName("rfc3161_error"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Rfc3161Error { get; init; }
+
     public string ToJsonLine() => JsonSerializer.Serialize(this);
 
     /// <summary>One anchor per line (the file the bot appends to, or a copy an auditor kept); blank lines skipped.</summary>
@@ -37,7 +47,7 @@ public sealed record AuditAnchor(
 /// A broken chain is published too, as broken: that is news for the auditors, not something to hold back.
 /// </summary>
 public sealed partial class AuditAnchorPublisher(ChangeStore store, IOptions<EvidenceOptions> options, IHttpClientFactory http,
-    IBackgroundJobClient jobs, InstanceQueue queue, TimeProvider time, ILogger<AuditAnchorPublisher> log)
+    IBackgroundJobClient jobs, InstanceQueue queue, TimeProvider time, ILogger<AuditAnchorPublisher> log, TimestampAuthority timestamps)
 {
     public const string RecurringId = "audit-anchor";
     public const string FileName = "audit-anchors.jsonl";
@@ -61,9 +71,11 @@ public sealed partial class AuditAnchorPublisher(ChangeStore store, IOptions<Evi
         // Exports and digests may come in bursts (any read key can ask for an export): a head already published is not
         // published again for them. The hourly one always goes, as a sign of life.
         var last = store.Document<LastAnchor>(LastAnchor.Collection, LastAnchor.DocumentId);
-        if (reason != "schedule" && last is not null && last.Sequence == report.HeadSequence && last.Hash == report.HeadHash) return null;
-        var anchor = new AuditAnchor(report.HeadSequence, report.HeadHash, report.Events, time.GetUtcNow(), reason, report.Intact,
-            report.FirstBreak?.Detail);
+        // A head published unstamped (the authority was down) is published again, so it gets its timestamp.
+        if (reason != "schedule" && last is not null && last.Sequence == report.HeadSequence && last.Hash == report.HeadHash
+            && (last.Stamped || !timestamps.Configured)) return null;
+        var anchor = await timestamps.StampAsync(new AuditAnchor(report.HeadSequence, report.HeadHash, report.Events, time.GetUtcNow(), reason, report.Intact,
+            report.FirstBreak?.Detail), ct);
         var line = anchor.ToJsonLine();
         if (options.Value.AnchorDirectory is { Length: > 0 } dir)
         {
@@ -80,7 +92,7 @@ public sealed partial class AuditAnchorPublisher(ChangeStore store, IOptions<Evi
             if (!response.IsSuccessStatusCode) throw new HttpRequestException($"the anchor webhook answered {(int)response.StatusCode}");
         }
         store.SaveDocument<LastAnchor>(LastAnchor.Collection, LastAnchor.DocumentId,
-            _ => new LastAnchor { Id = LastAnchor.DocumentId, Sequence = anchor.LastSequence, Hash = anchor.LastHash });
+            _ => new LastAnchor { Id = LastAnchor.DocumentId, Sequence = anchor.LastSequence, Hash = anchor.LastHash, Stamped = anchor.Rfc3161 is not null });
         if (anchor.Intact) LogPublished(log, anchor.LastSequence, anchor.LastHash ?? "(none)", reason);
         else LogPublishedBroken(log, anchor.FirstBreak ?? "?", reason);
         return anchor;
@@ -100,6 +112,8 @@ public sealed class LastAnchor
     public string Id { get; set; } = "";
     public long Sequence { get; set; }
     public string? Hash { get; set; }
+    /// <summary>It carries an RFC 3161 timestamp.</summary>
+    public bool Stamped { get; set; }
 }
 
 /// <summary>The hourly anchor (<c>Evidence:AnchorCron</c>), when a sink is configured.</summary>

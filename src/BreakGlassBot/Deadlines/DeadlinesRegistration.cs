@@ -57,6 +57,8 @@ public static class DeadlinesRegistration
         s.AddSingleton<IRecurringSchedule, SeenPruneSchedule>();
         s.AddHttpClient(AuditAnchorPublisher.HttpClientName, http => http.Timeout = TimeSpan.FromSeconds(30));
         s.AddTransient<AuditAnchorPublisher>();
+        s.AddHttpClient(TimestampAuthority.HttpClientName, (sp, http) => http.Timeout = sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<EvidenceOptions>>().Value.TimestampTimeout);
+        s.AddTransient<TimestampAuthority>();
         s.AddSingleton<IRecurringSchedule, AuditAnchorSchedule>();
         s.AddHostedService<RequiredEvidenceCheck>();
         return builder;

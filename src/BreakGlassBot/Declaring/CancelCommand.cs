@@ -9,22 +9,31 @@ namespace BreakGlassBot.Declaring;
 /// bypass was used (a Team membership added, a PR merged) a cancel would end the review the bypass owes, so the declarer
 /// cannot; an admin who is not the declarer can withdraw it: the bypass ends and the change still needs its review.
 /// </summary>
-internal sealed class CancelCommand(ChangeStore store, Permissions permissions, OutboxQueue outbox, TimeProvider time, IEnumerable<IChangeCancellation> onCancel)
+internal sealed class CancelCommand(ChangeStore store, Permissions permissions, ReadAccess access, OutboxQueue outbox, TimeProvider time, IEnumerable<IChangeCancellation> onCancel)
     : ISubCommand
 {
     public string Name => "cancel";
     public string Usage => "`/breakglass cancel BG-n <reason>` withdraw a mistaken declaration (it stays in the record)";
 
-    public Task<CommandReply> RunAsync(SlashCommand command, string arguments, CancellationToken ct) => Task.FromResult(Cancel(command, arguments.Trim()));
+    public async Task<CommandReply> RunAsync(SlashCommand command, string arguments, CancellationToken ct)
+    {
+        var (reply, id, done) = Cancel(command, arguments.Trim());
+        // Slack:Readers: a refusal, or a change that does not exist, must not tell someone who may not read it who declared
+        // it or that it exists (the refused attempt is still audited).
+        if (!done && id is { } changeId && access.Restricted
+            && (store.Get(changeId.Number) is { } change ? !await access.MayReadAsync(command.UserId, change, ct) : !await access.MayReadAllAsync(command.UserId, ct)))
+            return new CommandReply(ReadAccess.Refusal(changeId));
+        return reply;
+    }
 
-    CommandReply Cancel(SlashCommand command, string args)
+    (CommandReply Reply, ChangeId? Id, bool Done) Cancel(SlashCommand command, string args)
     {
         const string usage = "Type `/breakglass cancel BG-42 <reason>`: the reason is kept in the record.";
         var space = args.IndexOf(' ');
         var idText = space < 0 ? args : args[..space];
         var reason = space < 0 ? "" : args[(space + 1)..].Trim();
-        if (!ChangeId.TryParse(idText, out var id)) return new CommandReply(":warning: Which change? " + usage + (args.Length > 0 ? SubCommandText.DeclareInstead : ""));
-        if (reason.Length == 0) return new CommandReply($":warning: Say why {id} is cancelled. " + usage);
+        if (!ChangeId.TryParse(idText, out var id)) return (new CommandReply(":warning: Which change? " + usage + (args.Length > 0 ? SubCommandText.DeclareInstead : "")), null, false);
+        if (reason.Length == 0) return (new CommandReply($":warning: Say why {id} is cancelled. " + usage), null, false);
         var now = time.GetUtcNow();
         AuditEvent Refused(EmergencyChange c, string why, string? used = null)
         {
@@ -61,9 +70,9 @@ internal sealed class CancelCommand(ChangeStore store, Permissions permissions, 
                 (used is null ? $"{c.ChangeId} is cancelled; it stays in the record with your reason."
                     : $"{c.ChangeId} is withdrawn after use: its bypass ends now, and it still needs its retrospective review ({Blocks.Escape(used)}).", true));
         });
-        if (updated is null) return new CommandReply($":warning: There is no {id}. `/breakglass list mine` shows your changes.");
+        if (updated is null) return (new CommandReply($":warning: There is no {id}. `/breakglass list mine` shows your changes."), id, false);
         if (decided is { Withdrawn: true }) outbox.Nudge();
-        return new CommandReply(decided?.Reply ?? "");
+        return (new CommandReply(decided?.Reply ?? ""), id, decided is { Withdrawn: true });
     }
 }
 

@@ -14,7 +14,7 @@ public static class LinkAuditTypes
 /// /breakglass link BG-n &lt;PR URL...&gt; [JIRA-KEY...]: links a PR or Jira issue after declaring (during an outage
 /// the PR often does not exist yet).
 /// </summary>
-internal sealed class LinkChangeCommand(ChangeStore store, Permissions permissions, OutboxQueue outbox, IReevaluation tracker,
+internal sealed class LinkChangeCommand(ChangeStore store, Permissions permissions, ReadAccess access, OutboxQueue outbox, IReevaluation tracker,
     IEnumerable<IDeclarationStepSource> stepSources, IEnumerable<IAddedLinkFollowUps> followUps, IEnumerable<IAccountLink> accounts, LinkHosts hosts, TimeProvider time)
     : ISubCommand
 {
@@ -27,7 +27,7 @@ internal sealed class LinkChangeCommand(ChangeStore store, Permissions permissio
     /// <summary>"link BG-n ..." links to a change; "link &lt;system&gt; &lt;account&gt;" goes to that system's <see cref="IAccountLink"/>.</summary>
     public Task<CommandReply> RunAsync(SlashCommand command, string arguments, CancellationToken ct)
     {
-        if (IsFor(arguments)) return LinkToChangeAsync(command, arguments);
+        if (IsFor(arguments)) return LinkReadableAsync(command, arguments, ct);
         var words = arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         if (words is [var system, var account] && accounts.FirstOrDefault(a => a.System.Equals(system, StringComparison.OrdinalIgnoreCase)) is { } link)
             return link.LinkAsync(command, account, ct);
@@ -41,6 +41,16 @@ internal sealed class LinkChangeCommand(ChangeStore store, Permissions permissio
     {
         var first = arguments.Split((char[])[' ', '\t', '\n'], 2, StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
         return first is not null && first.StartsWith("BG-", StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>Slack:Readers: a refusal or a missing change tells someone who may not read it nothing (the attempt is still decided as before).</summary>
+    async Task<CommandReply> LinkReadableAsync(SlashCommand command, string arguments, CancellationToken ct)
+    {
+        var reply = await LinkToChangeAsync(command, arguments);
+        var first = arguments.Split((char[])[' ', '\t', '\n'], 2, StringSplitOptions.RemoveEmptyEntries).FirstOrDefault() ?? "";
+        if (!access.Restricted || !ChangeId.TryParse(first, out var id) || reply.Text.StartsWith(":link:", StringComparison.Ordinal)) return reply;
+        var readable = store.Get(id.Number) is { } change ? await access.MayReadAsync(command.UserId, change, ct) : await access.MayReadAllAsync(command.UserId, ct);
+        return readable ? reply : new CommandReply(ReadAccess.Refusal(id));
     }
 
     async Task<CommandReply> LinkToChangeAsync(SlashCommand command, string arguments)

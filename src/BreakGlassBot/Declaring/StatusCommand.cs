@@ -4,12 +4,19 @@ using BreakGlassBot.Slack;
 namespace BreakGlassBot.Declaring;
 
 /// <summary>/breakglass status [BG-n]: one change, or the caller's open ones.</summary>
-internal sealed class StatusCommand(ChangeStore store, ChangeMessages messages, TimeProvider time) : ISubCommand
+internal sealed class StatusCommand(ChangeStore store, ChangeMessages messages, ReadAccess access, TimeProvider time) : ISubCommand
 {
     public string Name => "status";
     public string Usage => "`/breakglass status [BG-n]` one change, or your open ones";
 
-    public Task<CommandReply> RunAsync(SlashCommand command, string arguments, CancellationToken ct) => Task.FromResult(Status(command, arguments.Trim()));
+    public async Task<CommandReply> RunAsync(SlashCommand command, string arguments, CancellationToken ct)
+    {
+        var args = arguments.Trim();
+        // Slack:Readers: the same answer whether the change exists or not, so a refusal reveals nothing.
+        if (ChangeId.TryParse(args, out var id) && (store.Get(id.Number) is { } change ? !await access.MayReadAsync(command.UserId, change, ct) : !await access.MayReadAllAsync(command.UserId, ct)))
+            return new CommandReply(ReadAccess.Refusal(id));
+        return Status(command, args);
+    }
 
     CommandReply Status(SlashCommand command, string args)
     {

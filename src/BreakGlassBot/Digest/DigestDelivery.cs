@@ -289,7 +289,7 @@ public sealed class WeeklyDigestJob(DigestSender sender, TimeProvider time, Audi
 }
 
 /// <summary>/breakglass overdue: the same digest, now, only to the caller.</summary>
-internal sealed class OverdueCommand(DigestContent content, TimeProvider time) : ISubCommand
+internal sealed class OverdueCommand(DigestContent content, ReadAccess access, TimeProvider time) : ISubCommand
 {
     /// <summary>Slack wants the answer within 3 s: GitHub's count and the reviewer names get this long, then the fallbacks show.</summary>
     static readonly TimeSpan OnDemandBudget = TimeSpan.FromSeconds(1.5);
@@ -298,6 +298,8 @@ internal sealed class OverdueCommand(DigestContent content, TimeProvider time) :
 
     public async Task<CommandReply> RunAsync(SlashCommand command, string arguments, CancellationToken ct)
     {
+        // The digest names everyone's overdue changes: for readers only (Slack:Readers).
+        if (!await access.MayReadAllAsync(command.UserId, ct)) return new CommandReply(ReadAccess.RefusalOfAll);
         var digest = await content.BuildAsync(time.GetUtcNow(), null, ct, OnDemandBudget);
         return new CommandReply(digest.Text, digest.Blocks);
     }

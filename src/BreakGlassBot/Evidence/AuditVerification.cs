@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using BreakGlassBot.Deadlines;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
@@ -16,16 +18,19 @@ public static class AuditVerification
     {
         // --expect SEQ:HASH (repeatable) and --anchors FILE are this command's own; the rest is configuration.
         var anchors = new List<(long Sequence, string Hash, string Label)>();
+        var fromFiles = new List<AuditAnchor>();
+        X509Certificate2? tsaCert = null;
         var rest = new List<string>();
         for (var i = 0; i < args.Length; i++)
         {
             var (name, value) = args[i].Split('=', 2) is [var n, var v] ? (n, v) : (args[i], i + 1 < args.Length ? args[i + 1] : null);
-            if (name is not ("--expect" or "--anchors"))
+            if (name is not ("--expect" or "--anchors" or "--tsa-cert"))
             {
                 // A misspelt anchor option must not turn into an ignored setting and a clean "intact".
-                if (name.StartsWith('-') && (name.Contains("expect", StringComparison.OrdinalIgnoreCase) || name.Contains("anchor", StringComparison.OrdinalIgnoreCase)))
+                if (name.StartsWith('-') && (name.Contains("expect", StringComparison.OrdinalIgnoreCase) || name.Contains("anchor", StringComparison.OrdinalIgnoreCase)
+                    || name.Contains("tsa", StringComparison.OrdinalIgnoreCase)))
                 {
-                    await error.WriteLineAsync($"Unknown option {name}: use --expect SEQUENCE:HASH or --anchors FILE.");
+                    await error.WriteLineAsync($"Unknown option {name}: use --expect SEQUENCE:HASH, --anchors FILE or --tsa-cert FILE.");
                     return 2;
                 }
                 rest.Add(args[i]);
@@ -47,9 +52,21 @@ public static class AuditVerification
                 anchors.Add(expected);
                 continue;
             }
+            if (name == "--tsa-cert")
+            {
+                // PEM or DER: the timestamping authority's certificate, as the auditor got it from the authority, not from the token.
+                try { tsaCert = X509CertificateLoader.LoadCertificateFromFile(value); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException)
+                {
+                    await error.WriteLineAsync($"Could not read the certificate in {value}: {e.Message}");
+                    return 2;
+                }
+                continue;
+            }
             try
             {
                 var read = AuditAnchor.ReadLines(File.ReadLines(value));
+                fromFiles.AddRange(read);
                 if (read.Count == 0)
                 {
                     await error.WriteLineAsync($"{value} holds no anchor: nothing to check the trail against.");
@@ -87,7 +104,38 @@ public static class AuditVerification
         await (report.Trustworthy ? output : error).WriteLineAsync($"{path}: {report.Describe()}");
         foreach (var problem in anchorProblems) await error.WriteLineAsync($"{path}: anchor NOT matched: {problem}");
         if (anchors.Count > 0 && anchorProblems.Count == 0) await output.WriteLineAsync($"{path}: all {anchors.Count} anchor(s) match");
-        return report.Trustworthy && anchorProblems.Count == 0 ? 0 : 1;
+        var timestampsOk = await CheckTimestampsAsync(fromFiles, tsaCert, output, error);
+        return report.Trustworthy && anchorProblems.Count == 0 && timestampsOk ? 0 : 1;
+    }
+
+    /// <summary>
+    /// Each anchor's RFC 3161 token must stamp that anchor as it reads now and verify; an anchor the authority could not
+    /// stamp is said, not failed (the bot published it unstamped rather than late). False when a token does not hold.
+    /// </summary>
+    static async Task<bool> CheckTimestampsAsync(IReadOnlyList<AuditAnchor> anchors, X509Certificate2? pinned, TextWriter output, TextWriter error)
+    {
+        var ok = true;
+        var stamped = 0;
+        foreach (var anchor in anchors)
+        {
+            var label = $"anchor #{anchor.LastSequence} at {anchor.Utc:u} ({anchor.Reason})";
+            if (anchor.Rfc3161 is null)
+            {
+                if (anchor.Rfc3161Error is { } why) await output.WriteLineAsync($"{label}: no RFC 3161 timestamp ({why})");
+                continue;
+            }
+            stamped++;
+            var (valid, detail) = AnchorTimestamp.Verify(anchor, pinned);
+            await (valid ? output : error).WriteLineAsync(valid ? $"{label}: timestamp verified, {detail}" : $"{label}: timestamp NOT valid: {detail}");
+            ok &= valid;
+        }
+        // A pinned certificate with nothing to check it against must not read as a clean pass.
+        if (pinned is not null && stamped == 0)
+        {
+            await error.WriteLineAsync("--tsa-cert was given but no anchor carries an RFC 3161 timestamp.");
+            return false;
+        }
+        return ok;
     }
 
     public const string MigrateCommandName = "migrate-audit";

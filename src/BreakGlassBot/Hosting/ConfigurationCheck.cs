@@ -51,6 +51,10 @@ public static class ConfigurationCheck
         RequireHttpUrl(errors, "Evidence:PublicBaseUrl", evidence.PublicBaseUrl, required: false);
         RequireHttpUrl(errors, "Evidence:AnchorWebhookUrl", evidence.AnchorWebhookUrl, required: false);
         if (!Cronos.CronExpression.TryParse(evidence.AnchorCron, out _)) errors.Add($"Evidence:AnchorCron is not a cron expression: '{evidence.AnchorCron}'");
+        RequireHttpUrl(errors, "Evidence:TimestampAuthorityUrl", evidence.TimestampAuthorityUrl, required: false);
+        // HttpClient refuses a zero timeout: the anchor job would fail instead of publishing unstamped.
+        if (evidence.TimestampTimeout < TimeSpan.FromMilliseconds(100) || evidence.TimestampTimeout > TimeSpan.FromMinutes(5))
+            errors.Add("Evidence:TimestampTimeout must be between 00:00:00.100 and 00:05:00");
         var admin = configuration.GetSection(AdminOptions.Section).Get<AdminOptions>() ?? new();
         // A read key that is also an admin key would make the auditor's key an admin's.
         if (admin.ApiKeys.Any(k => k.Length > 0 && evidence.ApiKeys.Contains(k)))

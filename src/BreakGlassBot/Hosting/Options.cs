@@ -14,6 +14,8 @@ public sealed class SlackOptions
     public List<string> Managers { get; set; } = [];
     public List<string> Admins { get; set; } = [];
     public List<string> Declarers { get; set; } = [];
+    /// <summary>Who may read every change (user ids U…, user-group ids S…); empty: everyone in the workspace. See ReadAccess.</summary>
+    public List<string> Readers { get; set; } = [];
     public string? DigestChannel { get; set; }
     /// <summary>Largest request body accepted on /slack/* (Slack's own payloads stay far below).</summary>
     public int MaxRequestBytes { get; set; } = 256 * 1024;
@@ -153,4 +155,8 @@ public sealed class EvidenceOptions
     public string? AnchorWebhookUrl { get; set; }
     /// <summary>When the head is published (cron, UTC); also after every digest and export.</summary>
     public string AnchorCron { get; set; } = "0 * * * *";
+    /// <summary>An RFC 3161 timestamping authority (e.g. http://timestamp.digicert.com) that stamps every anchor; none when empty.</summary>
+    public string? TimestampAuthorityUrl { get; set; }
+    /// <summary>How long an anchor waits for the timestamping authority; then it goes out unstamped, marked.</summary>
+    public TimeSpan TimestampTimeout { get; set; } = TimeSpan.FromSeconds(10);
 }

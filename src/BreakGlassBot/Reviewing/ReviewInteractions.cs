@@ -51,17 +51,21 @@ internal sealed class ApproveButton(Approvals approvals, ClickReplies replies) :
 }
 
 /// <summary>"Details": the change's status, for the clicker only.</summary>
-internal sealed class DetailsButton(ChangeStore store, ChangeMessages messages, ClickReplies replies, TimeProvider time) : IBlockActionHandler
+internal sealed class DetailsButton(ChangeStore store, ChangeMessages messages, ReadAccess access, ClickReplies replies, TimeProvider time) : IBlockActionHandler
 {
     public IReadOnlyCollection<string> ActionIds { get; } = [ReviewActions.Details];
 
-    public Task<IResult> ActAsync(InteractionPayload payload, ActionPayload action, CancellationToken ct)
+    public async Task<IResult> ActAsync(InteractionPayload payload, ActionPayload action, CancellationToken ct)
     {
-        if (ChangeId.TryParse(action.Value, out var id) && store.Get(id.Number) is { } change)
+        var change = ChangeId.TryParse(action.Value, out var id) ? store.Get(id.Number) : null;
+        // Slack:Readers: refused alike whether the change exists, so the button cannot probe for ids.
+        if (id.Number > 0 && (change is null ? !await access.MayReadAllAsync(payload.User.Id, ct) : !await access.MayReadAsync(payload.User.Id, change, ct)))
+            replies.Send(payload, ReadAccess.Refusal(id));
+        else if (change is not null)
             replies.Send(payload, $"{change.ChangeId}: {Blocks.UserText(change.Summary)}", messages.StatusBlocks(change, time.GetUtcNow()));
         else
             replies.Send(payload, $":warning: That change no longer exists.");
-        return Task.FromResult(Results.Ok());
+        return Results.Ok();
     }
 }
 

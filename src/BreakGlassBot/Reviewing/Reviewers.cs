@@ -1,3 +1,4 @@
+using BreakGlassBot.Declaring;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
 using BreakGlassBot.Slack;
@@ -15,7 +16,7 @@ public sealed class ReviewerGroupUnavailableException(string group)
 /// the author of a linked PR under any GitHub login known for the person.
 /// </summary>
 public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> options, IOptions<GitHubOptions> github, People people, TimeProvider time,
-    ILogger<Reviewers> log)
+    ILogger<Reviewers> log) : IReviewerRoster
 {
     static readonly TimeSpan CacheFor = TimeSpan.FromMinutes(5);
     /// <summary>How long a click waits for usergroups.users.list (Slack wants an answer within 3 s); then the last known members answer.</summary>
@@ -33,6 +34,14 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
             foreach (var m in await GroupMembersAsync(group, budget: null, ct) ?? [])
                 if (!all.Contains(m)) all.Add(m);
         return all;
+    }
+
+    /// <summary>Whether <paramref name="user"/> is a configured reviewer (for Slack:Readers), within <see cref="ClickBudget"/>; unknown counts as no.</summary>
+    public async Task<bool> IsReviewerAsync(string user, CancellationToken ct)
+    {
+        if (options.Value.Reviewers.Contains(user)) return true;
+        var group = options.Value.ReviewerUserGroup;
+        return !string.IsNullOrWhiteSpace(group) && (await GroupMembersAsync(group, ClickBudget, ct))?.Contains(user) == true;
     }
 
     public async Task<IReadOnlyList<string>> ForChangeAsync(EmergencyChange change, CancellationToken ct) =>

@@ -14,6 +14,7 @@ public static class ReviewingRegistration
         s.AddSingleton<ClickReplies>();
         s.AddSingleton<BotIdentity>();
         s.AddSingleton<Reviewers>();
+        s.AddSingleton<IReviewerRoster>(sp => sp.GetRequiredService<Reviewers>());
         s.AddHostedService<ReviewerGroupCheck>();
         s.AddSingleton<IAnnouncementActions, AnnouncementButtons>();
         s.AddSingleton<IAddedLinkFollowUps, ApprovalsForAddedLinks>();

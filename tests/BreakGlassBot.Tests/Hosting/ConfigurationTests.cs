@@ -58,7 +58,10 @@ public class ConfigurationTests
             ("Slack:ParkedRetryInterval", "00:00:00"),
             ("Storage:RecurringCheckInterval", "00:00:00"),
             ("Storage:BackupDirectory", "/tmp/backups"), ("Storage:BackupKeep", "0"), ("Storage:BackupCron", "every night"),
-            ("Evidence:AnchorCron", "hourly"), ("Admin:ApiKeys:0", "same-key"), ("Evidence:ApiKeys:0", "same-key")));
+            ("Evidence:AnchorCron", "hourly"), ("Admin:ApiKeys:0", "same-key"), ("Evidence:ApiKeys:0", "same-key"),
+            ("Evidence:TimestampTimeout", "00:00:00"), ("Evidence:TimestampAuthorityUrl", "timestamp.example.com")));
+        Assert.Contains("Evidence:TimestampTimeout must be between 00:00:00.100 and 00:05:00", errors);
+        Assert.Contains(errors, e => e.StartsWith("Evidence:TimestampAuthorityUrl"));
         Assert.Contains("Slack:ParkedRetryInterval must be at least 00:00:00.100", errors);
         Assert.Contains("Storage:RecurringCheckInterval must be at least 00:00:00.100", errors);
         Assert.Contains("Storage:BackupKeep must be at least 1", errors);
