@@ -30,7 +30,7 @@ public sealed record ExportRow(
     double? LateByMinutes, string Approvers, DateTimeOffset? FirstApprovalAt, int ChangeRequests, int Reminders, int Escalations,
     DateTimeOffset? OverdueAt, DateTimeOffset? EscalatedAt, string? CancelledBy, DateTimeOffset? CancelledAt, string? CancelReason,
     string PullRequests, string? PrApprovedBy, DateTimeOffset? PrApprovedAt, DateTimeOffset? PrMergedAt, string JiraIssues, string? JiraStatusAtReview,
-    string? AnnouncementPermalink, string EvidenceUrl, string Integrity, bool WithdrawnAfterUse);
+    string? AnnouncementPermalink, string EvidenceUrl, string Integrity, string? WithdrawnAfterUse);
 
 /// <param name="Changes">Every change declared in the window, cancelled ones included.</param>
 /// <param name="Open">Still open at export time, overdue ones included (<paramref name="OpenOverdue"/>).</param>
@@ -87,7 +87,7 @@ public static class EvidenceExport
             prs.Select(p => p.ApprovedAt).Where(t => t is not null).Max(), prs.Select(p => p.MergedAt).Where(t => t is not null).Max(),
             string.Join(' ', c.JiraIssues.Select(j => j.Key)),
             Joined(c.JiraIssues.Select(j => j.StatusAtReview is null ? null : $"{j.Key}: {j.StatusAtReview}")),
-            c.Announcement?.Permalink, evidenceUrl, integrity.Status, c.Cancellation is { AfterUse: true });
+            c.Announcement?.Permalink, evidenceUrl, integrity.Status, c.Cancellation is { AfterUse: true } w ? w.Used : null);
     }
 
     public static ExportSummary Summarise(IReadOnlyList<ExportRow> rows, ExportWindow window, int? totalChanges)
