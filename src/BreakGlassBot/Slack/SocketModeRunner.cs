@@ -114,11 +114,10 @@ internal sealed partial class SocketModeRunner(IOptions<SlackOptions> options, S
     {
         for (var failures = 0; ; failures++)
         {
-            await WaitForTurnAsync(ct);
             SocketModeConnection? connection = null;
             try
             {
-                var url = await urls.OpenAsync(ct); // single-use and carries a ticket: never logged, never reused
+                var url = await OpenPacedAsync(ct); // single-use and carries a ticket: never logged, never reused
                 connection = new SocketModeConnection(Interlocked.Increment(ref nextId), slack, OnMessage);
                 status.Connections[connection.Id] = connection;
                 await connection.ConnectAsync(url, ct);
@@ -145,30 +144,36 @@ internal sealed partial class SocketModeRunner(IOptions<SlackOptions> options, S
                 status.LastError = error;
                 var wait = Backoff(failures);
                 if (e is SocketOpenException { RetryAfter: { } retryAfter } && retryAfter > wait) wait = retryAfter;
-                if (e is SocketOpenException { Error: "ratelimited" }) PauseOpens(wait);
                 LogConnectFailed(log, slot, error, failures + 1, wait);
                 await Task.Delay(wait, time, ct);
             }
         }
     }
 
-    /// <summary>Every slot's apps.connections.open goes through here, at most one per Slack:SocketReconnectDelay: a burst cannot hit the rate limit.</summary>
-    async Task WaitForTurnAsync(CancellationToken ct)
+    /// <summary>
+    /// Every slot's apps.connections.open goes through here, one at a time and at least Slack:SocketReconnectDelay after the
+    /// previous one ended (a 429's Retry-After, if longer, holds every slot): a burst of reconnects cannot hit the rate limit.
+    /// </summary>
+    async Task<Uri> OpenPacedAsync(CancellationToken ct)
     {
         await openTurn.WaitAsync(ct);
+        var pause = slack.SocketReconnectDelay;
         try
         {
             var wait = nextOpenAt - time.GetUtcNow();
             if (wait > TimeSpan.Zero) await Task.Delay(wait, time, ct);
-            nextOpenAt = time.GetUtcNow() + slack.SocketReconnectDelay;
+            return await urls.OpenAsync(ct);
         }
-        finally { openTurn.Release(); }
-    }
-
-    void PauseOpens(TimeSpan by)
-    {
-        var until = time.GetUtcNow() + by;
-        if (until > nextOpenAt) nextOpenAt = until;
+        catch (SocketOpenException e) when (e.RetryAfter is { } retryAfter && retryAfter > pause)
+        {
+            pause = retryAfter;
+            throw;
+        }
+        finally
+        {
+            nextOpenAt = time.GetUtcNow() + pause;
+            openTurn.Release();
+        }
     }
 
     TimeSpan Backoff(int failures)
