@@ -121,6 +121,20 @@ public class SocketModeTests : SocketModeBotTest
     }
 
     [Fact]
+    public async Task AReviewersApproveButtonOverTheSocketApprovesAndAcksAtOnce()
+    {
+        await Socket.LiveAsync(2);
+        var ts = await DeclareAsync();
+        // The SDK fixtures' block_actions envelope does not accept a response payload: the ack is bare.
+        var click = ApprovalTests.Click(ApprovalTests.Reviewer1, BreakGlassBot.Reviewing.ReviewActions.Approve, "BG-1", responseUrl: Slack.ResponseUrl("a"));
+        var ack = await Socket.DeliverAsync(FakeSocketMode.Interactive(click, acceptsResponsePayload: false));
+        Assert.Null(ack["payload"]);
+        await Bot.Until(() => Bot.Store.Get(1)!.Status == ChangeStatus.Reviewed && Bot.Store.Get(1)!.NextStepAt is null, "reviewed, notes sent");
+        Assert.Single(Bot.Store.Get(1)!.Approvals);
+        Assert.Single(Slack.Thread(TestBot.Channel, ts), m => m.Text.Contains($"approved retrospectively by <@{ApprovalTests.Reviewer1}>"));
+    }
+
+    [Fact]
     public async Task AnEventIsAcknowledgedOnlyOnceItIsSaved()
     {
         await Socket.LiveAsync(2);
