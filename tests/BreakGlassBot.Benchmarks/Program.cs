@@ -11,6 +11,7 @@ namespace BreakGlassBot.Benchmarks;
 ///   ... -- explain FILE "SELECT ..." [ARGS]                                LiteDB's plan for a query on a copy of a store file
 ///   ... -- outbox-state FILE                                               after a burst: changes, pending follow-ups, announcements (drain.sh)
 ///   ... -- count-store FILE                                                how many changes a (stopped) bot's LiteDB file holds
+///   ... -- socket-load URL SECONDS CONNS [WARMUP] / http-load BOT_URL ...  declarations over Socket Mode / HTTP (socket-load.sh)
 /// </summary>
 public static class BenchProgram
 {
@@ -18,6 +19,10 @@ public static class BenchProgram
     {
         if (args is ["fake-slack", var url, ..]) { await FakeSlackApi.RunAsync(url); return 0; }
         if (args is ["store-check", ..]) return StoreCheck.Run(args[1..]);
+        if (args is ["socket-load", var socketUrl, var socketSecs, var socketConns, ..])
+            return await SocketLoad.RunSocketAsync(socketUrl, int.Parse(socketSecs), int.Parse(socketConns), args.Length > 4 ? int.Parse(args[4]) : 3);
+        if (args is ["http-load", var botUrl, var httpSecs, var httpConns, ..])
+            return await SocketLoad.RunHttpAsync(botUrl, int.Parse(httpSecs), int.Parse(httpConns), args.Length > 4 ? int.Parse(args[4]) : 3);
         if (args is ["hot-paths", ..]) return HotPaths.Run(args[1..]);
         if (args is ["backup-pause", ..]) return BackupPause.Run(args[1..]);
         if (args is ["explain", _, _, ..]) return Explain.Run(args[1..]);

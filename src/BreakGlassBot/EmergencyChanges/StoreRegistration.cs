@@ -1,4 +1,5 @@
 using BreakGlassBot.Hosting;
+using BreakGlassBot.Slack;
 using Microsoft.Extensions.Options;
 
 namespace BreakGlassBot.EmergencyChanges;
@@ -32,7 +33,7 @@ public static class HealthEndpoints
             return Results.Json(new { status = ready ? "ready" : "not ready", started, stopping, storage },
                 statusCode: ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
         });
-        app.MapGet("/healthz", (ChangeStore store, IOptions<SlackOptions> slack, IOptions<GitHubOptions> github, IOptions<JiraOptions> jira) =>
+        app.MapGet("/healthz", (ChangeStore store, IOptions<SlackOptions> slack, IOptions<GitHubOptions> github, IOptions<JiraOptions> jira, SocketModeStatus socket) =>
         {
             string storage;
             object? outbox = null;
@@ -71,9 +72,20 @@ public static class HealthEndpoints
                 slack = slack.Value.IsConfigured ? "configured" : "not configured: set " + string.Join("; ", slack.Value.MissingSettings()),
                 github = github.Value.IsConfigured ? "configured" : "disabled",
                 jira = jira.Value.IsConfigured ? "configured" : "disabled",
+                socket_mode = slack.Value.SocketMode ? SocketModeHealth(socket) : null,
             };
             return Results.Json(body, statusCode: storage == "ok" ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
         });
         return app;
     }
+
+    /// <summary>Live sockets and the last message: zero sockets means Slack cannot reach the bot (users see dispatch_failed).</summary>
+    static object SocketModeHealth(SocketModeStatus socket) => new
+    {
+        state = socket.Disabled is not null ? "disabled" : socket.LiveConnections > 0 ? "connected" : "connecting",
+        live_connections = socket.LiveConnections,
+        last_message_at = socket.LastMessageAt,
+        last_error = socket.LastError,
+        action = socket.Disabled,
+    };
 }

@@ -70,6 +70,27 @@ public static class ConfigurationCheck
         if (slack.ParkedRetryInterval < TimeSpan.FromMilliseconds(100)) errors.Add("Slack:ParkedRetryInterval must be at least 00:00:00.100");
         if (slack.SignatureTolerance <= TimeSpan.Zero || slack.SignatureTolerance > TimeSpan.FromHours(1))
             errors.Add("Slack:SignatureTolerance must be between 00:00:01 and 01:00:00 (Slack recommends 00:05:00)");
+        CheckSocketMode(errors, slack);
+    }
+
+    // The token's value is never repeated: only what is wrong with it.
+    static void CheckSocketMode(List<string> errors, SlackOptions slack)
+    {
+        var hasToken = !string.IsNullOrWhiteSpace(slack.AppToken);
+        if (hasToken && !slack.SocketMode)
+            errors.Add("Slack:AppToken is set but Slack:SocketMode is false: set Slack:SocketMode=true to connect over Socket Mode, or remove the token");
+        if (hasToken && !slack.AppToken!.StartsWith("xapp-", StringComparison.Ordinal))
+            errors.Add("Slack:AppToken must be an app-level token (xapp-…, Basic Information → App-Level Tokens), not the bot token or signing secret");
+        if (!slack.SocketMode) return;
+        if (slack.SocketConnections is < 1 or > 10) errors.Add("Slack:SocketConnections must be between 1 and 10 (Slack allows 10 sockets per app, across all replicas)");
+        if (slack.SocketKeepAliveInterval <= TimeSpan.Zero) errors.Add("Slack:SocketKeepAliveInterval must be positive, e.g. 00:00:05");
+        if (slack.SocketKeepAliveTimeout <= TimeSpan.Zero) errors.Add("Slack:SocketKeepAliveTimeout must be positive, e.g. 00:00:15");
+        if (slack.SocketHelloTimeout <= TimeSpan.Zero) errors.Add("Slack:SocketHelloTimeout must be positive, e.g. 00:00:10");
+        if (slack.SocketCloseTimeout <= TimeSpan.Zero) errors.Add("Slack:SocketCloseTimeout must be positive, e.g. 00:00:01");
+        if (slack.SocketStagger < TimeSpan.Zero) errors.Add("Slack:SocketStagger must not be negative");
+        if (slack.SocketReconnectDelay < TimeSpan.FromMilliseconds(10)) errors.Add("Slack:SocketReconnectDelay must be at least 00:00:00.010");
+        if (slack.SocketMaxReconnectDelay < slack.SocketReconnectDelay)
+            errors.Add("Slack:SocketMaxReconnectDelay must not be shorter than Slack:SocketReconnectDelay");
     }
 
     static void CheckGitHub(List<string> errors, GitHubOptions github)

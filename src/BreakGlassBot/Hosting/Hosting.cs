@@ -53,8 +53,12 @@ internal sealed class ConfigurationReport(IOptions<SlackOptions> slack, IOptions
     {
         log.LogInformation("Data directory: {DataDirectory}", storage.Value.ResolvedDataDirectory);
         var missing = slack.Value.MissingSettings();
-        if (missing.Count > 0)
+        if (missing.Count > 0 && slack.Value.SocketMode)
+            log.LogWarning("Slack is not configured; Socket Mode does not connect until you set: {Missing}", string.Join("; ", missing));
+        else if (missing.Count > 0)
             log.LogWarning("Slack is not configured; /slack/* answers 503 until you set: {Missing}", string.Join("; ", missing));
+        else if (slack.Value.SocketMode)
+            log.LogInformation("Slack: Socket Mode ({Connections} sockets); /slack/* is off", slack.Value.SocketConnections);
         if (!github.Value.IsConfigured)
             log.LogWarning("GitHub is disabled: set GitHub:Token, or GitHub:AppId + GitHub:PrivateKeyPath + GitHub:InstallationId");
         if (!jira.Value.IsConfigured)

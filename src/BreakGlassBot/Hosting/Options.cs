@@ -24,14 +24,34 @@ public sealed class SlackOptions
     /// <summary>How often a Slack step parked on an error only an admin can fix (a scope, the Messages tab) is tried again.</summary>
     public TimeSpan ParkedRetryInterval { get; set; } = TimeSpan.FromHours(1);
 
-    public bool IsConfigured => !string.IsNullOrWhiteSpace(SigningSecret) && !string.IsNullOrWhiteSpace(BotToken)
-        && !string.IsNullOrWhiteSpace(AnnouncementChannel);
+    /// <summary>Socket Mode: the bot opens WebSockets to Slack instead of taking requests on /slack/* (which then answer 404).</summary>
+    public bool SocketMode { get; set; }
+    /// <summary>The app-level token (xapp-…, scope connections:write) Socket Mode opens its connections with.</summary>
+    public string? AppToken { get; set; }
+    /// <summary>How many sockets are kept open, started <see cref="SocketStagger"/> apart, so one is live while another is replaced.</summary>
+    public int SocketConnections { get; set; } = 2;
+    public TimeSpan SocketStagger { get; set; } = TimeSpan.FromSeconds(10);
+    /// <summary>Ping every interval; a socket with no pong within the timeout is dropped and replaced.</summary>
+    public TimeSpan SocketKeepAliveInterval { get; set; } = TimeSpan.FromSeconds(5);
+    public TimeSpan SocketKeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(15);
+    /// <summary>How long a new socket may take to say hello before it is given up.</summary>
+    public TimeSpan SocketHelloTimeout { get; set; } = TimeSpan.FromSeconds(10);
+    /// <summary>The bounded close of a replaced socket (Slack does not always finish the close handshake).</summary>
+    public TimeSpan SocketCloseTimeout { get; set; } = TimeSpan.FromSeconds(1);
+    /// <summary>The least time between two apps.connections.open calls, and the first reconnect back-off; doubled per failure up to the max.</summary>
+    public TimeSpan SocketReconnectDelay { get; set; } = TimeSpan.FromSeconds(1);
+    public TimeSpan SocketMaxReconnectDelay { get; set; } = TimeSpan.FromMinutes(1);
+
+    public bool IsConfigured => (SocketMode ? !string.IsNullOrWhiteSpace(AppToken) : !string.IsNullOrWhiteSpace(SigningSecret))
+        && !string.IsNullOrWhiteSpace(BotToken) && !string.IsNullOrWhiteSpace(AnnouncementChannel);
 
     /// <summary>What an operator still has to set, in words; empty when the integration is configured.</summary>
     public IReadOnlyList<string> MissingSettings()
     {
         var missing = new List<string>();
-        if (string.IsNullOrWhiteSpace(SigningSecret)) missing.Add("Slack:SigningSecret (env Slack__SigningSecret): the app's signing secret");
+        if (SocketMode && string.IsNullOrWhiteSpace(AppToken))
+            missing.Add("Slack:AppToken (env Slack__AppToken): the app-level xapp- token with connections:write (Socket Mode)");
+        if (!SocketMode && string.IsNullOrWhiteSpace(SigningSecret)) missing.Add("Slack:SigningSecret (env Slack__SigningSecret): the app's signing secret");
         if (string.IsNullOrWhiteSpace(BotToken)) missing.Add("Slack:BotToken (env Slack__BotToken): the xoxb- bot token");
         if (string.IsNullOrWhiteSpace(AnnouncementChannel)) missing.Add("Slack:AnnouncementChannel (env Slack__AnnouncementChannel): the change channel id, e.g. C0123456789");
         return missing;

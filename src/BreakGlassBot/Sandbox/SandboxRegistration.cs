@@ -129,6 +129,9 @@ public static class SandboxRegistration
             ["Storage:Hangfire"] = nameof(HangfireStorageKind.Sqlite),
             ["Storage:ConnectionString"] = "",
             ["Slack:SigningSecret"] = context.SigningSecret,
+            // The page drives the bot through /slack/*: the sandbox always runs over HTTP.
+            ["Slack:SocketMode"] = "false",
+            ["Slack:AppToken"] = "",
             ["Slack:BotToken"] = context.BotToken,
             ["Slack:ApiBaseUrl"] = context.BaseUrl + StandInSlack.ApiPath + "/",
             ["Slack:AnnouncementChannel"] = SandboxPeople.Channel,

@@ -58,33 +58,42 @@ public static partial class SlackEndpoints
 {
     public static IEndpointRouteBuilder MapSlack(this IEndpointRouteBuilder app)
     {
+        // In Socket Mode nothing is taken inbound: the routes do not exist (404), so there is nothing to attack.
+        if (app.ServiceProvider.GetRequiredService<Microsoft.Extensions.Options.IOptions<Hosting.SlackOptions>>().Value.SocketMode) return app;
         var slack = app.MapGroup("/slack").AddEndpointFilter<SlackRequestFilter>();
-        slack.MapPost("/commands", HandleCommandAsync);
-        slack.MapPost("/interactions", HandleInteractionAsync);
-        slack.MapPost("/events", HandleEventAsync);
+        slack.MapPost("/commands", (HttpContext http, IEnumerable<ISlashCommandHandler> commands, ILoggerFactory logs) =>
+            DispatchCommandAsync(http.VerifiedSlackBody().BodyText, commands, logs, http.Request.Path, http.TraceIdentifier, http.RequestAborted));
+        slack.MapPost("/interactions", (HttpContext http, IEnumerable<IViewSubmissionHandler> views, IEnumerable<IBlockActionHandler> actions, ILoggerFactory logs) =>
+            DispatchInteractionAsync(http.VerifiedSlackBody().BodyText, views, actions, logs, http.Request.Path, http.TraceIdentifier, http.RequestAborted));
+        slack.MapPost("/events", (HttpContext http, ISlackEventInbox inbox, ILoggerFactory logs) => DispatchEvent(http.VerifiedSlackBody(), inbox, logs));
         return app;
     }
 
-    static async Task<IResult> HandleCommandAsync(HttpContext http, IEnumerable<ISlashCommandHandler> commands, ILoggerFactory logs)
+    // The dispatch below is shared by the HTTP endpoints and Socket Mode: both transports reach the same handlers with the same bodies.
+
+    /// <summary>A slash command's form body to its handler; the result is the HTTP response (or the Socket Mode ack's payload).</summary>
+    internal static async Task<IResult> DispatchCommandAsync(string form, IEnumerable<ISlashCommandHandler> commands, ILoggerFactory logs,
+        string path, string reference, CancellationToken ct)
     {
-        if (!SlashCommand.TryParse(http.VerifiedSlackBody().BodyText, out var parsed))
+        if (!SlashCommand.TryParse(form, out var parsed))
             return BadRequest("Expected a slash command form with at least 'command' and 'user_id'.");
         try
         {
             // One command is registered (the manifest's); a renamed command in a workspace still reaches it.
             var command = commands.FirstOrDefault(c => string.Equals(c.Command, parsed.Command, StringComparison.OrdinalIgnoreCase)) ?? commands.First();
-            return (await command.HandleAsync(parsed, http.RequestAborted)).ToResult();
+            return (await command.HandleAsync(parsed, ct)).ToResult();
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            return InternalError(logs, e, http);
+            return InternalError(logs, e, path, reference);
         }
     }
 
-    static async Task<IResult> HandleInteractionAsync(HttpContext http, IEnumerable<IViewSubmissionHandler> views,
-        IEnumerable<IBlockActionHandler> actions, ILoggerFactory logs)
+    /// <summary>An interaction's form body (<c>payload=…</c>) to its handler.</summary>
+    internal static async Task<IResult> DispatchInteractionAsync(string form, IEnumerable<IViewSubmissionHandler> views,
+        IEnumerable<IBlockActionHandler> actions, ILoggerFactory logs, string path, string reference, CancellationToken ct)
     {
-        if (!InteractionPayload.TryParse(http.VerifiedSlackBody().BodyText, out var payload))
+        if (!InteractionPayload.TryParse(form, out var payload))
             return BadRequest("Expected a form field 'payload' holding an interaction JSON object with 'type' and 'user'.");
         try
         {
@@ -92,11 +101,11 @@ public static partial class SlackEndpoints
             {
                 case "view_submission" when payload.View is { } view:
                     var handler = views.FirstOrDefault(v => v.CallbackId == view.CallbackId);
-                    return handler is null ? Results.Ok() : await handler.SubmitAsync(payload, http.RequestAborted);
+                    return handler is null ? Results.Ok() : await handler.SubmitAsync(payload, ct);
                 case "block_actions" when payload.Actions is { Count: > 0 }:
                     foreach (var action in payload.Actions)
                         if (actions.FirstOrDefault(a => a.ActionIds.Contains(action.ActionId)) is { } act)
-                            return await act.ActAsync(payload, action, http.RequestAborted);
+                            return await act.ActAsync(payload, action, ct);
                     return Results.Ok();
                 default:
                     // view_closed, shortcuts and anything new: acknowledged, nothing to do.
@@ -105,13 +114,13 @@ public static partial class SlackEndpoints
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            return InternalError(logs, e, http);
+            return InternalError(logs, e, path, reference);
         }
     }
 
-    static IResult HandleEventAsync(HttpContext http, ISlackEventInbox inbox, ILoggerFactory logs)
+    /// <summary>An Events API body: saved to the inbox before this returns (the caller acknowledges only then).</summary>
+    internal static IResult DispatchEvent(VerifiedSlackRequest body, ISlackEventInbox inbox, ILoggerFactory logs)
     {
-        var body = http.VerifiedSlackBody();
         if (!EventEnvelope.TryParse(body.BodyText, out var envelope))
             return BadRequest("Expected an Events API JSON body with a 'type'.");
         if (envelope.Type == "app_rate_limited")
@@ -133,14 +142,14 @@ public static partial class SlackEndpoints
 
     static IResult BadRequest(string message) => Results.Json(new { ok = false, error = "malformed_request", message }, statusCode: StatusCodes.Status400BadRequest);
 
-    static IResult InternalError(ILoggerFactory logs, Exception e, HttpContext http)
+    static IResult InternalError(ILoggerFactory logs, Exception e, string path, string reference)
     {
-        logs.CreateLogger("BreakGlassBot.Slack").LogError(e, "Unhandled error on {Path} ({TraceId})", http.Request.Path, http.TraceIdentifier);
+        logs.CreateLogger("BreakGlassBot.Slack").LogError(e, "Unhandled error on {Path} ({TraceId})", path, reference);
         // Slack shows this to the user: a plain sentence, never a stack trace.
         return Results.Json(new JsonObject
         {
             ["response_type"] = "ephemeral",
-            ["text"] = $":x: BreakGlassBot hit an internal error (reference {http.TraceIdentifier}). Nothing you typed was lost: "
+            ["text"] = $":x: BreakGlassBot hit an internal error (reference {reference}). Nothing you typed was lost: "
                 + "`/breakglass status` shows your changes; try again in a moment.",
         });
     }

@@ -31,6 +31,21 @@ public static class SlackRegistration
                 });
                 pipeline.AddTimeout(TimeSpan.FromSeconds(10));
             });
+        AddSocketMode(builder.Services);
         return builder;
+    }
+
+    // Always registered: the runner returns at once unless Slack:SocketMode is on, and /healthz reads the status either way.
+    static void AddSocketMode(IServiceCollection s)
+    {
+        s.AddSingleton<SocketModeStatus>();
+        s.AddSingleton<SocketUrlSource>();
+        s.AddHostedService<SocketModeRunner>();
+        s.AddHttpClient(SocketUrlSource.ClientName, (sp, http) =>
+        {
+            var url = sp.GetRequiredService<IOptions<SlackOptions>>().Value.ApiBaseUrl;
+            http.BaseAddress = new Uri(url.EndsWith('/') ? url : url + "/");
+            http.Timeout = TimeSpan.FromSeconds(10);
+        });
     }
 }

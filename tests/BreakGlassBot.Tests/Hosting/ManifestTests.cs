@@ -14,10 +14,12 @@ public class ManifestTests
     // Slack's schema is draft-07 (its "$schema" comes last, after "definitions"): say so up front.
     static readonly BuildOptions Draft7 = new() { Dialect = Dialect.Draft07 };
 
-    static JsonNode Manifest()
+    const string SocketModeManifest = "manifest.socket-mode.yml";
+
+    static JsonNode Manifest(string file = "manifest.yml")
     {
         var stream = new YamlStream();
-        stream.Load(new StringReader(File.ReadAllText(Path.Combine(Fixtures.RepositoryRoot, "manifest.yml"))));
+        stream.Load(new StringReader(File.ReadAllText(Path.Combine(Fixtures.RepositoryRoot, file))));
         return ToJson(stream.Documents[0].RootNode)!;
     }
 
@@ -34,12 +36,14 @@ public class ManifestTests
         _ => throw new InvalidDataException("unsupported YAML node " + node.NodeType),
     };
 
-    [Fact]
-    public void TheManifestIsValidAgainstSlacksSchema()
+    [Theory]
+    [InlineData("manifest.yml")]
+    [InlineData(SocketModeManifest)]
+    public void TheManifestIsValidAgainstSlacksSchema(string file)
     {
         var schemaJson = Fixtures.Object("slack/manifest.schema.1.0.0.json");
         var schema = JsonSchema.FromText(schemaJson.ToJsonString(), Draft7);
-        var result = schema.Evaluate(System.Text.Json.JsonSerializer.SerializeToElement(Manifest()), new EvaluationOptions { OutputFormat = OutputFormat.List });
+        var result = schema.Evaluate(System.Text.Json.JsonSerializer.SerializeToElement(Manifest(file)), new EvaluationOptions { OutputFormat = OutputFormat.List });
         Assert.True(result.IsValid, string.Join("\n", (result.Details ?? []).Where(d => d.Errors is not null).SelectMany(d => d.Errors!.Select(e => $"{d.InstanceLocation}: {e.Value}"))));
     }
 
@@ -67,6 +71,20 @@ public class ManifestTests
         var scopes = Manifest()["oauth_config"]!["scopes"]!["bot"]!.AsArray().Select(s => s!.GetValue<string>()).ToList();
         Assert.DoesNotContain("users:read", scopes);
         Assert.DoesNotContain(typeof(BreakGlassBot.Slack.ISlackApi).GetMethods(), m => m.Name.Contains("User", StringComparison.Ordinal) && !m.Name.Contains("UserGroup", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void TheSocketModeManifestIsTheHttpOneWithSocketModeOnAndNoRequestUrls()
+    {
+        // Slack: with Socket Mode on, the app settings neither need nor allow a Request URL; everything else is the same app.
+        var http = Manifest();
+        Assert.False(http["settings"]!["socket_mode_enabled"]!.GetValue<bool>());
+        http["features"]!["slash_commands"]![0]!.AsObject().Remove("url");
+        http["settings"]!["event_subscriptions"]!.AsObject().Remove("request_url");
+        http["settings"]!["interactivity"]!.AsObject().Remove("request_url");
+        http["settings"]!["socket_mode_enabled"] = true;
+        var socket = Manifest(SocketModeManifest);
+        Assert.True(JsonNode.DeepEquals(http, socket), $"expected\n{http.ToJsonString()}\nbut the Socket Mode manifest is\n{socket.ToJsonString()}");
     }
 
     [Fact]

@@ -126,6 +126,9 @@ public sealed partial class FakeSlack : FakeServer
         app.MapPost("/response/{id}", () => Results.Ok());
         app.MapPost("/api/{method}", async (string method, HttpContext http) =>
         {
+            // Socket Mode's call takes the app-level token, not the bot token: a FakeSocketMode answers it.
+            if (method == "apps.connections.open")
+                return ConnectionsOpen?.Invoke(http.Request) ?? Json(new JsonObject { ["ok"] = false, ["error"] = "unknown_method" });
             if (http.Request.Headers.Authorization.ToString() != "Bearer " + BotToken)
                 return Json(Fixtures.Object("slack/error_invalid_auth.json"));
             var args = await ReadArgsAsync(http.Request);
@@ -154,6 +157,9 @@ public sealed partial class FakeSlack : FakeServer
             };
         });
     }
+
+    /// <summary>Answers apps.connections.open (set by <see cref="FakeSocketMode.Attach"/>); faults still apply first.</summary>
+    public Func<HttpRequest, IResult>? ConnectionsOpen { get; set; }
 
     /// <summary>
     /// A workspace that lets only admins notify a whole channel: chat.postMessage and chat.update answer restricted_action to a
