@@ -14,7 +14,8 @@ public class ManifestTests
     // Slack's schema is draft-07 (its "$schema" comes last, after "definitions"): say so up front.
     static readonly BuildOptions Draft7 = new() { Dialect = Dialect.Draft07 };
 
-    const string SocketModeManifest = "manifest.socket-mode.yml";
+    // Under src/: the repository's top level holds only manifest.yml.
+    const string SocketModeManifest = "src/BreakGlassBot/manifest.socket-mode.yml";
 
     static JsonNode Manifest(string file = "manifest.yml")
     {
