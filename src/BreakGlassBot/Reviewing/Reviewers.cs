@@ -256,7 +256,8 @@ public sealed class SlackApprovalEvidence(IOptions<PolicyOptions> policy, Review
         if (notCounted.Count + undecided.Count > 0) missing += "; " + string.Join("; ", notCounted.Concat(undecided));
         var result = approvers >= required ? EvidenceResult.Yes(null) : EvidenceResult.No(null, missing);
         // Changes asked for and not yet answered by the one who asked (approving it afterwards) hold the review back.
-        if (OpenChangeRequests(change) is { Count: > 0 } open)
+        // A request by someone who may not review this change (its PR's author, found out later) holds nothing back.
+        if (OpenChangeRequests(change).Where(r => reviewers.Excluded(change, r.Reviewer) is null).ToList() is { Count: > 0 } open)
             result = EvidenceResult.No(null, (result.Satisfied ? "" : missing + "; ")
                 + string.Join("; ", open.Select(r => $"changes requested by {r.Reviewer} are open until they approve")));
         // Told in the thread once: the key is kept with the refusal notes.

@@ -232,4 +232,16 @@ public class ApprovalDecisionTests
         Assert.All(bot.Audit(AuditTypes.Approved), e => Assert.Equal("listed in Slack:Reviewers", e.Data["eligible"]));
         Assert.IsType<ApprovalResult.AlreadyApproved>(await Approve(bot, Reviewer));
     }
+    [Fact]
+    public async Task AChangeRequestBySomeoneFoundToBeThePullRequestsAuthorHoldsNothingBack()
+    {
+        await using var bot = InProcessBot.Create(new Dictionary<string, string?> { ["Slack:Reviewers:1"] = Author, [$"People:{Author}:GitHub"] = "octocat" });
+        await bot.DeclareAsync(prs: [new PullRequestRef("github.com", "acme", "api", 1)]);
+        await bot.Service<Approvals>().RequestChangesAsync(Bg1, Author, "Looks wrong", CancellationToken.None); // before GitHub named the author
+        bot.Store.Update(1, c => { c.PullRequests[0].AuthorLogin = "octocat"; return []; });
+        bot.Clock.Advance(TimeSpan.FromMinutes(1));
+        await Approve(bot, Reviewer);
+        await bot.Service<TrackChangeJob>().RunAsync(1, null, CancellationToken.None);
+        Assert.DoesNotContain(bot.Change().Evidence, e => e.Missing?.Contains("changes requested", StringComparison.Ordinal) == true);
+    }
 }
