@@ -44,7 +44,7 @@ internal sealed partial class ThreadReplyApprovals(ChangeStore store, Approvals 
             rest = SkinTone().Replace(rest, "");
             if (rest.All(ch => char.IsWhiteSpace(ch) || ch is '!' or '.')) return true;
             var remark = rest.TrimStart();
-            if (remark.Length == 0 || remark[0] is not (',' or ';' or '-' or '–' or '—' or '.' or '!')) continue;
+            if (remark.Length == 0 || remark[0] is not (',' or ';' or '-' or '–' or '—' or '.' or '!' or '&' or '+')) continue;
             var first = Word().Match(remark);
             if (!first.Success || !Conditions.Contains(first.Value)) return !remark.Contains(':') && !remark.Any(IsSymbol);
         }

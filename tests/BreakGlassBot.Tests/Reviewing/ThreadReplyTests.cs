@@ -166,6 +166,7 @@ public class ThreadReplyTests : BotTest
     [InlineData("approved, by Alice", false)]
     [InlineData("approved, but the migration first", false)]
     [InlineData("approved - ship it", true)]
+    [InlineData("lgtm & ship it", true)]
     [InlineData("", false)]
     [InlineData(null, false)]
     public void ApprovalWordsAreMatchedAtTheStart(string? text, bool expected) =>

@@ -125,9 +125,9 @@ public sealed class UserTextWireTests() : BotTest(Fakes.GitHub | Fakes.Jira)
         await Bot.CommandJsonAsync(typed);
         var ts = await AnnouncedAsync();
         Assert.Equal("Roll back @here #general " + (typed.Contains("&lt;") ? "<!channel>" : "@channel"), Change().Summary);
-        await ReplyAsync(ts, "lgtm <!here> @channel #general");
+        await ReplyAsync(ts, "lgtm - <!here> @channel #general"); // a remark after a separator: still an approval
         await Bot.Until(() => Thread().Any(m => m.Text.Contains("approved retrospectively")), "the approval noted in the thread");
-        Assert.Contains("lgtm @here @channel #general", Thread().Single(m => m.Text.Contains("approved retrospectively")).Text);
+        Assert.Contains("lgtm - @here @channel #general", Thread().Single(m => m.Text.Contains("approved retrospectively")).Text);
         Assert.Single(Slack.Announcements("BG-1"));
         AssertNothingPings();
     }
