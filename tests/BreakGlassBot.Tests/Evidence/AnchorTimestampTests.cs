@@ -40,19 +40,7 @@ public class AnchorTimestampTests : IAsyncLifetime
         ["Evidence:TimestampTimeout"] = "00:00:02",
     };
 
-    static async Task<(int Code, string Output)> VerifyAuditAsync(params string[] args)
-    {
-        var (stdout, stderr) = (Console.Out, Console.Error);
-        using var captured = new StringWriter();
-        Console.SetOut(captured);
-        Console.SetError(captured);
-        try { return (await Program.Main(["verify-audit", .. args]), captured.ToString()); }
-        finally
-        {
-            Console.SetOut(stdout);
-            Console.SetError(stderr);
-        }
-    }
+    static Task<(int Code, string Output)> VerifyAuditAsync(params string[] args) => AuditVerificationTests.VerifyAuditAsync(args);
 
     /// <summary>A bot that declares one change and publishes one anchor; the anchor as the file holds it.</summary>
     async Task<(AuditAnchor Anchor, TestBot Bot)> PublishOneAsync(Dictionary<string, string?> settings)

@@ -31,7 +31,8 @@ public class AuditVerificationTests : IAsyncLifetime
 
     static readonly Dictionary<string, string?> Settings = new() { ["Evidence:ApiKeys:0"] = Key0 };
 
-    static async Task<(int Code, string Output)> VerifyAuditAsync(params string[] args)
+    /// <summary>verify-audit as the command line runs it, its console output captured (hence the console collection).</summary>
+    internal static async Task<(int Code, string Output)> VerifyAuditAsync(params string[] args)
     {
         var (stdout, stderr) = (Console.Out, Console.Error);
         using var captured = new StringWriter();
