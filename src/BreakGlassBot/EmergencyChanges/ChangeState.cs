@@ -40,7 +40,13 @@ public static class ChangeState
     public static SortedDictionary<string, string> Flatten(EmergencyChange c)
     {
         var flat = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        foreach (var (key, value) in Mapper.ToDocument(c))
+        // The outbox is the largest part of a change and never sealed: not mapped at all (the caller owns the change).
+        var steps = c.Steps;
+        c.Steps = [];
+        BsonDocument document;
+        try { document = Mapper.ToDocument(c); }
+        finally { c.Steps = steps; }
+        foreach (var (key, value) in document)
             if (!NotSealed.Contains(key)) Add(flat, key, key, value);
         return flat;
     }
@@ -105,22 +111,31 @@ public static class ChangeState
     /// last of its own <paramref name="events"/> carries the state before and after; a write with no event of its own gets a
     /// <see cref="AuditTypes.StateRecorded"/> event naming what changed. Nothing sealed changed: nothing is added.
     /// </summary>
-    public static IReadOnlyList<AuditEvent> Seal(SortedDictionary<string, string>? before, EmergencyChange change, IReadOnlyList<AuditEvent> events, DateTimeOffset now)
+    public static (IReadOnlyList<AuditEvent> Events, SealedState After) Seal(SealedState? before, EmergencyChange change, IReadOnlyList<AuditEvent> events, DateTimeOffset now)
     {
-        var after = Flatten(change);
-        var previous = before is null ? "" : Hash(before);
-        var state = Hash(after);
-        if (state == previous) return events;
+        var after = SealedState.Of(change);
+        var previous = before?.Hash ?? "";
+        if (after.Hash == previous) return (events, after);
         if (events.LastOrDefault(e => e.ChangeNumber == change.Id) is { } own)
         {
-            (own.State, own.PreviousState) = (state, previous);
-            return events;
+            (own.State, own.PreviousState) = (after.Hash, previous);
+            return (events, after);
         }
         var recorded = new AuditEvent
         {
-            ChangeNumber = change.Id, At = now, Actor = "bot", Type = AuditTypes.StateRecorded, State = state, PreviousState = previous,
-            Data = new() { ["changed"] = string.Join(' ', Changed(before ?? [], after)) },
+            ChangeNumber = change.Id, At = now, Actor = "bot", Type = AuditTypes.StateRecorded, State = after.Hash, PreviousState = previous,
+            Data = new() { ["changed"] = string.Join(' ', Changed(before?.Flat ?? [], after.Flat)) },
         };
-        return [.. events, recorded];
+        return ([.. events, recorded], after);
+    }
+}
+
+/// <summary>A change's sealed state: its hash, and the flattened form the hash is over (to name what a later write changed).</summary>
+public sealed record SealedState(string Hash, SortedDictionary<string, string> Flat)
+{
+    public static SealedState Of(EmergencyChange c)
+    {
+        var flat = ChangeState.Flatten(c);
+        return new(ChangeState.Hash(flat), flat);
     }
 }

@@ -19,6 +19,12 @@ internal sealed class ChangeWriter : IDisposable
         System.Threading.Channels.Channel.CreateUnbounded<PendingWrite>(new() { SingleReader = true });
     readonly Thread writer;
     readonly TimeProvider time;
+    /// <summary>
+    /// The state each change was last sealed in by this process, under the write lock. Nothing else writes the file while the
+    /// bot holds its directory, so a write need not hash the record it read again; the first write of each change after a
+    /// start does, which is what catches an edit made while the bot was stopped. Set only after a commit.
+    /// </summary>
+    readonly Dictionary<int, SealedState> sealedStates = [];
 
     public ChangeWriter(StoreFile file, TimeProvider time)
     {
@@ -109,6 +115,7 @@ internal sealed class ChangeWriter : IDisposable
         var completions = new List<Action>(batch.Count);
         lock (writeLock)
         {
+            committedStates.Clear();
             db.BeginTrans();
             try
             {
@@ -133,17 +140,21 @@ internal sealed class ChangeWriter : IDisposable
                     draft.Id = ++next;
                     draft.RecomputeNextStep();
                     changes.Insert(draft);
-                    AppendLocked(ChangeState.Seal(null, draft, [.. declaration.Events(draft)], time.GetUtcNow()));
+                    var (events, sealedState) = ChangeState.Seal(null, draft, [.. declaration.Events(draft)], time.GetUtcNow());
+                    AppendLocked(events);
+                    committedStates.Add((draft.Id, sealedState));
                     if (draft.SourceKey is { } k) bySource[k] = draft;
                     completions.Add(() => declaration.Done.TrySetResult((draft, true)));
                 }
                 counter["value"] = next;
                 counters.Upsert(counter);
                 db.Commit();
+                foreach (var (id, state) in committedStates) sealedStates[id] = state;
             }
             catch (Exception e)
             {
                 db.Rollback();
+                committedStates.Clear();
                 // One refused write must not fail its whole group: nothing was committed, so write them one by one.
                 if (batch.Count > 1)
                 {
@@ -158,12 +169,20 @@ internal sealed class ChangeWriter : IDisposable
     }
 
     /// <summary>A mutated change and the events it produced, inside the caller's transaction (Update and the group commit alike).</summary>
-    void SaveLocked(SortedDictionary<string, string> before, EmergencyChange change, IReadOnlyList<AuditEvent> events)
+    SealedState SaveLocked(SealedState before, EmergencyChange change, IReadOnlyList<AuditEvent> events)
     {
         change.RecomputeNextStep();
         changes.Update(change);
-        AppendLocked(ChangeState.Seal(before, change, events, time.GetUtcNow()));
+        var (sealedEvents, after) = ChangeState.Seal(before, change, events, time.GetUtcNow());
+        AppendLocked(sealedEvents);
+        return after;
     }
+
+    /// <summary>The state the record was in when read: as this process last sealed it, else hashed from the record.</summary>
+    SealedState StateAsRead(EmergencyChange change) => sealedStates.TryGetValue(change.Id, out var known) ? known : SealedState.Of(change);
+
+    /// <summary>States sealed in the batch being written, kept once it commits.</summary>
+    readonly List<(int Id, SealedState State)> committedStates = [];
 
     /// <summary>One update inside the batch's transaction. Reading inside it sees the batch's earlier writes to the same change.</summary>
     Action UpdateLocked(PendingUpdate update)
@@ -171,11 +190,11 @@ internal sealed class ChangeWriter : IDisposable
         var change = changes.FindById(update.Id);
         if (change is null) return () => update.Done.TrySetResult(null);
         // The state as read, sealed against the trail's last: a document edited outside the bot shows as a break there.
-        var before = ChangeState.Flatten(change);
+        var before = StateAsRead(change);
         List<AuditEvent> events;
         try { events = update.Mutate(change).ToList(); }
         catch (Exception e) { return () => update.Done.TrySetException(e); }
-        SaveLocked(before, change, events);
+        committedStates.Add((change.Id, SaveLocked(before, change, events)));
         return () => update.Done.TrySetResult(change);
     }
 
@@ -189,12 +208,15 @@ internal sealed class ChangeWriter : IDisposable
         {
             var change = changes.FindById(id);
             if (change is null) return null;
-            var before = ChangeState.Flatten(change);
-            return file.InTransaction(() =>
+            var before = StateAsRead(change);
+            SealedState? after = null;
+            var saved = file.InTransaction(() =>
             {
-                SaveLocked(before, change, mutate(change).ToList());
+                after = SaveLocked(before, change, mutate(change).ToList());
                 return change;
             });
+            if (after is not null) sealedStates[change.Id] = after;
+            return saved;
         }
     }
 
