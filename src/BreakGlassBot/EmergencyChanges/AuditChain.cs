@@ -53,7 +53,8 @@ public static class AuditChain
         return b.ToString();
     }
 
-    static void Field(StringBuilder b, string name, string? value)
+    /// <summary>One <c>name:UTF-8 length:value</c> line: the encoding of the chain's canonical form and of a sealed change state.</summary>
+    internal static void Field(StringBuilder b, string name, string? value)
     {
         value ??= "";
         b.Append(name).Append(':').Append(Encoding.UTF8.GetByteCount(value).ToString(CultureInfo.InvariantCulture)).Append(':').Append(value).Append('\n');
@@ -88,6 +89,21 @@ public static class AuditChain
         counters.Insert(new BsonDocument { ["_id"] = MarkerId, ["version"] = 1, ["migrated"] = 0L });
     }
 
+    /// <summary>
+    /// Appends <paramref name="e"/> at the head: the next sequence, linked to and sealed after the head's hash, the head moved
+    /// on, all in the caller's transaction (the caller holds the write lock).
+    /// </summary>
+    internal static void AppendLocked(ILiteCollection<AuditEvent> audit, ILiteCollection<BsonDocument> counters, AuditEvent e)
+    {
+        var head = counters.FindById(HeadId) ?? new BsonDocument { ["_id"] = HeadId, ["value"] = 0L };
+        e.Sequence = head["value"].AsInt64 + 1;
+        e.Id = e.Sequence;
+        Seal(e, head["hash"].IsString ? head["hash"].AsString : Genesis);
+        (head["value"], head["hash"]) = (e.Sequence, e.Hash);
+        counters.Upsert(head);
+        audit.Insert(e);
+    }
+
     public const string MigratedType = "audit_chain_migrated";
 
     /// <summary>
@@ -106,17 +122,11 @@ public static class AuditChain
         var marker = counters.FindById(MarkerId);
         (marker["by"], marker["at"], marker["hashed_before"]) = (actor, now.UtcDateTime.ToString("u", CultureInfo.InvariantCulture), hashedBefore);
         counters.Update(marker);
-        var head = counters.FindById(HeadId);
-        var record = new AuditEvent
+        AppendLocked(audit, counters, new AuditEvent
         {
-            Sequence = head["value"].AsInt64 + 1, ChangeNumber = 0, At = now, Actor = actor, Type = MigratedType,
+            ChangeNumber = 0, At = now, Actor = actor, Type = MigratedType,
             Data = new() { ["migrated"] = migrated.ToString(CultureInfo.InvariantCulture), ["hashed_before"] = hashedBefore.ToString(CultureInfo.InvariantCulture), ["reason"] = reason },
-        };
-        Seal(record, head["hash"].AsString);
-        audit.Insert(record);
-        head["value"] = record.Sequence;
-        head["hash"] = record.Hash;
-        counters.Update(head);
+        });
         db.Commit();
         return migrated;
     }

@@ -93,8 +93,7 @@ public static class ChangeState
     public static string Hash(SortedDictionary<string, string> flat)
     {
         var b = new StringBuilder(Version).Append('\n');
-        foreach (var (path, value) in flat)
-            b.Append(path).Append(':').Append(Encoding.UTF8.GetByteCount(value).ToString(CultureInfo.InvariantCulture)).Append(':').Append(value).Append('\n');
+        foreach (var (path, value) in flat) AuditChain.Field(b, path, value);
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(b.ToString())));
     }
 

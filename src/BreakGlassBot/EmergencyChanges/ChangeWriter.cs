@@ -228,18 +228,8 @@ internal sealed class ChangeWriter : IDisposable
 
     void AppendLocked(IEnumerable<AuditEvent> events)
     {
-        foreach (var evt in events)
-        {
-            var counter = counters.FindById(AuditChain.HeadId) ?? new BsonDocument { ["_id"] = AuditChain.HeadId, ["value"] = 0L };
-            evt.Sequence = counter["value"].AsInt64 + 1;
-            evt.Id = evt.Sequence;
-            // The head hash lives beside the sequence counter, in the same transaction as the event it seals.
-            AuditChain.Seal(evt, counter["hash"].IsString ? counter["hash"].AsString : AuditChain.Genesis);
-            counter["value"] = evt.Sequence;
-            counter["hash"] = evt.Hash;
-            counters.Upsert(counter);
-            audit.Insert(evt);
-        }
+        // The head hash lives beside the sequence counter, in the same transaction as the event it seals.
+        foreach (var evt in events) AuditChain.AppendLocked(audit, counters, evt);
     }
 
     public void Dispose()

@@ -57,6 +57,9 @@ public sealed class EmergencyChange
 
     public bool IsOverdue(DateTimeOffset now) => Status == ChangeStatus.Open && now > DueAt;
 
+    /// <summary>Cancelled, or withdrawn after use (still open for its review): either way its bypass is over and nothing more is granted or merged.</summary>
+    public bool CancelledOrWithdrawn => Status == ChangeStatus.Cancelled || Cancellation is not null;
+
     /// <summary>The reviewers who have acted on the change: approved it or asked for changes (they are not reminded to review).</summary>
     public HashSet<string> ReviewersWhoActed() => [.. Approvals.Select(a => a.Reviewer), .. ChangeRequests.Select(r => r.Reviewer)];
 

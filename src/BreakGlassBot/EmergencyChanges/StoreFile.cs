@@ -132,23 +132,17 @@ internal sealed class StoreFile : IDisposable
     void SealRecordsOnceLocked(DateTimeOffset now)
     {
         if (Counters.FindById(StateSealMarker) is not null) return;
-        var head = Counters.FindById(AuditChain.HeadId) ?? new BsonDocument { ["_id"] = AuditChain.HeadId, ["value"] = 0L };
         long sealedCount = 0;
         foreach (var change in Changes.FindAll().ToList())
         {
-            var e = new AuditEvent
+            AuditChain.AppendLocked(Audit, Counters, new AuditEvent
             {
-                Sequence = head["value"].AsInt64 + 1, ChangeNumber = change.Id, At = now, Actor = "bot", Type = AuditTypes.StateRecorded,
+                ChangeNumber = change.Id, At = now, Actor = "bot", Type = AuditTypes.StateRecorded,
                 State = ChangeState.Hash(change), PreviousState = "",
                 Data = new() { ["changed"] = "all", [ChangeSealTracker.TakenAsFound] = "sealed when the bot was upgraded: the record as found then" },
-            };
-            e.Id = e.Sequence;
-            AuditChain.Seal(e, head["hash"].IsString ? head["hash"].AsString : AuditChain.Genesis);
-            Audit.Insert(e);
-            (head["value"], head["hash"]) = (e.Sequence, e.Hash);
+            });
             sealedCount++;
         }
-        if (sealedCount > 0) Counters.Upsert(head);
         Counters.Insert(new BsonDocument { ["_id"] = StateSealMarker, ["version"] = 1, ["sealed"] = sealedCount });
     }
 

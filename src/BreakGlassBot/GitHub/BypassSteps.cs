@@ -28,7 +28,7 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
             && (b0.Mode != nameof(BypassMode.Team) || change.Steps.Any(s => s.Kind == GitHubStepKinds.BypassRevoke)))
             return new StepOutcome.Done();
         // Withdrawn before the grant was recorded: grant nothing, but an earlier PUT may have landed, so schedule a revocation.
-        if (change.Status == ChangeStatus.Cancelled || change.Cancellation is not null) return new StepOutcome.Done(EndUnconfirmedGrant);
+        if (change.CancelledOrWithdrawn) return new StepOutcome.Done(EndUnconfirmedGrant);
         var o = options.Value;
         if (o.BypassMode != BypassMode.Team) return GrantWithoutTeam(change, o);
         var login = people.GitHubLogin(change.DeclaredBy);
@@ -125,7 +125,7 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
             if (scheduleEnd)
             {
                 // Cancelled while the grant was under way: end it at once rather than at the window's end.
-                c.Steps.Add(OutboxQueue.NewStep(GitHubStepKinds.BypassRevoke, c.Status == ChangeStatus.Cancelled || c.Cancellation is not null ? now : expires));
+                c.Steps.Add(OutboxQueue.NewStep(GitHubStepKinds.BypassRevoke, c.CancelledOrWithdrawn ? now : expires));
                 OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, GitHubNotes.BypassGranted);
             }
             var data = new Dictionary<string, string>

@@ -27,7 +27,7 @@ internal sealed class MergeRequests(ChangeStore store, IGitHubGateway github, Ou
         if (change.DeclaredBy != user)
             return Refuse(change, user, now, "not the declarer",
                 $":no_entry: Only {Blocks.Mention(change.DeclaredBy)}, who declared {id}, may have the bot merge its pull requests.");
-        if (change.Status == ChangeStatus.Cancelled || change.Cancellation is not null)
+        if (change.CancelledOrWithdrawn)
             return Refuse(change, user, now, "cancelled", $":no_entry: {id} is {(change.Cancellation is { AfterUse: true } ? "withdrawn after use" : "cancelled")}; the bot merges nothing for it.");
         var b = change.Bypass;
         if (b is null || b.GrantedAt == default)
@@ -197,7 +197,7 @@ internal sealed class MergeStep(IGitHubGateway github, IOptions<GitHubOptions> o
                 if (info.IsMerged) return await AlreadyMergedAsync(change, prText, sha, info, earlierAttempt: true, ct);
             }
             var now = time.GetUtcNow();
-            if (change.Status == ChangeStatus.Cancelled || change.Cancellation is not null)
+            if (change.CancelledOrWithdrawn)
                 return new StepOutcome.GiveUp("the change was withdrawn before the merge could run; nothing was merged.");
             if (change.Bypass is not { } b || b.RevokedAt is not null || now >= b.ExpiresAt)
                 return new StepOutcome.GiveUp("the bypass window closed before the merge could run; nothing was merged. "
