@@ -15,10 +15,23 @@ internal sealed class FeatureDocuments(StoreFile file)
         lock (writeLock) people.Upsert(new BsonDocument { ["_id"] = $"{system}:{slackUser}", ["account"] = account });
     }
 
+    public bool UnlinkAccount(string slackUser, string system)
+    {
+        lock (writeLock) return people.Delete($"{system}:{slackUser}");
+    }
+
     public string? LinkedAccount(string slackUser, string system) => people.FindById($"{system}:{slackUser}")?["account"].AsString;
 
     /// <summary>One document of a feature's own small collection (e.g. the weekly digest's delivery record), or null.</summary>
     public T? Document<T>(string collection, string id) where T : class => db.GetCollection<T>(collection).FindById(id);
+
+    /// <summary>Every document of a feature's own small collection (e.g. pending GitHub device-flow links).</summary>
+    public IReadOnlyList<T> Documents<T>(string collection) where T : class => [.. db.GetCollection<T>(collection).FindAll()];
+
+    public bool DeleteDocument<T>(string collection, string id) where T : class
+    {
+        lock (writeLock) return db.GetCollection<T>(collection).Delete(id);
+    }
 
     /// <summary>
     /// Read-modify-write of one document of a feature's own collection under the write lock, so concurrent writers

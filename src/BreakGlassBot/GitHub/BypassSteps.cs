@@ -35,8 +35,8 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
         if (login is null)
             return new StepOutcome.GiveUp(
                 // Thread notes escape this text, so it names no Slack mention; the declarer reads it in their own thread.
-                "the bot does not know the declarer's GitHub login. Declarer: type `/breakglass link github <your-login>` "
-                + "and the bypass is granted at once.",
+                "the bot does not know the declarer's GitHub account for sure (a typed login grants nothing). Declarer: type "
+                + "`/breakglass link github`, confirm on GitHub, and the bypass is granted at once.",
                 c =>
                 {
                     c.Bypass = new Bypass { Mode = nameof(BypassMode.Team), Team = o.BypassTeam, Problem = "no GitHub login linked" };
@@ -107,7 +107,7 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
         {
             return GitHubOutcomes.For(e,
                 onNotFound: $"GitHub answered 404 for team `{o.BypassTeam}` and user `{login}`: check that the team exists, that the bot may manage it "
-                    + "(token scope admin:org, or the app's Members permission), and that the login is right (`/breakglass link github <login>`). "
+                    + "(token scope admin:org, or the app's Members permission), and that the account is right (`/breakglass people`). "
                     + "Until then an admin must grant the bypass by hand.",
                 onForbidden: $"The bot may not manage team `{o.BypassTeam}`: give it the admin:org scope (or the app's Members write permission). "
                     + "Until then an admin must grant the bypass by hand.");
