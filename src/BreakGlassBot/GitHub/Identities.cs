@@ -143,7 +143,7 @@ internal sealed class GitHubIdentityClient(IHttpClientFactory http, IHttpMessage
 
     async Task<JsonElement> PostFormAsync(string path, Dictionary<string, string> form, CancellationToken ct)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, options.Value.WebBaseUrl.TrimEnd('/') + path) { Content = new FormUrlEncodedContent(form) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, (options.Value.LoginBaseUrl ?? options.Value.WebBaseUrl).TrimEnd('/') + path) { Content = new FormUrlEncodedContent(form) };
         request.Headers.Accept.ParseAdd("application/json"); // GitHub answers form-encoded otherwise
         request.Headers.UserAgent.ParseAdd("BreakGlassBot/1.0");
         using var response = await http.CreateClient(HttpClientName).SendAsync(request, ct);

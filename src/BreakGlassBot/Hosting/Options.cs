@@ -65,6 +65,8 @@ public sealed class GitHubOptions
     public string? ClientId { get; set; }
     /// <summary>How long a device-flow link is polled at most, whatever GitHub's expires_in says.</summary>
     public TimeSpan DeviceFlowMaxWait { get; set; } = TimeSpan.FromMinutes(15);
+    /// <summary>Where GitHub's sign-in (device flow) is served; unset: <see cref="WebBaseUrl"/>.</summary>
+    public string? LoginBaseUrl { get; set; }
 
     public bool IsConfigured => !string.IsNullOrWhiteSpace(Token)
         || (AppId is not null && !string.IsNullOrWhiteSpace(PrivateKeyPath) && InstallationId is not null);
