@@ -13,7 +13,7 @@ namespace BreakGlassBot.GitHub;
 /// window; Team adds the declarer's GitHub login to GitHub:BypassTeam.
 /// </summary>
 internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, People people, IOptions<GitHubOptions> options,
-    IOptions<PolicyOptions> policy, TimeProvider time) : IStepHandler
+    IOptions<PolicyOptions> policy, TimeProvider time, IdentityLinks identities, GitHubIdentityClient identityClient) : IStepHandler
 {
     public string Kind => GitHubStepKinds.BypassGrant;
 
@@ -31,8 +31,9 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
         if (change.Status == ChangeStatus.Cancelled) return new StepOutcome.Done(EndUnconfirmedGrant);
         var o = options.Value;
         if (o.BypassMode != BypassMode.Team) return GrantWithoutTeam(change, o);
-        var login = people.GitHubLogin(change.DeclaredBy);
-        if (login is null)
+        // Only an admin-configured or GitHub-verified account: anyone could type anyone's login.
+        var account = people.TrustedGitHub(change.DeclaredBy);
+        if (account is null)
             return new StepOutcome.GiveUp(
                 // Thread notes escape this text, so it names no Slack mention; the declarer reads it in their own thread.
                 "the bot does not know the declarer's GitHub account for sure (a typed login grants nothing). Declarer: type "
@@ -42,7 +43,7 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
                     c.Bypass = new Bypass { Mode = nameof(BypassMode.Team), Team = o.BypassTeam, Problem = "no GitHub login linked" };
                     return [];
                 });
-        return await GrantTeamAsync(change, login, o, ct);
+        return await GrantTeamAsync(change, await identities.CurrentLoginAsync(change.DeclaredBy, account, identityClient, ct), o, ct);
     }
 
     /// <summary>RecordOnly and MergeByBot: nothing to call, only the window to record (and, for MergeByBot, to end).</summary>

@@ -21,6 +21,8 @@ public static class IdentityAuditTypes
     public const string LinkFailed = "github_identity_link_failed";
     /// <summary>Data: slack_user, login, github_id, source, by (self or admin).</summary>
     public const string Unlinked = "github_identity_unlinked";
+    /// <summary>A verified account was found renamed on GitHub (same id). Data: slack_user, github_id, from, to.</summary>
+    public const string Renamed = "github_identity_renamed";
     /// <summary>RecordOnly: a typed login kept as an unverified hint. Data: slack_user, login.</summary>
     public const string HintRecorded = "github_unverified_login_recorded";
 }
@@ -141,6 +143,14 @@ internal sealed class GitHubIdentityClient(IHttpClientFactory http, IHttpMessage
         catch (Octokit.NotFoundException) { return null; }
     }
 
+    /// <summary>The current login of GitHub user <paramref name="id"/> (GET /user/{account_id}), with the bot's credentials; null when gone.</summary>
+    public async Task<string?> GetLoginAsync(long id, CancellationToken ct)
+    {
+        var client = GitHubGateway.CreateClient(handlers, GitHubGateway.BaseUri(options.Value), credentials);
+        try { return (await client.Connection.Get<Octokit.User>(new Uri($"user/{id}", UriKind.Relative), new Dictionary<string, string>())).Body?.Login; }
+        catch (Octokit.NotFoundException) { return null; }
+    }
+
     async Task<JsonElement> PostFormAsync(string path, Dictionary<string, string> form, CancellationToken ct)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, (options.Value.LoginBaseUrl ?? options.Value.WebBaseUrl).TrimEnd('/') + path) { Content = new FormUrlEncodedContent(form) };
@@ -185,6 +195,31 @@ internal sealed partial class IdentityLinks(ChangeStore store, People people, Ou
         if ((previous?.Login ?? hint) is { } replaced) data["replaced"] = replaced;
         store.Append(new AuditEvent { ChangeNumber = 0, At = now, Actor = actor, Type = IdentityAuditTypes.Linked, Data = data });
         return AfterChange(slackUser, now);
+    }
+
+    /// <summary>
+    /// The login to act for: a verified account's current one, read by its id (it may have been renamed since it was linked,
+    /// and the old name may be someone else's now); the stored one when GitHub cannot say.
+    /// </summary>
+    public async Task<string> CurrentLoginAsync(string slackUser, GitHubAccount account, GitHubIdentityClient client, CancellationToken ct)
+    {
+        if (account.Source == IdentitySources.Admin || account.Id is not { } id) return account.Login;
+        string? current;
+        try { current = await client.GetLoginAsync(id, ct); }
+        catch (Exception e) when (e is Octokit.ApiException or HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested) { return account.Login; }
+        if (current is null || current == account.Login) return account.Login;
+        var now = time.GetUtcNow();
+        store.SaveDocument<GitHubIdentity>(People.IdentityCollection, slackUser, stored =>
+        {
+            if (stored is not null && stored.GitHubId == id) stored.Login = current;
+            return stored ?? new GitHubIdentity { Id = slackUser, Login = current, GitHubId = id, Source = account.Source, VerifiedAt = now };
+        });
+        store.Append(new AuditEvent
+        {
+            ChangeNumber = 0, At = now, Actor = "bot", Type = IdentityAuditTypes.Renamed,
+            Data = new() { ["slack_user"] = slackUser, ["github_id"] = id.ToString(System.Globalization.CultureInfo.InvariantCulture), ["from"] = account.Login, ["to"] = current },
+        });
+        return current;
     }
 
     /// <summary>Removes the verified account and any hint; null when there was neither.</summary>

@@ -164,6 +164,12 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
                 return;
             }
             if (path == "/search/issues") { await Search(http); return; }
+            if (method(http) == "GET" && path.StartsWith("/user/", StringComparison.Ordinal) && long.TryParse(path["/user/".Length..], out var accountId))
+            {
+                if (Users.FirstOrDefault(u => u.Value == accountId) is { Key: { } current }) await Write(http, 200, UserJson(current, accountId));
+                else await Write(http, 404, new JsonObject { ["message"] = "Not Found", ["documentation_url"] = "https://docs.github.com/rest/users/users#get-a-user-using-their-id", ["status"] = "404" });
+                return;
+            }
             if (method(http) == "GET" && path.StartsWith("/users/", StringComparison.Ordinal))
             {
                 var login = Uri.UnescapeDataString(path["/users/".Length..]);
@@ -216,7 +222,7 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
     public const string ClientId = "Iv1.8a61f9b3a7aba766";
     const string DeviceGrant = "urn:ietf:params:oauth:grant-type:device_code";
 
-    /// <summary>GitHub's users by login (GET /users/{login}); octocat is the fixture PR's author, id 1.</summary>
+    /// <summary>GitHub's users by login (GET /users/{login}, GET /user/{id}); octocat is the fixture PR's author, id 1. A rename: remove, add.</summary>
     public ConcurrentDictionary<string, long> Users { get; } = new(StringComparer.OrdinalIgnoreCase) { ["octocat"] = 1, ["hubot"] = 2 };
     /// <summary>The interval POST /login/device/code names (GitHub's is 5 s; tests keep it short).</summary>
     public int DeviceInterval { get; set; }

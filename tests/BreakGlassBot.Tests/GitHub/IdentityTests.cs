@@ -96,6 +96,24 @@ public class VerifiedIdentityTeamTests : IdentityTest
     }
 
     [Fact]
+    public async Task AVerifiedAccountRenamedOnGitHubIsGrantedUnderItsCurrentLogin()
+    {
+        Bot.Store.SaveDocument<GitHubIdentity>(People.IdentityCollection, TestBot.Declarer, _ => new GitHubIdentity
+        {
+            Id = TestBot.Declarer, Login = MonaLogin, GitHubId = MonaId, Source = IdentitySources.DeviceFlow,
+        });
+        // Renamed since linking, and the old name taken by someone else.
+        GitHub.Users["mona-renamed"] = MonaId;
+        GitHub.Users[MonaLogin] = 999;
+        await Bot.CommandJsonAsync($"Fix it {PrUrl}");
+        await WaitUntil(() => GitHub.IsMember(Team, "mona-renamed") && Change().Bypass?.GrantedAt != default, "granted under the current login");
+        Assert.False(GitHub.IsMember(Team, MonaLogin));
+        Assert.Equal("mona-renamed", Bot.Store.Document<GitHubIdentity>(People.IdentityCollection, TestBot.Declarer)!.Login);
+        var renamed = Assert.Single(BotAudit(IdentityAuditTypes.Renamed));
+        Assert.Equal((MonaLogin, "mona-renamed"), (renamed.Data["from"], renamed.Data["to"]));
+    }
+
+    [Fact]
     public async Task ATypedLoginGrantsNothingAndExplains()
     {
         await Bot.CommandJsonAsync($"Fix it {PrUrl}");
