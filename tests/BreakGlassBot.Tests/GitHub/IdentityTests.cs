@@ -78,7 +78,11 @@ public class VerifiedIdentityTeamTests : IdentityTest
         GitHub.TokenErrors.Enqueue("authorization_pending");
         var reply = await CommandAsync("link github");
         Assert.Contains("open https://github.com/login/device and enter the code `WDJB-MJHT`", reply);
-        await WaitUntil(() => GitHub.TokenErrors.IsEmpty, "GitHub's errors answered");
+        await WaitUntil(() => GitHub.TokenErrors.IsEmpty && GitHub.TokenPolls.Count >= 4, "GitHub's errors answered");
+        // GitHub named 0 s at first, then 1 s with slow_down: the poll after it waited at least that long.
+        var polls = GitHub.TokenPolls.ToList();
+        Assert.True(polls[2].At - polls[1].At >= TimeSpan.FromSeconds(0.95), $"polled again {(polls[2].At - polls[1].At).TotalMilliseconds} ms after slow_down");
+        Assert.Equal(1, Bot.Store.Document<PendingDeviceLink>(PendingDeviceLink.Collection, TestBot.Declarer)!.IntervalSeconds);
         Assert.Null(Bot.Store.Document<GitHubIdentity>(People.IdentityCollection, TestBot.Declarer)); // nothing before GitHub confirms
         Assert.DoesNotContain(GitHub.Calls, c => c.Key.EndsWith("membership"));
 
