@@ -15,6 +15,10 @@ internal sealed class FeatureDocuments(StoreFile file)
         lock (writeLock) people.Upsert(new BsonDocument { ["_id"] = $"{system}:{slackUser}", ["account"] = account });
     }
 
+    /// <summary>Every Slack user's linked account in <paramref name="system"/>.</summary>
+    public IReadOnlyList<(string SlackUser, string Account)> LinkedAccounts(string system) =>
+        [.. people.Find(Query.StartsWith("_id", system + ":")).Select(d => (d["_id"].AsString[(system.Length + 1)..], d["account"].AsString))];
+
     public bool UnlinkAccount(string slackUser, string system)
     {
         lock (writeLock) return people.Delete($"{system}:{slackUser}");

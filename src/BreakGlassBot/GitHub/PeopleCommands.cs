@@ -65,6 +65,8 @@ internal sealed partial class PeopleCommand(ChangeStore store, People people, Pe
         foreach (var v in store.Documents<GitHubIdentity>(People.IdentityCollection).OrderBy(v => v.VerifiedAt))
             lines.Add($"{Blocks.Mention(v.Id)}: `{Blocks.Escape(v.Login)}` (id {v.GitHubId}), verified by {v.Source} at {Blocks.Date(v.VerifiedAt)}"
                 + (configured.Contains(v.Id) ? " (the admin configuration wins)" : ""));
+        foreach (var (user, login) in store.LinkedAccounts(People.GitHub))
+            lines.Add($"{Blocks.Mention(user)}: `{Blocks.Escape(login)}`, *unverified* (typed into Slack): grants nothing, proves nothing");
         foreach (var p in store.Documents<PendingDeviceLink>(PendingDeviceLink.Collection))
             lines.Add($"{Blocks.Mention(p.Id)}: link started at {Blocks.Date(p.StartedAt)}, waiting for GitHub");
         var text = new StringBuilder(":busts_in_silhouette: *GitHub accounts known to the bot*\n");

@@ -306,5 +306,8 @@ public class IdentityAdminCommandTests : IdentityTest
         var revoked = Assert.Single(BotAudit(IdentityAuditTypes.Unlinked));
         Assert.Equal((TestBot.Admin, "admin"), (revoked.Actor, revoked.Data["by"]));
         Assert.Contains("nobody yet", await CommandAsync("people", TestBot.Admin, "p3"));
+
+        await CommandAsync("link github mona-typed", ApprovalTests.Reviewer1, "p4"); // RecordOnly: a hint
+        Assert.Contains($"<@{ApprovalTests.Reviewer1}>: `mona-typed`, *unverified*", await CommandAsync("people", TestBot.Admin, "p5"));
     }
 }
