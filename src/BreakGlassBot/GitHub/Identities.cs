@@ -323,7 +323,15 @@ internal sealed partial class DeviceFlowPoller(ChangeStore store, GitHubIdentity
     internal async Task PollDueAsync(CancellationToken ct)
     {
         foreach (var link in store.Documents<PendingDeviceLink>(PendingDeviceLink.Collection).Where(l => l.NextPollAt <= time.GetUtcNow()))
-            await PollAsync(link, ct);
+        {
+            try { await PollAsync(link, ct); }
+            catch (Exception e) when (!ct.IsCancellationRequested)
+            {
+                // Whatever went wrong with this link, it is tried again on its interval, not on every sweep.
+                LogPollFailed(log, link.Id, e.GetType().Name);
+                Save(link, l => l.NextPollAt = time.GetUtcNow() + Interval(Math.Max(l.IntervalSeconds, DeviceFlowRules.DefaultInterval)));
+            }
+        }
     }
 
     async Task PollAsync(PendingDeviceLink link, CancellationToken ct)
@@ -335,6 +343,7 @@ internal sealed partial class DeviceFlowPoller(ChangeStore store, GitHubIdentity
             if (now >= link.ExpiresAt) { await FailAsync(link, DeviceFlowRules.Failure(new TokenAnswer.Expired())!, ct); return; }
             TokenAnswer answer;
             try { answer = await client.PollAsync(link.DeviceCode, ct); }
+            catch (DeviceFlowException e) { await FailAsync(link, e.Message, ct); return; }
             catch (Exception e) when (Passing(e, ct))
             {
                 LogPollFailed(log, link.Id, e.GetType().Name);
