@@ -51,7 +51,7 @@ public abstract class IdentityTest : GitHubBotTest
         var reply = await CommandAsync("link github", user, responseId);
         Assert.Contains("WDJB-MJHT", reply);
         await WaitUntil(() => Bot.Store.Document<GitHubIdentity>(People.IdentityCollection, user)?.GitHubId == id,
-            $"{user} linked to {login}; said: {string.Join(" / ", Said(responseId))}; audit: {string.Join(", ", Bot.Store.AuditTrail(0).Select(e => e.Type))}; pending: {System.Text.Json.JsonSerializer.Serialize(Bot.Store.Documents<PendingDeviceLink>(PendingDeviceLink.Collection))}; polls {GitHub.TokenPolls.Count}; logs: {string.Join(" // ", Bot.Logs.Where(l => l.Contains("Device") || l.Contains("device")).TakeLast(8))}");
+            $"{user} linked to {login}; said: {string.Join(" / ", Said(responseId))}; audit: {string.Join(", ", Bot.Store.AuditTrail(0).Select(e => e.Type))}; pending: {System.Text.Json.JsonSerializer.Serialize(Bot.Store.Documents<PendingDeviceLink>(PendingDeviceLink.Collection))}; polls {GitHub.TokenPolls.Count}; calls: {string.Join(", ", GitHub.Calls.Select(c => c.Key).TakeLast(6))}; logs: {string.Join(" // ", Bot.Logs.Where(l => l.Contains("Device") || l.Contains("device")).TakeLast(8))}");
     }
 }
 
