@@ -29,9 +29,10 @@ internal sealed class LinkChangeCommand(ChangeStore store, Permissions permissio
     {
         if (IsFor(arguments)) return LinkReadableAsync(command, arguments, ct);
         var words = arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        if (words is [var system, var account] && accounts.FirstOrDefault(a => a.System.Equals(system, StringComparison.OrdinalIgnoreCase)) is { } link)
-            return link.LinkAsync(command, account, ct);
-        return Task.FromResult(new CommandReply(":warning: Type `/breakglass link github <your-github-login>`, e.g. `/breakglass link github octocat`."
+        // "link github" alone: the system proves the account itself (GitHub's device flow).
+        if (words is [var system, ..] && words.Length <= 2 && accounts.FirstOrDefault(a => a.System.Equals(system, StringComparison.OrdinalIgnoreCase)) is { } link)
+            return link.LinkAsync(command, words.Length == 2 ? words[1] : "", ct);
+        return Task.FromResult(new CommandReply(":warning: Type `/breakglass link github` to link your GitHub account."
             + " To link a pull request or Jira issue to a change, type `/breakglass link BG-42 <PR URL> [JIRA-KEY]`."));
     }
     const string Example = "Type `/breakglass link BG-42 https://github.com/acme/pay/pull/42 OPS-7` (PR URLs, Jira keys or Jira issue URLs).";

@@ -83,8 +83,12 @@ public sealed class ChangeStore : IDisposable
     // Feature documents and linked accounts.
     public void LinkAccount(string slackUser, string system, string account) => documents.LinkAccount(slackUser, system, account);
     public string? LinkedAccount(string slackUser, string system) => documents.LinkedAccount(slackUser, system);
+    public bool UnlinkAccount(string slackUser, string system) => documents.UnlinkAccount(slackUser, system);
+    public IReadOnlyList<(string SlackUser, string Account)> LinkedAccounts(string system) => documents.LinkedAccounts(system);
     public T? Document<T>(string collection, string id) where T : class => documents.Document<T>(collection, id);
     public T SaveDocument<T>(string collection, string id, Func<T?, T> mutate) where T : class => documents.SaveDocument(collection, id, mutate);
+    public IReadOnlyList<T> Documents<T>(string collection) where T : class => documents.Documents<T>(collection);
+    public bool DeleteDocument<T>(string collection, string id) where T : class => documents.DeleteDocument<T>(collection, id);
 
     // The audit trail.
     public IReadOnlyList<AuditEvent> AuditTrail(int changeNumber) => auditTrail.AuditTrail(changeNumber);

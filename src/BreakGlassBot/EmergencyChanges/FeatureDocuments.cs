@@ -15,10 +15,27 @@ internal sealed class FeatureDocuments(StoreFile file)
         lock (writeLock) people.Upsert(new BsonDocument { ["_id"] = $"{system}:{slackUser}", ["account"] = account });
     }
 
+    /// <summary>Every Slack user's linked account in <paramref name="system"/>.</summary>
+    public IReadOnlyList<(string SlackUser, string Account)> LinkedAccounts(string system) =>
+        [.. people.Find(Query.StartsWith("_id", system + ":")).Select(d => (d["_id"].AsString[(system.Length + 1)..], d["account"].AsString))];
+
+    public bool UnlinkAccount(string slackUser, string system)
+    {
+        lock (writeLock) return people.Delete($"{system}:{slackUser}");
+    }
+
     public string? LinkedAccount(string slackUser, string system) => people.FindById($"{system}:{slackUser}")?["account"].AsString;
 
     /// <summary>One document of a feature's own small collection (e.g. the weekly digest's delivery record), or null.</summary>
     public T? Document<T>(string collection, string id) where T : class => db.GetCollection<T>(collection).FindById(id);
+
+    /// <summary>Every document of a feature's own small collection (e.g. pending GitHub device-flow links).</summary>
+    public IReadOnlyList<T> Documents<T>(string collection) where T : class => [.. db.GetCollection<T>(collection).FindAll()];
+
+    public bool DeleteDocument<T>(string collection, string id) where T : class
+    {
+        lock (writeLock) return db.GetCollection<T>(collection).Delete(id);
+    }
 
     /// <summary>
     /// Read-modify-write of one document of a feature's own collection under the write lock, so concurrent writers

@@ -13,7 +13,7 @@ namespace BreakGlassBot.GitHub;
 /// window; Team adds the declarer's GitHub login to GitHub:BypassTeam.
 /// </summary>
 internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, People people, IOptions<GitHubOptions> options,
-    IOptions<PolicyOptions> policy, TimeProvider time) : IStepHandler
+    IOptions<PolicyOptions> policy, TimeProvider time, IdentityLinks identities, GitHubIdentityClient identityClient) : IStepHandler
 {
     public string Kind => GitHubStepKinds.BypassGrant;
 
@@ -31,18 +31,19 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
         if (change.CancelledOrWithdrawn) return new StepOutcome.Done(EndUnconfirmedGrant);
         var o = options.Value;
         if (o.BypassMode != BypassMode.Team) return GrantWithoutTeam(change, o);
-        var login = people.GitHubLogin(change.DeclaredBy);
-        if (login is null)
+        // Only an admin-configured or GitHub-verified account: anyone could type anyone's login.
+        var account = people.TrustedGitHub(change.DeclaredBy);
+        if (account is null)
             return new StepOutcome.GiveUp(
                 // Thread notes escape this text, so it names no Slack mention; the declarer reads it in their own thread.
-                "the bot does not know the declarer's GitHub login. Declarer: type `/breakglass link github <your-login>` "
-                + "and the bypass is granted at once.",
+                "the bot does not know the declarer's GitHub account for sure (a typed login grants nothing). Declarer: type "
+                + "`/breakglass link github`, confirm on GitHub, and the bypass is granted at once.",
                 c =>
                 {
                     c.Bypass = new Bypass { Mode = nameof(BypassMode.Team), Team = o.BypassTeam, Problem = "no GitHub login linked" };
                     return [];
                 });
-        return await GrantTeamAsync(change, login, o, ct);
+        return await GrantTeamAsync(change, await identities.CurrentLoginAsync(change.DeclaredBy, account, identityClient, ct), o, ct);
     }
 
     /// <summary>RecordOnly and MergeByBot: nothing to call, only the window to record (and, for MergeByBot, to end).</summary>
@@ -107,7 +108,7 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
         {
             return GitHubOutcomes.For(e,
                 onNotFound: $"GitHub answered 404 for team `{o.BypassTeam}` and user `{login}`: check that the team exists, that the bot may manage it "
-                    + "(token scope admin:org, or the app's Members permission), and that the login is right (`/breakglass link github <login>`). "
+                    + "(token scope admin:org, or the app's Members permission), and that the account is right (`/breakglass people`). "
                     + "Until then an admin must grant the bypass by hand.",
                 onForbidden: $"The bot may not manage team `{o.BypassTeam}`: give it the admin:org scope (or the app's Members write permission). "
                     + "Until then an admin must grant the bypass by hand.");

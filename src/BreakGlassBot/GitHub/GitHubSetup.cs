@@ -64,6 +64,15 @@ public static class GitHubSetup
             && mode == BypassMode.MergeByBot)
             s.AddSingleton<ISubCommand, MergeCommand>();
         s.AddSingleton<IAccountLink, LinkGitHubCommand>();
+        // Verified identities: the device flow's own client (no retries: a poll is retried by the poller, on GitHub's interval).
+        s.AddHttpClient(GitHubIdentityClient.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(10));
+        s.AddSingleton<GitHubIdentityClient>();
+        s.AddSingleton<IdentityLinks>();
+        s.AddSingleton<DeviceFlowPoller>();
+        s.AddHostedService(sp => sp.GetRequiredService<DeviceFlowPoller>());
+        s.AddHostedService<AdminLoginResolver>();
+        s.AddSingleton<ISubCommand, UnlinkCommand>();
+        s.AddSingleton<ISubCommand, PeopleCommand>();
         s.AddSingleton<IBlockActionHandler, MergeButton>();
 
         s.AddSingleton<IEvidenceSource, PullRequestEvidence>();

@@ -18,14 +18,15 @@ public static class ReviewRule
     public const string Dismissed = "DISMISSED";
 
     /// <param name="declarerLogin">The declarer's GitHub login (People map): DESIGN.md §2, reviewers are never the declarer.</param>
-    public static EvidenceResult Evaluate(string target, PullRequestInfo pr, IReadOnlyList<ReviewInfo> reviews, string? declarerLogin = null)
+    /// <param name="declarerId">The declarer's GitHub user id when verified or resolved: matched first, as a renamed login keeps it.</param>
+    public static EvidenceResult Evaluate(string target, PullRequestInfo pr, IReadOnlyList<ReviewInfo> reviews, string? declarerLogin = null, long? declarerId = null)
     {
         var latest = Latest(reviews);
         var mergedAt = MergedAt(pr);
-        var counting = Approving(pr, latest, declarerLogin);
+        var counting = Approving(pr, latest, declarerLogin, declarerId);
         if (counting is not null) return EvidenceResult.Yes(target);
 
-        var others = latest.Where(r => r.UserId != pr.AuthorId && !IsDeclarer(r, pr, declarerLogin)).ToList();
+        var others = latest.Where(r => r.UserId != pr.AuthorId && !IsDeclarer(r, pr, declarerLogin, declarerId)).ToList();
         var missing = new List<string>();
         foreach (var r in others.Where(r => r.State == Approved))
             missing.Add($"{Who(r)} approved at {Utc(r.SubmittedAt!.Value)}, before it was merged at {Utc(mergedAt!.Value)}; the retrospective review needs an approval submitted after the merge");
@@ -35,7 +36,7 @@ public static class ReviewRule
             missing.Add($"the review by {Who(r)} was dismissed");
         if (latest.Any(r => r.UserId == pr.AuthorId && r.State == Approved))
             missing.Add($"its author {pr.AuthorLogin} approved it, which does not count");
-        else if (latest.Any(r => IsDeclarer(r, pr, declarerLogin) && r.State == Approved))
+        else if (latest.Any(r => IsDeclarer(r, pr, declarerLogin, declarerId) && r.State == Approved))
             missing.Add($"the declarer of the change ({declarerLogin}) approved it, which does not count");
         var needed = $"an approving review from someone other than its author {pr.AuthorLogin}"
             + (declarerLogin is null || string.Equals(declarerLogin, pr.AuthorLogin, StringComparison.OrdinalIgnoreCase) ? "" : $" and the declarer {declarerLogin}")
@@ -46,11 +47,11 @@ public static class ReviewRule
     }
 
     /// <summary>The approving review that satisfies the rule (the earliest that counts), or null.</summary>
-    public static ReviewInfo? Approving(PullRequestInfo pr, IReadOnlyList<ReviewInfo> reviews, string? declarerLogin = null)
+    public static ReviewInfo? Approving(PullRequestInfo pr, IReadOnlyList<ReviewInfo> reviews, string? declarerLogin = null, long? declarerId = null)
     {
         var mergedAt = MergedAt(pr);
         return Latest(reviews)
-            .Where(r => r.UserId != pr.AuthorId && !IsDeclarer(r, pr, declarerLogin))
+            .Where(r => r.UserId != pr.AuthorId && !IsDeclarer(r, pr, declarerLogin, declarerId))
             .Where(r => r.State == Approved && (mergedAt is null || r.SubmittedAt > mergedAt))
             .OrderBy(r => r.SubmittedAt).ThenBy(r => r.Id)
             .FirstOrDefault();
@@ -71,8 +72,8 @@ public static class ReviewRule
     /// The People map gives the declarer's login, not their id: when that login is the PR author's, the author's id decides
     /// (a renamed login still matches); otherwise logins are compared, case-insensitively as GitHub does.
     /// </summary>
-    static bool IsDeclarer(ReviewInfo r, PullRequestInfo pr, string? declarerLogin) =>
-        declarerLogin is not null && (string.Equals(declarerLogin, pr.AuthorLogin, StringComparison.OrdinalIgnoreCase)
+    static bool IsDeclarer(ReviewInfo r, PullRequestInfo pr, string? declarerLogin, long? declarerId) =>
+        (declarerId is { } id && r.UserId == id) || declarerLogin is not null && (string.Equals(declarerLogin, pr.AuthorLogin, StringComparison.OrdinalIgnoreCase)
             ? r.UserId == pr.AuthorId
             : string.Equals(r.UserLogin, declarerLogin, StringComparison.OrdinalIgnoreCase));
 
@@ -97,7 +98,9 @@ internal sealed class PullRequestEvidence(IGitHubGateway github, IOptions<GitHub
     public async Task<IReadOnlyList<EvidenceResult>> CheckAsync(EmergencyChange change, CancellationToken ct)
     {
         var results = new List<EvidenceResult>();
-        var declarer = people.GitHubLogin(change.DeclaredBy);
+        // Any account known for the declarer, a typed hint too: excluding their review is the safe side.
+        var account = people.AnyGitHub(change.DeclaredBy);
+        var (declarer, declarerId) = (account?.Login, account?.Id);
         foreach (var linked in change.PullRequests)
         {
             var target = linked.Ref.ToString();
@@ -105,10 +108,10 @@ internal sealed class PullRequestEvidence(IGitHubGateway github, IOptions<GitHub
             {
                 var pr = await github.GetPullRequestAsync(linked.Ref, ct);
                 var reviews = await github.GetReviewsAsync(linked.Ref, ct);
-                var approving = ReviewRule.Approving(pr, reviews, declarer);
+                var approving = ReviewRule.Approving(pr, reviews, declarer, declarerId);
                 var at = time.GetUtcNow();
                 // What was read is kept: the packet shows who approved and when, and a merge no webhook reported.
-                results.Add(ReviewRule.Evaluate(target, pr, reviews, declarer) with
+                results.Add(ReviewRule.Evaluate(target, pr, reviews, declarer, declarerId) with
                 {
                     Record = c =>
                     {

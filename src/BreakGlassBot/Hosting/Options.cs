@@ -83,6 +83,12 @@ public sealed class GitHubOptions
     public MergeMethod? MergeMethod { get; set; }
     /// <summary>owner/repo list where all changes are counted (merged PRs) for the break-glass rate; empty: the repositories of linked PRs.</summary>
     public List<string> Repositories { get; set; } = [];
+    /// <summary>Client id of the bot's GitHub App or OAuth app with device flow enabled: /breakglass link github verifies accounts with it.</summary>
+    public string? ClientId { get; set; }
+    /// <summary>How long a device-flow link is polled at most, whatever GitHub's expires_in says.</summary>
+    public TimeSpan DeviceFlowMaxWait { get; set; } = TimeSpan.FromMinutes(15);
+    /// <summary>Where GitHub's sign-in (device flow) is served; unset: <see cref="WebBaseUrl"/>.</summary>
+    public string? LoginBaseUrl { get; set; }
 
     public bool IsConfigured => !string.IsNullOrWhiteSpace(Token)
         || (AppId is not null && !string.IsNullOrWhiteSpace(PrivateKeyPath) && InstallationId is not null);

@@ -17,6 +17,8 @@ public abstract record ApprovalResult
     {
         /// <summary>A linked PR the approver may have written, for all the bot knows yet: the approval counts once GitHub says they did not.</summary>
         public LinkedPullRequest? AuthorUnknown { get; init; }
+        /// <summary>A linked PR the approver may have written: the bot knows no verified GitHub account of theirs yet.</summary>
+        public LinkedPullRequest? IdentityUnknown { get; init; }
     }
     public sealed record AlreadyApproved(EmergencyChange Change, Approval Approval) : ApprovalResult;
     public sealed record Closed(EmergencyChange Change) : ApprovalResult;
@@ -64,7 +66,7 @@ public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Ou
             OutboxQueue.Enqueue(c, StepKinds.RefreshAnnouncement, now);
             foreach (var f in followUps) c.Steps.AddRange(f.StepsFor(c, approval, index, now));
             // Counted (or not) once GitHub names the author: PullRequestStep then queues a ReevaluateStep.
-            result = new ApprovalResult.Approved(c, approval) { AuthorUnknown = reviewers.AuthorUnknown(c, user) };
+            result = new ApprovalResult.Approved(c, approval) { AuthorUnknown = reviewers.AuthorUnknown(c, user), IdentityUnknown = reviewers.IdentityUnknown(c, user) };
             return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = user, Type = AuditTypes.Approved,
                 Data = new() { ["source"] = source, ["source_id"] = sourceId ?? "", ["name"] = userName ?? "", ["comment"] = comment ?? "",
                     ["eligible"] = reviewers.EligibleBecause(user) } }];
@@ -132,7 +134,9 @@ public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Ou
     public static string Describe(ApprovalResult result) => result switch
     {
         ApprovalResult.Approved(var c, _) approved => $":white_check_mark: You approved {c.ChangeId} retrospectively. It is recorded in the thread and the audit trail."
-            + (approved.AuthorUnknown is { } pr ? $" GitHub has not said yet who wrote {pr.Ref}: if it was you, this approval will not count, and the thread will say so." : ""),
+            + (approved.IdentityUnknown is { } unknown
+                ? $" The bot does not know your GitHub account, so it cannot tell whether you wrote {unknown.Ref}: this approval counts once you link it with `/breakglass link github` (not if you wrote it)."
+                : approved.AuthorUnknown is { } pr ? $" GitHub has not said yet who wrote {pr.Ref}: if it was you, this approval will not count, and the thread will say so." : ""),
         ApprovalResult.AlreadyApproved(var c, var a) => $"You already approved {c.ChangeId} at {Blocks.Date(a.At)}; it counts once.",
         ApprovalResult.Closed(var c) => c.Status switch
         {
@@ -166,7 +170,9 @@ internal sealed class ApprovalNotes(Reviewers reviewers) : IThreadNoteSource
                 return $"{Blocks.Mention(a.Reviewer)}'s approval of {c.ChangeId} is recorded but does not count: they wrote {authored.Ref}; someone else must review it.";
             return $":white_check_mark: {c.ChangeId} approved retrospectively by {Blocks.Mention(a.Reviewer)}"
                 + (a.Comment is { Length: > 0 } comment ? $": {Blocks.UserTextWithMentions(comment)}" : ".")
-                + (reviewers.AuthorUnknown(c, a.Reviewer) is { } pr ? $" It counts once GitHub has said who wrote {pr.Ref} (not if they did)." : "");
+                + (reviewers.IdentityUnknown(c, a.Reviewer) is { } unknown
+                    ? $" It counts once {Blocks.Mention(a.Reviewer)} links their GitHub account with `/breakglass link github`, unless they wrote {unknown.Ref}."
+                    : reviewers.AuthorUnknown(c, a.Reviewer) is { } pr ? $" It counts once GitHub has said who wrote {pr.Ref} (not if they did)." : "");
         }
         if (key.StartsWith(Approvals.NotCountedNotePrefix, StringComparison.Ordinal))
         {

@@ -117,9 +117,7 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
     public (bool Declarer, LinkedPullRequest? Pr)? Excluded(EmergencyChange change, string user)
     {
         if (user == change.DeclaredBy) return (true, null);
-        var logins = people.GitHubLogins(user);
-        if (logins.Count == 0) return null;
-        return change.PullRequests.FirstOrDefault(p => p.AuthorLogin is { } author && logins.Contains(author, StringComparer.OrdinalIgnoreCase)) is { } pr
+        return change.PullRequests.FirstOrDefault(p => p.AuthorLogin is { } author && people.IsAuthor(user, author, p.AuthorId)) is { } pr
             ? (false, pr)
             : null;
     }
@@ -129,9 +127,24 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
     /// user has a GitHub login. Null when eligibility does not hang on GitHub.
     /// </summary>
     public LinkedPullRequest? AuthorUnknown(EmergencyChange change, string user) =>
-        github.Value.IsConfigured && people.GitHubLogins(user).Count > 0
+        github.Value.IsConfigured && people.AnyGitHub(user) is not null
             ? change.PullRequests.FirstOrDefault(p => p.AuthorLogin is null && p.Problem is null)
             : null;
+
+    /// <summary>
+    /// A linked PR the bot cannot tell <paramref name="user"/> did not write, because it knows no admin-configured or verified
+    /// GitHub account of theirs: their approval counts once they link one (and are not its author). Null otherwise.
+    /// </summary>
+    public LinkedPullRequest? IdentityUnknown(EmergencyChange change, string user) =>
+        github.Value.IsConfigured && user != change.DeclaredBy && people.TrustedGitHub(user) is null
+            ? change.PullRequests.FirstOrDefault(p => p.Problem is null)
+            : null;
+
+    /// <summary>Why an approval that is not excluded does not count yet, in words; null when it counts.</summary>
+    public string? Undecided(EmergencyChange change, string user, string name) =>
+        IdentityUnknown(change, user) is { } unknown
+            ? $"the approval by {name} counts once they link their GitHub account (`/breakglass link github`), unless they wrote {unknown.Ref}"
+            : AuthorUnknown(change, user) is { } pr ? $"the approval by {name} counts once GitHub has said who wrote {pr.Ref} (not if they did)" : null;
 
     /// <summary>
     /// Null when a follow-up vouching for <paramref name="approval"/> outside Slack may act; a retry while the PR's author is
@@ -142,6 +155,12 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
         var why = Excluded(change, approval.Reviewer) is { } excluded
             ? excluded.Pr is { } authored ? $"author of {authored.Ref}" : "the declarer"
             : null;
+        if (why is null && IdentityUnknown(change, approval.Reviewer) is { } unknown)
+        {
+            if (change.Status != ChangeStatus.Cancelled)
+                return new StepOutcome.Retry($"waiting for {approval.ReviewerName ?? approval.Reviewer} to link their GitHub account: their approval counts only if they did not write {unknown.Ref}");
+            why = "the change was cancelled before the approver linked their GitHub account";
+        }
         if (why is null && AuthorUnknown(change, approval.Reviewer) is { } pr)
         {
             if (change.Status != ChangeStatus.Cancelled)
@@ -156,7 +175,8 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
 
     /// <summary>True while <see cref="FollowUpHold"/> would make a follow-up of <paramref name="approval"/> wait.</summary>
     public bool FollowUpWaits(EmergencyChange change, Approval approval) =>
-        Excluded(change, approval.Reviewer) is null && AuthorUnknown(change, approval.Reviewer) is not null && change.Status != ChangeStatus.Cancelled;
+        Excluded(change, approval.Reviewer) is null && change.Status != ChangeStatus.Cancelled
+            && (AuthorUnknown(change, approval.Reviewer) is not null || IdentityUnknown(change, approval.Reviewer) is not null);
 
     /// <summary>
     /// The cache while fresh, else one shared refresh awaited at most <paramref name="budget"/> (null: until it ends);
@@ -248,8 +268,7 @@ public sealed class SlackApprovalEvidence(IOptions<PolicyOptions> policy, Review
             .Select(x => $"the approval by {Name(x.a)} does not count ({(x.Why!.Value.Pr is { } pr ? $"author of {pr.Ref}" : "the declarer")})")
             .ToList();
         var undecided = byReviewer.Where(a => excluded.All(x => x.a != a))
-            .Select(a => (a, Pr: reviewers.AuthorUnknown(change, a.Reviewer))).Where(x => x.Pr is not null)
-            .Select(x => $"the approval by {Name(x.a)} counts once GitHub has said who wrote {x.Pr!.Ref} (not if they did)")
+            .Select(a => reviewers.Undecided(change, a.Reviewer, Name(a))).OfType<string>()
             .ToList();
         var approvers = byReviewer.Count - notCounted.Count - undecided.Count;
         var missing = required == 1 ? "an approval from a reviewer in the Slack thread" : $"{required - approvers} more reviewer approval(s) in Slack ({approvers} of {required})";

@@ -147,6 +147,10 @@ public static class SandboxRegistration
             ["GitHub:Token"] = context.GitHubToken,
             ["GitHub:WebhookSecret"] = "",
             ["GitHub:BypassMode"] = nameof(BypassMode.RecordOnly),
+            // Who the workspace's people are on the stand-in GitHub: an approval by someone the bot cannot place there does not count.
+            [$"People:{SandboxPeople.Declarer}:GitHub"] = SandboxPeople.GitHubAuthor,
+            [$"People:{SandboxPeople.Reviewer1}:GitHub"] = SandboxPeople.GitHubReviewer,
+            [$"People:{SandboxPeople.Reviewer2}:GitHub"] = "sam-reviewer",
         });
 
     // Lists and optional keys cannot be cleared through configuration (a lower source's Reviewers:2 would survive).

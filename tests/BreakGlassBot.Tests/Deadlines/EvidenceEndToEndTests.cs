@@ -48,6 +48,7 @@ public abstract class TrackingEndToEnd() : BotTest(Fakes.GitHub | Fakes.Jira)
         ["Slack:Reviewers:1"] = Reviewer2,
         ["Slack:Reviewers:2"] = TestBot.Declarer, // listed, but never asked to review their own change
         ["Slack:Managers:0"] = Manager,
+        [$"People:{Reviewer1}:GitHub"] = "hubot", // known on GitHub and not the PR's author, so their Slack approval counts
     };
 
     /// <summary>A bot on this test's data directory (each test disposes its own bots).</summary>

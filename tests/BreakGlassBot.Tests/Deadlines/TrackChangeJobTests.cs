@@ -199,6 +199,7 @@ public class TrackChangeJobLinkDuringCheckTests : IAsyncLifetime
             ["Policy:RequiredEvidence:1"] = "PullRequestApproved",
             ["GitHub:Token"] = FakeGitHub.Token,
             ["GitHub:ApiBaseUrl"] = github.ApiUrl,
+            ["People:U0REV:GitHub"] = "hubot", // the Slack approver is known on GitHub, so their approval counts once the authors are read
         }, configure: b => b.Services.AddSingleton<TimeProvider>(clock));
     }
 
@@ -256,6 +257,8 @@ public class TrackChangeJobLinkDuringCheckTests : IAsyncLifetime
         Assert.Contains(after.Evidence, e => e.Target == "acme/api#2" && !e.Satisfied);
 
         Approve("acme/api#2", 81);
+        // The Slack approval counts once GitHub has named both PRs' authors (the approver could have written the new one).
+        await Eventually.Until(() => bot.Store.Get(change.Id)!.PullRequests.All(p => p.AuthorLogin is not null), "both PRs read");
         await Run(change.Id);
         Assert.Equal(ChangeStatus.Reviewed, bot.Store.Get(change.Id)!.Status);
     }

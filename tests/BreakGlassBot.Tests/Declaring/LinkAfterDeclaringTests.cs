@@ -176,11 +176,11 @@ public class LinkAfterDeclaringTests : LinkBotTest
     public async Task LinkGithubStillSetsTheLoginAndHelpListsBothForms()
     {
         await StartAsync();
-        Assert.Equal(":link: Your GitHub login is now `hubot`.", await CommandTextAsync("link github hubot"));
+        Assert.StartsWith(":link: Your GitHub login is now `hubot` (unverified)", await CommandTextAsync("link github hubot"));
         Assert.Contains("Type `/breakglass link github", await CommandTextAsync("link jira 5b10a2844c20165700ede21g"));
         var help = await CommandTextAsync("help");
         Assert.Contains("`/breakglass link BG-n <PR URL...> [JIRA-KEY...]`", help);
-        Assert.Contains("`/breakglass link github <login>`", help);
+        Assert.Contains("`/breakglass link github` prove your GitHub account with GitHub", help);
     }
 
     [Fact]
@@ -248,7 +248,8 @@ public class LinkAfterDeclaringTests : LinkBotTest
     {
         Jira["OPS-7"].Transitions.Add(new FakeJira.Transition("31", "Review", "Reviewed", "done", "Done"));
         await StartAsync(("Policy:RequiredEvidence:0", "JiraReviewed"), ("Policy:ReviewWindow", "01:00:00"), ("Policy:ReminderInterval", "00:30:00"),
-            ("Jira:ReviewTransition", "Review"), ("Slack:Reviewers:0", ApprovalTests.Reviewer1));
+            ("Jira:ReviewTransition", "Review"), ("Slack:Reviewers:0", ApprovalTests.Reviewer1),
+            ($"People:{ApprovalTests.Reviewer1}:GitHub", "hubot")); // known on GitHub, so not a possible author of the PR linked later
         await Bot.CommandJsonAsync("Roll back payments deploy");
         await Settled();
         await Bot.InteractionAsync(ApprovalTests.Click(ApprovalTests.Reviewer1, ReviewActions.Approve, "BG-1"));

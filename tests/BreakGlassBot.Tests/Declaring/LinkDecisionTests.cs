@@ -154,11 +154,31 @@ public class LinkDecisionTests
     }
 
     [Fact]
-    public async Task LinkGithubRecordsTheCallersLogin()
+    public async Task LinkGithubWithATypedLoginKeepsAnUnverifiedHintInRecordOnly()
     {
         await using var bot = InProcessBot.Create();
-        Assert.Equal(":link: Your GitHub login is now `hubot`.", await bot.ReplyAsync("link github @hubot"));
+        var reply = await bot.ReplyAsync("link github @hubot");
+        Assert.StartsWith(":link: Your GitHub login is now `hubot` (unverified): it is shown as unverified, grants nothing", reply);
+        Assert.Contains("ask an admin to set your login as People:", reply); // no GitHub:ClientId here, so no device flow
         Assert.Equal("hubot", bot.Store.LinkedAccount(Declarer, "github"));
+    }
+
+    [Theory]
+    [InlineData("Team")]
+    [InlineData("MergeByBot")]
+    public async Task LinkGithubWithATypedLoginIsRefusedWhereTheBotActsOnGitHub(string mode)
+    {
+        await using var bot = InProcessBot.Create(new Dictionary<string, string?> { ["GitHub:BypassMode"] = mode, ["GitHub:BypassTeam"] = "acme/bg" });
+        var reply = await bot.ReplyAsync("link github hubot");
+        Assert.StartsWith($":no_entry: The bot cannot check a login typed into Slack, and in {mode} mode it acts on GitHub", reply);
+        Assert.Null(bot.Store.LinkedAccount(Declarer, "github"));
+    }
+
+    [Fact]
+    public async Task LinkGithubWithoutAClientIdSaysHowAnAdminSetsItUp()
+    {
+        await using var bot = InProcessBot.Create();
+        Assert.StartsWith(":warning: Linking a GitHub account is not set up here: an admin must set GitHub:ClientId", await bot.ReplyAsync("link github"));
     }
 
     [Fact]
@@ -166,8 +186,8 @@ public class LinkDecisionTests
     {
         await using var bot = InProcessBot.Create();
         Assert.StartsWith(":warning: '-not-a-login-' is not a GitHub login", await bot.ReplyAsync("link github -not-a-login-"));
-        Assert.StartsWith(":warning: Type `/breakglass link github <your-github-login>`", await bot.ReplyAsync("link jira 5b10a2844c20165700ede21g"));
-        Assert.StartsWith(":warning: Type `/breakglass link github <your-github-login>`", await bot.ReplyAsync("link github"));
+        Assert.StartsWith(":warning: Type `/breakglass link github`", await bot.ReplyAsync("link jira 5b10a2844c20165700ede21g"));
+        Assert.StartsWith(":warning: Type `/breakglass link github`", await bot.ReplyAsync("link github two words"));
         Assert.Null(bot.Store.LinkedAccount(Declarer, "github"));
     }
 

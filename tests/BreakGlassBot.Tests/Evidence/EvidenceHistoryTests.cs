@@ -49,6 +49,9 @@ public class EvidenceHistoryTests() : BotTest(Fakes.GitHub | Fakes.Jira)
         ["GitHub:BypassTeam"] = Team,
         ["Policy:BypassDuration"] = "00:00:04",
         [$"People:{TestBot.Declarer}:GitHub"] = DeclarerLogin,
+        // The reviewers are known on GitHub (and wrote no linked PR), so their Slack approvals count.
+        [$"People:{Reviewer1}:GitHub"] = "rev1-gh",
+        [$"People:{Reviewer2}:GitHub"] = "rev2-gh",
         ["Evidence:ApiKeys:0"] = Key0,
         ["Evidence:ApiKeys:1"] = Key1,
         ["Evidence:PublicBaseUrl"] = "https://breakglass.example.com",

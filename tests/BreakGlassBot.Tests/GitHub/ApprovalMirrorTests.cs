@@ -10,6 +10,9 @@ namespace BreakGlassBot.Tests.GitHub;
 [Trait("Category", "EndToEnd")]
 public class ApprovalMirrorTests : GitHubBotTest
 {
+    // A reviewer the bot knows on GitHub (not the PR's author): an unknown one's approval waits until they link.
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?> { ["People:U0REVIEWER:GitHub"] = "hubot" };
+
     void Approve()
     {
         var now = DateTimeOffset.UtcNow;

@@ -130,6 +130,8 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
         // Every request is checked against GitHub's own description first, and refused as GitHub refuses a malformed one.
         app.Use(async (http, next) =>
         {
+            // GitHub's sign-in host (device flow) is not part of the REST API's description.
+            if (Local(http).StartsWith("/login/", StringComparison.Ordinal)) { await next(http); return; }
             var problems = await OpenApiCheck.GitHub.CheckAsync(http.Request, Local(http));
             if (problems.Count == 0) { await next(http); return; }
             foreach (var problem in problems) SchemaViolations.Enqueue(problem);
@@ -144,6 +146,13 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
             var key = KeyOf(http);
             var body = await new StreamReader(http.Request.Body).ReadToEndAsync();
             if (key == "POST access_tokens") { await AccessToken(http, path); return; }
+            if (path == "/login/device/code") { await DeviceCode(http, body); return; }
+            if (path == "/login/oauth/access_token") { await DeviceToken(http, body); return; }
+            if (key == "GET /user" && UserOfToken(http) is { } tokenUser)
+            {
+                await Write(http, 200, UserJson(tokenUser.Login, tokenUser.Id));
+                return;
+            }
             if (!string.Equals(http.Request.Headers.Authorization.ToString(), ExpectedAuthorization, StringComparison.OrdinalIgnoreCase))
             {
                 await Write(http, 401, new JsonObject { ["message"] = "Bad credentials", ["documentation_url"] = "https://docs.github.com/rest" });
@@ -155,6 +164,19 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
                 return;
             }
             if (path == "/search/issues") { await Search(http); return; }
+            if (method(http) == "GET" && path.StartsWith("/user/", StringComparison.Ordinal) && long.TryParse(path["/user/".Length..], out var accountId))
+            {
+                if (Users.FirstOrDefault(u => u.Value == accountId) is { Key: { } current }) await Write(http, 200, UserJson(current, accountId));
+                else await Write(http, 404, new JsonObject { ["message"] = "Not Found", ["documentation_url"] = "https://docs.github.com/rest/users/users#get-a-user-using-their-id", ["status"] = "404" });
+                return;
+            }
+            if (method(http) == "GET" && path.StartsWith("/users/", StringComparison.Ordinal))
+            {
+                var login = Uri.UnescapeDataString(path["/users/".Length..]);
+                if (Users.TryGetValue(login, out var id)) await Write(http, 200, UserJson(Users.Keys.First(k => k.Equals(login, StringComparison.OrdinalIgnoreCase)), id));
+                else await Write(http, 404, new JsonObject { ["message"] = "Not Found", ["documentation_url"] = "https://docs.github.com/rest/users/users#get-a-user", ["status"] = "404" });
+                return;
+            }
             if (MembershipPath().Match(path) is { Success: true } mm)
             {
                 await Membership(http, $"{mm.Groups["org"].Value}/{mm.Groups["slug"].Value}", mm.Groups["login"].Value);
@@ -190,6 +212,95 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
                 default: await Write(http, 404, new JsonObject { ["message"] = "Not Found" }); break;
             }
         });
+    }
+
+    static string method(HttpContext http) => http.Request.Method;
+
+    // ---- Sign-in (OAuth device flow) on the web host, and users. ----
+
+    /// <summary>The client id of the bot's app: the device flow answers only to it.</summary>
+    public const string ClientId = "Iv1.8a61f9b3a7aba766";
+    const string DeviceGrant = "urn:ietf:params:oauth:grant-type:device_code";
+
+    /// <summary>GitHub's users by login (GET /users/{login}, GET /user/{id}); octocat is the fixture PR's author, id 1. A rename: remove, add.</summary>
+    public ConcurrentDictionary<string, long> Users { get; } = new(StringComparer.OrdinalIgnoreCase) { ["octocat"] = 1, ["hubot"] = 2 };
+    /// <summary>The interval POST /login/device/code names (GitHub's is 5 s; tests keep it short).</summary>
+    public int DeviceInterval { get; set; }
+    /// <summary>The interval a slow_down answer names.</summary>
+    public int SlowDownInterval { get; set; } = 1;
+    /// <summary>What the token endpoint answers, in order, before anything else: "authorization_pending", "slow_down", "expired_token", "access_denied".</summary>
+    public ConcurrentQueue<string> TokenErrors { get; } = new();
+    /// <summary>Who enters the code on GitHub and authorises the app; null: nobody yet (authorization_pending).</summary>
+    public (string Login, long Id)? Authorizer { get; set; }
+    /// <summary>Every poll of the token endpoint: the device code and when it came.</summary>
+    public ConcurrentQueue<(string DeviceCode, DateTimeOffset At)> TokenPolls { get; } = new();
+    readonly ConcurrentDictionary<string, bool> deviceCodes = new();
+    readonly ConcurrentDictionary<string, (string Login, long Id)> userTokens = new();
+    int deviceCount;
+
+    static JsonObject UserJson(string login, long id) => new()
+    {
+        ["login"] = login, ["id"] = id, ["node_id"] = "MDQ6VXNlcjE=", ["type"] = "User", ["site_admin"] = false,
+        ["url"] = $"https://api.github.com/users/{login}", ["html_url"] = $"https://github.com/{login}",
+    };
+
+    (string Login, long Id)? UserOfToken(HttpContext http)
+    {
+        var auth = http.Request.Headers.Authorization.ToString();
+        var token = auth.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? auth[7..] : auth.StartsWith("token ", StringComparison.OrdinalIgnoreCase) ? auth[6..] : "";
+        return userTokens.TryGetValue(token, out var user) ? user : null;
+    }
+
+    static Dictionary<string, string> Form(HttpContext http, string body) =>
+        http.Request.ContentType?.StartsWith("application/x-www-form-urlencoded", StringComparison.Ordinal) == true
+            ? Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(body).ToDictionary(kv => kv.Key, kv => kv.Value.ToString())
+            : [];
+
+    /// <summary>POST /login/device/code, as GitHub answers with Accept: application/json.</summary>
+    async Task DeviceCode(HttpContext http, string body)
+    {
+        var form = Form(http, body);
+        if (!http.Request.Headers.Accept.ToString().Contains("application/json")) { await WriteForm(http, "error=not_json"); return; }
+        if (form.GetValueOrDefault("client_id") != ClientId) { await Write(http, 200, new JsonObject { ["error"] = "incorrect_client_credentials" }); return; }
+        var code = $"3584d83530557fdd1f46af8289938c8ef79f9dc{Interlocked.Increment(ref deviceCount)}";
+        deviceCodes[code] = true;
+        await Write(http, 200, new JsonObject
+        {
+            ["device_code"] = code, ["user_code"] = "WDJB-MJHT", ["verification_uri"] = "https://github.com/login/device",
+            ["expires_in"] = 900, ["interval"] = DeviceInterval,
+        });
+    }
+
+    /// <summary>POST /login/oauth/access_token with the device grant: errors as GitHub sends them (200 with "error"), then a token.</summary>
+    async Task DeviceToken(HttpContext http, string body)
+    {
+        var form = Form(http, body);
+        var code = form.GetValueOrDefault("device_code") ?? "";
+        TokenPolls.Enqueue((code, Clock()));
+        JsonObject Error(string error) => new() { ["error"] = error, ["error_description"] = error.Replace('_', ' '), ["error_uri"] = "https://docs.github.com/developers/apps/authorizing-oauth-apps#error-codes-for-the-device-flow" };
+        if (form.GetValueOrDefault("client_id") != ClientId) { await Write(http, 200, Error("incorrect_client_credentials")); return; }
+        if (form.GetValueOrDefault("grant_type") != DeviceGrant) { await Write(http, 200, Error("unsupported_grant_type")); return; }
+        if (!deviceCodes.ContainsKey(code)) { await Write(http, 200, Error("incorrect_device_code")); return; }
+        if (TokenErrors.TryDequeue(out var error))
+        {
+            var answer = Error(error);
+            if (error == "slow_down") answer["interval"] = SlowDownInterval;
+            if (error is "expired_token" or "access_denied") deviceCodes.TryRemove(code, out _);
+            await Write(http, 200, answer);
+            return;
+        }
+        if (Authorizer is not { } user) { await Write(http, 200, Error("authorization_pending")); return; }
+        deviceCodes.TryRemove(code, out _); // a device code gives one token
+        var token = "gho_16C7e42F292c6912E7710c838347Ae178B4a" + Interlocked.Increment(ref deviceCount);
+        userTokens[token] = user;
+        Users[user.Login] = user.Id;
+        await Write(http, 200, new JsonObject { ["access_token"] = token, ["token_type"] = "bearer", ["scope"] = "" });
+    }
+
+    static async Task WriteForm(HttpContext http, string body)
+    {
+        http.Response.ContentType = "application/x-www-form-urlencoded; charset=utf-8";
+        await http.Response.WriteAsync(body);
     }
 
     JsonObject PullJson(Pr pr)

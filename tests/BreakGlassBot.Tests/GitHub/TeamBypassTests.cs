@@ -117,7 +117,7 @@ public class TeamBypassRestartTests : TeamBypassTest
     }
 }
 
-/// <summary>No GitHub login known: the declarer is told how to link one, and the grant follows the link.</summary>
+/// <summary>No GitHub account known: nothing typed into Slack links one in Team mode.</summary>
 [Trait("Category", "EndToEnd")]
 public class TeamBypassWithoutLoginTests : GitHubBotTest
 {
@@ -128,30 +128,14 @@ public class TeamBypassWithoutLoginTests : GitHubBotTest
         ["Policy:BypassDuration"] = "01:00:00",
     };
 
-    [Fact]
-    public async Task TheDeclarerIsToldToLinkTheirLoginAndTheGrantFollowsTheLink()
-    {
-        await Bot.CommandJsonAsync($"Fix it {PrUrl}");
-        await WaitUntil(() => Thread().Any(m => m.MetadataNote?.StartsWith("step-gaveup") == true), "told to link");
-        var note = Thread().Single(m => m.MetadataNote?.StartsWith("step-gaveup") == true).Text;
-        Assert.Contains("the bot does not know the declarer's GitHub login", note);
-        Assert.Contains("/breakglass link github &lt;your-login&gt;", note);
-        Assert.DoesNotContain(GitHub.Calls, c => c.Key.EndsWith("membership"));
-
-        var reply = (await Bot.CommandJsonAsync("link github hubot"))["text"]!.GetValue<string>();
-        Assert.Contains("Your GitHub login is now `hubot`", reply);
-        Assert.Contains("Granting the bypass for BG-1 now", reply);
-        await WaitUntil(() => GitHub.IsMember("acme/breakglass", "hubot") && Change().Bypass?.Login == "hubot" && Change().Bypass!.GrantedAt != default, "granted after link");
-        Assert.Equal("hubot", Bot.Store.LinkedAccount(TestBot.Declarer, "github"));
-        Assert.Single(Bot.Store.AuditTrail(1), e => e.Type == GitHubAuditTypes.AccountLinked);
-        await WaitUntil(() => Thread().Any(m => m.MetadataNote == GitHubNotes.BypassGranted), "grant in the thread");
-    }
+    // The grant that follows a verified link: IdentityTests (VerifiedIdentityTeamTests).
 
     [Theory]
     [InlineData("link github -bad-", "is not a GitHub login")]
-    [InlineData("link github", "Type `/breakglass link github")]
+    [InlineData("link github", "Linking a GitHub account is not set up here")]
+    [InlineData("link github hubot", "cannot check a login typed into Slack")]
     [InlineData("link jira 5b10a2844c20165700ede21g", "Type `/breakglass link github")]
-    public async Task LinkRefusesWhatIsNotAGitHubLogin(string command, string expected)
+    public async Task LinkRefusesWhatIsNotAVerifiedGitHubAccount(string command, string expected)
     {
         Assert.Contains(expected, (await Bot.CommandJsonAsync(command))["text"]!.GetValue<string>());
         Assert.Null(Bot.Store.LinkedAccount(TestBot.Declarer, "github"));

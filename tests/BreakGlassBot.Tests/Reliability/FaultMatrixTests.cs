@@ -74,6 +74,9 @@ public sealed class FaultMatrixTests : IAsyncLifetime
         ["GitHub:BypassMode"] = "Team",
         ["GitHub:BypassTeam"] = Team,
         [$"People:{TestBot.Declarer}:GitHub"] = Login,
+        // The reviewers are known on GitHub (and wrote no linked PR), so their Slack approvals count.
+        [$"People:{Reviewer1}:GitHub"] = "rev1-gh",
+        [$"People:{Reviewer2}:GitHub"] = "rev2-gh",
         ["Jira:BaseUrl"] = jira.Url,
         ["Jira:Email"] = FakeJira.Email,
         ["Jira:ApiToken"] = FakeJira.ApiToken,

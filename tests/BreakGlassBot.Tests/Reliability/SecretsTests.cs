@@ -60,6 +60,7 @@ public class SecretsTests : IAsyncLifetime
             ["Jira:ApiToken"] = FakeJira.ApiToken,
             ["Evidence:ApiKeys:0"] = EvidenceKey,
             ["Slack:Reviewers:0"] = Reviewer,
+            [$"People:{Reviewer}:GitHub"] = "rev-gh", // known on GitHub, so the approval counts and is mirrored
             ["Policy:ReviewWindow"] = "00:00:20",
             ["Policy:ReminderInterval"] = "00:00:01",
         };

@@ -86,6 +86,7 @@ public sealed class UserTextWireTests() : BotTest(Fakes.GitHub | Fakes.Jira)
     {
         ["Slack:Reviewers:0"] = Reviewer,
         ["Evidence:ApiKeys:0"] = EvidenceKey,
+        [$"People:{Reviewer}:GitHub"] = "hubot", // known on GitHub, so the approval is mirrored on the PR
     };
 
     protected override void SeedFakes()

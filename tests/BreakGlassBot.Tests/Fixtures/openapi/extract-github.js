@@ -6,6 +6,8 @@ const fs = require("fs");
 const spec = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
 const wanted = [
   ["get", "/user"],
+  ["get", "/users/{username}"],
+  ["get", "/user/{account_id}"],
   ["get", "/repos/{owner}/{repo}/pulls/{pull_number}"],
   ["put", "/repos/{owner}/{repo}/pulls/{pull_number}/merge"],
   ["get", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews"],
