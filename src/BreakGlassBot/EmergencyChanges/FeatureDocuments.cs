@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using LiteDB;
 
 namespace BreakGlassBot.EmergencyChanges;
@@ -8,6 +9,21 @@ internal sealed class FeatureDocuments(StoreFile file)
     readonly LiteDatabase db = file.Db;
     readonly ILiteCollection<BsonDocument> people = file.People;
     readonly Lock writeLock = file.WriteLock;
+    readonly Lock mapLock = new();
+    readonly ConcurrentDictionary<Type, bool> mapped = new();
+
+    /// <summary>A feature's collection, its type's mapper built completely before anyone uses it (see StoreFile.CreateMapper).</summary>
+    ILiteCollection<T> Collection<T>(string name) where T : class
+    {
+        if (!mapped.ContainsKey(typeof(T)))
+            lock (mapLock)
+                if (!mapped.ContainsKey(typeof(T)))
+                {
+                    StoreFile.MapAhead(db.Mapper, typeof(T));
+                    mapped[typeof(T)] = true;
+                }
+        return db.GetCollection<T>(name);
+    }
 
     /// <summary>A Slack user's account elsewhere ("github", "jira"), as set with /breakglass link.</summary>
     public void LinkAccount(string slackUser, string system, string account)
@@ -27,14 +43,14 @@ internal sealed class FeatureDocuments(StoreFile file)
     public string? LinkedAccount(string slackUser, string system) => people.FindById($"{system}:{slackUser}")?["account"].AsString;
 
     /// <summary>One document of a feature's own small collection (e.g. the weekly digest's delivery record), or null.</summary>
-    public T? Document<T>(string collection, string id) where T : class => db.GetCollection<T>(collection).FindById(id);
+    public T? Document<T>(string collection, string id) where T : class => Collection<T>(collection).FindById(id);
 
     /// <summary>Every document of a feature's own small collection (e.g. pending GitHub device-flow links).</summary>
-    public IReadOnlyList<T> Documents<T>(string collection) where T : class => [.. db.GetCollection<T>(collection).FindAll()];
+    public IReadOnlyList<T> Documents<T>(string collection) where T : class => [.. Collection<T>(collection).FindAll()];
 
     public bool DeleteDocument<T>(string collection, string id) where T : class
     {
-        lock (writeLock) return db.GetCollection<T>(collection).Delete(id);
+        lock (writeLock) return Collection<T>(collection).Delete(id);
     }
 
     /// <summary>
@@ -45,7 +61,7 @@ internal sealed class FeatureDocuments(StoreFile file)
     {
         lock (writeLock)
         {
-            var documents = db.GetCollection<T>(collection);
+            var documents = Collection<T>(collection);
             var document = mutate(documents.FindById(id));
             documents.Upsert(id, document);
             return document;

@@ -1,3 +1,4 @@
+using System.Reflection;
 using LiteDB;
 
 namespace BreakGlassBot.EmergencyChanges;
@@ -113,14 +114,35 @@ internal sealed class StoreFile : IDisposable
         mapper.RegisterType(d => new BsonValue(d.UtcTicks), b => new DateTimeOffset(b.AsInt64, TimeSpan.Zero));
         // LiteDB publishes a type's mapper before its members are filled in (litedb-org/LiteDB#2536): build every
         // mapper now, on one thread, before another can read a half-built one.
-        var sample = new EmergencyChange
-        {
-            PullRequests = [new()], JiraIssues = [new()], Announcement = new(), Bypass = new(), Approvals = [new()],
-            ChangeRequests = [new()], Evidence = [new()], Cancellation = new(), Steps = [new()], Reminders = [new()],
-        };
-        mapper.ToObject<EmergencyChange>(mapper.ToDocument(sample));
-        mapper.ToObject<AuditEvent>(mapper.ToDocument(new AuditEvent { Data = new() { ["warm"] = "up" } }));
+        MapAhead(mapper, typeof(EmergencyChange));
+        MapAhead(mapper, typeof(AuditEvent));
         return mapper;
+    }
+
+    static readonly MethodInfo EntityMethod = typeof(BsonMapper).GetMethod(nameof(BsonMapper.Entity))!;
+
+    /// <summary>
+    /// Builds the mapper of <paramref name="type"/> and of every type its members hold, so none is built on first use;
+    /// the caller makes sure nobody else uses the mapper for these types meanwhile.
+    /// </summary>
+    internal static void MapAhead(BsonMapper mapper, Type type, HashSet<Type>? done = null)
+    {
+        done ??= [];
+        type = Nullable.GetUnderlyingType(type) ?? type;
+        if (type.IsArray) type = type.GetElementType()!;
+        else if (type.IsGenericType && type.GetInterfaces().Append(type).FirstOrDefault(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IEnumerable<>)) is { } sequence)
+        {
+            // A list holds its items; a dictionary its values.
+            var item = sequence.GetGenericArguments()[0];
+            MapAhead(mapper, item.IsGenericType && item.GetGenericTypeDefinition() == typeof(KeyValuePair<,>) ? item.GetGenericArguments()[1] : item, done);
+            return;
+        }
+        if (type.IsPrimitive || type.IsEnum || type == typeof(string) || type == typeof(decimal) || type == typeof(DateTime) || type == typeof(DateTimeOffset)
+            || type == typeof(TimeSpan) || type == typeof(Guid) || type == typeof(object) || typeof(BsonValue).IsAssignableFrom(type) || type == typeof(ObjectId)
+            || !done.Add(type)) return;
+        EntityMethod.MakeGenericMethod(type).Invoke(mapper, null);
+        foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanRead && p.GetIndexParameters().Length == 0))
+            MapAhead(mapper, property.PropertyType, done);
     }
 
     const string StateSealMarker = "state-seal";

@@ -50,8 +50,11 @@ public abstract class IdentityTest : GitHubBotTest
         GitHub.Authorizer = (login, id);
         var reply = await CommandAsync("link github", user, responseId);
         Assert.Contains("WDJB-MJHT", reply);
-        await WaitUntil(() => Bot.Store.Document<GitHubIdentity>(People.IdentityCollection, user)?.GitHubId == id,
-            $"{user} linked to {login}; said: {string.Join(" / ", Said(responseId))}; audit: {string.Join(", ", Bot.Store.AuditTrail(0).Select(e => e.Type))}; pending: {System.Text.Json.JsonSerializer.Serialize(Bot.Store.Documents<PendingDeviceLink>(PendingDeviceLink.Collection))}; polls {GitHub.TokenPolls.Count}; calls: {string.Join(", ", GitHub.Calls.Select(c => c.Key).TakeLast(6))}; logs: {string.Join(" // ", Bot.Logs.Where(l => l.Contains("Device") || l.Contains("device")).TakeLast(8))}");
+        // The account is stored before its audit event is appended: wait for both.
+        var idText = id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await WaitUntil(() => Bot.Store.Document<GitHubIdentity>(People.IdentityCollection, user)?.GitHubId == id
+                && BotAudit(IdentityAuditTypes.Linked).Any(e => e.Data["slack_user"] == user && e.Data["github_id"] == idText),
+            $"{user} linked to {login}");
     }
 }
 
