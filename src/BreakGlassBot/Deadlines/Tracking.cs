@@ -47,7 +47,8 @@ internal sealed class TrackStep(ReviewTracker tracker) : IStepHandler
 /// </summary>
 public sealed partial class TrackChangeJob(
     ChangeStore store, ReviewPolicy policy, Reviewers reviewers, IEnumerable<IEvidenceSource> sources, OutboxQueue outbox,
-    ReviewTracker tracker, IOptions<PolicyOptions> options, IOptions<SlackOptions> slack, TimeProvider time, ILogger<TrackChangeJob> log)
+    ReviewTracker tracker, IOptions<PolicyOptions> options, IOptions<SlackOptions> slack, IEnumerable<IReviewCompletion> completions, TimeProvider time,
+    ILogger<TrackChangeJob> log)
 {
     /// <param name="plannedFor">The planned check this run is (null for an extra look: approval, webhook, sweep).</param>
     [AutomaticRetry(Attempts = 5)]
@@ -87,6 +88,8 @@ public sealed partial class TrackChangeJob(
         if (Summary(c.Evidence) != Summary(checks)) OutboxQueue.Enqueue(c, StepKinds.RefreshAnnouncement, now);
         Merge(c, checks);
         foreach (var record in records) record(c);
+        // A PR head read just now that the approvals were not given on voids them: nothing is complete, look again.
+        if (OutboxQueue.VoidUncoveredApprovals(c, now, "bot") is { Count: > 0 } voided) return new(voided, new Look(true, null));
         if (complete) return new([MarkReviewed(c, now)], new Look(false, null));
         List<AuditEvent> events = [.. Overdue(c, now), .. Escalate(c, now)];
         Remind(c, eligible, now);
@@ -101,8 +104,9 @@ public sealed partial class TrackChangeJob(
         return new(events, new Look(false, next));
     }
 
-    static AuditEvent MarkReviewed(EmergencyChange c, DateTimeOffset now)
+    AuditEvent MarkReviewed(EmergencyChange c, DateTimeOffset now)
     {
+        foreach (var completion in completions) completion.Reviewed(c, now);
         c.Status = ChangeStatus.Reviewed;
         c.ReviewedAt = now;
         c.NextCheckAt = null;
@@ -167,9 +171,11 @@ public sealed partial class TrackChangeJob(
     static void Merge(EmergencyChange c, List<EvidenceCheck> checks) => c.Evidence = checks;
 
     /// <summary>The linked PRs and Jira issues, in a stable order: what the evidence sources were asked about.</summary>
+    // What a look's answer depends on: the links, and which approvals stand (one withdrawn meanwhile must not complete it).
     static string Links(EmergencyChange c) =>
         string.Join(' ', c.PullRequests.Select(p => p.Ref.ToString().ToLowerInvariant()).Order(StringComparer.Ordinal))
-        + "|" + string.Join(' ', c.JiraIssues.Select(i => i.Key).Order(StringComparer.Ordinal));
+        + "|" + string.Join(' ', c.JiraIssues.Select(i => i.Key).Order(StringComparer.Ordinal))
+        + "|" + string.Concat(c.Approvals.Select(a => a.Stands ? '+' : '-'));
 
     static string Summary(IEnumerable<EvidenceCheck> checks) => string.Join('|', checks.Select(e => $"{e.Kind}/{e.Target}/{e.Satisfied}/{e.Missing}"));
 
@@ -200,7 +206,7 @@ public sealed partial class TrackChangeJob(
             if (DueFor(c, user, "reminder") <= now) Send(c, user, DeadlineMessages.ReminderKey, "reminder", now);
         // After a change request, the declarer is reminded until a reviewer approves.
         var lastRequest = c.ChangeRequests.Select(r => (DateTimeOffset?)r.At).Max();
-        var lastApproval = c.Approvals.Select(a => (DateTimeOffset?)a.At).Max();
+        var lastApproval = c.StandingApprovals.Select(a => (DateTimeOffset?)a.At).Max();
         if (lastRequest is not null && (lastApproval is null || lastApproval < lastRequest) && DueFor(c, c.DeclaredBy, "declarer") <= now)
             Send(c, c.DeclaredBy, DeadlineMessages.DeclarerKey, "declarer", now);
         // Approved in Slack but other evidence is missing: remind the declarer, and the approvers while a PR is unreviewed.
@@ -211,11 +217,11 @@ public sealed partial class TrackChangeJob(
     /// <summary>Who is reminded of the evidence still missing after the Slack approval: the declarer, and the approvers while a PR is unreviewed.</summary>
     static IEnumerable<string> StillOwing(EmergencyChange c)
     {
-        var slackApproved = c.Approvals.Count > 0 && c.Evidence.Where(e => e.Kind == nameof(EvidenceKind.SlackApproval)).All(e => e.Satisfied);
+        var slackApproved = c.StandingApprovals.Any() && c.Evidence.Where(e => e.Kind == nameof(EvidenceKind.SlackApproval)).All(e => e.Satisfied);
         var prMissing = c.Evidence.Any(e => e.Kind == nameof(EvidenceKind.PullRequestApproved) && !e.Satisfied);
         var jiraMissing = c.Evidence.Any(e => e.Kind == nameof(EvidenceKind.JiraReviewed) && !e.Satisfied);
         if (!slackApproved || !(prMissing || jiraMissing)) return [];
-        return prMissing ? c.Approvals.Select(a => a.Reviewer).Prepend(c.DeclaredBy).Distinct() : [c.DeclaredBy];
+        return prMissing ? c.StandingApprovals.Select(a => a.Reviewer).Prepend(c.DeclaredBy).Distinct() : [c.DeclaredBy];
     }
 
     /// <summary>When <paramref name="user"/> may next get a message of <paramref name="kind"/> about this change.</summary>
@@ -223,7 +229,7 @@ public sealed partial class TrackChangeJob(
     {
         var last = c.Reminders.Where(r => r.User == user && r.Kind == kind).Select(r => (DateTimeOffset?)r.At).Max();
         // The first reminder of what is still outstanding comes an interval after the (last) Slack approval.
-        if (last is null && kind == "outstanding") return policy.NextReminderAt(c.Approvals.Select(a => a.At).DefaultIfEmpty(c.DeclaredAt).Max());
+        if (last is null && kind == "outstanding") return policy.NextReminderAt(c.StandingApprovals.Select(a => a.At).DefaultIfEmpty(c.DeclaredAt).Max());
         if (last is null) return kind == "reminder" ? policy.NextReminderAt(c.DeclaredAt) : DateTimeOffset.MinValue;
         return policy.NextReminderAt(last.Value);
     }

@@ -51,8 +51,8 @@ public sealed class ChangeMessages(string? jiraBaseUrl, string? announcementChan
                 $"*Status*\n{StatusWord(c, now)}",
                 $"*Review due*\n{Blocks.Date(c.DueAt)}",
                 $"*Links*\n{Links(c)}"),
-            c.Approvals.Count > 0
-                ? Blocks.Context("Approved by " + string.Join(", ", c.Approvals.Select(a => $"{Blocks.Mention(a.Reviewer)} {Blocks.Date(a.At)}")))
+            c.StandingApprovals.Any()
+                ? Blocks.Context("Approved by " + string.Join(", ", c.StandingApprovals.Select(a => $"{Blocks.Mention(a.Reviewer)} {Blocks.Date(a.At)}")))
                 : null,
             c.Status == ChangeStatus.Open && c.Evidence.Any(e => !e.Satisfied)
                 ? Blocks.Context("Still missing: " + string.Join("; ", c.Evidence.Where(e => !e.Satisfied).Select(e => Blocks.Escape(e.Missing ?? e.Kind))))

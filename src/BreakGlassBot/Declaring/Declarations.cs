@@ -61,15 +61,6 @@ public sealed class Declarations(ChangeStore store, ReviewPolicy policy, OutboxQ
     }
 }
 
-/// <summary>
-/// Steps for added links that follow from what already happened (an approval mirrored to a new PR); asked after every
-/// <see cref="IDeclarationStepSource"/>, so they come after the link's own steps.
-/// </summary>
-public interface IAddedLinkFollowUps
-{
-    IEnumerable<PendingStep> StepsForAddedLinks(EmergencyChange change, IReadOnlyList<PullRequestRef> pullRequests, IReadOnlyList<string> jiraKeys, DateTimeOffset now);
-}
-
 /// <summary>Lets an integration (GitHub, Jira) add its own outgoing steps to every new declaration.</summary>
 public interface IDeclarationStepSource
 {

@@ -15,7 +15,7 @@ public static class LinkAuditTypes
 /// the PR often does not exist yet).
 /// </summary>
 internal sealed class LinkChangeCommand(ChangeStore store, Permissions permissions, ReadAccess access, OutboxQueue outbox, IReevaluation tracker,
-    IEnumerable<IDeclarationStepSource> stepSources, IEnumerable<IAddedLinkFollowUps> followUps, IEnumerable<IAccountLink> accounts, LinkHosts hosts, TimeProvider time)
+    IEnumerable<IDeclarationStepSource> stepSources, IEnumerable<IAccountLink> accounts, LinkHosts hosts, TimeProvider time)
     : ISubCommand
 {
     const string ChangeUsage = "`/breakglass link BG-n <PR URL...> [JIRA-KEY...]` link a pull request or Jira issue to a change after declaring it";
@@ -122,8 +122,9 @@ internal sealed class LinkChangeCommand(ChangeStore store, Permissions permissio
             c.Steps.AddRange(steps);
             stepsAdded |= steps.Count > 0;
         }
-        foreach (var f in followUps) c.Steps.AddRange(f.StepsForAddedLinks(c, prs, keys, now));
         OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, LinksAddedNote.Key(user, added));
+        // Nobody approved what was just linked: approvals given before stop counting (kept, voided), and say so.
+        var voidedEvents = OutboxQueue.VoidUncoveredApprovals(c, now, user);
         OutboxQueue.Enqueue(c, StepKinds.RefreshAnnouncement, now);
         var data = new Dictionary<string, string>
         {
@@ -133,7 +134,7 @@ internal sealed class LinkChangeCommand(ChangeStore store, Permissions permissio
         };
         // Only what there is: the store keeps an empty value as null.
         foreach (var empty in data.Where(kv => kv.Value.Length == 0).Select(kv => kv.Key).ToList()) data.Remove(empty);
-        return new([new AuditEvent { ChangeNumber = c.Id, At = now, Actor = user, Type = LinkAuditTypes.LinksAdded, Data = data }],
+        return new([new AuditEvent { ChangeNumber = c.Id, At = now, Actor = user, Type = LinkAuditTypes.LinksAdded, Data = data }, .. voidedEvents],
             new LinkOutcome(null, added, already, stepsAdded));
     }
 }

@@ -183,7 +183,7 @@ public sealed class DigestBuilder(ChangeMessages messages)
     static string NextAction(EmergencyChange c, IReadOnlyList<string>? reviewers)
     {
         var request = c.ChangeRequests.OrderBy(r => r.At).LastOrDefault();
-        var lastApproval = c.Approvals.Select(a => (DateTimeOffset?)a.At).Max();
+        var lastApproval = c.StandingApprovals.Select(a => (DateTimeOffset?)a.At).Max();
         return request is not null && (lastApproval is null || lastApproval < request.At)
             ? $"_Next:_ {Blocks.Mention(c.DeclaredBy)} to address the changes {Blocks.Mention(request.Reviewer)} requested"
             : reviewers is { Count: > 0 }

@@ -85,7 +85,7 @@ public sealed class HomeView(ChangeMessages messages)
     string MineItem(EmergencyChange c, DateTimeOffset now)
     {
         var request = c.ChangeRequests.OrderBy(r => r.At).LastOrDefault();
-        var lastApproval = c.Approvals.Select(a => (DateTimeOffset?)a.At).Max();
+        var lastApproval = c.StandingApprovals.Select(a => (DateTimeOffset?)a.At).Max();
         var changes = request is not null && (lastApproval is null || lastApproval < request.At)
             ? $"\n:memo: {Blocks.Mention(request.Reviewer)} requested changes: {Blocks.Truncate(Blocks.UserText(request.Reason), 300)}"
             : "";

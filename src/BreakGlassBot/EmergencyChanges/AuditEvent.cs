@@ -47,6 +47,8 @@ public static class AuditTypes
     public const string StateRecorded = "state_recorded";
     public const string Approved = "approved";
     public const string ApprovalRefused = "approval_refused";
+    /// <summary>An approval stopped counting. Data: reviewer, index (its position), because (withdrawn, or what it did not cover).</summary>
+    public const string ApprovalVoided = "approval_voided";
     public const string ChangesRequested = "changes_requested";
     public const string Overdue = "overdue";
     public const string Escalated = "escalated";

@@ -61,7 +61,10 @@ public sealed class EmergencyChange
     public bool CancelledOrWithdrawn => Status == ChangeStatus.Cancelled || Cancellation is not null;
 
     /// <summary>The reviewers who have acted on the change: approved it or asked for changes (they are not reminded to review).</summary>
-    public HashSet<string> ReviewersWhoActed() => [.. Approvals.Select(a => a.Reviewer), .. ChangeRequests.Select(r => r.Reviewer)];
+    public HashSet<string> ReviewersWhoActed() => [.. Approvals.Where(a => a.Stands).Select(a => a.Reviewer), .. ChangeRequests.Select(r => r.Reviewer)];
+
+    /// <summary>The approvals that count for something: not withdrawn, and not voided by a link or a head they did not cover.</summary>
+    public IEnumerable<Approval> StandingApprovals => Approvals.Where(a => a.Stands);
 
     public void RecomputeNextStep() =>
         NextStepAt = Steps.Where(s => s.State == StepState.Pending).Select(s => (DateTimeOffset?)s.NextAttemptAt).Min();
@@ -150,6 +153,12 @@ public sealed class Approval
     /// <summary>"button", "reminder-button", "home-tab-button" or "thread-reply", with the Slack id it came from.</summary>
     public string Source { get; set; } = "";
     public string? SourceId { get; set; }
+    /// <summary>What the approver saw (<see cref="ApprovalCoverage"/>); empty for approvals recorded before coverage was kept.</summary>
+    public List<string> Covered { get; set; } = [];
+    /// <summary>When it stopped counting: withdrawn by the approver, or something it did not cover was linked or pushed.</summary>
+    public DateTimeOffset? VoidedAt { get; set; }
+    public string? VoidedBecause { get; set; }
+    [BsonIgnore] public bool Stands => VoidedAt is null;
 }
 
 public sealed class Reminder

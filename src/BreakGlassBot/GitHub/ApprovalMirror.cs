@@ -15,10 +15,6 @@ internal sealed class ApprovalMirror(IOptions<GitHubOptions> options) : IApprova
         foreach (var pr in change.PullRequests.Where(p => p.Problem is null))
             yield return OutboxQueue.NewStep(GitHubStepKinds.ApprovalComment, now, $"{pr.Ref}|{approvalIndex}");
     }
-
-    public IEnumerable<PendingStep> StepsForAddedLinks(EmergencyChange change, Approval approval, int approvalIndex, IReadOnlyList<PullRequestRef> pullRequests,
-        IReadOnlyList<string> jiraKeys, DateTimeOffset now) =>
-        options.Value.IsConfigured ? [.. pullRequests.Select(pr => OutboxQueue.NewStep(GitHubStepKinds.ApprovalComment, now, $"{pr}|{approvalIndex}"))] : [];
 }
 
 /// <summary>

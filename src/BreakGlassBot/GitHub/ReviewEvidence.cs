@@ -28,7 +28,9 @@ public static class ReviewRule
 
         var others = latest.Where(r => r.UserId != pr.AuthorId && !IsDeclarer(r, pr, declarerLogin, declarerId)).ToList();
         var missing = new List<string>();
-        foreach (var r in others.Where(r => r.State == Approved))
+        foreach (var r in others.Where(r => r.State == Approved && !OnHead(r, pr) && (mergedAt is null || r.SubmittedAt > mergedAt)))
+            missing.Add($"{Who(r)} approved commit {Short(r.CommitId)}, not {(pr.IsMerged ? "the head that was merged" : "its head")} {Short(pr.HeadSha)}");
+        foreach (var r in others.Where(r => r.State == Approved && mergedAt is not null && r.SubmittedAt <= mergedAt))
             missing.Add($"{Who(r)} approved at {Utc(r.SubmittedAt!.Value)}, before it was merged at {Utc(mergedAt!.Value)}; the retrospective review needs an approval submitted after the merge");
         foreach (var r in others.Where(r => r.State == ChangesRequested))
             missing.Add($"{Who(r)} requested changes");
@@ -52,7 +54,7 @@ public static class ReviewRule
         var mergedAt = MergedAt(pr);
         return Latest(reviews)
             .Where(r => r.UserId != pr.AuthorId && !IsDeclarer(r, pr, declarerLogin, declarerId))
-            .Where(r => r.State == Approved && (mergedAt is null || r.SubmittedAt > mergedAt))
+            .Where(r => r.State == Approved && (mergedAt is null || r.SubmittedAt > mergedAt) && OnHead(r, pr))
             .OrderBy(r => r.SubmittedAt).ThenBy(r => r.Id)
             .FirstOrDefault();
     }
@@ -67,6 +69,14 @@ public static class ReviewRule
         .ToList();
 
     static DateTimeOffset? MergedAt(PullRequestInfo pr) => pr.IsMerged ? pr.MergedAt : null;
+
+    /// <summary>
+    /// An approval covers the commit it was given on: the PR's head now, which for a merged PR is the head that was merged.
+    /// GitHub names that commit in commit_id; a review without one covers nothing that can be shown.
+    /// </summary>
+    static bool OnHead(ReviewInfo r, PullRequestInfo pr) => r.CommitId is { } sha && string.Equals(sha, pr.HeadSha, StringComparison.OrdinalIgnoreCase);
+
+    static string Short(string? sha) => sha is null ? "(none named)" : sha.Length > 7 ? sha[..7] : sha;
 
     /// <summary>
     /// The People map gives the declarer's login, not their id: when that login is the PR author's, the author's id decides
@@ -117,6 +127,8 @@ internal sealed class PullRequestEvidence(IGitHubGateway github, IOptions<GitHub
                     {
                         if (c.PullRequests.FirstOrDefault(p => p.Ref == linked.Ref) is not { } p) return;
                         (p.ApprovedBy, p.ApprovedById, p.ApprovedAt) = (approving?.UserLogin, approving?.UserId, approving?.SubmittedAt);
+                        // A new head is recorded here; the tracker then voids the Slack approvals not given on it.
+                        (p.HeadSha, p.BaseRef) = (pr.HeadSha, pr.BaseRef);
                         p.Merged = pr.IsMerged;
                         p.MergedAt = pr.IsMerged ? pr.MergedAt : null;
                         p.ReviewCheckedAt = at;
@@ -129,5 +141,15 @@ internal sealed class PullRequestEvidence(IGitHubGateway github, IOptions<GitHub
             }
         }
         return results;
+    }
+}
+
+/// <summary>A Team bypass ends when its change is reviewed: the revocation planned for its expiry runs now.</summary>
+internal sealed class EndBypassOnReview : IReviewCompletion
+{
+    public void Reviewed(EmergencyChange change, DateTimeOffset now)
+    {
+        foreach (var step in change.Steps.Where(s => s.Kind == GitHubStepKinds.BypassRevoke && s.State == StepState.Pending && s.NextAttemptAt > now))
+            step.NextAttemptAt = now;
     }
 }

@@ -383,10 +383,6 @@ internal sealed class JiraApprovalFollowUps(IOptions<JiraOptions> options) : IAp
             ? [.. change.JiraIssues.Where(i => i.Problem is null).Select(i => OutboxQueue.NewStep(JiraStepKinds.Approval, now, JiraApprovalStep.Target(i.Key, approvalIndex)))]
             : [];
 
-    /// <summary>An issue linked after the approval: its link step comes first (queued by <see cref="JiraDeclarationSteps"/>), then this one.</summary>
-    public IEnumerable<PendingStep> StepsForAddedLinks(EmergencyChange change, Approval approval, int approvalIndex, IReadOnlyList<PullRequestRef> pullRequests,
-        IReadOnlyList<string> jiraKeys, DateTimeOffset now) =>
-        options.Value.IsConfigured ? [.. jiraKeys.Select(key => OutboxQueue.NewStep(JiraStepKinds.Approval, now, JiraApprovalStep.Target(key, approvalIndex)))] : [];
 }
 
 /// <summary>Thread notes: the issue the bot created, and a linked issue that Jira now knows under another key.</summary>

@@ -88,6 +88,18 @@ public sealed class OutboxQueue(IOptions<StorageOptions> storage) : ISlackReques
         change.Steps.Add(NewStep(kind, now, target));
     }
 
+    /// <summary>
+    /// Voids the approvals that do not cover what the change now links (<see cref="ApprovalCoverage"/>), tells the thread
+    /// about each, and returns their audit events: to be written in the same store write as what made them stale.
+    /// </summary>
+    public static List<AuditEvent> VoidUncoveredApprovals(EmergencyChange change, DateTimeOffset now, string actor)
+    {
+        var (events, voided) = ApprovalCoverage.VoidUncovered(change, now, actor);
+        foreach (var i in voided) Enqueue(change, StepKinds.ThreadNote, now, ApprovalCoverage.VoidedNotePrefix + i);
+        if (voided.Count > 0) Enqueue(change, StepKinds.RefreshAnnouncement, now);
+        return events;
+    }
+
     public void Nudge() => wake.Writer.TryWrite(true);
 
     // While Slack requests keep arriving, the outbox waits between steps so they get the CPU and the write lock.

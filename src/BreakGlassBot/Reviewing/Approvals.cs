@@ -1,7 +1,6 @@
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Slack;
 using BreakGlassBot.Outbox;
-using BreakGlassBot.Declaring;
 
 namespace BreakGlassBot.Reviewing;
 
@@ -9,6 +8,14 @@ public static class ApprovalAuditTypes
 {
     /// <summary>A follow-up of an approval finished without acting: the approval does not count. Data: step, target, reviewer, reason.</summary>
     public const string FollowUpSkipped = "approval_follow_up_skipped";
+}
+
+public abstract record WithdrawalResult
+{
+    public sealed record Withdrawn(EmergencyChange Change) : WithdrawalResult;
+    public sealed record NoApproval(EmergencyChange Change) : WithdrawalResult;
+    public sealed record TooLate(EmergencyChange Change) : WithdrawalResult;
+    public sealed record NotFound(ChangeId Id) : WithdrawalResult;
 }
 
 public abstract record ApprovalResult
@@ -59,7 +66,10 @@ public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Ou
             // Re-checked inside the write: a double click, or two replies at once, approve once.
             if (Closed(c) is { } stillClosed) { result = stillClosed; return []; }
             if (Earlier(c, user) is { } existing) { result = new ApprovalResult.AlreadyApproved(c, existing); return []; }
-            var approval = new Approval { Reviewer = user, ReviewerName = userName, At = now, Comment = comment, Source = source, SourceId = sourceId };
+            var approval = new Approval
+            {
+                Reviewer = user, ReviewerName = userName, At = now, Comment = comment, Source = source, SourceId = sourceId, Covered = ApprovalCoverage.Of(c),
+            };
             c.Approvals.Add(approval);
             var index = c.Approvals.Count - 1;
             OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, ApprovedNotePrefix + index);
@@ -69,7 +79,7 @@ public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Ou
             result = new ApprovalResult.Approved(c, approval) { AuthorUnknown = reviewers.AuthorUnknown(c, user), IdentityUnknown = reviewers.IdentityUnknown(c, user) };
             return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = user, Type = AuditTypes.Approved,
                 Data = new() { ["source"] = source, ["source_id"] = sourceId ?? "", ["name"] = userName ?? "", ["comment"] = comment ?? "",
-                    ["eligible"] = reviewers.EligibleBecause(user) } }];
+                    ["eligible"] = reviewers.EligibleBecause(user), ["summary"] = c.Summary, ["covered"] = string.Join(' ', approval.Covered) } }];
         });
         if (result is ApprovalResult.Approved)
         {
@@ -100,6 +110,37 @@ public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Ou
         return new ApprovalResult.Approved(updated!, new Approval { Reviewer = user, At = now });
     }
 
+    /// <summary>
+    /// The approver takes their approval back while the change is still open: it is kept, voided, in the record and the
+    /// thread, and the change needs another.
+    /// </summary>
+    public WithdrawalResult Withdraw(ChangeId id, string user)
+    {
+        var now = time.GetUtcNow();
+        WithdrawalResult result = new WithdrawalResult.NotFound(id);
+        store.Update(id.Number, c =>
+        {
+            if (c.Status != ChangeStatus.Open) { result = new WithdrawalResult.TooLate(c); return []; }
+            var index = c.Approvals.FindLastIndex(a => a.Reviewer == user && a.Stands);
+            if (index < 0) { result = new WithdrawalResult.NoApproval(c); return []; }
+            var a = c.Approvals[index];
+            (a.VoidedAt, a.VoidedBecause) = (now, WithdrawnBecause);
+            OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, ApprovalCoverage.VoidedNotePrefix + index);
+            OutboxQueue.Enqueue(c, StepKinds.RefreshAnnouncement, now);
+            result = new WithdrawalResult.Withdrawn(c);
+            return [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = user, Type = AuditTypes.ApprovalVoided,
+                Data = new() { ["reviewer"] = user, ["index"] = index.ToString(System.Globalization.CultureInfo.InvariantCulture), ["because"] = WithdrawnBecause } }];
+        });
+        if (result is WithdrawalResult.Withdrawn)
+        {
+            outbox.Nudge();
+            tracker.Reevaluate(id.Number);
+        }
+        return result;
+    }
+
+    public const string WithdrawnBecause = "withdrawn by the approver";
+
     /// <summary>A refused approval or change request is logged and audited, so the record shows every attempt by a non-reviewer.</summary>
     public ApprovalResult.Refused Refuse(EmergencyChange change, string user, string reason, string action, string source, string? sourceId)
     {
@@ -126,7 +167,7 @@ public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Ou
 
     /// <summary>The reviewer's approval that stands; none while they have changes requested since (approving again answers them).</summary>
     static Approval? Earlier(EmergencyChange c, string user) =>
-        SlackApprovalEvidence.OpenChangeRequests(c).Any(r => r.Reviewer == user) ? null : c.Approvals.FirstOrDefault(a => a.Reviewer == user);
+        SlackApprovalEvidence.OpenChangeRequests(c).Any(r => r.Reviewer == user) ? null : c.StandingApprovals.FirstOrDefault(a => a.Reviewer == user);
 
     static ApprovalResult? Closed(EmergencyChange c) => c.Status is ChangeStatus.Reviewed or ChangeStatus.Closed or ChangeStatus.Cancelled ? new ApprovalResult.Closed(c) : null;
 
@@ -141,8 +182,8 @@ public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Ou
         ApprovalResult.Closed(var c) => c.Status switch
         {
             ChangeStatus.Cancelled => $"{c.ChangeId} was cancelled by {Blocks.Mention(c.Cancellation!.By)}: {Blocks.UserText(c.Cancellation.Reason)}. Nothing to approve.",
-            _ when c.Approvals.Count > 0 => $"{c.ChangeId} is already {c.Status.ToString().ToLowerInvariant()}: approved by "
-                + string.Join(", ", c.Approvals.Select(a => $"{Blocks.Mention(a.Reviewer)} at {Blocks.Date(a.At)}")) + ".",
+            _ when c.StandingApprovals.Any() => $"{c.ChangeId} is already {c.Status.ToString().ToLowerInvariant()}: approved by "
+                + string.Join(", ", c.StandingApprovals.Select(a => $"{Blocks.Mention(a.Reviewer)} at {Blocks.Date(a.At)}")) + ".",
             _ => $"{c.ChangeId} is already {c.Status.ToString().ToLowerInvariant()}.",
         },
         ApprovalResult.Refused(var c, var reason) => $":no_entry: You cannot approve {c.ChangeId}: {reason}.",
@@ -158,14 +199,24 @@ public sealed partial class Approvals(ChangeStore store, Reviewers reviewers, Ou
 /// <summary>The thread notes of approvals, change requests and refusals.</summary>
 internal sealed class ApprovalNotes(Reviewers reviewers) : IThreadNoteSource
 {
-    public IReadOnlyCollection<string> Names => [.. new[] { Approvals.ApprovedNotePrefix, Approvals.ChangesRequestedNotePrefix, Approvals.RefusalNotePrefix, Approvals.NotCountedNotePrefix }.Select(p => p.TrimEnd(':'))];
+    public IReadOnlyCollection<string> Names => [.. new[] { Approvals.ApprovedNotePrefix, Approvals.ChangesRequestedNotePrefix, Approvals.RefusalNotePrefix, Approvals.NotCountedNotePrefix, ApprovalCoverage.VoidedNotePrefix }.Select(p => p.TrimEnd(':'))];
 
     public string? Render(EmergencyChange c, string key)
     {
+        if (key.StartsWith(ApprovalCoverage.VoidedNotePrefix, StringComparison.Ordinal)
+            && int.TryParse(key.AsSpan(ApprovalCoverage.VoidedNotePrefix.Length), out var v) && v < c.Approvals.Count && c.Approvals[v] is { Stands: false } voided)
+        {
+            return voided.VoidedBecause == Approvals.WithdrawnBecause
+                ? $":leftwards_arrow_with_hook: {Blocks.Mention(voided.Reviewer)} withdrew their approval of {c.ChangeId}; it no longer counts."
+                    + (c.Status == ChangeStatus.Open ? " The change needs another approval." : "")
+                : $":warning: {Blocks.Mention(voided.Reviewer)}'s approval of {c.ChangeId} no longer counts: {Blocks.Escape(voided.VoidedBecause ?? "")}, which was linked or pushed after it. "
+                    + $"Please look at the change again and approve it if it is right.";
+        }
         if (key.StartsWith(Approvals.ApprovedNotePrefix, StringComparison.Ordinal)
             && int.TryParse(key.AsSpan(Approvals.ApprovedNotePrefix.Length), out var i) && i < c.Approvals.Count)
         {
             var a = c.Approvals[i];
+            if (!a.Stands) return $"{Blocks.Mention(a.Reviewer)} approved {c.ChangeId} retrospectively (since voided: {Blocks.Escape(a.VoidedBecause ?? "")}).";
             if (reviewers.Excluded(c, a.Reviewer) is { Pr: { } authored })
                 return $"{Blocks.Mention(a.Reviewer)}'s approval of {c.ChangeId} is recorded but does not count: they wrote {authored.Ref}; someone else must review it.";
             return $":white_check_mark: {c.ChangeId} approved retrospectively by {Blocks.Mention(a.Reviewer)}"
@@ -213,21 +264,5 @@ internal sealed class ReevaluateStep(IReevaluation tracker) : IStepHandler
     {
         if (change.Status == ChangeStatus.Open) tracker.Reevaluate(change.Id);
         return Task.FromResult<StepOutcome>(new StepOutcome.Done());
-    }
-}
-
-/// <summary>
-/// Approvals given before a link was added are mirrored to it as if it had been linked then; the steps wait while the
-/// approver may be the new PR's author, and skip if they are.
-/// </summary>
-internal sealed class ApprovalsForAddedLinks(Reviewers reviewers, IEnumerable<IApprovalFollowUps> approvalFollowUps) : IAddedLinkFollowUps
-{
-    public IEnumerable<PendingStep> StepsForAddedLinks(EmergencyChange change, IReadOnlyList<PullRequestRef> pullRequests, IReadOnlyList<string> jiraKeys,
-        DateTimeOffset now)
-    {
-        for (var i = 0; i < change.Approvals.Count; i++)
-            if (reviewers.Excluded(change, change.Approvals[i].Reviewer) is null)
-                foreach (var f in approvalFollowUps)
-                    foreach (var step in f.StepsForAddedLinks(change, change.Approvals[i], i, pullRequests, jiraKeys, now)) yield return step;
     }
 }

@@ -30,8 +30,10 @@ public interface IEvidenceSource
 public interface IApprovalFollowUps
 {
     IEnumerable<PendingStep> StepsFor(EmergencyChange change, Approval approval, int approvalIndex, DateTimeOffset now);
+}
 
-    /// <summary>The same work for links added after the approval, for those links only.</summary>
-    IEnumerable<PendingStep> StepsForAddedLinks(EmergencyChange change, Approval approval, int approvalIndex, IReadOnlyList<PullRequestRef> pullRequests,
-        IReadOnlyList<string> jiraKeys, DateTimeOffset now) => [];
+/// <summary>What other features do, inside the write that marks a change reviewed (e.g. end its bypass now).</summary>
+public interface IReviewCompletion
+{
+    void Reviewed(EmergencyChange change, DateTimeOffset now);
 }

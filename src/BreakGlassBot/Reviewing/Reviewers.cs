@@ -152,7 +152,8 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
     /// </summary>
     public StepOutcome? FollowUpHold(EmergencyChange change, PendingStep step, Approval approval)
     {
-        var why = Excluded(change, approval.Reviewer) is { } excluded
+        var why = !approval.Stands ? "the approval no longer counts: " + approval.VoidedBecause
+            : Excluded(change, approval.Reviewer) is { } excluded
             ? excluded.Pr is { } authored ? $"author of {authored.Ref}" : "the declarer"
             : null;
         if (why is null && IdentityUnknown(change, approval.Reviewer) is { } unknown)
@@ -175,7 +176,7 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
 
     /// <summary>True while <see cref="FollowUpHold"/> would make a follow-up of <paramref name="approval"/> wait.</summary>
     public bool FollowUpWaits(EmergencyChange change, Approval approval) =>
-        Excluded(change, approval.Reviewer) is null && change.Status != ChangeStatus.Cancelled
+        approval.Stands && Excluded(change, approval.Reviewer) is null && change.Status != ChangeStatus.Cancelled
             && (AuthorUnknown(change, approval.Reviewer) is not null || IdentityUnknown(change, approval.Reviewer) is not null);
 
     /// <summary>
@@ -262,7 +263,7 @@ public sealed class SlackApprovalEvidence(IOptions<PolicyOptions> policy, Review
     public Task<IReadOnlyList<EvidenceResult>> CheckAsync(EmergencyChange change, CancellationToken ct)
     {
         var required = policy.Value.RequiredApprovals;
-        var byReviewer = change.Approvals.GroupBy(a => a.Reviewer).Select(g => g.First()).ToList();
+        var byReviewer = change.StandingApprovals.GroupBy(a => a.Reviewer).Select(g => g.First()).ToList();
         var excluded = byReviewer.Select(a => (a, Why: reviewers.Excluded(change, a.Reviewer))).Where(x => x.Why is not null).ToList();
         var notCounted = excluded
             .Select(x => $"the approval by {Name(x.a)} does not count ({(x.Why!.Value.Pr is { } pr ? $"author of {pr.Ref}" : "the declarer")})")

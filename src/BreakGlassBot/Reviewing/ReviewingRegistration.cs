@@ -17,7 +17,6 @@ public static class ReviewingRegistration
         s.AddSingleton<IReviewerRoster>(sp => sp.GetRequiredService<Reviewers>());
         s.AddHostedService<ReviewerGroupCheck>();
         s.AddSingleton<IAnnouncementActions, AnnouncementButtons>();
-        s.AddSingleton<IAddedLinkFollowUps, ApprovalsForAddedLinks>();
         s.AddSingleton<IEvidenceSource, SlackApprovalEvidence>();
         s.AddSingleton<IBlockActionHandler, ApproveButton>();
         s.AddSingleton<IBlockActionHandler, DetailsButton>();
@@ -27,6 +26,7 @@ public static class ReviewingRegistration
         s.AddSingleton<ISlackEventHandler, ThreadReplyApprovals>();
         s.AddSingleton<IThreadNoteSource, ApprovalNotes>();
         s.AddSingleton<IStepHandler, ReevaluateStep>();
+        s.AddSingleton<ISubCommand, UnapproveCommand>();
         return builder;
     }
 }

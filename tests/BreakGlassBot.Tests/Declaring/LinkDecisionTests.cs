@@ -59,13 +59,20 @@ public class LinkDecisionTests
     }
 
     [Fact]
-    public async Task LinksAddedAfterAnApprovalGetTheApprovalsFollowUps()
+    public async Task LinksAddedAfterAnApprovalVoidItAndAreNeverToldItApprovedThem()
     {
         await using var bot = await WithChangeAsync(Connected);
         await bot.Service<BreakGlassBot.Reviewing.Approvals>().ApproveAsync(new ChangeId(1), InProcessBot.Reviewer, null, "button", "1.1", null, CancellationToken.None);
+        Assert.Equal(["BG-1"], bot.Change().Approvals[0].Covered);
         await bot.ReplyAsync($"link BG-1 {PrUrl} OPS-7");
-        Assert.Contains($"{GitHubStepKinds.ApprovalComment}:{Pr}|0", bot.PendingSteps());
-        Assert.Contains($"{JiraStepKinds.Approval}:OPS-7|0", bot.PendingSteps());
+        // The approver saw neither: no "approved by" comment on the PR, no transition of the issue, and it no longer counts.
+        Assert.DoesNotContain(bot.PendingSteps(), s => s.StartsWith(GitHubStepKinds.ApprovalComment, StringComparison.Ordinal) || s.StartsWith(JiraStepKinds.Approval, StringComparison.Ordinal));
+        var approval = Assert.Single(bot.Change().Approvals);
+        Assert.False(approval.Stands);
+        Assert.Equal($"it did not cover {Pr}, OPS-7", approval.VoidedBecause);
+        var voided = Assert.Single(bot.Audit(AuditTypes.ApprovalVoided));
+        Assert.Equal((InProcessBot.Reviewer, "0", Declarer), (voided.Data["reviewer"], voided.Data["index"], voided.Actor));
+        Assert.Contains($"{StepKinds.ThreadNote}:{ApprovalCoverage.VoidedNotePrefix}0", bot.PendingSteps());
     }
 
     [Fact]
