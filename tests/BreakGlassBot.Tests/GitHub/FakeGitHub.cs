@@ -75,8 +75,12 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
 
     public Pr PullRequest(string key) => prs[key];
 
-    /// <summary>A review in the shape of the fixture pull_reviews_list.json, for another user and state.</summary>
-    public static JsonObject Review(long id, string login, long userId, string state, DateTimeOffset? submittedAt, string fixture = "github/pull_reviews_list.json")
+    /// <summary>
+    /// A review in the shape of the fixture pull_reviews_list.json, for another user and state, given on
+    /// <paramref name="commitId"/> (a review counts only on the PR's head; <see cref="DefaultHead"/> is every fake PR's).
+    /// </summary>
+    public static JsonObject Review(long id, string login, long userId, string state, DateTimeOffset? submittedAt, string fixture = "github/pull_reviews_list.json",
+        string commitId = DefaultHead)
     {
         var node = Fixtures.Json(fixture);
         var review = (node is JsonArray a ? a[0]! : node).DeepClone().AsObject();
@@ -85,6 +89,7 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
         review["user"]!["id"] = userId;
         review["state"] = state;
         review["submitted_at"] = submittedAt?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'");
+        review["commit_id"] = commitId;
         return review;
     }
 
