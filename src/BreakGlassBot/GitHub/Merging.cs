@@ -200,7 +200,7 @@ internal static class MergeChecks
 internal sealed class MergeCommand(MergeRequests merges) : ISubCommand
 {
     public string Name => "merge";
-    public string Usage => "`/breakglass merge BG-n [owner/repo#n]` have the bot merge your change's pull request at the head shown in the thread (bypass mode MergeByBot)";
+    public string Usage => "`/breakglass merge BG-n` (with several PRs linked: `/breakglass merge BG-n owner/repo#n`) have the bot merge your change's pull request at the head shown in the thread (bypass mode MergeByBot)";
 
     public async Task<CommandReply> RunAsync(SlashCommand command, string arguments, CancellationToken ct)
     {

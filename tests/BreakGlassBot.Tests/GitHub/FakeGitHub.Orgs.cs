@@ -16,7 +16,8 @@ public sealed partial class FakeGitHub
     /// <summary>Organisation memberships per "org:login": "active", or "pending" (invited). Everyone else is not a member.</summary>
     public ConcurrentDictionary<string, string> OrgMembers { get; } = new(StringComparer.OrdinalIgnoreCase)
     {
-        ["acme:hubot"] = "active", ["acme:octocat"] = "active",
+        // The identity tests' verified account, under its name before and after a rename.
+        ["acme:hubot"] = "active", ["acme:octocat"] = "active", ["acme:monalisa"] = "active", ["acme:mona-renamed"] = "active",
     };
 
     /// <summary>Pending organisation invitations by id: the org and the invitee's login.</summary>
