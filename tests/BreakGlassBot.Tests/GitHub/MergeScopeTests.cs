@@ -59,6 +59,21 @@ public class MergeScopeTests : GitHubBotTest
     }
 
     [Fact]
+    public async Task TheDeclarersOwnPullRequestLinkedLaterIsMergedForThem()
+    {
+        // hubot is id 2 in the fake; the configured login's id is read at start-up and compared, not the login.
+        GitHub.AddPr("acme", "api", 1402, p => { p.AuthorLogin = "hubot"; p.AuthorId = 2; });
+        await DeclaredAsync();
+        await WaitUntil(() => Bot.Service<BreakGlassBot.EmergencyChanges.People>().ResolvedId("hubot") == 2, "the configured login's id read");
+        Assert.StartsWith(":link:", await Say("link BG-1 https://github.com/acme/api/pull/1402"));
+        await WaitUntil(() => Change().PullRequests.Count == 2 && Change().PullRequests[1].HeadSha is not null, "the later PR read");
+
+        Assert.Contains("Merging acme/api#1402", await Say("merge BG-1 acme/api#1402"));
+        await WaitUntil(() => Change().PullRequests[1].Merged, "merged for the declarer");
+        Assert.Single(GitHub.CallsTo("PUT", MergePath(1402)));
+    }
+
+    [Fact]
     public async Task APullRequestInARepositoryOutsideMergeRepositoriesIsRefusedAtLink()
     {
         GitHub.AddPr("acme", "web", 7);
