@@ -81,7 +81,7 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
             {
                 // A team PUT for someone outside the organisation invites them into it: the bot grants only to members.
                 var inOrg = await github.GetOrgMembershipAsync(org, login, ct);
-                if (inOrg != TeamMembership.Active) return NotAMember(org, login, o.BypassTeam!, inOrg);
+                if (!BypassDecisions.MayGrant(inOrg)) return NotAMember(org, login, o.BypassTeam!, inOrg);
                 // Only an active membership is one the user had (a pending invitation gives no bypass). Another change's grant
                 // counts until revoked, even past its window: its revocation hands the removal over to this change.
                 var before = await github.GetTeamMembershipAsync(org, slug, login, ct);
@@ -307,7 +307,7 @@ internal sealed class BypassRevokeStep(IGitHubGateway github, ChangeStore store,
                 removed = await github.RemoveTeamMemberAsync(org, slug, login, ct);
                 // Unless GitHub answered the grant "active", its PUT may have sent an organisation invitation: withdraw that too.
                 // Only invitations: an organisation member is never removed from the organisation.
-                if ((store.Get(change.Id)?.Bypass ?? b).MembershipState != "active") withdrawn = await github.CancelOrgInvitationsAsync(org, login, ct);
+                if (BypassDecisions.WithdrawInvitations((store.Get(change.Id)?.Bypass ?? b).MembershipState)) withdrawn = await github.CancelOrgInvitationsAsync(org, login, ct);
             }
             catch (GitHubException e)
             {
