@@ -88,6 +88,20 @@ public class MergeScopeTests : GitHubBotTest
     }
 
     [Fact]
+    public async Task APullRequestDeclaredInARepositoryOutsideTheListIsLinkedButNeverMergedByTheBot()
+    {
+        // The declaration never blocks: the PR is linked and tracked for review, but gets no Merge now button and no merge.
+        GitHub.AddPr("acme", "web", 7);
+        await Bot.CommandJsonAsync("Fix it https://github.com/acme/web/pull/7");
+        await WaitUntil(() => Change().PullRequests[0].HeadSha is not null && Change().Bypass is { Granted: true }, "read and granted");
+        Assert.Empty(MergeButtons());
+        var reply = await Say("merge BG-1");
+        Assert.Contains("GitHub:MergeRepositories, and acme/web is not one of them; nothing was merged", reply);
+        Assert.Equal([TestBot.Declarer], Refused("repository not in GitHub:MergeRepositories"));
+        Assert.Empty(GitHub.CallsTo("PUT", "/repos/acme/web/pulls/7/merge"));
+    }
+
+    [Fact]
     public async Task ARetargetedBaseIsRefusedJustBeforeTheMergeOnTheReReadPullRequest()
     {
         await DeclaredAsync();
