@@ -15,7 +15,8 @@ public static class LinkAuditTypes
 /// the PR often does not exist yet).
 /// </summary>
 internal sealed class LinkChangeCommand(ChangeStore store, Permissions permissions, ReadAccess access, OutboxQueue outbox, IReevaluation tracker,
-    IEnumerable<IDeclarationStepSource> stepSources, IEnumerable<IAccountLink> accounts, LinkHosts hosts, TimeProvider time)
+    IEnumerable<IDeclarationStepSource> stepSources, IEnumerable<IAccountLink> accounts, LinkHosts hosts, TimeProvider time,
+    IEnumerable<ILinkCheck> linkChecks)
     : ISubCommand
 {
     const string ChangeUsage = "`/breakglass link BG-n <PR URL...> [JIRA-KEY...]` link a pull request or Jira issue to a change after declaring it";
@@ -82,6 +83,9 @@ internal sealed class LinkChangeCommand(ChangeStore store, Permissions permissio
         return new CommandReply(text);
     }
 
+    LinkRefusal? Refusal(EmergencyChange c, string user, IReadOnlyList<PullRequestRef> prs, DateTimeOffset now) =>
+        linkChecks.Select(check => check.Check(c, user, prs, now)).FirstOrDefault(r => r is not null);
+
     /// <summary>What linking decided: a refusal, or what was added and what was already linked.</summary>
     sealed record LinkOutcome(string? Refusal, IReadOnlyList<string> Added, IReadOnlyList<string> Already, bool StepsAdded)
     {
@@ -111,6 +115,7 @@ internal sealed class LinkChangeCommand(ChangeStore store, Permissions permissio
         var keys = parsed.JiraKeys.Select(k => k.Value).Where(k => !c.JiraIssues.Any(i => i.Key == k || i.DeclaredKey == k)).ToList();
         List<string> already = [.. parsed.PullRequests.Except(prs).Select(p => p.ToString()), .. parsed.JiraKeys.Select(k => k.Value).Except(keys)];
         if (prs.Count == 0 && keys.Count == 0) return Decision<LinkOutcome>.Only(new LinkOutcome(null, [], already, false));
+        if (Refusal(c, user, prs, now) is { } refused) return new([refused.Event], LinkOutcome.Refused(refused.Reply));
 
         c.PullRequests.AddRange(prs.Select(p => new LinkedPullRequest { Host = p.Host, Owner = p.Owner, Repo = p.Repo, Number = p.Number }));
         c.JiraIssues.AddRange(keys.Select(k => new LinkedJiraIssue { Key = k }));

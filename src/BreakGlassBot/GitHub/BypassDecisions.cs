@@ -15,6 +15,15 @@ public static class BypassDecisions
             ? (otherGrant.WasAlreadyMember, id)
             : (before == TeamMembership.Active, null);
 
+    /// <summary>A Team grant goes ahead only for an active organisation member: a team PUT invites anyone else into the organisation.</summary>
+    public static bool MayGrant(TeamMembership organisation) => organisation == TeamMembership.Active;
+
+    /// <summary>
+    /// Whether a revocation also cancels the login's organisation invitations: unless GitHub answered the grant "active" (so the
+    /// person was a member), its PUT may have sent one. Only invitations are cancelled, never a membership.
+    /// </summary>
+    public static bool WithdrawInvitations(string? membershipState) => membershipState != "active";
+
     public enum Revocation { KeepMember, HandOver, Remove }
 
     /// <summary>

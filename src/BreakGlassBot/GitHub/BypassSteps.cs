@@ -66,6 +66,9 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
         {
             // Read again under the gate: a revocation that held it may have handed its removal over to this change.
             change = store.Get(change.Id) ?? change;
+            // An invitation an earlier attempt's PUT sent and could not withdraw yet: withdraw it, grant nothing.
+            if (change.Bypass is { MembershipState: "pending", Granted: false, Problem: null, Login: var pl, Team: var pt } && pl == login && pt == o.BypassTeam)
+                return await WithdrawInvitationAsync(org, slug, login, o.BypassTeam!, ct);
             bool wasMember;
             int? sharedWith = null;
             if (change.Bypass is { Login: var l, Team: var t, Problem: null } pending && l == login && t == o.BypassTeam)
@@ -76,6 +79,9 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
             }
             else
             {
+                // A team PUT for someone outside the organisation invites them into it: the bot grants only to members.
+                var inOrg = await github.GetOrgMembershipAsync(org, login, ct);
+                if (!BypassDecisions.MayGrant(inOrg)) return NotAMember(org, login, o.BypassTeam!, inOrg);
                 // Only an active membership is one the user had (a pending invitation gives no bypass). Another change's grant
                 // counts until revoked, even past its window: its revocation hands the removal over to this change.
                 var before = await github.GetTeamMembershipAsync(org, slug, login, ct);
@@ -89,6 +95,16 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
             }
             // PUT also when another change's bypass added them: idempotent, and it makes sure they are in for this window.
             var state = wasMember ? TeamMembership.Active : await github.AddTeamMemberAsync(org, slug, login, ct);
+            if (state == TeamMembership.Pending)
+            {
+                // They left the organisation since the check, so GitHub sent an invitation: that is no grant, and is withdrawn.
+                store.Update(change.Id, c =>
+                {
+                    c.Bypass = new Bypass { Mode = nameof(BypassMode.Team), Team = o.BypassTeam, Login = login, MembershipState = "pending" };
+                    return [];
+                });
+                return await WithdrawInvitationAsync(org, slug, login, o.BypassTeam!, ct);
+            }
             var now = time.GetUtcNow();
             var expires = now + policy.Value.BypassDuration;
             var stateText = state.ToString().ToLowerInvariant();
@@ -114,6 +130,57 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
                     + "Until then an admin must grant the bypass by hand.");
         }
         finally { BypassGate.Lock.Release(); }
+    }
+
+    /// <summary>The declarer's account is not an active member of the organisation: nothing is asked of GitHub, and people are told.</summary>
+    StepOutcome NotAMember(string org, string login, string team, TeamMembership inOrg)
+    {
+        var now = time.GetUtcNow();
+        var why = inOrg == TeamMembership.Pending ? "has been invited to but is not yet a member of" : "is not a member of";
+        return new StepOutcome.GiveUp(
+            $"GitHub user `{login}` {why} the organisation `{org}`, and the bot adds only organisation members to `{team}` "
+            + "(adding anyone else would invite them into the organisation). No bypass was granted: an organisation owner decides on membership, "
+            + "and until then an admin must bypass by hand.",
+            c =>
+            {
+                c.Bypass = new Bypass { Mode = nameof(BypassMode.Team), Team = team, Login = login, Problem = "not an organisation member" };
+                return [Refused(c, now, team, login, org, inOrg == TeamMembership.Pending ? "invited, not a member" : "not a member", null)];
+            });
+    }
+
+    /// <summary>
+    /// Withdraws what a PUT answered "pending" set up: the pending team membership and the organisation invitation. Retried until
+    /// done (the invitation must not stay), then the grant is refused.
+    /// </summary>
+    async Task<StepOutcome> WithdrawInvitationAsync(string org, string slug, string login, string team, CancellationToken ct)
+    {
+        int cancelled;
+        try
+        {
+            await github.RemoveTeamMemberAsync(org, slug, login, ct);
+            cancelled = await github.CancelOrgInvitationsAsync(org, login, ct);
+        }
+        catch (GitHubException e)
+        {
+            var why = $"{e.Message}; the bot keeps trying to withdraw the invitation GitHub sent `{login}` to `{org}`";
+            return e.Failure == GitHubFailure.RateLimited ? new StepOutcome.Retry(why, e.RetryAfter) : new StepOutcome.Retry(why);
+        }
+        var now = time.GetUtcNow();
+        return new StepOutcome.GiveUp(
+            $"GitHub user `{login}` is no longer a member of the organisation `{org}`: GitHub answered the grant with an invitation, "
+            + "which the bot withdrew. No bypass was granted; until an organisation owner decides on membership, an admin must bypass by hand.",
+            c =>
+            {
+                c.Bypass = new Bypass { Mode = nameof(BypassMode.Team), Team = team, Login = login, MembershipState = "withdrawn", Problem = "invitation withdrawn" };
+                return [Refused(c, now, team, login, org, "invitation withdrawn", cancelled)];
+            });
+    }
+
+    static AuditEvent Refused(EmergencyChange c, DateTimeOffset now, string team, string login, string org, string reason, int? invitationsCancelled)
+    {
+        var data = new Dictionary<string, string> { ["team"] = team, ["login"] = login, ["org"] = org, ["reason"] = reason, ["granted"] = "nothing" };
+        if (invitationsCancelled is { } n) data["invitations_withdrawn"] = n.ToString(CultureInfo.InvariantCulture);
+        return new AuditEvent { ChangeNumber = c.Id, At = now, Actor = "bot", Type = GitHubAuditTypes.BypassRefused, Data = data };
     }
 
     StepOutcome Granted(DateTimeOffset now, DateTimeOffset expires, Bypass bypass, string granted, bool scheduleEnd, Dictionary<string, string>? extra = null) =>
@@ -234,7 +301,14 @@ internal sealed class BypassRevokeStep(IGitHubGateway github, ChangeStore store,
             }
             var (org, slug) = BypassGrantStep.SplitTeam(team);
             bool removed;
-            try { removed = await github.RemoveTeamMemberAsync(org, slug, login, ct); }
+            var withdrawn = 0;
+            try
+            {
+                removed = await github.RemoveTeamMemberAsync(org, slug, login, ct);
+                // Unless GitHub answered the grant "active", its PUT may have sent an organisation invitation: withdraw that too.
+                // Only invitations: an organisation member is never removed from the organisation.
+                if (BypassDecisions.WithdrawInvitations((store.Get(change.Id)?.Bypass ?? b).MembershipState)) withdrawn = await github.CancelOrgInvitationsAsync(org, login, ct);
+            }
             catch (GitHubException e)
             {
                 // Never given up: the user would keep bypass rights for good. Retry, and ask a person to act meanwhile.
@@ -246,7 +320,7 @@ internal sealed class BypassRevokeStep(IGitHubGateway github, ChangeStore store,
             }
             // Recorded before the gate opens, so a grant for the same person that follows sees this window closed.
             store.Update(change.Id, c => { if (c.Bypass is not null) c.Bypass.RevokedAt = now; return []; });
-            return Ended(removed, step, null);
+            return Ended(removed, step, null, invitationsWithdrawn: withdrawn);
         }
         finally { BypassGate.Lock.Release(); }
     }
@@ -266,7 +340,7 @@ internal sealed class BypassRevokeStep(IGitHubGateway github, ChangeStore store,
         });
 
     /// <param name="recovered">The removal was stored before a restart and its outcome was not: GitHub's answer (removed or 404) is not known.</param>
-    StepOutcome Ended(bool removed, PendingStep step, EmergencyChange? handedTo, bool recovered = false)
+    StepOutcome Ended(bool removed, PendingStep step, EmergencyChange? handedTo, bool recovered = false, int invitationsWithdrawn = 0)
     {
         var now = time.GetUtcNow();
         var retried = step.Attempts > 1;
@@ -288,6 +362,7 @@ internal sealed class BypassRevokeStep(IGitHubGateway github, ChangeStore store,
                 ["reason"] = c.Cancellation is { AfterUse: true } && at < c.Bypass.ExpiresAt ? "withdrawn after use" : BypassDecisions.EndReason(c.Status, c.Bypass, at),
             };
             if (handedTo is not null) data["handed_to"] = handedTo.ChangeId.ToString();
+            if (invitationsWithdrawn > 0) data["invitations_withdrawn"] = invitationsWithdrawn.ToString(CultureInfo.InvariantCulture);
             return [new AuditEvent { ChangeNumber = c.Id, At = at, Actor = "bot", Type = GitHubAuditTypes.BypassRevoked, Data = data }];
         });
     }

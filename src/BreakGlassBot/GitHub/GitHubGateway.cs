@@ -12,8 +12,11 @@ namespace BreakGlassBot.GitHub;
 
 public sealed record PullRequestInfo(
     string Title, string AuthorLogin, long AuthorId, string HeadSha, string BaseRef, string State, bool Merged, DateTimeOffset? MergedAt, string? MergeCommitSha,
-    string? MergedByLogin = null)
+    string? MergedByLogin = null, string? BaseRepository = null, string? HeadRepository = null, bool Private = false)
 {
+    /// <summary>The head is in another repository than the base (a fork), or its repository is gone (a deleted fork).</summary>
+    public bool FromFork => BaseRepository is not null && !string.Equals(HeadRepository, BaseRepository, StringComparison.OrdinalIgnoreCase);
+
     /// <summary>
     /// Merged by merged_at as well as merged: GitHub may answer merged:false with a merged_at, and the stricter reading is safe.
     /// </summary>
@@ -50,6 +53,25 @@ public sealed record CommentInfo(long Id, string Body, string? AuthorLogin);
 public enum TeamMembership { None, Active, Pending }
 
 public sealed record MergeInfo(string Sha, bool Merged, string? Message);
+
+/// <summary>GitHub's legacy base role of a person on a repository (maintain reads as write, triage as read).</summary>
+public enum RepositoryPermission { None, Read, Write, Admin }
+
+internal sealed class WirePermission
+{
+    public string? Permission { get; set; }
+}
+
+internal sealed class WireOrgMembership
+{
+    public string? State { get; set; }
+}
+
+internal sealed class WireInvitation
+{
+    public long Id { get; set; }
+    public string? Login { get; set; }
+}
 
 /// <summary>How a GitHub call failed, in the terms the steps act on.</summary>
 public enum GitHubFailure
@@ -100,6 +122,12 @@ public interface IGitHubGateway
     Task<MergeInfo> MergeAsync(PullRequestRef pr, string sha, string commitTitle, MergeMethod? method = null, CancellationToken ct = default);
     /// <summary>Pull requests merged in <paramref name="repositories"/> (owner/repo) in [from, to): the search's total_count.</summary>
     Task<int> CountMergedPullRequestsAsync(IReadOnlyList<string> repositories, DateTimeOffset from, DateTimeOffset to, CancellationToken ct = default);
+    /// <summary>The person's own permission on the repository; None when GitHub does not know them there (404).</summary>
+    Task<RepositoryPermission> GetPermissionAsync(string owner, string repo, string login, CancellationToken ct = default);
+    /// <summary>Organisation membership: Active, Pending (invited, not yet accepted) or None (404).</summary>
+    Task<TeamMembership> GetOrgMembershipAsync(string org, string login, CancellationToken ct = default);
+    /// <summary>Cancels every pending organisation invitation of <paramref name="login"/>; how many there were.</summary>
+    Task<int> CancelOrgInvitationsAsync(string org, string login, CancellationToken ct = default);
 }
 
 /// <summary>Per-attempt timeout of GitHub HTTP calls; a class so tests can shorten it.</summary>
@@ -136,7 +164,8 @@ internal sealed class GitHubGateway(IHttpMessageHandlerFactory handlers, IOption
     {
         var p = await c.PullRequest.Get(pr.Owner, pr.Repo, pr.Number);
         return new PullRequestInfo(p.Title ?? "", p.User?.Login ?? "", p.User?.Id ?? 0, p.Head?.Sha ?? "", p.Base?.Ref ?? "",
-            p.State.StringValue, p.Merged, p.MergedAt, p.MergeCommitSha, p.MergedBy?.Login);
+            p.State.StringValue, p.Merged, p.MergedAt, p.MergeCommitSha, p.MergedBy?.Login,
+            p.Base?.Repository?.FullName, p.Head?.Repository?.FullName, p.Base?.Repository?.Private ?? false);
     });
 
     public async Task<string?> GetOwnLoginAsync(CancellationToken ct = default)
@@ -257,6 +286,48 @@ internal sealed class GitHubGateway(IHttpMessageHandlerFactory handlers, IOption
                 new Dictionary<string, string> { ["q"] = q, ["per_page"] = "1" }, null, ct);
             return response.Body.TotalCount;
         }, SearchResource, ct);
+
+    public async Task<RepositoryPermission> GetPermissionAsync(string owner, string repo, string login, CancellationToken ct = default)
+    {
+        var uri = new Uri($"repos/{Uri.EscapeDataString(owner)}/{Uri.EscapeDataString(repo)}/collaborators/{Uri.EscapeDataString(login)}/permission", UriKind.Relative);
+        try
+        {
+            var p = await CallAsync(c => new ApiConnection(c.Connection).Get<WirePermission>(uri));
+            return p.Permission?.ToLowerInvariant() switch
+            {
+                "admin" => RepositoryPermission.Admin,
+                "write" or "maintain" => RepositoryPermission.Write,
+                "read" or "triage" => RepositoryPermission.Read,
+                _ => RepositoryPermission.None,
+            };
+        }
+        catch (GitHubException e) when (e.Failure == GitHubFailure.NotFound) { return RepositoryPermission.None; }
+    }
+
+    public async Task<TeamMembership> GetOrgMembershipAsync(string org, string login, CancellationToken ct = default)
+    {
+        var uri = new Uri($"orgs/{Uri.EscapeDataString(org)}/memberships/{Uri.EscapeDataString(login)}", UriKind.Relative);
+        try
+        {
+            var m = await CallAsync(c => new ApiConnection(c.Connection).Get<WireOrgMembership>(uri));
+            return string.Equals(m.State, "active", StringComparison.OrdinalIgnoreCase) ? TeamMembership.Active : TeamMembership.Pending;
+        }
+        catch (GitHubException e) when (e.Failure == GitHubFailure.NotFound) { return TeamMembership.None; }
+    }
+
+    public Task<int> CancelOrgInvitationsAsync(string org, string login, CancellationToken ct = default) => CallAsync(async c =>
+    {
+        // Only invitations: DELETE /orgs/{org}/memberships/{login} would also remove someone who is a member.
+        var api = new ApiConnection(c.Connection);
+        var all = await api.GetAll<WireInvitation>(new Uri($"orgs/{Uri.EscapeDataString(org)}/invitations", UriKind.Relative), new ApiOptions { PageSize = 100 });
+        var cancelled = 0;
+        foreach (var i in all.Where(i => string.Equals(i.Login, login, StringComparison.OrdinalIgnoreCase)))
+        {
+            try { await api.Delete(new Uri($"orgs/{Uri.EscapeDataString(org)}/invitations/{i.Id}", UriKind.Relative)); cancelled++; }
+            catch (NotFoundException) { } // accepted or cancelled meanwhile
+        }
+        return cancelled;
+    });
 
     Task CallAsync(Func<GitHubClient, Task> call) => CallAsync<bool>(async c => { await call(c); return true; });
 

@@ -51,6 +51,8 @@ public static class GitHubSetup
         s.AddSingleton<IStepHandler, BypassRevokeStep>();
         s.AddSingleton<IStepHandler, MergeButtonStep>();
         s.AddSingleton<IStepHandler, MergeStep>();
+        s.AddSingleton<MergeScope>();
+        s.AddSingleton<ILinkCheck>(sp => sp.GetRequiredService<MergeScope>());
         s.AddSingleton<IStepHandler, ApprovalCommentStep>();
         s.AddSingleton<IThreadNoteSource, GitHubNotes>();
         s.AddSingleton<BypassNotes>();

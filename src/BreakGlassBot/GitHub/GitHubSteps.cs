@@ -26,12 +26,16 @@ public static class GitHubAuditTypes
     public const string PullRequestLinked = "pr_linked";
     public const string BypassGranted = "bypass_granted";
     public const string BypassRevoked = "bypass_revoked";
+    /// <summary>Team: no grant, as the declarer's account is not an organisation member (or GitHub answered with an invitation, withdrawn).</summary>
+    public const string BypassRefused = "bypass_refused";
     /// <summary>Another change's bypass for the same person ended while this one was open: this change's revocation removes them.</summary>
     public const string BypassRemovalHandedOver = "bypass_removal_handed_over";
     /// <summary>The bot could not remove someone from the bypass team; the admins were asked to do it by hand (the bot keeps retrying).</summary>
     public const string BypassRemovalStuck = "bypass_removal_stuck";
     public const string MergeRequested = "merge_requested";
     public const string MergeRefused = "merge_refused";
+    /// <summary>MergeByBot: a PR outside GitHub:MergeRepositories was not linked.</summary>
+    public const string LinkRefused = "link_refused";
     public const string PullRequestMerged = "pr_merged";
     public const string ApprovalMirrored = "approval_mirrored";
     public const string AccountLinked = "github_account_linked";

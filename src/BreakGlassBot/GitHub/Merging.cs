@@ -11,11 +11,12 @@ namespace BreakGlassBot.GitHub;
 /// MergeByBot: a merge asked for by the declarer, checked here (who, which window, which head) and then carried
 /// out by <see cref="MergeStep"/> through the outbox, pinned to the head SHA the declarer was shown.
 /// </summary>
-internal sealed class MergeRequests(ChangeStore store, IGitHubGateway github, OutboxQueue outbox, IOptions<GitHubOptions> options, TimeProvider time)
+internal sealed class MergeRequests(ChangeStore store, IGitHubGateway github, OutboxQueue outbox, IOptions<GitHubOptions> options, TimeProvider time,
+    People people, Permissions permissions, MergeScope scope)
 {
     static readonly TimeSpan LiveCheckBudget = TimeSpan.FromSeconds(2);
 
-    /// <param name="pinnedPr">The PR of a "Merge now" button; null for all linked PRs (the command).</param>
+    /// <param name="pinnedPr">The PR of a "Merge now" button or named in the command; null: the one linked PR (the command).</param>
     /// <param name="pinnedSha">The head SHA the button showed.</param>
     public async Task<string> RequestAsync(string user, ChangeId id, string? pinnedPr, string? pinnedSha, CancellationToken ct)
     {
@@ -24,9 +25,12 @@ internal sealed class MergeRequests(ChangeStore store, IGitHubGateway github, Ou
         var change = store.Get(id.Number);
         if (change is null) return $":warning: There is no {id}. `/breakglass list mine` shows your changes.";
         var now = time.GetUtcNow();
-        if (change.DeclaredBy != user)
+        var declarer = change.DeclaredBy == user;
+        // An admin other than the declarer may merge what the declarer may not: nobody extends their own bypass.
+        var admin = !declarer && permissions.IsAdmin(user);
+        if (!declarer && !admin)
             return Refuse(change, user, now, "not the declarer",
-                $":no_entry: Only {Blocks.Mention(change.DeclaredBy)}, who declared {id}, may have the bot merge its pull requests.");
+                $":no_entry: Only {Blocks.Mention(change.DeclaredBy)}, who declared {id}, or an admin may have the bot merge its pull requests.");
         if (change.CancelledOrWithdrawn)
             return Refuse(change, user, now, "cancelled", $":no_entry: {id} is {(change.Cancellation is { AfterUse: true } ? "withdrawn after use" : "cancelled")}; the bot merges nothing for it.");
         var b = change.Bypass;
@@ -37,13 +41,32 @@ internal sealed class MergeRequests(ChangeStore store, IGitHubGateway github, Ou
                 $":lock: The bypass window of {id} closed {Blocks.Date(b.RevokedAt ?? b.ExpiresAt)}; the bot no longer merges for it. "
                 + "Get the pull request reviewed and merge it the normal way, or ask an admin.");
 
-        var targets = change.PullRequests.Where(p => pinnedPr is null || p.Ref.ToString() == pinnedPr).ToList();
-        if (targets.Count == 0) return $":warning: {id} links no such pull request{(pinnedPr is null ? "" : $" ({pinnedPr})")}.";
+        var targets = change.PullRequests.Where(p => pinnedPr is null || string.Equals(p.Ref.ToString(), pinnedPr, StringComparison.OrdinalIgnoreCase)).ToList();
+        if (targets.Count == 0) return $":warning: {id} links no such pull request{(pinnedPr is null ? "" : $" ({Blocks.Escape(pinnedPr)})")}.";
+        var open = targets.Where(p => !p.Merged).ToList();
+        // One merge names one PR: several linked and none named, the declarer says which.
+        if (pinnedPr is null && open.Count > 1)
+            return $":question: {id} links several pull requests not merged yet: {string.Join(", ", open.Select(p => $"`{p.Ref}`"))}. "
+                + $"Name the one to merge: `/breakglass merge {id} {open[0].Ref}`.";
         var lines = new List<string>();
         foreach (var pr in targets)
         {
             if (pr.Merged) { lines.Add($"{pr.Ref} is already merged."); continue; }
             if (pr.Problem is not null) { lines.Add($"{pr.Ref} cannot be read on GitHub: {Blocks.Escape(pr.Problem)}"); continue; }
+            if (!scope.Allows(pr.Ref))
+            {
+                lines.Add(Refuse(change, user, now, "repository not in GitHub:MergeRepositories",
+                    $":no_entry: The bot merges only in the repositories of GitHub:MergeRepositories, and {pr.Ref.Owner}/{pr.Ref.Repo} is not one of them; "
+                    + $"nothing was merged. Merge {pr.Ref} the normal way.", pr.Ref));
+                continue;
+            }
+            if (declarer && !MayMergeForDeclarer(change, pr))
+            {
+                lines.Add(Refuse(change, user, now, "linked later, not authored by the declarer",
+                    $":no_entry: {pr.Ref} was linked after {id} was declared and is not by your verified GitHub account, so the bot merges it only when "
+                    + "an admin (Slack:Admins) other than you presses merge. Nothing was merged.", pr.Ref));
+                continue;
+            }
             if (pr.HeadSha is null) { lines.Add($":hourglass_flowing_sand: {pr.Ref} has not been read from GitHub yet; try again in a moment."); continue; }
             var sha = pinnedSha ?? pr.HeadSha;
             if (sha != pr.HeadSha)
@@ -52,25 +75,45 @@ internal sealed class MergeRequests(ChangeStore store, IGitHubGateway github, Ou
                     + "Nothing was merged: use the newest *Merge now* button in the thread.");
                 continue;
             }
-            var moved = await HeadNowAsync(pr.Ref, ct);
-            if (moved is { } live && live.HeadSha != sha && !live.IsMerged)
+            if (people.TrustedGitHub(user) is not { } account)
+            {
+                lines.Add(Refuse(change, user, now, "requester's GitHub account unknown",
+                    $":no_entry: The bot merges for you only with your own write permission on {pr.Ref.Owner}/{pr.Ref.Repo}, and it does not know your GitHub "
+                    + "account for sure: type `/breakglass link github`, then ask again. Nothing was merged.", pr.Ref));
+                continue;
+            }
+            var (live, permission) = await LiveAsync(pr.Ref, account.Login, ct);
+            if (permission is { } p0 && p0 < RepositoryPermission.Write)
+            {
+                lines.Add(Refuse(change, user, now, "no write permission",
+                    $":no_entry: Your GitHub account `{Blocks.Escape(account.Login)}` may not write to {pr.Ref.Owner}/{pr.Ref.Repo} (GitHub says "
+                    + $"{p0.ToString().ToLowerInvariant()}), so the bot does not merge {pr.Ref} for you. Nothing was merged.", pr.Ref));
+                continue;
+            }
+            if (live is not null && !live.IsMerged && MergeChecks.Refusal(change, pr, live, options.Value) is { } no)
+            {
+                lines.Add(Refuse(change, user, now, no.Reason, $":no_entry: {Blocks.Escape(no.Why)} Nothing was merged.", pr.Ref));
+                continue;
+            }
+            if (live is { } l && l.HeadSha != sha && !l.IsMerged)
             {
                 store.Update(change.Id, c =>
                 {
-                    if (GitHubOutcomes.Find(c, pr.Ref.ToString()) is { } p) p.HeadSha = live.HeadSha;
-                    OutboxQueue.Enqueue(c, GitHubStepKinds.MergeButton, now, $"{pr.Ref}@{live.HeadSha}");
+                    if (GitHubOutcomes.Find(c, pr.Ref.ToString()) is { } p) p.HeadSha = l.HeadSha;
+                    OutboxQueue.Enqueue(c, GitHubStepKinds.MergeButton, now, $"{pr.Ref}@{l.HeadSha}");
                     return [Event(c, user, now, GitHubAuditTypes.MergeRefused, new() { ["pr"] = pr.Ref.ToString(), ["reason"] = "head moved",
-                        ["shown_sha"] = sha, ["head_sha"] = live.HeadSha })];
+                        ["shown_sha"] = sha, ["head_sha"] = l.HeadSha })];
                 });
                 outbox.Nudge();
-                lines.Add($":warning: The head of {pr.Ref} moved from `{GitHubOutcomes.Short(sha)}` to `{GitHubOutcomes.Short(live.HeadSha)}` since it was shown to you; "
+                lines.Add($":warning: The head of {pr.Ref} moved from `{GitHubOutcomes.Short(sha)}` to `{GitHubOutcomes.Short(l.HeadSha)}` since it was shown to you; "
                     + "nothing was merged. Look at the new commits; a new *Merge now* button for the new head follows in the thread.");
                 continue;
             }
             store.Update(change.Id, c =>
             {
                 OutboxQueue.Enqueue(c, GitHubStepKinds.Merge, now, $"{pr.Ref}@{sha}");
-                return [Event(c, user, now, GitHubAuditTypes.MergeRequested, new() { ["pr"] = pr.Ref.ToString(), ["head_sha"] = sha })];
+                return [Event(c, user, now, GitHubAuditTypes.MergeRequested, new() { ["pr"] = pr.Ref.ToString(), ["head_sha"] = sha,
+                    ["as"] = declarer ? "declarer" : "admin", ["github_login"] = account.Login })];
             });
             outbox.Nudge();
             lines.Add($":twisted_rightwards_arrows: Merging {pr.Ref} at head `{GitHubOutcomes.Short(sha)}`; the result follows in the thread.");
@@ -78,16 +121,37 @@ internal sealed class MergeRequests(ChangeStore store, IGitHubGateway github, Ou
         return string.Join('\n', lines);
     }
 
-    /// <summary>A quick look at the live head, within the reply budget. Unknown (null) when GitHub is slow or down: the merge is pinned anyway.</summary>
-    async Task<PullRequestInfo?> HeadNowAsync(PullRequestRef pr, CancellationToken ct)
+    /// <summary>The declarer's own authority: a PR linked at declaration, or one authored by their verified account (by numeric id).</summary>
+    bool MayMergeForDeclarer(EmergencyChange change, LinkedPullRequest pr) =>
+        !LinkedLater(change, pr.Ref) || (people.TrustedGitHub(change.DeclaredBy) is { Id: { } id } && pr.AuthorId == id);
+
+    bool LinkedLater(EmergencyChange change, PullRequestRef pr) =>
+        store.AuditTrail(change.Id).Any(e => e.Type == LinkAuditTypes.LinksAdded
+            && e.Data.GetValueOrDefault("pull_requests") is { } added
+            && added.Split(' ').Contains(pr.ToString(), StringComparer.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// The live PR and the requester's permission, within the reply budget. Unknown (null) when GitHub is slow or down: the merge step
+    /// checks both again before merging.
+    /// </summary>
+    async Task<(PullRequestInfo? Live, RepositoryPermission? Permission)> LiveAsync(PullRequestRef pr, string login, CancellationToken ct)
     {
-        try { return await github.GetPullRequestAsync(pr, ct).WaitAsync(LiveCheckBudget, ct); }
-        catch (Exception e) when (e is GitHubException or TimeoutException) { return null; }
+        var live = github.GetPullRequestAsync(pr, ct);
+        var permission = github.GetPermissionAsync(pr.Owner, pr.Repo, login, ct);
+        return (await Within(live), await Within(permission));
+
+        async Task<T?> Within<T>(Task<T> call) where T : notnull
+        {
+            try { return await call.WaitAsync(LiveCheckBudget, ct); }
+            catch (Exception e) when (e is GitHubException or TimeoutException) { return default; }
+        }
     }
 
-    string Refuse(EmergencyChange change, string user, DateTimeOffset now, string reason, string reply)
+    string Refuse(EmergencyChange change, string user, DateTimeOffset now, string reason, string reply, PullRequestRef? pr = null)
     {
-        store.Update(change.Id, c => [Event(c, user, now, GitHubAuditTypes.MergeRefused, new() { ["reason"] = reason })]);
+        var data = new Dictionary<string, string> { ["reason"] = reason };
+        if (pr is not null) data["pr"] = pr.ToString();
+        store.Update(change.Id, c => [Event(c, user, now, GitHubAuditTypes.MergeRefused, data)]);
         return reply;
     }
 
@@ -95,17 +159,69 @@ internal sealed class MergeRequests(ChangeStore store, IGitHubGateway github, Ou
         new() { ChangeNumber = c.Id, At = at, Actor = actor, Type = type, Data = data };
 }
 
+/// <summary>MergeByBot's scope: the repositories of GitHub:MergeRepositories (else GitHub:Repositories). Also refuses other PRs at link time.</summary>
+internal sealed class MergeScope(IOptions<GitHubOptions> options) : ILinkCheck
+{
+    public bool Allows(PullRequestRef pr) =>
+        options.Value.MergeScope.Any(r => string.Equals(r.Trim(), $"{pr.Owner}/{pr.Repo}", StringComparison.OrdinalIgnoreCase));
+
+    public LinkRefusal? Check(EmergencyChange change, string user, IReadOnlyList<PullRequestRef> pullRequests, DateTimeOffset now)
+    {
+        if (options.Value.BypassMode != BypassMode.MergeByBot) return null;
+        var outside = pullRequests.Where(p => !Allows(p)).ToList();
+        if (outside.Count == 0) return null;
+        var names = string.Join(", ", outside.Select(p => $"{p.Owner}/{p.Repo}").Distinct(StringComparer.OrdinalIgnoreCase));
+        return new LinkRefusal(
+            $":no_entry: The bot merges only in the repositories of GitHub:MergeRepositories, and {names} is not one of them, so nothing was linked "
+            + $"to {change.ChangeId}. Merge and get those reviewed the normal way, or ask an admin to add the repository to GitHub:MergeRepositories.",
+            new AuditEvent { ChangeNumber = change.Id, At = now, Actor = user, Type = GitHubAuditTypes.LinkRefused, Data = new()
+            {
+                ["pull_requests"] = string.Join(' ', outside.Select(p => p.ToString())), ["reason"] = "repository not in GitHub:MergeRepositories",
+            } });
+    }
+}
+
+/// <summary>What the live PR must still be for the bot to merge it: the base it was linked with, and its head not from a fork.</summary>
+internal static class MergeChecks
+{
+    public static (string Reason, string Why)? Refusal(EmergencyChange change, LinkedPullRequest linked, PullRequestInfo live, GitHubOptions o)
+    {
+        // Reviewed means reviewed at one head: any other was never seen by the approvers.
+        if (change.Status == ChangeStatus.Reviewed && ApprovalCoverage.ApprovedHead(change, linked.Ref) is var approved
+            && !string.Equals(approved, live.HeadSha, StringComparison.OrdinalIgnoreCase))
+            return ("head not the reviewed one", $"{change.ChangeId} was reviewed with {linked.Ref} at "
+                + (approved is null ? "no one head" : $"`{approved[..Math.Min(7, approved.Length)]}`") + $", and its head is now `{live.HeadSha[..Math.Min(7, live.HeadSha.Length)]}`: "
+                + "the bot merges only what was reviewed. Declare a new change for the new commits.");
+        if (linked.BaseRef is { } shown && !string.Equals(live.BaseRef, shown, StringComparison.Ordinal))
+            return ("base changed", $"{linked.Ref} now targets `{live.BaseRef}`, not `{shown}` as when it was linked, "
+                + "so the bot does not merge it. Link it again in a new change, or merge it the normal way.");
+        if (live.FromFork && !o.AllowForkMerges)
+            return ("head from a fork", $"The head of {linked.Ref} is in another repository ({live.HeadRepository ?? "deleted"}), "
+                + "and the bot merges no fork's code (GitHub:AllowForkMerges is off).");
+        return null;
+    }
+}
+
 /// <summary>/breakglass merge BG-n: merge the change's PRs at the head SHAs shown in the thread.</summary>
 internal sealed class MergeCommand(MergeRequests merges) : ISubCommand
 {
     public string Name => "merge";
-    public string Usage => "`/breakglass merge BG-n` have the bot merge your change's pull requests at the head shown in the thread (bypass mode MergeByBot)";
+    public string Usage => "`/breakglass merge BG-n` (with several PRs linked: `/breakglass merge BG-n owner/repo#n`) have the bot merge your change's pull request at the head shown in the thread (bypass mode MergeByBot)";
 
     public async Task<CommandReply> RunAsync(SlashCommand command, string arguments, CancellationToken ct)
     {
-        if (!ChangeId.TryParse(arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault(), out var id))
+        var words = arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (!ChangeId.TryParse(words.FirstOrDefault(), out var id))
             return new CommandReply(":warning: Which change? Type `/breakglass merge BG-42`.");
-        return new CommandReply(await merges.RequestAsync(command.UserId, id, null, null, ct));
+        return new CommandReply(await merges.RequestAsync(command.UserId, id, words.Length > 1 ? PullRequestName(words[1]) : null, null, ct));
+    }
+
+    /// <summary>"owner/repo#n" as typed, or the same from a PR URL (Slack wraps links in &lt;…&gt;).</summary>
+    static string PullRequestName(string word)
+    {
+        var w = word.Trim('<', '>').Split('|')[0];
+        var m = System.Text.RegularExpressions.Regex.Match(w, @"^https?://[^/]+/(?<o>[^/]+)/(?<r>[^/]+)/pull/(?<n>\d+)");
+        return m.Success ? $"{m.Groups["o"].Value}/{m.Groups["r"].Value}#{m.Groups["n"].Value}" : w;
     }
 }
 
@@ -171,7 +287,8 @@ internal sealed class MergeButtonStep(ISlackApi slack, ChangeMessages messages, 
 /// Merges one PR pinned to a head SHA (GitHub answers 409 if the head moved). Refuses once the window has closed, unless
 /// an earlier attempt may already have merged: a retry records what GitHub says happened.
 /// </summary>
-internal sealed class MergeStep(IGitHubGateway github, IOptions<GitHubOptions> options, TimeProvider time) : IStepHandler
+internal sealed class MergeStep(IGitHubGateway github, IOptions<GitHubOptions> options, TimeProvider time, ChangeStore store, People people, MergeScope scope)
+    : IStepHandler
 {
     public string Kind => GitHubStepKinds.Merge;
 
@@ -189,19 +306,17 @@ internal sealed class MergeStep(IGitHubGateway github, IOptions<GitHubOptions> o
         var pr = linked.Ref;
         try
         {
-            if (step.Attempts > 1)
-            {
-                // An earlier attempt may have merged before the bot crashed or the answer was lost: GitHub's record decides,
-                // before the window check, so a merge that happened in time is not reported as "nothing was merged".
-                var info = await github.GetPullRequestAsync(pr, ct);
-                if (info.IsMerged) return await AlreadyMergedAsync(change, prText, sha, info, earlierAttempt: true, ct);
-            }
+            // Read just before merging. An earlier attempt may have merged before the bot crashed or the answer was lost: GitHub's
+            // record decides, before the window check, so a merge that happened in time is not reported as "nothing was merged".
+            var info = await github.GetPullRequestAsync(pr, ct);
+            if (info.IsMerged) return await AlreadyMergedAsync(change, prText, sha, info, earlierAttempt: step.Attempts > 1, ct);
             var now = time.GetUtcNow();
             if (change.CancelledOrWithdrawn)
                 return new StepOutcome.GiveUp("the change was withdrawn before the merge could run; nothing was merged.");
             if (change.Bypass is not { } b || b.RevokedAt is not null || now >= b.ExpiresAt)
                 return new StepOutcome.GiveUp("the bypass window closed before the merge could run; nothing was merged. "
                     + "Get the pull request reviewed and merge it the normal way, or ask an admin.");
+            if (await RefusalAsync(change, linked, info, sha, ct) is { } refused) return refused;
             var merged = await github.MergeAsync(pr, sha, $"{linked.Title ?? pr.ToString()} ({change.ChangeId}, break-glass)", options.Value.MergeMethod, ct);
             return Recorded(prText, sha, merged.Sha, mergedBy: null, byBot: true, time.GetUtcNow(), mergedAt: null);
         }
@@ -228,6 +343,37 @@ internal sealed class MergeStep(IGitHubGateway github, IOptions<GitHubOptions> o
                 onNotFound: $"GitHub no longer shows {pr} to the bot; nothing was merged. Merge by hand or ask an admin.",
                 onForbidden: $"The bot may not merge in {pr.Owner}/{pr.Repo}: give it Contents write access and make it a bypass actor of the ruleset.");
         }
+    }
+
+    /// <summary>
+    /// What was checked when the merge was asked for, checked again on GitHub's answer of now: the scope, the base the PR was linked
+    /// with, no fork, and the requester's own write permission.
+    /// </summary>
+    async Task<StepOutcome?> RefusalAsync(EmergencyChange change, LinkedPullRequest linked, PullRequestInfo info, string sha, CancellationToken ct)
+    {
+        var pr = linked.Ref;
+        var requested = store.AuditTrail(change.Id).LastOrDefault(e => e.Type == GitHubAuditTypes.MergeRequested
+            && string.Equals(e.Data.GetValueOrDefault("pr"), pr.ToString(), StringComparison.OrdinalIgnoreCase) && e.Data.GetValueOrDefault("head_sha") == sha);
+        var requester = requested?.Actor ?? change.DeclaredBy;
+        (string Reason, string Why)? no = !scope.Allows(pr)
+            ? ("repository not in GitHub:MergeRepositories", $"{pr.Owner}/{pr.Repo} is not in GitHub:MergeRepositories (any more), so nothing was merged.")
+            : MergeChecks.Refusal(change, linked, info, options.Value) is { } r ? (r.Reason, r.Why + " Nothing was merged.")
+            : null;
+        if (no is null)
+        {
+            var account = people.TrustedGitHub(requester);
+            var permission = account is null ? RepositoryPermission.None : await github.GetPermissionAsync(pr.Owner, pr.Repo, account.Login, ct);
+            if (permission < RepositoryPermission.Write)
+                no = ("no write permission", $"the GitHub account of the person who asked ({account?.Login ?? "unknown"}) may not write to "
+                    + $"{pr.Owner}/{pr.Repo}, so nothing was merged.");
+        }
+        if (no is not { } refusal) return null;
+        var now = time.GetUtcNow();
+        return new StepOutcome.GiveUp(refusal.Why, c => [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = "bot", Type = GitHubAuditTypes.MergeRefused, Data = new()
+        {
+            ["pr"] = pr.ToString(), ["reason"] = refusal.Reason, ["head_sha"] = sha, ["requested_by"] = requester,
+            ["base"] = info.BaseRef, ["linked_base"] = linked.BaseRef ?? "", ["head_repository"] = info.HeadRepository ?? "deleted",
+        } }]);
     }
 
     /// <summary>

@@ -11,7 +11,8 @@ namespace BreakGlassBot.GitHub;
 /// and comment once. Safe to run twice: adding a label is idempotent, and the comment carries a marker that
 /// is looked for before commenting.
 /// </summary>
-internal sealed class PullRequestStep(IGitHubGateway github, IOptions<GitHubOptions> options, IOptions<PolicyOptions> policy, TimeProvider time)
+internal sealed class PullRequestStep(IGitHubGateway github, IOptions<GitHubOptions> options, IOptions<PolicyOptions> policy, TimeProvider time,
+    People people, MergeScope scope)
     : IStepHandler
 {
     public string Kind => GitHubStepKinds.PullRequest;
@@ -31,6 +32,8 @@ internal sealed class PullRequestStep(IGitHubGateway github, IOptions<GitHubOpti
         try
         {
             var info = await github.GetPullRequestAsync(pr, ct);
+            // A private repository's title goes into Slack only if the declarer may read it there themselves.
+            var title = info.Private && !await DeclarerMayReadAsync(change, pr, ct) ? null : info.Title;
             await github.AddLabelAsync(pr, options.Value.Label, ct);
             var marker = Marker(change);
             var comments = await github.GetCommentsAsync(pr, ct);
@@ -48,7 +51,7 @@ internal sealed class PullRequestStep(IGitHubGateway github, IOptions<GitHubOpti
                 if (p is null) return [];
                 // The author decides whether approvals recorded meanwhile count: have them counted now, not at the next planned check.
                 if (p.AuthorLogin is null && c.Approvals.Count > 0) OutboxQueue.Enqueue(c, Reviewing.ReevaluateStep.StepKind, at);
-                p.Title = info.Title;
+                p.Title = title;
                 p.AuthorLogin = info.AuthorLogin;
                 p.AuthorId = info.AuthorId;
                 p.HeadSha = info.HeadSha;
@@ -57,11 +60,11 @@ internal sealed class PullRequestStep(IGitHubGateway github, IOptions<GitHubOpti
                 p.MergedAt = info.MergedAt;
                 p.FetchedAt = at;
                 p.Problem = null;
-                if (mode == BypassMode.MergeByBot && !info.IsMerged)
+                if (mode == BypassMode.MergeByBot && !info.IsMerged && scope.Allows(pr))
                     OutboxQueue.Enqueue(c, GitHubStepKinds.MergeButton, at, $"{pr}@{info.HeadSha}");
                 return [new AuditEvent { ChangeNumber = c.Id, At = at, Actor = "bot", Type = GitHubAuditTypes.PullRequestLinked, Data = new()
                 {
-                    ["pr"] = pr.ToString(), ["url"] = pr.Url, ["title"] = info.Title, ["author"] = info.AuthorLogin,
+                    ["pr"] = pr.ToString(), ["url"] = pr.Url, ["title"] = title ?? "(not shown: private repository the declarer cannot read)", ["author"] = info.AuthorLogin,
                     ["author_id"] = info.AuthorId.ToString(System.Globalization.CultureInfo.InvariantCulture),
                     ["head_sha"] = info.HeadSha, ["base"] = info.BaseRef, ["merged"] = info.IsMerged ? "true" : "false",
                     ["merged_at"] = info.MergedAt?.ToString("O") ?? "", ["label"] = options.Value.Label,
@@ -85,6 +88,10 @@ internal sealed class PullRequestStep(IGitHubGateway github, IOptions<GitHubOpti
                 });
         }
     }
+
+    async Task<bool> DeclarerMayReadAsync(EmergencyChange change, PullRequestRef pr, CancellationToken ct) =>
+        people.TrustedGitHub(change.DeclaredBy) is { } account
+        && await github.GetPermissionAsync(pr.Owner, pr.Repo, account.Login, ct) >= RepositoryPermission.Read;
 
     string Comment(EmergencyChange change, PullRequestInfo info)
     {

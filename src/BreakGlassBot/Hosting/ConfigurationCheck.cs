@@ -98,6 +98,9 @@ public static class ConfigurationCheck
         RequireHttpUrl(errors, "GitHub:ApiBaseUrl", github.ApiBaseUrl, required: true);
         if (github.BypassMode == BypassMode.Team && !IsTeamRef(github.BypassTeam))
             errors.Add("GitHub:BypassTeam must be 'org/team-slug' when GitHub:BypassMode is Team");
+        // Merge authority is decided, not defaulted: without a list the bot would merge in any repository it can reach.
+        if (github.BypassMode == BypassMode.MergeByBot && github.IsConfigured && github.MergeScope.All(string.IsNullOrWhiteSpace))
+            errors.Add("GitHub:MergeRepositories (owner/repo list) must be set when GitHub:BypassMode is MergeByBot (or GitHub:Repositories, which it defaults to)");
         var appKeys = new object?[] { github.AppId, github.PrivateKeyPath, github.InstallationId };
         if (appKeys.Any(k => k is not null) && appKeys.Any(k => k is null or ""))
             errors.Add("GitHub:AppId, GitHub:PrivateKeyPath and GitHub:InstallationId go together: set all three or none");

@@ -89,6 +89,13 @@ public sealed class GitHubOptions
     public TimeSpan DeviceFlowMaxWait { get; set; } = TimeSpan.FromMinutes(15);
     /// <summary>Where GitHub's sign-in (device flow) is served; unset: <see cref="WebBaseUrl"/>.</summary>
     public string? LoginBaseUrl { get; set; }
+    /// <summary>MergeByBot: the owner/repo list the bot may merge in; empty: <see cref="Repositories"/>; both empty: MergeByBot does not start.</summary>
+    public List<string> MergeRepositories { get; set; } = [];
+    /// <summary>MergeByBot: whether the bot may merge a PR whose head is in another repository (a fork).</summary>
+    public bool AllowForkMerges { get; set; }
+
+    /// <summary>Where MergeByBot may merge: GitHub:MergeRepositories, else GitHub:Repositories (owner/repo, any case).</summary>
+    public IReadOnlyList<string> MergeScope => MergeRepositories.Count > 0 ? MergeRepositories : Repositories;
 
     public bool IsConfigured => !string.IsNullOrWhiteSpace(Token)
         || (AppId is not null && !string.IsNullOrWhiteSpace(PrivateKeyPath) && InstallationId is not null);

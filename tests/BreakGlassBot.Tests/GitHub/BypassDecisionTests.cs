@@ -69,6 +69,20 @@ public sealed class BypassDecisionTests
     }
 
     [Theory]
+    [InlineData(TeamMembership.Active, true)]
+    [InlineData(TeamMembership.Pending, false)] // invited, not yet a member
+    [InlineData(TeamMembership.None, false)]
+    public void OnlyAnOrganisationMemberIsGranted(TeamMembership organisation, bool granted) =>
+        Assert.Equal(granted, BypassDecisions.MayGrant(organisation));
+
+    [Theory]
+    [InlineData("active", false)]   // a member when granted: nothing of theirs to cancel
+    [InlineData("pending", true)]   // the grant's PUT sent an invitation
+    [InlineData(null, true)]        // the PUT's answer was lost: it may have sent one
+    public void ARevocationCancelsInvitationsUnlessTheGrantWasAnsweredActive(string? membershipState, bool cancel) =>
+        Assert.Equal(cancel, BypassDecisions.WithdrawInvitations(membershipState));
+
+    [Theory]
     [InlineData(true, TeamMembership.Active, null, "nothing added: GitHub user hubot was already a member of acme/bg and stays one")]
     [InlineData(false, TeamMembership.Pending, null, "invited to team acme/bg (role member, membership pending")]
     [InlineData(false, TeamMembership.Active, null, "added to team acme/bg (role member, membership active)")]

@@ -39,6 +39,10 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
         public List<JsonObject> Reviews { get; } = [];
         public string? MergedSha { get; set; }
         public string? MergedBy { get; set; }
+        /// <summary>The base repository is private (base.repo.private).</summary>
+        public bool Private { get; set; }
+        /// <summary>owner/repo of the head; null: the PR's own repository (no fork).</summary>
+        public string? HeadRepository { get; set; }
     }
 
     /// <summary>The login GET /user answers for the bot's token; the bot's merges are merged_by this login.</summary>
@@ -114,6 +118,7 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
         var method = http.Request.Method;
         if (path.StartsWith("/app/installations/", StringComparison.Ordinal)) return "POST access_tokens";
         if (MembershipPath().IsMatch(path)) return method + " membership";
+        if (OrgsKey(method, path) is { } orgsKey) return orgsKey;
         var m = RepoPath().Match(path);
         if (!m.Success) return method + " " + path;
         return m.Groups["rest"].Value switch
@@ -187,6 +192,7 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
                 await Membership(http, $"{mm.Groups["org"].Value}/{mm.Groups["slug"].Value}", mm.Groups["login"].Value);
                 return;
             }
+            if (await Orgs(http, path)) return;
             var m = RepoPath().Match(path);
             if (!m.Success || !prs.TryGetValue($"{m.Groups["o"].Value}/{m.Groups["r"].Value}#{m.Groups["n"].Value}", out var pr))
             {
@@ -319,6 +325,9 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
         o["user"]!["id"] = pr.AuthorId;
         o["head"]!["sha"] = pr.HeadSha;
         o["base"]!["ref"] = pr.BaseRef;
+        o["base"]!["repo"]!["full_name"] = $"{pr.Owner}/{pr.Repo}";
+        o["base"]!["repo"]!["private"] = pr.Private;
+        o["head"]!["repo"]!["full_name"] = pr.HeadRepository ?? $"{pr.Owner}/{pr.Repo}";
         o["base"]!["repo"]!["allow_merge_commit"] = pr.AllowedMergeMethods.Contains("merge");
         o["base"]!["repo"]!["allow_squash_merge"] = pr.AllowedMergeMethods.Contains("squash");
         o["base"]!["repo"]!["allow_rebase_merge"] = pr.AllowedMergeMethods.Contains("rebase");
@@ -391,7 +400,7 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
                 else await Write(http, 404, new JsonObject { ["message"] = "Not Found" });
                 break;
             case "PUT":
-                var now = TeamMembers.GetOrAdd(key, NewMembershipState);
+                var now = TeamMembers.GetOrAdd(key, _ => NewTeamMembership(team, login));
                 await Write(http, 200, Details(now));
                 break;
             case "DELETE":

@@ -17,6 +17,8 @@ public class MergeByBotTests : GitHubBotTest
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
         ["GitHub:BypassMode"] = "MergeByBot",
+        ["GitHub:MergeRepositories:0"] = "acme/api",
+        [$"People:{TestBot.Declarer}:GitHub"] = "hubot",
         ["Policy:BypassDuration"] = Duration,
     };
 
@@ -108,6 +110,8 @@ public class MergeByBotWindowTests : GitHubBotTest
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
         ["GitHub:BypassMode"] = "MergeByBot",
+        ["GitHub:MergeRepositories:0"] = "acme/api",
+        [$"People:{TestBot.Declarer}:GitHub"] = "hubot",
         ["Policy:BypassDuration"] = "00:00:01",
     };
 
@@ -160,6 +164,8 @@ public class MergeByBotRetryTests : GitHubBotTest
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
         ["GitHub:BypassMode"] = "MergeByBot",
+        ["GitHub:MergeRepositories:0"] = "acme/api",
+        [$"People:{TestBot.Declarer}:GitHub"] = "hubot",
         ["Policy:BypassDuration"] = "00:00:05",
     };
 
@@ -174,7 +180,9 @@ public class MergeByBotRetryTests : GitHubBotTest
         var expires = Change().Bypass!.ExpiresAt;
         GitHub.Fail("PUT merge", new Fault.AfterWork(502)); // merged on GitHub; the answer is lost
         // Until the window has closed GitHub cannot be read, so the retry that learns the outcome runs after it.
-        GitHub.Fail("GET pull", new Fault.Status(503), times: 100_000, when: _ => DateTimeOffset.UtcNow < expires.AddMilliseconds(300));
+        // The read just before the merge answers; the ones after it fail until the window has closed.
+        GitHub.Fail("GET pull", new Fault.Status(503), times: 100_000,
+            when: _ => GitHub.CallsTo("PUT", MergePath).Count > 0 && DateTimeOffset.UtcNow < expires.AddMilliseconds(300));
         Assert.Contains("Merging", (await Bot.CommandJsonAsync("merge BG-1"))["text"]!.GetValue<string>());
 
         await WaitUntil(() => Change().PullRequests[0].Merged, "the merge recorded", seconds: 20);
@@ -219,6 +227,8 @@ public class MergeByBotRestartTests : GitHubBotTest
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
         ["GitHub:BypassMode"] = "MergeByBot",
+        ["GitHub:MergeRepositories:0"] = "acme/api",
+        [$"People:{TestBot.Declarer}:GitHub"] = "hubot",
         ["Policy:BypassDuration"] = "00:00:04",
     };
 
@@ -247,6 +257,8 @@ public sealed class MergeMethodSettingTests : GitHubBotTest
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
         ["GitHub:BypassMode"] = "MergeByBot",
+        ["GitHub:MergeRepositories:0"] = "acme/api",
+        [$"People:{TestBot.Declarer}:GitHub"] = "hubot",
         ["GitHub:MergeMethod"] = "Rebase",
     };
 

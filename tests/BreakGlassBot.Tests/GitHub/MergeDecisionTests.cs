@@ -28,7 +28,10 @@ public class MergeDecisionTests : IAsyncLifetime
             ["GitHub:Token"] = "ghp_in_process",
             ["GitHub:ApiBaseUrl"] = "http://127.0.0.1:9/",
             ["GitHub:BypassMode"] = "MergeByBot",
+            ["GitHub:MergeRepositories:0"] = "acme/api",
             ["Policy:BypassDuration"] = "01:00:00",
+            [$"People:{Declarer}:GitHub"] = "hubot",
+            [$"People:{InProcessBot.Admin}:GitHub"] = "octoadmin",
         }, builder =>
         {
             builder.Services.RemoveAll<IGitHubGateway>();
@@ -78,8 +81,8 @@ public class MergeDecisionTests : IAsyncLifetime
     public async Task SomeoneElseCannotHaveTheBotMergeAndTheAttemptIsAudited()
     {
         BypassOpen();
-        Assert.Equal(":no_entry: Only <@U0DECLARER>, who declared BG-1, may have the bot merge its pull requests.", await bot.ReplyAsync("merge BG-1", InProcessBot.Admin));
-        Assert.Equal(("not the declarer", InProcessBot.Admin), (Assert.Single(Refusals()).Data["reason"], Refusals()[0].Actor));
+        Assert.Equal(":no_entry: Only <@U0DECLARER>, who declared BG-1, or an admin may have the bot merge its pull requests.", await bot.ReplyAsync("merge BG-1", "U0SOMEONE"));
+        Assert.Equal(("not the declarer", "U0SOMEONE"), (Assert.Single(Refusals()).Data["reason"], Refusals()[0].Actor));
         Assert.DoesNotContain(bot.PendingSteps(), s => s.StartsWith(GitHubStepKinds.Merge + ":"));
     }
 
@@ -173,6 +176,10 @@ public class MergeDecisionTests : IAsyncLifetime
     {
         public Dictionary<string, string> Heads { get; } = [];
         public List<string> Read { get; } = [];
+        public Dictionary<string, RepositoryPermission> Permissions { get; } = [];
+
+        public override Task<RepositoryPermission> GetPermissionAsync(string owner, string repo, string login, CancellationToken ct = default) =>
+            Task.FromResult(Permissions.GetValueOrDefault(login, RepositoryPermission.Write));
 
         public override Task<PullRequestInfo> GetPullRequestAsync(PullRequestRef pr, CancellationToken ct = default)
         {

@@ -219,34 +219,6 @@ public class TeamBypassOverlapTests : TeamBypassTest
         Assert.True(Change(1).Bypass!.RevokedAt < Change(1).Bypass!.ExpiresAt);
         await WaitUntil(() => Notes(1, GitHubNotes.BypassEnded).Count == 1, "the thread says the bypass ended");
     }
-
-    [Fact]
-    public async Task APendingInvitationIsNotMembershipAndTheThreadSaysItMustBeAccepted()
-    {
-        GitHub.NewMembershipState = "pending";
-        await DeclareGrantedAsync(1, "Fix it");
-        var b = Change(1).Bypass!;
-        Assert.Equal((false, "pending"), (b.WasAlreadyMember, b.MembershipState));
-        var note = Notes(1, GitHubNotes.BypassGranted).Single().Text;
-        Assert.Contains("invitation sent; `hubot` must accept it", note);
-        Assert.DoesNotContain("added to", note);
-        var granted = Bot.Store.AuditTrail(1).Single(e => e.Type == GitHubAuditTypes.BypassGranted);
-        Assert.Equal("pending", granted.Data["membership_state"]);
-        Assert.Contains("must accept the invitation before the bypass applies", granted.Data["granted"]);
-    }
-
-    [Fact]
-    public async Task AnInvitationPendingBeforeTheGrantDoesNotCountAsPriorMembership()
-    {
-        GitHub.AddMember(Team, "hubot", state: "pending");
-        await DeclareGrantedAsync(1, "Fix it");
-        Assert.False(Change(1).Bypass!.WasAlreadyMember);
-        Assert.Single(GitHub.CallsTo("PUT", MembershipPath));
-        await CancelAsync(1);
-        await WaitUntil(() => Change(1).Bypass?.RevokedAt is not null, "ended");
-        Assert.Single(GitHub.CallsTo("DELETE", MembershipPath)); // the invitation is withdrawn with the bypass
-        Assert.False(GitHub.IsMember(Team, "hubot"));
-    }
 }
 
 /// <summary>A removal GitHub refuses is never abandoned: retried with back-off, and the admins are asked once to do it by hand.</summary>

@@ -408,6 +408,7 @@ public sealed class FaultMatrixTests : IAsyncLifetime
         await bot.DisposeAsync();
         var settings = Settings();
         settings["GitHub:BypassMode"] = "MergeByBot";
+        settings["GitHub:MergeRepositories:0"] = "acme/api";
         settings["GitHub:BypassTeam"] = null;
         settings["Policy:BypassDuration"] = "00:10:00";
         bot = await TestBot.StartAsync(slack, settings: settings, configure: Configure);

@@ -20,4 +20,7 @@ public abstract class GitHubGatewayStub : IGitHubGateway
         throw new NotSupportedException();
     public virtual Task<int> CountMergedPullRequestsAsync(IReadOnlyList<string> repositories, DateTimeOffset from, DateTimeOffset to, CancellationToken ct = default) =>
         throw new NotSupportedException();
+    public virtual Task<RepositoryPermission> GetPermissionAsync(string owner, string repo, string login, CancellationToken ct = default) => throw new NotSupportedException();
+    public virtual Task<TeamMembership> GetOrgMembershipAsync(string org, string login, CancellationToken ct = default) => throw new NotSupportedException();
+    public virtual Task<int> CancelOrgInvitationsAsync(string org, string login, CancellationToken ct = default) => throw new NotSupportedException();
 }

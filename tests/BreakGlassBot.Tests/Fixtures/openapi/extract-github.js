@@ -19,6 +19,10 @@ const wanted = [
   ["delete", "/orgs/{org}/teams/{team_slug}/memberships/{username}"],
   ["get", "/search/issues"],
   ["post", "/app/installations/{installation_id}/access_tokens"],
+  ["get", "/orgs/{org}/memberships/{username}"],
+  ["get", "/orgs/{org}/invitations"],
+  ["delete", "/orgs/{org}/invitations/{invitation_id}"],
+  ["get", "/repos/{owner}/{repo}/collaborators/{username}/permission"],
 ];
 const drop = new Set(["description", "example", "examples", "externalDocs", "x-github", "deprecated", "title"]);
 function clean(s) {
