@@ -4,7 +4,7 @@ using BreakGlassBot.Slack;
 namespace BreakGlassBot.Declaring;
 
 /// <summary>The declaration form (bare /breakglass) and its submission.</summary>
-internal sealed class DeclarationModal(Declarations declarations, ChangeMessages messages, Permissions permissions, LinkHosts hosts) : IViewSubmissionHandler
+internal sealed class DeclarationModal(Declarations declarations, ChangeMessages messages, DeclarerPolicy declarers, LinkHosts hosts) : IViewSubmissionHandler
 {
     public const string CallbackId = "breakglass_declare";
     public const string SummaryBlock = "summary";
@@ -19,10 +19,13 @@ internal sealed class DeclarationModal(Declarations declarations, ChangeMessages
     public async Task<IResult> SubmitAsync(InteractionPayload payload, CancellationToken ct)
     {
         // Checked again here, not only when the form opened: Slack:Declarers may have changed since, or the submitter differ.
-        if (!permissions.MayDeclare(payload.User.Id))
+        if (await declarers.RefusalAsync(payload.User.Id, ct) is { } refusal)
             return Results.Json(new { response_action = "errors", errors = new Dictionary<string, string>
             {
-                [SummaryBlock] = "Only the configured declarers (Slack:Declarers) may break the glass. Ask one of them, or an admin, to declare it.",
+                // A modal's error is plain text: the refusal's emoji code and mentions would show as typed.
+                [SummaryBlock] = refusal.StartsWith(":no_entry: Only", StringComparison.Ordinal)
+                    ? "Only the configured declarers (Slack:Declarers) may break the glass. Ask one of them, or an admin, to declare it."
+                    : Plain(refusal),
             } });
         var (request, errors) = Read(payload, hosts);
         if (request is null)
@@ -39,6 +42,8 @@ internal sealed class DeclarationModal(Declarations declarations, ChangeMessages
         };
         return Results.Json(new JsonObject { ["response_action"] = "update", ["view"] = view });
     }
+
+    static string Plain(string refusal) => refusal[(refusal.IndexOf(' ') + 1)..].Split(" Ask one of:")[0] + " Ask a declarer or an admin to declare it.";
 
     public JsonObject Build(string? channelId) => Blocks.Modal(CallbackId, "Break the glass", "Declare",
     [

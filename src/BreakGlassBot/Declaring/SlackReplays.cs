@@ -1,0 +1,41 @@
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Slack;
+
+namespace BreakGlassBot.Declaring;
+
+/// <summary>
+/// <see cref="ISlackReplayStore"/> in the store file beside the changes: an answer outlives a restart, and is forgotten
+/// once Slack's signature window has closed on its request (the signature check refuses it then anyway).
+/// </summary>
+internal sealed class SlackReplays(ChangeStore store, TimeProvider time) : ISlackReplayStore
+{
+    const string Collection = "slack_replays";
+    static readonly TimeSpan PruneEvery = TimeSpan.FromMinutes(1);
+    long prunedAt;
+
+    public SlackAnswer? Find(string key) =>
+        store.Document<SlackReplay>(Collection, key) is { } r ? new SlackAnswer(r.Status, r.ContentType, r.Body) : null;
+
+    public void Save(string key, SlackAnswer answer, DateTimeOffset expires)
+    {
+        store.SaveDocument<SlackReplay>(Collection, key, _ => new SlackReplay
+        {
+            Id = key, ExpiresAt = expires.UtcTicks, Status = answer.Status, ContentType = answer.ContentType, Body = answer.Body,
+        });
+        var now = time.GetUtcNow();
+        var last = Interlocked.Read(ref prunedAt);
+        if (now.UtcTicks - last < PruneEvery.Ticks || Interlocked.CompareExchange(ref prunedAt, now.UtcTicks, last) != last) return;
+        foreach (var old in store.Documents<SlackReplay>(Collection).Where(r => r.ExpiresAt < now.UtcTicks))
+            store.DeleteDocument<SlackReplay>(Collection, old.Id);
+    }
+}
+
+/// <summary>One first answer (see <see cref="SlackReplays"/>); the id is the request's path, timestamp and signature.</summary>
+public sealed class SlackReplay
+{
+    public string Id { get; set; } = "";
+    public long ExpiresAt { get; set; }
+    public int Status { get; set; }
+    public string? ContentType { get; set; }
+    public string Body { get; set; } = "";
+}
