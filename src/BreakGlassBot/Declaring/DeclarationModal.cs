@@ -19,7 +19,8 @@ internal sealed class DeclarationModal(Declarations declarations, ChangeMessages
     public async Task<IResult> SubmitAsync(InteractionPayload payload, CancellationToken ct)
     {
         // Checked again here, not only when the form opened: Slack:Declarers may have changed since, or the submitter differ.
-        if (await declarers.RefusalAsync(payload.User.Id, ct) is { } refusal)
+        var check = await declarers.CheckAsync(payload.User.Id, ct);
+        if (check.Refusal is { } refusal)
             return Results.Json(new { response_action = "errors", errors = new Dictionary<string, string>
             {
                 // A modal's error is plain text: the refusal's emoji code and mentions would show as typed.
@@ -31,7 +32,7 @@ internal sealed class DeclarationModal(Declarations declarations, ChangeMessages
         if (request is null)
             return Results.Json(new { response_action = "errors", errors });
         // A double-submitted modal carries the same view id: Declare returns the first change.
-        var (change, _) = await declarations.DeclareAsync(request);
+        var (change, _) = await declarations.DeclareAsync(request with { DeclarerUnconfirmed = check.Unconfirmed });
         var confirmation = messages.Confirmation(change);
         var view = new JsonObject
         {

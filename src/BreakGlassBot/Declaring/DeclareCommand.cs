@@ -9,7 +9,8 @@ internal sealed class DeclareCommand(Declarations declarations, ChangeMessages m
 {
     public async Task<CommandReply> DeclareAsync(SlashCommand command, string text, CancellationToken ct = default)
     {
-        if (await declarers.RefusalAsync(command.UserId, ct) is { } refusal) return new CommandReply(refusal);
+        var check = await declarers.CheckAsync(command.UserId, ct);
+        if (check.Refusal is { } refusal) return new CommandReply(refusal);
         var parsed = DeclarationText.Parse(text, hosts);
         if (parsed.Problems.Count > 0)
             return new CommandReply(":warning: " + string.Join("\n", parsed.Problems.Select(Blocks.Escape))
@@ -21,13 +22,13 @@ internal sealed class DeclareCommand(Declarations declarations, ChangeMessages m
         var justification = parsed.Summary.Length > DeclarationText.MaxSummaryLength ? parsed.Summary : null;
 
         var (change, _) = await declarations.DeclareAsync(new DeclarationRequest(command.UserId, command.UserName, summary, justification, null, null,
-            parsed.PullRequests, parsed.JiraKeys, SourceKey: null, command.ChannelId));
+            parsed.PullRequests, parsed.JiraKeys, SourceKey: null, command.ChannelId, check.Unconfirmed));
         return messages.Confirmation(change);
     }
 
     public async Task<CommandReply> OpenModalAsync(SlashCommand command, CancellationToken ct)
     {
-        if (await declarers.RefusalAsync(command.UserId, ct) is { } refusal) return new CommandReply(refusal);
+        if ((await declarers.CheckAsync(command.UserId, ct)).Refusal is { } refusal) return new CommandReply(refusal);
         if (string.IsNullOrEmpty(command.TriggerId))
             return new CommandReply("Type `/breakglass <summary> [PR URL] [JIRA-KEY]` to declare.");
         // trigger_id expires 3 s after the click: open the modal now, inside the request, with a budget.

@@ -14,7 +14,7 @@ internal sealed class SlackReplays(ChangeStore store, TimeProvider time) : ISlac
     long prunedAt;
 
     public SlackAnswer? Find(string key) =>
-        store.Document<SlackReplay>(Collection, key) is { } r ? new SlackAnswer(r.Status, r.ContentType, r.Body) : null;
+        store.Document<SlackReplay>(Collection, key) is { } r ? new SlackAnswer(r.Status, r.ContentType, r.Body ?? "") : null; // LiteDB reads an empty string back as null
 
     public void Save(string key, SlackAnswer answer, DateTimeOffset expires)
     {
@@ -37,5 +37,5 @@ public sealed class SlackReplay
     public long ExpiresAt { get; set; }
     public int Status { get; set; }
     public string? ContentType { get; set; }
-    public string Body { get; set; } = "";
+    public string? Body { get; set; }
 }

@@ -30,12 +30,11 @@ public interface ISlackReplayStore
 /// timestamp and signature: a replay within the window) gets the first answer again and reaches no handler.
 /// </summary>
 internal sealed partial class SlackRequestFilter(IOptions<SlackOptions> options, TimeProvider time, IEnumerable<ISlackRequestListener> listeners,
-    IEnumerable<ISlackReplayStore> replayStores, ILogger<SlackRequestFilter> log) : IEndpointFilter
+    IEnumerable<ISlackReplayStore> replayStores, SlackRequestsInFlight requestsInFlight, ILogger<SlackRequestFilter> log) : IEndpointFilter
 {
     readonly byte[] secret = Encoding.UTF8.GetBytes(options.Value.SigningSecret ?? "");
     readonly ISlackReplayStore? replays = replayStores.LastOrDefault();
-    /// <summary>Requests being handled now: a concurrent replay waits for the first's answer instead of running twice.</summary>
-    readonly ConcurrentDictionary<string, Task<SlackAnswer>> inFlight = new();
+    readonly ConcurrentDictionary<string, Task<SlackAnswer>> inFlight = requestsInFlight.Answers;
 
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
@@ -160,6 +159,15 @@ internal sealed partial class SlackRequestFilter(IOptions<SlackOptions> options,
 
     [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Slack request to {Path} is a replay (same timestamp and signature): answered as the first, nothing done again")]
     static partial void LogReplayed(ILogger logger, string path);
+}
+
+/// <summary>
+/// Requests being handled now, by replay key: a concurrent replay waits for the first's answer instead of running twice.
+/// One per host (the endpoint filter may be made per request).
+/// </summary>
+internal sealed class SlackRequestsInFlight
+{
+    public ConcurrentDictionary<string, Task<SlackAnswer>> Answers { get; } = new();
 }
 
 public static class SlackRequestExtensions
