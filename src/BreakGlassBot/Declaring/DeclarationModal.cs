@@ -44,7 +44,10 @@ internal sealed class DeclarationModal(Declarations declarations, ChangeMessages
         return Results.Json(new JsonObject { ["response_action"] = "update", ["view"] = view });
     }
 
-    static string Plain(string refusal) => refusal[(refusal.IndexOf(' ') + 1)..].Split(" Ask one of:")[0] + " Ask a declarer or an admin to declare it.";
+    /// <summary>The refusal without its emoji code and its list of mentions (a modal shows both as typed).</summary>
+    static string Plain(string refusal) =>
+        refusal[(refusal.IndexOf(' ') + 1)..].Split([" Ask one of:", ", or ask one of:"], StringSplitOptions.None)[0].TrimEnd('.')
+        + ". Ask a declarer or an admin to declare it.";
 
     public JsonObject Build(string? channelId) => Blocks.Modal(CallbackId, "Break the glass", "Declare",
     [

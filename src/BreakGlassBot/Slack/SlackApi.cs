@@ -165,7 +165,9 @@ internal sealed class SlackApiClient(HttpClient http, IOptions<SlackOptions> opt
 
     public async Task<SlackUserInfo> UserInfoAsync(string user, CancellationToken ct = default)
     {
-        var u = (await CallAsync("users.info", new JsonObject { ["user"] = user }, ct, form: true)).GetProperty("user");
+        var reply = await CallAsync("users.info", new JsonObject { ["user"] = user }, ct, form: true);
+        if (!reply.TryGetProperty("user", out var u) || u.ValueKind != JsonValueKind.Object || !u.TryGetProperty("id", out _))
+            throw new SlackApiException("users.info", "invalid_response");
         static bool Flag(JsonElement o, string name) => o.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.True;
         return new SlackUserInfo(u.GetProperty("id").GetString()!, u.TryGetProperty("team_id", out var t) ? t.GetString() : null,
             Flag(u, "is_restricted"), Flag(u, "is_ultra_restricted"), Flag(u, "is_bot"), Flag(u, "deleted"));
