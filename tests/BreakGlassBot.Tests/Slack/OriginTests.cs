@@ -19,7 +19,7 @@ public class OriginTests : BotTest
 
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
-        ["Slack:TeamId"] = Team, ["Slack:AppId"] = App, ["Slack:Reviewers:0"] = ApprovalTests.Reviewer1,
+        ["Slack:TeamId"] = Team, ["Slack:AppId"] = App, ["Slack:Reviewers:0"] = ApprovalTests.Reviewer1, ["Slack:Reviewers:1"] = ApprovalTests.Reviewer2,
     };
 
     internal static Task<HttpResponseMessage> CommandFromAsync(TestBot bot, string team, string app = App, string? enterprise = null) =>
@@ -64,9 +64,9 @@ public class OriginTests : BotTest
         Assert.Equal(1, Bot.Store.Count());
     }
 
-    internal static JsonObject Reply(string eventId, string threadTs, string team, string app)
+    internal static JsonObject Reply(string eventId, string threadTs, string team, string app, string reviewer = ApprovalTests.Reviewer1)
     {
-        var envelope = ThreadReplyTests.Reply(eventId, ApprovalTests.Reviewer1, "approved", threadTs);
+        var envelope = ThreadReplyTests.Reply(eventId, reviewer, "approved", threadTs);
         envelope["team_id"] = team;
         envelope["api_app_id"] = app;
         envelope.Remove("enterprise_id");
@@ -83,11 +83,11 @@ public class OriginTests : BotTest
         await Bot.Until(() => Bot.Store.Get(1)!.Announcement is not null, "announced");
         var ts = Bot.Store.Get(1)!.Announcement!.Ts;
 
-        Assert.Equal(HttpStatusCode.OK, (await Bot.EventAsync(Reply("Ev1", ts, team, app))).StatusCode);
-        // The same event from our own workspace is then new to the inbox: the foreign one was never saved.
+        Assert.Equal(HttpStatusCode.OK, (await Bot.EventAsync(Reply("Ev1", ts, team, app, ApprovalTests.Reviewer2))).StatusCode);
+        // The same event id from our own workspace is then new to the inbox: the foreign one was never saved, nor approved.
         Assert.Equal(HttpStatusCode.OK, (await Bot.EventAsync(Reply("Ev1", ts, Team, App))).StatusCode);
         await Bot.Until(() => Bot.Store.Get(1)!.Status == ChangeStatus.Reviewed, "approved by the thread reply from our workspace");
-        Assert.Single(Bot.Store.AuditTrail(1), e => e.Type == AuditTypes.Approved);
+        Assert.Equal(ApprovalTests.Reviewer1, Assert.Single(Bot.Store.AuditTrail(1), e => e.Type == AuditTypes.Approved).Actor);
         Assert.Contains(Bot.Logs, l => l.Contains("/slack/events refused"));
     }
 
@@ -96,11 +96,12 @@ public class OriginTests : BotTest
     {
         await CommandFromAsync(Bot, Team);
         await Bot.Until(() => Bot.Store.Get(1)!.Announcement is not null, "announced");
-        var reply = Reply("Ev2", Bot.Store.Get(1)!.Announcement!.Ts, Team, App);
+        var reply = Reply("Ev2", Bot.Store.Get(1)!.Announcement!.Ts, Team, App, ApprovalTests.Reviewer2);
         reply["authorizations"]![0]!["team_id"] = "T0OTHER";
         await Bot.EventAsync(reply);
         await Bot.EventAsync(Reply("Ev2", Bot.Store.Get(1)!.Announcement!.Ts, Team, App));
         await Bot.Until(() => Bot.Store.Get(1)!.Status == ChangeStatus.Reviewed, "approved by the event from our workspace");
+        Assert.Equal(ApprovalTests.Reviewer1, Assert.Single(Bot.Store.AuditTrail(1), e => e.Type == AuditTypes.Approved).Actor);
     }
 }
 
@@ -161,7 +162,7 @@ public class LearnedOriginTests : BotTest
 
 /// <summary>An org-wide install learned from auth.test (is_enterprise_install) accepts the org's workspaces by enterprise id.</summary>
 [Trait("Category", "EndToEnd")]
-public class LearnedOrgInstallTests : BotTest
+public class LearnedOrgInstallOriginTests : BotTest
 {
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?> { [TestBot.CheckOrigin] = "true" };
 
