@@ -13,6 +13,7 @@ public static class DeclaringRegistration
         s.AddSingleton<Permissions>();
         s.AddSingleton<DeclarerPolicy>();
         s.AddSingleton<ISlackReplayStore, SlackReplays>();
+        s.AddSingleton<ISlackInstallationMemory, SlackInstallationMemory>();
         s.AddSingleton<ReadAccess>();
         s.AddSingleton(sp => LinkHosts.From(sp.GetRequiredService<IOptions<GitHubOptions>>().Value.WebBaseUrl,
             sp.GetRequiredService<IOptions<JiraOptions>>().Value.BaseUrl));

@@ -30,6 +30,32 @@ internal sealed class SlackReplays(ChangeStore store, TimeProvider time) : ISlac
     }
 }
 
+/// <summary><see cref="ISlackInstallationMemory"/> in the store file: one document, replaced whenever auth.test answers.</summary>
+internal sealed class SlackInstallationMemory(ChangeStore store) : ISlackInstallationMemory
+{
+    const string Collection = "slack_installation";
+
+    public SlackInstallation? Recall() =>
+        store.Document<RememberedInstallation>(Collection, "installation") is { TeamId.Length: > 0 } r
+            ? new SlackInstallation(r.TeamId, r.EnterpriseId, r.IsEnterpriseInstall, r.AppId) : null;
+
+    public void Remember(SlackInstallation installation) =>
+        store.SaveDocument<RememberedInstallation>(Collection, "installation", _ => new RememberedInstallation
+        {
+            Id = "installation", TeamId = installation.TeamId, EnterpriseId = installation.EnterpriseId,
+            IsEnterpriseInstall = installation.IsEnterpriseInstall, AppId = installation.AppId,
+        });
+}
+
+public sealed class RememberedInstallation
+{
+    public string Id { get; set; } = "";
+    public string? TeamId { get; set; }
+    public string? EnterpriseId { get; set; }
+    public bool IsEnterpriseInstall { get; set; }
+    public string? AppId { get; set; }
+}
+
 /// <summary>One first answer (see <see cref="SlackReplays"/>); the id is the request's path, timestamp and signature.</summary>
 public sealed class SlackReplay
 {

@@ -63,16 +63,25 @@ public interface ISlackOriginCheck
     ValueTask<OriginCheck> CheckAsync(RequestOrigin origin, CancellationToken ct);
 }
 
+/// <summary>The installation last learned, kept durably: a restart while Slack's Web API is down still knows its workspace.</summary>
+public interface ISlackInstallationMemory
+{
+    SlackInstallation? Recall();
+    void Remember(SlackInstallation installation);
+}
+
 /// <summary>
 /// The expected workspace, org and app: Slack:TeamId, Slack:EnterpriseId, Slack:AppId, or, for any not configured, what the
 /// bot token says (auth.test; bots.info for the app). A workspace install accepts its own team only (not the org's other
 /// workspaces); an org-wide install (or Slack:EnterpriseId alone) accepts every workspace of the org by enterprise id.
-/// Until the workspace is known, requests are refused (fail closed); an app id Slack will not tell (bots.info refused) is
-/// not checked, since the signature or the Socket Mode connection already proves the app.
+/// Until the workspace is known, requests are refused (fail closed); what was learned before a restart stands in while
+/// Slack cannot be asked. An app id Slack will not tell (bots.info refused) is not checked, since the signature or the
+/// Socket Mode connection already proves the app.
 /// </summary>
-public sealed partial class SlackTenant(IOptions<SlackOptions> options, ISlackApi slack, TimeProvider time, ILogger<SlackTenant> log)
-    : ISlackOriginCheck
+public sealed partial class SlackTenant(IOptions<SlackOptions> options, ISlackApi slack, TimeProvider time, ILogger<SlackTenant> log,
+    IEnumerable<ISlackInstallationMemory> memories) : ISlackOriginCheck
 {
+    readonly ISlackInstallationMemory? memory = memories.LastOrDefault();
     /// <summary>How long a request waits for auth.test when the workspace is not known yet.</summary>
     static readonly TimeSpan LearnBudget = TimeSpan.FromSeconds(1);
     readonly Lock gate = new();
@@ -108,6 +117,7 @@ public sealed partial class SlackTenant(IOptions<SlackOptions> options, ISlackAp
             {
                 try { known = await LearnAsync().WaitAsync(LearnBudget, time, ct); }
                 catch (TimeoutException) { known = null; }
+                known ??= memory?.Recall();
             }
             if (team is null && enterprise is null)
             {
@@ -139,6 +149,7 @@ public sealed partial class SlackTenant(IOptions<SlackOptions> options, ISlackAp
                     if (installation.TeamId.Length == 0) throw new SlackApiException("auth.test", "no_team_id");
                     if (installation.AppId is null) LogNoAppId(log);
                     lock (gate) learned = installation;
+                    memory?.Remember(installation);
                     LogLearned(log, installation.TeamId, installation.EnterpriseId ?? "-", installation.IsEnterpriseInstall, installation.AppId ?? "-");
                     return installation;
                 }

@@ -203,3 +203,24 @@ public class SocketModeOriginTests : SocketModeBotTest
         Assert.Contains("BG-1", (await Socket.DeliverAsync(FakeSocketMode.SlashCommand("Roll back payments"))).ToJsonString());
     }
 }
+
+/// <summary>What auth.test said before a restart stands in while Slack's Web API is down: break-glass does not wait on it.</summary>
+[Trait("Category", "EndToEnd")]
+public class RememberedOriginTests : BotTest
+{
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?> { [TestBot.CheckOrigin] = "true" };
+
+    [Fact]
+    public async Task ARestartWhileSlackIsDownStillKnowsItsWorkspace()
+    {
+        Assert.Contains("BG-1", await (await OriginTests.CommandFromAsync(Bot, OriginTests.Team)).Content.ReadAsStringAsync());
+        await Bot.StopAsync();
+        Slack.Down = true;
+        Bot = await StartBotAsync();
+        Assert.Contains("BG-2", await (await OriginTests.CommandFromAsync(Bot, OriginTests.Team)).Content.ReadAsStringAsync());
+        Assert.Contains("serves another Slack workspace", await (await OriginTests.CommandFromAsync(Bot, "T0OTHER")).Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.Unauthorized, (await OriginTests.CommandFromAsync(Bot, OriginTests.Team, app: "A0OTHER")).StatusCode);
+        Assert.Contains(Slack.Faulted, c => c.Key == "auth.test"); // it did ask, and Slack did not answer
+        Assert.Equal(2, Bot.Store.Count());
+    }
+}
