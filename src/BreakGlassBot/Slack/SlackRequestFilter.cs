@@ -69,7 +69,8 @@ internal sealed partial class SlackRequestFilter(IOptions<SlackOptions> options,
         if (replays is null || http.Request.Path.Value?.EndsWith("/events", StringComparison.Ordinal) == true) return await next(context);
         string timestamp = http.Request.Headers[SlackSignature.TimestampHeader]!, signature = http.Request.Headers[SlackSignature.SignatureHeader]!;
         var expires = DateTimeOffset.FromUnixTimeSeconds(long.Parse(timestamp, System.Globalization.CultureInfo.InvariantCulture)) + slack.SignatureTolerance;
-        return await OnceAsync(http.Request.Path + ":" + timestamp + ":" + signature[3..], expires, context, next);
+        // Lower-cased: the check accepts either case of hex, so the same MAC in capitals must not pass for a new request.
+        return await OnceAsync(http.Request.Path + ":" + timestamp + ":" + signature[3..].ToLowerInvariant(), expires, context, next);
     }
 
     async Task<object?> OnceAsync(string key, DateTimeOffset expires, EndpointFilterInvocationContext context, EndpointFilterDelegate next)

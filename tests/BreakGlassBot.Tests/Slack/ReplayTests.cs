@@ -17,9 +17,10 @@ public class ReplayTests : BotTest
 
     readonly long timestamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
-    async Task<(HttpStatusCode Status, string Body)> SendAsync(string path, string body, string contentType = "application/x-www-form-urlencoded")
+    async Task<(HttpStatusCode Status, string Body)> SendAsync(string path, string body, string contentType = "application/x-www-form-urlencoded",
+        string? signature = null)
     {
-        using var response = await Bot.Http.SendAsync(SlackSigner.Request(Bot.Url + path, TestBot.SigningSecret, body, contentType, timestamp: timestamp));
+        using var response = await Bot.Http.SendAsync(SlackSigner.Request(Bot.Url + path, TestBot.SigningSecret, body, contentType, timestamp: timestamp, signature: signature));
         return (response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 
@@ -32,6 +33,9 @@ public class ReplayTests : BotTest
         Assert.Equal(HttpStatusCode.OK, first.Status);
         Assert.Contains("BG-1", first.Body);
         Assert.Equal(first, replay);
+        // The same MAC in capital hex passes the signature check too: still the same request.
+        var capitals = "v0=" + SlackSigner.Sign(TestBot.SigningSecret, timestamp, form)[3..].ToUpperInvariant();
+        Assert.Equal(first, await SendAsync("/slack/commands", form, signature: capitals));
         Assert.Equal(1, Bot.Store.Count());
         Assert.Single(Bot.Store.AuditTrail(1), e => e.Type == AuditTypes.Declared);
         Assert.Contains(Bot.Logs, l => l.Contains("is a replay"));
