@@ -47,6 +47,9 @@ public static class FakeSlackApi
         "conversations.history" or "conversations.replies" => new() { ["ok"] = true, ["messages"] = new JsonArray(), ["has_more"] = false },
         "usergroups.users.list" => new() { ["ok"] = true, ["users"] = new JsonArray("U0REVIEW1", "U0REVIEW2") },
         "auth.test" => new() { ["ok"] = true, ["user_id"] = "U0BOT", ["bot_id"] = "B0BOT", ["team_id"] = "T0001" },
+        // Everyone is a full member (the guest check before a declaration); the app is the one the load's requests name.
+        "users.info" => new() { ["ok"] = true, ["user"] = new JsonObject { ["id"] = "U0BENCH", ["team_id"] = "T0001", ["is_restricted"] = false, ["is_ultra_restricted"] = false } },
+        "bots.info" => new() { ["ok"] = true, ["bot"] = new JsonObject { ["id"] = "B0BOT", ["app_id"] = "A0BENCH" } },
         "views.open" or "views.publish" => new() { ["ok"] = true, ["view"] = new JsonObject { ["id"] = "V0BENCH" } },
         _ => new() { ["ok"] = true },
     };

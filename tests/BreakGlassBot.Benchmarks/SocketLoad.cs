@@ -97,9 +97,13 @@ public static class SocketLoad
     {
         var secret = Environment.GetEnvironmentVariable("SLACK_SIGNING_SECRET") ?? throw new InvalidOperationException("set SLACK_SIGNING_SECRET");
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = connections }) { BaseAddress = new Uri(botUrl) };
-        var body = new FormUrlEncodedContent(Command()).ReadAsStringAsync().Result;
+        var sent = 0L;
         async Task<bool> OneAsync()
         {
+            // Each request its own trigger_id, as each real invocation has: the same signed body twice is a replay, answered once.
+            var command = Command();
+            command["trigger_id"] = $"1.{Interlocked.Increment(ref sent)}.bench";
+            var body = new FormUrlEncodedContent(command).ReadAsStringAsync().Result;
             var timestamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString();
             var signature = "v0=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes($"v0:{timestamp}:{body}")));
             using var request = new HttpRequestMessage(HttpMethod.Post, "/slack/commands") { Content = new StringContent(body, Encoding.UTF8, "application/x-www-form-urlencoded") };

@@ -41,7 +41,8 @@ BOT_PORT=3180; SLACK_PORT=3190; BOLT_PORT=3101; FLOOR_PORT=3102
 export SLACK_SIGNING_SECRET="load-only-secret-$(date +%s)-$$"
 export BENCH_RESPONSE_URL="http://127.0.0.1:$SLACK_PORT/response/1"   # the slash commands' response_url: the fake Slack
 TEXT="Roll back payments deploy after error spike https://github.com/acme/payments/pull/4242"
-PAYLOAD='{"type":"block_actions","user":{"id":"U2147483697","username":"oncall","team_id":"T0001"},"api_app_id":"A123456","trigger_id":"1.2.3","response_url":"http://127.0.0.1:'$SLACK_PORT'/response/1","container":{"type":"message","message_ts":"1700000000.000001","channel_id":"C0BENCH","is_ephemeral":false},"channel":{"id":"C0BENCH","name":"changes"},"message":{"ts":"1700000000.000001","text":"BG-1"},"actions":[{"action_id":"breakglass_details","block_id":"breakglass_review","value":"BG-1","type":"button","action_ts":"1700000001.000001"}]}'
+# The workspace and app slack-load.py's commands name (the bot is started with them as Slack:TeamId and Slack:AppId).
+PAYLOAD='{"type":"block_actions","team":{"id":"T0BENCH01","domain":"breakglass-bench"},"user":{"id":"U2147483697","username":"oncall","team_id":"T0BENCH01"},"api_app_id":"A0BENCH01","trigger_id":"1.2.3","response_url":"http://127.0.0.1:'$SLACK_PORT'/response/1","container":{"type":"message","message_ts":"1700000000.000001","channel_id":"C0BENCH","is_ephemeral":false},"channel":{"id":"C0BENCH","name":"changes"},"message":{"ts":"1700000000.000001","text":"BG-1"},"actions":[{"action_id":"breakglass_details","block_id":"breakglass_review","value":"BG-1","type":"button","action_ts":"1700000001.000001"}]}'
 log() { echo "[load $(date -u +%H:%M:%S)] $*"; }
 
 # --- the harness: slack-load.py signs the slash command (BENCH_TEXT) or the interaction (BENCH_PAYLOAD) ---
@@ -119,6 +120,7 @@ start_server() {  # $1 impl, $2 log
     bot)   DATA="$(mktemp -d "$OUT/data.XXXXXX")"
            Slack__SigningSecret="$SLACK_SIGNING_SECRET" Slack__BotToken="xoxb-load-only" \
            Slack__ApiBaseUrl="http://127.0.0.1:$SLACK_PORT/api/" Slack__AnnouncementChannel="C0BENCH" \
+           Slack__TeamId=T0BENCH01 Slack__AppId=A0BENCH01 \
            Storage__DataDirectory="$DATA" Urls="http://127.0.0.1:$BOT_PORT" ASPNETCORE_ENVIRONMENT=Production \
            Logging__LogLevel__Default=Warning "$BOT_BIN" > "$logf" 2>&1 & SERVER_PID=$!
            wait_ready "$t0" "http://127.0.0.1:$BOT_PORT/healthz" bot "$logf" ;;

@@ -34,7 +34,7 @@ internal sealed class BreakGlassCommand(DeclareCommand declare, IEnumerable<ISub
             "help" or "-h" or "--help" or "?" => new CommandReply(Help()),
             _ when byName.TryGetValue(first, out var sub) => await sub.RunAsync(command, rest, ct),
             "overdue" when byName.TryGetValue("list", out var list) => await list.RunAsync(command, "overdue", ct),
-            _ => await declare.DeclareAsync(command, text),
+            _ => await declare.DeclareAsync(command, text, ct),
         };
     }
 }

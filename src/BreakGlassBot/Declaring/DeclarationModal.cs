@@ -4,7 +4,7 @@ using BreakGlassBot.Slack;
 namespace BreakGlassBot.Declaring;
 
 /// <summary>The declaration form (bare /breakglass) and its submission.</summary>
-internal sealed class DeclarationModal(Declarations declarations, ChangeMessages messages, Permissions permissions, LinkHosts hosts) : IViewSubmissionHandler
+internal sealed class DeclarationModal(Declarations declarations, ChangeMessages messages, DeclarerPolicy declarers, LinkHosts hosts) : IViewSubmissionHandler
 {
     public const string CallbackId = "breakglass_declare";
     public const string SummaryBlock = "summary";
@@ -19,16 +19,20 @@ internal sealed class DeclarationModal(Declarations declarations, ChangeMessages
     public async Task<IResult> SubmitAsync(InteractionPayload payload, CancellationToken ct)
     {
         // Checked again here, not only when the form opened: Slack:Declarers may have changed since, or the submitter differ.
-        if (!permissions.MayDeclare(payload.User.Id))
+        var check = await declarers.CheckAsync(payload.User.Id, ct);
+        if (check.Refusal is { } refusal)
             return Results.Json(new { response_action = "errors", errors = new Dictionary<string, string>
             {
-                [SummaryBlock] = "Only the configured declarers (Slack:Declarers) may break the glass. Ask one of them, or an admin, to declare it.",
+                // A modal's error is plain text: the refusal's emoji code and mentions would show as typed.
+                [SummaryBlock] = refusal.StartsWith(":no_entry: Only", StringComparison.Ordinal)
+                    ? "Only the configured declarers (Slack:Declarers) may break the glass. Ask one of them, or an admin, to declare it."
+                    : Plain(refusal),
             } });
         var (request, errors) = Read(payload, hosts);
         if (request is null)
             return Results.Json(new { response_action = "errors", errors });
         // A double-submitted modal carries the same view id: Declare returns the first change.
-        var (change, _) = await declarations.DeclareAsync(request);
+        var (change, _) = await declarations.DeclareAsync(request with { DeclarerUnconfirmed = check.Unconfirmed });
         var confirmation = messages.Confirmation(change);
         var view = new JsonObject
         {
@@ -39,6 +43,11 @@ internal sealed class DeclarationModal(Declarations declarations, ChangeMessages
         };
         return Results.Json(new JsonObject { ["response_action"] = "update", ["view"] = view });
     }
+
+    /// <summary>The refusal without its emoji code and its list of mentions (a modal shows both as typed).</summary>
+    static string Plain(string refusal) =>
+        refusal[(refusal.IndexOf(' ') + 1)..].Split([" Ask one of:", ", or ask one of:"], StringSplitOptions.None)[0].TrimEnd('.')
+        + ". Ask a declarer or an admin to declare it.";
 
     public JsonObject Build(string? channelId) => Blocks.Modal(CallbackId, "Break the glass", "Declare",
     [

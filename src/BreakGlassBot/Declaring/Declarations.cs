@@ -7,7 +7,8 @@ namespace BreakGlassBot.Declaring;
 
 public sealed record DeclarationRequest(
     string UserId, string? UserName, string Summary, string? Justification, string? Service, string? Severity,
-    IReadOnlyList<PullRequestRef> PullRequests, IReadOnlyList<JiraIssueKey> JiraKeys, string? SourceKey, string? Channel);
+    IReadOnlyList<PullRequestRef> PullRequests, IReadOnlyList<JiraIssueKey> JiraKeys, string? SourceKey, string? Channel,
+    string? DeclarerUnconfirmed = null);
 
 /// <summary>
 /// Declares a change: one durable write (the change, its audit event and its outgoing work), then a nudge
@@ -45,7 +46,7 @@ public sealed class Declarations(ChangeStore store, ReviewPolicy policy, OutboxQ
             new AuditEvent
             {
                 ChangeNumber = c.Id, At = now, Actor = request.UserId, Type = AuditTypes.Declared,
-                Data = new()
+                Data = new Dictionary<string, string>
                 {
                     ["summary"] = c.Summary,
                     ["due_at"] = c.DueAt.ToString("O"),
@@ -53,7 +54,7 @@ public sealed class Declarations(ChangeStore store, ReviewPolicy policy, OutboxQ
                     ["pull_requests"] = string.Join(' ', c.PullRequests.Select(p => p.Ref.ToString())),
                     ["jira_issues"] = string.Join(' ', c.JiraIssues.Select(j => j.Key)),
                     ["source"] = request.SourceKey ?? "command",
-                },
+                }.WithDeclarerCheck(request.DeclarerUnconfirmed),
             },
         ]);
         if (result.Created) outbox.Nudge();
@@ -70,6 +71,16 @@ public interface IDeclarationStepSource
     /// The per-link steps for links added after the declaration: the same ones a declaration with those links would have had.
     /// </summary>
     IEnumerable<PendingStep> StepsForAddedLinks(EmergencyChange change, IReadOnlyList<PullRequestRef> pullRequests, IReadOnlyList<string> jiraKeys, DateTimeOffset now) => [];
+}
+
+static class DeclaredData
+{
+    /// <summary>Only when Slack could not say whether the declarer is a guest (see DeclarerPolicy): the record says so.</summary>
+    public static Dictionary<string, string> WithDeclarerCheck(this Dictionary<string, string> data, string? unconfirmed)
+    {
+        if (unconfirmed is not null) data["declarer_check"] = "unconfirmed (" + unconfirmed + ")";
+        return data;
+    }
 }
 
 public sealed class Permissions(IOptions<SlackOptions> slack)

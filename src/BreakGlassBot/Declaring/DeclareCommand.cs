@@ -1,18 +1,16 @@
 using BreakGlassBot.Hosting;
 using BreakGlassBot.Slack;
-using Microsoft.Extensions.Options;
 
 namespace BreakGlassBot.Declaring;
 
 /// <summary>"/breakglass &lt;summary&gt; [links]" declares at once; "/breakglass" alone opens the declaration form.</summary>
-internal sealed class DeclareCommand(Declarations declarations, ChangeMessages messages, Permissions permissions, DeclarationModal modal, ISlackApi slack,
-    IOptions<SlackOptions> slackOptions, LinkHosts hosts, ILogger<DeclareCommand> log)
+internal sealed class DeclareCommand(Declarations declarations, ChangeMessages messages, DeclarerPolicy declarers, DeclarationModal modal, ISlackApi slack,
+    LinkHosts hosts, ILogger<DeclareCommand> log)
 {
-    public async Task<CommandReply> DeclareAsync(SlashCommand command, string text)
+    public async Task<CommandReply> DeclareAsync(SlashCommand command, string text, CancellationToken ct = default)
     {
-        if (!permissions.MayDeclare(command.UserId))
-            return new CommandReply(":no_entry: Only the configured declarers may break the glass. Ask one of: "
-                + string.Join(", ", slackOptions.Value.Declarers.Select(Blocks.Mention)));
+        var check = await declarers.CheckAsync(command.UserId, ct);
+        if (check.Refusal is { } refusal) return new CommandReply(refusal);
         var parsed = DeclarationText.Parse(text, hosts);
         if (parsed.Problems.Count > 0)
             return new CommandReply(":warning: " + string.Join("\n", parsed.Problems.Select(Blocks.Escape))
@@ -24,14 +22,13 @@ internal sealed class DeclareCommand(Declarations declarations, ChangeMessages m
         var justification = parsed.Summary.Length > DeclarationText.MaxSummaryLength ? parsed.Summary : null;
 
         var (change, _) = await declarations.DeclareAsync(new DeclarationRequest(command.UserId, command.UserName, summary, justification, null, null,
-            parsed.PullRequests, parsed.JiraKeys, SourceKey: null, command.ChannelId));
+            parsed.PullRequests, parsed.JiraKeys, SourceKey: null, command.ChannelId, check.Unconfirmed));
         return messages.Confirmation(change);
     }
 
     public async Task<CommandReply> OpenModalAsync(SlashCommand command, CancellationToken ct)
     {
-        if (!permissions.MayDeclare(command.UserId))
-            return new CommandReply(":no_entry: Only the configured declarers may break the glass.");
+        if ((await declarers.CheckAsync(command.UserId, ct)).Refusal is { } refusal) return new CommandReply(refusal);
         if (string.IsNullOrEmpty(command.TriggerId))
             return new CommandReply("Type `/breakglass <summary> [PR URL] [JIRA-KEY]` to declare.");
         // trigger_id expires 3 s after the click: open the modal now, inside the request, with a budget.

@@ -11,6 +11,9 @@ public static class DeclaringRegistration
     {
         var s = builder.Services;
         s.AddSingleton<Permissions>();
+        s.AddSingleton<DeclarerPolicy>();
+        s.AddSingleton<ISlackReplayStore, SlackReplays>();
+        s.AddSingleton<ISlackInstallationMemory, SlackInstallationMemory>();
         s.AddSingleton<ReadAccess>();
         s.AddSingleton(sp => LinkHosts.From(sp.GetRequiredService<IOptions<GitHubOptions>>().Value.WebBaseUrl,
             sp.GetRequiredService<IOptions<JiraOptions>>().Value.BaseUrl));

@@ -44,6 +44,7 @@ public static class ConfigurationCheck
         var evidence = configuration.GetSection(EvidenceOptions.Section).Get<EvidenceOptions>() ?? new();
 
         CheckSlack(errors, slack);
+        CheckDeclarers(errors, slack, github);
         CheckGitHub(errors, github);
         CheckJira(errors, jira);
         CheckPolicy(errors, policy);
@@ -71,6 +72,18 @@ public static class ConfigurationCheck
         if (slack.SignatureTolerance <= TimeSpan.Zero || slack.SignatureTolerance > TimeSpan.FromHours(1))
             errors.Add("Slack:SignatureTolerance must be between 00:00:01 and 01:00:00 (Slack recommends 00:05:00)");
         CheckSocketMode(errors, slack);
+    }
+
+    // A mode that grants or merges must be told who may use it: "anyone" would include every member who can type the command.
+    static void CheckDeclarers(List<string> errors, SlackOptions slack, GitHubOptions github)
+    {
+        if (github.BypassMode != BypassMode.RecordOnly && !slack.Declarers.Any(d => !string.IsNullOrWhiteSpace(d)))
+            errors.Add($"Slack:Declarers is required when GitHub:BypassMode is {github.BypassMode}: list the user ids (U…) or user groups (S…) who may break the glass");
+        foreach (var d in slack.Declarers.Where(d => !string.IsNullOrWhiteSpace(d) && !(d.Trim()[0] is 'U' or 'W' or 'S')))
+            errors.Add($"Slack:Declarers: '{d}' is neither a user id (U…, W…) nor a user group id (S…)");
+        if (!string.IsNullOrWhiteSpace(slack.TeamId) && !slack.TeamId.StartsWith('T')) errors.Add("Slack:TeamId must be a workspace id (T…)");
+        if (!string.IsNullOrWhiteSpace(slack.EnterpriseId) && !slack.EnterpriseId.StartsWith('E')) errors.Add("Slack:EnterpriseId must be an Enterprise Grid org id (E…)");
+        if (!string.IsNullOrWhiteSpace(slack.AppId) && !slack.AppId.StartsWith('A')) errors.Add("Slack:AppId must be an app id (A…, Basic Information → App ID)");
     }
 
     // The token's value is never repeated: only what is wrong with it.

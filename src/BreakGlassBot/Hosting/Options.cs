@@ -13,7 +13,12 @@ public sealed class SlackOptions
     public List<string> Reviewers { get; set; } = [];
     public List<string> Managers { get; set; } = [];
     public List<string> Admins { get; set; } = [];
+    /// <summary>Who may declare (user ids U…/W…, user-group ids S…); required in Team and MergeByBot. See DeclarerPolicy.</summary>
     public List<string> Declarers { get; set; } = [];
+    /// <summary>The workspace (T…) / Enterprise Grid org (E…) and app (A…) requests must come from; learned from auth.test / bots.info when empty.</summary>
+    public string? TeamId { get; set; }
+    public string? EnterpriseId { get; set; }
+    public string? AppId { get; set; }
     /// <summary>Who may read every change (user ids U…, user-group ids S…); empty: everyone in the workspace. See ReadAccess.</summary>
     public List<string> Readers { get; set; } = [];
     public string? DigestChannel { get; set; }

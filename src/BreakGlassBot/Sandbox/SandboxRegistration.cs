@@ -162,6 +162,10 @@ public static class SandboxRegistration
             o.Managers = [SandboxPeople.Manager];
             o.Admins = [SandboxPeople.Manager];
             o.Declarers = [];
+            // The page's requests come from the sandbox's own workspace and app, whatever a real install configured.
+            o.TeamId = SandboxPeople.TeamId;
+            o.EnterpriseId = null;
+            o.AppId = SandboxPeople.AppId;
             o.ReviewerUserGroup = null;
         });
         // App credentials would take precedence over the token the stand-in checks; the bypass is only recorded.

@@ -31,6 +31,10 @@ public sealed class StandInSlack(SandboxState state, SandboxContext context)
             "conversations.replies" => Replies(args),
             "views.publish" => PublishView(args),
             "usergroups.users.list" => Ok(new JsonObject { ["users"] = new JsonArray(SandboxPeople.Reviewer1, SandboxPeople.Reviewer2) }),
+            // Everyone in the sandbox is a full member; the bot belongs to the sandbox's app.
+            "users.info" => Ok(new JsonObject { ["user"] = new JsonObject { ["id"] = Str(args, "user"), ["team_id"] = SandboxPeople.TeamId,
+                ["is_restricted"] = false, ["is_ultra_restricted"] = false, ["is_bot"] = false, ["deleted"] = false } }),
+            "bots.info" => Ok(new JsonObject { ["bot"] = new JsonObject { ["id"] = SandboxPeople.BotId, ["app_id"] = SandboxPeople.AppId } }),
             "auth.test" => Ok(new JsonObject
             {
                 ["url"] = context.BaseUrl + "/sandbox", ["team"] = "BreakGlass Sandbox", ["user"] = "breakglassbot",

@@ -21,6 +21,15 @@ public sealed record MessageMetadata(string EventType, IReadOnlyDictionary<strin
 public sealed record PostedMessage(string Channel, string Ts);
 public sealed record HistoryMessage(string Ts, string? Text, MessageMetadata? Metadata);
 
+/// <summary>users.info's answer, the parts the bot decides on: a guest (restricted or ultra-restricted) may not declare.</summary>
+public sealed record SlackUserInfo(string Id, string? TeamId, bool IsRestricted, bool IsUltraRestricted, bool IsBot, bool Deleted)
+{
+    public bool IsGuest => IsRestricted || IsUltraRestricted;
+}
+
+/// <summary>Where the bot token is installed (auth.test) and the app it belongs to (bots.info); see SlackTenant.</summary>
+public sealed record SlackInstallation(string TeamId, string? EnterpriseId, bool IsEnterpriseInstall, string? AppId);
+
 /// <summary>A Slack Web API call that did not succeed. <see cref="RetryAfter"/> is set for HTTP 429.</summary>
 public sealed class SlackApiException(string method, string error, HttpStatusCode? status = null, TimeSpan? retryAfter = null, Exception? inner = null)
     : Exception($"Slack {method} failed: {error}", inner)
@@ -47,6 +56,10 @@ public interface ISlackApi
     Task<IReadOnlyList<HistoryMessage>> GetRepliesAsync(string channel, string threadTs, CancellationToken ct = default);
     Task<(string UserId, string? BotId)> AuthTestAsync(CancellationToken ct = default);
     Task RespondAsync(string responseUrl, SlackMessage message, bool ephemeral = true, bool replaceOriginal = false, CancellationToken ct = default);
+    /// <summary>users.info (scope users:read).</summary>
+    Task<SlackUserInfo> UserInfoAsync(string user, CancellationToken ct = default);
+    /// <summary>auth.test, then bots.info for the app id (scope users:read).</summary>
+    Task<SlackInstallation> InstallationAsync(CancellationToken ct = default);
 }
 
 /// <summary>Typed client over Slack's Web API: bot token as Bearer, JSON bodies, checks <c>ok</c>.</summary>
@@ -148,6 +161,29 @@ internal sealed class SlackApiClient(HttpClient http, IOptions<SlackOptions> opt
     {
         var reply = await CallAsync("auth.test", new JsonObject(), ct, form: true);
         return (reply.GetProperty("user_id").GetString()!, reply.TryGetProperty("bot_id", out var b) ? b.GetString() : null);
+    }
+
+    public async Task<SlackUserInfo> UserInfoAsync(string user, CancellationToken ct = default)
+    {
+        var reply = await CallAsync("users.info", new JsonObject { ["user"] = user }, ct, form: true);
+        if (!reply.TryGetProperty("user", out var u) || u.ValueKind != JsonValueKind.Object || !u.TryGetProperty("id", out _))
+            throw new SlackApiException("users.info", "invalid_response");
+        static bool Flag(JsonElement o, string name) => o.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.True;
+        return new SlackUserInfo(u.GetProperty("id").GetString()!, u.TryGetProperty("team_id", out var t) ? t.GetString() : null,
+            Flag(u, "is_restricted"), Flag(u, "is_ultra_restricted"), Flag(u, "is_bot"), Flag(u, "deleted"));
+    }
+
+    public async Task<SlackInstallation> InstallationAsync(CancellationToken ct = default)
+    {
+        var auth = await CallAsync("auth.test", new JsonObject(), ct, form: true);
+        static string? Text(JsonElement o, string name) => o.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+        string? app = null;
+        // bots.info needs users:read: an install that lacks it still tells its workspace, and the app id stays unknown.
+        if (Text(auth, "bot_id") is { Length: > 0 } botId)
+            try { app = Text((await CallAsync("bots.info", new JsonObject { ["bot"] = botId }, ct, form: true)).GetProperty("bot"), "app_id"); }
+            catch (SlackApiException e) when (e.Error != "ratelimited") { }
+        return new SlackInstallation(Text(auth, "team_id") ?? "", Text(auth, "enterprise_id") is { Length: > 0 } org ? org : null,
+            auth.TryGetProperty("is_enterprise_install", out var install) && install.ValueKind == JsonValueKind.True, app);
     }
 
     public async Task RespondAsync(string responseUrl, SlackMessage message, bool ephemeral = true, bool replaceOriginal = false, CancellationToken ct = default)

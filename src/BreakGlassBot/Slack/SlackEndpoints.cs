@@ -61,22 +61,37 @@ public static partial class SlackEndpoints
         // In Socket Mode nothing is taken inbound: the routes do not exist (404), so there is nothing to attack.
         if (app.ServiceProvider.GetRequiredService<Microsoft.Extensions.Options.IOptions<Hosting.SlackOptions>>().Value.SocketMode) return app;
         var slack = app.MapGroup("/slack").AddEndpointFilter<SlackRequestFilter>();
-        slack.MapPost("/commands", (HttpContext http, IEnumerable<ISlashCommandHandler> commands, ILoggerFactory logs) =>
-            DispatchCommandAsync(http.VerifiedSlackBody().BodyText, commands, logs, http.Request.Path, http.TraceIdentifier, http.RequestAborted));
-        slack.MapPost("/interactions", (HttpContext http, IEnumerable<IViewSubmissionHandler> views, IEnumerable<IBlockActionHandler> actions, ILoggerFactory logs) =>
-            DispatchInteractionAsync(http.VerifiedSlackBody().BodyText, views, actions, logs, http.Request.Path, http.TraceIdentifier, http.RequestAborted));
-        slack.MapPost("/events", (HttpContext http, ISlackEventInbox inbox, ILoggerFactory logs) => DispatchEvent(http.VerifiedSlackBody(), inbox, logs));
+        slack.MapPost("/commands", (HttpContext http, IEnumerable<ISlashCommandHandler> commands, ISlackOriginCheck origin, ILoggerFactory logs) =>
+            DispatchCommandAsync(http.VerifiedSlackBody().BodyText, commands, origin, logs, http.Request.Path, http.TraceIdentifier, http.RequestAborted));
+        slack.MapPost("/interactions", (HttpContext http, IEnumerable<IViewSubmissionHandler> views, IEnumerable<IBlockActionHandler> actions, ISlackOriginCheck origin,
+            ILoggerFactory logs) =>
+            DispatchInteractionAsync(http.VerifiedSlackBody().BodyText, views, actions, origin, logs, http.Request.Path, http.TraceIdentifier, http.RequestAborted));
+        slack.MapPost("/events", (HttpContext http, ISlackEventInbox inbox, ISlackOriginCheck origin, ILoggerFactory logs) =>
+            DispatchEventAsync(http.VerifiedSlackBody(), inbox, origin, logs, http.Request.Path, http.RequestAborted));
         return app;
     }
 
     // The dispatch below is shared by the HTTP endpoints and Socket Mode: both transports reach the same handlers with the same bodies.
 
     /// <summary>A slash command's form body to its handler; the result is the HTTP response (or the Socket Mode ack's payload).</summary>
-    internal static async Task<IResult> DispatchCommandAsync(string form, IEnumerable<ISlashCommandHandler> commands, ILoggerFactory logs,
+    internal static async Task<IResult> DispatchCommandAsync(string form, IEnumerable<ISlashCommandHandler> commands, ISlackOriginCheck origin, ILoggerFactory logs,
         string path, string reference, CancellationToken ct)
     {
         if (!SlashCommand.TryParse(form, out var parsed))
             return BadRequest("Expected a slash command form with at least 'command' and 'user_id'.");
+        var from = RequestOrigin.FromCommandForm(form);
+        switch (await origin.CheckAsync(from, ct))
+        {
+            case OriginCheck.ForeignApp: return Foreign(logs, path, from, OriginCheck.ForeignApp);
+            case OriginCheck.ForeignWorkspace:
+                // The person typed it in a workspace the bot does not serve (another workspace of the org): told why, nothing done.
+                Foreign(logs, path, from, OriginCheck.ForeignWorkspace);
+                return new CommandReply(":no_entry: This BreakGlassBot serves another Slack workspace, so it takes no commands from this one. "
+                    + "Declare in the workspace it is installed in, or ask your Slack admins to install it here.").ToResult();
+            case OriginCheck.Unknown:
+                return new CommandReply(":warning: BreakGlassBot cannot confirm yet which Slack workspace it serves (Slack did not answer auth.test), "
+                    + "so it did nothing. Try again in a moment; an admin can set Slack:TeamId to not depend on it.").ToResult();
+        }
         try
         {
             // One command is registered (the manifest's); a renamed command in a workspace still reaches it.
@@ -91,10 +106,14 @@ public static partial class SlackEndpoints
 
     /// <summary>An interaction's form body (<c>payload=…</c>) to its handler.</summary>
     internal static async Task<IResult> DispatchInteractionAsync(string form, IEnumerable<IViewSubmissionHandler> views,
-        IEnumerable<IBlockActionHandler> actions, ILoggerFactory logs, string path, string reference, CancellationToken ct)
+        IEnumerable<IBlockActionHandler> actions, ISlackOriginCheck origin, ILoggerFactory logs, string path, string reference, CancellationToken ct)
     {
         if (!InteractionPayload.TryParse(form, out var payload))
             return BadRequest("Expected a form field 'payload' holding an interaction JSON object with 'type' and 'user'.");
+        var from = RequestOrigin.FromInteractionForm(form);
+        var check = await origin.CheckAsync(from, ct);
+        if (check is OriginCheck.ForeignApp or OriginCheck.ForeignWorkspace) return Foreign(logs, path, from, check);
+        if (check is OriginCheck.Unknown) return Unconfirmed();
         try
         {
             switch (payload.Type)
@@ -119,10 +138,24 @@ public static partial class SlackEndpoints
     }
 
     /// <summary>An Events API body: saved to the inbox before this returns (the caller acknowledges only then).</summary>
-    internal static IResult DispatchEvent(VerifiedSlackRequest body, ISlackEventInbox inbox, ILoggerFactory logs)
+    internal static async Task<IResult> DispatchEventAsync(VerifiedSlackRequest body, ISlackEventInbox inbox, ISlackOriginCheck origin, ILoggerFactory logs,
+        string path, CancellationToken ct)
     {
         if (!EventEnvelope.TryParse(body.BodyText, out var envelope))
             return BadRequest("Expected an Events API JSON body with a 'type'.");
+        if (envelope.Type == "event_callback")
+        {
+            var from = RequestOrigin.FromEvent(body.BodyText);
+            var check = await origin.CheckAsync(from, ct);
+            if (check is OriginCheck.ForeignApp or OriginCheck.ForeignWorkspace)
+            {
+                // Acknowledged and dropped: a refusal would only make Slack deliver it again.
+                Foreign(logs, path, from, check);
+                return Results.Ok();
+            }
+            // Not acknowledged: Slack delivers it again, by when the workspace may be known.
+            if (check is OriginCheck.Unknown) return Unconfirmed();
+        }
         if (envelope.Type == "app_rate_limited")
         {
             // Slack stops delivering events for the rest of the minute: thread approvals in that minute arrive late or not at all.
@@ -139,6 +172,19 @@ public static partial class SlackEndpoints
         inbox.Accept(id, body.BodyText);
         return Results.Ok();
     }
+
+    static IResult Foreign(ILoggerFactory logs, string path, RequestOrigin from, OriginCheck check)
+    {
+        // Not audited (nothing happened to any change): a log line naming where it came from.
+        LogForeign(logs.CreateLogger("BreakGlassBot.Slack"), path, check, from.TeamId ?? "-", from.EnterpriseId ?? "-", from.AppId ?? "-");
+        return Results.Json(new { ok = false, error = check == OriginCheck.ForeignApp ? "foreign_app" : "foreign_workspace" }, statusCode: StatusCodes.Status401Unauthorized);
+    }
+
+    static IResult Unconfirmed() => Results.Json(new { ok = false, error = "workspace_unknown",
+        message = "BreakGlassBot cannot confirm yet which Slack workspace it serves; try again in a moment." }, statusCode: StatusCodes.Status503ServiceUnavailable);
+
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Warning, Message = "Slack request to {Path} refused ({Check}): team {TeamId}, enterprise {EnterpriseId}, app {AppId}")]
+    static partial void LogForeign(ILogger logger, string path, OriginCheck check, string teamId, string enterpriseId, string appId);
 
     static IResult BadRequest(string message) => Results.Json(new { ok = false, error = "malformed_request", message }, statusCode: StatusCodes.Status400BadRequest);
 

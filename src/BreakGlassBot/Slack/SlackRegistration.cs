@@ -11,6 +11,10 @@ public static class SlackRegistration
     public static WebApplicationBuilder AddSlack(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<SlackRequestFilter>();
+        builder.Services.AddSingleton<SlackRequestsInFlight>();
+        builder.Services.AddSingleton<SlackTenant>();
+        builder.Services.AddSingleton<ISlackOriginCheck>(sp => sp.GetRequiredService<SlackTenant>());
+        builder.Services.AddHostedService<SlackTenantWarmUp>();
         builder.Services.AddHttpClient<ISlackApi, SlackApiClient>((sp, http) =>
             {
                 var url = sp.GetRequiredService<IOptions<SlackOptions>>().Value.ApiBaseUrl;

@@ -227,11 +227,12 @@ internal sealed partial class SocketModeRunner(IOptions<SlackOptions> options, S
                 var path = "socket:" + type;
                 result = type switch
                 {
-                    "slash_commands" => await SlackEndpoints.DispatchCommandAsync(ToForm(payload), services.GetServices<ISlashCommandHandler>(), logs,
+                    "slash_commands" => await SlackEndpoints.DispatchCommandAsync(ToForm(payload), services.GetServices<ISlashCommandHandler>(), services.GetRequiredService<ISlackOriginCheck>(), logs,
                         path, envelopeId, CancellationToken.None),
                     "interactive" => await SlackEndpoints.DispatchInteractionAsync("payload=" + Uri.EscapeDataString(RawText(payload)),
-                        services.GetServices<IViewSubmissionHandler>(), services.GetServices<IBlockActionHandler>(), logs, path, envelopeId, CancellationToken.None),
-                    _ => SlackEndpoints.DispatchEvent(new VerifiedSlackRequest(Encoding.UTF8.GetBytes(RawText(payload))), services.GetRequiredService<ISlackEventInbox>(), logs),
+                        services.GetServices<IViewSubmissionHandler>(), services.GetServices<IBlockActionHandler>(), services.GetRequiredService<ISlackOriginCheck>(), logs, path, envelopeId, CancellationToken.None),
+                    _ => await SlackEndpoints.DispatchEventAsync(new VerifiedSlackRequest(Encoding.UTF8.GetBytes(RawText(payload))), services.GetRequiredService<ISlackEventInbox>(),
+                        services.GetRequiredService<ISlackOriginCheck>(), logs, path, CancellationToken.None),
                 };
             }
             catch (Exception e)

@@ -28,8 +28,10 @@ Environment:
           RESULT_JSON= (append one JSON line with every figure), LABEL= (copied into that line)
   reject: EXPECT_REJECT_STATUS=401
 
-The load run signs one request just before the warm-up and wrk replays it (same body, timestamp and trigger_id), so
-WARMUP + SECONDS must stay inside Slack's 5-minute window (at most 280 s here). Loopback targets only.
+The load run signs SIGNED (default 200000) distinct requests per run (each its own trigger_id, so its own signature; one
+timestamp) just before the warm-up, and wrk sends each once, cycling only if a run outgrows them (then counted as
+"replayed": the bot answers a replay with its first answer and stores nothing). WARMUP + SECONDS must stay inside Slack's
+5-minute window (at most 280 s here). Loopback targets only.
 Exit status: 0 ok; 1 a non-2xx, a socket error, no request at all, fewer stored records than 2xx, a failed rejection
 check or preflight; 2 bad usage (including a target that is not loopback).
 """
@@ -84,6 +86,50 @@ def command_body(text: str, response_url: str) -> str:
 def interaction_body(payload: str) -> str:
     json.loads(payload)  # fail early on a broken payload
     return urllib.parse.urlencode({"payload": payload})
+
+
+SEQ = "SEQ0MARK"  # survives URL encoding; replaced by each request's number
+
+
+def body_template(response_url=None) -> tuple:
+    """-> (prefix, suffix): a request's body is prefix + its number + suffix, the number inside its trigger_id."""
+    payload = os.environ.get("BENCH_PAYLOAD") or None
+    if payload:
+        p = json.loads(payload)
+        p["trigger_id"] = f"{SEQ}.{p.get('trigger_id', 'bench')}"
+        body = interaction_body(json.dumps(p, separators=(",", ":")))
+    else:
+        text = os.environ.get("BENCH_TEXT") or DEFAULT_TEXT
+        body = command_body(text, response_url or os.environ.get("BENCH_RESPONSE_URL") or DEFAULT_RESPONSE_URL)
+        body = body.replace("7000000002", SEQ, 1)
+    prefix, suffix = body.split(SEQ, 1)
+    return prefix, suffix
+
+
+def lua_requests(secret: str, first: int, count: int, threads: int) -> str:
+    """A wrk script part: COUNT distinct signed requests numbered from FIRST, shared out between the threads."""
+    ts = int(time.time())
+    prefix, suffix = body_template()
+    # One string of fixed-width hex MACs: a table of 100,000 string constants would exceed LuaJIT's limit per function.
+    sigs = "".join(signature(secret, ts, f"{prefix}{first + i}{suffix}")[3:] for i in range(count))
+    return f"""-- slack-load.py: {count} signed requests, timestamp {ts}
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["X-Slack-Request-Timestamp"] = "{ts}"
+local prefix, suffix, first, nthreads = {lua_string(prefix)}, {lua_string(suffix)}, {first}, {threads}
+local sigs, count = "{sigs}", {count}
+local k = 0
+replayed = 0
+local per = math.floor(count / nthreads)
+function request()
+  -- Each thread its own block of the requests, so a fast thread does not run into a slow one's.
+  if k >= per then replayed = replayed + 1 end
+  local n = (id or 0) * per + k % per
+  k = k + 1
+  wrk.headers["X-Slack-Signature"] = "v0=" .. sigs:sub(n * 64 + 1, n * 64 + 64)
+  return wrk.format(nil, nil, nil, prefix .. (first + n) .. suffix)
+end
+"""
 
 
 def signed(secret, text=None, payload=None, response_url=None, timestamp=None, offset=0, bad=False):
@@ -201,7 +247,7 @@ def render(fmt: str, url: str, headers: dict, body: str) -> str:
 
 LUA_COUNTERS = """
 local threads = {}
-function setup(thread) table.insert(threads, thread) end
+function setup(thread) thread:set("id", #threads); table.insert(threads, thread) end
 """
 LUA_STRICT = """
 non2xx = 0
@@ -216,11 +262,13 @@ function done(summary, latency, requests)
     strict = 0
     for _, t in ipairs(threads) do strict = strict + (t:get("non2xx") or 0) end
   end
+  local replayed = 0
+  for _, t in ipairs(threads) do replayed = replayed + (t:get("replayed") or 0) end
   local e = summary.errors
   io.write(string.format("SLACKLOAD requests=%d duration_us=%d bytes=%d p50_us=%d p90_us=%d p99_us=%d max_us=%d"
-    .. " mean_us=%.1f err_connect=%d err_read=%d err_write=%d err_timeout=%d err_status=%d strict_non2xx=%d\\n",
+    .. " mean_us=%.1f err_connect=%d err_read=%d err_write=%d err_timeout=%d err_status=%d strict_non2xx=%d replayed=%d\\n",
     summary.requests, summary.duration, summary.bytes, latency:percentile(50), latency:percentile(90),
-    latency:percentile(99), latency.max, latency.mean, e.connect, e.read, e.write, e.timeout, e.status, strict))
+    latency:percentile(99), latency.max, latency.mean, e.connect, e.read, e.write, e.timeout, e.status, strict, replayed))
 end
 """
 
@@ -287,12 +335,17 @@ def load(url: str, secs: int, conns: int) -> int:
               file=sys.stderr)
         return 1
 
+    count = int_env("SIGNED", 200000, threads, 2000000)
     with tempfile.TemporaryDirectory(prefix="slack-load.") as tmp:
-        script = os.path.join(tmp, "request.lua")
-        with open(script, "w") as f:
-            f.write(render("lua", url, *signed(secret)) + LUA_COUNTERS + (LUA_STRICT if strict else "") + LUA_DONE)
+        # The warm-up and the measured run each get requests of their own: none is a replay of another.
+        def script_for(name, first):
+            path = os.path.join(tmp, name)
+            with open(path, "w") as f:
+                f.write(lua_requests(secret, first, count, threads) + LUA_COUNTERS + (LUA_STRICT if strict else "") + LUA_DONE)
+            return path
+        script = script_for("request.lua", 1 + count)
         if warmup:
-            run_wrk(pin, threads, conns, warmup, timeout, script, url)
+            run_wrk(pin, threads, conns, warmup, timeout, script_for("warmup.lua", 1), url)
         if server_pid:
             cpu0, rss0 = proc_cpu_ticks(server_pid), proc_kb(server_pid, "VmRSS")
         rec0 = get_count(records_url) if records_url else None
@@ -328,6 +381,8 @@ def load(url: str, secs: int, conns: int) -> int:
         problems.append(f"{non2xx} non-2xx")
     if sock:
         problems.append(f"{sock} socket errors")
+    if r.get("replayed"):
+        problems.append(f"{r['replayed']} replays of an earlier request (the run outgrew SIGNED={count})")
     if records_url and res["records_delta"] < ok2xx:
         problems.append(f"{res['records_delta']} records stored for {ok2xx} 2xx answers")
     res["ok"] = not problems

@@ -33,7 +33,7 @@ public class ModalTests : BotTest
     [Fact]
     public async Task BareBreakglassOpensTheModalWithTheTriggerId()
     {
-        var response = await Bot.CommandAsync("");
+        var response = await Bot.SendSignedAsync("/slack/commands", TestBot.CommandForm("", triggerId: "13345224609.738474920.8088930838d88f008e0"));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var call = Assert.Single(Slack.CallsTo("views.open"));
         var body = JsonNode.Parse(call.Body)!;

@@ -47,6 +47,8 @@ public class EvidenceHistoryTests() : BotTest(Fakes.GitHub | Fakes.Jira)
         ["Policy:ReminderInterval"] = "00:00:03",
         ["GitHub:BypassMode"] = "Team",
         ["GitHub:BypassTeam"] = Team,
+        ["Slack:Declarers:0"] = TestBot.Declarer, // Team mode names who may declare
+        ["Slack:Declarers:1"] = MistakenDeclarer,
         ["Policy:BypassDuration"] = "00:00:04",
         [$"People:{TestBot.Declarer}:GitHub"] = DeclarerLogin,
         // The reviewers are known on GitHub (and wrote no linked PR), so their Slack approvals count.

@@ -48,6 +48,8 @@ public class SocketModeCrashTests : IAsyncLifetime
         var e = Fixtures.Object("slack/event_app_home_opened.json");
         e["event_id"] = $"EvHome{i:D2}";
         e["event"]!["user"] = User(i);
+        // From the workspace and app the fake Slack's auth.test and bots.info name: the bot process checks where events come from.
+        (e["team_id"], e["api_app_id"]) = ("T0001", "A0APP");
         return e;
     }
 

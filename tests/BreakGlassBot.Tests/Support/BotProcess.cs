@@ -54,6 +54,7 @@ public sealed class BotProcess : IAsyncDisposable
             ["Storage:MaxRetryDelay"] = "00:00:00.400",
         };
         foreach (var (k, v) in settings ?? new Dictionary<string, string?>()) all[k] = v;
+        TestBot.WithDefaultDeclarers(all);
 
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {

@@ -57,7 +57,7 @@ public sealed partial class FakeSlack : FakeServer
     public string? UserGroupError { get; set; }
 
     /// <summary>The scopes the real app asks for (manifest.yml), less <see cref="MissingScopes"/>: Slack's <c>provided</c>.</summary>
-    static readonly string[] AppScopes = ["chat:write", "chat:write.public", "commands", "im:write", "im:history", "channels:history", "groups:history", "usergroups:read"];
+    static readonly string[] AppScopes = ["chat:write", "chat:write.public", "commands", "im:write", "im:history", "channels:history", "groups:history", "usergroups:read", "users:read"];
 
     static string? ScopeFor(string method, JsonObject args) => method switch
     {
@@ -69,7 +69,7 @@ public sealed partial class FakeSlack : FakeServer
             ['G', ..] => "groups:history",
             _ => "channels:history",
         },
-        "users.info" => "users:read",
+        "users.info" or "bots.info" => "users:read",
         "usergroups.users.list" => "usergroups:read",
         _ => null,
     };
@@ -148,14 +148,43 @@ public sealed partial class FakeSlack : FakeServer
                 "conversations.open" => OpenDm(args),
                 "conversations.history" => History(args, thread: false),
                 "conversations.replies" => History(args, thread: true),
-                // The manifest asks no users:read: Slack refuses users.info as it would refuse the installed app.
-                "users.info" => Json(new JsonObject { ["ok"] = false, ["error"] = "missing_scope", ["needed"] = "users:read", ["provided"] = "commands,chat:write" }),
+                "users.info" => UserInfo(args),
+                "bots.info" => Json(new JsonObject { ["ok"] = true, ["bot"] = new JsonObject { ["id"] = Str(args, "bot"), ["deleted"] = false,
+                    ["name"] = "breakglassbot", ["app_id"] = AppId, ["user_id"] = "UBOT" } }),
                 "views.publish" => PublishView(args),
                 "usergroups.users.list" => Json(Fixtures.Object("slack/usergroups_users_list.json")),
-                "auth.test" => Json(new JsonObject { ["ok"] = true, ["user_id"] = "UBOT", ["bot_id"] = "BBOT", ["team_id"] = "T1" }),
+                "auth.test" => Json(new JsonObject { ["ok"] = true, ["user_id"] = "UBOT", ["bot_id"] = "BBOT", ["team_id"] = TeamId,
+                    ["enterprise_id"] = EnterpriseId, ["is_enterprise_install"] = EnterpriseInstall }),
                 _ => Json(new JsonObject { ["ok"] = false, ["error"] = "unknown_method" }),
             };
         });
+    }
+
+    // ---- users.info, and where the bot is installed (auth.test, bots.info) ----------------------------------------
+
+    /// <summary>The workspace auth.test names (the one <see cref="TestBot.CommandForm"/> posts from), its org, and an org-wide install.</summary>
+    public string TeamId { get; set; } = "T0001";
+    public string? EnterpriseId { get; set; }
+    public bool EnterpriseInstall { get; set; }
+    /// <summary>The app bots.info names (the api_app_id <see cref="TestBot.CommandForm"/> carries).</summary>
+    public string AppId { get; set; } = "A0APP";
+    /// <summary>Multi-channel guests (users.info: is_restricted) and single-channel guests (also is_ultra_restricted).</summary>
+    public HashSet<string> Guests { get; } = [];
+    public HashSet<string> SingleChannelGuests { get; } = [];
+
+    /// <summary>The fixture's user (docs' users.info example) as <c>user</c>, in <see cref="TeamId"/>, a guest when listed.</summary>
+    IResult UserInfo(JsonObject args)
+    {
+        var id = Str(args, "user");
+        if (string.IsNullOrEmpty(id)) return Json(Fixtures.Object("slack/users_info_error_user_not_found.json"));
+        var reply = Fixtures.Object("slack/users_info.json");
+        var user = reply["user"]!.AsObject();
+        user["id"] = id;
+        user["team_id"] = TeamId;
+        user["is_admin"] = false;
+        user["is_restricted"] = Guests.Contains(id) || SingleChannelGuests.Contains(id);
+        user["is_ultra_restricted"] = SingleChannelGuests.Contains(id);
+        return Json(reply);
     }
 
     /// <summary>Answers apps.connections.open (set by <see cref="FakeSocketMode.Attach"/>); faults still apply first.</summary>

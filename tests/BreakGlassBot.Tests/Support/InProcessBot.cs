@@ -64,6 +64,7 @@ public sealed class InProcessBot : IAsyncDisposable
             ["Storage:DataDirectory"] = directory,
         };
         foreach (var (k, v) in settings ?? new Dictionary<string, string?>()) all[k] = v;
+        TestBot.WithDefaultDeclarers(all);
 
         var clock = new FakeTimeProvider(Start);
         var slack = new RecordingSlackApi();

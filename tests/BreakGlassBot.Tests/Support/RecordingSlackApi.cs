@@ -156,4 +156,19 @@ public sealed class RecordingSlackApi : ISlackApi
         Record(new SlackCall("response_url") { ResponseUrl = responseUrl, Message = message, Ephemeral = ephemeral, ReplaceOriginal = replaceOriginal });
         return Task.CompletedTask;
     }
+
+    /// <summary>users.info answers for these users: restricted (a multi-channel guest). Everyone else is a full member.</summary>
+    public HashSet<string> Guests { get; } = [];
+
+    public Task<SlackUserInfo> UserInfoAsync(string user, CancellationToken ct = default)
+    {
+        Record(new SlackCall("users.info") { User = user });
+        lock (gate) return Task.FromResult(new SlackUserInfo(user, "T0001", Guests.Contains(user), false, false, false));
+    }
+
+    public Task<SlackInstallation> InstallationAsync(CancellationToken ct = default)
+    {
+        Record(new SlackCall("installation"));
+        return Task.FromResult(new SlackInstallation("T0001", null, false, "A0APP"));
+    }
 }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Text.Json.Nodes;
 using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Slack;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -92,10 +93,16 @@ public sealed class TestBot : IAsyncDisposable
             ["Jira:SearchSettle"] = "00:00:00.400",
         };
         foreach (var (k, v) in settings ?? new Dictionary<string, string?>()) all[k] = v;
+        WithDefaultDeclarers(all);
+        // Many tests post Slack's own example payloads, each from its own workspace and app: the origin is checked only by
+        // tests that name the expected one (Slack:TeamId, Slack:EnterpriseId, Slack:AppId) or ask for it (CheckOrigin).
+        var checkOrigin = new[] { "Slack:TeamId", "Slack:EnterpriseId", "Slack:AppId", CheckOrigin }.Any(k => all.GetValueOrDefault(k) is not null);
+        all.Remove(CheckOrigin);
         var logs = new ConcurrentQueue<string>();
         var app = Program.Create([.. all.Where(kv => kv.Value is not null).Select(kv => $"--{kv.Key}={kv.Value}")], builder =>
         {
             builder.Logging.AddProvider(new CapturingLoggerProvider(logs));
+            if (!checkOrigin) builder.Services.AddSingleton<ISlackOriginCheck, AnyOrigin>();
             configure?.Invoke(builder);
         });
         await app.StartAsync();
@@ -103,14 +110,38 @@ public sealed class TestBot : IAsyncDisposable
         return new TestBot { App = app, Http = new HttpClient { BaseAddress = new Uri(url) }, Url = url, DataDirectory = dataDirectory, Slack = slack, Logs = logs, ownsDirectory = owns };
     }
 
-    public static string CommandForm(string text, string user = Declarer, string? triggerId = "13345224609.738474920.8088930838d88f008e0", string? responseUrl = null) =>
+    /// <summary>A setting (not the bot's) that turns the origin check on without naming the workspace: it is learned from auth.test.</summary>
+    public const string CheckOrigin = "Test:CheckOrigin";
+
+    /// <summary>
+    /// Team and MergeByBot refuse to start without Slack:Declarers: a test of those modes that names none gets <see cref="Declarer"/>
+    /// (admins may declare anyway).
+    /// </summary>
+    public static void WithDefaultDeclarers(IDictionary<string, string?> settings)
+    {
+        if (settings.TryGetValue("GitHub:BypassMode", out var mode) && mode is not null && !mode.Equals("RecordOnly", StringComparison.OrdinalIgnoreCase)
+            && !settings.Any(kv => kv.Key.StartsWith("Slack:Declarers", StringComparison.OrdinalIgnoreCase) && kv.Value is not null))
+            settings["Slack:Declarers:0"] = Declarer;
+    }
+
+    static long triggers;
+
+    /// <summary>
+    /// A slash command as Slack posts it. Each form has its own trigger_id, as each real invocation has: two identical commands
+    /// sent in one second are then two requests, not a replay of one (the bot answers a replay with the first answer).
+    /// </summary>
+    public static string CommandForm(string text, string user = Declarer, string? triggerId = FreshTrigger, string? responseUrl = null,
+        string teamId = "T0001", string appId = "A0APP", string? enterpriseId = null) =>
         new FormUrlEncodedContent(new Dictionary<string, string>
         {
-            ["token"] = "gIkuvaNzQIHg97ATvDxqgjtO", ["team_id"] = "T0001", ["team_domain"] = "example", ["channel_id"] = "C2147483705",
+            ["token"] = "gIkuvaNzQIHg97ATvDxqgjtO", ["team_id"] = teamId, ["team_domain"] = "example", ["channel_id"] = "C2147483705",
             ["channel_name"] = "incident", ["user_id"] = user, ["user_name"] = user.ToLowerInvariant(), ["command"] = "/breakglass",
-            ["text"] = text, ["response_url"] = responseUrl ?? "https://hooks.slack.com/commands/1234/5678", ["trigger_id"] = triggerId ?? "",
-            ["api_app_id"] = "A0APP",
-        }).ReadAsStringAsync().Result;
+            ["text"] = text, ["response_url"] = responseUrl ?? "https://hooks.slack.com/commands/1234/5678",
+            ["trigger_id"] = triggerId == FreshTrigger ? $"13345224609.{Interlocked.Increment(ref triggers)}.8088930838d88f008e0" : triggerId ?? "",
+            ["api_app_id"] = appId,
+        }.Concat(enterpriseId is null ? [] : [KeyValuePair.Create("enterprise_id", enterpriseId)])).ReadAsStringAsync().Result;
+
+    const string FreshTrigger = "fresh";
 
     public Task<HttpResponseMessage> SendSignedAsync(string path, string body, string contentType = "application/x-www-form-urlencoded") =>
         Http.SendAsync(SlackSigner.Request(Url + path, SigningSecret, body, contentType));
@@ -149,6 +180,12 @@ public sealed class TestBot : IAsyncDisposable
         await StopAsync();
         if (ownsDirectory) try { Directory.Delete(DataDirectory, recursive: true); } catch (IOException) { }
     }
+}
+
+/// <summary>Accepts every workspace and app: the default for tests that post Slack's example payloads (see <see cref="TestBot.StartAsync"/>).</summary>
+public sealed class AnyOrigin : ISlackOriginCheck
+{
+    public ValueTask<OriginCheck> CheckAsync(RequestOrigin origin, CancellationToken ct) => ValueTask.FromResult(OriginCheck.Accepted);
 }
 
 /// <summary>See <see cref="TestBot.Jobs{TJob}"/>.</summary>
