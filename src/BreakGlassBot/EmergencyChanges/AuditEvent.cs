@@ -43,6 +43,8 @@ public static class AuditTypes
     /// <summary>An admin ended a used bypass's change early: the change stays open and still needs its review.</summary>
     public const string WithdrawnAfterUse = "withdrawn_after_use";
     public const string Reviewed = "reviewed";
+    /// <summary>A reviewed change is open again: a head nobody approved was merged while its bypass was open. Data: pr, head_sha, reviewed_head.</summary>
+    public const string Reopened = "reopened";
     /// <summary>The bot changed what a change records (a review fact read, a status from Jira) with no other event to carry its state.</summary>
     public const string StateRecorded = "state_recorded";
     public const string Approved = "approved";

@@ -115,6 +115,10 @@ internal sealed class ChangeQueries(StoreFile file)
         return found;
     }
 
+    /// <summary>The changes reviewed at or after <paramref name="since"/> (indexed on ReviewedAt).</summary>
+    public IReadOnlyList<EmergencyChange> ReviewedSince(DateTimeOffset since) =>
+        changes.Query().Where(Where("$.ReviewedAt >= @0", since.UtcTicks)).ToList();
+
     /// <summary>The changes with these ids, in the order given (an id without a change is skipped).</summary>
     public IReadOnlyList<EmergencyChange> GetMany(IEnumerable<int> ids) => ids.Select(id => changes.FindById(id)).OfType<EmergencyChange>().ToList();
 

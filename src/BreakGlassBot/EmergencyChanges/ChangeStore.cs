@@ -65,6 +65,7 @@ public sealed class ChangeStore : IDisposable
     public IReadOnlyList<EmergencyChange> FirstOpenDue(DateTimeOffset from, DateTimeOffset to, int take) => queries.FirstOpenDue(from, to, take);
     public IReadOnlyList<ChangeTimes> OpenDueTimes(DateTimeOffset from, DateTimeOffset to) => queries.OpenDueTimes(from, to);
     public IReadOnlyList<ChangeTimes> DeclaredOrReviewedTimesSince(DateTimeOffset since) => queries.DeclaredOrReviewedTimesSince(since);
+    public IReadOnlyList<EmergencyChange> ReviewedSince(DateTimeOffset since) => queries.ReviewedSince(since);
     public IReadOnlyList<EmergencyChange> DeclaredOrReviewedSince(DateTimeOffset since) => queries.DeclaredOrReviewedSince(since);
     public IReadOnlyList<EmergencyChange> DeclaredBetween(DateTimeOffset from, DateTimeOffset to) => queries.DeclaredBetween(from, to);
     public IReadOnlyList<string> LinkedRepositoriesDeclaredBetween(DateTimeOffset from, DateTimeOffset to) => queries.LinkedRepositoriesDeclaredBetween(from, to);

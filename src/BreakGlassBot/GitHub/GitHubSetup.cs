@@ -60,6 +60,7 @@ public static class GitHubSetup
         s.AddSingleton<IDirectMessageSource>(sp => sp.GetRequiredService<BypassNotes>());
         s.AddSingleton<IChangeCancellation, EndBypassOnCancel>();
         s.AddSingleton<IReviewCompletion, EndBypassOnReview>();
+        s.AddSingleton<IThreadNoteSource, ReopenedNote>();
 
         s.AddSingleton<MergeRequests>();
         // "merge" is a sub-command word only in MergeByBot mode; elsewhere "/breakglass merge revert ..." is a declaration.

@@ -1,3 +1,4 @@
+using BreakGlassBot.Slack;
 using System.Buffers;
 using System.Globalization;
 using System.Security.Cryptography;
@@ -79,8 +80,8 @@ public static partial class GitHubWebhooks
         return app;
     }
 
-    static async Task<IResult> HandleAsync(HttpContext http, IOptions<GitHubOptions> options, ChangeStore store, IReevaluation reevaluation,
-        TimeProvider time, ILoggerFactory logs, WebhookReadGate gate)
+    static async Task<IResult> HandleAsync(HttpContext http, IOptions<GitHubOptions> options, IOptions<PolicyOptions> policy, ChangeStore store,
+        IReevaluation reevaluation, TimeProvider time, ILoggerFactory logs, WebhookReadGate gate)
     {
         var log = logs.CreateLogger("BreakGlassBot.GitHub.Webhooks");
         var secret = options.Value.WebhookSecret;
@@ -121,6 +122,9 @@ public static partial class GitHubWebhooks
         if (evt.MergedAt is { } mergedAt)
         {
             var now = time.GetUtcNow();
+            // A bypass lasts at most Policy:BypassDuration from its grant, which came before the review.
+            foreach (var reviewed in store.ReviewedSince(now - policy.Value.BypassDuration - TimeSpan.FromHours(1)).Where(c => c.PullRequests.Any(evt.Matches)))
+                if (store.Update(reviewed.Id, c => Reopen(c, evt, mergedAt, now, delivery)).Result) affected.Add(reviewed.Id);
             foreach (var id in affected)
                 store.Update(id, c =>
                 {
@@ -142,6 +146,26 @@ public static partial class GitHubWebhooks
     }
 
     /// <summary>The few fields of pull_request_review and pull_request (closed) that matter here.</summary>
+    /// <summary>
+    /// A reviewed change whose bypass was still open when a head its approvals did not cover was merged: open again, the
+    /// approvals voided, so the merge gets its review. True when it re-opened.
+    /// </summary>
+    static Decision<bool> Reopen(EmergencyChange c, PullRequestEvent evt, DateTimeOffset mergedAt, DateTimeOffset now, string delivery)
+    {
+        if (c.Status != ChangeStatus.Reviewed || c.Bypass is not { Granted: true } bypass || bypass.RevokedAt is { } ended && ended < mergedAt
+            || c.PullRequests.FirstOrDefault(evt.Matches) is not { } pr || evt.HeadSha is not { } head
+            || string.Equals(ApprovalCoverage.ApprovedHead(c, pr.Ref), head, StringComparison.OrdinalIgnoreCase))
+            return Decision<bool>.Only(false);
+        var approved = ApprovalCoverage.ApprovedHead(c, pr.Ref);
+        (c.Status, c.ReviewedAt, pr.HeadSha, pr.Merged, pr.MergedAt) = (ChangeStatus.Open, null, head, true, mergedAt);
+        List<AuditEvent> events = [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = evt.Sender ?? "github", Type = AuditTypes.Reopened,
+            Data = new() { ["pr"] = pr.Ref.ToString(), ["head_sha"] = head, ["reviewed_head"] = approved ?? "", ["delivery"] = delivery } }];
+        events.AddRange(OutboxQueue.VoidUncoveredApprovals(c, now, "bot"));
+        OutboxQueue.Enqueue(c, StepKinds.ThreadNote, now, ReopenedNote.Key(pr.Ref.ToString(), head));
+        OutboxQueue.Enqueue(c, StepKinds.RefreshAnnouncement, now);
+        return new(events, true);
+    }
+
     internal sealed record PullRequestEvent(string Action, string Repository, int Number, DateTimeOffset? MergedAt, string? MergeCommitSha, string? HeadSha, string? Sender)
     {
         // The repository and number identify the PR: the html_url in GitHub's own dismissed-review example points elsewhere.
@@ -175,4 +199,20 @@ public static partial class GitHubWebhooks
     static partial void LogRejected(ILogger logger, string delivery, string? remote);
     [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "GitHub {Event} {Action} for {PullRequest}: {Count} open change(s) re-evaluated (delivery {Delivery})")]
     static partial void LogHandled(ILogger logger, string @event, string action, string pullRequest, int count, string delivery);
+}
+
+/// <summary>Thread note: a reviewed change opened again by a merge of a head nobody approved. Key "reopened:owner/repo#n@sha".</summary>
+internal sealed class ReopenedNote : IThreadNoteSource
+{
+    const string Prefix = "reopened:";
+    public IReadOnlyCollection<string> Names => ["reopened"];
+    public static string Key(string pr, string head) => $"{Prefix}{pr}@{head}";
+
+    public string? Render(EmergencyChange change, string key)
+    {
+        if (!key.StartsWith(Prefix, StringComparison.Ordinal) || key.LastIndexOf('@') is var at && at < 0) return null;
+        var (pr, head) = (key[Prefix.Length..at], key[(at + 1)..]);
+        return $":rotating_light: {change.ChangeId} is open again: {Blocks.Escape(pr)} was merged at `{Blocks.Escape(head[..Math.Min(7, head.Length)])}`, "
+            + "a head its approvals did not cover, while the bypass was open. It needs a new retrospective review.";
+    }
 }

@@ -143,3 +143,64 @@ public class TeamBypassEndsOnReviewTests : TeamBypassTest
         Assert.Single(GitHub.CallsTo("DELETE", MembershipPath));
     }
 }
+
+/// <summary>A reviewed change opens again when a head nobody approved is merged while its bypass is still open.</summary>
+[Trait("Category", "EndToEnd")]
+public class ReopenOnUnreviewedMergeTests : TeamBypassTest
+{
+    const string Secret = "webhook-secret-for-tests";
+    const string Unreviewed = "fedcba9876543210fedcba9876543210fedcba98";
+
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>(base.Settings)
+    {
+        ["Slack:Reviewers:0"] = ApprovalTests.Reviewer1,
+        [$"People:{ApprovalTests.Reviewer1}:GitHub"] = "monalisa",
+        ["Policy:RequiredEvidence:0"] = "SlackApproval",
+        ["GitHub:WebhookSecret"] = Secret,
+    };
+
+    Task<HttpResponseMessage> MergedAsync(string head)
+    {
+        var body = new JsonObject
+        {
+            ["action"] = "closed", ["number"] = 1347,
+            ["pull_request"] = new JsonObject
+            {
+                ["number"] = 1347, ["merged"] = true, ["merged_at"] = DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'"),
+                ["merge_commit_sha"] = "1111111111111111111111111111111111111111", ["head"] = new JsonObject { ["sha"] = head },
+            },
+            ["repository"] = new JsonObject { ["full_name"] = "acme/api" },
+            ["sender"] = new JsonObject { ["login"] = "hubot" },
+        }.ToJsonString();
+        var request = new HttpRequestMessage(HttpMethod.Post, Bot.Url + "/github/webhooks") { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
+        request.Headers.Add("X-GitHub-Event", "pull_request");
+        request.Headers.Add("X-GitHub-Delivery", Guid.NewGuid().ToString());
+        request.Headers.Add("X-Hub-Signature-256", "sha256=" + Convert.ToHexStringLower(System.Security.Cryptography.HMACSHA256.HashData(
+            System.Text.Encoding.UTF8.GetBytes(Secret), System.Text.Encoding.UTF8.GetBytes(body))));
+        return Bot.Http.SendAsync(request);
+    }
+
+    [Fact]
+    public async Task AHeadNobodyApprovedMergedUnderTheOpenBypassReopensTheChange()
+    {
+        // The revocation keeps failing: the bypass is still open after the review.
+        GitHub.Fail("DELETE membership", new Fault.Status(503), times: 10_000);
+        await Bot.CommandJsonAsync($"Fix it {PrUrl}");
+        await WaitUntil(() => GitHub.IsMember(Team, "hubot") && Change().PullRequests[0].HeadSha is not null, "granted, PR read");
+        await Bot.InteractionAsync(ApprovalTests.Click(ApprovalTests.Reviewer1, ReviewActions.Approve, "BG-1"));
+        await WaitUntil(() => Change().Status == ChangeStatus.Reviewed, "reviewed");
+
+        // The reviewed head merged: nothing to re-open.
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await MergedAsync(FakeGitHub.DefaultHead)).StatusCode);
+        Assert.Equal(ChangeStatus.Reviewed, Change().Status);
+
+        // Another head merged while the team still holds the bypass: open again, the approval voided, the thread told.
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await MergedAsync(Unreviewed)).StatusCode);
+        Assert.Equal(ChangeStatus.Open, Change().Status);
+        Assert.Null(Change().ReviewedAt);
+        Assert.False(Change().Approvals.Single().Stands);
+        var reopened = Assert.Single(Bot.Store.AuditTrail(1), e => e.Type == AuditTypes.Reopened);
+        Assert.Equal((Pr, Unreviewed, FakeGitHub.DefaultHead), (reopened.Data["pr"], reopened.Data["head_sha"], reopened.Data["reviewed_head"]));
+        await WaitUntil(() => Thread().Any(m => m.Text.Contains("BG-1 is open again")), "the thread says so");
+    }
+}
