@@ -20,6 +20,8 @@ public sealed record SlackMessage(string Text, JsonArray? Blocks = null)
 public sealed record MessageMetadata(string EventType, IReadOnlyDictionary<string, string> Payload);
 public sealed record PostedMessage(string Channel, string Ts);
 public sealed record HistoryMessage(string Ts, string? Text, MessageMetadata? Metadata);
+/// <summary>The user users.lookupByEmail found; <see cref="EmailConfirmed"/> is Slack's is_email_confirmed (null when it does not say).</summary>
+public sealed record SlackUserByEmail(string Id, bool Deleted, bool IsBot, bool? EmailConfirmed);
 
 /// <summary>A Slack Web API call that did not succeed. <see cref="RetryAfter"/> is set for HTTP 429.</summary>
 public sealed class SlackApiException(string method, string error, HttpStatusCode? status = null, TimeSpan? retryAfter = null, Exception? inner = null)
@@ -47,6 +49,8 @@ public interface ISlackApi
     Task<IReadOnlyList<HistoryMessage>> GetRepliesAsync(string channel, string threadTs, CancellationToken ct = default);
     Task<(string UserId, string? BotId)> AuthTestAsync(CancellationToken ct = default);
     Task RespondAsync(string responseUrl, SlackMessage message, bool ephemeral = true, bool replaceOriginal = false, CancellationToken ct = default);
+    /// <summary>users.lookupByEmail (scope users:read.email): the workspace user with that e-mail; null when Slack knows none (users_not_found).</summary>
+    Task<SlackUserByEmail?> LookupUserByEmailAsync(string email, CancellationToken ct = default);
 }
 
 /// <summary>Typed client over Slack's Web API: bot token as Bearer, JSON bodies, checks <c>ok</c>.</summary>
@@ -148,6 +152,18 @@ internal sealed class SlackApiClient(HttpClient http, IOptions<SlackOptions> opt
     {
         var reply = await CallAsync("auth.test", new JsonObject(), ct, form: true);
         return (reply.GetProperty("user_id").GetString()!, reply.TryGetProperty("bot_id", out var b) ? b.GetString() : null);
+    }
+
+    public async Task<SlackUserByEmail?> LookupUserByEmailAsync(string email, CancellationToken ct = default)
+    {
+        JsonElement reply;
+        // Form only (the method takes no JSON). Slack answers users_not_found for an unknown address and a deactivated user alike.
+        try { reply = await CallAsync("users.lookupByEmail", new JsonObject { ["email"] = email }, ct, form: true); }
+        catch (SlackApiException e) when (e.Error == "users_not_found") { return null; }
+        var user = reply.GetProperty("user");
+        static bool Flag(JsonElement o, string name) => o.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.True;
+        return new SlackUserByEmail(user.GetProperty("id").GetString()!, Flag(user, "deleted"), Flag(user, "is_bot"),
+            user.TryGetProperty("is_email_confirmed", out var c) && c.ValueKind is JsonValueKind.True or JsonValueKind.False ? c.GetBoolean() : null);
     }
 
     public async Task RespondAsync(string responseUrl, SlackMessage message, bool ephemeral = true, bool replaceOriginal = false, CancellationToken ct = default)

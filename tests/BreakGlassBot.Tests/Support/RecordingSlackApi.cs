@@ -156,4 +156,10 @@ public sealed class RecordingSlackApi : ISlackApi
         Record(new SlackCall("response_url") { ResponseUrl = responseUrl, Message = message, Ephemeral = ephemeral, ReplaceOriginal = replaceOriginal });
         return Task.CompletedTask;
     }
+
+    public Task<SlackUserByEmail?> LookupUserByEmailAsync(string email, CancellationToken ct = default)
+    {
+        Record(new SlackCall("users.lookupByEmail"));
+        return Task.FromResult<SlackUserByEmail?>(null);
+    }
 }
