@@ -165,8 +165,10 @@ internal sealed partial class SsoDirectory(SsoDirectoryClient client, ISlackApi 
     /// <summary>Slack's 429s on users.lookupByEmail are waited out this many times per address before the refresh gives up.</summary>
     const int SlackRetries = 5;
     readonly Channel<bool> wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
-    int attempts;
+    int started, attempts;
 
+    /// <summary>Refreshes begun so far.</summary>
+    public int Started => Volatile.Read(ref started);
     /// <summary>Refreshes ended so far (complete or not).</summary>
     public int Attempts => Volatile.Read(ref attempts);
     public DirectoryRefresh? Last { get; private set; }
@@ -181,6 +183,8 @@ internal sealed partial class SsoDirectory(SsoDirectoryClient client, ISlackApi 
         for (var failures = 0; !stoppingToken.IsCancellationRequested;)
         {
             DirectoryRefresh outcome;
+            wake.Reader.TryRead(out _); // a refresh asked for before this one began is this one
+            Interlocked.Increment(ref started);
             try { outcome = await RefreshAsync(o.SsoDirectory.Organization.Trim(), stoppingToken); }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { return; }
             catch (Exception e) { outcome = new DirectoryRefresh(false, 0, 0, 0, 0, Error: e.GetType().Name); }
@@ -193,7 +197,6 @@ internal sealed partial class SsoDirectory(SsoDirectoryClient client, ISlackApi 
             using var waiting = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
             await Task.WhenAny(Task.Delay(wait, time, waiting.Token), wake.Reader.WaitToReadAsync(waiting.Token).AsTask());
             await waiting.CancelAsync();
-            wake.Reader.TryRead(out _);
         }
     }
 

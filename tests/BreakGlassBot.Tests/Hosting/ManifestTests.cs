@@ -68,10 +68,14 @@ public class ManifestTests
     [Fact]
     public void NoScopeIsAskedForThatNothingUses()
     {
-        // users.info is not called (names come from the payloads): a SOC 2 reviewer asks about every scope.
+        // A SOC 2 reviewer asks about every scope. users:read and users:read.email are asked for users.lookupByEmail (the SSO
+        // directory) alone: users.info is not called (names come from the payloads).
         var scopes = Manifest()["oauth_config"]!["scopes"]!["bot"]!.AsArray().Select(s => s!.GetValue<string>()).ToList();
-        Assert.DoesNotContain("users:read", scopes);
-        Assert.DoesNotContain(typeof(BreakGlassBot.Slack.ISlackApi).GetMethods(), m => m.Name.Contains("User", StringComparison.Ordinal) && !m.Name.Contains("UserGroup", StringComparison.Ordinal));
+        var userMethods = typeof(BreakGlassBot.Slack.ISlackApi).GetMethods()
+            .Where(m => m.Name.Contains("User", StringComparison.Ordinal) && !m.Name.Contains("UserGroup", StringComparison.Ordinal)).Select(m => m.Name);
+        Assert.Equal(["LookupUserByEmailAsync"], userMethods);
+        Assert.Contains("users:read.email", scopes);
+        Assert.Contains("users:read", scopes);
     }
 
     [Fact]
