@@ -141,7 +141,10 @@ public class SsoDirectoryTests : SsoDirectoryTest
             GitHub.ExternalIdentities.Enqueue(new($"person{i}@example.com", $"person{i}", 1000 + i));
             Slack.MembersByEmail[$"person{i}@example.com"] = new($"U0PERSON{i}");
         }
+        // Slack's limit on users.lookupByEmail (Tier 3) is waited out, not taken for "no such user".
+        Slack.Fail("users.lookupByEmail", FakeSlack.RateLimited(1));
         Assert.True((await Refresh()).Complete, Said());
+        Assert.Single(Slack.Faulted);
         // Two pages, the second asked for with the first's endCursor; the person on it is linked like the others.
         var queries = GitHub.GraphqlQueries.ToList()[^2..];
         Assert.Null(queries[0].After);
@@ -252,15 +255,24 @@ public class SsoDirectoryTests : SsoDirectoryTest
         // The organisation cannot be read (GraphQL's 200 with errors)...
         GitHub.SsoOrganization = "someone-else";
         var failed = await Refresh();
+        Assert.NotNull(Identity(Other));
         Assert.False(failed.Complete);
         Assert.Contains("NOT_FOUND", failed.Error);
-        Assert.NotNull(Identity(Other));
+        // ...Slack will not look e-mails up (the app lacks users:read.email)... Each failure is set before the last one ends:
+        // the bot retries on its own meanwhile.
+        Slack.MissingScopes.Add("users:read.email");
         GitHub.SsoOrganization = Org;
+        failed = await Refresh();
+        Assert.NotNull(Identity(Other));
+        Assert.False(failed.Complete);
+        Assert.Contains("missing_scope", failed.Error);
         // ...then the second page fails, then GitHub's rate limit: the bot retries on its own, not at the next interval.
         GitHub.Fail("POST graphql", new Fault.Status(502), when: c => JsonNode.Parse(c.Body)!["variables"]!["after"] is not null);
         GitHub.Fail("POST graphql", new Fault.Status(403, """{"message":"API rate limit exceeded for user ID 1.","documentation_url":"https://docs.github.com/graphql/overview/rate-limits-and-node-limits-for-the-graphql-api"}""",
             new Dictionary<string, string> { ["X-RateLimit-Remaining"] = "0", ["X-RateLimit-Resource"] = "graphql", ["X-RateLimit-Reset"] = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString() }));
-        Directory.Nudge();
+        await WaitUntil(() => GitHub.Faulted.Count == 2, "both GitHub faults met; " + Said(), seconds: 20);
+        Assert.NotNull(Identity(Other));
+        Slack.MissingScopes.Clear();
         await WaitUntil(() => Identity(Other) is null, "hubot unlinked once the directory was read whole; " + Said(), seconds: 20);
         Assert.Equal(2, GitHub.Faulted.Count);
         Assert.Equal(1, Identity("U0OCTO")?.GitHubId);
