@@ -179,7 +179,8 @@ internal sealed partial class SsoDirectory(SsoDirectoryClient client, ISlackApi 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var o = options.Value;
-        if (!o.IsConfigured || string.IsNullOrWhiteSpace(o.SsoDirectory.Organization)) return;
+        if (string.IsNullOrWhiteSpace(o.SsoDirectory.Organization)) return;
+        if (!o.IsConfigured) { LogNoGitHub(log); return; }
         for (var failures = 0; !stoppingToken.IsCancellationRequested;)
         {
             DirectoryRefresh outcome;
@@ -303,6 +304,8 @@ internal sealed partial class SsoDirectory(SsoDirectoryClient client, ISlackApi 
     static partial void LogAmbiguousUser(ILogger logger, string user, string logins);
     [LoggerMessage(EventId = 6214, Level = LogLevel.Information, Message = "SSO directory: linked {User} to GitHub account {Login} ({Id}); before: {Before}")]
     static partial void LogLinked(ILogger logger, string user, string login, long id, string before);
+    [LoggerMessage(EventId = 6216, Level = LogLevel.Warning, Message = "SSO directory: GitHub:SsoDirectory:Organization is set but GitHub is not configured (GitHub:Token or the GitHub App); the directory is off")]
+    static partial void LogNoGitHub(ILogger logger);
     [LoggerMessage(EventId = 6215, Level = LogLevel.Information, Message = "SSO directory: unlinked {User} from {Login} ({Id}): no longer in the directory")]
     static partial void LogUnlinked(ILogger logger, string user, string login, long id);
 }
