@@ -217,6 +217,9 @@ internal sealed partial class SsoDirectory(SsoDirectoryClient client, ISlackApi 
             }
             identities.AddRange(page.Identities);
             unclaimed += page.Unclaimed;
+            // A cursor that does not move would page forever: read as an error, so nothing is unlinked on a partial list.
+            if (page.NextCursor is not null && page.NextCursor == cursor)
+                return new DirectoryRefresh(false, identities.Count, 0, 0, 0, Error: "GitHub repeated the page cursor");
             cursor = page.NextCursor;
             if (cursor is not null && page.WaitBeforeNext is { } pause) await Task.Delay(pause, time, ct);
         } while (cursor is not null);
