@@ -43,10 +43,20 @@ internal sealed class FeatureDocuments(StoreFile file)
     public string? LinkedAccount(string slackUser, string system) => people.FindById($"{system}:{slackUser}")?["account"].AsString;
 
     /// <summary>One document of a feature's own small collection (e.g. the weekly digest's delivery record), or null.</summary>
-    public T? Document<T>(string collection, string id) where T : class => Collection<T>(collection).FindById(id);
+    /// <remarks>
+    /// Feature collections are read under the write lock: LiteDB threw "page type must be collection page" when one was read
+    /// (often before it existed) while another thread's first insert created a collection (device-flow sweeps, SSO directory).
+    /// </remarks>
+    public T? Document<T>(string collection, string id) where T : class
+    {
+        lock (writeLock) return Collection<T>(collection).FindById(id);
+    }
 
     /// <summary>Every document of a feature's own small collection (e.g. pending GitHub device-flow links).</summary>
-    public IReadOnlyList<T> Documents<T>(string collection) where T : class => [.. Collection<T>(collection).FindAll()];
+    public IReadOnlyList<T> Documents<T>(string collection) where T : class
+    {
+        lock (writeLock) return [.. Collection<T>(collection).FindAll()];
+    }
 
     public bool DeleteDocument<T>(string collection, string id) where T : class
     {

@@ -75,6 +75,7 @@ public static class GitHubSetup
         s.AddSingleton<DeviceFlowPoller>();
         s.AddHostedService(sp => sp.GetRequiredService<DeviceFlowPoller>());
         s.AddHostedService<AdminLoginResolver>();
+        s.AddSsoDirectory(); // GitHub:SsoDirectory: off unless an organisation is named
         s.AddSingleton<ISubCommand, UnlinkCommand>();
         s.AddSingleton<ISubCommand, PeopleCommand>();
         s.AddSingleton<IBlockActionHandler, MergeButton>();

@@ -13,13 +13,13 @@ namespace BreakGlassBot.GitHub;
 /// <summary>Audit events about people's GitHub accounts; about the bot, not a change (change 0). Actor: who did it.</summary>
 public static class IdentityAuditTypes
 {
-    /// <summary>Data: slack_user, login, github_id, source (device-flow, sso-directory), replaced (the login linked before, if any).</summary>
+    /// <summary>Data: slack_user, login, github_id, source (device-flow, sso-directory), replaced (the login linked before, if any; with replaced_github_id and replaced_source when it was verified).</summary>
     public const string Linked = "github_identity_linked";
     /// <summary>A device-flow link began. Data: slack_user, expires_at.</summary>
     public const string LinkStarted = "github_identity_link_started";
     /// <summary>A device-flow link ended without an account. Data: slack_user, reason.</summary>
     public const string LinkFailed = "github_identity_link_failed";
-    /// <summary>Data: slack_user, login, github_id, source, by (self or admin).</summary>
+    /// <summary>Data: slack_user, login, github_id, source, by (self, admin or sso-directory).</summary>
     public const string Unlinked = "github_identity_unlinked";
     /// <summary>A verified account was found renamed on GitHub (same id). Data: slack_user, github_id, from, to.</summary>
     public const string Renamed = "github_identity_renamed";
@@ -193,6 +193,12 @@ internal sealed partial class IdentityLinks(ChangeStore store, People people, Ou
             ["slack_user"] = slackUser, ["login"] = login, ["github_id"] = id.ToString(System.Globalization.CultureInfo.InvariantCulture), ["source"] = source,
         };
         if ((previous?.Login ?? hint) is { } replaced) data["replaced"] = replaced;
+        if (previous is not null)
+        {
+            // A directory link may replace a device-flow one: the event names both accounts and how each was known.
+            data["replaced_github_id"] = previous.GitHubId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            data["replaced_source"] = previous.Source;
+        }
         store.Append(new AuditEvent { ChangeNumber = 0, At = now, Actor = actor, Type = IdentityAuditTypes.Linked, Data = data });
         return AfterChange(slackUser, now);
     }
@@ -223,7 +229,8 @@ internal sealed partial class IdentityLinks(ChangeStore store, People people, Ou
     }
 
     /// <summary>Removes the verified account and any hint; null when there was neither.</summary>
-    public string? Unlink(string slackUser, string actor)
+    /// <param name="by">Who removed it, for the audit event; unset: self or admin, by <paramref name="actor"/>.</param>
+    public string? Unlink(string slackUser, string actor, string? by = null)
     {
         var verified = people.VerifiedGitHub(slackUser);
         var hint = people.UnverifiedGitHubLogin(slackUser);
@@ -237,7 +244,7 @@ internal sealed partial class IdentityLinks(ChangeStore store, People people, Ou
             {
                 ["slack_user"] = slackUser, ["login"] = verified?.Login ?? hint!,
                 ["github_id"] = verified?.GitHubId.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "",
-                ["source"] = verified?.Source ?? IdentitySources.Unverified, ["by"] = actor == slackUser ? "self" : "admin",
+                ["source"] = verified?.Source ?? IdentitySources.Unverified, ["by"] = by ?? (actor == slackUser ? "self" : "admin"),
             },
         });
         AfterChange(slackUser, now);

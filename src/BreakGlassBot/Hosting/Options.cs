@@ -101,9 +101,19 @@ public sealed class GitHubOptions
 
     /// <summary>Where MergeByBot may merge: GitHub:MergeRepositories, else GitHub:Repositories (owner/repo, any case).</summary>
     public IReadOnlyList<string> MergeScope => MergeRepositories.Count > 0 ? MergeRepositories : Repositories;
+    /// <summary>Off unless Organization is set: links Slack users to GitHub accounts through the org's SAML/SCIM identities.</summary>
+    public SsoDirectoryOptions SsoDirectory { get; set; } = new();
 
     public bool IsConfigured => !string.IsNullOrWhiteSpace(Token)
         || (AppId is not null && !string.IsNullOrWhiteSpace(PrivateKeyPath) && InstallationId is not null);
+}
+
+/// <summary>GitHub:SsoDirectory: the organisation whose SAML/SCIM external identities are matched to Slack users by e-mail.</summary>
+public sealed class SsoDirectoryOptions
+{
+    /// <summary>The organisation login (SAML configured on the organisation, not the enterprise); unset: the directory is off.</summary>
+    public string? Organization { get; set; }
+    public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromHours(6);
 }
 
 public sealed class JiraOptions

@@ -20,6 +20,8 @@ public sealed record SlackMessage(string Text, JsonArray? Blocks = null)
 public sealed record MessageMetadata(string EventType, IReadOnlyDictionary<string, string> Payload);
 public sealed record PostedMessage(string Channel, string Ts);
 public sealed record HistoryMessage(string Ts, string? Text, MessageMetadata? Metadata);
+/// <summary>The user users.lookupByEmail found; <see cref="EmailConfirmed"/> is Slack's is_email_confirmed (null when it does not say).</summary>
+public sealed record SlackUserByEmail(string Id, bool Deleted, bool IsBot, bool? EmailConfirmed);
 
 /// <summary>users.info's answer, the parts the bot decides on: a guest (restricted or ultra-restricted) may not declare.</summary>
 public sealed record SlackUserInfo(string Id, string? TeamId, bool IsRestricted, bool IsUltraRestricted, bool IsBot, bool Deleted)
@@ -60,6 +62,8 @@ public interface ISlackApi
     Task<SlackUserInfo> UserInfoAsync(string user, CancellationToken ct = default);
     /// <summary>auth.test, then bots.info for the app id (scope users:read).</summary>
     Task<SlackInstallation> InstallationAsync(CancellationToken ct = default);
+    /// <summary>users.lookupByEmail (scope users:read.email): the workspace user with that e-mail; null when Slack knows none (users_not_found).</summary>
+    Task<SlackUserByEmail?> LookupUserByEmailAsync(string email, CancellationToken ct = default);
 }
 
 /// <summary>Typed client over Slack's Web API: bot token as Bearer, JSON bodies, checks <c>ok</c>.</summary>
@@ -184,6 +188,16 @@ internal sealed class SlackApiClient(HttpClient http, IOptions<SlackOptions> opt
             catch (SlackApiException e) when (e.Error != "ratelimited") { }
         return new SlackInstallation(Text(auth, "team_id") ?? "", Text(auth, "enterprise_id") is { Length: > 0 } org ? org : null,
             auth.TryGetProperty("is_enterprise_install", out var install) && install.ValueKind == JsonValueKind.True, app);
+    public async Task<SlackUserByEmail?> LookupUserByEmailAsync(string email, CancellationToken ct = default)
+    {
+        JsonElement reply;
+        // Form only (the method takes no JSON). Slack answers users_not_found for an unknown address and a deactivated user alike.
+        try { reply = await CallAsync("users.lookupByEmail", new JsonObject { ["email"] = email }, ct, form: true); }
+        catch (SlackApiException e) when (e.Error == "users_not_found") { return null; }
+        var user = reply.GetProperty("user");
+        static bool Flag(JsonElement o, string name) => o.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.True;
+        return new SlackUserByEmail(user.GetProperty("id").GetString()!, Flag(user, "deleted"), Flag(user, "is_bot"),
+            user.TryGetProperty("is_email_confirmed", out var c) && c.ValueKind is JsonValueKind.True or JsonValueKind.False ? c.GetBoolean() : null);
     }
 
     public async Task RespondAsync(string responseUrl, SlackMessage message, bool ephemeral = true, bool replaceOriginal = false, CancellationToken ct = default)

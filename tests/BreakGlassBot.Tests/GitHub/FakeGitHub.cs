@@ -117,6 +117,7 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
         var path = Local(http);
         var method = http.Request.Method;
         if (path.StartsWith("/app/installations/", StringComparison.Ordinal)) return "POST access_tokens";
+        if (IsGraphql(http)) return "POST graphql";
         if (MembershipPath().IsMatch(path)) return method + " membership";
         if (OrgsKey(method, path) is { } orgsKey) return orgsKey;
         var m = RepoPath().Match(path);
@@ -141,7 +142,7 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
         app.Use(async (http, next) =>
         {
             // GitHub's sign-in host (device flow) is not part of the REST API's description.
-            if (Local(http).StartsWith("/login/", StringComparison.Ordinal)) { await next(http); return; }
+            if (Local(http).StartsWith("/login/", StringComparison.Ordinal) || IsGraphql(http)) { await next(http); return; }
             var problems = await OpenApiCheck.GitHub.CheckAsync(http.Request, Local(http));
             if (problems.Count == 0) { await next(http); return; }
             foreach (var problem in problems) SchemaViolations.Enqueue(problem);
@@ -158,6 +159,7 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
             if (key == "POST access_tokens") { await AccessToken(http, path); return; }
             if (path == "/login/device/code") { await DeviceCode(http, body); return; }
             if (path == "/login/oauth/access_token") { await DeviceToken(http, body); return; }
+            if (IsGraphql(http)) { await Graphql(http, body); return; } // FakeGitHub.Graphql.cs
             if (key == "GET /user" && UserOfToken(http) is { } tokenUser)
             {
                 await Write(http, 200, UserJson(tokenUser.Login, tokenUser.Id));

@@ -57,7 +57,7 @@ public sealed partial class FakeSlack : FakeServer
     public string? UserGroupError { get; set; }
 
     /// <summary>The scopes the real app asks for (manifest.yml), less <see cref="MissingScopes"/>: Slack's <c>provided</c>.</summary>
-    static readonly string[] AppScopes = ["chat:write", "chat:write.public", "commands", "im:write", "im:history", "channels:history", "groups:history", "usergroups:read", "users:read"];
+    static readonly string[] AppScopes = ["chat:write", "chat:write.public", "commands", "im:write", "im:history", "channels:history", "groups:history", "usergroups:read", "users:read", "users:read.email"];
 
     static string? ScopeFor(string method, JsonObject args) => method switch
     {
@@ -71,6 +71,7 @@ public sealed partial class FakeSlack : FakeServer
         },
         "users.info" or "bots.info" => "users:read",
         "usergroups.users.list" => "usergroups:read",
+        "users.lookupByEmail" => "users:read.email",
         _ => null,
     };
 
@@ -153,8 +154,8 @@ public sealed partial class FakeSlack : FakeServer
                     ["name"] = "breakglassbot", ["app_id"] = AppId, ["user_id"] = "UBOT" } }),
                 "views.publish" => PublishView(args),
                 "usergroups.users.list" => Json(Fixtures.Object("slack/usergroups_users_list.json")),
-                "auth.test" => Json(new JsonObject { ["ok"] = true, ["user_id"] = "UBOT", ["bot_id"] = "BBOT", ["team_id"] = TeamId,
-                    ["enterprise_id"] = EnterpriseId, ["is_enterprise_install"] = EnterpriseInstall }),
+                "users.lookupByEmail" => LookupByEmail(http.Request, args), // FakeSlack.LookupByEmail.cs
+                "auth.test" => Json(new JsonObject { ["ok"] = true, ["user_id"] = "UBOT", ["bot_id"] = "BBOT", ["team_id"] = "T1" }),
                 _ => Json(new JsonObject { ["ok"] = false, ["error"] = "unknown_method" }),
             };
         });

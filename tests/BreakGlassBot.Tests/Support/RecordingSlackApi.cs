@@ -171,4 +171,10 @@ public sealed class RecordingSlackApi : ISlackApi
         Record(new SlackCall("installation"));
         return Task.FromResult(new SlackInstallation("T0001", null, false, "A0APP"));
     }
+
+    public Task<SlackUserByEmail?> LookupUserByEmailAsync(string email, CancellationToken ct = default)
+    {
+        Record(new SlackCall("users.lookupByEmail"));
+        return Task.FromResult<SlackUserByEmail?>(null);
+    }
 }
