@@ -188,6 +188,8 @@ internal sealed class SlackApiClient(HttpClient http, IOptions<SlackOptions> opt
             catch (SlackApiException e) when (e.Error != "ratelimited") { }
         return new SlackInstallation(Text(auth, "team_id") ?? "", Text(auth, "enterprise_id") is { Length: > 0 } org ? org : null,
             auth.TryGetProperty("is_enterprise_install", out var install) && install.ValueKind == JsonValueKind.True, app);
+    }
+
     public async Task<SlackUserByEmail?> LookupUserByEmailAsync(string email, CancellationToken ct = default)
     {
         JsonElement reply;

@@ -36,6 +36,7 @@ public class EvidenceHistoryTests() : BotTest(Fakes.GitHub | Fakes.Jira)
     {
         GitHub.AddPr("acme", "pay", 42, pr => (pr.Title, pr.HeadSha, pr.BaseRef) = ("Revert payments 2.3", "9f2c1e0d8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e", "main"));
         Jira.Add("OPS-7", "Payments outage");
+        GitHub.OrgMembers[$"acme:{DeclarerLogin}"] = "active"; // Team grants go only to organisation members
     }
 
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
@@ -109,8 +110,8 @@ public class EvidenceHistoryTests() : BotTest(Fakes.GitHub | Fakes.Jira)
         (pr42.Merged, pr42.MergedAt) = (true, mergedAt);
         lock (pr42.Reviews)
         {
-            pr42.Reviews.Add(FakeGitHub.Review(90, DeclarerLogin, 7, "APPROVED", approvedAt)); // the declarer's own: does not count
-            pr42.Reviews.Add(FakeGitHub.Review(91, "hubot", 2, "APPROVED", approvedAt));
+            pr42.Reviews.Add(FakeGitHub.Review(90, DeclarerLogin, 7, "APPROVED", approvedAt, commitId: pr42.HeadSha)); // the declarer's own: does not count
+            pr42.Reviews.Add(FakeGitHub.Review(91, "hubot", 2, "APPROVED", approvedAt, commitId: pr42.HeadSha));
         }
         var flippedAt = DateTimeOffset.UtcNow;
         (Jira["OPS-7"].StatusName, Jira["OPS-7"].CategoryKey, Jira["OPS-7"].CategoryName) = ("Done", "done", "Done");
