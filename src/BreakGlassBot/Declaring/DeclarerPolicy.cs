@@ -20,9 +20,8 @@ public sealed partial class DeclarerPolicy(IOptions<SlackOptions> options, ISlac
     static readonly TimeSpan CacheFor = TimeSpan.FromMinutes(5);
     /// <summary>How long a declaration waits for Slack (it must answer within 3 s); then the last known answer decides.</summary>
     internal static readonly TimeSpan SlackBudget = TimeSpan.FromSeconds(1);
-    readonly Lock gate = new();
-    readonly Dictionary<string, (DateTimeOffset At, IReadOnlyList<string> Members)> groups = [];
-    readonly Dictionary<string, (DateTimeOffset At, SlackUserInfo User)> users = [];
+    readonly SlackReadCache<IReadOnlyList<string>> groups = new(time, CacheFor, SlackBudget);
+    readonly SlackReadCache<SlackUserInfo> users = new(time, CacheFor, SlackBudget);
 
     public static bool IsUserGroup(string id) => id.StartsWith('S');
 
@@ -61,39 +60,16 @@ public sealed partial class DeclarerPolicy(IOptions<SlackOptions> options, ISlac
 
     async Task<(SlackUserInfo? User, string? Error)> UserAsync(string user, CancellationToken ct)
     {
-        (DateTimeOffset At, SlackUserInfo User)? known;
-        lock (gate) known = users.TryGetValue(user, out var k) ? k : null;
-        if (known is { } fresh && time.GetUtcNow() - fresh.At < CacheFor) return (fresh.User, null);
-        try
-        {
-            var info = await slack.UserInfoAsync(user, ct).WaitAsync(SlackBudget, time, ct);
-            lock (gate) users[user] = (time.GetUtcNow(), info);
-            return (info, null);
-        }
-        catch (Exception e) when (e is SlackApiException or TimeoutException)
-        {
-            var error = e is SlackApiException s ? s.Error : "timeout";
-            LogUserFailed(log, user, error);
-            return (known?.User, error);
-        }
+        var (info, error) = await users.GetAsync(user, c => slack.UserInfoAsync(user, c), ct);
+        if (error is not null) LogUserFailed(log, user, error);
+        return (info, error);
     }
 
     async Task<IReadOnlyList<string>> GroupMembersAsync(string group, CancellationToken ct)
     {
-        (DateTimeOffset At, IReadOnlyList<string> Members)? known;
-        lock (gate) known = groups.TryGetValue(group, out var k) ? k : null;
-        if (known is { } fresh && time.GetUtcNow() - fresh.At < CacheFor) return fresh.Members;
-        try
-        {
-            var members = await slack.GetUserGroupMembersAsync(group, ct).WaitAsync(SlackBudget, time, ct);
-            lock (gate) groups[group] = (time.GetUtcNow(), members);
-            return members;
-        }
-        catch (Exception e) when (e is SlackApiException or TimeoutException)
-        {
-            LogGroupFailed(log, group, e is SlackApiException s ? s.Error : "timeout");
-            return known?.Members ?? [];
-        }
+        var (members, error) = await groups.GetAsync(group, c => slack.GetUserGroupMembersAsync(group, c), ct);
+        if (error is not null) LogGroupFailed(log, group, error);
+        return members ?? [];
     }
 
     [LoggerMessage(EventId = 2311, Level = LogLevel.Warning, Message = "Could not read Slack user {User} (users.info: {Error}) to check they are no guest")]

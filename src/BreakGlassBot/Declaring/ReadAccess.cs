@@ -22,8 +22,7 @@ public sealed partial class ReadAccess(IOptions<SlackOptions> options, ISlackApi
     static readonly TimeSpan CacheFor = TimeSpan.FromMinutes(5);
     /// <summary>How long a command waits for a Readers user group (Slack wants an answer within 3 s); then the last known members answer.</summary>
     internal static readonly TimeSpan GroupBudget = TimeSpan.FromSeconds(1);
-    readonly Lock gate = new();
-    readonly Dictionary<string, (DateTimeOffset At, IReadOnlyList<string> Members)> groups = [];
+    readonly SlackReadCache<IReadOnlyList<string>> groups = new(time, CacheFor, GroupBudget);
 
     public bool Restricted => options.Value.Readers.Any(r => !string.IsNullOrWhiteSpace(r));
 
@@ -53,20 +52,9 @@ public sealed partial class ReadAccess(IOptions<SlackOptions> options, ISlackApi
     /// </summary>
     async Task<IReadOnlyList<string>> GroupMembersAsync(string group, CancellationToken ct)
     {
-        (DateTimeOffset At, IReadOnlyList<string> Members)? known;
-        lock (gate) known = groups.TryGetValue(group, out var k) ? k : null;
-        if (known is { } fresh && time.GetUtcNow() - fresh.At < CacheFor) return fresh.Members;
-        try
-        {
-            var members = await slack.GetUserGroupMembersAsync(group, ct).WaitAsync(GroupBudget, time, ct);
-            lock (gate) groups[group] = (time.GetUtcNow(), members);
-            return members;
-        }
-        catch (Exception e) when (e is SlackApiException or TimeoutException)
-        {
-            LogGroupFailed(log, group, e is SlackApiException s ? s.Error : "timeout");
-            return known?.Members ?? [];
-        }
+        var (members, error) = await groups.GetAsync(group, c => slack.GetUserGroupMembersAsync(group, c), ct);
+        if (error is not null) LogGroupFailed(log, group, error);
+        return members ?? [];
     }
 
     [LoggerMessage(EventId = 2301, Level = LogLevel.Warning, Message = "Could not read the Slack:Readers user group {Group}: {Error}")]
