@@ -155,7 +155,8 @@ public sealed partial class FakeSlack : FakeServer
                 "views.publish" => PublishView(args),
                 "usergroups.users.list" => Json(Fixtures.Object("slack/usergroups_users_list.json")),
                 "users.lookupByEmail" => LookupByEmail(http.Request, args), // FakeSlack.LookupByEmail.cs
-                "auth.test" => Json(new JsonObject { ["ok"] = true, ["user_id"] = "UBOT", ["bot_id"] = "BBOT", ["team_id"] = "T1" }),
+                "auth.test" => Json(new JsonObject { ["ok"] = true, ["user_id"] = "UBOT", ["bot_id"] = "BBOT", ["team_id"] = TeamId,
+                    ["enterprise_id"] = EnterpriseId, ["is_enterprise_install"] = EnterpriseInstall }),
                 _ => Json(new JsonObject { ["ok"] = false, ["error"] = "unknown_method" }),
             };
         });
