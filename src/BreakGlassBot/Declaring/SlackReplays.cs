@@ -1,32 +1,84 @@
+using System.Collections.Concurrent;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Slack;
 
 namespace BreakGlassBot.Declaring;
 
 /// <summary>
-/// <see cref="ISlackReplayStore"/> in the store file beside the changes: an answer outlives a restart, and is forgotten
-/// once Slack's signature window has closed on its request (the signature check refuses it then anyway).
+/// <see cref="ISlackReplayStore"/>: first answers held in memory (a replay is looked up there, never in the file) and kept in
+/// the store file beside the changes, written in groups by one writer so a command costs no commit of its own; at start-up
+/// the unexpired ones are read back, so an answer outlives a restart. An answer is forgotten once Slack's signature window
+/// has closed on its request (the signature check refuses it then anyway). Written on shutdown too; a crash can lose the
+/// answers of the last moment's requests, as it can lose one between a handler's write and its answer.
 /// </summary>
-internal sealed class SlackReplays(ChangeStore store, TimeProvider time) : ISlackReplayStore
+internal sealed class SlackReplays : ISlackReplayStore, IDisposable
 {
     const string Collection = "slack_replays";
     static readonly TimeSpan PruneEvery = TimeSpan.FromMinutes(1);
+    readonly ChangeStore store;
+    readonly TimeProvider time;
+    readonly ConcurrentDictionary<string, SlackReplay> answers = new();
+    readonly ConcurrentQueue<SlackReplay> unwritten = new();
+    readonly Lock writing = new();
+    int writerRunning;
     long prunedAt;
 
+    public SlackReplays(ChangeStore store, TimeProvider time)
+    {
+        (this.store, this.time) = (store, time);
+        var now = time.GetUtcNow().UtcTicks;
+        foreach (var r in store.Documents<SlackReplay>(Collection).Where(r => r.ExpiresAt >= now)) answers[r.Id] = r;
+    }
+
     public SlackAnswer? Find(string key) =>
-        store.Document<SlackReplay>(Collection, key) is { } r ? new SlackAnswer(r.Status, r.ContentType, r.Body ?? "") : null; // LiteDB reads an empty string back as null
+        answers.TryGetValue(key, out var r) && r.ExpiresAt >= time.GetUtcNow().UtcTicks ? new SlackAnswer(r.Status, r.ContentType, r.Body ?? "") : null;
 
     public void Save(string key, SlackAnswer answer, DateTimeOffset expires)
     {
-        store.SaveDocument<SlackReplay>(Collection, key, _ => new SlackReplay
+        var replay = new SlackReplay { Id = key, ExpiresAt = expires.UtcTicks, Status = answer.Status, ContentType = answer.ContentType, Body = answer.Body };
+        answers[key] = replay;
+        unwritten.Enqueue(replay);
+        // One writer at a time; whatever arrives while it writes goes into its next group.
+        if (Interlocked.CompareExchange(ref writerRunning, 1, 0) == 0) _ = Task.Run(WriteAll);
+    }
+
+    void WriteAll()
+    {
+        try
         {
-            Id = key, ExpiresAt = expires.UtcTicks, Status = answer.Status, ContentType = answer.ContentType, Body = answer.Body,
-        });
-        var now = time.GetUtcNow();
-        var last = Interlocked.Read(ref prunedAt);
-        if (now.UtcTicks - last < PruneEvery.Ticks || Interlocked.CompareExchange(ref prunedAt, now.UtcTicks, last) != last) return;
-        foreach (var old in store.Documents<SlackReplay>(Collection).Where(r => r.ExpiresAt < now.UtcTicks))
-            store.DeleteDocument<SlackReplay>(Collection, old.Id);
+            while (true)
+            {
+                Write();
+                Interlocked.Exchange(ref writerRunning, 0);
+                if (unwritten.IsEmpty || Interlocked.CompareExchange(ref writerRunning, 1, 0) != 0) return;
+            }
+        }
+        catch
+        {
+            Interlocked.Exchange(ref writerRunning, 0); // the next answer tries again; memory still answers replays meanwhile
+        }
+    }
+
+    void Write()
+    {
+        lock (writing)
+        {
+            var group = new List<(string, SlackReplay)>();
+            while (group.Count < 1000 && unwritten.TryDequeue(out var r)) group.Add((r.Id, r));
+            store.SaveDocuments(Collection, group);
+            var now = time.GetUtcNow().UtcTicks;
+            var last = Interlocked.Read(ref prunedAt);
+            if (now - last < PruneEvery.Ticks || Interlocked.CompareExchange(ref prunedAt, now, last) != last) return;
+            store.DeleteDocumentsBelow<SlackReplay>(Collection, nameof(SlackReplay.ExpiresAt), now);
+            foreach (var (id, r) in answers) if (r.ExpiresAt < now) answers.TryRemove(id, out _);
+        }
+    }
+
+    /// <summary>At shutdown: what is still unwritten is written, so a replay after the restart is still recognised.</summary>
+    public void Dispose()
+    {
+        try { while (!unwritten.IsEmpty) Write(); }
+        catch (ObjectDisposedException) { }
     }
 }
 

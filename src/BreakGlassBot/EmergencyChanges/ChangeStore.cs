@@ -89,6 +89,8 @@ public sealed class ChangeStore : IDisposable
     public T? Document<T>(string collection, string id) where T : class => documents.Document<T>(collection, id);
     public T SaveDocument<T>(string collection, string id, Func<T?, T> mutate) where T : class => documents.SaveDocument(collection, id, mutate);
     public IReadOnlyList<T> Documents<T>(string collection) where T : class => documents.Documents<T>(collection);
+    public void SaveDocuments<T>(string collection, IReadOnlyList<(string Id, T Document)> many) where T : class => documents.SaveDocuments(collection, many);
+    public int DeleteDocumentsBelow<T>(string collection, string field, long below) where T : class => documents.DeleteDocumentsBelow<T>(collection, field, below);
     public bool DeleteDocument<T>(string collection, string id) where T : class => documents.DeleteDocument<T>(collection, id);
 
     // The audit trail.

@@ -58,6 +58,25 @@ internal sealed class FeatureDocuments(StoreFile file)
         lock (writeLock) return [.. Collection<T>(collection).FindAll()];
     }
 
+    /// <summary>Saves many documents of a feature's collection in one transaction (one commit for all).</summary>
+    public void SaveDocuments<T>(string collection, IReadOnlyList<(string Id, T Document)> documents) where T : class
+    {
+        if (documents.Count == 0) return;
+        lock (writeLock)
+            file.InTransaction(() =>
+            {
+                var c = Collection<T>(collection);
+                foreach (var (id, document) in documents) c.Upsert(id, document);
+                return documents.Count;
+            });
+    }
+
+    /// <summary>Deletes the documents whose <paramref name="field"/> (a number) is below <paramref name="below"/>; returns how many.</summary>
+    public int DeleteDocumentsBelow<T>(string collection, string field, long below) where T : class
+    {
+        lock (writeLock) return Collection<T>(collection).DeleteMany(BsonExpression.Create($"$.{field} < @0", new BsonValue(below)));
+    }
+
     public bool DeleteDocument<T>(string collection, string id) where T : class
     {
         lock (writeLock) return Collection<T>(collection).Delete(id);

@@ -77,6 +77,7 @@ start_server() {  # $1 impl, $2 log file; sets SERVER_PID, appends start-up time
     bot)   DATA="$(mktemp -d "$OUT/data.XXXXXX")"
            Slack__SigningSecret="$SLACK_SIGNING_SECRET" Slack__BotToken="xoxb-compare-only" \
            Slack__ApiBaseUrl="http://127.0.0.1:$SLACK_PORT/api/" Slack__AnnouncementChannel="C0BENCH" \
+           Slack__TeamId=T0BENCH01 Slack__AppId=A0BENCH01 \
            Storage__DataDirectory="$DATA" Urls="http://127.0.0.1:$BOT_PORT" ASPNETCORE_ENVIRONMENT=Production \
            Logging__LogLevel__Default=Warning "${pin[@]}" "$BOT_BIN" > "$logf" 2>&1 & ;;
   esac
