@@ -67,5 +67,6 @@ public static class ApprovalCoverage
         return (events, voided);
     }
 
-    static string Short(string sha) => sha.Length > 7 ? sha[..7] : sha;
+    /// <summary>A commit as people read it: its first seven hex digits ("?" when unknown).</summary>
+    public static string Short(string? sha) => string.IsNullOrEmpty(sha) ? "?" : sha.Length > 7 ? sha[..7] : sha;
 }

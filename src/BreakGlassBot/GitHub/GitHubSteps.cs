@@ -92,5 +92,5 @@ internal static class GitHubOutcomes
         return at < 0 ? (target ?? "", "") : (target![..at], target[(at + 1)..]);
     }
 
-    public static string Short(string? sha) => string.IsNullOrEmpty(sha) ? "?" : sha.Length > 7 ? sha[..7] : sha;
+    public static string Short(string? sha) => ApprovalCoverage.Short(sha);
 }

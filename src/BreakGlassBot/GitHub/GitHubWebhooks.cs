@@ -154,9 +154,8 @@ public static partial class GitHubWebhooks
     {
         if (c.Status != ChangeStatus.Reviewed || c.Bypass is not { Granted: true } bypass || bypass.RevokedAt is { } ended && ended < mergedAt
             || c.PullRequests.FirstOrDefault(evt.Matches) is not { } pr || evt.HeadSha is not { } head
-            || string.Equals(ApprovalCoverage.ApprovedHead(c, pr.Ref), head, StringComparison.OrdinalIgnoreCase))
+            || ApprovalCoverage.ApprovedHead(c, pr.Ref) is var approved && string.Equals(approved, head, StringComparison.OrdinalIgnoreCase))
             return Decision<bool>.Only(false);
-        var approved = ApprovalCoverage.ApprovedHead(c, pr.Ref);
         (c.Status, c.ReviewedAt, pr.HeadSha, pr.Merged, pr.MergedAt) = (ChangeStatus.Open, null, head, true, mergedAt);
         List<AuditEvent> events = [new AuditEvent { ChangeNumber = c.Id, At = now, Actor = evt.Sender ?? "github", Type = AuditTypes.Reopened,
             Data = new() { ["pr"] = pr.Ref.ToString(), ["head_sha"] = head, ["reviewed_head"] = approved ?? "", ["delivery"] = delivery } }];
@@ -212,7 +211,7 @@ internal sealed class ReopenedNote : IThreadNoteSource
     {
         if (!key.StartsWith(Prefix, StringComparison.Ordinal) || key.LastIndexOf('@') is var at && at < 0) return null;
         var (pr, head) = (key[Prefix.Length..at], key[(at + 1)..]);
-        return $":rotating_light: {change.ChangeId} is open again: {Blocks.Escape(pr)} was merged at `{Blocks.Escape(head[..Math.Min(7, head.Length)])}`, "
+        return $":rotating_light: {change.ChangeId} is open again: {Blocks.Escape(pr)} was merged at `{Blocks.Escape(ApprovalCoverage.Short(head))}`, "
             + "a head its approvals did not cover, while the bypass was open. It needs a new retrospective review.";
     }
 }

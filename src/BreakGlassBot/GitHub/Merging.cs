@@ -190,7 +190,7 @@ internal static class MergeChecks
         if (change.Status == ChangeStatus.Reviewed && ApprovalCoverage.ApprovedHead(change, linked.Ref) is var approved
             && !string.Equals(approved, live.HeadSha, StringComparison.OrdinalIgnoreCase))
             return ("head not the reviewed one", $"{change.ChangeId} was reviewed with {linked.Ref} at "
-                + (approved is null ? "no one head" : $"`{approved[..Math.Min(7, approved.Length)]}`") + $", and its head is now `{live.HeadSha[..Math.Min(7, live.HeadSha.Length)]}`: "
+                + (approved is null ? "no one head" : $"`{ApprovalCoverage.Short(approved)}`") + $", and its head is now `{ApprovalCoverage.Short(live.HeadSha)}`: "
                 + "the bot merges only what was reviewed. Declare a new change for the new commits.");
         if (linked.BaseRef is { } shown && !string.Equals(live.BaseRef, shown, StringComparison.Ordinal))
             return ("base changed", $"{linked.Ref} now targets `{live.BaseRef}`, not `{shown}` as when it was linked, "

@@ -76,7 +76,7 @@ public static class ReviewRule
     /// </summary>
     static bool OnHead(ReviewInfo r, PullRequestInfo pr) => r.CommitId is { } sha && string.Equals(sha, pr.HeadSha, StringComparison.OrdinalIgnoreCase);
 
-    static string Short(string? sha) => sha is null ? "(none named)" : sha.Length > 7 ? sha[..7] : sha;
+    static string Short(string? sha) => sha is null ? "(none named)" : ApprovalCoverage.Short(sha);
 
     /// <summary>
     /// The People map gives the declarer's login, not their id: when that login is the PR author's, the author's id decides
