@@ -59,6 +59,18 @@ public static class AuditTypes
     public const string CancelRefused = "cancel_refused";
     /// <summary>About the bot, not a change (<see cref="AuditEvent.ChangeNumber"/> 0): an action taken on the Hangfire dashboard.</summary>
     public const string DashboardAction = "dashboard_action";
+    /// <summary>A detected case (source "detected") was taken over by a declaration that links the same change: it closed. Data: declared_as.</summary>
+    public const string DetectionAbsorbed = "detection_absorbed";
+    /// <summary>The person responsible for a detected case gave its summary and justification.</summary>
+    public const string DetectionExplained = "detection_explained";
+    /// <summary>An admin named the person responsible for a detected case. Data: responsible, previous.</summary>
+    public const string DetectionAssigned = "detection_assigned";
+    /// <summary>About the bot (change 0): branch protection or a ruleset of a watched repository was weakened or switched off.</summary>
+    public const string ProtectionWeakened = "protection_weakened";
+    /// <summary>About the bot (change 0): a detection source (sweep, rule suites, a check) failed and is retried. Data: source, error, attempts.</summary>
+    public const string DetectionFailed = "detection_failed";
+    /// <summary>About the bot (change 0): a sweep finished. Data: window, repositories, merged, pushes, new.</summary>
+    public const string DetectionSwept = "detection_swept";
     /// <summary>About the bot (change 0): a recurring job that had been deleted was registered again.</summary>
     public const string RecurringJobRestored = "recurring_job_restored";
 }

@@ -2,6 +2,7 @@ using LiteDB;
 
 namespace BreakGlassBot.EmergencyChanges;
 
+/// <summary>Closed: a detected case that a declaration took over (<see cref="DetectedBypass.AbsorbedBy"/>).</summary>
 public enum ChangeStatus { Open, Reviewed, Closed, Cancelled }
 
 /// <summary>
@@ -49,6 +50,9 @@ public sealed class EmergencyChange
     /// <summary>DueAt while open, else null. LiteDB stores get-only properties: indexed for the overdue and due-soon lists.</summary>
     public DateTimeOffset? OpenDueAt => Status == ChangeStatus.Open ? DueAt : null;
     public Cancellation? Cancellation { get; set; }
+    /// <summary>"detected" for a case the bot opened for a bypass nobody declared (<see cref="Detected"/>); null: declared by a person.</summary>
+    public string? Source { get; set; }
+    public DetectedBypass? Detected { get; set; }
 
     /// <summary>Outgoing work not yet done (the outbox): saved with the change, so a crash cannot lose it.</summary>
     public List<PendingStep> Steps { get; set; } = [];
@@ -68,6 +72,41 @@ public sealed class EmergencyChange
 
     public void RecomputeNextStep() =>
         NextStepAt = Steps.Where(s => s.State == StepState.Pending).Select(s => (DateTimeOffset?)s.NextAttemptAt).Min();
+}
+
+/// <summary>Where a detected case (<see cref="EmergencyChange.Source"/> "detected") came from: the merge or push nobody declared.</summary>
+public sealed class DetectedBypass
+{
+    public const string SourceName = "detected";
+    public const string PullRequestKind = "pull_request";
+    public const string DirectPushKind = "direct_push";
+
+    /// <summary>The merge record's id ("pr:owner/repo#n" or "push:owner/repo@sha").</summary>
+    public string Key { get; set; } = "";
+    /// <summary><see cref="PullRequestKind"/> or <see cref="DirectPushKind"/>.</summary>
+    public string Kind { get; set; } = "";
+    public string Repository { get; set; } = "";
+    public string? Branch { get; set; }
+    public int? Number { get; set; }
+    /// <summary>The merge commit of a PR, or the last commit of a direct push.</summary>
+    public string? Sha { get; set; }
+    /// <summary>A direct push: every commit it brought (at most the first 20).</summary>
+    public List<string> Commits { get; set; } = [];
+    /// <summary>Who merged or pushed, on GitHub.</summary>
+    public string? Actor { get; set; }
+    public long? ActorId { get; set; }
+    public DateTimeOffset? MergedAt { get; set; }
+    /// <summary>Why it counts as a bypass, in words ("merged without an approving review by someone other than its author").</summary>
+    public string Reason { get; set; } = "";
+    /// <summary>Which detectors found it: "webhook", "rule_suite", "sweep".</summary>
+    public List<string> FoundBy { get; set; } = [];
+    /// <summary>GitHub's rule suites that recorded the bypass.</summary>
+    public List<long> RuleSuites { get; set; } = [];
+    /// <summary>The responsible person gave the summary and justification (the declaration modal).</summary>
+    public DateTimeOffset? ExplainedAt { get; set; }
+    /// <summary>A declaration that links the same PR took the case over: this one closed as "declared as BG-n".</summary>
+    public int? AbsorbedBy { get; set; }
+    public DateTimeOffset? AbsorbedAt { get; set; }
 }
 
 public sealed class LinkedPullRequest

@@ -103,7 +103,7 @@ public sealed class GitHubException(GitHubFailure failure, string message, int? 
 }
 
 /// <summary>The GitHub calls the bot makes, and nothing else. The one interface at the GitHub boundary.</summary>
-public interface IGitHubGateway
+public interface IGitHubGateway : IGitHubDetectionGateway
 {
     Task<PullRequestInfo> GetPullRequestAsync(PullRequestRef pr, CancellationToken ct = default);
     Task AddLabelAsync(PullRequestRef pr, string label, CancellationToken ct = default);
@@ -128,6 +128,40 @@ public interface IGitHubGateway
     Task<TeamMembership> GetOrgMembershipAsync(string org, string login, CancellationToken ct = default);
     /// <summary>Cancels every pending organisation invitation of <paramref name="login"/>; how many there were.</summary>
     Task<int> CancelOrgInvitationsAsync(string org, string login, CancellationToken ct = default);
+}
+
+/// <summary>GitHub's record of one push or merge checked against the rules (rule insights), as listed; <see cref="Result"/> pass, fail or bypass.</summary>
+public sealed record RuleSuiteInfo(long Id, string? ActorName, long? ActorId, string? BeforeSha, string? AfterSha, string? Ref, string? RepositoryName,
+    DateTimeOffset? PushedAt, string Result);
+
+/// <summary>A merged pull request as the search API lists it (confirmed separately with its reviews).</summary>
+public sealed record MergedPullRequestHit(string Repository, int Number, string Title, string? AuthorLogin, long? AuthorId, DateTimeOffset? MergedAt);
+
+/// <summary>A commit on a branch: who wrote and who committed it (GitHub accounts when GitHub knows them).</summary>
+public sealed record CommitInfo(string Sha, string? AuthorLogin, long? AuthorId, string? CommitterLogin, long? CommitterId, DateTimeOffset? CommittedAt, string Message);
+
+/// <summary>A pull request associated with a commit (GET .../commits/{sha}/pulls).</summary>
+public sealed record CommitPullRequestInfo(int Number, string State, DateTimeOffset? MergedAt, string? MergeCommitSha, string? BaseRef);
+
+/// <summary>The calls that find changes nobody declared (issue 22): rule suites, search and commits, with the bot's own response types.</summary>
+public interface IGitHubDetectionGateway
+{
+    /// <summary>
+    /// GET /repos/{owner}/{repo}/rulesets/rule-suites?rule_suite_result=bypass&amp;time_period=…, pages bounded; <paramref name="branch"/>
+    /// limits to refs/heads/&lt;branch&gt; (null: every ref). 404 (no rule insights on this plan) is <see cref="GitHubFailure.NotFound"/>.
+    /// </summary>
+    Task<IReadOnlyList<RuleSuiteInfo>> GetBypassRuleSuitesAsync(string owner, string repo, string? branch, string timePeriod, CancellationToken ct = default);
+    /// <summary>GET /repos/{owner}/{repo}/commits/{sha}/pulls: empty for a commit that no pull request brought (a direct push).</summary>
+    Task<IReadOnlyList<CommitPullRequestInfo>> GetCommitPullRequestsAsync(string owner, string repo, string sha, CancellationToken ct = default);
+    /// <summary>
+    /// Every pull request merged into <paramref name="branch"/> of <paramref name="repository"/> (owner/repo) in [from, to), all pages:
+    /// the window is split until each search stays under GitHub's 1,000-result cap; incomplete results are a failure, not a short list.
+    /// </summary>
+    Task<IReadOnlyList<MergedPullRequestHit>> SearchMergedPullRequestsAsync(string repository, string branch, DateTimeOffset from, DateTimeOffset to, CancellationToken ct = default);
+    /// <summary>GET /repos/{owner}/{repo}/commits?sha=branch&amp;since=&amp;until=, all pages.</summary>
+    Task<IReadOnlyList<CommitInfo>> GetBranchCommitsAsync(string owner, string repo, string branch, DateTimeOffset since, DateTimeOffset until, CancellationToken ct = default);
+    /// <summary>GET /repos/{owner}/{repo}: its default branch.</summary>
+    Task<string> GetDefaultBranchAsync(string owner, string repo, CancellationToken ct = default);
 }
 
 /// <summary>Per-attempt timeout of GitHub HTTP calls; a class so tests can shorten it.</summary>
@@ -328,6 +362,13 @@ internal sealed class GitHubGateway(IHttpMessageHandlerFactory handlers, IOption
         }
         return cancelled;
     });
+
+    // Issue 22's detection calls: placeholders until the wire implementation lands.
+    public Task<IReadOnlyList<RuleSuiteInfo>> GetBypassRuleSuitesAsync(string owner, string repo, string? branch, string timePeriod, CancellationToken ct = default) => throw new NotImplementedException();
+    public Task<IReadOnlyList<CommitPullRequestInfo>> GetCommitPullRequestsAsync(string owner, string repo, string sha, CancellationToken ct = default) => throw new NotImplementedException();
+    public Task<IReadOnlyList<MergedPullRequestHit>> SearchMergedPullRequestsAsync(string repository, string branch, DateTimeOffset from, DateTimeOffset to, CancellationToken ct = default) => throw new NotImplementedException();
+    public Task<IReadOnlyList<CommitInfo>> GetBranchCommitsAsync(string owner, string repo, string branch, DateTimeOffset since, DateTimeOffset until, CancellationToken ct = default) => throw new NotImplementedException();
+    public Task<string> GetDefaultBranchAsync(string owner, string repo, CancellationToken ct = default) => throw new NotImplementedException();
 
     Task CallAsync(Func<GitHubClient, Task> call) => CallAsync<bool>(async c => { await call(c); return true; });
 

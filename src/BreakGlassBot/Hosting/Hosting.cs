@@ -36,6 +36,7 @@ public static class HostingExtensions
         builder.Services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.Section);
         builder.Services.AddOptions<EvidenceOptions>().BindConfiguration(EvidenceOptions.Section);
         builder.Services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section);
+        builder.Services.AddOptions<DetectionOptions>().BindConfiguration(DetectionOptions.Section);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddHostedService<ConfigurationReport>();
         return builder;

@@ -158,6 +158,30 @@ public sealed class PolicyOptions
     public TimeSpan DigestSendInterval { get; set; } = TimeSpan.FromSeconds(1);
 }
 
+/// <summary>Detection: catching the merges and pushes that skipped review and that nobody declared (README "Undeclared bypasses").</summary>
+public sealed class DetectionOptions
+{
+    public const string Section = "Detection";
+    public bool Enabled { get; set; }
+    /// <summary>The watched branches of every watched repository; empty: each repository's default branch.</summary>
+    public List<string> Branches { get; set; } = [];
+    /// <summary>How long after a merge the bot waits for someone to declare it before it opens a case.</summary>
+    public TimeSpan GracePeriod { get; set; } = TimeSpan.FromMinutes(15);
+    /// <summary>GitHub logins whose merges and pushes are automation (release bots): counted, never chased.</summary>
+    public List<string> IgnoreActors { get; set; } = [];
+    /// <summary>The daily sweep (Hangfire cron, UTC) over merged PRs and branch commits: what the webhooks missed.</summary>
+    public string SweepCron { get; set; } = "30 3 * * *";
+    /// <summary>How far back each sweep looks; more than a day, so a sweep that failed is made up by the next.</summary>
+    public TimeSpan SweepWindow { get; set; } = TimeSpan.FromDays(3);
+    /// <summary>How often GitHub's rule suites (recorded bypasses) are read; zero: not at all (plans without rule insights).</summary>
+    public TimeSpan RuleSuitesInterval { get; set; } = TimeSpan.FromMinutes(10);
+    /// <summary>How often found merges are checked and due cases opened.</summary>
+    public TimeSpan CheckInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    public bool IsWatchedActorIgnored(string? login) =>
+        login is { Length: > 0 } && IgnoreActors.Any(a => string.Equals(a.Trim(), login, StringComparison.OrdinalIgnoreCase));
+}
+
 public enum HangfireStorageKind { Sqlite, PostgreSql }
 
 public sealed class StorageOptions

@@ -14,7 +14,7 @@ public sealed partial class FolderOrderTests
     public static readonly string[] Order =
     [
         "Hosting", "Slack", "EmergencyChanges", "Outbox",
-        "Declaring", "Reviewing", "Deadlines", "Jira", "GitHub", "Digest", "Evidence", "Sandbox",
+        "Declaring", "Reviewing", "Deadlines", "Jira", "GitHub", "Detection", "Digest", "Evidence", "Sandbox",
     ];
 
     static readonly string Source = Path.Combine(Fixtures.RepositoryRoot, "src", "BreakGlassBot");

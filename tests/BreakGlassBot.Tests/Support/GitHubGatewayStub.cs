@@ -23,4 +23,13 @@ public abstract class GitHubGatewayStub : IGitHubGateway
     public virtual Task<RepositoryPermission> GetPermissionAsync(string owner, string repo, string login, CancellationToken ct = default) => throw new NotSupportedException();
     public virtual Task<TeamMembership> GetOrgMembershipAsync(string org, string login, CancellationToken ct = default) => throw new NotSupportedException();
     public virtual Task<int> CancelOrgInvitationsAsync(string org, string login, CancellationToken ct = default) => throw new NotSupportedException();
+    public virtual Task<IReadOnlyList<RuleSuiteInfo>> GetBypassRuleSuitesAsync(string owner, string repo, string? branch, string timePeriod, CancellationToken ct = default) =>
+        throw new NotSupportedException();
+    public virtual Task<IReadOnlyList<CommitPullRequestInfo>> GetCommitPullRequestsAsync(string owner, string repo, string sha, CancellationToken ct = default) =>
+        throw new NotSupportedException();
+    public virtual Task<IReadOnlyList<MergedPullRequestHit>> SearchMergedPullRequestsAsync(string repository, string branch, DateTimeOffset from, DateTimeOffset to, CancellationToken ct = default) =>
+        throw new NotSupportedException();
+    public virtual Task<IReadOnlyList<CommitInfo>> GetBranchCommitsAsync(string owner, string repo, string branch, DateTimeOffset since, DateTimeOffset until, CancellationToken ct = default) =>
+        throw new NotSupportedException();
+    public virtual Task<string> GetDefaultBranchAsync(string owner, string repo, CancellationToken ct = default) => throw new NotSupportedException();
 }
