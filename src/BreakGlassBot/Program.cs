@@ -1,4 +1,5 @@
 using BreakGlassBot.Deadlines;
+using BreakGlassBot.Detection;
 using BreakGlassBot.Declaring;
 using BreakGlassBot.Digest;
 using BreakGlassBot.EmergencyChanges;
@@ -57,6 +58,7 @@ public static partial class Program
         builder.AddReviewing();
         builder.AddJira();
         builder.AddGitHub();
+        builder.AddDetection();
         builder.AddDigest();
         builder.AddEvidence();
         configure?.Invoke(builder);

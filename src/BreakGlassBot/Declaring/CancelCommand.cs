@@ -46,13 +46,17 @@ internal sealed class CancelCommand(ChangeStore store, Permissions permissions, 
         {
             if (!permissions.MayCancel(command.UserId, c))
                 return new([Refused(c, "not declarer or admin")],
-                    ($":no_entry: Only {Blocks.Mention(c.DeclaredBy)} (who declared it) or an admin may cancel {c.ChangeId}.", false));
+                    (c.Detected is not null
+                        ? $":no_entry: {c.ChangeId} is an undeclared bypass the bot detected: only an admin other than the person responsible may dismiss it."
+                        : $":no_entry: Only {Blocks.Mention(c.DeclaredBy)} (who declared it) or an admin may cancel {c.ChangeId}.", false));
             if (c.Cancellation is { AfterUse: true } w)
                 return Decision<(string, bool)?>.Only(($"{c.ChangeId} was already withdrawn after use by {Blocks.Mention(w.By)}; it still needs its retrospective review.", false));
             if (c.Status != ChangeStatus.Open)
                 return Decision<(string, bool)?>.Only(($"{c.ChangeId} is already {c.Status.ToString().ToLowerInvariant()}"
                     + (c.Cancellation is { } x ? $" (by {Blocks.Mention(x.By)}: {Blocks.UserText(x.Reason)})." : "."), false));
-            var uses = BypassUse.Of(c);
+            // A detected case grants nothing and its merge happened before it existed: an admin's cancel dismisses it (a false
+            // positive, on the record with the reason), it is not a withdrawal of a bypass.
+            var uses = c.Detected is null ? BypassUse.Of(c) : [];
             var used = uses.Count == 0 ? null : string.Join("; ", uses);
             if (used is not null && command.UserId == c.DeclaredBy)
                 return new([Refused(c, "bypass used", used)],

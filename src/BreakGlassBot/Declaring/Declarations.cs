@@ -18,7 +18,10 @@ public sealed class Declarations(ChangeStore store, ReviewPolicy policy, OutboxQ
 {
     public (EmergencyChange Change, bool Created) Declare(DeclarationRequest request) => DeclareAsync(request).GetAwaiter().GetResult();
 
-    public async Task<(EmergencyChange Change, bool Created)> DeclareAsync(DeclarationRequest request)
+    /// <param name="shape">Sets what a declaration by a person has not (a detected case's source), before the features add their steps.</param>
+    /// <param name="data">More facts for the declared event.</param>
+    public async Task<(EmergencyChange Change, bool Created)> DeclareAsync(DeclarationRequest request, Action<EmergencyChange>? shape = null,
+        IReadOnlyDictionary<string, string>? data = null)
     {
         var now = time.GetUtcNow();
         var draft = new EmergencyChange
@@ -38,6 +41,7 @@ public sealed class Declarations(ChangeStore store, ReviewPolicy policy, OutboxQ
         };
         draft.Steps.Add(OutboxQueue.NewStep(StepKinds.Announce, now));
         draft.Steps.Add(OutboxQueue.NewStep(StepKinds.ThreadDetails, now));
+        shape?.Invoke(draft);
         foreach (var source in stepSources)
             draft.Steps.AddRange(source.StepsFor(draft, now));
 
@@ -54,7 +58,7 @@ public sealed class Declarations(ChangeStore store, ReviewPolicy policy, OutboxQ
                     ["pull_requests"] = string.Join(' ', c.PullRequests.Select(p => p.Ref.ToString())),
                     ["jira_issues"] = string.Join(' ', c.JiraIssues.Select(j => j.Key)),
                     ["source"] = request.SourceKey ?? "command",
-                }.WithDeclarerCheck(request.DeclarerUnconfirmed),
+                }.WithDeclarerCheck(request.DeclarerUnconfirmed).With(data),
             },
         ]);
         if (result.Created) outbox.Nudge();
@@ -81,11 +85,23 @@ static class DeclaredData
         if (unconfirmed is not null) data["declarer_check"] = "unconfirmed (" + unconfirmed + ")";
         return data;
     }
+
+    public static Dictionary<string, string> With(this Dictionary<string, string> data, IReadOnlyDictionary<string, string>? more)
+    {
+        foreach (var (key, value) in more ?? new Dictionary<string, string>()) data[key] = value;
+        return data;
+    }
 }
 
 public sealed class Permissions(IOptions<SlackOptions> slack)
 {
     public bool IsAdmin(string user) => slack.Value.Admins.Contains(user);
     public bool MayDeclare(string user) => slack.Value.Declarers.Count == 0 || slack.Value.Declarers.Contains(user) || IsAdmin(user);
-    public bool MayCancel(string user, EmergencyChange change) => change.DeclaredBy == user || IsAdmin(user);
+    /// <summary>
+    /// A detected case only by an admin who is not the person responsible for it: dismissing one's own undeclared bypass would
+    /// be the very thing the case is there to catch.
+    /// </summary>
+    public bool MayCancel(string user, EmergencyChange change) => change.Detected is not null
+        ? IsAdmin(user) && user != change.DeclaredBy
+        : change.DeclaredBy == user || IsAdmin(user);
 }

@@ -133,5 +133,15 @@ internal sealed class ChangeQueries(StoreFile file)
         return found;
     }
 
+    public const string LinkedNumberIndex = "LinkedPullRequestNumber";
+    public const string LinkedNumber = "$.PullRequests[*].Number";
+
+    /// <summary>Every change that links owner/repo#number (any case), oldest first: through the index on the linked numbers.</summary>
+    public IReadOnlyList<EmergencyChange> ChangesLinking(string owner, string repo, int number) =>
+        [.. changes.Find(Where(LinkedNumber + " ANY = @0", number))
+            .Where(c => c.PullRequests.Any(p => p.Number == number && string.Equals(p.Owner, owner, StringComparison.OrdinalIgnoreCase)
+                && string.Equals(p.Repo, repo, StringComparison.OrdinalIgnoreCase)))
+            .OrderBy(c => c.Id)];
+
     public int Count() => changes.Count();
 }

@@ -69,6 +69,7 @@ public sealed class ChangeStore : IDisposable
     public IReadOnlyList<EmergencyChange> DeclaredOrReviewedSince(DateTimeOffset since) => queries.DeclaredOrReviewedSince(since);
     public IReadOnlyList<EmergencyChange> DeclaredBetween(DateTimeOffset from, DateTimeOffset to) => queries.DeclaredBetween(from, to);
     public IReadOnlyList<string> LinkedRepositoriesDeclaredBetween(DateTimeOffset from, DateTimeOffset to) => queries.LinkedRepositoriesDeclaredBetween(from, to);
+    public IReadOnlyList<EmergencyChange> ChangesLinking(string owner, string repo, int number) => queries.ChangesLinking(owner, repo, number);
     public EmergencyChange? LatestOpenBypass(string mode, string team, string login, DateTimeOffset now, int except) =>
         queries.LatestOpenBypass(mode, team, login, now, except);
     public EmergencyChange? LatestUnrevokedBypass(string mode, string team, string login, int except) => queries.LatestUnrevokedBypass(mode, team, login, except);

@@ -40,6 +40,8 @@ internal sealed class StoreFile : IDisposable
         Changes.EnsureIndex(c => c.OpenDueAt);
         // A bypass team grant or revocation looks up other open bypasses of the same person: by login, not a scan of every change.
         Changes.EnsureIndex(ChangeQueries.BypassLoginIndex, ChangeQueries.BypassLogin);
+        // Detection looks up the declarations that link a merged PR.
+        Changes.EnsureIndex(ChangeQueries.LinkedNumberIndex, ChangeQueries.LinkedNumber);
         Seen.EnsureIndex("at");
         Audit.EnsureIndex(e => e.ChangeNumber);
         Audit.EnsureIndex(e => e.Sequence, unique: true);

@@ -47,8 +47,9 @@ internal sealed class GitHubDeclarationSteps(IOptions<GitHubOptions> options) : 
     public IEnumerable<PendingStep> StepsFor(EmergencyChange change, DateTimeOffset now)
     {
         if (!options.Value.IsConfigured) yield break;
-        // The grant first: it needs no Slack thread, so the bypass is there even while Slack is down.
-        yield return OutboxQueue.NewStep(GitHubStepKinds.BypassGrant, now);
+        // The grant first: it needs no Slack thread, so the bypass is there even while Slack is down. A detected case was
+        // never asked for: the bypass already happened, and nothing more is granted.
+        if (change.Detected is null) yield return OutboxQueue.NewStep(GitHubStepKinds.BypassGrant, now);
         foreach (var step in PullRequestSteps(change.PullRequests.Select(p => p.Ref), now))
             yield return step;
     }

@@ -57,6 +57,15 @@ public static class GitHubSignature
     }
 }
 
+/// <summary>
+/// Sees every webhook delivery whose signature verified (any event), before GitHub gets its answer: what it keeps must be
+/// stored by then, so a crash after the answer loses nothing. Quick and local only: no calls to GitHub here.
+/// </summary>
+public interface IGitHubWebhookObserver
+{
+    void Observe(string eventName, JsonElement payload, string delivery);
+}
+
 /// <summary>How many webhook bodies may be read at once (each at most GitHub:MaxWebhookBytes) before their signatures are known.</summary>
 public sealed class WebhookReadGate
 {
@@ -81,8 +90,9 @@ public static partial class GitHubWebhooks
     }
 
     static async Task<IResult> HandleAsync(HttpContext http, IOptions<GitHubOptions> options, IOptions<PolicyOptions> policy, ChangeStore store,
-        IReevaluation reevaluation, TimeProvider time, ILoggerFactory logs, WebhookReadGate gate)
+        IReevaluation reevaluation, TimeProvider time, ILoggerFactory logs, WebhookReadGate gate, IEnumerable<IGitHubWebhookObserver> webhookObservers)
     {
+        var observers = webhookObservers as IGitHubWebhookObserver[] ?? [.. webhookObservers];
         var log = logs.CreateLogger("BreakGlassBot.GitHub.Webhooks");
         var secret = options.Value.WebhookSecret;
         if (string.IsNullOrEmpty(secret))
@@ -108,7 +118,16 @@ public static partial class GitHubWebhooks
 
         var eventName = http.Request.Headers["X-GitHub-Event"].ToString();
         PullRequestEvent? evt;
-        try { evt = PullRequestEvent.Parse(eventName, body); }
+        try
+        {
+            evt = PullRequestEvent.Parse(eventName, body);
+            // Later features (detection) see every verified delivery; what they keep is stored before GitHub gets its answer.
+            if (observers.Length > 0)
+            {
+                using var doc = JsonDocument.Parse(body);
+                foreach (var observer in observers) observer.Observe(eventName, doc.RootElement, delivery);
+            }
+        }
         // InvalidOperationException: a part of the wrong shape (TryGetProperty on a non-object, a number that is a
         // string), or a string that is not valid UTF-8 (it parses, and throws only when read). A signed body is only
         // as well-formed as its sender made it.

@@ -110,7 +110,8 @@ internal sealed class PullRequestEvidence(IGitHubGateway github, IOptions<GitHub
         var results = new List<EvidenceResult>();
         // Any account known for the declarer, a typed hint too: excluding their review is the safe side.
         var account = people.AnyGitHub(change.DeclaredBy);
-        var (declarer, declarerId) = (account?.Login, account?.Id);
+        // A detected case: whoever merged or pushed it bypassed the review, and may not give it afterwards either.
+        var (declarer, declarerId) = change.Detected is { Actor: { Length: > 0 } actor } d ? (actor, d.ActorId) : (account?.Login, account?.Id);
         foreach (var linked in change.PullRequests)
         {
             var target = linked.Ref.ToString();

@@ -28,12 +28,17 @@ public static class StepKinds
     public const string GitHubMergeButton = "github-merge-button";
     public const string GitHubMerge = "github-merge";
     public const string GitHubApprovalComment = "github-approval-comment";
+    /// <summary>A declaration linked a PR: the detected case about it (if any) is taken over.</summary>
+    public const string DetectionDeclared = "detection-declared";
+    /// <summary>A declaration was cancelled before use: the detected cases it had taken over open again.</summary>
+    public const string DetectionCancelled = "detection-cancelled";
 
     public static readonly IReadOnlyList<string> All =
     [
         Announce, ThreadDetails, RefreshAnnouncement, ThreadNote, Track, DirectMessage, Reevaluate,
         JiraLink, JiraCreate, JiraApproval,
         GitHubPullRequest, GitHubBypassGrant, GitHubBypassRevoke, GitHubMergeButton, GitHubMerge, GitHubApprovalComment,
+        DetectionDeclared, DetectionCancelled,
     ];
 }
 

@@ -1,0 +1,178 @@
+using BreakGlassBot.Deadlines;
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.GitHub;
+using Hangfire;
+using Hangfire.Server;
+
+namespace BreakGlassBot.Detection;
+
+/// <summary>
+/// GitHub's rule suites (rule insights; GitHub Enterprise Cloud and Server, maybe other plans): every push or merge GitHub
+/// recorded as a bypass of a watched branch's rules, read with a day's window every Detection:RuleSuitesInterval, so the windows
+/// overlap and a missed poll loses nothing; each suite is taken once (by its id) and matched to its PR by the merge commit.
+/// </summary>
+public sealed partial class RuleSuitePoll(Detector detector, WatchedScope scope, IGitHubGateway gateway, ChangeStore store, AdminNotices notices,
+    TimeProvider time, ILogger<RuleSuitePoll> log)
+{
+    public const string FoundBy = "rule_suite";
+    readonly HashSet<string> unavailable = new(StringComparer.OrdinalIgnoreCase);
+    int failedPolls;
+
+    public async Task<int> PollAsync(CancellationToken ct)
+    {
+        var found = 0;
+        try
+        {
+            foreach (var repository in scope.Repositories())
+            {
+                var (owner, repo) = WatchedScope.Split(repository);
+                foreach (var branch in await scope.BranchesAsync(repository, ct))
+                {
+                    IReadOnlyList<RuleSuiteInfo> suites;
+                    try { suites = await gateway.GetBypassRuleSuitesAsync(owner, repo, branch, "day", ct); }
+                    catch (GitHubException e) when (e.Failure == GitHubFailure.NotFound)
+                    {
+                        // No rule insights on this plan or repository: the webhooks and the sweep still cover it.
+                        if (unavailable.Add(repository)) LogUnavailable(log, repository);
+                        continue;
+                    }
+                    foreach (var suite in suites.Where(s => s.Result == "bypass"))
+                    {
+                        var key = "rule-suite:" + suite.Id;
+                        if (store.WasSeen(key)) continue;
+                        await ObserveAsync(repository, branch, suite, ct);
+                        store.MarkSeen(key, time.GetUtcNow());
+                        found++;
+                    }
+                }
+            }
+            failedPolls = 0;
+        }
+        catch (GitHubException e)
+        {
+            LogFailed(log, e.Message);
+            if (++failedPolls == 3) notices.Failed(FoundBy, "reading GitHub's rule suites", e.Message, failedPolls);
+        }
+        return found;
+    }
+
+    async Task ObserveAsync(string repository, string branch, RuleSuiteInfo suite, CancellationToken ct)
+    {
+        var (owner, repo) = WatchedScope.Split(repository);
+        var after = suite.AfterSha ?? "";
+        var pulls = after.Length == 0 ? [] : await gateway.GetCommitPullRequestsAsync(owner, repo, after, ct);
+        var pr = pulls.FirstOrDefault(p => string.Equals(p.MergeCommitSha, after, StringComparison.OrdinalIgnoreCase))
+            ?? pulls.FirstOrDefault(p => p.MergedAt is not null);
+        if (pr is not null)
+            detector.Observe(new MergeObservation(DetectedBypass.PullRequestKind, repository, FoundBy)
+            {
+                Branch = branch, Number = pr.Number, Sha = pr.MergeCommitSha, MergedAt = pr.MergedAt, RuleSuite = suite.Id,
+                Actor = suite.ActorName, ActorId = suite.ActorId,
+            });
+        else
+            detector.Observe(new MergeObservation(DetectedBypass.DirectPushKind, repository, FoundBy)
+            {
+                Branch = branch, Sha = after, Commits = after.Length > 0 ? [after] : [], MergedAt = suite.PushedAt ?? time.GetUtcNow(), RuleSuite = suite.Id,
+                Actor = suite.ActorName, ActorId = suite.ActorId,
+            });
+    }
+
+    [LoggerMessage(EventId = 9011, Level = LogLevel.Information, Message = "GitHub has no rule insights for {Repository} (404): its bypasses are found by the webhooks and the sweep")]
+    static partial void LogUnavailable(ILogger logger, string repository);
+    [LoggerMessage(EventId = 9012, Level = LogLevel.Warning, Message = "Reading GitHub's rule suites failed, retried at the next poll: {Error}")]
+    static partial void LogFailed(ILogger logger, string error);
+}
+
+/// <summary>
+/// The daily sweep (every plan): every PR merged into a watched branch in the last Detection:SweepWindow, and every commit on it
+/// that no PR brought, become merge records; what the webhooks missed while the bot was down is found here. A failure is an
+/// audit event and a note to the admins, and the job fails so Hangfire retries it; the next day's window covers it again.
+/// </summary>
+public sealed partial class DetectionSweepJob(Detector detector, WatchedScope scope, IGitHubGateway gateway, MergeRecords records, ChangeStore store,
+    AdminNotices notices, TimeProvider time, ILogger<DetectionSweepJob> log)
+{
+    public const string RecurringId = "detection-sweep";
+    public const string FoundBy = "sweep";
+
+    [AutomaticRetry(Attempts = 10)]
+    public async Task RunAsync(PerformContext? context, CancellationToken ct)
+    {
+        if (!scope.Options.Enabled) return;
+        var to = time.GetUtcNow();
+        var from = to - scope.Options.SweepWindow;
+        var attempt = context?.GetJobParameter<int>("RetryCount") ?? 0;
+        int merged = 0, pushes = 0, added = 0;
+        var repositories = scope.Repositories();
+        try
+        {
+            foreach (var repository in repositories)
+            {
+                var (owner, repo) = WatchedScope.Split(repository);
+                foreach (var branch in await scope.BranchesAsync(repository, ct))
+                {
+                    foreach (var hit in await gateway.SearchMergedPullRequestsAsync(repository, branch, from, to, ct))
+                    {
+                        merged++;
+                        var id = MergeRecord.PullRequestId(repository, hit.Number);
+                        var record = records.Get(id);
+                        if (record is null) added++;
+                        if (record is null || !record.FoundBy.Contains(FoundBy))
+                            detector.Observe(new MergeObservation(DetectedBypass.PullRequestKind, repository, FoundBy)
+                            {
+                                Branch = branch, Number = hit.Number, Title = hit.Title, AuthorLogin = hit.AuthorLogin, AuthorId = hit.AuthorId, MergedAt = hit.MergedAt,
+                            });
+                    }
+                    // Commits a PR brought are known by their merge commit; the others are asked about one by one.
+                    var known = records.All().Where(r => string.Equals(r.Repository, repository, StringComparison.OrdinalIgnoreCase))
+                        .SelectMany(r => r.Commits.Append(r.Sha ?? "")).Where(s => s.Length > 0).ToHashSet(StringComparer.OrdinalIgnoreCase);
+                    foreach (var commit in await gateway.GetBranchCommitsAsync(owner, repo, branch, from, to, ct))
+                    {
+                        if (known.Contains(commit.Sha)) continue;
+                        if ((await gateway.GetCommitPullRequestsAsync(owner, repo, commit.Sha, ct)).Count > 0) continue;
+                        pushes++;
+                        if (records.Get(MergeRecord.PushId(repository, commit.Sha)) is null) added++;
+                        detector.Observe(new MergeObservation(DetectedBypass.DirectPushKind, repository, FoundBy)
+                        {
+                            Branch = branch, Sha = commit.Sha, Commits = [commit.Sha], Actor = commit.CommitterLogin ?? commit.AuthorLogin,
+                            ActorId = commit.CommitterLogin is not null ? commit.CommitterId : commit.AuthorId, MergedAt = commit.CommittedAt ?? to,
+                        });
+                    }
+                }
+            }
+        }
+        catch (GitHubException e)
+        {
+            LogFailed(log, attempt + 1, e.Message);
+            notices.Failed(FoundBy, $"the sweep of {from:yyyy-MM-dd HH:mm}–{to:yyyy-MM-dd HH:mm} UTC", e.Message, attempt + 1);
+            throw;
+        }
+        store.Append(new AuditEvent
+        {
+            ChangeNumber = 0, At = time.GetUtcNow(), Actor = "bot", Type = AuditTypes.DetectionSwept,
+            Data = new()
+            {
+                ["from"] = from.ToString("O"), ["to"] = to.ToString("O"), ["repositories"] = string.Join(' ', repositories),
+                ["merged"] = merged.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["direct_pushes"] = pushes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["new"] = added.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            },
+        });
+        LogSwept(log, repositories.Count, merged, pushes, added);
+    }
+
+    [LoggerMessage(EventId = 9021, Level = LogLevel.Warning, Message = "The detection sweep failed (attempt {Attempt}); Hangfire retries it: {Error}")]
+    static partial void LogFailed(ILogger logger, int attempt, string error);
+    [LoggerMessage(EventId = 9022, Level = LogLevel.Information, Message = "Detection sweep: {Repositories} repositories, {Merged} merged PRs, {Pushes} direct pushes, {Added} new")]
+    static partial void LogSwept(ILogger logger, int repositories, int merged, int pushes, int added);
+}
+
+internal sealed class DetectionSweepSchedule(IRecurringJobManager recurring, InstanceQueue queue, Microsoft.Extensions.Options.IOptions<Hosting.DetectionOptions> options) : IRecurringSchedule
+{
+    public string? Id => options.Value.Enabled ? DetectionSweepJob.RecurringId : null;
+
+    public void Register()
+    {
+        if (!options.Value.Enabled) { recurring.RemoveIfExists(queue.RecurringId(DetectionSweepJob.RecurringId)); return; }
+        queue.AddOrUpdate<DetectionSweepJob>(recurring, DetectionSweepJob.RecurringId, j => j.RunAsync(null, CancellationToken.None), options.Value.SweepCron);
+    }
+}

@@ -1,0 +1,60 @@
+using System.Collections.Concurrent;
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.GitHub;
+using BreakGlassBot.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace BreakGlassBot.Detection;
+
+/// <summary>
+/// What detection watches: GitHub:Repositories (else the repositories of PRs linked in the last 90 days), and in each
+/// Detection:Branches (else the repository's default branch), and whose actions it ignores (Detection:IgnoreActors).
+/// </summary>
+public sealed class WatchedScope(IOptions<GitHubOptions> github, IOptions<DetectionOptions> detection, ChangeStore store, IGitHubGateway gateway, TimeProvider time)
+{
+    static readonly TimeSpan LinkedLookback = TimeSpan.FromDays(90);
+    readonly ConcurrentDictionary<string, string> defaultBranches = new(StringComparer.OrdinalIgnoreCase);
+
+    public DetectionOptions Options => detection.Value;
+
+    /// <summary>owner/repo, distinct, in the configured case.</summary>
+    public IReadOnlyList<string> Repositories()
+    {
+        if (github.Value.Repositories.Count > 0) return [.. github.Value.Repositories.Select(r => r.Trim()).Where(r => r.Contains('/')).Distinct(StringComparer.OrdinalIgnoreCase)];
+        var now = time.GetUtcNow();
+        return [.. store.LinkedRepositoriesDeclaredBetween(now - LinkedLookback, now.AddDays(1)).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase)];
+    }
+
+    public bool IsWatchedRepository(string repository) => Repositories().Contains(repository, StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Whether <paramref name="branch"/> is watched, given the repository's default branch when the caller knows it.</summary>
+    public bool IsWatchedBranch(string repository, string branch, string? defaultBranch)
+    {
+        if (detection.Value.Branches.Count > 0) return detection.Value.Branches.Any(b => string.Equals(b.Trim(), branch, StringComparison.Ordinal));
+        if (defaultBranch is { Length: > 0 })
+        {
+            defaultBranches[repository] = defaultBranch;
+            return branch == defaultBranch;
+        }
+        return defaultBranches.TryGetValue(repository, out var known) && known == branch;
+    }
+
+    /// <summary>The watched branches of one repository (asks GitHub for its default branch when none are configured).</summary>
+    public async Task<IReadOnlyList<string>> BranchesAsync(string repository, CancellationToken ct)
+    {
+        if (detection.Value.Branches.Count > 0) return [.. detection.Value.Branches.Select(b => b.Trim())];
+        if (defaultBranches.TryGetValue(repository, out var known)) return [known];
+        var (owner, repo) = Split(repository);
+        var branch = await gateway.GetDefaultBranchAsync(owner, repo, ct);
+        defaultBranches[repository] = branch;
+        return [branch];
+    }
+
+    public bool IsIgnoredActor(string? login) => detection.Value.IsWatchedActorIgnored(login);
+
+    public static (string Owner, string Repo) Split(string repository)
+    {
+        var slash = repository.IndexOf('/');
+        return (repository[..slash], repository[(slash + 1)..]);
+    }
+}
