@@ -80,7 +80,7 @@ public sealed partial class FakeGitHub
     public JsonObject AddRuleSuite(string owner, string repo, long id, string afterSha, string actor, string @ref, string result, DateTimeOffset at,
         string beforeSha = "893f768e172fb1bc9c5d6f3dd48557e45f14e01d")
     {
-        var suite = Fixtures.Json("github/rule_suites_list.json").AsArray()[0]!.DeepClone().AsObject();
+        var suite = RuleSuiteTemplate.Value.DeepClone().AsObject();
         suite["id"] = id;
         suite["actor_name"] = actor;
         suite["actor_id"] = Users.GetValueOrDefault(actor, 12);
@@ -100,6 +100,12 @@ public sealed partial class FakeGitHub
         var state = Repo(owner, repo);
         lock (state) state.RuleSuites.Add(suite);
     }
+
+    // Parsed once: a search of a thousand merges shapes a thousand items.
+    static readonly Lazy<JsonObject> RuleSuiteTemplate = new(() => Fixtures.Json("github/rule_suites_list.json").AsArray()[0]!.AsObject());
+    static readonly Lazy<JsonObject> CommitTemplate = new(() => Fixtures.Json("github/commits_list.json").AsArray()[0]!.AsObject());
+    static readonly Lazy<JsonObject> CommitPullTemplate = new(() => Fixtures.Json("github/commit_pulls_list.json").AsArray()[0]!.AsObject());
+    static readonly Lazy<JsonObject> SearchItemTemplate = new(() => Fixtures.Object("github/search_issues_prs_result.json")["items"]!.AsArray()[0]!.AsObject());
 
     static string Iso(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
@@ -196,7 +202,7 @@ public sealed partial class FakeGitHub
 
     static JsonObject CommitJson(string owner, string repo, Commit c)
     {
-        var o = Fixtures.Json("github/commits_list.json").AsArray()[0]!.DeepClone().AsObject();
+        var o = CommitTemplate.Value.DeepClone().AsObject();
         o["sha"] = c.Sha;
         o["url"] = $"https://api.github.com/repos/{owner}/{repo}/commits/{c.Sha}";
         o["html_url"] = $"https://github.com/{owner}/{repo}/commit/{c.Sha}";
@@ -228,7 +234,7 @@ public sealed partial class FakeGitHub
 
     static JsonObject CommitPullJson(Pr pr)
     {
-        var o = Fixtures.Json("github/commit_pulls_list.json").AsArray()[0]!.DeepClone().AsObject();
+        var o = CommitPullTemplate.Value.DeepClone().AsObject();
         o["number"] = pr.Number;
         o["url"] = $"https://api.github.com/repos/{pr.Owner}/{pr.Repo}/pulls/{pr.Number}";
         o["html_url"] = $"https://github.com/{pr.Owner}/{pr.Repo}/pull/{pr.Number}";
@@ -276,7 +282,7 @@ public sealed partial class FakeGitHub
 
     static JsonObject SearchItemJson(Pr pr)
     {
-        var o = Fixtures.Object("github/search_issues_prs_result.json")["items"]!.AsArray()[0]!.DeepClone().AsObject();
+        var o = SearchItemTemplate.Value.DeepClone().AsObject();
         o["number"] = pr.Number;
         o["title"] = pr.Title;
         o["url"] = $"https://api.github.com/repos/{pr.Owner}/{pr.Repo}/issues/{pr.Number}";
