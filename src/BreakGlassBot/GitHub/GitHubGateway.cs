@@ -73,6 +73,79 @@ internal sealed class WireInvitation
     public string? Login { get; set; }
 }
 
+/// <summary>A rule suite as listed; older documentation names the actor "username" instead of "actor_name".</summary>
+internal sealed class WireRuleSuite
+{
+    public long Id { get; set; }
+    public long? ActorId { get; set; }
+    public string? ActorName { get; set; }
+    public string? Username { get; set; }
+    public string? BeforeSha { get; set; }
+    public string? AfterSha { get; set; }
+    public string? Ref { get; set; }
+    public string? RepositoryName { get; set; }
+    public DateTimeOffset? PushedAt { get; set; }
+    public string? Result { get; set; }
+}
+
+internal sealed class WireCommitPull
+{
+    public int Number { get; set; }
+    public string? State { get; set; }
+    public DateTimeOffset? MergedAt { get; set; }
+    public string? MergeCommitSha { get; set; }
+    public WireBranchRef? Base { get; set; }
+}
+
+internal sealed class WireBranchRef
+{
+    public string? Ref { get; set; }
+}
+
+internal sealed class WireSearchResult
+{
+    public int TotalCount { get; set; }
+    public bool IncompleteResults { get; set; }
+    public List<WireSearchItem>? Items { get; set; }
+}
+
+internal sealed class WireSearchItem
+{
+    public int Number { get; set; }
+    public string? Title { get; set; }
+    public WireUser? User { get; set; }
+    public WireSearchPull? PullRequest { get; set; }
+}
+
+internal sealed class WireSearchPull
+{
+    public DateTimeOffset? MergedAt { get; set; }
+}
+
+internal sealed class WireCommit
+{
+    public string? Sha { get; set; }
+    public WireUser? Author { get; set; }
+    public WireUser? Committer { get; set; }
+    public WireGitCommit? Commit { get; set; }
+}
+
+internal sealed class WireGitCommit
+{
+    public string? Message { get; set; }
+    public WireGitActor? Committer { get; set; }
+}
+
+internal sealed class WireGitActor
+{
+    public DateTimeOffset? Date { get; set; }
+}
+
+internal sealed class WireRepository
+{
+    public string? DefaultBranch { get; set; }
+}
+
 /// <summary>How a GitHub call failed, in the terms the steps act on.</summary>
 public enum GitHubFailure
 {
@@ -363,12 +436,125 @@ internal sealed class GitHubGateway(IHttpMessageHandlerFactory handlers, IOption
         return cancelled;
     });
 
-    // Issue 22's detection calls: placeholders until the wire implementation lands.
-    public Task<IReadOnlyList<RuleSuiteInfo>> GetBypassRuleSuitesAsync(string owner, string repo, string? branch, string timePeriod, CancellationToken ct = default) => throw new NotImplementedException();
-    public Task<IReadOnlyList<CommitPullRequestInfo>> GetCommitPullRequestsAsync(string owner, string repo, string sha, CancellationToken ct = default) => throw new NotImplementedException();
-    public Task<IReadOnlyList<MergedPullRequestHit>> SearchMergedPullRequestsAsync(string repository, string branch, DateTimeOffset from, DateTimeOffset to, CancellationToken ct = default) => throw new NotImplementedException();
-    public Task<IReadOnlyList<CommitInfo>> GetBranchCommitsAsync(string owner, string repo, string branch, DateTimeOffset since, DateTimeOffset until, CancellationToken ct = default) => throw new NotImplementedException();
-    public Task<string> GetDefaultBranchAsync(string owner, string repo, CancellationToken ct = default) => throw new NotImplementedException();
+    // ---- Issue 22: the calls that find undeclared bypasses. Own wire shapes: Octokit has no rule-suite client, and its
+    // search request has no review qualifier.
+
+    /// <summary>Rule-suite pages read at most: the poll's window is short, and a flood of bypasses must not spend the hour's limit.</summary>
+    internal const int RuleSuitePages = 10;
+    /// <summary>GitHub serves at most this many results of one search, whatever its total_count says.</summary>
+    internal const int SearchCap = 1000;
+    readonly ConcurrentDictionary<string, string> defaultBranches = new(StringComparer.OrdinalIgnoreCase);
+
+    static Uri RepoUri(string owner, string repo, string rest = "") =>
+        new($"repos/{Uri.EscapeDataString(owner)}/{Uri.EscapeDataString(repo)}{rest}", UriKind.Relative);
+
+    static string Iso(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+
+    /// <summary>GET list pages following Link: rel="next" (its URL carries the query), at most <paramref name="maxPages"/>.</summary>
+    static async Task<List<T>> PagesAsync<T>(GitHubClient c, Uri uri, Dictionary<string, string> parameters, int maxPages, CancellationToken ct)
+    {
+        var all = new List<T>();
+        Uri? next = uri;
+        IDictionary<string, string>? query = parameters;
+        for (var page = 0; next is not null && page < maxPages; page++)
+        {
+            var response = await c.Connection.Get<List<T>>(next, query, null, ct);
+            all.AddRange(response.Body ?? []);
+            next = response.HttpResponse.ApiInfo?.GetNextPageUrl();
+            query = null;
+        }
+        return all;
+    }
+
+    public Task<IReadOnlyList<RuleSuiteInfo>> GetBypassRuleSuitesAsync(string owner, string repo, string? branch, string timePeriod, CancellationToken ct = default) =>
+        CallAsync(async c =>
+        {
+            var query = new Dictionary<string, string> { ["rule_suite_result"] = "bypass", ["time_period"] = timePeriod, ["per_page"] = "100" };
+            if (!string.IsNullOrEmpty(branch)) query["ref"] = "refs/heads/" + branch;
+            var suites = await PagesAsync<WireRuleSuite>(c, RepoUri(owner, repo, "/rulesets/rule-suites"), query, RuleSuitePages, ct);
+            return (IReadOnlyList<RuleSuiteInfo>)[.. suites.Select(s => new RuleSuiteInfo(s.Id, s.ActorName ?? s.Username, s.ActorId, s.BeforeSha, s.AfterSha,
+                s.Ref, s.RepositoryName, s.PushedAt, s.Result ?? ""))];
+        }, CoreResource, ct);
+
+    public Task<IReadOnlyList<CommitPullRequestInfo>> GetCommitPullRequestsAsync(string owner, string repo, string sha, CancellationToken ct = default) =>
+        CallAsync(async c =>
+        {
+            var pulls = await PagesAsync<WireCommitPull>(c, RepoUri(owner, repo, $"/commits/{Uri.EscapeDataString(sha)}/pulls"),
+                new Dictionary<string, string> { ["per_page"] = "100" }, int.MaxValue, ct);
+            return (IReadOnlyList<CommitPullRequestInfo>)[.. pulls.Select(p => new CommitPullRequestInfo(p.Number, p.State ?? "", p.MergedAt, p.MergeCommitSha, p.Base?.Ref))];
+        }, CoreResource, ct);
+
+    public async Task<IReadOnlyList<MergedPullRequestHit>> SearchMergedPullRequestsAsync(string repository, string branch, DateTimeOffset from, DateTimeOffset to,
+        CancellationToken ct = default)
+    {
+        var hits = new Dictionary<int, MergedPullRequestHit>();
+        await SearchWindowAsync(repository, branch, Whole(from), Whole(to), hits, ct);
+        return [.. hits.Values.OrderBy(h => h.MergedAt).ThenBy(h => h.Number)];
+    }
+
+    // merged: takes whole seconds; windows start on one so that halves never overlap nor leave a gap.
+    static DateTimeOffset Whole(DateTimeOffset t) => new(t.UtcTicks - t.UtcTicks % TimeSpan.TicksPerSecond, TimeSpan.Zero);
+
+    async Task SearchWindowAsync(string repository, string branch, DateTimeOffset from, DateTimeOffset to, Dictionary<int, MergedPullRequestHit> hits, CancellationToken ct)
+    {
+        if (to <= from) return;
+        // merged:A..B includes both ends: end a second early so the halves of a split do not both list a PR.
+        var q = $"repo:{repository} is:pr is:merged base:{branch} merged:{Iso(from)}..{Iso(to.AddSeconds(-1))}";
+        var (capped, found) = await CallAsync(async c =>
+        {
+            var found = new List<WireSearchItem>();
+            Uri? next = new("search/issues", UriKind.Relative);
+            IDictionary<string, string>? query = new Dictionary<string, string> { ["q"] = q, ["per_page"] = "100" };
+            var total = 0;
+            while (next is not null)
+            {
+                var response = await c.Connection.Get<WireSearchResult>(next, query, null, ct);
+                var body = response.Body;
+                // A search that timed out on GitHub's side lists only part: a population with holes must not pass as complete.
+                if (body.IncompleteResults)
+                    throw new GitHubException(GitHubFailure.Unavailable, $"GitHub's search timed out and listed only part of {q}");
+                total = body.TotalCount;
+                if (total >= SearchCap) return (true, found);
+                found.AddRange(body.Items ?? []);
+                next = response.HttpResponse.ApiInfo?.GetNextPageUrl();
+                query = null;
+            }
+            // Fewer items than total_count: GitHub stopped serving this search's results (its cap), not the end of them.
+            return (found.Count < total, found);
+        }, SearchResource, ct);
+        if (!capped)
+        {
+            foreach (var i in found)
+                hits[i.Number] = new MergedPullRequestHit(repository, i.Number, i.Title ?? "", i.User?.Login, i.User?.Id, i.PullRequest?.MergedAt);
+            return;
+        }
+        if (to - from <= TimeSpan.FromSeconds(1))
+            throw new GitHubException(GitHubFailure.Unavailable, $"More merges in one second than GitHub's search will list: {q}");
+        var mid = Whole(from + (to - from) / 2);
+        if (mid <= from) mid = from.AddSeconds(1);
+        await SearchWindowAsync(repository, branch, from, mid, hits, ct);
+        await SearchWindowAsync(repository, branch, mid, to, hits, ct);
+    }
+
+    public Task<IReadOnlyList<CommitInfo>> GetBranchCommitsAsync(string owner, string repo, string branch, DateTimeOffset since, DateTimeOffset until,
+        CancellationToken ct = default) => CallAsync(async c =>
+        {
+            var commits = await PagesAsync<WireCommit>(c, RepoUri(owner, repo, "/commits"), new Dictionary<string, string>
+            {
+                ["sha"] = branch, ["since"] = Iso(since), ["until"] = Iso(until), ["per_page"] = "100",
+            }, int.MaxValue, ct);
+            return (IReadOnlyList<CommitInfo>)[.. commits.Select(x => new CommitInfo(x.Sha ?? "", x.Author?.Login, x.Author?.Id, x.Committer?.Login, x.Committer?.Id,
+                x.Commit?.Committer?.Date, x.Commit?.Message ?? ""))];
+        }, CoreResource, ct);
+
+    public async Task<string> GetDefaultBranchAsync(string owner, string repo, CancellationToken ct = default)
+    {
+        var key = owner + "/" + repo;
+        if (defaultBranches.TryGetValue(key, out var known)) return known;
+        var r = await CallAsync(async c => (await c.Connection.Get<WireRepository>(RepoUri(owner, repo), null, null, ct)).Body, CoreResource, ct);
+        if (string.IsNullOrEmpty(r.DefaultBranch)) throw new GitHubException(GitHubFailure.Unavailable, $"GitHub named no default branch for {key}");
+        return defaultBranches[key] = r.DefaultBranch;
+    }
 
     Task CallAsync(Func<GitHubClient, Task> call) => CallAsync<bool>(async c => { await call(c); return true; });
 

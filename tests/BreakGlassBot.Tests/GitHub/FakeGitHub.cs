@@ -120,6 +120,7 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
         if (IsGraphql(http)) return "POST graphql";
         if (MembershipPath().IsMatch(path)) return method + " membership";
         if (OrgsKey(method, path) is { } orgsKey) return orgsKey;
+        if (DetectionKey(method, path) is { } detectionKey) return detectionKey;
         var m = RepoPath().Match(path);
         if (!m.Success) return method + " " + path;
         return m.Groups["rest"].Value switch
@@ -175,7 +176,7 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
                 await Write(http, 200, new JsonObject { ["login"] = BotLogin, ["id"] = 4242, ["type"] = "User", ["url"] = $"https://api.github.com/users/{BotLogin}" });
                 return;
             }
-            if (path == "/search/issues") { await Search(http); return; }
+            if (path == "/search/issues") { if (!await SearchMerged(http)) await Search(http); return; } // FakeGitHub.Detection.cs lists merged PRs
             if (method(http) == "GET" && path.StartsWith("/user/", StringComparison.Ordinal) && long.TryParse(path["/user/".Length..], out var accountId))
             {
                 if (Users.FirstOrDefault(u => u.Value == accountId) is { Key: { } current }) await Write(http, 200, UserJson(current, accountId));
@@ -195,6 +196,7 @@ public sealed partial class FakeGitHub(string pathPrefix = "") : FakeServer
                 return;
             }
             if (await Orgs(http, path)) return;
+            if (await Detection(http, path)) return;
             var m = RepoPath().Match(path);
             if (!m.Success || !prs.TryGetValue($"{m.Groups["o"].Value}/{m.Groups["r"].Value}#{m.Groups["n"].Value}", out var pr))
             {

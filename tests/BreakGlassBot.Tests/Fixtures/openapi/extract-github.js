@@ -23,6 +23,10 @@ const wanted = [
   ["get", "/orgs/{org}/invitations"],
   ["delete", "/orgs/{org}/invitations/{invitation_id}"],
   ["get", "/repos/{owner}/{repo}/collaborators/{username}/permission"],
+  ["get", "/repos/{owner}/{repo}/rulesets/rule-suites"],
+  ["get", "/repos/{owner}/{repo}/commits/{commit_sha}/pulls"],
+  ["get", "/repos/{owner}/{repo}/commits"],
+  ["get", "/repos/{owner}/{repo}"],
 ];
 const drop = new Set(["description", "example", "examples", "externalDocs", "x-github", "deprecated", "title"]);
 function clean(s) {
