@@ -97,7 +97,7 @@ public sealed partial class DetectionSweepJob(Detector detector, WatchedScope sc
     [AutomaticRetry(Attempts = 10)]
     public async Task RunAsync(PerformContext? context, CancellationToken ct)
     {
-        if (!scope.Options.Enabled) return;
+        if (!scope.Active) return;
         var to = time.GetUtcNow();
         var from = to - scope.Options.SweepWindow;
         var attempt = context?.GetJobParameter<int>("RetryCount") ?? 0;
@@ -133,8 +133,8 @@ public sealed partial class DetectionSweepJob(Detector detector, WatchedScope sc
                         if (records.Get(MergeRecord.PushId(repository, commit.Sha)) is null) added++;
                         detector.Observe(new MergeObservation(DetectedBypass.DirectPushKind, repository, FoundBy)
                         {
-                            Branch = branch, Sha = commit.Sha, Commits = [commit.Sha], Actor = commit.CommitterLogin ?? commit.AuthorLogin,
-                            ActorId = commit.CommitterLogin is not null ? commit.CommitterId : commit.AuthorId, MergedAt = commit.CommittedAt ?? to,
+                            Branch = branch, Sha = commit.Sha, Commits = [commit.Sha], Actor = ByWeb(commit) ? commit.AuthorLogin : commit.CommitterLogin,
+                            ActorId = ByWeb(commit) ? commit.AuthorId : commit.CommitterId, MergedAt = commit.CommittedAt ?? to,
                         });
                     }
                 }
@@ -159,6 +159,9 @@ public sealed partial class DetectionSweepJob(Detector detector, WatchedScope sc
         });
         LogSwept(log, repositories.Count, merged, pushes, added);
     }
+
+    /// <summary>A commit made on GitHub's web pages is committed by GitHub's own account: its author is the person.</summary>
+    static bool ByWeb(CommitInfo c) => c.CommitterLogin is null || string.Equals(c.CommitterLogin, "web-flow", StringComparison.OrdinalIgnoreCase);
 
     [LoggerMessage(EventId = 9021, Level = LogLevel.Warning, Message = "The detection sweep failed (attempt {Attempt}); Hangfire retries it: {Error}")]
     static partial void LogFailed(ILogger logger, int attempt, string error);

@@ -17,6 +17,9 @@ public sealed class WatchedScope(IOptions<GitHubOptions> github, IOptions<Detect
 
     public DetectionOptions Options => detection.Value;
 
+    /// <summary>Detection is on and has a GitHub to ask.</summary>
+    public bool Active => detection.Value.Enabled && github.Value.IsConfigured;
+
     /// <summary>owner/repo, distinct, in the configured case.</summary>
     public IReadOnlyList<string> Repositories()
     {
