@@ -8,7 +8,8 @@ namespace BreakGlassBot.Evidence;
 
 /// <summary>Reads the store and the clock once per request and hands the pure builders what they need.</summary>
 public sealed class EvidenceService(ChangeStore store, ReviewPolicy policy, IOptions<JiraOptions> jira, IOptions<EvidenceOptions> options, TimeProvider time,
-    Digest.AllChangesCounter? allChanges = null, RunMode? mode = null, Deadlines.AuditAnchorPublisher? anchors = null)
+    Digest.AllChangesCounter? allChanges = null, RunMode? mode = null, Deadlines.AuditAnchorPublisher? anchors = null,
+    Detection.PopulationService? population = null)
 {
     public static readonly JsonSerializerOptions Json = new()
     {
@@ -41,8 +42,12 @@ public sealed class EvidenceService(ChangeStore store, ReviewPolicy policy, IOpt
         // The head this export vouches for goes outside the bot too (Evidence:AnchorDirectory / AnchorWebhookUrl).
         anchors?.Enqueue("export");
         return new PeriodExport(window, now, EvidenceExport.Summarise(rows, window, totalChanges),
-            ChainSummary.Of(chain), rows) { Sandbox = mode?.Sandbox == true };
+            ChainSummary.Of(chain), rows) { Sandbox = mode?.Sandbox == true, Population = Population(window, now) };
     }
+
+    /// <summary>Every merged change of the window and what became of it, when Detection:Enabled; else that it was not collected.</summary>
+    PopulationEvidence Population(ExportWindow window, DateTimeOffset now) =>
+        population is { Enabled: true } p ? PopulationEvidence.Of(p.For(window.FromUtc, window.ToUtcExclusive, now)) : PopulationEvidence.NotCollected;
 
     /// <summary>
     /// The export with the break-glass rate's denominator: the caller's total, or else all changes counted at GitHub
@@ -69,6 +74,6 @@ public sealed class EvidenceService(ChangeStore store, ReviewPolicy policy, IOpt
 
     public string PacketUrl(ChangeId id) => Url($"/evidence/{id}");
 
-    public string ExportUrl(ExportWindow window, string format, int? total = null) =>
-        Url($"/evidence?from={window.From:yyyy-MM-dd}&to={window.To:yyyy-MM-dd}&format={format}" + (total is { } t ? $"&total={t}" : ""));
+    public string ExportUrl(ExportWindow window, string format, int? total = null, string? part = null) =>
+        Url($"/evidence?from={window.From:yyyy-MM-dd}&to={window.To:yyyy-MM-dd}&format={format}" + (total is { } t ? $"&total={t}" : "") + (part is null ? "" : $"&part={part}"));
 }
