@@ -42,12 +42,22 @@ public sealed class EvidenceService(ChangeStore store, ReviewPolicy policy, IOpt
         // The head this export vouches for goes outside the bot too (Evidence:AnchorDirectory / AnchorWebhookUrl).
         anchors?.Enqueue("export");
         return new PeriodExport(window, now, EvidenceExport.Summarise(rows, window, totalChanges),
-            ChainSummary.Of(chain), rows) { Sandbox = mode?.Sandbox == true, Population = Population(window, now) };
+            ChainSummary.Of(chain), rows) { Sandbox = mode?.Sandbox == true, Population = Population(window, now, rows) };
     }
 
     /// <summary>Every merged change of the window and what became of it, when Detection:Enabled; else that it was not collected.</summary>
-    PopulationEvidence Population(ExportWindow window, DateTimeOffset now) =>
-        population is { Enabled: true } p ? PopulationEvidence.Of(p.For(window.FromUtc, window.ToUtcExclusive, now)) : PopulationEvidence.NotCollected;
+    PopulationEvidence Population(ExportWindow window, DateTimeOffset now, IReadOnlyList<ExportRow> changes)
+    {
+        if (population is not { Enabled: true } p) return PopulationEvidence.NotCollected;
+        // The population reads the case records as they are; one that disagrees with its sealed trail says so on its row.
+        var tampered = changes.Where(c => c.Verdict == "tampered").Select(c => c.Id).ToHashSet();
+        var report = p.For(window.FromUtc, window.ToUtcExclusive, now);
+        return PopulationEvidence.Of(tampered.Count == 0 ? report : report with
+        {
+            Rows = [.. report.Rows.Select(r => r.ChangeId is { } id && tampered.Contains(id)
+                ? r with { Reason = $"TAMPERED: the record of {id} disagrees with its sealed audit trail; it claims: {r.Reason}" } : r)],
+        });
+    }
 
     /// <summary>
     /// The export with the break-glass rate's denominator: the caller's total, or else all changes counted at GitHub
