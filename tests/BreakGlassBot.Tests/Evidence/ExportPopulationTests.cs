@@ -25,7 +25,7 @@ public class ExportPopulationTests : IAsyncLifetime
     public Task InitializeAsync() => slack.StartAsync();
     public async Task DisposeAsync() => await slack.DisposeAsync();
 
-    static Dictionary<string, string?> Settings(bool detection) => new()
+    internal static Dictionary<string, string?> Settings(bool detection) => new()
     {
         ["Evidence:ApiKeys:0"] = Key0,
         ["Slack:Managers:0"] = Manager,
@@ -39,7 +39,7 @@ public class ExportPopulationTests : IAsyncLifetime
 
     string Window => $"from={now.AddDays(-1):yyyy-MM-dd}&to={now.AddDays(1):yyyy-MM-dd}";
 
-    static MergeRecord Save(TestBot bot, int number, TimeSpan ago, string verdict, Action<MergeRecord>? configure = null) =>
+    internal static MergeRecord Save(TestBot bot, int number, TimeSpan ago, string verdict, Action<MergeRecord>? configure = null) =>
         new MergeRecords(bot.Store).Save(MergeRecord.PullRequestId("acme/api", number), _ =>
         {
             var at = DateTimeOffset.UtcNow - ago;
@@ -53,7 +53,7 @@ public class ExportPopulationTests : IAsyncLifetime
         });
 
     /// <summary>A detected case as the detection engine opens one: source "detected", the merge in .Detected, tracked a day ahead.</summary>
-    static int Case(TestBot bot, MergeRecord r, TimeSpan dueIn, TimeSpan? reviewedAgo = null, bool reviewedEvent = true)
+    internal static int Case(TestBot bot, MergeRecord r, TimeSpan dueIn, TimeSpan? reviewedAgo = null, bool reviewedEvent = true)
     {
         var n = DateTimeOffset.UtcNow;
         var draft = new EmergencyChange
