@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
 using BreakGlassBot.Declaring;
+using BreakGlassBot.Detection;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
 using BreakGlassBot.Slack;
@@ -23,8 +24,10 @@ public sealed record DigestNumbers(int Declared, int Cancelled, int Reviewed, in
 /// </summary>
 /// <param name="AllChanges">All changes per week for the break-glass rate (null: not counted, the count trend is shown).</param>
 /// <param name="Reviewers">Per change id, the eligible reviewers who have not acted (absent: unknown, the digest says "a reviewer").</param>
+/// <param name="Population">The changes merged to watched branches in the last 7 days (Detection:Enabled; null: not collected, no line).</param>
 public sealed record DigestData(IReadOnlyList<EmergencyChange> Overdue, int OverdueCount, IReadOnlyList<EmergencyChange> DueSoon, int DueSoonCount,
-    IReadOnlyList<ChangeTimes> Times, AllChangeCounts? AllChanges = null, IReadOnlyDictionary<int, IReadOnlyList<string>>? Reviewers = null);
+    IReadOnlyList<ChangeTimes> Times, AllChangeCounts? AllChanges = null, IReadOnlyDictionary<int, IReadOnlyList<string>>? Reviewers = null,
+    PopulationFigures? Population = null);
 
 /// <summary>The weekly digest as a Slack message: overdue changes, changes due soon, the week in numbers. Pure: the caller reads the clock.</summary>
 public sealed class DigestBuilder(ChangeMessages messages)
@@ -110,8 +113,9 @@ public sealed class DigestBuilder(ChangeMessages messages)
 
         if (data.OverdueCount == 0 && data.DueSoonCount == 0 && numbers.IsEmpty)
         {
-            const string quiet = ":white_check_mark: Break-glass digest: nothing is overdue for review, nothing is due in the coming week, "
-                + "and no emergency change was declared or reviewed in the last 7 days.";
+            var quiet = ":white_check_mark: Break-glass digest: nothing is overdue for review, nothing is due in the coming week, "
+                + "and no emergency change was declared or reviewed in the last 7 days."
+                + (data.Population is { } merged ? "\n" + PopulationLine(merged) : "");
             return new SlackMessage(quiet, Blocks.List(Blocks.Section(quiet)));
         }
 
@@ -132,16 +136,30 @@ public sealed class DigestBuilder(ChangeMessages messages)
         blocks.Add(Blocks.Divider());
         blocks.Add(Blocks.Section(DueSoon(data.DueSoon, data.DueSoonCount, now)));
         blocks.Add(Blocks.Divider());
-        blocks.Add(Blocks.Fields(
+        string[] fields =
+        [
             $"*Declared (last 7 days)*\n{numbers.Declared}" + (numbers.Cancelled > 0 ? $" (+{numbers.Cancelled} cancelled)" : ""),
             $"*Reviewed on time*\n{numbers.ReviewedOnTime} of {numbers.Reviewed} reviewed",
             $"*Went overdue*\n{numbers.WentOverdue}",
-            $"*Median time to review*\n{(numbers.MedianTimeToReview is { } m ? ReviewPolicy.Format(m) : "n/a (none reviewed)")}"));
+            $"*Median time to review*\n{(numbers.MedianTimeToReview is { } m ? ReviewPolicy.Format(m) : "n/a (none reviewed)")}",
+        ];
+        // A field of the same block, not a block of its own: the block budget (MaxListedAtMost) stays as it is.
+        blocks.Add(Blocks.Fields(data.Population is { } population ? [.. fields, PopulationField(population)] : fields));
         blocks.Add(Blocks.Context(Trend(numbers, data.AllChanges)));
         blocks.Add(Blocks.Context("`/breakglass overdue` shows this digest any time · `/breakglass list overdue` lists every overdue change"));
 
-        return new SlackMessage(Fallback(headline, overdue, data.OverdueCount, listed.Count, numbers, now), blocks);
+        return new SlackMessage(Fallback(headline, overdue, data.OverdueCount, listed.Count, numbers, now, data.Population), blocks);
     }
+
+    /// <summary>Every change merged to a watched branch in the last 7 days, by what became of it: the population behind the numbers.</summary>
+    public static string PopulationLine(PopulationFigures p) =>
+        $"Merged to watched branches (last 7 days): {PopulationCounts(p)}.";
+
+    static string PopulationField(PopulationFigures p) => $"*Merged to watched branches (last 7 days)*\n{PopulationCounts(p)}";
+
+    static string PopulationCounts(PopulationFigures p) =>
+        $"{p.MergedChanges}: {p.ReviewedBeforeMerge} reviewed before merge, {p.Declared.Total} declared, "
+        + $"{p.Detected.Total} detected ({p.Detected.ReviewedOnTime} reviewed on time), {p.Automation} automation, {p.NotSettled.Total} not yet settled";
 
     string OverdueItem(EmergencyChange c, DateTimeOffset now, IReadOnlyList<string>? reviewers)
     {
@@ -245,7 +263,8 @@ public sealed class DigestBuilder(ChangeMessages messages)
 
     static string Percent(double? rate) => rate is { } r ? (r * 100).ToString("0.#", CultureInfo.InvariantCulture) + "%" : "n/a";
 
-    static string Fallback(string headline, IReadOnlyList<EmergencyChange> overdue, int overdueCount, int listed, DigestNumbers n, DateTimeOffset now)
+    static string Fallback(string headline, IReadOnlyList<EmergencyChange> overdue, int overdueCount, int listed, DigestNumbers n, DateTimeOffset now,
+        PopulationFigures? population)
     {
         var sb = new StringBuilder(headline);
         // At most the default number of lines, whatever the blocks list: the numbers line must survive the length limit.
@@ -256,6 +275,7 @@ public sealed class DigestBuilder(ChangeMessages messages)
         sb.Append($"\nLast 7 days: {n.Declared} declared, {n.ReviewedOnTime} of {n.Reviewed} reviewed on time, {n.WentOverdue} went overdue");
         if (n.MedianTimeToReview is { } m) sb.Append($", median time to review {ReviewPolicy.Format(m)}");
         sb.Append('.');
+        if (population is not null) sb.Append('\n').Append(PopulationLine(population));
         return Blocks.Truncate(sb.ToString(), MaxFallbackText);
     }
 

@@ -56,7 +56,8 @@ public sealed class DigestIncompleteException(string week, int failed, int total
 /// The digest as of now: the store's changes through the builder, with the eligible reviewers of the overdue changes
 /// and all changes counted on GitHub for the break-glass rate. Used by the job and by /breakglass overdue.
 /// </summary>
-public sealed class DigestContent(ChangeStore store, DigestBuilder builder, AllChangesCounter? allChanges = null, Reviewers? reviewers = null)
+public sealed class DigestContent(ChangeStore store, DigestBuilder builder, AllChangesCounter? allChanges = null, Reviewers? reviewers = null,
+    Detection.PopulationService? population = null)
 {
     /// <summary>Without the reviewers and the count of all changes: the store's part only.</summary>
     public SlackMessage Build(DateTimeOffset now, string? week = null) => builder.Build(Read(now), now, week);
@@ -86,8 +87,12 @@ public sealed class DigestContent(ChangeStore store, DigestBuilder builder, AllC
         return new DigestData(
             store.FirstOpenDue(DateTimeOffset.MinValue, overdueTo, DigestBuilder.MaxListedAtMost), store.CountOpenDue(DateTimeOffset.MinValue, overdueTo),
             store.FirstOpenDue(now, now + DigestBuilder.Week, DigestBuilder.MaxDueListed), store.CountOpenDue(now, now + DigestBuilder.Week),
-            times);
+            times, Population: Population(now));
     }
+
+    /// <summary>With Detection:Enabled, the changes merged in the same 7 days as the other numbers, (now - 7d, now].</summary>
+    Detection.PopulationFigures? Population(DateTimeOffset now) =>
+        population is { Enabled: true } p ? p.For(now - DigestBuilder.Week + TimeSpan.FromTicks(1), now + TimeSpan.FromTicks(1), now).Figures : null;
 
     /// <summary>Per overdue change, the eligible reviewers (as the tracker resolves them) who have neither approved nor requested changes.</summary>
     async Task<IReadOnlyDictionary<int, IReadOnlyList<string>>?> NotActedAsync(IReadOnlyList<EmergencyChange> overdue, CancellationToken ct)

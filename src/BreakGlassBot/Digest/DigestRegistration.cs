@@ -1,5 +1,7 @@
 using BreakGlassBot.Deadlines;
 using BreakGlassBot.Declaring;
+using BreakGlassBot.Detection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Hangfire;
 using Microsoft.Extensions.Options;
 using BreakGlassBot.Hosting;
@@ -17,6 +19,8 @@ public static class DigestRegistration
         s.AddSingleton(sp => new DigestBuilder(sp.GetRequiredService<ChangeMessages>()));
         s.AddSingleton<AllChangesSettings>();
         s.AddSingleton<AllChangesCounter>();
+        // The population of merged changes for the digest's line (and the export's section): read only when Detection:Enabled.
+        s.TryAddSingleton<PopulationService>();
         s.AddSingleton<DigestContent>();
         s.AddSingleton<DigestSender>();
         s.AddTransient<WeeklyDigestJob>();

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using BreakGlassBot.Detection;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Slack;
 using CsvHelper;
@@ -30,7 +31,8 @@ public sealed record ExportRow(
     double? LateByMinutes, string Approvers, DateTimeOffset? FirstApprovalAt, int ChangeRequests, int Reminders, int Escalations,
     DateTimeOffset? OverdueAt, DateTimeOffset? EscalatedAt, string? CancelledBy, DateTimeOffset? CancelledAt, string? CancelReason,
     string PullRequests, string? PrApprovedBy, DateTimeOffset? PrApprovedAt, DateTimeOffset? PrMergedAt, string JiraIssues, string? JiraStatusAtReview,
-    string? AnnouncementPermalink, string EvidenceUrl, string Integrity, string? WithdrawnAfterUse);
+    string? AnnouncementPermalink, string EvidenceUrl, string Integrity, string? WithdrawnAfterUse,
+    string Source, string? DetectedChange, string? DetectedActor);
 
 /// <param name="Changes">Every change declared in the window, cancelled ones included.</param>
 /// <param name="Open">Still open at export time, overdue ones included (<paramref name="OpenOverdue"/>).</param>
@@ -56,10 +58,25 @@ public sealed record ChainSummary(bool Intact, long Events, long LastSequence, s
         { TamperedRecords = [.. chain.StateProblems.Select(p => p.ToString())] };
 }
 
+/// <summary>
+/// Every change merged to a watched branch in the window and what became of it (Detection:Enabled), so an auditor can test
+/// completeness: <paramref name="Figures"/> add up to the rows, and <paramref name="Statement"/> says so in words.
+/// </summary>
+/// <param name="Collected">False with detection off: the export then covers declared changes only.</param>
+public sealed record PopulationEvidence(bool Collected, string Statement, PopulationFigures? Figures, bool? AddsUp, IReadOnlyList<PopulationRow> Rows)
+{
+    public static readonly PopulationEvidence NotCollected = new(false,
+        "Not collected: Detection:Enabled is off, so merged changes that were neither declared nor reviewed are not looked for; "
+        + "this export covers declared emergency changes only.", null, null, []);
+
+    public static PopulationEvidence Of(PopulationReport report) => new(true, report.Statement, report.Figures, report.Figures.AddsUp, report.Rows);
+}
+
 public sealed record PeriodExport(ExportWindow Window, DateTimeOffset GeneratedAt, ExportSummary Summary, ChainSummary AuditChain, IReadOnlyList<ExportRow> Changes)
 {
     /// <summary>Made in sandbox mode (simulated Slack, GitHub and Jira): not evidence of anything real.</summary>
     public bool Sandbox { get; init; }
+    public PopulationEvidence Population { get; init; } = PopulationEvidence.NotCollected;
 }
 
 public static class EvidenceExport
@@ -87,7 +104,8 @@ public static class EvidenceExport
             prs.Select(p => p.ApprovedAt).Where(t => t is not null).Max(), prs.Select(p => p.MergedAt).Where(t => t is not null).Max(),
             string.Join(' ', c.JiraIssues.Select(j => j.Key)),
             Joined(c.JiraIssues.Select(j => j.StatusAtReview is null ? null : $"{j.Key}: {j.StatusAtReview}")),
-            c.Announcement?.Permalink, evidenceUrl, integrity.Status, c.Cancellation is { AfterUse: true } w ? w.Used : null);
+            c.Announcement?.Permalink, evidenceUrl, integrity.Status, c.Cancellation is { AfterUse: true } w ? w.Used : null,
+            SourceOf(c), c.Detected is { } d ? DetectedChange(d) : null, c.Detected?.Actor);
     }
 
     public static ExportSummary Summarise(IReadOnlyList<ExportRow> rows, ExportWindow window, int? totalChanges)
@@ -111,32 +129,51 @@ public static class EvidenceExport
             totalChanges is > 0 ? Math.Round((double)emergency / totalChanges.Value, 4) : null) { Tampered = rows.Count(r => r.Verdict == "tampered") };
     }
 
+    /// <summary>"detected" for a case the bot opened for a bypass nobody declared, else "declared".</summary>
+    public static string SourceOf(EmergencyChange c) => c.Source ?? (c.Detected is null ? "declared" : DetectedBypass.SourceName);
+
+    /// <summary>"owner/repo#n" for a pull request, "owner/repo@sha" (the whole sha) for a direct push.</summary>
+    public static string DetectedChange(DetectedBypass d) =>
+        d.Kind == DetectedBypass.PullRequestKind && d.Number is { } n ? $"{d.Repository}#{n}" : $"{d.Repository}@{d.Sha}";
+
     /// <summary>One cell for several PRs or issues; null when none has the fact.</summary>
     static string? Joined(IEnumerable<string?> values) => values.Where(v => v is not null).ToList() is { Count: > 0 } list ? string.Join("; ", list) : null;
 
     static double? Minutes(long? seconds) => seconds is null ? null : Math.Round(seconds.Value / 60.0, 1);
 
     /// <summary>The CSV columns: every property of <see cref="ExportRow"/> in declaration order, named as in the JSON export.</summary>
-    static readonly (string Name, System.Reflection.PropertyInfo Property)[] Columns =
-        [.. typeof(ExportRow).GetProperties().OrderBy(p => p.MetadataToken).Select(p => (JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Name), p))];
+    static readonly (string Name, System.Reflection.PropertyInfo Property)[] Columns = ColumnsOf<ExportRow>();
+
+    /// <summary>The population's CSV columns, named as in the JSON export's population rows.</summary>
+    static readonly (string Name, System.Reflection.PropertyInfo Property)[] PopulationColumns = ColumnsOf<PopulationRow>();
+
+    static (string Name, System.Reflection.PropertyInfo Property)[] ColumnsOf<T>() =>
+        [.. typeof(T).GetProperties().OrderBy(p => p.MetadataToken).Select(p => (JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Name), p))];
 
     public static IReadOnlyList<string> ColumnNames => [.. Columns.Select(c => c.Name)];
 
+    public static IReadOnlyList<string> PopulationColumnNames => [.. PopulationColumns.Select(c => c.Name)];
+
     /// <summary>RFC 4180 CSV with a header row. Times are ISO 8601 (round-trip, UTC), numbers invariant.</summary>
-    public static string Csv(IEnumerable<ExportRow> rows)
+    public static string Csv(IEnumerable<ExportRow> rows) => Csv(rows, Columns);
+
+    /// <summary>The population's rows as CSV, for sampling in a spreadsheet.</summary>
+    public static string PopulationCsv(IEnumerable<PopulationRow> rows) => Csv(rows, PopulationColumns);
+
+    static string Csv<T>(IEnumerable<T> rows, (string Name, System.Reflection.PropertyInfo Property)[] columns)
     {
         using var text = new StringWriter(CultureInfo.InvariantCulture);
         using (var csv = CsvWriter.Create(text, CsvWriterOptions.Default with
         {
             FormatProvider = CultureInfo.InvariantCulture,
-            // Summaries are typed by declarers; a cell starting with = + - @ would run as a formula in a spreadsheet.
+            // Summaries are typed by declarers (and titles and reasons come from GitHub); a cell starting with = + - @ would run as a formula.
             Injection = CsvInjection.Escape,
         }, leaveOpen: true))
         {
-            csv.WriteHeader([.. Columns.Select(c => c.Name)]);
+            csv.WriteHeader([.. columns.Select(c => c.Name)]);
             foreach (var row in rows)
             {
-                foreach (var (_, property) in Columns) csv.WriteField(property.GetValue(row));
+                foreach (var (_, property) in columns) csv.WriteField(property.GetValue(row));
                 csv.EndRecord();
             }
         }

@@ -15,6 +15,7 @@ public static class EvidenceHtml
     {
         var h = new StringBuilder();
         Header(h, p);
+        Detected(h, p);
         Declaration(h, p);
         Bypass(h, p);
         Announcement(h, p);
@@ -56,6 +57,20 @@ public static class EvidenceHtml
             ("Justification", E(p.Declaration.Justification ?? "—")), ("Service", E(p.Declaration.Service ?? "—")), ("Severity", E(p.Declaration.Severity ?? "—")),
             ("Declared in", E(p.Declaration.Channel ?? "—") + " via " + E(p.Declaration.Source)),
             ("Links", p.Declaration.Links.Count == 0 ? "none" : string.Join(", ", p.Declaration.Links.Select(l => Link(l.Url, l.Ref)))));
+    }
+
+    /// <summary>A case the bot opened: what was merged or pushed without review, by whom, and how it was found.</summary>
+    static void Detected(StringBuilder h, EvidencePacket p)
+    {
+        if (p.Detected is not { } d) return;
+        Section(h, "Detected", "detected");
+        h.Append("<p id=\"source\">Source: detected. Nobody declared this change: the bot found it on GitHub and opened this case.</p>");
+        Rows(h, (d.Kind == "direct_push" ? "Direct push" : "Pull request", $"<code>{E(d.Change)}</code>" + (d.Branch is null ? "" : " to " + E(d.Branch))),
+            ("By", E(d.Actor ?? "—") + (d.ActorId is { } id ? $" (GitHub user {id})" : "")), ("Merged", Opt(d.MergedAt)), ("Why a bypass", E(d.Reason)),
+            ("Found by", E(d.FoundBy.Count == 0 ? "—" : string.Join(", ", d.FoundBy))
+                + (d.RuleSuites.Count == 0 ? "" : " · rule suites " + E(string.Join(", ", d.RuleSuites.Select(r => r.ToString(System.Globalization.CultureInfo.InvariantCulture)))))),
+            ("Commits", d.Commits.Count == 0 ? "—" : string.Join("<br>", d.Commits.Select(c => $"<code>{E(c)}</code>"))),
+            ("Explained", Opt(d.ExplainedAt)), ("Taken over by", d.AbsorbedBy is null ? "—" : E(d.AbsorbedBy) + " at " + Opt(d.AbsorbedAt)));
     }
 
     static void Bypass(StringBuilder h, EvidencePacket p)

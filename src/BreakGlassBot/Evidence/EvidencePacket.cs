@@ -28,6 +28,23 @@ public sealed record EvidencePacket(
 {
     /// <summary>Made in sandbox mode (simulated Slack, GitHub and Jira): not evidence of anything real.</summary>
     public bool Sandbox { get; init; }
+    /// <summary>"declared" by a person, or "detected": opened by the bot for a bypass nobody declared (<see cref="Detected"/>).</summary>
+    public string Source { get; init; } = "declared";
+    public DetectedEvidence? Detected { get; init; }
+}
+
+/// <summary>
+/// The merge or push a detected case was opened for. <paramref name="Change"/>: owner/repo#n or owner/repo@sha;
+/// <paramref name="AbsorbedBy"/>: the declaration (BG-n) that took the case over.
+/// </summary>
+public sealed record DetectedEvidence(
+    string Kind, string Change, string Repository, string? Branch, int? Number, string? Sha, IReadOnlyList<string> Commits, string? Actor, long? ActorId,
+    DateTimeOffset? MergedAt, string Reason, IReadOnlyList<string> FoundBy, IReadOnlyList<long> RuleSuites, DateTimeOffset? ExplainedAt,
+    string? AbsorbedBy, DateTimeOffset? AbsorbedAt)
+{
+    public static DetectedEvidence Of(DetectedBypass d) =>
+        new(d.Kind, EvidenceExport.DetectedChange(d), d.Repository, d.Branch, d.Number, d.Sha, d.Commits, d.Actor, d.ActorId, d.MergedAt, d.Reason, d.FoundBy,
+            d.RuleSuites, d.ExplainedAt, d.AbsorbedBy is { } n ? new ChangeId(n).ToString() : null, d.AbsorbedAt);
 }
 
 public sealed record LinkEvidence(string Ref, string? Url);
@@ -164,7 +181,11 @@ public static class EvidenceBuilder
                 j.CreatedByBot, j.Problem, j.CommentProblem, CheckFor("JiraReviewed", j.Key)))],
             [.. c.Evidence.Select(Check)],
             c.Cancellation is { } x ? new CancellationEvidence(x.By, x.At, x.Reason, x.AfterUse, x.Used) : null,
-            [.. trail.Select(e => new AuditEntry(e.Sequence, e.At, e.Actor, e.Type, e.Data, e.Hash))]);
+            [.. trail.Select(e => new AuditEntry(e.Sequence, e.At, e.Actor, e.Type, e.Data, e.Hash))])
+        {
+            Source = EvidenceExport.SourceOf(c),
+            Detected = c.Detected is { } d ? DetectedEvidence.Of(d) : null,
+        };
     }
 
     /// <summary>A tampered record's verdict is no verdict: it says what the record claims, and that it cannot be relied on.</summary>

@@ -1,6 +1,8 @@
 using System.Globalization;
 using BreakGlassBot.Declaring;
+using BreakGlassBot.Detection;
 using BreakGlassBot.EmergencyChanges;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace BreakGlassBot.Evidence;
 
@@ -8,6 +10,8 @@ public static class EvidenceRegistration
 {
     public static WebApplicationBuilder AddEvidence(this WebApplicationBuilder builder)
     {
+        // The digest registers it too (whichever comes first): the population of merged changes, read when Detection:Enabled.
+        builder.Services.TryAddSingleton<PopulationService>();
         builder.Services.AddSingleton<EvidenceService>();
         builder.Services.AddSingleton<ISubCommand, ExportCommand>();
         return builder;
@@ -15,7 +19,8 @@ public static class EvidenceRegistration
 
     /// <summary>
     /// GET /evidence/BG-n (JSON, or HTML for Accept: text/html / ?format=html), GET /evidence?from=&amp;to= (JSON, or CSV for
-    /// Accept: text/csv / ?format=csv), GET /evidence/verify (the audit chain). All behind <see cref="EvidenceAccess"/>.
+    /// Accept: text/csv / ?format=csv: the changes, or with &amp;part=population every merged change), GET /evidence/verify (the
+    /// audit chain). All behind <see cref="EvidenceAccess"/>.
     /// </summary>
     public static IEndpointRouteBuilder MapEvidence(this IEndpointRouteBuilder app)
     {
@@ -54,8 +59,11 @@ public static class EvidenceRegistration
             return Results.Json(packet, EvidenceService.Json);
         });
 
-        group.MapGet("", async (string? from, string? to, string? format, string? total, HttpRequest request, EvidenceService evidence) =>
+        group.MapGet("", async (string? from, string? to, string? format, string? total, string? part, HttpRequest request, EvidenceService evidence) =>
         {
+            var population = string.Equals(part, "population", StringComparison.OrdinalIgnoreCase);
+            if (part is not null && !population && !string.Equals(part, "changes", StringComparison.OrdinalIgnoreCase))
+                return Results.Json(new { error = "part is changes (the default) or population (every merged change; CSV)" }, statusCode: 400);
             if (!TryDate(from, out var f) || !TryDate(to, out var t) || t < f)
                 return Results.Json(new { error = "give the audit window as ?from=YYYY-MM-DD&to=YYYY-MM-DD (to included, not before from)" }, statusCode: 400);
             int? totalChanges = null;
@@ -68,8 +76,10 @@ public static class EvidenceRegistration
             var export = await evidence.ExportAsync(evidence.Window(f, t), totalChanges, request.HttpContext.RequestAborted);
             if (Wants(format, request, "csv", "text/csv"))
             {
-                request.HttpContext.Response.Headers.ContentDisposition = $"attachment; filename=\"breakglass-evidence-{f:yyyy-MM-dd}-{t:yyyy-MM-dd}.csv\"";
-                return Results.Text(EvidenceExport.Csv(export.Changes), "text/csv; charset=utf-8");
+                if (population && !export.Population.Collected) return Results.Json(new { error = export.Population.Statement }, statusCode: 404);
+                var name = population ? "population" : "evidence";
+                request.HttpContext.Response.Headers.ContentDisposition = $"attachment; filename=\"breakglass-{name}-{f:yyyy-MM-dd}-{t:yyyy-MM-dd}.csv\"";
+                return Results.Text(population ? EvidenceExport.PopulationCsv(export.Population.Rows) : EvidenceExport.Csv(export.Changes), "text/csv; charset=utf-8");
             }
             return Results.Json(export, EvidenceService.Json);
         });

@@ -8,7 +8,8 @@ namespace BreakGlassBot.Evidence;
 
 /// <summary>Reads the store and the clock once per request and hands the pure builders what they need.</summary>
 public sealed class EvidenceService(ChangeStore store, ReviewPolicy policy, IOptions<JiraOptions> jira, IOptions<EvidenceOptions> options, TimeProvider time,
-    Digest.AllChangesCounter? allChanges = null, RunMode? mode = null, Deadlines.AuditAnchorPublisher? anchors = null)
+    Digest.AllChangesCounter? allChanges = null, RunMode? mode = null, Deadlines.AuditAnchorPublisher? anchors = null,
+    Detection.PopulationService? population = null)
 {
     public static readonly JsonSerializerOptions Json = new()
     {
@@ -41,7 +42,21 @@ public sealed class EvidenceService(ChangeStore store, ReviewPolicy policy, IOpt
         // The head this export vouches for goes outside the bot too (Evidence:AnchorDirectory / AnchorWebhookUrl).
         anchors?.Enqueue("export");
         return new PeriodExport(window, now, EvidenceExport.Summarise(rows, window, totalChanges),
-            ChainSummary.Of(chain), rows) { Sandbox = mode?.Sandbox == true };
+            ChainSummary.Of(chain), rows) { Sandbox = mode?.Sandbox == true, Population = Population(window, now, rows) };
+    }
+
+    /// <summary>Every merged change of the window and what became of it, when Detection:Enabled; else that it was not collected.</summary>
+    PopulationEvidence Population(ExportWindow window, DateTimeOffset now, IReadOnlyList<ExportRow> changes)
+    {
+        if (population is not { Enabled: true } p) return PopulationEvidence.NotCollected;
+        // The population reads the case records as they are; one that disagrees with its sealed trail says so on its row.
+        var tampered = changes.Where(c => c.Verdict == "tampered").Select(c => c.Id).ToHashSet();
+        var report = p.For(window.FromUtc, window.ToUtcExclusive, now);
+        return PopulationEvidence.Of(tampered.Count == 0 ? report : report with
+        {
+            Rows = [.. report.Rows.Select(r => r.ChangeId is { } id && tampered.Contains(id)
+                ? r with { Reason = $"TAMPERED: the record of {id} disagrees with its sealed audit trail; it claims: {r.Reason}" } : r)],
+        });
     }
 
     /// <summary>
@@ -69,6 +84,6 @@ public sealed class EvidenceService(ChangeStore store, ReviewPolicy policy, IOpt
 
     public string PacketUrl(ChangeId id) => Url($"/evidence/{id}");
 
-    public string ExportUrl(ExportWindow window, string format, int? total = null) =>
-        Url($"/evidence?from={window.From:yyyy-MM-dd}&to={window.To:yyyy-MM-dd}&format={format}" + (total is { } t ? $"&total={t}" : ""));
+    public string ExportUrl(ExportWindow window, string format, int? total = null, string? part = null) =>
+        Url($"/evidence?from={window.From:yyyy-MM-dd}&to={window.To:yyyy-MM-dd}&format={format}" + (total is { } t ? $"&total={t}" : "") + (part is null ? "" : $"&part={part}"));
 }

@@ -71,6 +71,10 @@ internal sealed partial class ExportCommand(EvidenceService evidence, IOptions<S
                 : $":rotating_light: Audit trail NOT intact: {Blocks.Escape(export.AuditChain.FirstBreak ?? "")}",
             $"Download: {Link(evidence.ExportUrl(window, "csv", totalChanges), "CSV")} · {Link(evidence.ExportUrl(window, "json", totalChanges), "JSON")} "
                 + "(needs an evidence API key: `Authorization: Bearer <key>`)",
+            // Last, so the lines above stay where readers (and scripts) find them.
+            export.Population.Collected
+                ? $"Population: {Blocks.Escape(export.Population.Statement)} Every merged change: {Link(evidence.ExportUrl(window, "csv", totalChanges, "population"), "CSV")}."
+                : $"Population: {Blocks.Escape(export.Population.Statement)}",
         };
         return string.Join('\n', lines);
     }
