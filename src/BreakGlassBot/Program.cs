@@ -1,5 +1,6 @@
 using BreakGlassBot.Deadlines;
 using BreakGlassBot.Declaring;
+using BreakGlassBot.Detection;
 using BreakGlassBot.Digest;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Evidence;
@@ -57,6 +58,7 @@ public static partial class Program
         builder.AddReviewing();
         builder.AddJira();
         builder.AddGitHub();
+        builder.AddDetectionSlack();
         builder.AddDigest();
         builder.AddEvidence();
         configure?.Invoke(builder);
