@@ -16,7 +16,9 @@ internal sealed partial class AssignCommand(ChangeStore store, Permissions permi
     public string Name => CommandName;
     public string Usage => "`/breakglass assign BG-n @user` (admins) name who is responsible for a detected bypass";
 
-    const string Example = "Type `/breakglass assign BG-42 @person` (pick the person from Slack's list, so the mention carries their id).";
+    // With the manifest's should_escape false, a typed "@name" may arrive without an id: a member id is accepted too.
+    const string Example = "Type `/breakglass assign BG-42 @person` (pick the person from Slack's list, so the mention carries their id), "
+        + "or their member id: `/breakglass assign BG-42 U0123ABCD`.";
 
     public async Task<CommandReply> RunAsync(SlashCommand command, string arguments, CancellationToken ct)
     {

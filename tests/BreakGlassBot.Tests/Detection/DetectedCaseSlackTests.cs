@@ -18,14 +18,15 @@ internal static class DetectedCases
     public const string Summary = "Undeclared bypass: acme/api#12 merged into main without review";
 
     /// <param name="responsible">The Slack user the merger's GitHub login maps to; "" when nobody is known.</param>
-    public static async Task<EmergencyChange> OpenAsync(IServiceProvider services, string responsible, bool directPush = false)
+    /// <param name="number">The PR's number: each merge record opens one case (DeclareAsync keeps one change per source key).</param>
+    public static async Task<EmergencyChange> OpenAsync(IServiceProvider services, string responsible, bool directPush = false, int number = 12)
     {
         var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
-        var key = directPush ? "push:acme/api@0123456789abcdef" : "pr:acme/api#12";
+        var key = directPush ? "push:acme/api@0123456789abcdef" : $"pr:acme/api#{number}";
         var draft = new EmergencyChange
         {
             DeclaredBy = responsible,
-            Summary = directPush ? "Undeclared bypass: 2 commits pushed to acme/api main without review" : Summary,
+            Summary = directPush ? "Undeclared bypass: 2 commits pushed to acme/api main without review" : Summary.Replace("#12", $"#{number}", StringComparison.Ordinal),
             Justification = null,
             DeclaredAt = now,
             DueAt = services.GetRequiredService<ReviewPolicy>().DueAt(now),
@@ -34,10 +35,10 @@ internal static class DetectedCases
             Detected = new DetectedBypass
             {
                 Key = key, Kind = directPush ? DetectedBypass.DirectPushKind : DetectedBypass.PullRequestKind, Repository = "acme/api", Branch = "main",
-                Number = directPush ? null : 12, Sha = "0123456789abcdef", Commits = directPush ? ["fedcba9876543210", "0123456789abcdef"] : [],
+                Number = directPush ? null : number, Sha = "0123456789abcdef", Commits = directPush ? ["fedcba9876543210", "0123456789abcdef"] : [],
                 Actor = Login, ActorId = 583231, MergedAt = now.AddMinutes(-30), Reason = Reason, FoundBy = ["webhook", "sweep"],
             },
-            PullRequests = directPush ? [] : [new LinkedPullRequest { Owner = "acme", Repo = "api", Number = 12, Merged = true }],
+            PullRequests = directPush ? [] : [new LinkedPullRequest { Owner = "acme", Repo = "api", Number = number, Merged = true }],
         };
         draft.Steps.Add(OutboxQueue.NewStep(StepKinds.Announce, now));
         draft.Steps.Add(OutboxQueue.NewStep(StepKinds.ThreadDetails, now));
