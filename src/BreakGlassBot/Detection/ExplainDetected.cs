@@ -22,7 +22,8 @@ internal sealed class ExplainDetected(ISlackApi slack, ChangeStore store, Permis
     {
         if (!ChangeMessages.IsDetected(c)) return $"{c.ChangeId} was declared, not detected: there is nothing to explain here.";
         if (c.Detected!.AbsorbedBy is { } m) return $"{c.ChangeId} was declared as {new ChangeId(m)}: that declaration explains it.";
-        if (c.Status != ChangeStatus.Open) return $"{c.ChangeId} is already {c.Status.ToString().ToLowerInvariant()}.";
+        // A reviewed case may still be explained: the justification belongs on record whenever it comes.
+        if (c.Status is ChangeStatus.Closed or ChangeStatus.Cancelled) return $"{c.ChangeId} is already {c.Status.ToString().ToLowerInvariant()}.";
         if (user == c.DeclaredBy || permissions.IsAdmin(user)) return null;
         return c.DeclaredBy.Length == 0
             ? $"Nobody is responsible for {c.ChangeId} yet: an admin assigns someone with /breakglass assign {c.ChangeId} @person."
