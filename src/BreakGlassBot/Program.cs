@@ -1,6 +1,6 @@
 using BreakGlassBot.Deadlines;
-using BreakGlassBot.Detection;
 using BreakGlassBot.Declaring;
+using BreakGlassBot.Detection;
 using BreakGlassBot.Digest;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Evidence;
@@ -59,6 +59,7 @@ public static partial class Program
         builder.AddJira();
         builder.AddGitHub();
         builder.AddDetection();
+        builder.AddDetectionSlack();
         builder.AddDigest();
         builder.AddEvidence();
         configure?.Invoke(builder);

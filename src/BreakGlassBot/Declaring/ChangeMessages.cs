@@ -24,6 +24,7 @@ public sealed class ChangeMessages(string? jiraBaseUrl, string? announcementChan
         ChangeStatus.Open when c.IsOverdue(now) => ":warning: Overdue",
         ChangeStatus.Open => ":hourglass_flowing_sand: Open, awaiting retrospective review",
         ChangeStatus.Reviewed => ":white_check_mark: Reviewed",
+        ChangeStatus.Closed when c.Detected?.AbsorbedBy is { } by => $":lock: Closed — declared as {new ChangeId(by)}",
         ChangeStatus.Closed => ":lock: Closed",
         ChangeStatus.Cancelled => ":no_entry_sign: Cancelled",
         _ => c.Status.ToString(),
@@ -42,6 +43,7 @@ public sealed class ChangeMessages(string? jiraBaseUrl, string? announcementChan
 
     public SlackMessage Announcement(EmergencyChange c, DateTimeOffset now)
     {
+        if (IsDetected(c)) return DetectedAnnouncement(c, c.Detected!, now);
         var summary = Blocks.UserText(c.Summary);
         var blocks = Blocks.List(
             Blocks.Header($"🚨 {c.ChangeId} · Emergency change"),
@@ -79,7 +81,10 @@ public sealed class ChangeMessages(string? jiraBaseUrl, string? announcementChan
 
     public SlackMessage Details(EmergencyChange c, string policy)
     {
-        var head = $"*Details of {c.ChangeId}*\n• Declared: {Blocks.Date(c.DeclaredAt)} by {Blocks.Mention(c.DeclaredBy)}\n";
+        var head = IsDetected(c)
+            ? $"*Details of {c.ChangeId}*\n• Detected: {Blocks.Date(c.DeclaredAt)} by the bot (found by {FoundBy(c.Detected!)}); nobody declared it\n"
+              + $"• What: {DetectedWhat(c)}\n• {DetectedActorLabel(c.Detected!)}: {DetectedResponsible(c)}\n• Why it counts: {Blocks.Escape(c.Detected!.Reason)}\n"
+            : $"*Details of {c.ChangeId}*\n• Declared: {Blocks.Date(c.DeclaredAt)} by {Blocks.Mention(c.DeclaredBy)}\n";
         var tail = $"• Pull requests: {(c.PullRequests.Count == 0 ? "none" : string.Join(", ", c.PullRequests.Select(p => Blocks.Link(p.Ref.Url, p.Ref.ToString()))))}\n"
             + $"• Jira: {(c.JiraIssues.Count == 0 ? "none" : string.Join(", ", c.JiraIssues.Select(j => JiraLink(j.Key))))}\n"
             + $"• Retrospective review due {Blocks.Date(c.DueAt)} ({Blocks.Escape(policy)})";
@@ -123,16 +128,93 @@ public sealed class ChangeMessages(string? jiraBaseUrl, string? announcementChan
             ? c.IsOverdue(now) ? $"overdue by {ReviewPolicy.Format(now - c.DueAt)}" : $"due in {ReviewPolicy.Format(c.DueAt - now)}"
             : c.Status.ToString().ToLowerInvariant();
         var thread = c.Announcement?.Permalink is { } link ? " " + Blocks.Link(link, "thread") : "";
-        return $"*{c.ChangeId}* {Blocks.Truncate(Blocks.UserText(c.Summary), 80)} · {Blocks.Mention(c.DeclaredBy)} · {due}{thread}";
+        return $"*{c.ChangeId}* {Blocks.Truncate(Blocks.UserText(c.Summary), 80)} · {Who(c)} · {due}{thread}";
     }
 
     public JsonArray StatusBlocks(EmergencyChange c, DateTimeOffset now) => Blocks.List(
         Blocks.Section($"*{c.ChangeId}* {Blocks.UserText(c.Summary)}"),
         Blocks.Fields(
             $"*Status*\n{StatusWord(c, now)}",
-            $"*Declared by*\n{Blocks.Mention(c.DeclaredBy)} {Blocks.Date(c.DeclaredAt)}",
+            IsDetected(c) ? $"*Responsible*\n{Who(c)} (detected {Blocks.Date(c.DeclaredAt)})" : $"*Declared by*\n{Blocks.Mention(c.DeclaredBy)} {Blocks.Date(c.DeclaredAt)}",
             $"*Review due*\n{Blocks.Date(c.DueAt)}",
             $"*Links*\n{Links(c)}"),
         c.Cancellation is { } x ? Blocks.Context($"{(x.AfterUse ? "Withdrawn after use" : "Cancelled")} by {Blocks.Mention(x.By)} {Blocks.Date(x.At)}: {Blocks.UserText(x.Reason)}") : null,
         c.Announcement?.Permalink is { } p ? Blocks.Context(Blocks.Link(p, "Open the thread")) : null);
+
+    // ---- Detected cases: a merge or push nobody declared, opened by the bot (EmergencyChange.Source "detected") ----------
+
+    public static bool IsDetected(EmergencyChange c) => c.Source == DetectedBypass.SourceName && c.Detected is not null;
+
+    /// <summary>The person responsible, or "nobody known" (a detected case whose GitHub account maps to no one yet).</summary>
+    static string Who(EmergencyChange c) => c.DeclaredBy.Length == 0 ? "nobody known" : Blocks.Mention(c.DeclaredBy);
+
+    /// <summary>What reached the branch, as mrkdwn: "&lt;PR link&gt; merged into `main`" or "3 commits (`abc1234`, …) pushed to `main` of acme/api".</summary>
+    public static string DetectedWhat(EmergencyChange c)
+    {
+        var d = c.Detected!;
+        var branch = d.Branch is { Length: > 0 } b ? $"`{Blocks.Escape(b)}`" : "a watched branch";
+        if (d.Kind == DetectedBypass.PullRequestKind)
+        {
+            var pr = c.PullRequests.FirstOrDefault() is { } p ? Blocks.Link(p.Ref.Url, p.Ref.ToString()) : Blocks.Escape($"{d.Repository}#{d.Number}");
+            return $"{pr} merged into {branch}";
+        }
+        var count = d.Commits.Count > 0 ? d.Commits.Count : 1;
+        var what = count == 1 ? $"commit {DetectedCommits(d)}" : $"{count} commits ({DetectedCommits(d)})";
+        return $"{what} pushed straight to {branch} of {Blocks.Escape(d.Repository)}";
+    }
+
+    /// <summary>A direct push's commits as short SHAs (the first five).</summary>
+    static string DetectedCommits(DetectedBypass d)
+    {
+        List<string> commits = d.Commits.Count > 0 ? d.Commits : d.Sha is { } sha ? [sha] : [];
+        return commits.Count == 0 ? "unknown"
+            : string.Join(", ", commits.Take(5).Select(s => $"`{Blocks.Escape(ApprovalCoverage.Short(s))}`")) + (commits.Count > 5 ? ", …" : "");
+    }
+
+    static string DetectedActorLabel(DetectedBypass d) => d.Kind == DetectedBypass.PullRequestKind ? "Merged by" : "Pushed by";
+
+    /// <summary>The GitHub account, and the Slack user responsible when known; otherwise how an admin names one.</summary>
+    public static string DetectedResponsible(EmergencyChange c)
+    {
+        var login = c.Detected!.Actor is { Length: > 0 } a ? $"`{Blocks.Escape(a)}` on GitHub" : "an unknown GitHub account";
+        return c.DeclaredBy.Length > 0
+            ? $"{login} · {Blocks.Mention(c.DeclaredBy)}"
+            : $"{login} · nobody known — an admin assigns one with `/breakglass assign {c.ChangeId} @person`";
+    }
+
+    static string FoundBy(DetectedBypass d) => d.FoundBy.Count == 0 ? "the bot" : Blocks.Escape(string.Join(", ", d.FoundBy));
+
+    SlackMessage DetectedAnnouncement(EmergencyChange c, DetectedBypass d, DateTimeOffset now)
+    {
+        var summary = Blocks.UserText(c.Summary);
+        var blocks = Blocks.List(
+            Blocks.Header($":mag: Undeclared bypass detected: {c.ChangeId}"),
+            Blocks.Section($"*{summary}*\n{DetectedWhat(c)} without a review, and nobody declared it."),
+            Blocks.Fields(
+                $"*Repository*\n{Blocks.Escape(d.Repository)}",
+                $"*Branch*\n{(d.Branch is { Length: > 0 } b ? $"`{Blocks.Escape(b)}`" : "unknown")}",
+                d.Kind == DetectedBypass.PullRequestKind ? $"*Pull request*\n{Links(c)}" : $"*Commits*\n{DetectedCommits(d)}",
+                $"*{DetectedActorLabel(d)}*\n{DetectedResponsible(c)}",
+                $"*Status*\n{StatusWord(c, now)}",
+                $"*Review due*\n{Blocks.Date(c.DueAt)}"),
+            Blocks.Context($"Why it counts: {Blocks.Escape(d.Reason)}. Found by {FoundBy(d)}."),
+            d.ExplainedAt is { } explained && !string.IsNullOrWhiteSpace(c.Justification)
+                ? Blocks.Context($"Explained {Blocks.Date(explained)}: {Blocks.Truncate(Blocks.UserText(c.Justification), 1500)}")
+                : null,
+            c.StandingApprovals.Any()
+                ? Blocks.Context("Approved by " + string.Join(", ", c.StandingApprovals.Select(a => $"{Blocks.Mention(a.Reviewer)} {Blocks.Date(a.At)}")))
+                : null,
+            c.Status == ChangeStatus.Open && c.Evidence.Any(e => !e.Satisfied)
+                ? Blocks.Context("Still missing: " + string.Join("; ", c.Evidence.Where(e => !e.Satisfied).Select(e => Blocks.Escape(e.Missing ?? e.Kind))))
+                : null,
+            c.Cancellation is { } x
+                ? Blocks.Context((x.AfterUse ? $"Withdrawn after use by {Blocks.Mention(x.By)}: {Blocks.UserText(x.Reason)}. The review is still owed." : $"Cancelled by {Blocks.Mention(x.By)}: {Blocks.UserText(x.Reason)}"))
+                : d.AbsorbedBy is { } m
+                    ? Blocks.Context($"Declared as {new ChangeId(m)}: its review covers this change.")
+                    : Blocks.Context("The bot opened this case because nobody declared the change. Review it retrospectively: details and approvals in this thread."),
+            c.Status == ChangeStatus.Open ? actions?.Buttons(c) : null);
+        StampRevision(blocks, c.ChangeId.ToString());
+        var text = $":mag: Undeclared bypass detected: {c.ChangeId}: {summary} ({StatusWord(c, now)})";
+        return new SlackMessage(text, blocks) { Metadata = ThreadNotes.AnnouncementMetadata(c) };
+    }
 }

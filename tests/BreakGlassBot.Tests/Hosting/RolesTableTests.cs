@@ -63,6 +63,12 @@ public class RolesTableTests
             await bot.ReplyAsync($"link {change.ChangeId} OPS-7", user);
             return bot.Change(change.Id).JiraIssues.Count > 0;
         },
+        ["assign BG-n (a detected bypass)"] = async (bot, user) =>
+        {
+            var change = await Detection.DetectedCases.OpenAsync(bot.App.Services, Declarer, number: bot.Store.Count() + 100);
+            await bot.ReplyAsync($"assign {change.ChangeId} <@U0SOMEONE>", user);
+            return bot.Change(change.Id).DeclaredBy == "U0SOMEONE";
+        },
         ["export"] = async (bot, user) => !(await bot.ReplyAsync("export 2031-03-01 2031-03-31", user)).StartsWith(":no_entry:", StringComparison.Ordinal),
         ["people"] = async (bot, user) => !(await bot.ReplyAsync("people", user)).StartsWith(":no_entry:", StringComparison.Ordinal),
     };
