@@ -14,7 +14,8 @@ public sealed class EmergencyChange
     /// <summary>The n in BG-n; also the document id.</summary>
     public int Id { get; set; }
     [BsonIgnore] public ChangeId ChangeId => new(Id);
-    public string DeclaredBy { get; set; } = "";
+    /// <summary>The Slack user who declared it, or who is responsible for a detected case; "" when nobody is known (stored as null by LiteDB).</summary>
+    public string DeclaredBy { get; set => field = value ?? ""; } = "";
     public string? DeclaredByName { get; set; }
     public string Summary { get; set; } = "";
     public string? Justification { get; set; }

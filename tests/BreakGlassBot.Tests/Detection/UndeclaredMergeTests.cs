@@ -30,7 +30,8 @@ public sealed class UndeclaredMergeTests : DetectionTestBase
         Assert.Equal(change.DeclaredAt + TimeSpan.FromHours(48), change.DueAt);
         Assert.DoesNotContain(change.Steps, s => s.Kind == GitHubStepKinds.BypassGrant);
         var declared = Assert.Single(Bot.Store.AuditTrail(change.Id), e => e.Type == AuditTypes.Declared);
-        Assert.Equal(("detected:pr:acme/api#1347", Merger, "webhook"), (declared.Data["source"], declared.Data["actor"], declared.Data["found_by"]));
+        Assert.Equal(("detected:pr:acme/api#1347", Merger), (declared.Data["source"], declared.Data["actor"]));
+        Assert.Contains("webhook", declared.Data["found_by"].Split(' '));
         Assert.Equal(change.Id, Record()!.CaseId);
         await WaitUntil(() => Change(change.Id).Announcement is not null, "announced");
 

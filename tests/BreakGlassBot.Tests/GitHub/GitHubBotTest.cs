@@ -27,7 +27,7 @@ public abstract class GitHubBotTest(string pathPrefix = "") : BotTest(Fakes.GitH
     {
         var steps = Bot.Store.Get(1)?.Steps.Select(s => $"  {s.Kind} {s.Target} {s.State} attempts={s.Attempts} error={s.LastError}") ?? [];
         var calls = GitHub.Calls.Select(c => $"  {c.Method} {c.Path}{c.Query} [{c.Key}]");
-        var logs = Bot.Logs.Where(l => l.StartsWith("Warning") || l.StartsWith("Error")).TakeLast(10);
+        var logs = Bot.Logs.Where(l => l.StartsWith("Warning") || l.StartsWith("Error")).TakeLast(10).Concat(Bot.Logs.Where(l => l.Contains("NullReference")).Take(1));
         return "steps:\n" + string.Join('\n', steps) + "\ngithub calls:\n" + string.Join('\n', calls) + "\nlogs:\n" + string.Join('\n', logs);
     }
 
