@@ -21,6 +21,7 @@ public static class ConfigurationCheck
         (StorageOptions.Section, typeof(StorageOptions)),
         (EvidenceOptions.Section, typeof(EvidenceOptions)),
         (AdminOptions.Section, typeof(AdminOptions)),
+        (DetectionOptions.Section, typeof(DetectionOptions)),
     ];
 
     public static IReadOnlyList<string> Validate(IConfiguration configuration)
@@ -49,6 +50,7 @@ public static class ConfigurationCheck
         CheckJira(errors, jira);
         CheckPolicy(errors, policy);
         CheckStorage(errors, storage);
+        CheckDetection(errors, configuration.GetSection(DetectionOptions.Section).Get<DetectionOptions>() ?? new());
         RequireHttpUrl(errors, "Evidence:PublicBaseUrl", evidence.PublicBaseUrl, required: false);
         RequireHttpUrl(errors, "Evidence:AnchorWebhookUrl", evidence.AnchorWebhookUrl, required: false);
         if (!Cronos.CronExpression.TryParse(evidence.AnchorCron, out _)) errors.Add($"Evidence:AnchorCron is not a cron expression: '{evidence.AnchorCron}'");
@@ -148,6 +150,20 @@ public static class ConfigurationCheck
             errors.Add($"Policy:DigestCron: '{policy.DigestCron}' is not a cron expression (minute hour day month weekday, e.g. 0 9 * * 1)");
         if (policy.DigestSendInterval < TimeSpan.Zero || policy.DigestSendInterval > TimeSpan.FromMinutes(1))
             errors.Add("Policy:DigestSendInterval must be between 00:00:00 and 00:01:00 (Slack allows about one message per second per channel)");
+    }
+
+    static void CheckDetection(List<string> errors, DetectionOptions detection)
+    {
+        if (!Cronos.CronExpression.TryParse(detection.SweepCron, out _))
+            errors.Add($"Detection:SweepCron: '{detection.SweepCron}' is not a cron expression (minute hour day month weekday, e.g. 30 3 * * *)");
+        if (detection.GracePeriod < TimeSpan.Zero) errors.Add("Detection:GracePeriod may not be negative");
+        // The sweep must look back further than it runs apart, or a failed day would leave a gap.
+        if (detection.SweepWindow < TimeSpan.FromHours(1)) errors.Add("Detection:SweepWindow must be at least 01:00:00 (default 3.00:00:00)");
+        if (detection.RuleSuitesInterval < TimeSpan.Zero || detection.RuleSuitesInterval > TimeSpan.FromHours(12))
+            errors.Add("Detection:RuleSuitesInterval must be between 00:00:00 (off) and 12:00:00: each poll reads the last day");
+        if (detection.CheckInterval < TimeSpan.FromMilliseconds(50)) errors.Add("Detection:CheckInterval must be at least 00:00:00.050");
+        foreach (var branch in detection.Branches.Where(b => string.IsNullOrWhiteSpace(b) || b.StartsWith("refs/", StringComparison.Ordinal)))
+            errors.Add($"Detection:Branches: '{branch}' is not a branch name (write main, not refs/heads/main)");
     }
 
     static void CheckStorage(List<string> errors, StorageOptions storage)
