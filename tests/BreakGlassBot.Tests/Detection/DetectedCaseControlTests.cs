@@ -1,0 +1,89 @@
+using System.Net;
+using BreakGlassBot.Detection;
+using BreakGlassBot.EmergencyChanges;
+using BreakGlassBot.Outbox;
+using BreakGlassBot.Tests.GitHub;
+using BreakGlassBot.Tests.Support;
+
+namespace BreakGlassBot.Tests.Detection;
+
+/// <summary>
+/// A detected case cannot be talked around by the person who bypassed: they are named from a trusted identity, cannot
+/// dismiss it, and their own review on GitHub does not count.
+/// </summary>
+[Trait("Category", "EndToEnd")]
+public sealed class DetectedCaseControlTests : DetectionTestBase
+{
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>(base.Settings)
+    {
+        [$"People:{TestBot.Declarer}:GitHub"] = Merger,
+    };
+
+    async Task<EmergencyChange> DetectedAsync()
+    {
+        await MergedWebhookAsync(MergeOnGitHub());
+        await WaitUntil(() => DetectedCases().Count == 1 && DetectedCases()[0].Announcement is not null, "a detected case, announced");
+        return DetectedCases()[0];
+    }
+
+    [Fact]
+    public async Task TheMergerIsNamedResponsibleFromTheirConfiguredAccountAndAskedToExplain()
+    {
+        var change = await DetectedAsync();
+        Assert.Equal(TestBot.Declarer, change.DeclaredBy);
+        Assert.Contains(change.Steps, s => s.Kind == StepKinds.DirectMessage && s.Target == $"{TestBot.Declarer}|{DetectionKeys.Responsible}");
+        Assert.DoesNotContain(change.Steps, s => s.Target?.EndsWith(DetectionKeys.Assign) == true);
+        Assert.Equal(TestBot.Declarer, Bot.Store.AuditTrail(change.Id).Single(e => e.Type == AuditTypes.Declared).Data["responsible"]);
+    }
+
+    [Fact]
+    public async Task ThePersonResponsibleCannotDismissTheirOwnCaseAnAdminCan()
+    {
+        var change = await DetectedAsync();
+        var refused = await Bot.CommandJsonAsync($"cancel {change.ChangeId} false alarm", user: TestBot.Declarer);
+        Assert.Contains("only an admin other than the person responsible", refused.ToJsonString());
+        Assert.Equal(ChangeStatus.Open, Change(change.Id).Status);
+
+        await Bot.CommandJsonAsync($"cancel {change.ChangeId} release automation, not a person", user: TestBot.Admin);
+        await WaitUntil(() => Change(change.Id).Status == ChangeStatus.Cancelled, "dismissed by the admin");
+        Assert.Equal("release automation, not a person", Change(change.Id).Cancellation!.Reason);
+        Assert.Contains(Bot.Store.AuditTrail(change.Id), e => e.Type == AuditTypes.Cancelled && e.Actor == TestBot.Admin);
+    }
+
+    internal static string ReviewEvent()
+    {
+        var payload = Fixtures.Object("github/webhook_pull_request_review_submitted.json");
+        payload["repository"]!["full_name"] = "acme/api";
+        payload["pull_request"]!["number"] = 1347;
+        return payload.ToJsonString();
+    }
+}
+
+/// <summary>Nobody is known for the merger: their own review on GitHub still does not count.</summary>
+[Trait("Category", "EndToEnd")]
+public sealed class MergerReviewTests : DetectionTestBase
+{
+    async Task<EmergencyChange> DetectedAsync()
+    {
+        await MergedWebhookAsync(MergeOnGitHub());
+        await WaitUntil(() => DetectedCases().Count == 1 && DetectedCases()[0].Announcement is not null, "a detected case, announced");
+        return DetectedCases()[0];
+    }
+
+    [Fact]
+    public async Task TheMergersOwnApprovalAfterTheMergeDoesNotReviewTheCaseAnotherPersonsDoes()
+    {
+        var change = await DetectedAsync();
+        var pr = GitHub.PullRequest(Pr);
+        pr.Reviews.Add(FakeGitHub.Review(10, Merger, MergerId, "APPROVED", DateTimeOffset.UtcNow.AddMinutes(1)));
+        Assert.Equal(HttpStatusCode.OK, (await PostWebhookAsync("pull_request_review", ReviewEvent())).StatusCode);
+        await WaitUntil(() => Change(change.Id).Evidence.Any(e => e.Target == Pr && !e.Satisfied && e.Missing?.Contains(Merger) == true),
+            "the merger's approval refused as evidence");
+
+        pr.Reviews.Add(FakeGitHub.Review(11, "reviewer", 77, "APPROVED", DateTimeOffset.UtcNow.AddMinutes(2)));
+        Assert.Equal(HttpStatusCode.OK, (await PostWebhookAsync("pull_request_review", ReviewEvent())).StatusCode);
+        await WaitUntil(() => Change(change.Id).Evidence.Any(e => e.Target == Pr && e.Satisfied), "another reviewer's approval counts");
+    }
+
+    static string ReviewEvent() => DetectedCaseControlTests.ReviewEvent();
+}
