@@ -242,7 +242,8 @@ internal sealed class ApprovalNotes(Reviewers reviewers) : IThreadNoteSource
         if (key.StartsWith(Approvals.RefusalNotePrefix, StringComparison.Ordinal))
         {
             var user = key[Approvals.RefusalNotePrefix.Length..];
-            var why = user == c.DeclaredBy ? "the declarer cannot approve their own change"
+            var why = user == c.DeclaredBy && c.Detected is null ? "the declarer cannot approve their own change"
+                : c.Detected is not null && reviewers.Excluded(c, user) is { Declarer: true } ? "whoever merged or pushed a detected bypass, or is responsible for it, cannot review it"
                 : reviewers.Excluded(c, user) is { Pr: { } pr } ? $"the author of {pr.Ref} cannot approve it"
                 : reviewers.GroupProblem ?? "only the configured reviewers can approve";
             return $"{Blocks.Mention(user)}: that does not count as an approval of {c.ChangeId}: {why}.";

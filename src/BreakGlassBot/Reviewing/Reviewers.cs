@@ -54,7 +54,9 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
     public async Task<string?> RefusalAsync(EmergencyChange change, string user, CancellationToken ct)
     {
         if (Excluded(change, user) is { } excluded)
-            return excluded.Pr is { } pr ? $"you authored {pr.Ref}; someone else must review it" : "you declared this change; someone else must review it";
+            return excluded.Pr is { } pr ? $"you authored {pr.Ref}; someone else must review it"
+                : change.Detected is not null ? "you merged or pushed this bypass, or are responsible for it; someone else must review it"
+                : "you declared this change; someone else must review it";
         // A PR whose author GitHub has not named yet does not refuse: the approval counts once known (see AuthorUnknown).
         if (options.Value.Reviewers.Contains(user)) return null;
         var group = options.Value.ReviewerUserGroup;
@@ -117,10 +119,15 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
     public (bool Declarer, LinkedPullRequest? Pr)? Excluded(EmergencyChange change, string user)
     {
         if (user == change.DeclaredBy) return (true, null);
+        // A detected case: whoever merged or pushed it skipped the review and may not give it, whoever is named responsible.
+        if (change.Detected is { Actor: { Length: > 0 } actor } d && people.IsAuthor(user, actor, d.ActorId)) return (true, null);
         return change.PullRequests.FirstOrDefault(p => p.AuthorLogin is { } author && people.IsAuthor(user, author, p.AuthorId)) is { } pr
             ? (false, pr)
             : null;
     }
+
+    /// <summary>Who an excluded approver is when not a PR's author: the declarer, or for a detected case the one who bypassed.</summary>
+    public static string Responsible(EmergencyChange change) => change.Detected is null ? "the declarer" : "who merged or pushed it, or is responsible for it";
 
     /// <summary>
     /// A linked PR <paramref name="user"/> may have written, as far as the bot knows: its author is not named yet and the
@@ -154,7 +161,7 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
     {
         var why = !approval.Stands ? "the approval no longer counts: " + approval.VoidedBecause
             : Excluded(change, approval.Reviewer) is { } excluded
-            ? excluded.Pr is { } authored ? $"author of {authored.Ref}" : "the declarer"
+            ? excluded.Pr is { } authored ? $"author of {authored.Ref}" : Responsible(change)
             : null;
         if (why is null && IdentityUnknown(change, approval.Reviewer) is { } unknown)
         {
@@ -266,7 +273,7 @@ public sealed class SlackApprovalEvidence(IOptions<PolicyOptions> policy, Review
         var byReviewer = change.StandingApprovals.GroupBy(a => a.Reviewer).Select(g => g.First()).ToList();
         var excluded = byReviewer.Select(a => (a, Why: reviewers.Excluded(change, a.Reviewer))).Where(x => x.Why is not null).ToList();
         var notCounted = excluded
-            .Select(x => $"the approval by {Name(x.a)} does not count ({(x.Why!.Value.Pr is { } pr ? $"author of {pr.Ref}" : "the declarer")})")
+            .Select(x => $"the approval by {Name(x.a)} does not count ({(x.Why!.Value.Pr is { } pr ? $"author of {pr.Ref}" : Reviewers.Responsible(change))})")
             .ToList();
         var undecided = byReviewer.Where(a => excluded.All(x => x.a != a))
             .Select(a => reviewers.Undecided(change, a.Reviewer, Name(a))).OfType<string>()

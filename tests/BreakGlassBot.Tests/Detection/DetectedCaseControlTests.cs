@@ -87,3 +87,36 @@ public sealed class MergerReviewTests : DetectionTestBase
 
     static string ReviewEvent() => DetectedCaseControlTests.ReviewEvent();
 }
+
+/// <summary>An admin names someone else responsible: the merger, a reviewer in Slack, still may not approve the case there.</summary>
+[Trait("Category", "EndToEnd")]
+public sealed class MergerSlackApprovalTests : DetectionTestBase
+{
+    const string MergerInSlack = "U0MERGER";
+    const string Other = "U0OTHER";
+    const string Reviewer = "U0REV1";
+
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>(base.Settings)
+    {
+        [$"People:{MergerInSlack}:GitHub"] = Merger,
+        ["Slack:Reviewers:0"] = MergerInSlack,
+        ["Slack:Reviewers:1"] = Reviewer,
+        [$"People:{Reviewer}:GitHub"] = "reviewer",
+    };
+
+    [Fact]
+    public async Task TheMergerCannotApproveInSlackEvenWhenSomeoneElseIsNamedResponsible()
+    {
+        await MergedWebhookAsync(MergeOnGitHub());
+        await WaitUntil(() => DetectedCases().Count == 1 && DetectedCases()[0].Announcement is not null, "a detected case, announced");
+        var change = DetectedCases()[0];
+        Assert.Equal(MergerInSlack, change.DeclaredBy);
+        await Bot.CommandJsonAsync($"assign {change.ChangeId} <@{Other}>", user: TestBot.Admin);
+        await WaitUntil(() => Change(change.Id).DeclaredBy == Other, "someone else named responsible");
+
+        await Bot.InteractionAsync(Reviewing.ApprovalTests.Click(MergerInSlack, BreakGlassBot.Reviewing.ReviewActions.Approve, change.ChangeId.ToString(), responseUrl: Slack.ResponseUrl("m")));
+        await Bot.InteractionAsync(Reviewing.ApprovalTests.Click(Reviewer, BreakGlassBot.Reviewing.ReviewActions.Approve, change.ChangeId.ToString(), responseUrl: Slack.ResponseUrl("r")));
+        await WaitUntil(() => Change(change.Id).Approvals.Any(a => a.Reviewer == Reviewer), "the reviewer's approval recorded");
+        Assert.DoesNotContain(Change(change.Id).Approvals, a => a.Reviewer == MergerInSlack && a.Stands);
+    }
+}
