@@ -53,14 +53,10 @@ public sealed class ChangeMessages(string? jiraBaseUrl, string? announcementChan
                 $"*Status*\n{StatusWord(c, now)}",
                 $"*Review due*\n{Blocks.Date(c.DueAt)}",
                 $"*Links*\n{Links(c)}"),
-            c.StandingApprovals.Any()
-                ? Blocks.Context("Approved by " + string.Join(", ", c.StandingApprovals.Select(a => $"{Blocks.Mention(a.Reviewer)} {Blocks.Date(a.At)}")))
-                : null,
-            c.Status == ChangeStatus.Open && c.Evidence.Any(e => !e.Satisfied)
-                ? Blocks.Context("Still missing: " + string.Join("; ", c.Evidence.Where(e => !e.Satisfied).Select(e => Blocks.Escape(e.Missing ?? e.Kind))))
-                : null,
+            ApprovedBy(c),
+            StillMissing(c),
             c.Cancellation is { } x
-                ? Blocks.Context((x.AfterUse ? $"Withdrawn after use by {Blocks.Mention(x.By)}: {Blocks.UserText(x.Reason)}. The review is still owed." : $"Cancelled by {Blocks.Mention(x.By)}: {Blocks.UserText(x.Reason)}"))
+                ? CancelledContext(x)
                 : Blocks.Context("Review this change retrospectively: details and approvals in this thread."),
             c.Status == ChangeStatus.Open ? actions?.Buttons(c) : null);
         StampRevision(blocks, c.ChangeId.ToString());
@@ -141,6 +137,18 @@ public sealed class ChangeMessages(string? jiraBaseUrl, string? announcementChan
         c.Cancellation is { } x ? Blocks.Context($"{(x.AfterUse ? "Withdrawn after use" : "Cancelled")} by {Blocks.Mention(x.By)} {Blocks.Date(x.At)}: {Blocks.UserText(x.Reason)}") : null,
         c.Announcement?.Permalink is { } p ? Blocks.Context(Blocks.Link(p, "Open the thread")) : null);
 
+    static System.Text.Json.Nodes.JsonObject? ApprovedBy(EmergencyChange c) => c.StandingApprovals.Any()
+        ? Blocks.Context("Approved by " + string.Join(", ", c.StandingApprovals.Select(a => $"{Blocks.Mention(a.Reviewer)} {Blocks.Date(a.At)}")))
+        : null;
+
+    static System.Text.Json.Nodes.JsonObject? StillMissing(EmergencyChange c) => c.Status == ChangeStatus.Open && c.Evidence.Any(e => !e.Satisfied)
+        ? Blocks.Context("Still missing: " + string.Join("; ", c.Evidence.Where(e => !e.Satisfied).Select(e => Blocks.Escape(e.Missing ?? e.Kind))))
+        : null;
+
+    static System.Text.Json.Nodes.JsonObject CancelledContext(Cancellation x) => Blocks.Context(x.AfterUse
+        ? $"Withdrawn after use by {Blocks.Mention(x.By)}: {Blocks.UserText(x.Reason)}. The review is still owed."
+        : $"Cancelled by {Blocks.Mention(x.By)}: {Blocks.UserText(x.Reason)}");
+
     // ---- Detected cases: a merge or push nobody declared, opened by the bot (EmergencyChange.Source "detected") ----------
 
     public static bool IsDetected(EmergencyChange c) => c.Source == DetectedBypass.SourceName && c.Detected is not null;
@@ -201,14 +209,10 @@ public sealed class ChangeMessages(string? jiraBaseUrl, string? announcementChan
             d.ExplainedAt is { } explained && !string.IsNullOrWhiteSpace(c.Justification)
                 ? Blocks.Context($"Explained {Blocks.Date(explained)}: {Blocks.Truncate(Blocks.UserText(c.Justification), 1500)}")
                 : null,
-            c.StandingApprovals.Any()
-                ? Blocks.Context("Approved by " + string.Join(", ", c.StandingApprovals.Select(a => $"{Blocks.Mention(a.Reviewer)} {Blocks.Date(a.At)}")))
-                : null,
-            c.Status == ChangeStatus.Open && c.Evidence.Any(e => !e.Satisfied)
-                ? Blocks.Context("Still missing: " + string.Join("; ", c.Evidence.Where(e => !e.Satisfied).Select(e => Blocks.Escape(e.Missing ?? e.Kind))))
-                : null,
+            ApprovedBy(c),
+            StillMissing(c),
             c.Cancellation is { } x
-                ? Blocks.Context((x.AfterUse ? $"Withdrawn after use by {Blocks.Mention(x.By)}: {Blocks.UserText(x.Reason)}. The review is still owed." : $"Cancelled by {Blocks.Mention(x.By)}: {Blocks.UserText(x.Reason)}"))
+                ? CancelledContext(x)
                 : d.AbsorbedBy is { } m
                     ? Blocks.Context($"Declared as {new ChangeId(m)}: its review covers this change.")
                     : Blocks.Context("The bot opened this case because nobody declared the change. Review it retrospectively: details and approvals in this thread."),
