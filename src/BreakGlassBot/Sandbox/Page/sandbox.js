@@ -72,7 +72,7 @@
     no_entry: '⛔', no_entry_sign: '🚫', memo: '📝', lock: '🔒', x: '❌', '+1': '👍', thumbsup: '👍', tada: '🎉',
     bell: '🔔', calendar: '📅', link: '🔗', eyes: '👀', information_source: 'ℹ️', heavy_check_mark: '✔️', fire: '🔥',
     arrow_upper_right: '↗️', arrow_lower_right: '↘️', arrow_right: '➡️', unlock: '🔓', ticket: '🎫',
-    twisted_rightwards_arrows: '🔀',
+    twisted_rightwards_arrows: '🔀', mag: '🔍', bust_in_silhouette: '👤',
   };
   const decode = (s) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 
@@ -145,7 +145,9 @@
   function textOf(obj, parent) {
     if (!obj) return parent;
     if (obj.type === 'mrkdwn') return mrkdwn(obj.text, parent);
-    parent.append(obj.text || '');
+    // plain_text shows emoji shortcodes as emoji unless "emoji": false, as Slack does.
+    const text = obj.text || '';
+    parent.append(obj.emoji === false ? text : text.replace(/:([a-z0-9_+-]+):/g, (all, name) => EMOJI[name] || all));
     return parent;
   }
 
