@@ -23,6 +23,9 @@ public sealed class SandboxDetectionTests
     public async Task MergingAnUnreviewedPullRequestFromTheSidePanelShowsTheDetectedCaseInTheChannelAndAsksWhoMergedIt()
     {
         await using var bot = await SandboxBot.StartAsync(Fast);
+        // The start-up sweep reads the stand-in too: the merged-PR search and the watched branch's commits.
+        await Eventually.Until(() => bot.State.Read(v => v.WireLog.Count(w => w.Ok && (w.What.StartsWith("GitHub GET search/issues repo:acme/payments is:pr is:merged base:main", StringComparison.Ordinal)
+            || w.What.StartsWith("GitHub GET commits of acme/payments main", StringComparison.Ordinal))) == 2), "the start-up sweep's reads");
 
         await PostAsync(bot, "github/0/merge", new { user = SandboxPeople.Declarer });
 
@@ -52,6 +55,26 @@ public sealed class SandboxDetectionTests
         Assert.Contains(wire, w => w.StartsWith("POST /github/webhooks push (signed sha256) → 200", StringComparison.Ordinal));
         Assert.Contains(wire, w => w.StartsWith("GitHub GET reviews of acme/payments#42", StringComparison.Ordinal) && w.EndsWith("→ 200", StringComparison.Ordinal));
         Assert.Contains(wire, w => w.StartsWith("GitHub GET pulls of commit", StringComparison.Ordinal) && w.EndsWith("→ 200", StringComparison.Ordinal));
+        // Nothing the bot asked of the stand-in failed.
+        Assert.All(bot.State.Read(v => v.WireLog.Where(w => w.Direction == "from-bot").ToList()), w => Assert.True(w.Ok, w.What));
+    }
+
+    [Fact]
+    public async Task APullRequestDeclaredBeforeItsMergeIsTheDeclarationsAndOpensNoDetectedCase()
+    {
+        await using var bot = await SandboxBot.StartAsync(Fast);
+        await PostAsync(bot, "message", new { user = SandboxPeople.Declarer, channel = SandboxPeople.Channel,
+            text = "/breakglass Revert the payments deploy https://github.com/acme/payments/pull/42" });
+        await Eventually.Until(() => bot.Store.Get(1)?.Announcement is not null, "BG-1 announced");
+
+        await PostAsync(bot, "github/0/merge", new { user = SandboxPeople.Declarer });
+
+        var pr = MergeRecord.PullRequestId(SandboxPeople.GitHubRepository, 42);
+        await Eventually.Until(() => Records(bot).Get(pr)?.DeclaredAs == 1, "the merge settled as BG-1's", TimeSpan.FromSeconds(30));
+        await Eventually.Until(() => NothingLeftToCheck(bot), "the push's record settled", TimeSpan.FromSeconds(30));
+        Assert.DoesNotContain(bot.Store.OpenChanges(), c => c.Detected is not null);
+        // The declaration heard of the merge from the same webhook.
+        Assert.True(bot.Store.Get(1)!.PullRequests.Single().Merged);
     }
 
     [Fact]
