@@ -236,6 +236,36 @@ public sealed class SandboxDriver(SandboxState state, SandboxContext context, IH
         if (v.Views.TryGetValue(user, out var current) && current.Id == viewId) v.Views.Remove(user);
     }, persist: false);
 
+    /// <summary>
+    /// GitHub's side: a webhook delivery as GitHub sends it (X-GitHub-Event, X-GitHub-Delivery, X-Hub-Signature-256 over the raw
+    /// body with the webhook secret), POSTed over loopback to the bot's real /github/webhooks.
+    /// </summary>
+    public async Task<DriverResult> DeliverGitHubAsync(string eventName, JsonObject payload, CancellationToken ct)
+    {
+        var body = payload.ToJsonString();
+        var mac = HMACSHA256.HashData(Encoding.UTF8.GetBytes(context.GitHubWebhookSecret), Encoding.UTF8.GetBytes(body));
+        using var request = new HttpRequestMessage(HttpMethod.Post, GitHub.GitHubWebhooks.Route) { Content = new StringContent(body, Encoding.UTF8) };
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        request.Headers.Add("X-GitHub-Event", eventName);
+        request.Headers.Add("X-GitHub-Delivery", Guid.NewGuid().ToString());
+        request.Headers.Add(GitHub.GitHubSignature.Header, "sha256=" + Convert.ToHexStringLower(mac));
+        request.Headers.UserAgent.ParseAdd("GitHub-Hookshot/sandbox");
+        var what = $"POST {GitHub.GitHubWebhooks.Route} {eventName}{(payload["action"] is { } action ? " " + action : "")} (signed sha256)";
+        try
+        {
+            using var response = await clients.CreateClient(ClientName).SendAsync(request, ct);
+            var text = await response.Content.ReadAsStringAsync(ct);
+            state.Wire("to-bot", $"{what} → {(int)response.StatusCode}", response.IsSuccessStatusCode);
+            return response.IsSuccessStatusCode ? DriverResult.Done : new DriverResult($"The bot did not accept the {eventName} webhook (HTTP {(int)response.StatusCode}): {Brief(text)}");
+        }
+        catch (HttpRequestException e)
+        {
+            log.LogWarning("Sandbox could not reach the bot at {Path}: {Error}", GitHub.GitHubWebhooks.Route, e.Message);
+            state.Wire("to-bot", $"{what} → no answer", false);
+            return new DriverResult($"The bot did not answer the {eventName} webhook.");
+        }
+    }
+
     async Task<(HttpStatusCode Status, string Body)> PostAsync(string path, string body, string contentType, string what, CancellationToken ct)
     {
         var timestamp = time.GetUtcNow().ToUnixTimeSeconds();

@@ -12,6 +12,7 @@ public sealed record SubmitInput(string User, string ViewId, Dictionary<string, 
 public sealed record CloseInput(string User, string ViewId);
 public sealed record DismissInput(string User, string EphemeralId);
 public sealed record FlipInput(bool Done);
+public sealed record MergeInput(string User);
 
 /// <summary>The page, its assets and its API; the stand-in Slack, Jira and GitHub. Mapped only in sandbox mode, served to loopback only.</summary>
 public static class SandboxEndpoints
@@ -72,6 +73,21 @@ public static class SandboxEndpoints
         api.MapPost("/github/{index:int}", (int index, FlipInput input, StandInGitHub github) =>
             github.SetApproved(index, input.Done) ? Answer(DriverResult.Done) : Answer(new DriverResult("No such pull request.")));
 
+        api.MapPost("/github/{index:int}/merge", async (int index, MergeInput input, StandInGitHub github, SandboxDriver driver, HttpContext http) =>
+        {
+            var merged = github.Merge(index, input.User);
+            if (merged.Problem is not null) return Answer(new DriverResult(merged.Problem));
+            // GitHub sends both for a merge on the web: the pull request closed (merged), and the push of its merge commit.
+            var closed = await driver.DeliverGitHubAsync("pull_request", merged.PullRequestClosed!, http.RequestAborted);
+            var push = await driver.DeliverGitHubAsync("push", merged.Push!, http.RequestAborted);
+            return Answer(closed.Problem is null ? push : closed);
+        });
+        api.MapPost("/github/open", (StandInGitHub github) =>
+        {
+            github.Open();
+            return Answer(DriverResult.Done);
+        });
+
         app.MapPost(StandInSlack.ApiPath + "/{method}", (string method, HttpContext http, StandInSlack slack) => slack.CallAsync(method, http));
         app.MapPost(StandInSlack.ResponsePath + "/{id}", (string id, HttpContext http, StandInSlack slack) => slack.RespondAsync(id, http));
         app.Services.GetRequiredService<StandInJira>().Map(app);
@@ -95,18 +111,20 @@ public static class SandboxEndpoints
     }
 
     /// <summary>Long poll: answers at once when the state is newer than <c>since</c>, else when it changes (or after 20 s).</summary>
-    static async Task<IResult> StateAsync(string? user, long? since, SandboxState state, SandboxContext context, IOptions<PolicyOptions> policy, HttpContext http)
+    static async Task<IResult> StateAsync(string? user, long? since, SandboxState state, SandboxContext context, IOptions<PolicyOptions> policy,
+        IOptions<DetectionOptions> detection, HttpContext http)
     {
         try { await state.WaitForChangeAsync(since ?? 0, TimeSpan.FromSeconds(20), http.RequestAborted); }
         catch (OperationCanceledException) { return Results.Empty; }
         var me = SandboxPeople.Find(user)?.Id ?? SandboxPeople.Declarer;
         var p = policy.Value;
-        var snapshot = state.Read(v => Snapshot(v, me, context, p));
+        var d = detection.Value;
+        var snapshot = state.Read(v => Snapshot(v, me, context, p, d));
         http.Response.Headers.CacheControl = "no-store";
         return Results.Content(snapshot.ToJsonString(), "application/json");
     }
 
-    static JsonObject Snapshot(SandboxState.SandboxStateView v, string me, SandboxContext context, PolicyOptions p)
+    static JsonObject Snapshot(SandboxState.SandboxStateView v, string me, SandboxContext context, PolicyOptions p, DetectionOptions d)
     {
         var dm = SandboxPeople.DirectChannel(me);
         var messages = new JsonObject
@@ -127,6 +145,11 @@ public static class SandboxEndpoints
                 ["reminderInterval"] = Describe(p.ReminderInterval),
                 ["escalateAfter"] = Describe(p.EscalateAfter),
                 ["dataDirectory"] = context.DataDirectory,
+                ["detection"] = new JsonObject
+                {
+                    ["enabled"] = d.Enabled, ["gracePeriod"] = Describe(d.GracePeriod), ["checkInterval"] = Describe(d.CheckInterval),
+                    ["repository"] = SandboxPeople.GitHubRepository, ["branch"] = SandboxPeople.GitHubBranch,
+                },
             },
             ["bot"] = new JsonObject { ["id"] = SandboxPeople.BotUser, ["name"] = SandboxPeople.BotName },
             ["people"] = new JsonArray([.. SandboxPeople.All.Select(x => (JsonNode)new JsonObject { ["id"] = x.Id, ["name"] = x.Name, ["role"] = x.Role })]),
@@ -161,6 +184,7 @@ public static class SandboxEndpoints
     static JsonArray PullRequestsJson(SandboxState.SandboxStateView v) => new([.. v.PullRequests.Select(pr => (JsonNode)new JsonObject
     {
         ["ref"] = pr.Ref, ["url"] = pr.Url, ["title"] = pr.Title, ["author"] = pr.Author, ["approved"] = pr.Approved,
+        ["base"] = pr.BaseRef, ["merged"] = pr.Merged, ["mergedBy"] = pr.MergedBy, ["mergedAt"] = pr.MergedAt?.ToString("O"),
         ["reviewer"] = SandboxPeople.GitHubReviewer,
         ["labels"] = new JsonArray([.. pr.Labels.Select(l => (JsonNode)JsonValue.Create(l))]),
         ["reviews"] = new JsonArray([.. pr.Reviews.Select(r => (JsonNode)new JsonObject { ["user"] = r.Login, ["state"] = r.State, ["at"] = r.SubmittedAt.ToString("O") })]),

@@ -28,6 +28,21 @@ public static class SandboxPeople
     public const string GitHubBot = "breakglassbot-sandbox";
     public const long GitHubBotId = 7_000_199;
 
+    // The stand-in GitHub's repository and the branch its pull requests go into: the one branch detection watches.
+    public const string GitHubOwner = "acme";
+    public const string GitHubRepo = "payments";
+    public const string GitHubBranch = "main";
+    public static string GitHubRepository => GitHubOwner + "/" + GitHubRepo;
+
+    /// <summary>Each person's account on the stand-in GitHub (People:&lt;id&gt;:GitHub), so the bot can name who merged.</summary>
+    public static readonly IReadOnlyDictionary<string, (string Login, long Id)> GitHubAccounts = new Dictionary<string, (string, long)>
+    {
+        [Declarer] = (GitHubAuthor, GitHubAuthorId),
+        [Reviewer1] = (GitHubReviewer, GitHubReviewerId),
+        [Reviewer2] = ("sam-reviewer", 7_000_103),
+        [Manager] = ("morgan-manager", 7_000_104),
+    };
+
     public static readonly IReadOnlyList<SandboxPerson> All =
     [
         new(Declarer, "Dana Declarer", "on-call engineer (declarer)"),

@@ -25,6 +25,7 @@ public sealed class SandboxContext
     internal string JiraEmail => "breakglassbot@sandbox.invalid";
     internal string JiraToken { get; } = RandomText(24);
     internal string GitHubToken { get; } = RandomText(24);
+    internal string GitHubWebhookSecret { get; } = RandomText(32);
 
     static string RandomText(int bytes) => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(bytes));
 }
@@ -113,6 +114,12 @@ public static class SandboxRegistration
             defaults["Policy:BusinessHoursOnly"] = "false";
             defaults["Policy:DigestCron"] = "*/2 * * * *";
         }
+        // Detection on (the side panel's merge shows it); --Detection:Enabled=false still turns it off.
+        defaults["Detection:Enabled"] = "true";
+        // A merge nobody declared becomes a case this long after it: short enough to watch happen on the page.
+        defaults["Detection:GracePeriod"] = context.FastClock ? "00:00:30" : "00:02:00";
+        defaults["Detection:CheckInterval"] = "00:00:05";
+        defaults["Detection:RuleSuitesInterval"] = "00:00:00";
         var afterFiles = 0;
         for (var i = 0; i < config.Sources.Count; i++)
             if (config.Sources[i] is FileConfigurationSource { Path: { } file } && Path.GetFileName(file).StartsWith("appsettings", StringComparison.OrdinalIgnoreCase))
@@ -145,13 +152,13 @@ public static class SandboxRegistration
             ["Jira:ReviewTransition"] = "",
             ["GitHub:ApiBaseUrl"] = context.BaseUrl + StandInGitHub.BasePath + "/",
             ["GitHub:Token"] = context.GitHubToken,
-            ["GitHub:WebhookSecret"] = "",
             ["GitHub:BypassMode"] = nameof(BypassMode.RecordOnly),
-            // Who the workspace's people are on the stand-in GitHub: an approval by someone the bot cannot place there does not count.
-            [$"People:{SandboxPeople.Declarer}:GitHub"] = SandboxPeople.GitHubAuthor,
-            [$"People:{SandboxPeople.Reviewer1}:GitHub"] = SandboxPeople.GitHubReviewer,
-            [$"People:{SandboxPeople.Reviewer2}:GitHub"] = "sam-reviewer",
-        });
+            ["GitHub:WebhookSecret"] = context.GitHubWebhookSecret,
+            ["GitHub:WebBaseUrl"] = "https://github.com",
+        }.Concat(SandboxPeople.GitHubAccounts.Select(a =>
+            // Who the workspace's people are on the stand-in GitHub: an approval by someone the bot cannot place there does not
+            // count, and a detected merge is sent to the person who merged it.
+            KeyValuePair.Create($"People:{a.Key}:GitHub", (string?)a.Value.Login))));
 
     // Lists and optional keys cannot be cleared through configuration (a lower source's Reviewers:2 would survive).
     static void OverrideOptions(IServiceCollection s, SandboxContext context)
@@ -176,8 +183,17 @@ public static class SandboxRegistration
             o.AppId = null;
             o.PrivateKeyPath = null;
             o.InstallationId = null;
-            o.WebhookSecret = null;
+            o.WebhookSecret = context.GitHubWebhookSecret;
+            o.WebBaseUrl = "https://github.com";
             o.BypassMode = BypassMode.RecordOnly;
+            // The stand-in's one repository: what detection watches and the break-glass rate counts.
+            o.Repositories = [SandboxPeople.GitHubRepository];
+        });
+        // Detection watches the branch the stand-in's pull requests go into, whatever a real install watches.
+        s.PostConfigure<DetectionOptions>(o =>
+        {
+            o.Branches = [SandboxPeople.GitHubBranch];
+            o.IgnoreActors = [];
         });
         s.PostConfigure<JiraOptions>(o => o.ReviewedStatuses = []);
         s.PostConfigure<PolicyOptions>(o => o.RequiredEvidence = []);

@@ -104,10 +104,28 @@ public sealed class SandboxPullRequest
     public List<SandboxGitHubComment> Comments { get; set; } = [];
     public List<SandboxGitHubReview> Reviews { get; set; } = [];
     public long NextId { get; set; } = 1;
+    public bool Merged { get; set; }
+    public DateTimeOffset? MergedAt { get; set; }
+    public string? MergedBy { get; set; }
+    public long? MergedById { get; set; }
+    public string? MergeCommitSha { get; set; }
 
     /// <summary>Approved by someone other than the author, and not dismissed: what the bot's review rule looks for.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public bool Approved => Reviews.Any(r => r.State == "APPROVED" && r.UserId != AuthorId);
+}
+
+/// <summary>A commit on a branch of the stand-in repository (a merge commit the page made): what GET commits lists.</summary>
+public sealed class SandboxCommit
+{
+    public string Sha { get; set; } = "";
+    public string Branch { get; set; } = "";
+    public string AuthorLogin { get; set; } = "";
+    public long AuthorId { get; set; }
+    public DateTimeOffset At { get; set; }
+    public string Message { get; set; } = "";
+    /// <summary>The pull request whose merge made it (GET commits/{sha}/pulls); null for a direct push.</summary>
+    public int? PullRequest { get; set; }
 }
 
 public sealed record WireEntry(DateTimeOffset At, string Direction, string What, bool Ok);
@@ -142,6 +160,7 @@ public sealed class SandboxState
         public List<SandboxMessage> Messages { get; set; } = [];
         public List<SandboxJiraIssue> Jira { get; set; } = [];
         public List<SandboxPullRequest> PullRequests { get; set; } = [];
+        public List<SandboxCommit> Commits { get; set; } = [];
     }
 
     public SandboxState(SandboxContext context, TimeProvider time, ILogger<SandboxState> log)
@@ -155,13 +174,17 @@ public sealed class SandboxState
             saved.Jira.Add(new SandboxJiraIssue { Id = "10001", Key = "SBX-1", Summary = "Payments deploy 2026.11 rolled back: follow-up review", Labels = ["payments"] });
         // A workspace saved before the stand-in GitHub existed has a card without owner, number or author id: start it afresh.
         if (saved.PullRequests.Count == 0 || saved.PullRequests.Any(p => p.Number == 0 || p.AuthorId == 0))
-            saved.PullRequests = [new SandboxPullRequest
-            {
-                Ref = "acme/payments#42", Url = "https://github.com/acme/payments/pull/42", Owner = "acme", Repo = "payments", Number = 42, Id = 1_042_000_042,
-                Title = "Revert payments deploy 2026.11", Author = SandboxPeople.GitHubAuthor, AuthorId = SandboxPeople.GitHubAuthorId,
-                HeadRef = "revert-payments-2026-11", HeadSha = "5b1f0c9e7d2a4b6c8e0f1a3b5c7d9e1f2a4b6c8d", BaseRef = "main", CreatedAt = time.GetUtcNow(),
-            }];
+            saved.PullRequests = [NewPullRequest(42, "Revert payments deploy 2026.11", "revert-payments-2026-11", "5b1f0c9e7d2a4b6c8e0f1a3b5c7d9e1f2a4b6c8d", time.GetUtcNow())];
     }
+
+    /// <summary>An open pull request by the declarer into the watched branch of the stand-in repository.</summary>
+    public static SandboxPullRequest NewPullRequest(int number, string title, string headRef, string headSha, DateTimeOffset at) => new()
+    {
+        Ref = $"{SandboxPeople.GitHubRepository}#{number}", Url = $"https://github.com/{SandboxPeople.GitHubRepository}/pull/{number}",
+        Owner = SandboxPeople.GitHubOwner, Repo = SandboxPeople.GitHubRepo, Number = number, Id = 1_042_000_000 + number,
+        Title = title, Author = SandboxPeople.GitHubAuthor, AuthorId = SandboxPeople.GitHubAuthorId,
+        HeadRef = headRef, HeadSha = headSha, BaseRef = SandboxPeople.GitHubBranch, CreatedAt = at,
+    };
 
     public T Read<T>(Func<SandboxStateView, T> read)
     {
@@ -234,6 +257,7 @@ public sealed class SandboxState
         public Dictionary<string, SandboxView> Views => s.views;
         public List<SandboxJiraIssue> Jira => s.saved.Jira;
         public List<SandboxPullRequest> PullRequests => s.saved.PullRequests;
+        public List<SandboxCommit> Commits => s.saved.Commits;
         public IEnumerable<WireEntry> WireLog => s.wire;
         public long Version => s.version;
         public DateTimeOffset Now => s.time.GetUtcNow();

@@ -155,6 +155,34 @@ public sealed class SandboxBrowserTests(Chromium chromium) : IAsyncLifetime
         Assert.Empty(leftTheMachine);
     }
 
+    [Fact]
+    public async Task MergingWithoutReviewInTheSidePanelShowsTheDetectedCaseAndAsksTheMergerToExplainIt()
+    {
+        // A grace period of a second: the case opens while the page is open.
+        await bot.DisposeAsync();
+        bot = await SandboxBot.StartAsync("--Detection:GracePeriod=00:00:01", "--Detection:CheckInterval=00:00:00.200");
+        await page.GotoAsync(bot.Url + "/sandbox");
+        var pr = page.Locator("[data-testid=github-0]");
+        await Expect(page.Locator("#github")).ToContainTextAsync("grace period (1s here");
+
+        await pr.Locator("[data-testid=github-merge-0]").ClickAsync();
+        await Expect(pr).ToContainTextAsync("Merged by dana-declarer");
+        var announcement = Conversation.Locator("[data-testid=message]").Filter(new() { HasText = "Undeclared bypass detected" });
+        await Expect(announcement).ToContainTextAsync("acme/payments#42");
+        await Expect(page.Locator("#wire")).ToContainTextAsync("POST /github/webhooks pull_request closed (signed sha256) → 200");
+        var file = await ShotAsync("detected");
+
+        await page.Locator("[data-testid=dm-item]").ClickAsync();
+        var ask = Conversation.Locator("[data-testid=message]").Filter(new() { HasText = "nobody declared it" }).First;
+        await Expect(ask).ToContainTextAsync("BG-1");
+        await ask.GetByRole(AriaRole.Button, new() { Name = "Add summary and justification" }).ClickAsync();
+        await Expect(page.Locator("[data-testid=modal]")).ToBeVisibleAsync();
+
+        Assert.NotNull(bot.Store.Get(1)!.Detected);
+        AssertScreenshots([file, await ShotAsync("detected-explain")]);
+        Assert.Empty(leftTheMachine);
+    }
+
     static void AssertScreenshots(IEnumerable<string> files)
     {
         foreach (var file in files)

@@ -154,9 +154,12 @@ public sealed class SandboxTests
         Assert.Equal(BypassMode.RecordOnly, github.BypassMode);
         Assert.Equal((bot.DataDirectory, HangfireStorageKind.Sqlite), (storage.ResolvedDataDirectory, storage.Hangfire));
         Assert.False(Directory.Exists(real));
-        Assert.Null(github.WebhookSecret);
+        // The stand-in GitHub signs its webhooks with a secret made up at start, never the real one.
+        Assert.False(string.IsNullOrEmpty(github.WebhookSecret));
+        Assert.NotEqual("real-hook", github.WebhookSecret);
+        Assert.Equal(["acme/payments"], github.Repositories);
         Assert.DoesNotContain(bot.Logs, l => l.Contains(slack.BotToken!, StringComparison.Ordinal) || l.Contains(slack.SigningSecret!, StringComparison.Ordinal)
-            || l.Contains(github.Token!, StringComparison.Ordinal));
+            || l.Contains(github.Token!, StringComparison.Ordinal) || l.Contains(github.WebhookSecret!, StringComparison.Ordinal));
     }
 
     [Fact]

@@ -72,7 +72,7 @@
     no_entry: '⛔', no_entry_sign: '🚫', memo: '📝', lock: '🔒', x: '❌', '+1': '👍', thumbsup: '👍', tada: '🎉',
     bell: '🔔', calendar: '📅', link: '🔗', eyes: '👀', information_source: 'ℹ️', heavy_check_mark: '✔️', fire: '🔥',
     arrow_upper_right: '↗️', arrow_lower_right: '↘️', arrow_right: '➡️', unlock: '🔓', ticket: '🎫',
-    twisted_rightwards_arrows: '🔀',
+    twisted_rightwards_arrows: '🔀', mag: '🔍', bust_in_silhouette: '👤',
   };
   const decode = (s) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 
@@ -145,7 +145,9 @@
   function textOf(obj, parent) {
     if (!obj) return parent;
     if (obj.type === 'mrkdwn') return mrkdwn(obj.text, parent);
-    parent.append(obj.text || '');
+    // plain_text shows emoji shortcodes as emoji unless "emoji": false, as Slack does.
+    const text = obj.text || '';
+    parent.append(obj.emoji === false ? text : text.replace(/:([a-z0-9_+-]+):/g, (all, name) => EMOJI[name] || all));
     return parent;
   }
 
@@ -466,6 +468,9 @@
     clock.append(el('div', 'note', s.fastClock
       ? 'Chosen at start. Restart with --Sandbox:FastClock=false for the configured policy.'
       : 'Chosen at start. Restart with --fast for a lifecycle of a minute or two.'));
+    clock.append(el('div', 'note', s.detection.enabled
+      ? 'Detection grace period ' + s.detection.gracePeriod + ' after a merge (--Detection:GracePeriod).'
+      : 'Detection of undeclared bypasses is off.'));
     clock.append(el('div', 'note', 'Sandbox started: ' + s.reason + '. Data: ' + s.dataDirectory));
     $('banner-clock').textContent = 'Fast clock ' + (s.fastClock ? 'on' : 'off') + ' · review window ' + s.reviewWindow;
 
@@ -490,22 +495,42 @@
 
     const gh = $('github');
     gh.replaceChildren();
-    gh.append(el('p', 'note', 'The bot reads this pull request through its real GitHub client (a stand-in GitHub on this machine). Link it in a declaration (paste its URL); the bot labels it and comments on it. It counts as reviewed once someone other than its author approves it: Approve PR submits an approving review as ' + (d.pullRequests.length ? d.pullRequests[0].reviewer : 'a reviewer') + '. The bot looks again at its next check (within the reminder interval).'));
+    const det = s.detection;
+    gh.append(el('p', 'note', 'The bot reads these pull requests through its real GitHub client (a stand-in GitHub on this machine). Link one in a declaration (paste its URL); the bot labels it and comments on it. It counts as reviewed once someone other than its author approves it: Approve PR submits an approving review as ' + (d.pullRequests.length ? d.pullRequests[0].reviewer : 'a reviewer') + '. The bot looks again at its next check (within the reminder interval).'));
+    gh.append(el('p', 'note', det.enabled
+      ? 'Undeclared bypasses: Merge sends GitHub\u2019s signed pull_request and push webhooks to the bot. A merge into ' + det.repository + ' ' + det.branch
+        + ' without an approving review, that nobody declares within the grace period (' + det.gracePeriod + ' here; the bot checks every ' + det.checkInterval
+        + '), becomes a detected case: an announcement in #' + d.channel.name + ' and a DM to whoever merged.'
+      : 'Undeclared bypasses: detection is off (--Detection:Enabled=false), so a merge nobody declared opens no case.'));
     d.pullRequests.forEach((pr, index) => {
       const card = el('div', 'card');
       card.dataset.testid = 'github-' + index;
       const title = el('div', 'title', pr.ref + ' ');
-      title.append(el('span', 'pill ' + (pr.approved ? 'done' : 'open'), pr.approved ? 'approved' : 'review required'));
-      card.append(title, el('div', null, pr.title), el('div', 'note', 'by ' + pr.author + ' · ' + pr.url));
+      const status = pr.merged ? ['merged', 'merged'] : pr.approved ? ['done', 'approved'] : ['open', 'review required'];
+      title.append(el('span', 'pill ' + status[0], status[1]));
+      card.append(title, el('div', null, pr.title), el('div', 'note', 'by ' + pr.author + ' into ' + pr.base + ' · ' + pr.url));
       if (pr.labels.length) card.append(el('div', 'note', 'Labels: ' + pr.labels.join(', ')));
-      const flip = el('button', null, pr.approved ? 'Dismiss approval' : 'Approve PR');
-      flip.type = 'button';
-      flip.addEventListener('click', () => post('github/' + index, { done: !pr.approved }));
-      card.append(flip);
+      if (pr.merged) {
+        card.append(el('div', 'note', 'Merged by ' + pr.mergedBy + ' at ' + new Date(pr.mergedAt).toLocaleTimeString()
+          + (pr.approved || !det.enabled ? '.' : ' without an approving review: unless someone declares it, a detected case opens ' + det.gracePeriod + ' after the merge.')));
+      } else {
+        const flip = el('button', null, pr.approved ? 'Dismiss approval' : 'Approve PR');
+        flip.type = 'button';
+        flip.addEventListener('click', () => post('github/' + index, { done: !pr.approved }));
+        const merge = el('button', 'merge', (pr.approved ? 'Merge as ' : 'Merge without review as ') + nameOf(ui.me));
+        merge.type = 'button';
+        merge.dataset.testid = 'github-merge-' + index;
+        merge.addEventListener('click', () => post('github/' + index + '/merge', { user: ui.me }));
+        card.append(flip, ' ', merge);
+      }
       for (const r of pr.reviews.slice(-3)) card.append(el('div', 'comment', r.user + ': ' + r.state.toLowerCase()));
       for (const c of pr.comments.slice(-3)) card.append(el('div', 'comment', c.author + ': ' + c.text.replace(/<!--[^>]*-->/g, '').trim()));
       gh.append(card);
     });
+    const open = el('button', 'new-pr', 'New pull request');
+    open.type = 'button';
+    open.addEventListener('click', () => post('github/open', {}));
+    gh.append(open);
 
     const wire = $('wire');
     wire.replaceChildren();
