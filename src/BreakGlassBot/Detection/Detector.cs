@@ -213,7 +213,8 @@ public sealed partial class Detector(MergeRecords records, ChangeStore store, IG
         {
             r!.Attempts++;
             r.LastError = e.Message;
-            var backoff = TimeSpan.FromSeconds(Math.Min(MaxBackoff.TotalSeconds, 15 * Math.Pow(2, Math.Min(r.Attempts, 12))));
+            // Doubling from Detection:CheckInterval: a minute, two, four... at the default, up to half an hour.
+            var backoff = TimeSpan.FromSeconds(Math.Min(MaxBackoff.TotalSeconds, Options.CheckInterval.TotalSeconds * Math.Pow(2, Math.Min(r.Attempts, 16))));
             r.NextAttemptAt = now + (e.RetryAfter is { } after && after > backoff ? after : backoff);
             return r;
         });

@@ -106,3 +106,28 @@ public sealed class DetectionSourceTests : DetectionTestBase
         Assert.Equal(["sweep"], Record()!.FoundBy);
     }
 }
+
+/// <summary>GitHub down while a found merge is checked: retried with back-off, reported once, decided when GitHub is back.</summary>
+[Trait("Category", "EndToEnd")]
+public sealed class DetectionCheckOutageTests : DetectionTestBase
+{
+    [Fact]
+    public async Task ACheckThatFailsIsRetriedReportedOnceAndDecidedWhenGitHubIsBack()
+    {
+        GitHub.Fail("GET pull", new Fault.Status(502), times: 1000);
+        await MergedWebhookAsync(MergeOnGitHub());
+
+        await WaitUntil(() => Record() is { Attempts: >= 3 }, "three failed checks", seconds: 20);
+        Assert.Equal(Verdicts.Pending, Record()!.Verdict);
+        Assert.Contains("502", Record()!.LastError);
+        await Bot.Until(() => Slack.DirectMessages(TestBot.Admin).Any(m => m.Text.Contains("acme/api#1347")), "the admins told");
+        var failed = Assert.Single(Bot.Store.AuditTrail(0), e => e.Type == AuditTypes.DetectionFailed);
+        Assert.Equal("check", failed.Data["source"]);
+        Assert.Empty(DetectedCases());
+
+        GitHub.ClearFaults();
+        await WaitUntil(() => DetectedCases().Count == 1, "decided once GitHub answers", seconds: 20);
+        Assert.Single(Bot.Store.AuditTrail(0), e => e.Type == AuditTypes.DetectionFailed);
+        Assert.Null(Record()!.LastError);
+    }
+}
