@@ -97,6 +97,7 @@ public sealed class UndeclaredMergeTests : DetectionTestBase
     [Fact]
     public async Task AMergeIntoABranchNotWatchedIsNotRecorded()
     {
+        GitHub.PullRequest(Pr).BaseRef = "feature-x";
         var mergedAt = MergeOnGitHub();
         var body = MergedEvent(mergedAt).Replace("\"ref\":\"master\"", "\"ref\":\"feature-x\"");
         Assert.Equal(HttpStatusCode.OK, (await PostWebhookAsync("pull_request", body)).StatusCode);
