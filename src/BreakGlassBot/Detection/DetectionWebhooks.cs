@@ -61,11 +61,12 @@ internal sealed class DetectionWebhooks(Detector detector, WatchedScope scope, A
         var commits = payload.TryGetProperty("commits", out var list) && list.ValueKind == JsonValueKind.Array
             ? list.EnumerateArray().Select(c => Str(c, "id")).OfType<string>().ToList()
             : [];
-        // A branch pointed at commits it already had brings nothing new to review.
-        if (commits.Count == 0) return;
+        var forced = payload.TryGetProperty("forced", out var f) && f.ValueKind == JsonValueKind.True;
+        // A branch pointed at commits it already had brings nothing new to review, unless it was forced there.
+        if (commits.Count == 0 && !forced) return;
         detector.Observe(new MergeObservation(DetectedBypass.DirectPushKind, repository, FoundBy)
         {
-            Branch = branch, Sha = after, Commits = [.. commits.TakeLast(Detector.MaxCommits)],
+            Branch = branch, Sha = after, Commits = [.. commits.TakeLast(Detector.MaxCommits)], Forced = forced,
             Actor = sender.Length > 0 ? sender : Str(Obj(payload, "pusher"), "name"), ActorId = Long(Obj(payload, "sender"), "id"),
             MergedAt = time.GetUtcNow(),
         });

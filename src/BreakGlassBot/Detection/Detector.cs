@@ -21,6 +21,7 @@ public sealed record MergeObservation(string Kind, string Repository, string Fou
     public long? AuthorId { get; init; }
     public DateTimeOffset? MergedAt { get; init; }
     public long? RuleSuite { get; init; }
+    public bool Forced { get; init; }
 
     public string Id => Kind == DetectedBypass.PullRequestKind ? MergeRecord.PullRequestId(Repository, Number ?? 0) : MergeRecord.PushId(Repository, Sha ?? "");
 }
@@ -64,6 +65,7 @@ public sealed partial class Detector(MergeRecords records, ChangeStore store, IG
             r.AuthorLogin ??= o.AuthorLogin;
             r.AuthorId ??= o.AuthorId;
             r.MergedAt ??= o.MergedAt;
+            r.Forced |= o.Forced;
             foreach (var c in o.Commits.Select(c => c.ToLowerInvariant()))
                 if (r.Commits.Count < MaxCommits && !r.Commits.Contains(c)) r.Commits.Add(c);
             if (!r.FoundBy.Contains(o.FoundBy)) r.FoundBy.Add(o.FoundBy);
@@ -185,6 +187,15 @@ public sealed partial class Detector(MergeRecords records, ChangeStore store, IG
         var direct = new List<string>();
         foreach (var sha in commits.Where(s => s.Length > 0))
             if ((await gateway.GetCommitPullRequestsAsync(owner, repo, sha, ct)).Count == 0) direct.Add(sha);
+        // A force push rewrote what the branch holds (it may only have dropped reviewed commits): a bypass whatever it brought.
+        if (record.Forced)
+            return records.Save(record.Id, r =>
+            {
+                r ??= record;
+                (r.CheckedAt, r.LastError, r.NextAttemptAt, r.Verdict) = (now, null, null, Verdicts.Unreviewed);
+                r.Reason = $"force-pushed to {r.Branch}, rewriting its history" + (direct.Count > 0 ? $" ({direct.Count} commit{(direct.Count == 1 ? "" : "s")} without a pull request)" : "");
+                return r;
+            });
         if (direct.Count == 0) return Remove(record, "every commit came with a pull request");
         return records.Save(record.Id, r =>
         {

@@ -34,6 +34,8 @@ public sealed class MergeRecord
     public string? Sha { get; set; }
     /// <summary>A push: its commits (at most 20 kept).</summary>
     public List<string> Commits { get; set; } = [];
+    /// <summary>A push that rewrote the branch's history (GitHub's <c>forced</c>): a bypass whatever its commits are.</summary>
+    public bool Forced { get; set; }
     /// <summary>Who merged or pushed (GitHub login and id).</summary>
     public string? Actor { get; set; }
     public long? ActorId { get; set; }

@@ -51,6 +51,21 @@ public sealed class DetectionSourceTests : DetectionTestBase
         Assert.Empty(DetectedCases());
     }
 
+    [Fact]
+    public async Task AForcePushThatOnlyRewindsTheBranchIsStillABypass()
+    {
+        // master forced back to the merge commit of a reviewed PR: nothing new, but history rewritten past the rules.
+        var mergedAt = DateTimeOffset.UtcNow.AddDays(-1);
+        GitHub.PullRequest(Pr).Reviews.Add(GitHub_Review(mergedAt.AddMinutes(-1)));
+        GitHub.MergePullRequest("acme", "api", 1347, Merger, mergedAt, MergeSha);
+        var payload = JsonNode.Parse(PushEvent(MergeSha))!.AsObject();
+        (payload["forced"], payload["created"], payload["commits"]) = (true, false, new JsonArray());
+        Assert.Equal(HttpStatusCode.OK, (await PostWebhookAsync("push", payload.ToJsonString())).StatusCode);
+
+        await WaitUntil(() => DetectedCases().Any(c => c.Detected!.Kind == DetectedBypass.DirectPushKind), "a case for the force push");
+        Assert.Contains("force-pushed to master", DetectedCases().Single(c => c.Detected!.Kind == DetectedBypass.DirectPushKind).Detected!.Reason);
+    }
+
     static JsonObject GitHub_Review(DateTimeOffset at) => BreakGlassBot.Tests.GitHub.FakeGitHub.Review(1, "reviewer", 77, "APPROVED", at);
 
     [Fact]
