@@ -59,7 +59,6 @@ public static partial class Program
         builder.AddJira();
         builder.AddGitHub();
         builder.AddDetection();
-        builder.AddDetectionSlack();
         builder.AddDigest();
         builder.AddEvidence();
         configure?.Invoke(builder);

@@ -3,6 +3,7 @@ using BreakGlassBot.Declaring;
 using BreakGlassBot.GitHub;
 using BreakGlassBot.Hosting;
 using BreakGlassBot.Outbox;
+using BreakGlassBot.Slack;
 using Hangfire;
 using Microsoft.Extensions.Options;
 
@@ -31,6 +32,13 @@ public static class DetectionRegistration
         s.AddSingleton<IStepHandler, DetectionCancelledStep>();
         s.AddSingleton<IThreadNoteSource, AbsorbedNote>();
         s.AddHostedService<DetectionWorker>();
+        // The Slack side of a detected case: its direct messages and thread notes, the explanation form, and `assign`.
+        s.AddSingleton<IDirectMessageSource, DetectionDirectMessages>();
+        s.AddSingleton<IThreadNoteSource, DetectionNotes>();
+        s.AddSingleton<ExplainDetected>();
+        s.AddSingleton<IBlockActionHandler>(sp => sp.GetRequiredService<ExplainDetected>());
+        s.AddSingleton<IViewSubmissionHandler>(sp => sp.GetRequiredService<ExplainDetected>());
+        s.AddSingleton<ISubCommand, AssignCommand>();
         return builder;
     }
 }
