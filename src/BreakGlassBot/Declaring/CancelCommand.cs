@@ -47,7 +47,8 @@ internal sealed class CancelCommand(ChangeStore store, Permissions permissions, 
             if (!permissions.MayCancel(command.UserId, c))
                 return new([Refused(c, "not declarer or admin")],
                     (c.Detected is not null
-                        ? $":no_entry: {c.ChangeId} is an undeclared bypass the bot detected: only an admin other than the person responsible may dismiss it."
+                        ? $":no_entry: {c.ChangeId} is an undeclared bypass the bot detected: only an admin who is neither responsible for it nor its merger or pusher may dismiss it, "
+                          + "and the bot must know the admin's GitHub account to tell (`/breakglass link github`)."
                         : $":no_entry: Only {Blocks.Mention(c.DeclaredBy)} (who declared it) or an admin may cancel {c.ChangeId}.", false));
             if (c.Cancellation is { AfterUse: true } w)
                 return Decision<(string, bool)?>.Only(($"{c.ChangeId} was already withdrawn after use by {Blocks.Mention(w.By)}; it still needs its retrospective review.", false));

@@ -93,7 +93,7 @@ static class DeclaredData
     }
 }
 
-public sealed class Permissions(IOptions<SlackOptions> slack)
+public sealed class Permissions(IOptions<SlackOptions> slack, People? people = null)
 {
     public bool IsAdmin(string user) => slack.Value.Admins.Contains(user);
     public bool MayDeclare(string user) => slack.Value.Declarers.Count == 0 || slack.Value.Declarers.Contains(user) || IsAdmin(user);
@@ -101,7 +101,11 @@ public sealed class Permissions(IOptions<SlackOptions> slack)
     /// A detected case only by an admin who is not the person responsible for it: dismissing one's own undeclared bypass would
     /// be the very thing the case is there to catch.
     /// </summary>
-    public bool MayCancel(string user, EmergencyChange change) => change.Detected is not null
-        ? IsAdmin(user) && user != change.DeclaredBy
+    public bool MayCancel(string user, EmergencyChange change) => change.Detected is { } d
+        ? IsAdmin(user) && user != change.DeclaredBy && !MayHaveMade(user, d)
         : change.DeclaredBy == user || IsAdmin(user);
+
+    /// <summary>The user may be who merged or pushed it: their GitHub account is it, or the bot knows none of theirs to tell.</summary>
+    bool MayHaveMade(string user, DetectedBypass d) =>
+        people is null || people.TrustedGitHub(user) is null || d.Actor is { Length: > 0 } actor && people.IsAuthor(user, actor, d.ActorId);
 }

@@ -21,9 +21,11 @@ public sealed partial class RuleSuitePoll(Detector detector, WatchedScope scope,
     public async Task<int> PollAsync(CancellationToken ct)
     {
         var found = 0;
-        try
+        GitHubException? failure = null;
+        foreach (var repository in scope.Repositories())
         {
-            foreach (var repository in scope.Repositories())
+            // One repository GitHub will not answer for does not stop the others.
+            try
             {
                 var (owner, repo) = WatchedScope.Split(repository);
                 foreach (var branch in await scope.BranchesAsync(repository, ct))
@@ -46,13 +48,14 @@ public sealed partial class RuleSuitePoll(Detector detector, WatchedScope scope,
                     }
                 }
             }
-            failedPolls = 0;
+            catch (GitHubException e)
+            {
+                LogFailed(log, repository, e.Message);
+                failure = e;
+            }
         }
-        catch (GitHubException e)
-        {
-            LogFailed(log, e.Message);
-            if (++failedPolls == 3) notices.Failed(FoundBy, "reading GitHub's rule suites", e.Message, failedPolls);
-        }
+        if (failure is null) failedPolls = 0;
+        else if (++failedPolls == 3) notices.Failed(FoundBy, "reading GitHub's rule suites", failure.Message, failedPolls);
         return found;
     }
 
@@ -61,8 +64,9 @@ public sealed partial class RuleSuitePoll(Detector detector, WatchedScope scope,
         var (owner, repo) = WatchedScope.Split(repository);
         var after = suite.AfterSha ?? "";
         var pulls = after.Length == 0 ? [] : await gateway.GetCommitPullRequestsAsync(owner, repo, after, ct);
-        var pr = pulls.FirstOrDefault(p => string.Equals(p.MergeCommitSha, after, StringComparison.OrdinalIgnoreCase))
-            ?? pulls.FirstOrDefault(p => p.MergedAt is not null);
+        // Only a PR merged into this branch is what the suite recorded; one that brought the commit to another branch is not.
+        var intoBranch = pulls.Where(p => Detector.BroughtToBranch([p], branch)).ToList();
+        var pr = intoBranch.FirstOrDefault(p => string.Equals(p.MergeCommitSha, after, StringComparison.OrdinalIgnoreCase)) ?? intoBranch.FirstOrDefault();
         if (pr is not null)
             detector.Observe(new MergeObservation(DetectedBypass.PullRequestKind, repository, FoundBy)
             {
@@ -79,8 +83,8 @@ public sealed partial class RuleSuitePoll(Detector detector, WatchedScope scope,
 
     [LoggerMessage(EventId = 9011, Level = LogLevel.Information, Message = "GitHub has no rule insights for {Repository} (404): its bypasses are found by the webhooks and the sweep")]
     static partial void LogUnavailable(ILogger logger, string repository);
-    [LoggerMessage(EventId = 9012, Level = LogLevel.Warning, Message = "Reading GitHub's rule suites failed, retried at the next poll: {Error}")]
-    static partial void LogFailed(ILogger logger, string error);
+    [LoggerMessage(EventId = 9012, Level = LogLevel.Warning, Message = "Reading GitHub's rule suites of {Repository} failed, retried at the next poll: {Error}")]
+    static partial void LogFailed(ILogger logger, string repository, string error);
 }
 
 /// <summary>
@@ -92,6 +96,8 @@ public sealed partial class DetectionSweepJob(Detector detector, WatchedScope sc
     AdminNotices notices, TimeProvider time, ILogger<DetectionSweepJob> log)
 {
     public const string RecurringId = "detection-sweep";
+    /// <summary>The furthest back a sweep catches up after the bot was down (GitHub keeps search results far longer).</summary>
+    static readonly TimeSpan MaxCatchUp = TimeSpan.FromDays(90);
     public const string FoundBy = "sweep";
 
     [AutomaticRetry(Attempts = 10)]
@@ -99,13 +105,18 @@ public sealed partial class DetectionSweepJob(Detector detector, WatchedScope sc
     {
         if (!scope.Active) return;
         var to = time.GetUtcNow();
+        // From the end of the last sweep that finished, if that is further back than the window: a bot down for a week
+        // sweeps the week (at most MaxCatchUp).
+        var last = store.Document<SweepMark>(SweepMark.Collection, SweepMark.Key)?.SweptTo;
         var from = to - scope.Options.SweepWindow;
+        if (last is { } l && l < from) from = l < to - MaxCatchUp ? to - MaxCatchUp : l;
         var attempt = context?.GetJobParameter<int>("RetryCount") ?? 0;
         int merged = 0, pushes = 0, added = 0;
         var repositories = scope.Repositories();
-        try
+        var failed = new List<(string Repository, GitHubException Error)>();
+        foreach (var repository in repositories)
         {
-            foreach (var repository in repositories)
+            try
             {
                 var (owner, repo) = WatchedScope.Split(repository);
                 foreach (var branch in await scope.BranchesAsync(repository, ct))
@@ -128,24 +139,33 @@ public sealed partial class DetectionSweepJob(Detector detector, WatchedScope sc
                     foreach (var commit in await gateway.GetBranchCommitsAsync(owner, repo, branch, from, to, ct))
                     {
                         if (known.Contains(commit.Sha)) continue;
-                        if ((await gateway.GetCommitPullRequestsAsync(owner, repo, commit.Sha, ct)).Count > 0) continue;
+                        if (Detector.BroughtToBranch(await gateway.GetCommitPullRequestsAsync(owner, repo, commit.Sha, ct), branch)) continue;
                         pushes++;
                         if (records.Get(MergeRecord.PushId(repository, commit.Sha)) is null) added++;
                         detector.Observe(new MergeObservation(DetectedBypass.DirectPushKind, repository, FoundBy)
                         {
                             Branch = branch, Sha = commit.Sha, Commits = [commit.Sha], Actor = ByWeb(commit) ? commit.AuthorLogin : commit.CommitterLogin,
-                            ActorId = ByWeb(commit) ? commit.AuthorId : commit.CommitterId, MergedAt = commit.CommittedAt ?? to,
+                            ActorId = ByWeb(commit) ? commit.AuthorId : commit.CommitterId, MergedAt = commit.CommittedAt ?? to, ActorFromCommit = true,
                         });
                     }
                 }
             }
+            catch (GitHubException e)
+            {
+                // The other repositories are still swept; this one fails the run, so Hangfire retries it.
+                LogFailed(log, repository, attempt + 1, e.Message);
+                failed.Add((repository, e));
+            }
         }
-        catch (GitHubException e)
+        if (failed.Count > 0)
         {
-            LogFailed(log, attempt + 1, e.Message);
-            notices.Failed(FoundBy, $"the sweep of {from:yyyy-MM-dd HH:mm}–{to:yyyy-MM-dd HH:mm} UTC", e.Message, attempt + 1);
-            throw;
+            // Told once per run, not on every retry of it.
+            if (attempt == 0)
+                notices.Failed(FoundBy, $"the sweep of {string.Join(", ", failed.Select(f => f.Repository))} for {from:yyyy-MM-dd HH:mm}–{to:yyyy-MM-dd HH:mm} UTC",
+                    failed[0].Error.Message, attempt + 1);
+            throw failed[0].Error;
         }
+        store.SaveDocument<SweepMark>(SweepMark.Collection, SweepMark.Key, m => { m ??= new SweepMark { Id = SweepMark.Key }; m.SweptTo = to; return m; });
         store.Append(new AuditEvent
         {
             ChangeNumber = 0, At = time.GetUtcNow(), Actor = "bot", Type = AuditTypes.DetectionSwept,
@@ -163,10 +183,19 @@ public sealed partial class DetectionSweepJob(Detector detector, WatchedScope sc
     /// <summary>A commit made on GitHub's web pages is committed by GitHub's own account: its author is the person.</summary>
     static bool ByWeb(CommitInfo c) => c.CommitterLogin is null || string.Equals(c.CommitterLogin, "web-flow", StringComparison.OrdinalIgnoreCase);
 
-    [LoggerMessage(EventId = 9021, Level = LogLevel.Warning, Message = "The detection sweep failed (attempt {Attempt}); Hangfire retries it: {Error}")]
-    static partial void LogFailed(ILogger logger, int attempt, string error);
+    [LoggerMessage(EventId = 9021, Level = LogLevel.Warning, Message = "The detection sweep of {Repository} failed (attempt {Attempt}); Hangfire retries it: {Error}")]
+    static partial void LogFailed(ILogger logger, string repository, int attempt, string error);
     [LoggerMessage(EventId = 9022, Level = LogLevel.Information, Message = "Detection sweep: {Repositories} repositories, {Merged} merged PRs, {Pushes} direct pushes, {Added} new")]
     static partial void LogSwept(ILogger logger, int repositories, int merged, int pushes, int added);
+}
+
+/// <summary>Where the last sweep that finished ended, so the next one starts there however long the bot was down.</summary>
+public sealed class SweepMark
+{
+    public const string Collection = "detection_state";
+    public const string Key = "sweep";
+    public string Id { get; set; } = "";
+    public DateTimeOffset SweptTo { get; set; }
 }
 
 internal sealed class DetectionSweepSchedule(IRecurringJobManager recurring, InstanceQueue queue, Microsoft.Extensions.Options.IOptions<Hosting.DetectionOptions> options) : IRecurringSchedule

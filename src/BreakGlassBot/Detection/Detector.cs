@@ -22,6 +22,8 @@ public sealed record MergeObservation(string Kind, string Repository, string Fou
     public DateTimeOffset? MergedAt { get; init; }
     public long? RuleSuite { get; init; }
     public bool Forced { get; init; }
+    /// <summary>The actor was read from a commit (the sweep), not from GitHub's own account of who pushed.</summary>
+    public bool ActorFromCommit { get; init; }
 
     public string Id => Kind == DetectedBypass.PullRequestKind ? MergeRecord.PullRequestId(Repository, Number ?? 0) : MergeRecord.PushId(Repository, Sha ?? "");
 }
@@ -60,8 +62,9 @@ public sealed partial class Detector(MergeRecords records, ChangeStore store, IG
             r.Number ??= o.Number;
             r.Title ??= o.Title;
             r.Sha ??= o.Sha?.ToLowerInvariant();
-            r.Actor ??= o.Actor;
-            r.ActorId ??= o.ActorId;
+            // GitHub's account of who pushed (webhook, rule suite) replaces what a commit says.
+            if (r.Actor is null || r.ActorFromCommit && !o.ActorFromCommit && o.Actor is not null)
+                (r.Actor, r.ActorId, r.ActorFromCommit) = (o.Actor, o.ActorId, o.ActorFromCommit);
             r.AuthorLogin ??= o.AuthorLogin;
             r.AuthorId ??= o.AuthorId;
             r.MergedAt ??= o.MergedAt;
@@ -121,6 +124,11 @@ public sealed partial class Detector(MergeRecords records, ChangeStore store, IG
             {
                 Failed(work.Id, e);
             }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // One record that cannot be handled must not stop the others: it is retried like a GitHub failure.
+                Failed(work.Id, new GitHubException(GitHubFailure.Invalid, e.GetType().Name + ": " + e.Message, inner: e));
+            }
         }
         return acted;
     }
@@ -136,7 +144,7 @@ public sealed partial class Detector(MergeRecords records, ChangeStore store, IG
         if (!info.IsMerged) return Remove(record, "not merged");
         var branch = info.BaseRef;
         if (!(await scope.BranchesAsync(record.Repository, ct)).Contains(branch)) return Remove(record, $"merged into {branch}, which is not watched");
-        var reviews = !scope.IsIgnoredActor(info.MergedByLogin ?? record.Actor) ? await gateway.GetReviewsAsync(pr, ct) : [];
+        var reviews = await gateway.GetReviewsAsync(pr, ct);
         var now = time.GetUtcNow();
         return records.Save(record.Id, r =>
         {
@@ -146,22 +154,27 @@ public sealed partial class Detector(MergeRecords records, ChangeStore store, IG
             r.Sha = info.MergeCommitSha?.ToLowerInvariant() ?? r.Sha;
             r.Actor = info.MergedByLogin ?? r.Actor;
             (r.CheckedAt, r.LastError, r.NextAttemptAt) = (now, null, null);
-            if (scope.IsIgnoredActor(r.Actor))
+            // Automation is judged by who wrote the change, not who merged it: a merge bot must not launder a person's PR.
+            if (scope.IsIgnoredActor(r.AuthorLogin) && r.RuleSuites.Count == 0)
             {
-                (r.Verdict, r.Reason) = (Verdicts.Ignored, $"merged by {r.Actor}, an automation account (Detection:IgnoreActors)");
+                (r.Verdict, r.Reason) = (Verdicts.Ignored, $"opened by {r.AuthorLogin}, an automation account (Detection:IgnoreActors)");
                 return r;
             }
             var mergedAt = r.MergedAt ?? now;
             bool ByAuthor(ReviewInfo v) => r.AuthorId is { } a && v.UserId is { } u ? a == u : string.Equals(v.UserLogin, r.AuthorLogin, StringComparison.OrdinalIgnoreCase);
+            // An approval of an earlier head did not see what was merged.
+            bool OfMergedHead(ReviewInfo v) => info.HeadSha.Length == 0 || string.Equals(v.CommitId, info.HeadSha, StringComparison.OrdinalIgnoreCase);
             var approvals = reviews.Where(v => v.State == "APPROVED" && v.SubmittedAt is not null).ToList();
-            var before = approvals.Where(v => v.SubmittedAt <= mergedAt && !ByAuthor(v)).OrderBy(v => v.SubmittedAt).FirstOrDefault();
+            var before = approvals.Where(v => v.SubmittedAt <= mergedAt && !ByAuthor(v) && OfMergedHead(v)).OrderBy(v => v.SubmittedAt).FirstOrDefault();
             if (before is not null) (r.ApprovedBy, r.ApprovedAt) = (before.UserLogin, before.SubmittedAt);
             if (r.RuleSuites.Count > 0)
                 (r.Verdict, r.Reason) = (Verdicts.Unreviewed, $"GitHub recorded a bypass of the branch's rules when it was merged (rule suite {string.Join(", ", r.RuleSuites)})");
             else if (before is not null)
                 (r.Verdict, r.Reason) = (Verdicts.ReviewedBeforeMerge, $"approved by {before.UserLogin} before the merge");
             else
-                (r.Verdict, r.Reason) = (Verdicts.Unreviewed, approvals.Any(v => !ByAuthor(v))
+                (r.Verdict, r.Reason) = (Verdicts.Unreviewed, approvals.Any(v => !ByAuthor(v) && v.SubmittedAt <= mergedAt)
+                    ? $"merged into {branch} with approvals of an earlier head only: nobody approved what was merged"
+                    : approvals.Any(v => !ByAuthor(v))
                     ? $"merged into {branch} before anyone approved it (approved only after the merge)"
                     : approvals.Count > 0
                     ? $"merged into {branch} approved only by its author"
@@ -174,7 +187,8 @@ public sealed partial class Detector(MergeRecords records, ChangeStore store, IG
     {
         var (owner, repo) = WatchedScope.Split(record.Repository);
         var now = time.GetUtcNow();
-        if (scope.IsIgnoredActor(record.Actor))
+        // The actor of a push found only by the sweep comes from the commit, which its author writes: never trusted to excuse it.
+        if (scope.IsIgnoredActor(record.Actor) && !record.ActorFromCommit)
             return records.Save(record.Id, r =>
             {
                 r ??= record;
@@ -186,7 +200,7 @@ public sealed partial class Detector(MergeRecords records, ChangeStore store, IG
         var commits = record.Commits.Count > 0 ? record.Commits : [record.Sha ?? ""];
         var direct = new List<string>();
         foreach (var sha in commits.Where(s => s.Length > 0))
-            if ((await gateway.GetCommitPullRequestsAsync(owner, repo, sha, ct)).Count == 0) direct.Add(sha);
+            if (!BroughtToBranch(await gateway.GetCommitPullRequestsAsync(owner, repo, sha, ct), record.Branch)) direct.Add(sha);
         // A force push rewrote what the branch holds (it may only have dropped reviewed commits): a bypass whatever it brought.
         if (record.Forced)
             return records.Save(record.Id, r =>
@@ -196,7 +210,7 @@ public sealed partial class Detector(MergeRecords records, ChangeStore store, IG
                 r.Reason = $"force-pushed to {r.Branch}, rewriting its history" + (direct.Count > 0 ? $" ({direct.Count} commit{(direct.Count == 1 ? "" : "s")} without a pull request)" : "");
                 return r;
             });
-        if (direct.Count == 0) return Remove(record, "every commit came with a pull request");
+        if (direct.Count == 0 && record.RuleSuites.Count == 0) return Remove(record, "every commit came with a pull request into the branch");
         return records.Save(record.Id, r =>
         {
             r ??= record;
@@ -208,6 +222,13 @@ public sealed partial class Detector(MergeRecords records, ChangeStore store, IG
             return r;
         });
     }
+
+    /// <summary>
+    /// Whether a PR merged into <paramref name="branch"/> brought the commit: GitHub also lists the PR that first brought it into
+    /// another branch, and a commit merged into an unwatched branch and then pushed to a watched one is a direct push there.
+    /// </summary>
+    public static bool BroughtToBranch(IReadOnlyList<CommitPullRequestInfo> pulls, string? branch) =>
+        pulls.Any(p => p.MergedAt is not null && (branch is null || string.Equals(p.BaseRef, branch, StringComparison.Ordinal)));
 
     MergeRecord? Remove(MergeRecord record, string why)
     {
@@ -240,6 +261,12 @@ public sealed partial class Detector(MergeRecords records, ChangeStore store, IG
     {
         if (Declaring(record) is { } declared)
         {
+            // A case opened before a crash that lost its number: found by its key, and taken over like any other.
+            if (OpenedCase(record) is { } orphan)
+            {
+                records.Save(record.Id, r => { r!.CaseId = orphan.Id; return r; });
+                if (!await AbsorbAsync(orphan.Id, declared.Id)) return;
+            }
             records.Save(record.Id, r => { r!.DeclaredAs = declared.Id; return r; });
             return;
         }
@@ -250,15 +277,28 @@ public sealed partial class Detector(MergeRecords records, ChangeStore store, IG
         if (Declaring(record) is { } late) await AbsorbAsync(change.Id, late.Id);
     }
 
+    EmergencyChange? OpenedCase(MergeRecord record)
+    {
+        if (record.Kind != DetectedBypass.PullRequestKind || record.Number is not { } number) return null;
+        var (owner, repo) = WatchedScope.Split(record.Repository);
+        return store.ChangesLinking(owner, repo, number).FirstOrDefault(c => c.Detected?.Key == record.Id);
+    }
+
     /// <summary>The declared change (not a detected case, not cancelled before use) that links this PR, if any.</summary>
     EmergencyChange? Declaring(MergeRecord record)
     {
         if (record.Kind != DetectedBypass.PullRequestKind || record.Number is not { } number) return null;
         var (owner, repo) = WatchedScope.Split(record.Repository);
-        return store.ChangesLinking(owner, repo, number).FirstOrDefault(CountsAsDeclaration);
+        return store.ChangesLinking(owner, repo, number).FirstOrDefault(c => CountsAsDeclaration(c, record.MergedAt));
     }
 
-    public static bool CountsAsDeclaration(EmergencyChange c) => c.Detected is null && c.Status != ChangeStatus.Cancelled;
+    /// <summary>
+    /// A declaration covers a merge when it is not a detected case, not cancelled, and its review (if done) came after the merge:
+    /// a change reviewed and closed before a later head was merged did not review that merge.
+    /// </summary>
+    public static bool CountsAsDeclaration(EmergencyChange c, DateTimeOffset? mergedAt) =>
+        c.Detected is null && c.Status != ChangeStatus.Cancelled
+        && (c.Status == ChangeStatus.Open || mergedAt is not { } m || c.ReviewedAt is { } reviewed && reviewed >= m);
 
     PullRequestRef PullRequest(MergeRecord r)
     {
@@ -327,11 +367,11 @@ public sealed partial class Detector(MergeRecords records, ChangeStore store, IG
     /// </summary>
     public async Task DeclaredAsync(EmergencyChange declaration, PullRequestRef pr)
     {
-        if (!CountsAsDeclaration(declaration)) return;
         var id = MergeRecord.PullRequestId($"{pr.Owner}/{pr.Repo}", pr.Number);
-        if (records.Get(id) is not { } record) return;
+        if (records.Get(id) is not { } record || !CountsAsDeclaration(declaration, record.MergedAt)) return;
+        // A case already dismissed or reviewed stays what it was: a later declaration does not rewrite the record.
+        if (record.CaseId is { } caseId && !await AbsorbAsync(caseId, declaration.Id)) return;
         if (record.DeclaredAs is null) records.Save(id, r => { r!.DeclaredAs = declaration.Id; return r; });
-        if (record.CaseId is { } caseId) await AbsorbAsync(caseId, declaration.Id);
     }
 
     /// <summary>

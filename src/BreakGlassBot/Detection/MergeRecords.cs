@@ -39,6 +39,8 @@ public sealed class MergeRecord
     /// <summary>Who merged or pushed (GitHub login and id).</summary>
     public string? Actor { get; set; }
     public long? ActorId { get; set; }
+    /// <summary>The actor was read from a commit (the sweep), which its author writes: not trusted to excuse the change.</summary>
+    public bool ActorFromCommit { get; set; }
     public string? AuthorLogin { get; set; }
     public long? AuthorId { get; set; }
     /// <summary>When it reached the branch (merged_at, or the push's time).</summary>

@@ -110,8 +110,7 @@ internal sealed class PullRequestEvidence(IGitHubGateway github, IOptions<GitHub
         var results = new List<EvidenceResult>();
         // Any account known for the declarer, a typed hint too: excluding their review is the safe side.
         var account = people.AnyGitHub(change.DeclaredBy);
-        // A detected case: whoever merged or pushed it bypassed the review, and may not give it afterwards either.
-        var (declarer, declarerId) = change.Detected is { Actor: { Length: > 0 } actor } d ? (actor, d.ActorId) : (account?.Login, account?.Id);
+        var (declarer, declarerId) = (account?.Login, account?.Id);
         foreach (var linked in change.PullRequests)
         {
             var target = linked.Ref.ToString();
@@ -119,6 +118,10 @@ internal sealed class PullRequestEvidence(IGitHubGateway github, IOptions<GitHub
             {
                 var pr = await github.GetPullRequestAsync(linked.Ref, ct);
                 var reviews = await github.GetReviewsAsync(linked.Ref, ct);
+                // A detected case: whoever merged or pushed it bypassed the review, and may not give it afterwards either,
+                // whoever is named responsible (who is excluded as the declarer).
+                if (change.Detected is { Actor: { Length: > 0 } actor } d)
+                    reviews = [.. reviews.Where(r => !(d.ActorId is { } id && r.UserId is { } u ? id == u : string.Equals(r.UserLogin, actor, StringComparison.OrdinalIgnoreCase)))];
                 var approving = ReviewRule.Approving(pr, reviews, declarer, declarerId);
                 var at = time.GetUtcNow();
                 // What was read is kept: the packet shows who approved and when, and a merge no webhook reported.

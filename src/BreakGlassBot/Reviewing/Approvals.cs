@@ -243,7 +243,7 @@ internal sealed class ApprovalNotes(Reviewers reviewers) : IThreadNoteSource
         {
             var user = key[Approvals.RefusalNotePrefix.Length..];
             var why = user == c.DeclaredBy && c.Detected is null ? "the declarer cannot approve their own change"
-                : c.Detected is not null && reviewers.Excluded(c, user) is { Declarer: true } ? "whoever merged or pushed a detected bypass, or is responsible for it, cannot review it"
+                : c.Detected is not null && reviewers.Excluded(c, user) is { Declarer: true } ? "whoever merged or pushed a detected bypass, is responsible for it, or has no verified GitHub account to tell them apart cannot review it"
                 : reviewers.Excluded(c, user) is { Pr: { } pr } ? $"the author of {pr.Ref} cannot approve it"
                 : reviewers.GroupProblem ?? "only the configured reviewers can approve";
             return $"{Blocks.Mention(user)}: that does not count as an approval of {c.ChangeId}: {why}.";

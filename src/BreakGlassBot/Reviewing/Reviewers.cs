@@ -55,7 +55,8 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
     {
         if (Excluded(change, user) is { } excluded)
             return excluded.Pr is { } pr ? $"you authored {pr.Ref}; someone else must review it"
-                : change.Detected is not null ? "you merged or pushed this bypass, or are responsible for it; someone else must review it"
+                : change.Detected is not null ? "you merged or pushed this bypass, are responsible for it, or have no verified GitHub account that shows you did not "
+                    + "(`/breakglass link github`); someone else must review it"
                 : "you declared this change; someone else must review it";
         // A PR whose author GitHub has not named yet does not refuse: the approval counts once known (see AuthorUnknown).
         if (options.Value.Reviewers.Contains(user)) return null;
@@ -120,14 +121,17 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
     {
         if (user == change.DeclaredBy) return (true, null);
         // A detected case: whoever merged or pushed it skipped the review and may not give it, whoever is named responsible.
-        if (change.Detected is { Actor: { Length: > 0 } actor } d && people.IsAuthor(user, actor, d.ActorId)) return (true, null);
+        if (change.Detected is { Actor: { Length: > 0 } actor } d
+            && (people.IsAuthor(user, actor, d.ActorId) || github.Value.IsConfigured && people.TrustedGitHub(user) is null)) return (true, null);
         return change.PullRequests.FirstOrDefault(p => p.AuthorLogin is { } author && people.IsAuthor(user, author, p.AuthorId)) is { } pr
             ? (false, pr)
             : null;
     }
 
     /// <summary>Who an excluded approver is when not a PR's author: the declarer, or for a detected case the one who bypassed.</summary>
-    public static string Responsible(EmergencyChange change) => change.Detected is null ? "the declarer" : "who merged or pushed it, or is responsible for it";
+    public static string Responsible(EmergencyChange change) => change.Detected is null
+        ? "the declarer"
+        : "who merged or pushed it, is responsible for it, or has no verified GitHub account to tell them apart";
 
     /// <summary>
     /// A linked PR <paramref name="user"/> may have written, as far as the bot knows: its author is not named yet and the

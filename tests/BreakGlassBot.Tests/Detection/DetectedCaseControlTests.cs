@@ -17,6 +17,7 @@ public sealed class DetectedCaseControlTests : DetectionTestBase
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>(base.Settings)
     {
         [$"People:{TestBot.Declarer}:GitHub"] = Merger,
+        [$"People:{TestBot.Admin}:GitHub"] = "the-admin",
     };
 
     async Task<EmergencyChange> DetectedAsync()
@@ -41,7 +42,7 @@ public sealed class DetectedCaseControlTests : DetectionTestBase
     {
         var change = await DetectedAsync();
         var refused = await Bot.CommandJsonAsync($"cancel {change.ChangeId} false alarm", user: TestBot.Declarer);
-        Assert.Contains("only an admin other than the person responsible", refused.ToJsonString());
+        Assert.Contains("only an admin who is neither responsible for it nor its merger or pusher", refused.ToJsonString());
         Assert.Equal(ChangeStatus.Open, Change(change.Id).Status);
 
         await Bot.CommandJsonAsync($"cancel {change.ChangeId} release automation, not a person", user: TestBot.Admin);
@@ -76,9 +77,11 @@ public sealed class MergerReviewTests : DetectionTestBase
         var change = await DetectedAsync();
         var pr = GitHub.PullRequest(Pr);
         pr.Reviews.Add(FakeGitHub.Review(10, Merger, MergerId, "APPROVED", DateTimeOffset.UtcNow.AddMinutes(1)));
+        var asked = DateTimeOffset.UtcNow;
         Assert.Equal(HttpStatusCode.OK, (await PostWebhookAsync("pull_request_review", ReviewEvent())).StatusCode);
-        await WaitUntil(() => Change(change.Id).Evidence.Any(e => e.Target == Pr && !e.Satisfied && e.Missing?.Contains(Merger) == true),
-            "the merger's approval refused as evidence");
+        await WaitUntil(() => Change(change.Id).PullRequests[0].ReviewCheckedAt > asked && Change(change.Id).Evidence.Any(e => e.Target == Pr),
+            "the review read again after the merger's approval");
+        Assert.False(Change(change.Id).Evidence.Single(e => e.Target == Pr).Satisfied, "the merger's approval refused as evidence");
 
         pr.Reviews.Add(FakeGitHub.Review(11, "reviewer", 77, "APPROVED", DateTimeOffset.UtcNow.AddMinutes(2)));
         Assert.Equal(HttpStatusCode.OK, (await PostWebhookAsync("pull_request_review", ReviewEvent())).StatusCode);
@@ -118,5 +121,30 @@ public sealed class MergerSlackApprovalTests : DetectionTestBase
         await Bot.InteractionAsync(Reviewing.ApprovalTests.Click(Reviewer, BreakGlassBot.Reviewing.ReviewActions.Approve, change.ChangeId.ToString(), responseUrl: Slack.ResponseUrl("r")));
         await WaitUntil(() => Change(change.Id).Approvals.Any(a => a.Reviewer == Reviewer), "the reviewer's approval recorded");
         Assert.DoesNotContain(Change(change.Id).Approvals, a => a.Reviewer == MergerInSlack && a.Stands);
+    }
+}
+
+/// <summary>An admin merged it: naming a colleague responsible does not let them dismiss their own bypass.</summary>
+[Trait("Category", "EndToEnd")]
+public sealed class AdminMergerTests : DetectionTestBase
+{
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>(base.Settings)
+    {
+        [$"People:{TestBot.Admin}:GitHub"] = Merger,
+    };
+
+    [Fact]
+    public async Task TheAdminWhoMergedCannotDismissTheCaseEvenAfterAssigningItToSomeoneElse()
+    {
+        await MergedWebhookAsync(MergeOnGitHub());
+        await WaitUntil(() => DetectedCases().Count == 1 && DetectedCases()[0].Announcement is not null, "a detected case, announced");
+        var change = DetectedCases()[0];
+        Assert.Equal(TestBot.Admin, change.DeclaredBy);
+        await Bot.CommandJsonAsync($"assign {change.ChangeId} <@U0COLLEAGUE>", user: TestBot.Admin);
+        await WaitUntil(() => Change(change.Id).DeclaredBy == "U0COLLEAGUE", "a colleague named responsible");
+
+        var refused = await Bot.CommandJsonAsync($"cancel {change.ChangeId} false positive", user: TestBot.Admin);
+        Assert.Contains("neither responsible for it nor its merger or pusher", refused.ToJsonString());
+        Assert.Equal(ChangeStatus.Open, Change(change.Id).Status);
     }
 }

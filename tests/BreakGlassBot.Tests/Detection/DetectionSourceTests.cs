@@ -52,6 +52,17 @@ public sealed class DetectionSourceTests : DetectionTestBase
     }
 
     [Fact]
+    public async Task ACommitMergedIntoAnotherBranchThenPushedToTheWatchedOneIsADirectPush()
+    {
+        // Self-merged into dev (not watched), then pushed to master: the PR GitHub lists for the commit is not one into master.
+        GitHub.MergePullRequest("acme", "api", 1347, Merger, DateTimeOffset.UtcNow.AddMinutes(-10), MergeSha, baseRef: "dev");
+        Assert.Equal(HttpStatusCode.OK, (await PostWebhookAsync("push", PushEvent(MergeSha))).StatusCode);
+
+        await WaitUntil(() => DetectedCases().Any(c => c.Detected!.Kind == DetectedBypass.DirectPushKind), "a case for the push");
+        Assert.Contains("pushed straight to master without a pull request", DetectedCases().Single().Detected!.Reason);
+    }
+
+    [Fact]
     public async Task AForcePushThatOnlyRewindsTheBranchIsStillABypass()
     {
         // master forced back to the merge commit of a reviewed PR: nothing new, but history rewritten past the rules.

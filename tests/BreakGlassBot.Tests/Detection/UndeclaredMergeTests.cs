@@ -84,14 +84,34 @@ public sealed class UndeclaredMergeTests : DetectionTestBase
     }
 
     [Fact]
-    public async Task AMergeByAnAutomationAccountIsCountedNotChased()
+    public async Task APullRequestOpenedByAnAutomationAccountIsCountedNotChased()
     {
         await Bot.DisposeAsync();
-        Bot = await StartBotAsync(new Dictionary<string, string?> { ["Detection:IgnoreActors:0"] = Merger.ToUpperInvariant() });
+        Bot = await StartBotAsync(new Dictionary<string, string?> { ["Detection:IgnoreActors:0"] = "OCTOCAT" });
         await MergedWebhookAsync(MergeOnGitHub());
         await WaitUntil(() => Record()?.Verdict == Verdicts.Ignored, "judged automation");
         await Task.Delay(Grace + TimeSpan.FromSeconds(1));
         Assert.Empty(DetectedCases());
+    }
+
+    [Fact]
+    public async Task AMergeBotDoesNotLaunderAPersonsUnreviewedPullRequest()
+    {
+        // The account that merged is automation (a merge queue), the PR is a person's: still a bypass.
+        await Bot.DisposeAsync();
+        Bot = await StartBotAsync(new Dictionary<string, string?> { ["Detection:IgnoreActors:0"] = Merger });
+        await MergedWebhookAsync(MergeOnGitHub());
+        await WaitUntil(() => DetectedCases().Count == 1, "a detected case");
+    }
+
+    [Fact]
+    public async Task AnApprovalOfAnEarlierHeadDoesNotMakeTheMergeReviewed()
+    {
+        var mergedAt = MergeOnGitHub();
+        GitHub.PullRequest(Pr).Reviews.Add(FakeGitHub.Review(1, "reviewer", 77, "APPROVED", mergedAt.AddMinutes(-5), commitId: "0123456789abcdef0123456789abcdef01234567"));
+        await MergedWebhookAsync(mergedAt);
+        await WaitUntil(() => DetectedCases().Count == 1, "a detected case");
+        Assert.Contains("earlier head", DetectedCases()[0].Detected!.Reason);
     }
 
     [Fact]

@@ -35,6 +35,8 @@ public class ExportPopulationTests : IAsyncLifetime
         ["Detection:CheckInterval"] = "1.00:00:00",
         ["Detection:RuleSuitesInterval"] = "00:00:00",
         ["Detection:SweepCron"] = "0 0 1 1 *",
+        // The admin who dismisses a case must be someone the bot can tell from its merger.
+        [$"People:{TestBot.Admin}:GitHub"] = "the-admin",
     };
 
     string Window => $"from={now.AddDays(-1):yyyy-MM-dd}&to={now.AddDays(1):yyyy-MM-dd}";
