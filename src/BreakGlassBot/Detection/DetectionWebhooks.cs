@@ -137,6 +137,8 @@ internal sealed class DetectionWebhooks(Detector detector, WatchedScope scope, A
                     weakened.Add($"enforcement active → {enforcement}");
                 if (Obj(Obj(changes, "rules"), "deleted") is { ValueKind: JsonValueKind.Array } deleted && deleted.GetArrayLength() > 0)
                     weakened.Add("rules removed: " + string.Join(", ", deleted.EnumerateArray().Select(r => Str(r, "type") ?? "?")));
+                if (Obj(Obj(changes, "rules"), "updated") is { ValueKind: JsonValueKind.Array } updated && updated.GetArrayLength() > 0)
+                    weakened.Add("rules changed: " + string.Join(", ", updated.EnumerateArray().Select(r => Str(Obj(r, "rule"), "type") ?? "?")));
                 if (Obj(changes, "conditions") is { ValueKind: JsonValueKind.Object })
                     weakened.Add("the branches it applies to changed");
                 return weakened.Count == 0 ? null : $"ruleset '{name}' was changed: {string.Join("; ", weakened)}";

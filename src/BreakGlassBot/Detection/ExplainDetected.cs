@@ -96,9 +96,10 @@ internal sealed class ExplainDetected(ISlackApi slack, ChangeStore store, Permis
         var (_, outcome) = await store.UpdateAsync<Outcome>(id.Number, c =>
         {
             if (Refusal(c, user) is { } why) return Decision<Outcome>.Only(new Outcome.Refused(why));
-            if (c.Detected!.ExplainedAt is not null && c.Summary == summary && c.Justification == justification)
+            if (c.Detected!.ExplainedAt is not null && (c.Summary == summary || c.StandingApprovals.Any() || c.Status != ChangeStatus.Open) && c.Justification == justification)
                 return Decision<Outcome>.Only(new Outcome.AlreadyRecorded(c));
-            c.Summary = summary;
+            // Once someone approved, the summary they saw stays: the explanation is kept beside it, never written over it.
+            if (!c.StandingApprovals.Any() && c.Status == ChangeStatus.Open) c.Summary = summary;
             c.Justification = justification;
             c.Detected.ExplainedAt = now;
             OutboxQueue.Enqueue(c, StepKinds.RefreshAnnouncement, now);

@@ -118,22 +118,27 @@ public static partial class GitHubWebhooks
 
         var eventName = http.Request.Headers["X-GitHub-Event"].ToString();
         PullRequestEvent? evt;
-        try
-        {
-            evt = PullRequestEvent.Parse(eventName, body);
-            // Later features (detection) see every verified delivery; what they keep is stored before GitHub gets its answer.
-            if (observers.Length > 0)
-            {
-                using var doc = JsonDocument.Parse(body);
-                foreach (var observer in observers) observer.Observe(eventName, doc.RootElement, delivery);
-            }
-        }
+        try { evt = PullRequestEvent.Parse(eventName, body); }
         // InvalidOperationException: a part of the wrong shape (TryGetProperty on a non-object, a number that is a
         // string), or a string that is not valid UTF-8 (it parses, and throws only when read). A signed body is only
         // as well-formed as its sender made it.
         catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
             return Results.Json(new { ok = false, error = "malformed_payload" }, statusCode: StatusCodes.Status400BadRequest);
+        }
+        // Later features (detection) see every verified delivery, after the handling above and apart from it; what they
+        // keep is stored before GitHub gets its answer.
+        if (observers.Length > 0)
+        {
+            try
+            {
+                using var doc = JsonDocument.Parse(body);
+                foreach (var observer in observers) observer.Observe(eventName, doc.RootElement, delivery);
+            }
+            catch (Exception e) when (e is JsonException or InvalidOperationException)
+            {
+                if (evt is null) return Results.Json(new { ok = false, error = "malformed_payload" }, statusCode: StatusCodes.Status400BadRequest);
+            }
         }
         if (evt is null) return Results.Json(new { ok = true, handled = false, @event = eventName });
 

@@ -50,7 +50,11 @@ public static class ConfigurationCheck
         CheckJira(errors, jira);
         CheckPolicy(errors, policy);
         CheckStorage(errors, storage);
-        CheckDetection(errors, configuration.GetSection(DetectionOptions.Section).Get<DetectionOptions>() ?? new());
+        var detection = configuration.GetSection(DetectionOptions.Section).Get<DetectionOptions>() ?? new();
+        CheckDetection(errors, detection);
+        // Watching only the repositories someone declared in would miss exactly those where nobody declares.
+        if (detection.Enabled && github.IsConfigured && github.Repositories.Count == 0)
+            errors.Add("Detection:Enabled needs GitHub:Repositories: the owner/repo list whose merges must all be reviewed, declared or detected");
         RequireHttpUrl(errors, "Evidence:PublicBaseUrl", evidence.PublicBaseUrl, required: false);
         RequireHttpUrl(errors, "Evidence:AnchorWebhookUrl", evidence.AnchorWebhookUrl, required: false);
         if (!Cronos.CronExpression.TryParse(evidence.AnchorCron, out _)) errors.Add($"Evidence:AnchorCron is not a cron expression: '{evidence.AnchorCron}'");

@@ -116,6 +116,7 @@ public static class SandboxRegistration
         }
         // Detection on (the side panel's merge shows it); --Detection:Enabled=false still turns it off.
         defaults["Detection:Enabled"] = "true";
+        defaults["GitHub:Repositories:0"] = SandboxPeople.GitHubRepository;
         // A merge nobody declared becomes a case this long after it: short enough to watch happen on the page.
         defaults["Detection:GracePeriod"] = context.FastClock ? "00:00:30" : "00:02:00";
         defaults["Detection:CheckInterval"] = "00:00:05";

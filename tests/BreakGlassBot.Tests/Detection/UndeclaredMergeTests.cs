@@ -32,7 +32,8 @@ public sealed class UndeclaredMergeTests : DetectionTestBase
         var declared = Assert.Single(Bot.Store.AuditTrail(change.Id), e => e.Type == AuditTypes.Declared);
         Assert.Equal(("detected:pr:acme/api#1347", Merger), (declared.Data["source"], declared.Data["actor"]));
         Assert.Contains("webhook", declared.Data["found_by"].Split(' '));
-        Assert.Equal(change.Id, Record()!.CaseId);
+        // The record learns its case right after the case is stored.
+        await WaitUntil(() => Record()!.CaseId == change.Id, "the record names its case");
         await WaitUntil(() => Change(change.Id).Announcement is not null, "announced");
 
         // Nobody is known for the merger: the admins are asked to name someone.
