@@ -13,7 +13,9 @@ namespace BreakGlassBot.Detection;
 public sealed class WatchedScope(IOptions<GitHubOptions> github, IOptions<DetectionOptions> detection, ChangeStore store, IGitHubGateway gateway, TimeProvider time)
 {
     static readonly TimeSpan LinkedLookback = TimeSpan.FromDays(90);
-    readonly ConcurrentDictionary<string, string> defaultBranches = new(StringComparer.OrdinalIgnoreCase);
+    /// <summary>How long a default branch read from GitHub is trusted: a repository may change it.</summary>
+    public static readonly TimeSpan DefaultBranchTtl = TimeSpan.FromHours(1);
+    readonly ConcurrentDictionary<string, (string Branch, DateTimeOffset At)> defaultBranches = new(StringComparer.OrdinalIgnoreCase);
 
     public DetectionOptions Options => detection.Value;
 
@@ -36,20 +38,21 @@ public sealed class WatchedScope(IOptions<GitHubOptions> github, IOptions<Detect
         if (detection.Value.Branches.Count > 0) return detection.Value.Branches.Any(b => string.Equals(b.Trim(), branch, StringComparison.Ordinal));
         if (defaultBranch is { Length: > 0 })
         {
-            defaultBranches[repository] = defaultBranch;
+            // GitHub's payload says what the default branch is now: the freshest answer there is.
+            defaultBranches[repository] = (defaultBranch, time.GetUtcNow());
             return branch == defaultBranch;
         }
-        return defaultBranches.TryGetValue(repository, out var known) && known == branch;
+        return defaultBranches.TryGetValue(repository, out var known) && known.Branch == branch;
     }
 
     /// <summary>The watched branches of one repository (asks GitHub for its default branch when none are configured).</summary>
     public async Task<IReadOnlyList<string>> BranchesAsync(string repository, CancellationToken ct)
     {
         if (detection.Value.Branches.Count > 0) return [.. detection.Value.Branches.Select(b => b.Trim())];
-        if (defaultBranches.TryGetValue(repository, out var known)) return [known];
+        if (defaultBranches.TryGetValue(repository, out var known) && time.GetUtcNow() - known.At < DefaultBranchTtl) return [known.Branch];
         var (owner, repo) = Split(repository);
         var branch = await gateway.GetDefaultBranchAsync(owner, repo, ct);
-        defaultBranches[repository] = branch;
+        defaultBranches[repository] = (branch, time.GetUtcNow());
         return [branch];
     }
 

@@ -443,7 +443,6 @@ internal sealed class GitHubGateway(IHttpMessageHandlerFactory handlers, IOption
     internal const int RuleSuitePages = 10;
     /// <summary>GitHub serves at most this many results of one search, whatever its total_count says.</summary>
     internal const int SearchCap = 1000;
-    readonly ConcurrentDictionary<string, string> defaultBranches = new(StringComparer.OrdinalIgnoreCase);
 
     static Uri RepoUri(string owner, string repo, string rest = "") =>
         new($"repos/{Uri.EscapeDataString(owner)}/{Uri.EscapeDataString(repo)}{rest}", UriKind.Relative);
@@ -549,11 +548,10 @@ internal sealed class GitHubGateway(IHttpMessageHandlerFactory handlers, IOption
 
     public async Task<string> GetDefaultBranchAsync(string owner, string repo, CancellationToken ct = default)
     {
-        var key = owner + "/" + repo;
-        if (defaultBranches.TryGetValue(key, out var known)) return known;
+        // Not cached here: a repository may change its default branch (the caller keeps it for a while).
         var r = await CallAsync(async c => (await c.Connection.Get<WireRepository>(RepoUri(owner, repo), null, null, ct)).Body, CoreResource, ct);
-        if (string.IsNullOrEmpty(r.DefaultBranch)) throw new GitHubException(GitHubFailure.Unavailable, $"GitHub named no default branch for {key}");
-        return defaultBranches[key] = r.DefaultBranch;
+        if (string.IsNullOrEmpty(r.DefaultBranch)) throw new GitHubException(GitHubFailure.Unavailable, $"GitHub named no default branch for {owner}/{repo}");
+        return r.DefaultBranch;
     }
 
     Task CallAsync(Func<GitHubClient, Task> call) => CallAsync<bool>(async c => { await call(c); return true; });

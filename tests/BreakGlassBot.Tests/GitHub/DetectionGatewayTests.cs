@@ -218,12 +218,12 @@ public sealed class DetectionGatewayTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task TheDefaultBranchIsAskedOncePerRepository()
+    public async Task TheDefaultBranchIsReadFromTheRepositoryEachTimeItChanges()
     {
         github.SetDefaultBranch("acme", "api", "main");
         Assert.Equal("main", await gateway.GetDefaultBranchAsync("acme", "api"));
-        Assert.Equal("main", await gateway.GetDefaultBranchAsync("acme", "api"));
-        Assert.Single(github.CallsTo("GET", "/repos/acme/api"));
+        github.SetDefaultBranch("acme", "api", "trunk");
+        Assert.Equal("trunk", await gateway.GetDefaultBranchAsync("acme", "api"));
 
         github.AddPr("acme", "web", 1); // a repository the fake knows through its PR: the fixture's default branch
         Assert.Equal("master", await gateway.GetDefaultBranchAsync("acme", "web"));
