@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.GitHub;
 using BreakGlassBot.Hosting;
 using Microsoft.Extensions.Options;
@@ -7,12 +6,11 @@ using Microsoft.Extensions.Options;
 namespace BreakGlassBot.Detection;
 
 /// <summary>
-/// What detection watches: GitHub:Repositories (else the repositories of PRs linked in the last 90 days), and in each
+/// What detection watches: GitHub:Repositories, and in each
 /// Detection:Branches (else the repository's default branch), and whose actions it ignores (Detection:IgnoreActors).
 /// </summary>
-public sealed class WatchedScope(IOptions<GitHubOptions> github, IOptions<DetectionOptions> detection, ChangeStore store, IGitHubGateway gateway, TimeProvider time)
+public sealed class WatchedScope(IOptions<GitHubOptions> github, IOptions<DetectionOptions> detection, IGitHubGateway gateway, TimeProvider time)
 {
-    static readonly TimeSpan LinkedLookback = TimeSpan.FromDays(90);
     /// <summary>How long a default branch read from GitHub is trusted: a repository may change it.</summary>
     public static readonly TimeSpan DefaultBranchTtl = TimeSpan.FromHours(1);
     readonly ConcurrentDictionary<string, (string Branch, DateTimeOffset At)> defaultBranches = new(StringComparer.OrdinalIgnoreCase);
@@ -22,13 +20,9 @@ public sealed class WatchedScope(IOptions<GitHubOptions> github, IOptions<Detect
     /// <summary>Detection is on and has a GitHub to ask.</summary>
     public bool Active => detection.Value.Enabled && github.Value.IsConfigured;
 
-    /// <summary>owner/repo, distinct, in the configured case.</summary>
-    public IReadOnlyList<string> Repositories()
-    {
-        if (github.Value.Repositories.Count > 0) return [.. github.Value.Repositories.Select(r => r.Trim()).Where(r => r.Contains('/')).Distinct(StringComparer.OrdinalIgnoreCase)];
-        var now = time.GetUtcNow();
-        return [.. store.LinkedRepositoriesDeclaredBetween(now - LinkedLookback, now.AddDays(1)).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase)];
-    }
+    /// <summary>GitHub:Repositories (required with detection, see ConfigurationCheck): owner/repo, distinct, in the configured case.</summary>
+    public IReadOnlyList<string> Repositories() =>
+        [.. github.Value.Repositories.Select(r => r.Trim()).Where(r => r.Contains('/')).Distinct(StringComparer.OrdinalIgnoreCase)];
 
     public bool IsWatchedRepository(string repository) => Repositories().Contains(repository, StringComparer.OrdinalIgnoreCase);
 

@@ -386,8 +386,7 @@ internal sealed class GitHubGateway(IHttpMessageHandlerFactory handlers, IOption
         CallAsync(async c =>
         {
             // merged:A..B includes both ends (whole seconds): end a second early so adjacent windows do not both count a PR.
-            static string At(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
-            var q = string.Join(' ', repositories.Select(r => "repo:" + r)) + $" is:pr is:merged merged:{At(from)}..{At(to.AddSeconds(-1))}";
+            var q = string.Join(' ', repositories.Select(r => "repo:" + r)) + " is:pr is:merged " + MergedIn(from, to);
             // The connection's Get takes a CancellationToken (ApiConnection's does not): a count given up on stops its request.
             var response = await c.Connection.Get<SearchIssuesResult>(new Uri("search/issues", UriKind.Relative),
                 new Dictionary<string, string> { ["q"] = q, ["per_page"] = "1" }, null, ct);
@@ -449,6 +448,9 @@ internal sealed class GitHubGateway(IHttpMessageHandlerFactory handlers, IOption
 
     static string Iso(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
+    /// <summary>merged:A..B includes both ends (whole seconds): it ends a second early so adjacent windows do not both count a PR.</summary>
+    static string MergedIn(DateTimeOffset from, DateTimeOffset to) => $"merged:{Iso(from)}..{Iso(to.AddSeconds(-1))}";
+
     /// <summary>GET list pages following Link: rel="next" (its URL carries the query), at most <paramref name="maxPages"/>.</summary>
     static async Task<List<T>> PagesAsync<T>(GitHubClient c, Uri uri, Dictionary<string, string> parameters, int maxPages, CancellationToken ct)
     {
@@ -498,7 +500,7 @@ internal sealed class GitHubGateway(IHttpMessageHandlerFactory handlers, IOption
     {
         if (to <= from) return;
         // merged:A..B includes both ends: end a second early so the halves of a split do not both list a PR.
-        var q = $"repo:{repository} is:pr is:merged base:{branch} merged:{Iso(from)}..{Iso(to.AddSeconds(-1))}";
+        var q = $"repo:{repository} is:pr is:merged base:{branch} " + MergedIn(from, to);
         var (capped, found) = await CallAsync(async c =>
         {
             var found = new List<WireSearchItem>();

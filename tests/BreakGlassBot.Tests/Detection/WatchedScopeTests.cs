@@ -1,5 +1,4 @@
 using BreakGlassBot.Detection;
-using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Hosting;
 using BreakGlassBot.Tests.Support;
 using Microsoft.Extensions.Options;
@@ -7,10 +6,8 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace BreakGlassBot.Tests.Detection;
 
-public sealed class WatchedScopeTests : IDisposable
+public sealed class WatchedScopeTests
 {
-    readonly string directory = TestBot.NewDataDirectory();
-
     sealed class Branches : GitHubGatewayStub
     {
         public string Current { get; set; } = "main";
@@ -27,9 +24,8 @@ public sealed class WatchedScopeTests : IDisposable
     {
         var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-12-03T10:00:00Z"));
         var github = new Branches();
-        using var store = new ChangeStore(Path.Combine(directory, "breakglass.db"), time);
         var scope = new WatchedScope(Options.Create(new GitHubOptions { Repositories = ["acme/api"] }), Options.Create(new DetectionOptions { Enabled = true }),
-            store, github, time);
+            github, time);
 
         Assert.Equal(["main"], await scope.BranchesAsync("acme/api", default));
         github.Current = "trunk";
@@ -41,10 +37,5 @@ public sealed class WatchedScopeTests : IDisposable
         // A webhook names the default branch as it is now: believed at once.
         Assert.True(scope.IsWatchedBranch("acme/api", "release", "release"));
         Assert.Equal(["release"], await scope.BranchesAsync("acme/api", default));
-    }
-
-    public void Dispose()
-    {
-        try { Directory.Delete(directory, recursive: true); } catch (IOException) { }
     }
 }
