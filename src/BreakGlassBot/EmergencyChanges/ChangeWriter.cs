@@ -63,27 +63,6 @@ internal sealed class ChangeWriter : IDisposable
         return done.Task;
     }
 
-    public (EmergencyChange Change, bool Created) Declare(EmergencyChange draft, Func<EmergencyChange, IEnumerable<AuditEvent>> events) =>
-        DeclareAsync(draft, events).GetAwaiter().GetResult();
-
-    /// <summary><see cref="UpdateAsync(int, Func{EmergencyChange, IEnumerable{AuditEvent}})"/> for a mutation that decides something: the decision comes back with the saved change.</summary>
-    public async Task<(EmergencyChange? Change, T? Result)> UpdateAsync<T>(int id, Func<EmergencyChange, Decision<T>> decide)
-    {
-        // The group commit may run the mutation again on the change as stored: the last run is the one saved.
-        T? result = default;
-        var change = await UpdateAsync(id, c => { var d = decide(c); result = d.Result; return d.Events; });
-        return (change, change is null ? default : result);
-    }
-
-    /// <summary><see cref="Update"/> for a mutation that decides something: the decision comes back with the saved change.</summary>
-    public (EmergencyChange? Change, T? Result) Update<T>(int id, Func<EmergencyChange, Decision<T>> decide)
-    {
-        T? result = default;
-        var change = Update(id, c => { var d = decide(c); result = d.Result; return d.Events; });
-        return (change, change is null ? default : result);
-    }
-
-
     /// <summary>
     /// <see cref="Update"/> through the group commit, for callers that can wait asynchronously.
     /// When <paramref name="mutate"/> throws, nothing of that update is saved and the task fails; the others in the batch stand.

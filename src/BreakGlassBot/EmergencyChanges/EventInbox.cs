@@ -50,6 +50,23 @@ internal sealed class EventInbox(StoreFile file)
     public IReadOnlyList<(string EventId, string Json)> PendingInbound(int limit = 100) =>
         inbox.FindAll().Take(limit).Select(d => (d["_id"].AsString, d["json"].AsString)).ToList();
 
+    /// <summary>The pending events whose next attempt is due at <paramref name="now"/>, with their stored failures and waits.</summary>
+    public IReadOnlyList<InboundEvent> DueInbound(DateTimeOffset now) =>
+        [.. inbox.FindAll()
+            .Where(d => !d["due"].IsNumber || d["due"].AsInt64 <= now.UtcTicks)
+            .Select(d => new InboundEvent(d["_id"].AsString, d["json"].AsString, d["failures"].IsNumber ? d["failures"].AsInt32 : 0,
+                d["waits"].IsNumber ? d["waits"].AsInt32 : 0))];
+
+    public void RetryInbound(string eventId, int failures, int waits, DateTimeOffset dueAt)
+    {
+        lock (writeLock)
+        {
+            if (inbox.FindById(eventId) is not { } d) return;
+            (d["failures"], d["waits"], d["due"]) = (failures, waits, dueAt.UtcTicks);
+            inbox.Update(d);
+        }
+    }
+
     public void CompleteInbound(string eventId)
     {
         lock (writeLock) inbox.Delete(eventId);

@@ -184,16 +184,23 @@ public sealed class DetectionOptions
 
 public enum HangfireStorageKind { Sqlite, PostgreSql }
 
+/// <summary>The engine of the bot's own data (Storage:Store).</summary>
+public enum StoreKind { LiteDb, PostgreSql }
+
 public sealed class StorageOptions
 {
     public const string Section = "Storage";
     public string DataDirectory { get; set; } = ".data";
+    /// <summary>Where the bot's data lives: the embedded LiteDB file, or one PostgreSQL database shared by every replica.</summary>
+    public StoreKind Store { get; set; } = StoreKind.LiteDb;
     public HangfireStorageKind Hangfire { get; set; } = HangfireStorageKind.Sqlite;
     public string? ConnectionString { get; set; }
     /// <summary>How often the bot looks for due work (Hangfire polling, the outbox sweep); also the first retry delay.</summary>
     public TimeSpan PollingInterval { get; set; } = TimeSpan.FromSeconds(1);
     /// <summary>The longest wait between two retries of a failed step.</summary>
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromMinutes(5);
+    /// <summary>How long a replica's claim on a change's steps or an inbound event lasts unless renewed: after a crash, another takes the work over then.</summary>
+    public TimeSpan ClaimLease { get; set; } = TimeSpan.FromSeconds(30);
     /// <summary>How long the ids of handled Slack events and GitHub deliveries are kept to refuse a retry (pruned daily).</summary>
     public TimeSpan SeenRetention { get; set; } = TimeSpan.FromDays(7);
     /// <summary>How often the bot checks that its recurring jobs (tracking sweep, digest, backup) still exist, and registers any that went missing.</summary>
