@@ -28,7 +28,10 @@ public static class DeadlinesRegistration
             .UseRecommendedSerializerSettings()
             .UseLogProvider(new HostLogProvider(new Hangfire.AspNetCore.AspNetCoreLogProvider(sp.GetRequiredService<ILoggerFactory>())))
             .UseStorage(sp.GetRequiredService<JobStorage>()));
-        s.AddSingleton(sp => storage.Hangfire == HangfireStorageKind.PostgreSql ? InstanceQueue.For(sp.GetRequiredService<ChangeStore>()) : new InstanceQueue(null));
+        // Per-instance queues only where each instance keeps its own data beside a shared job store; replicas of one PostgreSQL
+        // store share everything, so any of them may run any job and a recurring job has one id for the cluster.
+        s.AddSingleton(sp => storage.Store == StoreKind.LiteDb && storage.ResolvedHangfire == HangfireStorageKind.PostgreSql
+            ? InstanceQueue.For(sp.GetRequiredService<ChangeStore>()) : new InstanceQueue(null));
         s.AddHangfireServer((sp, o) =>
         {
             o.Queues = sp.GetRequiredService<InstanceQueue>().ServerQueues;
@@ -66,7 +69,7 @@ public static class DeadlinesRegistration
 
     static JobStorage CreateStorage(StorageOptions storage)
     {
-        if (storage.Hangfire == HangfireStorageKind.PostgreSql)
+        if (storage.ResolvedHangfire == HangfireStorageKind.PostgreSql)
             return new PostgreSqlStorage(new Hangfire.PostgreSql.Factories.NpgsqlConnectionFactory(storage.ConnectionString!, new PostgreSqlStorageOptions()), new PostgreSqlStorageOptions
             {
                 QueuePollInterval = storage.PollingInterval,

@@ -120,9 +120,6 @@ public sealed partial class DigestSender(
     public static readonly TimeSpan MaxInlineRetryAfter = TimeSpan.FromMinutes(2);
     const int MaxRateLimitedAttempts = 5;
 
-    // One run at a time in this process (a trigger racing a retry). The LiteDB file is one process's anyway.
-    readonly SemaphoreSlim gate = new(1, 1);
-
     public IReadOnlyList<(string Recipient, DigestRecipientKind Kind)> Recipients()
     {
         var list = slackOptions.Value.Managers.Where(m => !string.IsNullOrWhiteSpace(m)).Select(m => m.Trim()).Distinct()
@@ -136,9 +133,9 @@ public sealed partial class DigestSender(
     /// <summary>Delivers <paramref name="week"/>'s digest to whoever has not had it yet. Throws <see cref="DigestIncompleteException"/> when some delivery failed.</summary>
     public async Task<DigestRun> SendAsync(string week, CancellationToken ct)
     {
-        await gate.WaitAsync(ct);
-        try { return await SendLockedAsync(week, ct); }
-        finally { gate.Release(); }
+        // One run at a time across every replica (a trigger racing a retry, or two replicas' Hangfire servers): a database lock on PostgreSQL.
+        await using var gate = await store.LockAsync("weekly-digest", ct);
+        return await SendLockedAsync(week, ct);
     }
 
     async Task<DigestRun> SendLockedAsync(string week, CancellationToken ct)

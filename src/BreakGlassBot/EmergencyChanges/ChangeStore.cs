@@ -128,6 +128,8 @@ public sealed class ChangeStore : IDisposable
     /// <summary>A lock across every replica until disposed (see <see cref="StoreEngine.LockAsync"/>).</summary>
     public Task<IAsyncDisposable> LockAsync(string name, CancellationToken ct = default) => engine.LockAsync(name, ct);
 
+    public OutboxSummary SummarizeOutbox() => engine.SummarizeOutbox();
+
     /// <summary>A cheap read that fails when the store is unusable; for /healthz.</summary>
     public void Ping() => engine.Ping();
 

@@ -60,7 +60,7 @@ internal sealed class LiteDbEngine : StoreEngine
     public override EmergencyChange? LatestUnrevokedBypass(string mode, string team, string login, int except) => queries.LatestUnrevokedBypass(mode, team, login, except);
 
     public override IReadOnlyList<EmergencyChange> ClaimDueSteps(DateTimeOffset now, string owner, TimeSpan lease, int limit) =>
-        [.. queries.WithDueSteps(now, int.MaxValue).Where(c => stepClaims.TryClaim(c.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), owner, lease)).Take(limit)];
+        [.. queries.WithDueSteps(now, limit).Where(c => stepClaims.TryClaim(c.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), owner, lease))];
     public override bool RenewStepClaim(int id, string owner, TimeSpan lease) => stepClaims.Renew(id.ToString(System.Globalization.CultureInfo.InvariantCulture), owner, lease);
     public override void ReleaseStepClaim(int id, string owner) => stepClaims.Release(id.ToString(System.Globalization.CultureInfo.InvariantCulture), owner);
 

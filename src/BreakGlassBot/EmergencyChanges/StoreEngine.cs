@@ -82,10 +82,34 @@ internal abstract class StoreEngine : IDisposable
     /// </summary>
     public abstract Task<IAsyncDisposable> LockAsync(string name, CancellationToken ct);
 
+    /// <summary>What the outbox owes and how it fails, in counts (for /healthz): from the steps of the changes with any pending.</summary>
+    public virtual OutboxSummary SummarizeOutbox()
+    {
+        var pending = WithDueSteps(DateTimeOffset.MaxValue, 1000);
+        return OutboxSummary.Of(pending.Count, pending.SelectMany(c => c.Steps).Where(st => st.State == StepState.Pending)
+            .Select(st => (st.Kind, st.LastError is not null, st.ParkedOn, st.Attempts)));
+    }
+
     /// <summary>A cheap read that fails when the store is unusable; for /healthz and /readyz.</summary>
     public abstract void Ping();
 
     public abstract void Dispose();
+}
+
+/// <summary>The outbox in counts: changes with pending steps, failing steps by kind, parked steps by Slack error.</summary>
+public sealed record OutboxSummary(int ChangesWithPendingSteps, int FailingSteps, IReadOnlyDictionary<string, int> FailingKinds, int MostAttempts,
+    int ParkedSteps, IReadOnlyDictionary<string, int> ParkedErrors)
+{
+    /// <summary>From each pending step's kind, whether it has an error, what it is parked on, and its attempts.</summary>
+    public static OutboxSummary Of(int changes, IEnumerable<(string Kind, bool Failing, string? ParkedOn, int Attempts)> pendingSteps)
+    {
+        var steps = pendingSteps.ToList();
+        var failing = steps.Where(st => st.Failing).ToList();
+        var parked = steps.Where(st => st.ParkedOn is not null).ToList();
+        return new(changes, failing.Count, failing.GroupBy(st => st.Kind).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count()),
+            failing.Count == 0 ? 0 : failing.Max(st => st.Attempts), parked.Count,
+            parked.GroupBy(st => st.ParkedOn!).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count()));
+    }
 }
 
 /// <summary>An inbound Slack event as claimed: its failed attempts and waits so far, stored with it.</summary>

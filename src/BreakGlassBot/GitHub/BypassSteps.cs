@@ -61,7 +61,8 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
     async Task<StepOutcome> GrantTeamAsync(EmergencyChange change, string login, GitHubOptions o, CancellationToken ct)
     {
         var (org, slug) = SplitTeam(o.BypassTeam!);
-        await BypassGate.Lock.WaitAsync(ct); // one grant or revocation at a time: each decides from the others' records
+        // One grant or revocation of this person's membership at a time, across every replica: each decides from the others' records.
+        await using var gate = await BypassGate.LockAsync(store, o.BypassTeam!, login, ct);
         try
         {
             // Read again under the gate: a revocation that held it may have handed its removal over to this change.
@@ -129,7 +130,6 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
                 onForbidden: $"The bot may not manage team `{o.BypassTeam}`: give it the admin:org scope (or the app's Members write permission). "
                     + "Until then an admin must grant the bypass by hand.");
         }
-        finally { BypassGate.Lock.Release(); }
     }
 
     /// <summary>The declarer's account is not an active member of the organisation: nothing is asked of GitHub, and people are told.</summary>
@@ -270,8 +270,7 @@ internal sealed class BypassRevokeStep(IGitHubGateway github, ChangeStore store,
         }
         if (b is not { Mode: nameof(BypassMode.Team), Login: { } login, Team: { } team }) return Ended(false, step, null);
 
-        await BypassGate.Lock.WaitAsync(ct);
-        try
+        await using var gate = await BypassGate.LockAsync(store, team, login, ct);
         {
             var now = time.GetUtcNow();
             // Read again under the gate: another change's revocation that held it may have handed its removal over to this one.
@@ -322,7 +321,6 @@ internal sealed class BypassRevokeStep(IGitHubGateway github, ChangeStore store,
             store.Update(change.Id, c => { if (c.Bypass is not null) c.Bypass.RevokedAt = now; return []; });
             return Ended(removed, step, null, invitationsWithdrawn: withdrawn);
         }
-        finally { BypassGate.Lock.Release(); }
     }
 
     void AskAdminsOnce(int id, string login, string team, string error, DateTimeOffset now) =>
@@ -371,7 +369,12 @@ internal sealed class BypassRevokeStep(IGitHubGateway github, ChangeStore store,
 /// <summary>Serialises Team grants and revocations, and finds another change's open bypass for the same person and team.</summary>
 internal static class BypassGate
 {
-    public static readonly SemaphoreSlim Lock = new(1, 1);
+    /// <summary>
+    /// The lock on one person's membership of one team, held across every replica (a database lock on PostgreSQL): a bad
+    /// interleave of a grant and a revocation would leave someone in the bypass team.
+    /// </summary>
+    public static Task<IAsyncDisposable> LockAsync(ChangeStore store, string team, string login, CancellationToken ct) =>
+        store.LockAsync($"github-team-bypass:{team.ToLowerInvariant()}:{login.ToLowerInvariant()}", ct);
 
     /// <summary>
     /// Another change whose Team bypass for <paramref name="login"/> in <paramref name="team"/> the bot granted and whose window is

@@ -173,10 +173,18 @@ public static class ConfigurationCheck
     static void CheckStorage(List<string> errors, StorageOptions storage)
     {
         if (string.IsNullOrWhiteSpace(storage.DataDirectory)) errors.Add("Storage:DataDirectory must not be empty");
-        if (storage.Hangfire == HangfireStorageKind.PostgreSql && string.IsNullOrWhiteSpace(storage.ConnectionString))
+        if (storage.Store == StoreKind.PostgreSql && string.IsNullOrWhiteSpace(storage.ConnectionString))
+            errors.Add("Storage:ConnectionString is required when Storage:Store is PostgreSql");
+        else if (storage.ResolvedHangfire == HangfireStorageKind.PostgreSql && string.IsNullOrWhiteSpace(storage.ConnectionString))
             errors.Add("Storage:ConnectionString is required when Storage:Hangfire is PostgreSql");
+        // Replicas on one database with a job store on each machine would each run their own deadlines and digests.
+        if (storage.Store == StoreKind.PostgreSql && storage.ResolvedHangfire != HangfireStorageKind.PostgreSql)
+            errors.Add("Storage:Hangfire must be PostgreSql (or unset) when Storage:Store is PostgreSql: every replica must share the deadlines and schedules");
+        if (storage.Store == StoreKind.PostgreSql && !string.IsNullOrWhiteSpace(storage.BackupDirectory))
+            errors.Add("Storage:BackupDirectory backs up the embedded file only: with Storage:Store PostgreSql, unset it and back up the database with its own tools");
         if (storage.PollingInterval < TimeSpan.FromMilliseconds(10)) errors.Add("Storage:PollingInterval must be at least 00:00:00.010");
         if (storage.MaxRetryDelay < storage.PollingInterval) errors.Add("Storage:MaxRetryDelay must not be shorter than Storage:PollingInterval");
+        if (storage.ClaimLease < TimeSpan.FromSeconds(1)) errors.Add("Storage:ClaimLease must be at least 00:00:01: a replica renews its claims a few times per lease");
         if (storage.RecurringCheckInterval < TimeSpan.FromMilliseconds(100)) errors.Add("Storage:RecurringCheckInterval must be at least 00:00:00.100");
         if (!string.IsNullOrWhiteSpace(storage.BackupDirectory))
         {

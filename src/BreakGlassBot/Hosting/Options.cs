@@ -193,7 +193,9 @@ public sealed class StorageOptions
     public string DataDirectory { get; set; } = ".data";
     /// <summary>Where the bot's data lives: the embedded LiteDB file, or one PostgreSQL database shared by every replica.</summary>
     public StoreKind Store { get; set; } = StoreKind.LiteDb;
-    public HangfireStorageKind Hangfire { get; set; } = HangfireStorageKind.Sqlite;
+    /// <summary>Unset: PostgreSql with the PostgreSQL store (everything in one database), else the embedded SQLite file.</summary>
+    public HangfireStorageKind? Hangfire { get; set; }
+    public HangfireStorageKind ResolvedHangfire => Hangfire ?? (Store == StoreKind.PostgreSql ? HangfireStorageKind.PostgreSql : HangfireStorageKind.Sqlite);
     public string? ConnectionString { get; set; }
     /// <summary>How often the bot looks for due work (Hangfire polling, the outbox sweep); also the first retry delay.</summary>
     public TimeSpan PollingInterval { get; set; } = TimeSpan.FromSeconds(1);

@@ -26,45 +26,16 @@ internal sealed class SlackEventInbox(ChangeStore store, InboxNudge nudge, TimeP
 /// acknowledged just before a crash is still handled after the restart.
 /// </summary>
 internal sealed partial class InboxWorker(ChangeStore store, IEnumerable<ISlackEventHandler> handlers, InboxNudge wake, OutboxQueue outbox, IOptions<StorageOptions> storage,
-    ILogger<InboxWorker> log)
+    Replica replica, TimeProvider time, ILogger<InboxWorker> log)
     : BackgroundService
 {
-    readonly Dictionary<string, int> failures = [];
-    /// <summary>
-    /// Events a handler asked to retry later: retried with back-off for as long as it takes, so an approval is never
-    /// dropped because a Slack API was down. Due times on monotonic ticks: this is pacing, not policy time.
-    /// </summary>
-    readonly Dictionary<string, (int Waits, long DueAt)> waiting = [];
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         while (!stoppingToken.IsCancellationRequested)
         {
-            foreach (var (id, json) in store.PendingInbound())
-            {
-                if (!EventEnvelope.TryParse(json, out var envelope)) { store.CompleteInbound(id); continue; }
-                if (waiting.TryGetValue(id, out var w) && Environment.TickCount64 < w.DueAt) continue;
-                try
-                {
-                    foreach (var handler in handlers) await handler.HandleAsync(envelope, stoppingToken);
-                    store.CompleteInbound(id);
-                    failures.Remove(id);
-                    if (waiting.Remove(id)) LogWaitOver(log, id);
-                }
-                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { return; }
-                catch (RetryLaterException later)
-                {
-                    var waits = waiting.GetValueOrDefault(id).Waits + 1;
-                    if (waits == 1) LogWaiting(log, id, later.WaitingFor);
-                    waiting[id] = (waits, Environment.TickCount64 + (long)outbox.Backoff(waits).TotalMilliseconds);
-                }
-                catch (Exception e)
-                {
-                    var n = failures[id] = failures.GetValueOrDefault(id) + 1;
-                    LogFailed(log, e, id, n);
-                    if (n >= 5) { store.CompleteInbound(id); failures.Remove(id); LogDropped(log, id, json.Length); }
-                }
-            }
+            try { await HandleDueAsync(stoppingToken); }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { return; }
+            catch (Exception e) { LogSweepFailed(log, e); } // the store is unreachable: the events wait in it, and the next pass tries again
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
             timeout.CancelAfter(storage.Value.PollingInterval * 5);
             try { await wake.Signal.Reader.ReadAsync(timeout.Token); }
@@ -72,6 +43,42 @@ internal sealed partial class InboxWorker(ChangeStore store, IEnumerable<ISlackE
         }
     }
 
+    /// <summary>
+    /// The due events no other replica holds, claimed for this one. Failures and waits are stored with the event, so the
+    /// replica that picks it up next carries on the count; an event a handler asked to wait for is retried with back-off
+    /// for as long as it takes, so an approval is never dropped because a Slack API was down.
+    /// </summary>
+    async Task HandleDueAsync(CancellationToken ct)
+    {
+        foreach (var e in store.ClaimInbound(time.GetUtcNow(), replica.Id, storage.Value.ClaimLease))
+        {
+            var id = e.EventId;
+            if (!EventEnvelope.TryParse(e.Json, out var envelope)) { store.CompleteInbound(id); continue; }
+            try
+            {
+                foreach (var handler in handlers) await handler.HandleAsync(envelope, ct);
+                store.CompleteInbound(id);
+                if (e.Waits > 0) LogWaitOver(log, id);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested) { throw; }
+            catch (RetryLaterException later)
+            {
+                var waits = e.Waits + 1;
+                if (waits == 1) LogWaiting(log, id, later.WaitingFor);
+                store.RetryInbound(id, e.Failures, waits, time.GetUtcNow() + outbox.Backoff(waits));
+            }
+            catch (Exception failure)
+            {
+                var n = e.Failures + 1;
+                LogFailed(log, failure, id, n);
+                if (n >= 5) { store.CompleteInbound(id); LogDropped(log, id, e.Json.Length); }
+                else store.RetryInbound(id, n, e.Waits, time.GetUtcNow());
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 5205, Level = LogLevel.Error, Message = "Reading the Slack event inbox failed")]
+    static partial void LogSweepFailed(ILogger logger, Exception e);
     [LoggerMessage(EventId = 5201, Level = LogLevel.Error, Message = "Handling Slack event {EventId} failed (attempt {Attempt})")]
     static partial void LogFailed(ILogger logger, Exception e, string eventId, int attempt);
     [LoggerMessage(EventId = 5202, Level = LogLevel.Error, Message = "Gave up on Slack event {EventId} ({Length} bytes) after 5 attempts")]

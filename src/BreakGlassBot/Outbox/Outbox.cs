@@ -149,7 +149,7 @@ public sealed class OutboxQueue(IOptions<StorageOptions> storage) : ISlackReques
 
 /// <summary>Carries out due outbox steps; on start-up it picks up whatever a previous process left.</summary>
 internal sealed partial class OutboxWorker(ChangeStore store, OutboxQueue outbox, IEnumerable<IStepHandler> handlers, TimeProvider time,
-    IOptions<SlackOptions> slack, ILogger<OutboxWorker> log)
+    IOptions<SlackOptions> slack, IOptions<StorageOptions> storage, Replica replica, ILogger<OutboxWorker> log)
     : BackgroundService
 {
     readonly Dictionary<string, IStepHandler> byKind = handlers.ToDictionary(h => h.Kind);
@@ -170,15 +170,53 @@ internal sealed partial class OutboxWorker(ChangeStore store, OutboxQueue outbox
         }
     }
 
-    /// <summary>One sweep: every change with a due step, a few at a time.</summary>
+    /// <summary>
+    /// One sweep: the changes with a due step that no other replica holds, claimed for this one and run a few at a time. The
+    /// claims are renewed while they run; one lost (this replica stalled past its lease) stops that change's steps here.
+    /// </summary>
     internal async Task RunDueAsync(CancellationToken ct)
     {
-        var due = store.WithDueSteps(time.GetUtcNow(), limit: 200);
-        await Parallel.ForEachAsync(due, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = ct },
-            async (change, token) => await RunChangeAsync(change.Id, token));
+        var lease = storage.Value.ClaimLease;
+        var due = store.ClaimDueSteps(time.GetUtcNow(), replica.Id, lease, limit: 200);
+        if (due.Count == 0) return;
+        var held = new System.Collections.Concurrent.ConcurrentDictionary<int, bool>(due.Select(c => KeyValuePair.Create(c.Id, true)));
+        using var renewing = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var renewer = RenewClaimsAsync(held, lease, renewing.Token);
+        try
+        {
+            await Parallel.ForEachAsync(due, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = ct }, async (change, token) =>
+            {
+                try { await RunChangeAsync(change.Id, token, () => held.ContainsKey(change.Id)); }
+                finally
+                {
+                    if (held.TryRemove(change.Id, out _)) store.ReleaseStepClaim(change.Id, replica.Id);
+                }
+            });
+        }
+        finally
+        {
+            await renewing.CancelAsync();
+            try { await renewer; } catch (OperationCanceledException) { }
+        }
     }
 
-    async Task RunChangeAsync(int id, CancellationToken ct)
+    async Task RenewClaimsAsync(System.Collections.Concurrent.ConcurrentDictionary<int, bool> held, TimeSpan lease, CancellationToken ct)
+    {
+        var every = TimeSpan.FromTicks(Math.Max(lease.Ticks / 3, TimeSpan.FromMilliseconds(50).Ticks));
+        while (!ct.IsCancellationRequested)
+        {
+            await Task.Delay(every, ct);
+            foreach (var id in held.Keys)
+            {
+                bool renewed;
+                try { renewed = store.RenewStepClaim(id, replica.Id, lease); }
+                catch (Exception e) when (e is not OperationCanceledException) { LogSweepFailed(log, e); continue; }
+                if (!renewed && held.TryRemove(id, out _)) LogClaimLost(log, id);
+            }
+        }
+    }
+
+    async Task RunChangeAsync(int id, CancellationToken ct, Func<bool> stillHeld)
     {
         // Steps run in the order they were added: the announcement before anything that needs its thread.
         // The change as the last write left it is the one to read next: no second read per step.
@@ -200,6 +238,7 @@ internal sealed partial class OutboxWorker(ChangeStore store, OutboxQueue outbox
             // Thread posts keep their order: one waiting out a 429 or a Slack outage holds back the ones after it.
             if (ParkedSteps.IsSlackKind(step.Kind) && HeldBackByEarlierPost(change, index, step.Kind)) continue;
             await outbox.YieldToRequestsAsync(ct);
+            if (!stillHeld()) return; // another replica has the change now
 
             // Count the attempt before making it: after a crash the handler sees Attempts > 1 and checks
             // whether the first attempt already took effect (e.g. the message was posted).
@@ -357,6 +396,8 @@ internal sealed partial class OutboxWorker(ChangeStore store, OutboxQueue outbox
     static partial void LogStepParked(ILogger logger, string changeId, string kind, string? target, string error, string action, DateTimeOffset nextAt);
     [LoggerMessage(EventId = 2005, Level = LogLevel.Warning, Message = "Step {Kind} ({Target}) of {ChangeId} abandoned: {Problem}")]
     static partial void LogStepAbandoned(ILogger logger, string changeId, string kind, string? target, string problem);
+    [LoggerMessage(EventId = 2007, Level = LogLevel.Warning, Message = "Lost the claim on BG-{Id}'s steps (this replica stalled past Storage:ClaimLease); another replica carries them on")]
+    static partial void LogClaimLost(ILogger logger, int id);
     [LoggerMessage(EventId = 2001, Level = LogLevel.Error, Message = "Outbox sweep failed")]
     static partial void LogSweepFailed(ILogger logger, Exception e);
     [LoggerMessage(EventId = 2002, Level = LogLevel.Error, Message = "Change {ChangeId} has a step of unknown kind {Kind}")]

@@ -15,8 +15,8 @@ public sealed class ReviewerGroupUnavailableException(string group)
 /// Who may review a change: Slack:ReviewerUserGroup members (cached briefly) and Slack:Reviewers, never the declarer nor
 /// the author of a linked PR under any GitHub login known for the person.
 /// </summary>
-public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> options, IOptions<GitHubOptions> github, People people, TimeProvider time,
-    ILogger<Reviewers> log) : IReviewerRoster
+public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> options, IOptions<GitHubOptions> github, People people, ChangeStore store,
+    TimeProvider time, ILogger<Reviewers> log) : IReviewerRoster
 {
     static readonly TimeSpan CacheFor = TimeSpan.FromMinutes(5);
     /// <summary>How long a click waits for usergroups.users.list (Slack wants an answer within 3 s); then the last known members answer.</summary>
@@ -196,6 +196,9 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
     /// </summary>
     async Task<IReadOnlyList<string>?> GroupMembersAsync(string group, TimeSpan? budget, CancellationToken ct)
     {
+        // A replica that has not read the group yet starts from the last members any replica read: approvals can still be
+        // checked while Slack is down, and a fresh reading by another replica spares a Slack call.
+        if (cache is null && Stored(group) is { } stored) cache = stored;
         if (cache is { } c && time.GetUtcNow() - c.At < CacheFor) return c.Members;
         Task<IReadOnlyList<string>?> task;
         lock (gate) task = refreshing is { IsCompleted: false } running ? running : refreshing = RefreshAsync(group);
@@ -218,6 +221,7 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
             // Not the click's token: a refresh that outlives one click still serves the next.
             var members = await slack.GetUserGroupMembersAsync(group, CancellationToken.None);
             cache = (time.GetUtcNow(), members);
+            Store(group, cache.Value.At, members);
             groupError = null;
             return members;
         }
@@ -225,6 +229,7 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
         {
             // A group deleted (or no longer readable) must stop granting: the last members known are no longer reviewers.
             cache = null;
+            Forget(group);
             NoteMisconfigured(group, e.Error);
             return null;
         }
@@ -235,12 +240,41 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
         }
     }
 
+    (DateTimeOffset At, IReadOnlyList<string> Members)? Stored(string group)
+    {
+        try { return store.Document<KnownReviewerGroup>(KnownReviewerGroup.Collection, group) is { } d ? (d.At, d.Members) : null; }
+        catch (Exception e) { LogGroupStoreFailed(log, group, e.GetType().Name); return null; }
+    }
+
+    void Store(string group, DateTimeOffset at, IReadOnlyList<string> members)
+    {
+        try { store.SaveDocument<KnownReviewerGroup>(KnownReviewerGroup.Collection, group, _ => new KnownReviewerGroup { Id = group, At = at, Members = [.. members] }); }
+        catch (Exception e) { LogGroupStoreFailed(log, group, e.GetType().Name); }
+    }
+
+    void Forget(string group)
+    {
+        try { store.DeleteDocument<KnownReviewerGroup>(KnownReviewerGroup.Collection, group); }
+        catch (Exception e) { LogGroupStoreFailed(log, group, e.GetType().Name); }
+    }
+
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "Could not read or store the last known members of reviewer group {Group}: {Error}")]
+    static partial void LogGroupStoreFailed(ILogger logger, string group, string error);
     [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Could not resolve reviewer user group {Group}: {Error}")]
     static partial void LogGroupFailed(ILogger logger, string group, string error);
     [LoggerMessage(EventId = 3003, Level = LogLevel.Error, Message = "Slack:ReviewerUserGroup ({Group}) cannot be read: Slack says {Error}. {Problem}")]
     static partial void LogGroupMisconfigured(ILogger logger, string group, string error, string problem);
     [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Reviewer user group {Group} is slow to answer; answering the click with the last known members: {HaveCache}")]
     static partial void LogGroupSlow(ILogger logger, string group, bool haveCache);
+}
+
+/// <summary>The reviewer group's members as last read from Slack by any replica, and when.</summary>
+public sealed class KnownReviewerGroup
+{
+    public const string Collection = "reviewer_group";
+    public string Id { get; set; } = "";
+    public DateTimeOffset At { get; set; }
+    public List<string> Members { get; set; } = [];
 }
 
 /// <summary>

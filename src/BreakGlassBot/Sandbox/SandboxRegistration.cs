@@ -134,6 +134,7 @@ public static class SandboxRegistration
         {
             ["urls"] = context.BaseUrl,
             ["Storage:DataDirectory"] = context.DataDirectory,
+            ["Storage:Store"] = nameof(StoreKind.LiteDb),
             ["Storage:Hangfire"] = nameof(HangfireStorageKind.Sqlite),
             ["Storage:ConnectionString"] = "",
             ["Slack:SigningSecret"] = context.SigningSecret,

@@ -169,7 +169,13 @@ public static partial class SlackEndpoints
         // Save, then ack: Slack retries an event not acknowledged within 3 s (same event_id, X-Slack-Retry-Num),
         // and the saved copy is handled even if the bot stops right after answering.
         var id = envelope.EventId ?? Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(body.Body));
-        inbox.Accept(id, body.BodyText);
+        try { inbox.Accept(id, body.BodyText); }
+        catch (Exception e) when (IsStoreUnavailable(e))
+        {
+            // Not saved, so not acknowledged: Slack delivers the event again, by when the database may be back.
+            logs.CreateLogger("BreakGlassBot.Slack").LogError("The store did not answer; Slack event {EventId} left for Slack to redeliver: {Error}", id, e.Message);
+            return Results.Json(new { ok = false, error = "store_unavailable" }, statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
         return Results.Ok();
     }
 
@@ -188,8 +194,27 @@ public static partial class SlackEndpoints
 
     static IResult BadRequest(string message) => Results.Json(new { ok = false, error = "malformed_request", message }, statusCode: StatusCodes.Status400BadRequest);
 
+    /// <summary>The bot's database did not answer (a PostgreSQL failover, a network cut): nothing of the request was recorded.</summary>
+    internal static bool IsStoreUnavailable(Exception e)
+    {
+        for (Exception? x = e; x is not null; x = x.InnerException)
+            if (x is System.Data.Common.DbException) return true;
+        return false;
+    }
+
     static IResult InternalError(ILoggerFactory logs, Exception e, string path, string reference)
     {
+        if (IsStoreUnavailable(e))
+        {
+            logs.CreateLogger("BreakGlassBot.Slack").LogError("The store did not answer on {Path} ({TraceId}): {Error}", path, reference, e.Message);
+            // Said plainly: during a database failover the request was not recorded, and a retry in a minute will be.
+            return Results.Json(new JsonObject
+            {
+                ["response_type"] = "ephemeral",
+                ["text"] = $":x: BreakGlassBot could not record this: its database is not answering (reference {reference}). Nothing was recorded — "
+                    + "try again in a minute. If you are fixing an outage, go ahead and say so in the change channel; declare as soon as the bot answers.",
+            });
+        }
         logs.CreateLogger("BreakGlassBot.Slack").LogError(e, "Unhandled error on {Path} ({TraceId})", path, reference);
         // Slack shows this to the user: a plain sentence, never a stack trace.
         return Results.Json(new JsonObject

@@ -91,6 +91,24 @@ public class ConfigurationTests
     }
 
     [Fact]
+    public void APostgreSqlStoreRefusesTheMixesThatCannotWork()
+    {
+        var errors = ConfigurationCheck.Validate(Config(("Storage:Store", "PostgreSql"), ("Storage:Hangfire", "Sqlite"),
+            ("Storage:BackupDirectory", "/tmp/backups"), ("Storage:ClaimLease", "00:00:00.500")));
+        Assert.Contains("Storage:ConnectionString is required when Storage:Store is PostgreSql", errors);
+        Assert.Contains(errors, e => e.StartsWith("Storage:Hangfire must be PostgreSql (or unset) when Storage:Store is PostgreSql"));
+        Assert.Contains(errors, e => e.StartsWith("Storage:BackupDirectory backs up the embedded file only"));
+        Assert.Contains(errors, e => e.StartsWith("Storage:ClaimLease must be at least"));
+
+        // Hangfire left empty (as appsettings.json has it) follows the store: one database for everything.
+        var config = Config(("Storage:Store", "PostgreSql"), ("Storage:Hangfire", ""), ("Storage:ConnectionString", "Host=db.internal;Username=bot"));
+        Assert.Empty(ConfigurationCheck.Validate(config));
+        var storage = config.GetSection(StorageOptions.Section).Get<StorageOptions>()!;
+        Assert.Equal(HangfireStorageKind.PostgreSql, storage.ResolvedHangfire);
+        Assert.Equal(HangfireStorageKind.Sqlite, new StorageOptions().ResolvedHangfire);
+    }
+
+    [Fact]
     public void RulesAcrossKeysAreCheckedTogether()
     {
         var errors = ConfigurationCheck.Validate(Config(

@@ -177,7 +177,7 @@ public class ReviewerGroupTests : BotTest
         directories.Add(directory);
         var store = new ChangeStore(Path.Combine(directory, "people.db"));
         var people = new People(new ConfigurationBuilder().Build(), store);
-        return (new Reviewers(api, Options.Create(slackOptions), Options.Create(new GitHubOptions()), people, time, NullLogger<Reviewers>.Instance), time, store);
+        return (new Reviewers(api, Options.Create(slackOptions), Options.Create(new GitHubOptions()), people, store, time, NullLogger<Reviewers>.Instance), time, store);
     }
 
     static EmergencyChange AChange() => new() { Id = 1, DeclaredBy = TestBot.Declarer };
