@@ -43,7 +43,7 @@ internal sealed partial class PostgresEngine : StoreEngine
     {
         var given = new DbConnectionStringBuilder { ConnectionString = connectionString };
         var builder = new NpgsqlConnectionStringBuilder(connectionString);
-        if (!given.ContainsKey("Timeout")) builder.Timeout = 10;
+        if (!given.ContainsKey("Timeout")) builder.Timeout = 2; // Slack wants an answer within 3 s: an unreachable database must fail a declaration before that
         if (!given.ContainsKey("Command Timeout") && !given.ContainsKey("CommandTimeout")) builder.CommandTimeout = 30;
         return builder;
     }

@@ -119,4 +119,4 @@ public sealed record InboundEvent(string EventId, string Json, int Failures, int
 /// The store could not be reached or refused to work (PostgreSQL down, failing over, read-only): nothing of the write was
 /// saved, and trying again shortly may succeed. Never thrown for a write the store refused on its merits.
 /// </summary>
-public sealed class StoreUnavailableException(string message, Exception inner) : Exception(message, inner);
+public sealed class StoreUnavailableException(string message, Exception inner) : System.Data.Common.DbException(message, inner);
