@@ -427,6 +427,25 @@ public abstract class StoreContract : IAsyncLifetime
         First.Ping();
         Second.Ping();
     }
+
+    [Fact]
+    public async Task TheOutboxSummaryCountsPendingFailingAndParkedSteps()
+    {
+        PendingStep Step(string kind, string? error = null, string? parked = null, int attempts = 0, StepState state = StepState.Pending) =>
+            new() { Kind = kind, LastError = error, ParkedOn = parked, Attempts = attempts, State = state, NextAttemptAt = T0 };
+        var a = Draft("a");
+        a.Steps.AddRange([Step("announce", "http_503", attempts: 3), Step("thread-note", "channel_not_found", "channel_not_found", 2), Step("track")]);
+        var b = Draft("b");
+        b.Steps.AddRange([Step("announce", "http_503", attempts: 5), Step("jira-link", state: StepState.Done)]);
+        var c = Draft("c");
+        c.Steps.Add(Step("announce", state: StepState.Done));
+        foreach (var d in new[] { a, b, c }) await First.DeclareAsync(d, Declared);
+
+        var summary = Second.SummarizeOutbox();
+        Assert.Equal((2, 3, 5, 1), (summary.ChangesWithPendingSteps, summary.FailingSteps, summary.MostAttempts, summary.ParkedSteps));
+        Assert.Equal(new Dictionary<string, int> { ["announce"] = 2, ["thread-note"] = 1 }, summary.FailingKinds);
+        Assert.Equal(new Dictionary<string, int> { ["channel_not_found"] = 1 }, summary.ParkedErrors);
+    }
 }
 
 public sealed class LiteDbStoreContractTests : StoreContract
