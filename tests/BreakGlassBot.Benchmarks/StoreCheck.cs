@@ -17,7 +17,7 @@ public static class StoreCheck
         var open = args.Length > 1 ? int.Parse(args[1]) : 10_000;
         var fill = Stopwatch.StartNew();
         using var f = new StoreFixture(total, open);
-        Console.WriteLine($"STORE filled {total} changes ({open} open) in {fill.Elapsed.TotalSeconds:F1} s; file {new FileInfo(f.Store.FilePath).Length / 1048576.0:F0} MiB");
+        Console.WriteLine($"STORE filled {total} changes ({open} open) in {fill.Elapsed.TotalSeconds:F1} s; file {new FileInfo(f.Store.FilePath!).Length / 1048576.0:F0} MiB");
         var digest = new DigestBuilder(StoreFixture.Messages());
         var now = StoreFixture.Now;
         var failed = false;
