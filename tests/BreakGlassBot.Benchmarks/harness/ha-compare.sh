@@ -40,10 +40,9 @@ for cfg in $CONFIGS; do
   case "$cfg" in bolt|embedded|embedded-proxy|embedded-x2-proxy|pg|pg-proxy|pg-x2-proxy) ;;
     *) echo "ha-compare: unknown configuration $cfg" >&2; exit 2 ;; esac
 done
-uses() { [[ " $CONFIGS " == *" $1"* ]]; }  # a configuration starting with $1 is asked for
 
 build_all
-if uses embedded-proxy || uses embedded-x2 || uses pg-; then
+if [[ "$CONFIGS" == *proxy* ]]; then
   command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light; } >> "$OUT/logs/build.txt" 2>&1
 fi
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
@@ -130,11 +129,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-uses pg && start_postgres
+[[ " $CONFIGS " != *" pg"* ]] || start_postgres
 start_fake_slack
-print_versions "rounds: $ROUNDS, seconds: $SECS, warm-up: $WARMUP, connections: $CONN_LEVELS, configurations: $CONFIGS, pinned: $PIN" \
-  "proxy: $("$NGINX" -v 2>&1 | cut -d' ' -f3), worker_processes $PROXY_WORKERS" \
-  "$(if [ -n "$PG_DIR" ]; then pg_settings; fi)"
+settings=("rounds: $ROUNDS, seconds: $SECS, warm-up: $WARMUP, connections: $CONN_LEVELS, configurations: $CONFIGS, pinned: $PIN"
+          "proxy: $("$NGINX" -v 2>&1 | cut -d' ' -f3), worker_processes $PROXY_WORKERS")
+[ -z "$PG_DIR" ] || settings+=("$(pg_settings)")
+print_versions "${settings[@]}"
 
 start_bots() {  # $1 store (embedded|pg), $2 replicas, $3 log prefix: every replica at once, as a rolling start would not
   local store="$1" n="$2" prefix="$3" i port t0 settings=() pids=()
