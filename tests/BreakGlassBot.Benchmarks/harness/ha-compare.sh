@@ -22,7 +22,7 @@
 #
 # Environment: CONFIGS ("bolt embedded pg pg-proxy pg-x2-proxy"), CONN_LEVELS ("32"), WARMUP (5), PIN (0; 1: every
 #   server process, the proxy and PostgreSQL on CPU 0, wrk on CPU 1), PROXY_WORKERS (1), PG_PORT (3196), PG_FSYNC
-#   (on), PG_MAX_CONNECTIONS (300), OUT (a new temp folder), SLACK_SIGNING_SECRET (a throwaway one by default).
+#   (on), PG_MAX_CONNECTIONS (400), OUT (a new temp folder), SLACK_SIGNING_SECRET (a throwaway one by default).
 # Output: OUT/summary.md, runs.jsonl (CPU per role: bot, proxy, db), starts.jsonl, durability.jsonl, versions.txt, logs/.
 set -euo pipefail
 HARNESS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -30,7 +30,7 @@ REPO="$(cd "$HARNESS/../../.." && pwd)"
 ROUNDS="${1:-2}"; SECS="${2:-12}"
 CONFIGS="${CONFIGS:-bolt embedded pg pg-proxy pg-x2-proxy}"; CONN_LEVELS="${CONN_LEVELS:-32}"; WARMUP="${WARMUP:-5}"
 PIN="${PIN:-0}"; PROXY_WORKERS="${PROXY_WORKERS:-1}"
-PG_PORT="${PG_PORT:-3196}"; PG_FSYNC="${PG_FSYNC:-on}"; PG_MAX_CONNECTIONS="${PG_MAX_CONNECTIONS:-300}"
+PG_PORT="${PG_PORT:-3196}"; PG_FSYNC="${PG_FSYNC:-on}"; PG_MAX_CONNECTIONS="${PG_MAX_CONNECTIONS:-400}"
 OUT="${OUT:-$(mktemp -d /tmp/breakglass-ha.XXXXXX)}"
 mkdir -p "$OUT/logs"
 source "$HARNESS/servers.sh"
@@ -49,7 +49,11 @@ NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 
 # --- PostgreSQL: one throwaway cluster for the run ------------------------------------------------------------
 PG_BIN=""; PG_DIR=""; PG_ADMIN=()
-pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | while read -r b; do [ -x "$b/initdb" ] && echo "$b"; done | tail -1; }
+pg_bin() {  # the newest installed version's bin/, or nothing
+  local b found=""
+  for b in /usr/lib/postgresql/*/bin; do [ -x "$b/initdb" ] && found+="$b"$'\n'; done
+  printf '%s' "$found" | sort -V | tail -1
+}
 as_postgres() { if [ "$(id -u)" = 0 ]; then "${SERVER_PIN[@]}" su postgres -s /bin/sh -c "$1"; else "${SERVER_PIN[@]}" sh -c "$1"; fi; }
 start_postgres() {
   PG_BIN="$(pg_bin)"
