@@ -14,6 +14,7 @@
 #   CPU 1 with taskset), OUT (a new temp folder), SLACK_SIGNING_SECRET (a throwaway one by default).
 # Output: OUT/summary.md (the table), OUT/runs.jsonl, starts.jsonl, durability.jsonl, reject.txt, versions.txt, logs/.
 # Needs: dotnet, node + npm (npm ci on first use), python3, curl, wrk (apt-get install -y wrk if missing, as root).
+# The build, the servers and one measurement are servers.sh's, shared with ha-compare.sh and load.sh.
 set -euo pipefail
 HARNESS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HARNESS/../../.." && pwd)"
