@@ -62,7 +62,7 @@ def main(out):
     for a, b in PAIRS:
         for c in sorted({k[1] for k in groups}):
             ga, gb = groups.get((a, c), {}), groups.get((b, c), {})
-            common = sorted(set(ga) & set(gb))
+            common = sorted(i for i in set(ga) & set(gb) if gb[i]["rps"] and gb[i]["p99_us"])
             if not common:
                 continue
             rps = [ga[i]["rps"] / gb[i]["rps"] for i in common]
