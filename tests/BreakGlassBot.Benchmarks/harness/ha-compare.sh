@@ -200,6 +200,10 @@ run_one() {  # $1 configuration, $2 connections, $3 round
   check_durable "$cfg" "$c" "$r" "$(count_stored "$store")" || rc=1
   cleanup_point
   report_run "$cfg" "$c" "$r" "$rc"; [ $rc = 0 ] || FAILED=1
+  if [ $rc != 0 ]; then  # what the bots logged most often, the first line after each "fail:"
+    grep -h -A1 '^fail:' "$prefix".bot*.server.txt 2>/dev/null | grep -v -e '^fail:' -e '^--' | sed 's/([^)]*)//g' \
+      | sort | uniq -c | sort -rn | head -3 || true
+  fi
 }
 cleanup_point() {
   stop_proxy; stop_bots
