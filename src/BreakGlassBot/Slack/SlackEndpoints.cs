@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using BreakGlassBot.Hosting;
 
 namespace BreakGlassBot.Slack;
 
@@ -194,11 +195,11 @@ public static partial class SlackEndpoints
 
     static IResult BadRequest(string message) => Results.Json(new { ok = false, error = "malformed_request", message }, statusCode: StatusCodes.Status400BadRequest);
 
-    /// <summary>The bot's database did not answer (a PostgreSQL failover, a network cut): nothing of the request was recorded.</summary>
+    /// <summary>The bot's database did not answer (a PostgreSQL failover, a network cut); not a write refused on its merits.</summary>
     internal static bool IsStoreUnavailable(Exception e)
     {
         for (Exception? x = e; x is not null; x = x.InnerException)
-            if (x is System.Data.Common.DbException) return true;
+            if (x is StoreUnavailableException) return true;
         return false;
     }
 
@@ -211,8 +212,9 @@ public static partial class SlackEndpoints
             return Results.Json(new JsonObject
             {
                 ["response_type"] = "ephemeral",
-                ["text"] = $":x: BreakGlassBot could not record this: its database is not answering (reference {reference}). Nothing was recorded — "
-                    + "try again in a minute. If you are fixing an outage, go ahead and say so in the change channel; declare as soon as the bot answers.",
+                ["text"] = $":x: BreakGlassBot could not record this — its database is not answering (reference {reference}). Try again in a minute; "
+                    + "first check `/breakglass status`, since a write cut off mid-way may have been recorded after all. If you are fixing an outage, "
+                    + "go ahead and say so in the change channel, and declare as soon as the bot answers.",
             });
         }
         logs.CreateLogger("BreakGlassBot.Slack").LogError(e, "Unhandled error on {Path} ({TraceId})", path, reference);

@@ -1,3 +1,4 @@
+using BreakGlassBot.Hosting;
 using BreakGlassBot.EmergencyChanges;
 using BreakGlassBot.Tests.Support;
 using Npgsql;
