@@ -57,7 +57,7 @@ public sealed class Declarations(ChangeStore store, ReviewPolicy policy, OutboxQ
                     ["policy"] = policy.Describe(),
                     ["pull_requests"] = string.Join(' ', c.PullRequests.Select(p => p.Ref.ToString())),
                     ["jira_issues"] = string.Join(' ', c.JiraIssues.Select(j => j.Key)),
-                    ["source"] = request.SourceKey ?? "command",
+                    ["source"] = request.SourceKey is { } key && !key.StartsWith(DeclareCommand.SourceKeyPrefix, StringComparison.Ordinal) ? key : "command",
                 }.WithDeclarerCheck(request.DeclarerUnconfirmed).With(data),
             },
         ]);

@@ -7,6 +7,12 @@ namespace BreakGlassBot.Declaring;
 internal sealed class DeclareCommand(Declarations declarations, ChangeMessages messages, DeclarerPolicy declarers, DeclarationModal modal, ISlackApi slack,
     LinkHosts hosts, ILogger<DeclareCommand> log)
 {
+    /// <summary>
+    /// A declaration by command is keyed by its trigger_id (one per invocation): the same request handled twice, by two
+    /// replicas or after a replay the answer store missed, is one change.
+    /// </summary>
+    public const string SourceKeyPrefix = "command:";
+
     public async Task<CommandReply> DeclareAsync(SlashCommand command, string text, CancellationToken ct = default)
     {
         var check = await declarers.CheckAsync(command.UserId, ct);
@@ -22,7 +28,8 @@ internal sealed class DeclareCommand(Declarations declarations, ChangeMessages m
         var justification = parsed.Summary.Length > DeclarationText.MaxSummaryLength ? parsed.Summary : null;
 
         var (change, _) = await declarations.DeclareAsync(new DeclarationRequest(command.UserId, command.UserName, summary, justification, null, null,
-            parsed.PullRequests, parsed.JiraKeys, SourceKey: null, command.ChannelId, check.Unconfirmed));
+            parsed.PullRequests, parsed.JiraKeys,
+            SourceKey: string.IsNullOrEmpty(command.TriggerId) ? null : SourceKeyPrefix + command.TriggerId, command.ChannelId, check.Unconfirmed));
         return messages.Confirmation(change);
     }
 

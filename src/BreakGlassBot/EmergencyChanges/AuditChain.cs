@@ -62,18 +62,39 @@ public static class AuditChain
 
     public static string HashOf(AuditEvent e) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Canonical(e))));
 
-    static readonly BsonMapper Mapper = ChangeStore.CreateMapper();
-
     /// <summary>
-    /// Links <paramref name="e"/> to <paramref name="previousHash"/> and sets its hash, over the values as they will be
-    /// stored: LiteDB's mapper trims strings and turns "" into null, and a hash of anything else would not verify.
+    /// Links <paramref name="e"/> to <paramref name="previousHash"/> and sets its hash, over the values in their stored form,
+    /// the same on every engine: the time in UTC ticks, strings trimmed (<see cref="string.Trim()"/>) with "" as null, as
+    /// LiteDB's mapper stores them, so every hash written before is computed the same way (proved by AuditChainTests).
     /// </summary>
     public static void Seal(AuditEvent e, string previousHash)
     {
-        var stored = Mapper.ToObject<AuditEvent>(Mapper.ToDocument(e));
-        (e.At, e.Actor, e.Type, e.Data) = (stored.At, stored.Actor, stored.Type, stored.Data);
+        e.At = new DateTimeOffset(e.At.UtcTicks, TimeSpan.Zero);
+        // A null property is left out of the document and reads back as its default, ""; a blank one is stored as null.
+        e.Actor = e.Actor is null ? "" : Stored(e.Actor)!;
+        e.Type = e.Type is null ? "" : Stored(e.Type)!;
+        e.Data = StoredData(e.Data);
         e.PreviousHash = previousHash;
         e.Hash = HashOf(e);
+    }
+
+    static string? Stored(string? value) => value?.Trim() is { Length: > 0 } trimmed ? trimmed : null;
+
+    /// <summary>
+    /// Keys as given (not trimmed), values trimmed with "" and null kept as null entries; keys that differ only in case are
+    /// one entry, under the first key's spelling with the last value (LiteDB's documents compare keys ignoring case).
+    /// </summary>
+    static Dictionary<string, string> StoredData(Dictionary<string, string>? data)
+    {
+        var stored = new Dictionary<string, string>();
+        if (data is null) return stored;
+        var spelling = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (key, value) in data)
+        {
+            if (!spelling.TryGetValue(key, out var first)) spelling[key] = first = key;
+            stored[first] = Stored(value)!;
+        }
+        return stored;
     }
 
     /// <summary>

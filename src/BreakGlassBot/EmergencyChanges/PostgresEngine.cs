@@ -1,64 +1,157 @@
+using System.Data;
+using System.Data.Common;
 using BreakGlassBot.Hosting;
+using LiteDB;
+using Npgsql;
+using NpgsqlTypes;
 
 namespace BreakGlassBot.EmergencyChanges;
 
-/// <summary>Placeholder until the PostgreSQL engine lands.</summary>
-internal sealed class PostgresEngine(string connectionString, TimeProvider time) : StoreEngine
+/// <summary>
+/// The engine on one PostgreSQL database shared by any number of replicas. Documents are stored as the embedded store
+/// writes them (the same LiteDB mapper: UTC ticks, trimmed strings), as JSON in jsonb, beside the typed columns the
+/// queries need. Every write locks the one head row first: BG numbers stay gap-free and the audit chain's order is the
+/// commit order, whichever replica writes.
+/// </summary>
+internal sealed partial class PostgresEngine : StoreEngine
 {
-    readonly string cs = connectionString;
-    readonly TimeProvider clock = time;
-    static NotImplementedException Todo() => new("PostgreSQL store not built yet");
+    readonly NpgsqlDataSource source;
+    /// <summary>Named locks' connections: unpooled, so closing one really ends its session and whatever lock it held.</summary>
+    readonly NpgsqlDataSource lockSource;
+    readonly TimeProvider time;
+    readonly BsonMapper mapper = ChangeStore.CreateMapper();
+    readonly Lock mapLock = new();
+    readonly HashSet<Type> mapped = [];
+
+    public PostgresEngine(string connectionString, TimeProvider time)
+    {
+        this.time = time;
+        var builder = WithDefaults(connectionString);
+        source = NpgsqlDataSource.Create(builder.ConnectionString);
+        lockSource = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(builder.ConnectionString) { Pooling = false }.ConnectionString);
+        try { Unavailable(() => { PostgresSchema.Upgrade(source); return 0; }); }
+        catch
+        {
+            source.Dispose();
+            lockSource.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Finite waits unless the operator chose others: a database that does not answer fails a write, never hangs it.</summary>
+    internal static NpgsqlConnectionStringBuilder WithDefaults(string connectionString)
+    {
+        var given = new DbConnectionStringBuilder { ConnectionString = connectionString };
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        if (!given.ContainsKey("Timeout")) builder.Timeout = 2; // Slack wants an answer within 3 s: an unreachable database must fail a declaration before that
+        if (!given.ContainsKey("Command Timeout") && !given.ContainsKey("CommandTimeout")) builder.CommandTimeout = 30;
+        return builder;
+    }
+
     public override StoreKind Kind => StoreKind.PostgreSql;
-    public override Task<(EmergencyChange Change, bool Created)> DeclareAsync(EmergencyChange draft, Func<EmergencyChange, IEnumerable<AuditEvent>> events) => throw Todo();
-    public override Task<EmergencyChange?> UpdateAsync(int id, Func<EmergencyChange, IEnumerable<AuditEvent>> mutate) => throw Todo();
-    public override EmergencyChange? Update(int id, Func<EmergencyChange, IEnumerable<AuditEvent>> mutate) => throw Todo();
-    public override void Append(AuditEvent evt) => throw Todo();
-    public override EmergencyChange? Get(int id) => throw Todo();
-    public override IReadOnlyList<EmergencyChange> GetMany(IEnumerable<int> ids) => throw Todo();
-    public override int Count() => throw Todo();
-    public override EmergencyChange? ByAnnouncement(string channel, string ts) => throw Todo();
-    public override IReadOnlyList<EmergencyChange> OpenChanges(int limit) => throw Todo();
-    public override IReadOnlyList<EmergencyChange> OpenChangesOf(string user, int limit) => throw Todo();
-    public override IReadOnlyList<EmergencyChange> ChangesOf(string user, int limit) => throw Todo();
-    public override IReadOnlyList<EmergencyChange> WithDueSteps(DateTimeOffset now, int limit) => throw Todo();
-    public override IReadOnlyList<EmergencyChange> UntrackedOpenChanges(DateTimeOffset before, int limit) => throw Todo();
-    public override int CountOpenDue(DateTimeOffset from, DateTimeOffset to) => throw Todo();
-    public override IReadOnlyList<EmergencyChange> FirstOpenDue(DateTimeOffset from, DateTimeOffset to, int take) => throw Todo();
-    public override IReadOnlyList<ChangeTimes> OpenDueTimes(DateTimeOffset from, DateTimeOffset to) => throw Todo();
-    public override IReadOnlyList<ChangeTimes> DeclaredOrReviewedTimesSince(DateTimeOffset since) => throw Todo();
-    public override IReadOnlyList<EmergencyChange> ReviewedSince(DateTimeOffset since) => throw Todo();
-    public override IReadOnlyList<EmergencyChange> DeclaredOrReviewedSince(DateTimeOffset since) => throw Todo();
-    public override IReadOnlyList<EmergencyChange> DeclaredBetween(DateTimeOffset from, DateTimeOffset to) => throw Todo();
-    public override IReadOnlyList<string> LinkedRepositoriesDeclaredBetween(DateTimeOffset from, DateTimeOffset to) => throw Todo();
-    public override IReadOnlyList<EmergencyChange> ChangesLinking(string owner, string repo, int number) => throw Todo();
-    public override EmergencyChange? LatestOpenBypass(string mode, string team, string login, DateTimeOffset now, int except) => throw Todo();
-    public override EmergencyChange? LatestUnrevokedBypass(string mode, string team, string login, int except) => throw Todo();
-    public override IReadOnlyList<EmergencyChange> ClaimDueSteps(DateTimeOffset now, string owner, TimeSpan lease, int limit) => throw Todo();
-    public override bool RenewStepClaim(int id, string owner, TimeSpan lease) => throw Todo();
-    public override void ReleaseStepClaim(int id, string owner) => throw Todo();
-    public override bool MarkSeen(string key, DateTimeOffset at) => throw Todo();
-    public override bool WasSeen(string key) => throw Todo();
-    public override int PruneSeen(DateTimeOffset before) => throw Todo();
-    public override bool AcceptInbound(string eventId, string json, DateTimeOffset at) => throw Todo();
-    public override IReadOnlyList<InboundEvent> ClaimInbound(DateTimeOffset now, string owner, TimeSpan lease, int limit) => throw Todo();
-    public override void RetryInbound(string eventId, int failures, int waits, DateTimeOffset dueAt) => throw Todo();
-    public override void CompleteInbound(string eventId) => throw Todo();
-    public override IReadOnlyList<(string EventId, string Json)> PendingInbound(int limit) => throw Todo();
-    public override void LinkAccount(string slackUser, string system, string account) => throw Todo();
-    public override string? LinkedAccount(string slackUser, string system) => throw Todo();
-    public override bool UnlinkAccount(string slackUser, string system) => throw Todo();
-    public override IReadOnlyList<(string SlackUser, string Account)> LinkedAccounts(string system) => throw Todo();
-    public override T? Document<T>(string collection, string id) where T : class => throw Todo();
-    public override T SaveDocument<T>(string collection, string id, Func<T?, T> mutate) where T : class => throw Todo();
-    public override IReadOnlyList<T> Documents<T>(string collection) where T : class => throw Todo();
-    public override void SaveDocuments<T>(string collection, IReadOnlyList<(string Id, T Document)> many) where T : class => throw Todo();
-    public override int DeleteDocumentsBelow<T>(string collection, string field, long below) where T : class => throw Todo();
-    public override bool DeleteDocument<T>(string collection, string id) where T : class => throw Todo();
-    public override IReadOnlyList<AuditEvent> AuditTrail(int changeNumber) => throw Todo();
-    public override (EmergencyChange? Change, IReadOnlyList<AuditEvent> Trail) ChangeWithTrail(int changeNumber) => throw Todo();
-    public override long AuditCount() => throw Todo();
-    public override ChainReport VerifyAuditChain() => throw Todo();
-    public override Task<IAsyncDisposable> LockAsync(string name, CancellationToken ct) => throw Todo();
-    public override void Ping() => _ = (cs, clock);
-    public override void Dispose() { }
+
+    // ---- Serialisation: the embedded store's mapper, then LiteDB's JSON.
+
+    string Json(BsonDocument doc) => LiteDB.JsonSerializer.Serialize(doc);
+    static BsonDocument Bson(string json) => LiteDB.JsonSerializer.Deserialize(json).AsDocument;
+    EmergencyChange ChangeFrom(string json) => mapper.ToObject<EmergencyChange>(Bson(json));
+    AuditEvent EventFrom(string json) => mapper.ToObject<AuditEvent>(Bson(json));
+
+    /// <summary>A feature type's mapper built completely before anyone uses it (see StoreFile.CreateMapper).</summary>
+    BsonMapper MapperFor<T>()
+    {
+        lock (mapLock)
+            if (mapped.Add(typeof(T))) StoreFile.MapAhead(mapper, typeof(T));
+        return mapper;
+    }
+
+    static long? Ticks(BsonValue v) => v.IsNumber ? v.AsInt64 : null;
+    static string? Text(BsonValue v) => v.IsString ? v.AsString : null;
+    static BsonValue At(BsonValue v, string key) => v.IsDocument ? v.AsDocument[key] : BsonValue.Null;
+
+    // ---- Connections and failures.
+
+    /// <summary>Failures of the database itself (unreachable, shutting down, a read-only standby after failover), told from refusals of a write.</summary>
+    static bool IsUnavailable(Exception e) => e switch
+    {
+        PostgresException p => p.SqlState.StartsWith("08", StringComparison.Ordinal) || p.SqlState is "57P01" or "57P02" or "57P03" or "25006" or "53300",
+        NpgsqlException => true,
+        TimeoutException => true,
+        _ => false,
+    };
+
+    static T Unavailable<T>(Func<T> work)
+    {
+        try { return work(); }
+        catch (Exception e) when (IsUnavailable(e)) { throw new StoreUnavailableException("The PostgreSQL store is unavailable: " + e.Message, e); }
+    }
+
+    static async Task<T> UnavailableAsync<T>(Func<Task<T>> work)
+    {
+        try { return await work(); }
+        catch (Exception e) when (IsUnavailable(e)) { throw new StoreUnavailableException("The PostgreSQL store is unavailable: " + e.Message, e); }
+    }
+
+    static NpgsqlCommand Command(NpgsqlConnection conn, NpgsqlTransaction? tx, string sql, params object?[] args)
+    {
+        var cmd = new NpgsqlCommand(sql, conn, tx);
+        for (var i = 0; i < args.Length; i++)
+            cmd.Parameters.Add(args[i] switch
+            {
+                Jsonb j => new NpgsqlParameter { ParameterName = "p" + i, NpgsqlDbType = NpgsqlDbType.Jsonb, Value = j.Json },
+                null => new NpgsqlParameter { ParameterName = "p" + i, Value = DBNull.Value },
+                var v => new NpgsqlParameter("p" + i, v),
+            });
+        return cmd;
+    }
+
+    readonly record struct Jsonb(string Json);
+
+    static object? Db<T>(T? v) where T : struct => v is { } x ? x : null;
+
+    List<T> Read<T>(string sql, Func<NpgsqlDataReader, T> map, params object?[] args) => Unavailable(() =>
+    {
+        using var conn = source.OpenConnection();
+        return ReadIn(conn, null, sql, map, args);
+    });
+
+    static List<T> ReadIn<T>(NpgsqlConnection conn, NpgsqlTransaction? tx, string sql, Func<NpgsqlDataReader, T> map, params object?[] args)
+    {
+        using var cmd = Command(conn, tx, sql, args);
+        using var reader = cmd.ExecuteReader();
+        var list = new List<T>();
+        while (reader.Read()) list.Add(map(reader));
+        return list;
+    }
+
+    static IEnumerable<T> Stream<T>(NpgsqlConnection conn, NpgsqlTransaction tx, string sql, Func<NpgsqlDataReader, T> map)
+    {
+        using var cmd = Command(conn, tx, sql);
+        using var reader = cmd.ExecuteReader();
+        while (reader.Read()) yield return map(reader);
+    }
+
+    int Execute(string sql, params object?[] args) => Unavailable(() =>
+    {
+        using var conn = source.OpenConnection();
+        using var cmd = Command(conn, null, sql, args);
+        return cmd.ExecuteNonQuery();
+    });
+
+    T InTransaction<T>(Func<NpgsqlConnection, NpgsqlTransaction, T> work, IsolationLevel isolation = IsolationLevel.ReadCommitted) => Unavailable(() =>
+    {
+        using var conn = source.OpenConnection();
+        using var tx = conn.BeginTransaction(isolation);
+        var result = work(conn, tx);
+        tx.Commit();
+        return result;
+    });
+
+    public override void Ping() => Read("SELECT 1", r => r.GetInt32(0));
+
+    public override void Dispose()
+    {
+        source.Dispose();
+        lockSource.Dispose();
+    }
 }

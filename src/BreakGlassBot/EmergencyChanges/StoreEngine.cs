@@ -114,3 +114,9 @@ public sealed record OutboxSummary(int ChangesWithPendingSteps, int FailingSteps
 
 /// <summary>An inbound Slack event as claimed: its failed attempts and waits so far, stored with it.</summary>
 public sealed record InboundEvent(string EventId, string Json, int Failures, int Waits);
+
+/// <summary>
+/// The store could not be reached or refused to work (PostgreSQL down, failing over, read-only): nothing of the write was
+/// saved, and trying again shortly may succeed. Never thrown for a write the store refused on its merits.
+/// </summary>
+public sealed class StoreUnavailableException(string message, Exception inner) : System.Data.Common.DbException(message, inner);

@@ -57,6 +57,21 @@ public class DeclarationDecisionTests
     }
 
     [Fact]
+    public async Task OneInvocationHandledTwiceIsOneChange()
+    {
+        // The same request reaching two replicas (or replayed after its answer was forgotten): its trigger_id keys the declaration.
+        await using var bot = InProcessBot.Create();
+        var first = await bot.CommandAsync("Restart the queue workers", triggerId: "7001.1.abc");
+        var again = await bot.CommandAsync("Restart the queue workers", triggerId: "7001.1.abc");
+        var other = await bot.CommandAsync("Restart the queue workers", triggerId: "7001.2.def");
+        Assert.StartsWith(":rotating_light: *BG-1* declared", first.Text);
+        Assert.StartsWith(":rotating_light: *BG-1* declared", again.Text);
+        Assert.StartsWith(":rotating_light: *BG-2* declared", other.Text);
+        Assert.Single(bot.Audit(1), e => e.Type == AuditTypes.Declared);
+        Assert.Equal("command", Assert.Single(bot.Audit(1)).Data["source"]);
+    }
+
+    [Fact]
     public async Task TheDueDateIsTheReviewWindowAfterTheClocksNow()
     {
         await using var bot = InProcessBot.Create(new Dictionary<string, string?> { ["Policy:ReviewWindow"] = "03:00:00" });

@@ -32,6 +32,7 @@ public sealed class InProcessBot : IAsyncDisposable
     public const string Reviewer = "U0REVIEWER";
     public const string Outsider = "U0OUTSIDER";
     public const string TriggerId = "13345224609.738474920.8088930838d88f008e0";
+    static long commands;
     public const string ResponseUrl = "https://hooks.slack.com/actions/T0001/1/in-process";
     /// <summary>The fake clock's start: Monday 3 March 2031, 10:00 UTC.</summary>
     public static readonly DateTimeOffset Start = new(2031, 3, 3, 10, 0, 0, TimeSpan.Zero);
@@ -102,8 +103,13 @@ public sealed class InProcessBot : IAsyncDisposable
     }
 
     /// <summary>Hands the command to the registered slash-command handler, as /slack/commands does.</summary>
+    /// <remarks>
+    /// Each command with text gets its own trigger_id, as each real invocation has (a declaration is keyed by it); a bare
+    /// command keeps <see cref="TriggerId"/>, which the form tests look for in views.open.
+    /// </remarks>
     public Task<CommandReply> CommandAsync(string text, string user = Declarer, string? triggerId = TriggerId)
     {
+        if (triggerId == TriggerId && text.Trim().Length > 0) triggerId = $"{TriggerId}.{Interlocked.Increment(ref commands)}";
         var command = SlashCommandFor(text, user, triggerId);
         var handlers = App.Services.GetServices<ISlashCommandHandler>().ToList();
         var handler = handlers.FirstOrDefault(h => string.Equals(h.Command, command.Command, StringComparison.OrdinalIgnoreCase)) ?? handlers.First();
