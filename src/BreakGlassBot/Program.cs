@@ -17,6 +17,7 @@ public static partial class Program
     public static async Task<int> Main(string[] args)
     {
         if (args is [AuditVerification.CommandName, ..]) return await AuditVerification.RunAsync(args[1..], Console.Out, Console.Error);
+        if (args is [AuditVerification.MigrateStoreCommandName, ..]) return await AuditVerification.RunMigrateStoreAsync(args[1..], Console.Out, Console.Error, TimeProvider.System);
         if (args is [AuditVerification.MigrateCommandName, ..]) return await AuditVerification.RunMigrateAsync(args[1..], Console.Out, Console.Error, TimeProvider.System);
         WebApplication app;
         try { app = Create(args); }

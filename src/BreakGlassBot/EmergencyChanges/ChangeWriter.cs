@@ -129,6 +129,7 @@ internal sealed class ChangeWriter : IDisposable
                 counters.Upsert(counter);
                 db.Commit();
                 foreach (var (id, state) in committedStates) sealedStates[id] = state;
+                committedStates.Clear();
             }
             catch (Exception e)
             {
@@ -157,8 +158,13 @@ internal sealed class ChangeWriter : IDisposable
         return after;
     }
 
-    /// <summary>The state the record was in when read: as this process last sealed it, else hashed from the record.</summary>
-    SealedState StateAsRead(EmergencyChange change) => sealedStates.TryGetValue(change.Id, out var known) ? known : SealedState.Of(change);
+    /// <summary>
+    /// The state the record was in when read: as this process last sealed it (earlier in the batch being written, else in a
+    /// committed write), else hashed from the record.
+    /// </summary>
+    SealedState StateAsRead(EmergencyChange change) =>
+        committedStates.FindLast(s => s.Id == change.Id).State
+        ?? (sealedStates.TryGetValue(change.Id, out var known) ? known : SealedState.Of(change));
 
     /// <summary>States sealed in the batch being written, kept once it commits.</summary>
     readonly List<(int Id, SealedState State)> committedStates = [];

@@ -55,23 +55,50 @@ internal sealed partial class PostgresEngine
     }
 
     /// <summary>
-    /// One write: a transaction that first locks the head row, so writes from every replica are serialised, then saves the
-    /// head as <paramref name="work"/> left it. What <paramref name="work"/> throws rolls everything back.
+    /// One write, on the writer thread: a transaction that first locks the head row, so writes from every replica are
+    /// serialised, then saves the head as <paramref name="work"/> left it. What <paramref name="work"/> throws rolls
+    /// everything back and fails the task.
     /// </summary>
-    async Task<T> WriteAsync<T>(Func<NpgsqlConnection, NpgsqlTransaction, Head, T> work) => await UnavailableAsync(async () =>
+    Task<T> WriteAsync<T>(Func<NpgsqlConnection, NpgsqlTransaction, Head, T> work)
     {
-        await using var conn = await source.OpenConnectionAsync();
-        await using var tx = await conn.BeginTransactionAsync(IsolationLevel.ReadCommitted);
+        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        try
+        {
+            writes.Add(() =>
+            {
+                try { done.TrySetResult(Write(work)); }
+                catch (Exception e) { done.TrySetException(e); }
+            });
+        }
+        catch (InvalidOperationException) { throw new ObjectDisposedException(nameof(PostgresEngine)); }
+        return done.Task;
+    }
+
+    /// <summary>
+    /// Writes run one at a time on a thread of their own, not the pool (as the embedded writer does): every write takes the
+    /// head row anyway, and callers blocked on a write must not starve the threads the write itself needs.
+    /// </summary>
+    readonly System.Collections.Concurrent.BlockingCollection<Action> writes = [];
+
+    void RunWrites()
+    {
+        foreach (var write in writes.GetConsumingEnumerable()) write();
+    }
+
+    T Write<T>(Func<NpgsqlConnection, NpgsqlTransaction, Head, T> work) => Unavailable(() =>
+    {
+        using var conn = source.OpenConnection();
+        using var tx = conn.BeginTransaction(IsolationLevel.ReadCommitted);
         var head = LockHead(conn, tx);
         var (lastChange, lastSequence) = (head.LastChange, head.LastSequence);
         var result = work(conn, tx, head);
         if (head.LastChange != lastChange || head.LastSequence != lastSequence)
         {
-            await using var save = Command(conn, tx, "UPDATE head SET last_change = @p0, last_sequence = @p1, last_hash = @p2 WHERE id = 1",
+            using var save = Command(conn, tx, "UPDATE head SET last_change = @p0, last_sequence = @p1, last_hash = @p2 WHERE id = 1",
                 head.LastChange, head.LastSequence, head.LastHash);
-            await save.ExecuteNonQueryAsync();
+            save.ExecuteNonQuery();
         }
-        await tx.CommitAsync();
+        tx.Commit();
         return result;
     });
 
@@ -114,8 +141,7 @@ internal sealed partial class PostgresEngine
             return (draft, true);
         });
 
-    public override Task<EmergencyChange?> UpdateAsync(int id, Func<EmergencyChange, IEnumerable<AuditEvent>> mutate) =>
-        WriteAsync((conn, tx, head) =>
+    EmergencyChange? UpdateLocked(NpgsqlConnection conn, NpgsqlTransaction tx, Head head, int id, Func<EmergencyChange, IEnumerable<AuditEvent>> mutate)
         {
             if (ReadIn(conn, tx, "SELECT doc::text FROM changes WHERE id = @p0 FOR UPDATE", r => r.GetString(0), id) is not [var json]) return null;
             var change = ChangeFrom(json);
@@ -126,8 +152,10 @@ internal sealed partial class PostgresEngine
             UpdateChange(conn, tx, change);
             var (sealedEvents, _) = ChangeState.Seal(before, change, events, time.GetUtcNow());
             AppendLocked(conn, tx, head, sealedEvents);
-            return (EmergencyChange?)change;
-        });
+            return change;
+        }
+
+    public override Task<EmergencyChange?> UpdateAsync(int id, Func<EmergencyChange, IEnumerable<AuditEvent>> mutate) => WriteAsync((conn, tx, head) => UpdateLocked(conn, tx, head, id, mutate));
 
     public override EmergencyChange? Update(int id, Func<EmergencyChange, IEnumerable<AuditEvent>> mutate) => UpdateAsync(id, mutate).GetAwaiter().GetResult();
 

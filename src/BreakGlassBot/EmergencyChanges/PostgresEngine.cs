@@ -36,7 +36,11 @@ internal sealed partial class PostgresEngine : StoreEngine
             lockSource.Dispose();
             throw;
         }
+        writer = new Thread(RunWrites) { IsBackground = true, Name = "breakglass-pg-writer" };
+        writer.Start();
     }
+
+    readonly Thread writer;
 
     /// <summary>Finite waits unless the operator chose others: a database that does not answer fails a write, never hangs it.</summary>
     internal static NpgsqlConnectionStringBuilder WithDefaults(string connectionString)
@@ -151,6 +155,9 @@ internal sealed partial class PostgresEngine : StoreEngine
 
     public override void Dispose()
     {
+        writes.CompleteAdding();
+        writer.Join(TimeSpan.FromSeconds(10));
+        writes.Dispose();
         source.Dispose();
         lockSource.Dispose();
     }

@@ -43,3 +43,35 @@ internal sealed record StoreSnapshot(
             documents);
     }
 }
+
+/// <summary>
+/// <c>migrate-store</c>: copies a stopped bot's data file into an empty PostgreSQL database verbatim, then verifies the
+/// chain on both sides and compares what each holds. The copy stands only if both verify alike.
+/// </summary>
+internal static class StoreMigration
+{
+    public sealed record Result(ChainReport Source, ChainReport Target, StoreCounts SourceCounts, StoreCounts TargetCounts, IReadOnlyList<string> Differences)
+    {
+        public bool Matches => Differences.Count == 0;
+    }
+
+    public static Result Migrate(string path, string connectionString, TimeProvider time)
+    {
+        var source = AuditChain.VerifyFile(path);
+        // A trail that does not verify is evidence of tampering: moving it would only bury the finding under a new store.
+        if (!source.Trustworthy) throw new InvalidOperationException($"{path}: {source.Describe()}. Migrate only a trail that verifies.");
+        var snapshot = StoreSnapshot.Read(path);
+        using var engine = new PostgresEngine(connectionString, time);
+        engine.Import(snapshot);
+        var target = engine.VerifyAuditChain();
+        var sourceCounts = new StoreCounts(snapshot.Changes.Count, snapshot.Audit.Count, snapshot.Documents.Count, snapshot.People.Count, snapshot.Seen.Count,
+            snapshot.Inbox.Count, snapshot.LastChange);
+        var targetCounts = engine.Counts();
+        var differences = new List<string>();
+        if (sourceCounts != targetCounts) differences.Add($"the copy holds {targetCounts}, the file {sourceCounts}");
+        if (!target.Trustworthy) differences.Add("the copy does not verify: " + target.Describe());
+        if ((target.HeadSequence, target.HeadHash, target.Events) != (source.HeadSequence, source.HeadHash, source.Events))
+            differences.Add($"the copy ends at #{target.HeadSequence} {target.HeadHash}, the file at #{source.HeadSequence} {source.HeadHash}");
+        return new Result(source, target, sourceCounts, targetCounts, differences);
+    }
+}

@@ -13,6 +13,7 @@ namespace BreakGlassBot.Evidence;
 public static class AuditVerification
 {
     public const string CommandName = "verify-audit";
+    public const string MigrateStoreCommandName = "migrate-store";
 
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
     {
@@ -81,6 +82,23 @@ public static class AuditVerification
                 return 2;
             }
         }
+        if (PostgresStore([.. rest]) is { } database)
+        {
+            // The replicas write while this reads: the engine's check reads one snapshot, so nothing needs stopping.
+            try
+            {
+                using var engine = new PostgresEngine(database, TimeProvider.System);
+                var where = PostgresEngine.Describe(database);
+                var chain = engine.VerifyAuditChain();
+                var problems = anchors.Count > 0 ? AnchorCheck.Problems(engine.AuditHashes([.. anchors.Select(a => a.Sequence)]), chain.HeadSequence, anchors) : [];
+                return await ReportAsync(where, chain, problems);
+            }
+            catch (StoreUnavailableException e)
+            {
+                await error.WriteLineAsync($"Could not read {PostgresEngine.Describe(database)}: {e.Message}");
+                return 2;
+            }
+        }
         if (await DataFileAsync([.. rest], error) is not var (_, storage, path)) return 2;
         ChainReport report;
         IReadOnlyList<string> anchorProblems = [];
@@ -101,11 +119,65 @@ public static class AuditVerification
             await error.WriteLineAsync($"Could not read {path}: {e.Message}");
             return 2;
         }
-        await (report.Trustworthy ? output : error).WriteLineAsync($"{path}: {report.Describe()}");
-        foreach (var problem in anchorProblems) await error.WriteLineAsync($"{path}: anchor NOT matched: {problem}");
-        if (anchors.Count > 0 && anchorProblems.Count == 0) await output.WriteLineAsync($"{path}: all {anchors.Count} anchor(s) match");
-        var timestampsOk = await CheckTimestampsAsync(fromFiles, tsaCert, output, error);
-        return report.Trustworthy && anchorProblems.Count == 0 && timestampsOk ? 0 : 1;
+        return await ReportAsync(path, report, anchorProblems);
+
+        async Task<int> ReportAsync(string where, ChainReport report, IReadOnlyList<string> anchorProblems)
+        {
+            await (report.Trustworthy ? output : error).WriteLineAsync($"{where}: {report.Describe()}");
+            foreach (var problem in anchorProblems) await error.WriteLineAsync($"{where}: anchor NOT matched: {problem}");
+            if (anchors.Count > 0 && anchorProblems.Count == 0) await output.WriteLineAsync($"{where}: all {anchors.Count} anchor(s) match");
+            var timestampsOk = await CheckTimestampsAsync(fromFiles, tsaCert, output, error);
+            return report.Trustworthy && anchorProblems.Count == 0 && timestampsOk ? 0 : 1;
+        }
+    }
+
+    /// <summary>The PostgreSQL connection string when the configuration puts the store there, else null.</summary>
+    static string? PostgresStore(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        var storage = builder.Configuration.GetSection(StorageOptions.Section).Get<StorageOptions>() ?? new();
+        return storage.Store == StoreKind.PostgreSql && !string.IsNullOrWhiteSpace(storage.ConnectionString) ? storage.ConnectionString : null;
+    }
+
+    /// <summary>
+    /// <c>migrate-store --to "&lt;connection string&gt;"</c>, with the bot stopped: the configured data directory into an empty
+    /// PostgreSQL database. Exits 0 when the copy verifies exactly as the file does, 1 when it does not, 2 when nothing was copied.
+    /// </summary>
+    public static async Task<int> RunMigrateStoreAsync(string[] args, TextWriter output, TextWriter error, TimeProvider time)
+    {
+        var to = args.Select((a, i) => a.StartsWith("--to=", StringComparison.Ordinal) ? a[5..] : a == "--to" && i + 1 < args.Length ? args[i + 1] : null)
+            .FirstOrDefault(v => v is not null);
+        var rest = args.Where((a, i) => !a.StartsWith("--to", StringComparison.Ordinal) && (i == 0 || args[i - 1] != "--to")).ToArray();
+        if (string.IsNullOrWhiteSpace(to))
+        {
+            await error.WriteLineAsync("Say where to: migrate-store --to \"Host=…;Database=…;Username=…\" (an empty PostgreSQL database).");
+            return 2;
+        }
+        if (await DataFileAsync(rest, error) is not var (_, storage, path)) return 2;
+        var target = PostgresEngine.Describe(to);
+        try
+        {
+            // Taken, not only read: no bot may start on the directory while it is being moved.
+            using var directoryLock = DataDirectoryLock.Take(storage.ResolvedDataDirectory);
+            var result = StoreMigration.Migrate(path, to, time);
+            await output.WriteLineAsync($"{path}: {result.Source.Describe()}");
+            await (result.Matches ? output : error).WriteLineAsync($"{target}: {result.Target.Describe()}");
+            await output.WriteLineAsync($"copied {result.TargetCounts.Changes} change(s) (last BG-{result.TargetCounts.LastChange}), {result.TargetCounts.AuditEvents} audit event(s), "
+                + $"{result.TargetCounts.Documents} document(s), {result.TargetCounts.People} linked account(s), {result.TargetCounts.Inbox} pending Slack event(s)");
+            foreach (var difference in result.Differences) await error.WriteLineAsync("MISMATCH: " + difference);
+            if (result.Matches) await output.WriteLineAsync($"Set Storage:Store=PostgreSql and Storage:ConnectionString to {target}, then start the replicas.");
+            return result.Matches ? 0 : 1;
+        }
+        catch (DataDirectoryInUseException)
+        {
+            await error.WriteLineAsync($"{storage.ResolvedDataDirectory} is in use by a running bot: stop it first.");
+            return 2;
+        }
+        catch (Exception e) when (e is StoreNotEmptyException or StoreUnavailableException or InvalidOperationException or Npgsql.NpgsqlException)
+        {
+            await error.WriteLineAsync($"{target}: nothing was copied: {e.Message}");
+            return 2;
+        }
     }
 
     /// <summary>
