@@ -38,15 +38,15 @@ public sealed class PostgresServer : IAsyncLifetime
 
     /// <summary>Starts the server (again) on its port and data directory; returns once it accepts connections.</summary>
     public Task StartAsync() => RunAs(Environment.UserName == "root",
-        $"{Started()}/pg_ctl -D {dataDir}/db -l {dataDir}/log -w -o \"-p {port} -k {dataDir} -c listen_addresses=127.0.0.1 -c fsync=off\" start");
+        $"{OwnBin()}/pg_ctl -D {dataDir}/db -l {dataDir}/log -w -o \"-p {port} -k {dataDir} -c listen_addresses=127.0.0.1 -c fsync=off\" start");
 
     /// <summary>
     /// Kills the server as a crash or a failover does (<c>pg_ctl -m immediate</c>: no checkpoint, every connection cut); the
     /// data directory stays, and <see cref="StartAsync"/> recovers it.
     /// </summary>
-    public Task StopAsync() => RunAs(Environment.UserName == "root", $"{Started()}/pg_ctl -D {dataDir}/db -m immediate stop");
+    public Task StopAsync() => RunAs(Environment.UserName == "root", $"{OwnBin()}/pg_ctl -D {dataDir}/db -m immediate stop");
 
-    string Started() => dataDir is not null && binDir is not null ? binDir
+    string OwnBin() => dataDir is not null && binDir is not null ? binDir
         : throw new InvalidOperationException("Only a server this class started can be stopped and started (not BGB_TEST_POSTGRES).");
 
     /// <summary>A new empty database on the server, for one test.</summary>
