@@ -11,6 +11,7 @@ namespace BreakGlassBot.Benchmarks;
 ///   ... -- explain FILE "SELECT ..." [ARGS]                                LiteDB's plan for a query on a copy of a store file
 ///   ... -- outbox-state FILE                                               after a burst: changes, pending follow-ups, announcements (drain.sh)
 ///   ... -- count-store FILE                                                how many changes a (stopped) bot's LiteDB file holds
+///   ... -- count-store-pg CONNECTION_STRING                                 how many changes a PostgreSQL store holds (ha-compare.sh)
 ///   ... -- socket-load URL SECONDS CONNS [WARMUP] / http-load BOT_URL ...  declarations over Socket Mode / HTTP (socket-load.sh)
 /// </summary>
 public static class BenchProgram
@@ -29,6 +30,13 @@ public static class BenchProgram
         if (args is ["count-store", var file])
         {
             using var store = new BreakGlassBot.EmergencyChanges.ChangeStore(file);
+            Console.WriteLine(store.Count());
+            return 0;
+        }
+        if (args is ["count-store-pg", var connectionString])
+        {
+            var options = new BreakGlassBot.Hosting.StorageOptions { Store = BreakGlassBot.Hosting.StoreKind.PostgreSql, ConnectionString = connectionString };
+            using var store = new BreakGlassBot.EmergencyChanges.ChangeStore(Microsoft.Extensions.Options.Options.Create(options), TimeProvider.System);
             Console.WriteLine(store.Count());
             return 0;
         }

@@ -37,13 +37,14 @@ BENCH_DIR="${BENCH_DIR:-$HERE/harness}"
 [ -x "$BENCH_DIR/slack-load.py" ] || { echo "load.sh: no harness at $BENCH_DIR (set BENCH_DIR)" >&2; exit 2; }
 OUT="${OUT:-$(mktemp -d /tmp/breakglass-load.XXXXXX)}"
 mkdir -p "$OUT/logs"
-BOT_PORT=3180; SLACK_PORT=3190; BOLT_PORT=3101; FLOOR_PORT=3102
+# Ports, binaries, log() and starting the servers: the harness's shared functions (nothing pinned here).
+HARNESS="$BENCH_DIR"; PIN=0
+source "$BENCH_DIR/servers.sh"
 export SLACK_SIGNING_SECRET="load-only-secret-$(date +%s)-$$"
 export BENCH_RESPONSE_URL="http://127.0.0.1:$SLACK_PORT/response/1"   # the slash commands' response_url: the fake Slack
 TEXT="Roll back payments deploy after error spike https://github.com/acme/payments/pull/4242"
 # The workspace and app slack-load.py's commands name (the bot is started with them as Slack:TeamId and Slack:AppId).
 PAYLOAD='{"type":"block_actions","team":{"id":"T0BENCH01","domain":"breakglass-bench"},"user":{"id":"U2147483697","username":"oncall","team_id":"T0BENCH01"},"api_app_id":"A0BENCH01","trigger_id":"1.2.3","response_url":"http://127.0.0.1:'$SLACK_PORT'/response/1","container":{"type":"message","message_ts":"1700000000.000001","channel_id":"C0BENCH","is_ephemeral":false},"channel":{"id":"C0BENCH","name":"changes"},"message":{"ts":"1700000000.000001","text":"BG-1"},"actions":[{"action_id":"breakglass_details","block_id":"breakglass_review","value":"BG-1","type":"button","action_ts":"1700000001.000001"}]}'
-log() { echo "[load $(date -u +%H:%M:%S)] $*"; }
 
 # --- the harness: slack-load.py signs the slash command (BENCH_TEXT) or the interaction (BENCH_PAYLOAD) ---
 BENCH="$BENCH_DIR"
@@ -57,9 +58,6 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk;
   dotnet build "$BENCH/aspnet-floor/aspnet-floor.csproj" -c Release -nologo -v q
   [ -d "$BENCH/bolt-peer/node_modules/@slack/bolt" ] || (cd "$BENCH/bolt-peer" && npm ci --no-audit --no-fund)
 } >> "$OUT/logs/build.txt" 2>&1 || { tail -40 "$OUT/logs/build.txt"; exit 1; }
-BOT_BIN="$REPO/src/BreakGlassBot/bin/Release/net10.0/BreakGlassBot"
-BENCH_BIN="$HERE/bin/Release/net10.0/BreakGlassBot.Benchmarks"
-FLOOR_BIN="$BENCH/aspnet-floor/bin/Release/net10.0/aspnet-floor"
 {
   echo "date_utc: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "commit: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
@@ -89,41 +87,21 @@ stop_server() {
 cleanup() { stop_server; if [ -n "$SLACK_PID" ]; then kill "$SLACK_PID" 2>/dev/null || true; wait "$SLACK_PID" 2>/dev/null || true; fi; }
 trap cleanup EXIT
 
-wait_ready() {  # $1 url, $2 name, $3 log -> appends start-up time to starts.jsonl
-  local t0="$1" url="$2" name="$3" logf="$4" t1
-  for _ in $(seq 1 600); do
-    if curl -fsS -o /dev/null "$url" 2>/dev/null; then
-      t1="$(date +%s%N)"
-      printf '{"impl":"%s","ready_ms":%d,"idle_rss_kb":%d}\n' "$name" $(( (t1 - t0) / 1000000 )) \
-        "$(awk '$1=="VmRSS:" {print $2}' "/proc/$SERVER_PID/status")" >> "$OUT/starts.jsonl"
-      return 0
-    fi
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$logf"; echo "load.sh: $name died at start" >&2; exit 1; }
-    sleep 0.05
-  done
-  echo "load.sh: $name not ready after 30 s" >&2; exit 1
-}
-
 "$BENCH_BIN" fake-slack "http://127.0.0.1:$SLACK_PORT" > "$OUT/logs/fake-slack.txt" 2>&1 &
 SLACK_PID=$!
 for _ in $(seq 1 200); do curl -fsS -o /dev/null "http://127.0.0.1:$SLACK_PORT/healthz" 2>/dev/null && break; sleep 0.05; done
 
 DATA=""
-start_server() {  # $1 impl, $2 log
+start_server() {  # $1 impl, $2 log (harness/servers.sh starts it and waits for its first answer)
   local impl="$1" logf="$2" t0
   t0="$(date +%s%N)"
   case "$impl" in
-    bolt)  PORT=$BOLT_PORT node "$BENCH/bolt-peer/app.js" > "$logf" 2>&1 & SERVER_PID=$!
-           wait_ready "$t0" "http://127.0.0.1:$BOLT_PORT/bench/records" bolt "$logf" ;;
-    floor) PORT=$FLOOR_PORT "$FLOOR_BIN" > "$logf" 2>&1 & SERVER_PID=$!
-           wait_ready "$t0" "http://127.0.0.1:$FLOOR_PORT/bench/records" floor "$logf" ;;
-    bot)   DATA="$(mktemp -d "$OUT/data.XXXXXX")"
-           Slack__SigningSecret="$SLACK_SIGNING_SECRET" Slack__BotToken="xoxb-load-only" \
-           Slack__ApiBaseUrl="http://127.0.0.1:$SLACK_PORT/api/" Slack__AnnouncementChannel="C0BENCH" \
-           Slack__TeamId=T0BENCH01 Slack__AppId=A0BENCH01 \
-           Storage__DataDirectory="$DATA" Urls="http://127.0.0.1:$BOT_PORT" ASPNETCORE_ENVIRONMENT=Production \
-           Logging__LogLevel__Default=Warning "$BOT_BIN" > "$logf" 2>&1 & SERVER_PID=$!
-           wait_ready "$t0" "http://127.0.0.1:$BOT_PORT/healthz" bot "$logf" ;;
+    bolt)  launch_bolt "$logf"; SERVER_PID=$LAUNCHED
+           wait_ready bolt "http://127.0.0.1:$BOLT_PORT/bench/records" "$SERVER_PID" "$logf" "$t0" ;;
+    floor) launch_floor "$logf"; SERVER_PID=$LAUNCHED
+           wait_ready floor "http://127.0.0.1:$FLOOR_PORT/bench/records" "$SERVER_PID" "$logf" "$t0" ;;
+    bot)   DATA="$(mktemp -d "$OUT/data.XXXXXX")"; launch_bot $BOT_PORT "$DATA" "$logf"; SERVER_PID=$LAUNCHED
+           wait_ready bot "http://127.0.0.1:$BOT_PORT/healthz" "$SERVER_PID" "$logf" "$t0" ;;
   esac
 }
 

@@ -60,7 +60,8 @@ internal sealed class LiteDbEngine : StoreEngine
     public override EmergencyChange? LatestUnrevokedBypass(string mode, string team, string login, int except) => queries.LatestUnrevokedBypass(mode, team, login, except);
 
     public override IReadOnlyList<EmergencyChange> ClaimDueSteps(DateTimeOffset now, string owner, TimeSpan lease, int limit) =>
-        [.. queries.WithDueSteps(now, limit).Where(c => stepClaims.TryClaim(c.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), owner, lease))];
+        // At most the claims held now are skipped: reading that many more due changes still fills the limit.
+        [.. queries.WithDueSteps(now, limit + stepClaims.Held).Where(c => stepClaims.TryClaim(c.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), owner, lease)).Take(limit)];
     public override bool RenewStepClaim(int id, string owner, TimeSpan lease) => stepClaims.Renew(id.ToString(System.Globalization.CultureInfo.InvariantCulture), owner, lease);
     public override void ReleaseStepClaim(int id, string owner) => stepClaims.Release(id.ToString(System.Globalization.CultureInfo.InvariantCulture), owner);
 
@@ -115,6 +116,11 @@ internal sealed class InProcessClaims
     readonly Dictionary<string, (string Owner, long Until)> held = [];
 
     static long Now => Environment.TickCount64;
+
+    public int Held
+    {
+        get { lock (held) return held.Count; }
+    }
 
     public bool TryClaim(string key, string owner, TimeSpan lease)
     {

@@ -137,4 +137,16 @@ internal sealed partial class PostgresEngine
         var report = AuditChain.Verify(Stream(conn, tx, "SELECT doc::text FROM audit ORDER BY sequence", r => EventFrom(r.GetString(0))), head, marker, seals);
         return AuditChain.WithRecords(report, seals, Stream(conn, tx, "SELECT doc::text FROM changes ORDER BY id", r => ChangeFrom(r.GetString(0))));
     }, IsolationLevel.RepeatableRead);
+
+    /// <summary>For /healthz: counted in the database from the pending steps' fields, no change document read.</summary>
+    public override OutboxSummary SummarizeOutbox()
+    {
+        var changes = Read("SELECT count(*) FROM changes WHERE next_step_at IS NOT NULL", r => r.GetInt64(0))[0];
+        var steps = Read("""
+            SELECT s->>'Kind', (s->>'LastError') IS NOT NULL, s->>'ParkedOn', coalesce((s->>'Attempts')::int, 0)
+            FROM changes, jsonb_array_elements(doc->'Steps') s
+            WHERE next_step_at IS NOT NULL AND s->>'State' = 'Pending'
+            """, r => (r.GetString(0), r.GetBoolean(1), r.IsDBNull(2) ? null : r.GetString(2), r.GetInt32(3)));
+        return OutboxSummary.Of((int)changes, steps);
+    }
 }

@@ -55,52 +55,106 @@ internal sealed partial class PostgresEngine
     }
 
     /// <summary>
-    /// One write, on the writer thread: a transaction that first locks the head row, so writes from every replica are
-    /// serialised, then saves the head as <paramref name="work"/> left it. What <paramref name="work"/> throws rolls
-    /// everything back and fails the task.
+    /// One write, through the writer thread's group commit: a transaction that first locks the head row, so writes from every
+    /// replica are serialised, then saves the head as the writes left it. What <paramref name="work"/> throws fails its task
+    /// only; the others of its group are written again without it.
     /// </summary>
     Task<T> WriteAsync<T>(Func<NpgsqlConnection, NpgsqlTransaction, Head, T> work)
     {
-        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
-        try
-        {
-            writes.Add(() =>
-            {
-                try { done.TrySetResult(Write(work)); }
-                catch (Exception e) { done.TrySetException(e); }
-            });
-        }
+        var write = new PendingWrite<T>(work);
+        try { writes.Add(write); }
         catch (InvalidOperationException) { throw new ObjectDisposedException(nameof(PostgresEngine)); }
-        return done.Task;
+        return write.Done.Task;
+    }
+
+    abstract class PendingWrite
+    {
+        public abstract void Run(NpgsqlConnection conn, NpgsqlTransaction tx, Head head);
+        public abstract void Complete();
+        public abstract void Fail(Exception e);
+    }
+
+    sealed class PendingWrite<T>(Func<NpgsqlConnection, NpgsqlTransaction, Head, T> work) : PendingWrite
+    {
+        T? result;
+        public TaskCompletionSource<T> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public override void Run(NpgsqlConnection conn, NpgsqlTransaction tx, Head head) => result = work(conn, tx, head);
+        public override void Complete() => Done.TrySetResult(result!);
+        public override void Fail(Exception e) => Done.TrySetException(e);
     }
 
     /// <summary>
-    /// Writes run one at a time on a thread of their own, not the pool (as the embedded writer does): every write takes the
-    /// head row anyway, and callers blocked on a write must not starve the threads the write itself needs.
+    /// Writes run on a thread of their own, not the pool (as the embedded writer does): callers blocked on a write must not
+    /// starve the threads the write needs. Writes that arrive together share one transaction: one head lock and one commit
+    /// (the disk flush) for the group, which is what lets the head lock serialise replicas without serialising every request.
     /// </summary>
-    readonly System.Collections.Concurrent.BlockingCollection<Action> writes = [];
+    readonly System.Collections.Concurrent.BlockingCollection<PendingWrite> writes = [];
+    const int MaxBatch = 256;
 
     void RunWrites()
     {
-        foreach (var write in writes.GetConsumingEnumerable()) write();
+        var batch = new List<PendingWrite>(MaxBatch);
+        foreach (var first in writes.GetConsumingEnumerable())
+        {
+            batch.Clear();
+            batch.Add(first);
+            while (batch.Count < MaxBatch && writes.TryTake(out var more)) batch.Add(more);
+            WriteBatch(batch);
+        }
     }
 
-    T Write<T>(Func<NpgsqlConnection, NpgsqlTransaction, Head, T> work) => Unavailable(() =>
+    void WriteBatch(List<PendingWrite> batch)
     {
-        using var conn = source.OpenConnection();
-        using var tx = conn.BeginTransaction(IsolationLevel.ReadCommitted);
-        var head = LockHead(conn, tx);
-        var (lastChange, lastSequence) = (head.LastChange, head.LastSequence);
-        var result = work(conn, tx, head);
-        if (head.LastChange != lastChange || head.LastSequence != lastSequence)
+        Exception? refused = null;
+        try
         {
-            using var save = Command(conn, tx, "UPDATE head SET last_change = @p0, last_sequence = @p1, last_hash = @p2 WHERE id = 1",
-                head.LastChange, head.LastSequence, head.LastHash);
-            save.ExecuteNonQuery();
+            Unavailable(() =>
+            {
+                using var conn = source.OpenConnection();
+                using var tx = conn.BeginTransaction(IsolationLevel.ReadCommitted);
+                var head = LockHead(conn, tx);
+                var (lastChange, lastSequence) = (head.LastChange, head.LastSequence);
+                foreach (var write in batch)
+                {
+                    try { write.Run(conn, tx, head); }
+                    catch (Exception e) when (!IsUnavailable(e))
+                    {
+                        // Refused on its merits: nothing of the group is kept, and the others are written again without it.
+                        refused = e;
+                        tx.Rollback();
+                        return 0;
+                    }
+                }
+                if (head.LastChange != lastChange || head.LastSequence != lastSequence)
+                {
+                    using var save = Command(conn, tx, "UPDATE head SET last_change = @p0, last_sequence = @p1, last_hash = @p2 WHERE id = 1",
+                        head.LastChange, head.LastSequence, head.LastHash);
+                    save.ExecuteNonQuery();
+                }
+                tx.Commit();
+                return 0;
+            });
         }
-        tx.Commit();
-        return result;
-    });
+        catch (Exception e)
+        {
+            // The database failed the group (unreachable, a failover): nothing was committed, and every caller is told.
+            foreach (var write in batch) write.Fail(e);
+            return;
+        }
+        if (refused is null)
+        {
+            // Handed out after the commit: a caller never sees a write that could still roll back.
+            foreach (var write in batch) write.Complete();
+            return;
+        }
+        if (batch.Count == 1)
+        {
+            batch[0].Fail(refused);
+            return;
+        }
+        // One refused write must not fail its group: nothing was committed, so write them one by one.
+        foreach (var write in batch.ToList()) WriteBatch([write]);
+    }
 
     static Head LockHead(NpgsqlConnection conn, NpgsqlTransaction tx)
     {

@@ -5,8 +5,20 @@ import os
 import statistics
 import sys
 
-NAMES = {"bot": "BreakGlassBot (declaration, durable)", "bolt": "Bolt for JavaScript peer", "floor": "bare ASP.NET Core floor"}
-ORDER = ["bot", "bolt", "floor"]
+NAMES = {"bot": "BreakGlassBot (declaration, durable)", "bolt": "Bolt for JavaScript peer", "floor": "bare ASP.NET Core floor",
+         # ha-compare.sh's configurations
+         "embedded": "bot, embedded store (LiteDB)", "embedded-proxy": "bot, embedded store, behind the proxy",
+         "embedded-x2-proxy": "2 bots, embedded stores (separate), behind the proxy",
+         "pg": "bot, PostgreSQL", "pg-proxy": "bot, PostgreSQL, behind the proxy",
+         "pg-x2-proxy": "2 bots, one PostgreSQL, behind the proxy"}
+ORDER = ["bot", "embedded", "embedded-proxy", "embedded-x2-proxy", "pg", "pg-proxy", "pg-x2-proxy", "bolt", "floor"]
+# Ratios worth reading, first / second; a pair is shown when both were measured in the same rounds.
+PAIRS = [("bot", "bolt"), ("floor", "bolt"), ("bot", "floor"),
+         ("embedded", "bolt"), ("pg", "bolt"), ("pg-x2-proxy", "bolt"), ("pg", "embedded"), ("pg-x2-proxy", "embedded"),
+         ("pg-proxy", "pg"), ("pg-x2-proxy", "pg-proxy"), ("pg-x2-proxy", "pg"),
+         ("embedded-proxy", "embedded"), ("embedded-x2-proxy", "embedded-proxy"), ("embedded-x2-proxy", "embedded")]
+START_NAMES = {"embedded": "bot, embedded store", "pg": "bot, PostgreSQL (replicas start together)", "proxy": "nginx"}
+ROLES = {"bot": "bots", "proxy": "proxy (nginx)", "db": "PostgreSQL"}
 
 
 def jsonl(path):
@@ -46,12 +58,11 @@ def main(out):
                 spread([r["server_vmhwm_kb"] / 1024 for r in rs if "server_vmhwm_kb" in r], f0),
                 str(sum(r["non2xx"] + r["socket_errors"] for r in rs))]) + " |")
 
-    pairs = [("bot", "bolt"), ("floor", "bolt"), ("bot", "floor")]
     lines = []
-    for a, b in pairs:
+    for a, b in PAIRS:
         for c in sorted({k[1] for k in groups}):
             ga, gb = groups.get((a, c), {}), groups.get((b, c), {})
-            common = sorted(set(ga) & set(gb))
+            common = sorted(i for i in set(ga) & set(gb) if gb[i]["rps"] and gb[i]["p99_us"])
             if not common:
                 continue
             rps = [ga[i]["rps"] / gb[i]["rps"] for i in common]
@@ -64,20 +75,33 @@ def main(out):
         print("|---|---:|---|---|")
         print("\n".join(lines))
 
+    split = [(k, rs) for k, rs in sorted(groups.items(), key=lambda kv: (kv[0][1], ORDER.index(kv[0][0]) if kv[0][0] in ORDER else 9))
+             if any(len(r.get("server_cpu_by_role", {})) > 1 for r in rs.values())]
+    if split:
+        print("\nCPU µs per request by process (each with its children: nginx's workers, PostgreSQL's backends and "
+              "background processes); the RSS column above sums the listed processes only (bots, nginx's master, "
+              "the postmaster):\n")
+        print("| server | conns | " + " | ".join(ROLES.values()) + " |")
+        print("|---|---:|" + "---|" * len(ROLES))
+        for (impl, c), rs in split:
+            cells = [spread([r["server_cpu_by_role"][role] * 1e6 / r["requests"] for r in rs.values()
+                             if role in r.get("server_cpu_by_role", {}) and r["requests"]], f0) for role in ROLES]
+            print(f"| {NAMES.get(impl, impl)} | {c} | " + " | ".join(cells) + " |")
+
     starts = jsonl(os.path.join(out, "starts.jsonl"))
     if starts:
         print("\nstart-up (every fresh process of the run, to its first answer):\n")
         print("| server | starts | ready ms | idle RSS MiB |")
         print("|---|---:|---|---|")
-        for impl in [i for i in ORDER if any(s["impl"] == i for s in starts)]:
+        for impl in sorted({s["impl"] for s in starts}, key=lambda i: ORDER.index(i) if i in ORDER else 9):
             ss = [s for s in starts if s["impl"] == impl]
-            print(f"| {NAMES[impl]} | {len(ss)} | {spread([s['ready_ms'] for s in ss], f0)} "
+            print(f"| {START_NAMES.get(impl, NAMES.get(impl, impl))} | {len(ss)} | {spread([s['ready_ms'] for s in ss], f0)} "
                   f"| {spread([s['idle_rss_kb'] / 1024 for s in ss], f0)} |")
 
     dur = jsonl(os.path.join(out, "durability.jsonl"))
     if dur:
-        print("\ndurability: after each bot run the bot was stopped and its LiteDB file counted: "
-              + "; ".join(f"c={d['conns']} r{d['round']}: {d['stored']} stored for {d['measured_2xx']} measured 2xx (+ warm-up)"
+        print("\ndurability: after each bot run the bots were stopped and their store counted: "
+              + "; ".join(f"{d.get('impl', 'bot')} c={d['conns']} r{d['round']}: {d['stored']} stored for {d['measured_2xx']} measured 2xx (+ warm-up)"
                           for d in dur) + ".")
 
     print("\nper run, in the order run:\n")

@@ -24,7 +24,8 @@ Environment:
   load:   WARMUP=0 (s of unrecorded load first), THREADS=1, WRK_TIMEOUT=3s (Slack's ack deadline: slower counts as a
           socket error), WRK_CPUS= (taskset list for wrk), STRICT=1 (count every non-2xx in a Lua response() hook;
           0: wrk's own count, status >= 400 only), SERVER_PID= (report that process's CPU time over the measured run,
-          CPU per request, VmHWM, VmRSS), RECORDS_URL= (GET -> {"count": N}; its growth must cover every 2xx),
+          CPU per request, VmHWM, VmRSS; or a comma-separated list, each "ROLE:PID" or "PID": the CPU of each and of
+          its descendants, summed and per role, RSS summed over the listed processes only), RECORDS_URL= (GET -> {"count": N}; its growth must cover every 2xx),
           RESULT_JSON= (append one JSON line with every figure), LABEL= (copied into that line)
   reject: EXPECT_REJECT_STATUS=401
 
@@ -290,10 +291,49 @@ def int_env(name, default, lo, hi):
     return int(v)
 
 
-def proc_cpu_ticks(pid: int) -> int:
+def proc_stat(pid: int) -> list:
     with open(f"/proc/{pid}/stat") as f:
-        rest = f.read().rsplit(")", 1)[1].split()  # after "pid (comm)": rest[0] is field 3 (state)
-    return int(rest[11]) + int(rest[12])  # fields 14 utime, 15 stime (all threads)
+        return f.read().rsplit(")", 1)[1].split()  # after "pid (comm)": rest[0] is field 3 (state), rest[1] the ppid
+
+
+def server_pids(spec: str) -> list:
+    """SERVER_PID: "123" or "bot:123,bot:124,proxy:200,db:300" -> [(role, pid)]."""
+    out = []
+    for item in spec.split(","):
+        role, _, pid = item.strip().rpartition(":")
+        out.append((role or "server", int(pid)))
+    return out
+
+
+def tree_ticks(roots: list) -> dict:
+    """CPU ticks per role now: each listed process and its descendants (a proxy's workers, a database's backends),
+    plus what the listed processes' reaped children used (cutime, cstime), so a backend that ended is not lost."""
+    parent = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                parent[int(d)] = int(proc_stat(int(d))[1])
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                pass
+    ticks = {}
+    for role, root in roots:
+        seen, todo = set(), [root]
+        while todo:
+            p = todo.pop()
+            if p in seen:
+                continue
+            seen.add(p)
+            todo.extend(c for c, pp in parent.items() if pp == p)
+        total = 0
+        for p in seen:
+            try:
+                rest = proc_stat(p)
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            # fields 14 utime, 15 stime (all threads); 16 cutime, 17 cstime (reaped children)
+            total += int(rest[11]) + int(rest[12]) + (int(rest[13]) + int(rest[14]) if p == root else 0)
+        ticks[role] = ticks.get(role, 0) + total
+    return ticks
 
 
 def proc_kb(pid: int, key: str) -> int:
@@ -326,7 +366,7 @@ def load(url: str, secs: int, conns: int) -> int:
         raise Usage("WARMUP + SECONDS must be <= 280: the one signed timestamp must stay inside Slack's 5 minutes")
     ensure_wrk()
     pin = ["taskset", "-c", os.environ["WRK_CPUS"]] if os.environ.get("WRK_CPUS") else []
-    server_pid = int(os.environ["SERVER_PID"]) if os.environ.get("SERVER_PID") else None
+    servers = server_pids(os.environ["SERVER_PID"]) if os.environ.get("SERVER_PID") else []
     records_url = os.environ.get("RECORDS_URL") or None
 
     status = post(url, *signed(secret))
@@ -346,12 +386,13 @@ def load(url: str, secs: int, conns: int) -> int:
         script = script_for("request.lua", 1 + count)
         if warmup:
             run_wrk(pin, threads, conns, warmup, timeout, script_for("warmup.lua", 1), url)
-        if server_pid:
-            cpu0, rss0 = proc_cpu_ticks(server_pid), proc_kb(server_pid, "VmRSS")
+        if servers:
+            cpu0, rss0 = tree_ticks(servers), sum(proc_kb(p, "VmRSS") for _, p in servers)
         rec0 = get_count(records_url) if records_url else None
         out = run_wrk(pin, threads, conns, secs, timeout, script, url)
-        if server_pid:
-            cpu1, rss1, hwm = proc_cpu_ticks(server_pid), proc_kb(server_pid, "VmRSS"), proc_kb(server_pid, "VmHWM")
+        if servers:
+            cpu1 = tree_ticks(servers)
+            rss1, hwm = sum(proc_kb(p, "VmRSS") for _, p in servers), sum(proc_kb(p, "VmHWM") for _, p in servers)
         rec1 = get_count(records_url) if records_url else None
 
     line = next((l for l in out.splitlines() if l.startswith("SLACKLOAD ")), None)
@@ -366,9 +407,10 @@ def load(url: str, secs: int, conns: int) -> int:
            "connections": conns, "seconds": secs, "warmup_s": warmup, "rps": r["requests"] / dur if dur else 0.0,
            "non2xx": non2xx, "non2xx_method": "lua-response" if r["strict_non2xx"] >= 0 else "wrk-status>=400",
            "socket_errors": sock, **r}
-    if server_pid:
-        cpu = (cpu1 - cpu0) / os.sysconf("SC_CLK_TCK")
-        res.update(server_cpu_s=cpu, server_cpu_util=cpu / dur if dur else 0.0,
+    if servers:
+        by_role = {k: (cpu1.get(k, 0) - cpu0.get(k, 0)) / os.sysconf("SC_CLK_TCK") for k in cpu1}
+        cpu = sum(by_role.values())
+        res.update(server_cpu_by_role=by_role, server_cpu_s=cpu, server_cpu_util=cpu / dur if dur else 0.0,
                    server_cpu_us_per_req=cpu * 1e6 / r["requests"] if r["requests"] else None,
                    server_rss_before_kb=rss0, server_rss_after_kb=rss1, server_vmhwm_kb=hwm)
     if records_url:
@@ -394,10 +436,13 @@ def load(url: str, secs: int, conns: int) -> int:
     print(f"non-2xx:       {non2xx}  ({res['non2xx_method']})")
     print(f"socket errors: {sock}  (connect {r['err_connect']}, read {r['err_read']}, write {r['err_write']}, "
           f"timeout {r['err_timeout']})")
-    if server_pid:
+    if servers:
         print(f"server:        cpu {res['server_cpu_s']:.2f} s ({100 * res['server_cpu_util']:.0f}% of one core, "
               f"{res['server_cpu_us_per_req'] or 0:.1f} us/req), VmHWM {hwm / 1024:.1f} MiB, "
               f"VmRSS {rss0 / 1024:.1f} -> {rss1 / 1024:.1f} MiB")
+        if len(res["server_cpu_by_role"]) > 1:
+            print("cpu by role:   " + ", ".join(f"{k} {v:.2f} s ({v * 1e6 / r['requests'] if r['requests'] else 0:.0f} us/req)"
+                                              for k, v in res["server_cpu_by_role"].items()))
     if records_url:
         print(f"records:       +{res['records_delta']} stored for {ok2xx} 2xx answers")
     if os.environ.get("RESULT_JSON"):

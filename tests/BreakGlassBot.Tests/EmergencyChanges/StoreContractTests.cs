@@ -427,6 +427,44 @@ public abstract class StoreContract : IAsyncLifetime
         First.Ping();
         Second.Ping();
     }
+
+    [Fact]
+    public async Task AWriteRefusedAmongConcurrentOnesFailsAloneAndTheOthersStand()
+    {
+        var id = (await First.DeclareAsync(Draft("before"), Declared)).Change.Id;
+        // Arriving together, these share a group commit where the engine has one: the refused one must not take the others down.
+        var writes = Enumerable.Range(0, 30).Select(i => Replica(i).UpdateAsync(id, c =>
+        {
+            if (i == 7) throw new InvalidOperationException("refused");
+            c.Reminders.Add(new Reminder { User = "U" + i, Kind = "reminder", At = T0 });
+            return [];
+        })).ToList();
+        var declared = Enumerable.Range(0, 10).Select(i => Replica(i).DeclareAsync(Draft($"more {i}"), Declared)).ToList();
+        await Assert.ThrowsAsync<InvalidOperationException>(() => writes[7]);
+        await Task.WhenAll(writes.Where((_, i) => i != 7).Concat<Task>(declared));
+        Assert.Equal(29, First.Get(id)!.Reminders.Count);
+        Assert.Equal(Enumerable.Range(id + 1, 10), (await Task.WhenAll(declared)).Select(d => d.Change.Id).Order());
+        Assert.True(Second.VerifyAuditChain().Trustworthy, Second.VerifyAuditChain().Describe());
+    }
+
+    [Fact]
+    public async Task TheOutboxSummaryCountsPendingFailingAndParkedSteps()
+    {
+        PendingStep Step(string kind, string? error = null, string? parked = null, int attempts = 0, StepState state = StepState.Pending) =>
+            new() { Kind = kind, LastError = error, ParkedOn = parked, Attempts = attempts, State = state, NextAttemptAt = T0 };
+        var a = Draft("a");
+        a.Steps.AddRange([Step("announce", "http_503", attempts: 3), Step("thread-note", "channel_not_found", "channel_not_found", 2), Step("track")]);
+        var b = Draft("b");
+        b.Steps.AddRange([Step("announce", "http_503", attempts: 5), Step("jira-link", state: StepState.Done)]);
+        var c = Draft("c");
+        c.Steps.Add(Step("announce", state: StepState.Done));
+        foreach (var d in new[] { a, b, c }) await First.DeclareAsync(d, Declared);
+
+        var summary = Second.SummarizeOutbox();
+        Assert.Equal((2, 3, 5, 1), (summary.ChangesWithPendingSteps, summary.FailingSteps, summary.MostAttempts, summary.ParkedSteps));
+        Assert.Equal(new Dictionary<string, int> { ["announce"] = 2, ["thread-note"] = 1 }, summary.FailingKinds);
+        Assert.Equal(new Dictionary<string, int> { ["channel_not_found"] = 1 }, summary.ParkedErrors);
+    }
 }
 
 public sealed class LiteDbStoreContractTests : StoreContract
@@ -542,7 +580,7 @@ public sealed class PostgresStoreContractTests(PostgresServer postgres) : StoreC
     public void TimeoutsAreSetOnlyWhenTheConnectionStringLeavesThemOut()
     {
         var defaults = PostgresEngine.WithDefaults("Host=a,b;Target Session Attributes=primary");
-        Assert.Equal((10, 30), (defaults.Timeout, defaults.CommandTimeout));
+        Assert.Equal((2, 30), (defaults.Timeout, defaults.CommandTimeout)); // a declaration is refused within Slack's 3 s
         var given = PostgresEngine.WithDefaults("Host=a;Timeout=3;Command Timeout=7");
         Assert.Equal((3, 7), (given.Timeout, given.CommandTimeout));
     }

@@ -80,6 +80,16 @@ public class ReplicaTests(PostgresServer postgres) : IAsyncLifetime
         var status = (await b.CommandJsonAsync("status BG-1")).ToJsonString();
         Assert.Contains("Restart the payments pods", status);
         Assert.DoesNotContain("not found", status, StringComparison.OrdinalIgnoreCase);
+
+        // Each replica says which store it runs on, and is ready once the schema and Hangfire's tables answer.
+        foreach (var bot in new[] { a, b })
+        {
+            var health = JsonNode.Parse(await bot.Http.GetStringAsync("/healthz"))!;
+            Assert.Equal(("ok", "PostgreSql"), (health["status"]!.GetValue<string>(), health["store"]!.GetValue<string>()));
+            Assert.NotNull(health["outbox"]!["changes_with_pending_steps"]);
+            var ready = JsonNode.Parse(await bot.Http.GetStringAsync("/readyz"))!;
+            Assert.Equal(("ready", "ok", "ok"), (ready["status"]!.GetValue<string>(), ready["storage"]!.GetValue<string>(), ready["hangfire"]!.GetValue<string>()));
+        }
     }
 
     [Fact]
