@@ -124,10 +124,45 @@ public sealed class BotProcess : IAsyncDisposable
     /// <summary>SIGTERM, as systemd, Docker or Kubernetes stop a service; waits for the process to end.</summary>
     public async Task TerminateAsync(TimeSpan timeout)
     {
-        using (var kill = Process.Start("kill", $"-TERM {process.Id}")) await kill.WaitForExitAsync();
+        await SignalAsync("TERM");
         using var cts = new CancellationTokenSource(timeout);
         try { await process.WaitForExitAsync(cts.Token); }
         catch (OperationCanceledException) { Assert.Fail($"The bot did not stop within {timeout} of SIGTERM"); }
+    }
+
+    /// <summary>
+    /// SIGSTOP: the process is frozen, holding its connections, claims and locks but doing nothing (a replica stalled by the
+    /// machine); <see cref="ResumeAsync"/> lets it go on where it stopped.
+    /// </summary>
+    public async Task PauseAsync() => Assert.True(await SignalAsync("STOP") == 0, $"kill -STOP {process.Id} failed");
+
+    /// <summary>SIGCONT after <see cref="PauseAsync"/>.</summary>
+    public async Task ResumeAsync() => Assert.True(await SignalAsync("CONT") == 0, $"kill -CONT {process.Id} failed");
+
+    async Task<int> SignalAsync(string signal)
+    {
+        using var kill = Process.Start("kill", $"-{signal} {process.Id}")!;
+        await kill.WaitForExitAsync();
+        return kill.ExitCode;
+    }
+
+    /// <summary>Waits until /readyz answers 200: every hosted service started and the store answers (on PostgreSQL: the schema is there).</summary>
+    public async Task WaitReadyAsync(TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        while (true)
+        {
+            if (process.HasExited) Assert.Fail($"The bot exited with {process.ExitCode} before it was ready:\n{string.Join('\n', Output)}");
+            try
+            {
+                using var ready = await Http.GetAsync("/readyz");
+                if (ready.StatusCode == HttpStatusCode.OK) return;
+            }
+            catch (HttpRequestException) { }
+            catch (TaskCanceledException) { }
+            if (DateTime.UtcNow > deadline) Assert.Fail($"The bot was not ready within {timeout}:\n{string.Join('\n', Output)}");
+            await Task.Delay(50); // the polling interval of the wait for /readyz (it fails at once when the process exits)
+        }
     }
 
     /// <summary>Opens the bot's LiteDB file; only once the process is gone (one LiteDatabase per file at a time).</summary>

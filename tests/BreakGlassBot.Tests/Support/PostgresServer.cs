@@ -14,24 +14,40 @@ public sealed class PostgresServer : IAsyncLifetime
 {
     string? dataDir;
     string? binDir;
+    int port;
     public string ConnectionString { get; private set; } = "";
+    /// <summary>False: always a server of its own, even when BGB_TEST_POSTGRES names one (a test that kills and restarts it).</summary>
+    public bool UseExternal { get; init; } = true;
 
     public async Task InitializeAsync()
     {
-        var external = Environment.GetEnvironmentVariable("BGB_TEST_POSTGRES");
+        var external = UseExternal ? Environment.GetEnvironmentVariable("BGB_TEST_POSTGRES") : null;
         if (!string.IsNullOrWhiteSpace(external)) { ConnectionString = external; return; }
 
         binDir = FindBin() ?? (await InstallAsync() ? FindBin() : null)
             ?? throw new InvalidOperationException("PostgreSQL is not installed and could not be installed (apt-get install postgresql as root), and BGB_TEST_POSTGRES is not set.");
         dataDir = Path.Combine(Path.GetTempPath(), "bgb-pg-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dataDir);
-        var port = FreePort();
+        port = FreePort();
         var asRoot = Environment.UserName == "root";
         if (asRoot) await RunAsync("chown", null, "postgres:postgres", dataDir);
         await RunAs(asRoot, $"{binDir}/initdb -D {dataDir}/db -A trust -U postgres --no-sync");
-        await RunAs(asRoot, $"{binDir}/pg_ctl -D {dataDir}/db -l {dataDir}/log -w -o \"-p {port} -k {dataDir} -c listen_addresses=127.0.0.1 -c fsync=off\" start");
+        await StartAsync();
         ConnectionString = $"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres;Pooling=false";
     }
+
+    /// <summary>Starts the server (again) on its port and data directory; returns once it accepts connections.</summary>
+    public Task StartAsync() => RunAs(Environment.UserName == "root",
+        $"{OwnBin()}/pg_ctl -D {dataDir}/db -l {dataDir}/log -w -o \"-p {port} -k {dataDir} -c listen_addresses=127.0.0.1 -c fsync=off\" start");
+
+    /// <summary>
+    /// Kills the server as a crash or a failover does (<c>pg_ctl -m immediate</c>: no checkpoint, every connection cut); the
+    /// data directory stays, and <see cref="StartAsync"/> recovers it.
+    /// </summary>
+    public Task StopAsync() => RunAs(Environment.UserName == "root", $"{OwnBin()}/pg_ctl -D {dataDir}/db -m immediate stop");
+
+    string OwnBin() => dataDir is not null && binDir is not null ? binDir
+        : throw new InvalidOperationException("Only a server this class started can be stopped and started (not BGB_TEST_POSTGRES).");
 
     /// <summary>A new empty database on the server, for one test.</summary>
     public async Task<string> NewDatabaseAsync()
