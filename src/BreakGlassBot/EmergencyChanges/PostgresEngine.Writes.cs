@@ -112,6 +112,7 @@ internal sealed partial class PostgresEngine
             {
                 using var conn = source.OpenConnection();
                 using var tx = conn.BeginTransaction(IsolationLevel.ReadCommitted);
+                Bounded(conn, tx);
                 var head = LockHead(conn, tx);
                 var (lastChange, lastSequence) = (head.LastChange, head.LastSequence);
                 foreach (var write in batch)

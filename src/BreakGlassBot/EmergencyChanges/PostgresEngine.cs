@@ -49,6 +49,8 @@ internal sealed partial class PostgresEngine : StoreEngine
         var builder = new NpgsqlConnectionStringBuilder(connectionString);
         if (!given.ContainsKey("Timeout")) builder.Timeout = 2; // Slack wants an answer within 3 s: an unreachable database must fail a declaration before that
         if (!given.ContainsKey("Command Timeout") && !given.ContainsKey("CommandTimeout")) builder.CommandTimeout = 30;
+        // A database host that vanished (no reset, no FIN) is noticed in seconds, not after the kernel's two hours.
+        if (!given.ContainsKey("Keepalive")) builder.KeepAlive = 5;
         return builder;
     }
 
@@ -78,7 +80,9 @@ internal sealed partial class PostgresEngine : StoreEngine
     /// <summary>Failures of the database itself (unreachable, shutting down, a read-only standby after failover), told from refusals of a write.</summary>
     static bool IsUnavailable(Exception e) => e switch
     {
-        PostgresException p => p.SqlState.StartsWith("08", StringComparison.Ordinal) || p.SqlState is "57P01" or "57P02" or "57P03" or "25006" or "53300",
+        PostgresException p => p.SqlState.StartsWith("08", StringComparison.Ordinal) || p.SqlState is "57P01" or "57P02" or "57P03" or "25006" or "53300"
+            // A lock not granted within Bounded's lock_timeout, a transaction ended by idle_in_transaction_session_timeout.
+            or "55P03" or "25P03",
         NpgsqlException => true,
         TimeoutException => true,
         _ => false,
@@ -146,10 +150,22 @@ internal sealed partial class PostgresEngine : StoreEngine
     {
         using var conn = source.OpenConnection();
         using var tx = conn.BeginTransaction(isolation);
+        Bounded(conn, tx);
         var result = work(conn, tx);
         tx.Commit();
         return result;
     });
+
+    /// <summary>
+    /// Limits on the transaction: a lock (the head row, a document's key) not granted in 2 s fails the write, so a replica
+    /// frozen while holding it stalls the others for seconds, not until TCP notices; and a transaction left idle for 10 s
+    /// (its replica paused mid-write) is ended by the server, which releases what it held.
+    /// </summary>
+    static void Bounded(NpgsqlConnection conn, NpgsqlTransaction tx)
+    {
+        using var cmd = Command(conn, tx, "SET LOCAL lock_timeout = '2s'; SET LOCAL idle_in_transaction_session_timeout = '10s'");
+        cmd.ExecuteNonQuery();
+    }
 
     public override void Ping() => Read("SELECT 1", r => r.GetInt32(0));
 

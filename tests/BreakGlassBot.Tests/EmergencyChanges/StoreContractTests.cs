@@ -27,10 +27,10 @@ public abstract class StoreContract : IAsyncLifetime
 
     protected static readonly DateTimeOffset T0 = new(2026, 3, 2, 9, 0, 0, TimeSpan.Zero);
 
-    static EmergencyChange Draft(string summary = "x", string by = "U1", DateTimeOffset? at = null, TimeSpan? due = null) =>
+    protected static EmergencyChange Draft(string summary = "x", string by = "U1", DateTimeOffset? at = null, TimeSpan? due = null) =>
         new() { Summary = summary, DeclaredBy = by, DeclaredAt = at ?? T0, DueAt = (at ?? T0) + (due ?? TimeSpan.FromDays(2)) };
 
-    static IEnumerable<AuditEvent> Declared(EmergencyChange c) => [new AuditEvent { ChangeNumber = c.Id, At = T0, Actor = c.DeclaredBy, Type = AuditTypes.Declared }];
+    protected static IEnumerable<AuditEvent> Declared(EmergencyChange c) => [new AuditEvent { ChangeNumber = c.Id, At = T0, Actor = c.DeclaredBy, Type = AuditTypes.Declared }];
 
     [Fact]
     public async Task ConcurrentDeclarationsOnTwoReplicasGetGapFreeNumbers()
@@ -575,6 +575,24 @@ public sealed class PostgresStoreContractTests(PostgresServer postgres) : StoreC
         port.Stop();
         var e = Assert.Throws<StoreUnavailableException>(() => new PostgresEngine($"Host=127.0.0.1;Port={closed};Username=postgres;Database=x", TimeProvider.System));
         Assert.IsAssignableFrom<NpgsqlException>(e.InnerException);
+    }
+
+    [Fact]
+    public async Task AReplicaFrozenWhileHoldingTheHeadStallsTheOthersForSecondsNotForever()
+    {
+        await First.DeclareAsync(Draft("before"), Declared);
+        // A replica paused mid-write (a VM freeze): its transaction holds the head row and does nothing more.
+        await using var frozen = new NpgsqlConnection(connectionString);
+        await frozen.OpenAsync();
+        await using var tx = await frozen.BeginTransactionAsync();
+        await using (var hold = new NpgsqlCommand("SELECT 1 FROM head WHERE id = 1 FOR UPDATE", frozen, tx)) await hold.ExecuteNonQueryAsync();
+
+        // The other replica's write gives up (lock_timeout) instead of queueing behind it: the user is told to try again.
+        var refused = await Assert.ThrowsAsync<StoreUnavailableException>(() => Second.DeclareAsync(Draft("during"), Declared));
+        Assert.Contains("lock timeout", refused.Message, StringComparison.OrdinalIgnoreCase);
+        await tx.RollbackAsync();
+        Assert.Equal(2, (await Second.DeclareAsync(Draft("after"), Declared)).Change.Id);
+        Assert.True(First.VerifyAuditChain().Trustworthy);
     }
 
     [Fact]
