@@ -67,16 +67,34 @@ public static class DeadlinesRegistration
         return builder;
     }
 
+    /// <summary>"BGHANGFI": the advisory lock Hangfire's schema install runs under (the store's own schema has another).</summary>
+    const long HangfireInstallLockKey = 0x4247_4841_4E47_4649;
+
     static JobStorage CreateStorage(StorageOptions storage)
     {
         if (storage.ResolvedHangfire == HangfireStorageKind.PostgreSql)
-            return new PostgreSqlStorage(new Hangfire.PostgreSql.Factories.NpgsqlConnectionFactory(storage.ConnectionString!, new PostgreSqlStorageOptions()), new PostgreSqlStorageOptions
+        {
+            // Hangfire installs its schema when the storage is made; replicas starting together raced there (duplicate
+            // schema, serialization failures), so the install runs under an advisory lock of its own, one replica at a time.
+            using var gate = new Npgsql.NpgsqlConnection(storage.ConnectionString);
+            gate.Open();
+            using (var take = new Npgsql.NpgsqlCommand($"SELECT pg_advisory_lock({HangfireInstallLockKey})", gate)) take.ExecuteNonQuery();
+            try
             {
-                QueuePollInterval = storage.PollingInterval,
-                // LISTEN/NOTIFY: a job enqueued by another instance starts at once instead of at the next poll.
-                EnableLongPolling = true,
-                PrepareSchemaIfNecessary = true,
-            });
+                return new PostgreSqlStorage(new Hangfire.PostgreSql.Factories.NpgsqlConnectionFactory(storage.ConnectionString!, new PostgreSqlStorageOptions()), new PostgreSqlStorageOptions
+                {
+                    QueuePollInterval = storage.PollingInterval,
+                    // LISTEN/NOTIFY: a job enqueued by another instance starts at once instead of at the next poll.
+                    EnableLongPolling = true,
+                    PrepareSchemaIfNecessary = true,
+                });
+            }
+            finally
+            {
+                using var release = new Npgsql.NpgsqlCommand($"SELECT pg_advisory_unlock({HangfireInstallLockKey})", gate);
+                release.ExecuteNonQuery();
+            }
+        }
         Directory.CreateDirectory(storage.ResolvedDataDirectory);
         // The SQLite storage does not wake idle workers on enqueue: its queue poll is how soon a job starts.
         return new EmbeddedJobStorage(Path.Combine(storage.ResolvedDataDirectory, "hangfire.db"), new SQLiteStorageOptions { QueuePollInterval = storage.PollingInterval });
@@ -105,20 +123,23 @@ internal sealed class TrackingStepSource(ReviewPolicy policy) : IDeclarationStep
 internal sealed class TrackingReconciliation(TrackingSweepJob sweep, JobStorage jobs, ChangeStore store,
     ReviewTracker tracker, InstanceQueue queue, ILogger<TrackingReconciliation> log) : IHostedService
 {
-    public Task StartAsync(CancellationToken cancellationToken)
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
-        // A job store without this data's mark was lost or replaced: plan every open change's next check again
-        // (a duplicate check is harmless). Counting jobs cannot tell: on a shared store they may be another instance's.
-        if (!JobStoreMark.Present(jobs, store, queue))
+        // One replica at a time: replicas starting together on a new database would each re-plan and each set the mark.
+        await using (await store.LockAsync("job-store-mark", cancellationToken))
         {
-            var open = store.OpenChanges();
-            foreach (var change in open.Where(c => c.NextCheckAt is not null)) tracker.ScheduleAt(change.Id, change.NextCheckAt!.Value);
-            if (open.Count > 0) log.LogWarning("The job store did not know this data: re-planned {Count} open change(s)", open.Count);
-            JobStoreMark.Set(jobs, store, queue);
+            // A job store without this data's mark was lost or replaced: plan every open change's next check again
+            // (a duplicate check is harmless). Counting jobs cannot tell: on a shared store they may be another instance's.
+            if (!JobStoreMark.Present(jobs, store, queue))
+            {
+                var open = store.OpenChanges();
+                foreach (var change in open.Where(c => c.NextCheckAt is not null)) tracker.ScheduleAt(change.Id, change.NextCheckAt!.Value);
+                if (open.Count > 0) log.LogWarning("The job store did not know this data: re-planned {Count} open change(s)", open.Count);
+                JobStoreMark.Set(jobs, store, queue);
+            }
         }
         var found = sweep.Run();
         if (found > 0) log.LogInformation("Start-up reconciliation: {Count} open change(s) had no pending check; checking them now", found);
-        return Task.CompletedTask;
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
