@@ -126,7 +126,7 @@ public sealed class ChangeStore : IDisposable
     public ChainReport VerifyAuditChain() => engine.VerifyAuditChain();
 
     /// <summary>A lock across every replica until disposed (see <see cref="StoreEngine.LockAsync"/>).</summary>
-    public Task<IAsyncDisposable> LockAsync(string name, CancellationToken ct = default) => engine.LockAsync(name, ct);
+    public Task<StoreLock> LockAsync(string name, CancellationToken ct = default) => engine.LockAsync(name, ct);
 
     public OutboxSummary SummarizeOutbox() => engine.SummarizeOutbox();
 

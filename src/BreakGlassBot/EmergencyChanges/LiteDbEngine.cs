@@ -99,7 +99,7 @@ internal sealed class LiteDbEngine : StoreEngine
     public override long AuditCount() => auditTrail.AuditCount();
     public override ChainReport VerifyAuditChain() => auditTrail.VerifyAuditChain();
 
-    public override Task<IAsyncDisposable> LockAsync(string name, CancellationToken ct) => locks.LockAsync(name, ct);
+    public override Task<StoreLock> LockAsync(string name, CancellationToken ct) => locks.LockAsync(name, ct);
 
     public override void Ping() => file.Counters.FindById("change");
 
@@ -159,7 +159,7 @@ internal sealed class InProcessLocks
 {
     readonly Dictionary<string, SemaphoreSlim> gates = [];
 
-    public async Task<IAsyncDisposable> LockAsync(string name, CancellationToken ct)
+    public async Task<StoreLock> LockAsync(string name, CancellationToken ct)
     {
         SemaphoreSlim gate;
         lock (gates)
@@ -168,11 +168,14 @@ internal sealed class InProcessLocks
         return new Releaser(gate);
     }
 
-    sealed class Releaser(SemaphoreSlim gate) : IAsyncDisposable
+    sealed class Releaser(SemaphoreSlim gate) : StoreLock
     {
         int released;
 
-        public ValueTask DisposeAsync()
+        /// <summary>Nothing outside this process can take it away.</summary>
+        public override ValueTask<bool> StillHeldAsync(CancellationToken ct = default) => ValueTask.FromResult(Volatile.Read(ref released) == 0);
+
+        public override ValueTask DisposeAsync()
         {
             if (Interlocked.Exchange(ref released, 1) == 0) gate.Release();
             return ValueTask.CompletedTask;

@@ -356,7 +356,7 @@ internal sealed partial class PostgresEngine
     /// Held by a session of its own until disposed. If the connection dies (the replica crashed, the network broke),
     /// PostgreSQL ends the session and the lock is released with it.
     /// </summary>
-    public override async Task<IAsyncDisposable> LockAsync(string name, CancellationToken ct)
+    public override async Task<StoreLock> LockAsync(string name, CancellationToken ct)
     {
         var key = LockKey(name);
         var conn = lockSource.CreateConnection();
@@ -380,11 +380,24 @@ internal sealed partial class PostgresEngine
         }
     }
 
-    sealed class AdvisoryLock(NpgsqlConnection conn, long key) : IAsyncDisposable
+    sealed class AdvisoryLock(NpgsqlConnection conn, long key) : StoreLock
     {
         int released;
 
-        public async ValueTask DisposeAsync()
+        /// <summary>A session lock lasts as long as its session: while the session answers, the lock is this replica's.</summary>
+        public override async ValueTask<bool> StillHeldAsync(CancellationToken ct = default)
+        {
+            if (Volatile.Read(ref released) != 0) return false;
+            try
+            {
+                await using var cmd = new NpgsqlCommand("SELECT 1", conn) { CommandTimeout = 5 };
+                await cmd.ExecuteScalarAsync(ct);
+                return true;
+            }
+            catch (Exception e) when (e is NpgsqlException or InvalidOperationException or TimeoutException) { return false; }
+        }
+
+        public override async ValueTask DisposeAsync()
         {
             if (Interlocked.Exchange(ref released, 1) != 0) return;
             try

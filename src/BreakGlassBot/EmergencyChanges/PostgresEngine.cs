@@ -23,13 +23,17 @@ internal sealed partial class PostgresEngine : StoreEngine
     readonly Lock mapLock = new();
     readonly HashSet<Type> mapped = [];
 
-    public PostgresEngine(string connectionString, TimeProvider time)
+    /// <param name="upgrade">
+    /// False for a reader that must not change what it reads (verify-audit, an auditor's read-only role): the schema is
+    /// checked, never created or upgraded, and a database without it is refused rather than reported as an empty trail.
+    /// </param>
+    public PostgresEngine(string connectionString, TimeProvider time, bool upgrade = true)
     {
         this.time = time;
         var builder = WithDefaults(connectionString);
         source = NpgsqlDataSource.Create(builder.ConnectionString);
         lockSource = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(builder.ConnectionString) { Pooling = false }.ConnectionString);
-        try { Unavailable(() => { PostgresSchema.Upgrade(source); return 0; }); }
+        try { Unavailable(() => { if (upgrade) PostgresSchema.Upgrade(source); else PostgresSchema.Require(source); return 0; }); }
         catch
         {
             source.Dispose();

@@ -110,6 +110,15 @@ internal static class PostgresSchema
         tx.Commit();
     }
 
+    /// <summary>Refuses a database the bot never created its schema in (a mistyped name, another application's database).</summary>
+    public static void Require(NpgsqlDataSource source)
+    {
+        using var conn = source.OpenConnection();
+        using var cmd = new NpgsqlCommand("SELECT to_regclass('schema_version') IS NOT NULL AND to_regclass('head') IS NOT NULL", conn);
+        if (cmd.ExecuteScalar() is not true)
+            throw new InvalidOperationException($"Database {conn.Database} holds no BreakGlassBot store (no schema_version and head tables): check Storage:ConnectionString.");
+    }
+
     static void Execute(NpgsqlConnection conn, NpgsqlTransaction tx, string sql)
     {
         using var cmd = new NpgsqlCommand(sql, conn, tx);

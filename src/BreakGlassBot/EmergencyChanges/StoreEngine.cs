@@ -80,7 +80,7 @@ internal abstract class StoreEngine : IDisposable
     /// A lock held across the cluster until the returned handle is disposed (a Team grant or revocation, a digest run): on
     /// the embedded store a semaphore in this process, on PostgreSQL an advisory lock held by a connection of its own.
     /// </summary>
-    public abstract Task<IAsyncDisposable> LockAsync(string name, CancellationToken ct);
+    public abstract Task<StoreLock> LockAsync(string name, CancellationToken ct);
 
     /// <summary>What the outbox owes and how it fails, in counts (for /healthz): from the steps of the changes with any pending.</summary>
     public virtual OutboxSummary SummarizeOutbox()
@@ -114,3 +114,14 @@ public sealed record OutboxSummary(int ChangesWithPendingSteps, int FailingSteps
 
 /// <summary>An inbound Slack event as claimed: its failed attempts and waits so far, stored with it.</summary>
 public sealed record InboundEvent(string EventId, string Json, int Failures, int Waits);
+
+/// <summary>
+/// A lock held across the cluster until disposed. On PostgreSQL it lives in a database session, which can end behind the
+/// holder's back (a failover, a cut connection) and free the lock for another replica: a decision that relies on the lock
+/// asks <see cref="StillHeldAsync"/> before it is recorded.
+/// </summary>
+public abstract class StoreLock : IAsyncDisposable
+{
+    public abstract ValueTask<bool> StillHeldAsync(CancellationToken ct = default);
+    public abstract ValueTask DisposeAsync();
+}

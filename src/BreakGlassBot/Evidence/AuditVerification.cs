@@ -87,13 +87,13 @@ public static class AuditVerification
             // The replicas write while this reads: the engine's check reads one snapshot, so nothing needs stopping.
             try
             {
-                using var engine = new PostgresEngine(database, TimeProvider.System);
+                using var engine = new PostgresEngine(database, TimeProvider.System, upgrade: false);
                 var where = PostgresEngine.Describe(database);
                 var chain = engine.VerifyAuditChain();
                 var problems = anchors.Count > 0 ? AnchorCheck.Problems(engine.AuditHashes([.. anchors.Select(a => a.Sequence)]), chain.HeadSequence, anchors) : [];
                 return await ReportAsync(where, chain, problems);
             }
-            catch (StoreUnavailableException e)
+            catch (Exception e) when (e is StoreUnavailableException or InvalidOperationException or Npgsql.PostgresException)
             {
                 await error.WriteLineAsync($"Could not read {PostgresEngine.Describe(database)}: {e.Message}");
                 return 2;

@@ -113,6 +113,7 @@ internal sealed class BypassGrantStep(IGitHubGateway github, ChangeStore store, 
             var bypass = new Bypass { Mode = nameof(BypassMode.Team), Team = o.BypassTeam, Login = login, WasAlreadyMember = wasMember,
                 MembershipState = stateText, SharedWith = sharedWith, GrantedAt = now, ExpiresAt = expires };
             // Recorded before the gate opens, so a revocation of another change for the same person sees this window.
+            if (!await gate.StillHeldAsync(ct)) return BypassGate.LockLost(o.BypassTeam!, login);
             store.Update(change.Id, c => { Record(c, bypass); return []; });
             var extra = new Dictionary<string, string>
             {
@@ -280,6 +281,7 @@ internal sealed class BypassRevokeStep(IGitHubGateway github, ChangeStore store,
             if (decision == BypassDecisions.Revocation.KeepMember) return Ended(false, step, null);
             if (decision == BypassDecisions.Revocation.HandOver && other is not null)
             {
+                if (!await gate.StillHeldAsync(ct)) return BypassGate.LockLost(team, login);
                 // Another change's window for the same person is still open: removing them now would end that bypass too,
                 // so that change's revocation removes them instead.
                 var from = change.ChangeId.ToString();
@@ -318,6 +320,7 @@ internal sealed class BypassRevokeStep(IGitHubGateway github, ChangeStore store,
                     : new StepOutcome.Retry(refused ? $"{e.Message}; the bot keeps retrying, and a person must remove `{login}` from `{team}` by hand" : e.Message);
             }
             // Recorded before the gate opens, so a grant for the same person that follows sees this window closed.
+            if (!await gate.StillHeldAsync(ct)) return BypassGate.LockLost(team, login);
             store.Update(change.Id, c => { if (c.Bypass is not null) c.Bypass.RevokedAt = now; return []; });
             return Ended(removed, step, null, invitationsWithdrawn: withdrawn);
         }
@@ -373,8 +376,15 @@ internal static class BypassGate
     /// The lock on one person's membership of one team, held across every replica (a database lock on PostgreSQL): a bad
     /// interleave of a grant and a revocation would leave someone in the bypass team.
     /// </summary>
-    public static Task<IAsyncDisposable> LockAsync(ChangeStore store, string team, string login, CancellationToken ct) =>
+    public static Task<StoreLock> LockAsync(ChangeStore store, string team, string login, CancellationToken ct) =>
         store.LockAsync($"github-team-bypass:{team.ToLowerInvariant()}:{login.ToLowerInvariant()}", ct);
+
+    /// <summary>
+    /// The step's outcome when the lock was lost before its decision could be recorded (its database session ended): another
+    /// replica may have decided meanwhile, so nothing is recorded and the step decides again.
+    /// </summary>
+    public static StepOutcome.Retry LockLost(string team, string login) =>
+        new($"the lock on {login}'s membership of {team} was lost (database session ended); deciding again");
 
     /// <summary>
     /// Another change whose Team bypass for <paramref name="login"/> in <paramref name="team"/> the bot granted and whose window is

@@ -50,8 +50,13 @@ internal sealed partial class InboxWorker(ChangeStore store, IEnumerable<ISlackE
     /// </summary>
     async Task HandleDueAsync(CancellationToken ct)
     {
-        foreach (var e in store.ClaimInbound(time.GetUtcNow(), replica.Id, storage.Value.ClaimLease))
+        // A few at a time, each handled only while its claim is surely this replica's (it is not renewed): what is left when
+        // half the lease is gone lapses, and is claimed again (by any replica) on the next pass.
+        var lease = storage.Value.ClaimLease;
+        var claimedAt = Environment.TickCount64;
+        foreach (var e in store.ClaimInbound(time.GetUtcNow(), replica.Id, lease, limit: 10))
         {
+            if (Environment.TickCount64 - claimedAt > lease.TotalMilliseconds / 2) break;
             var id = e.EventId;
             if (!EventEnvelope.TryParse(e.Json, out var envelope)) { store.CompleteInbound(id); continue; }
             try

@@ -200,19 +200,30 @@ internal sealed partial class OutboxWorker(ChangeStore store, OutboxQueue outbox
         }
     }
 
+    /// <summary>
+    /// Renews every claim a third of the lease apart. A claim not renewed for most of the lease (the database did not answer)
+    /// is given up here, before it can end there and another replica take the change: its steps must not run twice.
+    /// </summary>
     async Task RenewClaimsAsync(System.Collections.Concurrent.ConcurrentDictionary<int, bool> held, TimeSpan lease, CancellationToken ct)
     {
         var every = TimeSpan.FromTicks(Math.Max(lease.Ticks / 3, TimeSpan.FromMilliseconds(50).Ticks));
+        var giveUpAfter = (long)(lease.TotalMilliseconds * 0.6);
+        var renewedAt = Environment.TickCount64;
         while (!ct.IsCancellationRequested)
         {
             await Task.Delay(every, ct);
+            var failed = false;
             foreach (var id in held.Keys)
             {
                 bool renewed;
                 try { renewed = store.RenewStepClaim(id, replica.Id, lease); }
-                catch (Exception e) when (e is not OperationCanceledException) { LogSweepFailed(log, e); continue; }
+                catch (Exception e) when (e is not OperationCanceledException) { LogSweepFailed(log, e); failed = true; continue; }
                 if (!renewed && held.TryRemove(id, out _)) LogClaimLost(log, id);
             }
+            if (!failed) renewedAt = Environment.TickCount64;
+            else if (Environment.TickCount64 - renewedAt > giveUpAfter)
+                foreach (var id in held.Keys)
+                    if (held.TryRemove(id, out _)) LogClaimLost(log, id);
         }
     }
 
@@ -322,6 +333,8 @@ internal sealed partial class OutboxWorker(ChangeStore store, OutboxQueue outbox
         return store.UpdateAsync(id, c =>
         {
             var s = c.Steps[index];
+            // Another replica took the change over and attempted the step since (this one's claim ended): its attempt decides.
+            if (s.Attempts != attempt) return [];
             s.Description = description;
             if (parkOn is not null && outcome is StepOutcome.Retry parked)
             {

@@ -199,7 +199,8 @@ public sealed partial class Reviewers(ISlackApi slack, IOptions<SlackOptions> op
         // A replica that has not read the group yet starts from the last members any replica read: approvals can still be
         // checked while Slack is down, and a fresh reading by another replica spares a Slack call.
         if (cache is null && Stored(group) is { } stored) cache = stored;
-        if (cache is { } c && time.GetUtcNow() - c.At < CacheFor) return c.Members;
+        // A reading dated in the future (another replica's clock runs fast) is not fresh: it is read again.
+        if (cache is { } c && time.GetUtcNow() - c.At is var age && age >= TimeSpan.Zero && age < CacheFor) return c.Members;
         Task<IReadOnlyList<string>?> task;
         lock (gate) task = refreshing is { IsCompleted: false } running ? running : refreshing = RefreshAsync(group);
         try

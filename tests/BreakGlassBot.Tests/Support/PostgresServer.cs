@@ -38,7 +38,7 @@ public sealed class PostgresServer : IAsyncLifetime
 
     /// <summary>Starts the server (again) on its port and data directory; returns once it accepts connections.</summary>
     public Task StartAsync() => RunAs(Environment.UserName == "root",
-        $"{OwnBin()}/pg_ctl -D {dataDir}/db -l {dataDir}/log -w -o \"-p {port} -k {dataDir} -c listen_addresses=127.0.0.1 -c fsync=off\" start");
+        $"{OwnBin()}/pg_ctl -D {dataDir}/db -l {dataDir}/log -w -o \"-p {port} -k {dataDir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=1000\" start");
 
     /// <summary>
     /// Kills the server as a crash or a failover does (<c>pg_ctl -m immediate</c>: no checkpoint, every connection cut); the

@@ -94,6 +94,7 @@ public sealed class TestBot : IAsyncDisposable
         };
         foreach (var (k, v) in settings ?? new Dictionary<string, string?>()) all[k] = v;
         WithDefaultDeclarers(all);
+        await OnPostgresWhenAskedAsync(all);
         // Many tests post Slack's own example payloads, each from its own workspace and app: the origin is checked only by
         // tests that name the expected one (Slack:TeamId, Slack:EnterpriseId, Slack:AppId) or ask for it (CheckOrigin).
         var checkOrigin = new[] { "Slack:TeamId", "Slack:EnterpriseId", "Slack:AppId", CheckOrigin }.Any(k => all.GetValueOrDefault(k) is not null);
@@ -108,6 +109,27 @@ public sealed class TestBot : IAsyncDisposable
         await app.StartAsync();
         var url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new TestBot { App = app, Http = new HttpClient { BaseAddress = new Uri(url) }, Url = url, DataDirectory = dataDirectory, Slack = slack, Logs = logs, ownsDirectory = owns };
+    }
+
+    /// <summary>
+    /// BGB_TEST_STORE=PostgreSql runs every bot a test starts on its own new database on the server BGB_TEST_POSTGRES names
+    /// (the whole suite on the PostgreSQL engine; not part of CI's run). A test that chooses its store keeps its choice.
+    /// </summary>
+    static async Task OnPostgresWhenAskedAsync(Dictionary<string, string?> settings)
+    {
+        if (!string.Equals(Environment.GetEnvironmentVariable("BGB_TEST_STORE"), "PostgreSql", StringComparison.OrdinalIgnoreCase)
+            || settings.ContainsKey("Storage:Store") || settings.ContainsKey("Sandbox:Enabled")) return;
+        var server = Environment.GetEnvironmentVariable("BGB_TEST_POSTGRES")
+            ?? throw new InvalidOperationException("BGB_TEST_STORE=PostgreSql needs BGB_TEST_POSTGRES, a connection string to a server the tests may create databases on.");
+        var name = "bgb_" + Guid.NewGuid().ToString("N");
+        await using (var conn = new Npgsql.NpgsqlConnection(server))
+        {
+            await conn.OpenAsync();
+            await using var create = new Npgsql.NpgsqlCommand($"CREATE DATABASE {name}", conn);
+            await create.ExecuteNonQueryAsync();
+        }
+        settings["Storage:Store"] = "PostgreSql";
+        settings["Storage:ConnectionString"] = new Npgsql.NpgsqlConnectionStringBuilder(server) { Database = name }.ConnectionString;
     }
 
     /// <summary>A setting (not the bot's) that turns the origin check on without naming the workspace: it is learned from auth.test.</summary>
