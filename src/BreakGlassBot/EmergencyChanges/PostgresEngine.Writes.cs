@@ -406,9 +406,9 @@ internal sealed partial class PostgresEngine
                 cmd.Parameters.AddWithValue("k", key);
                 await cmd.ExecuteNonQueryAsync();
             }
-            catch (NpgsqlException)
+            catch (Exception e) when (e is NpgsqlException or InvalidOperationException)
             {
-                // The session is gone or going: closing it below releases the lock all the same.
+                // The session is gone or going (the connection broke): closing it below releases the lock all the same.
             }
             finally
             {

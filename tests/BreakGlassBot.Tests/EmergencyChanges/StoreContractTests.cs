@@ -578,6 +578,19 @@ public sealed class PostgresStoreContractTests(PostgresServer postgres) : StoreC
     }
 
     [Fact]
+    public async Task ALockWhoseSessionEndedIsKnownToBeLostAndIsTakenByTheOther()
+    {
+        await using var held = await First.LockAsync("github-team-bypass:acme/ops:hubot");
+        Assert.True(await held.StillHeldAsync());
+        // A failover or an administrator ends the holder's session: PostgreSQL frees the lock, and the holder must learn it
+        // before it records a decision the lock was meant to protect.
+        Sql("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid()");
+        await using var taken = await Second.LockAsync("github-team-bypass:acme/ops:hubot").WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(await taken.StillHeldAsync());
+        Assert.False(await held.StillHeldAsync());
+    }
+
+    [Fact]
     public async Task AReplicaFrozenWhileHoldingTheHeadStallsTheOthersForSecondsNotForever()
     {
         await First.DeclareAsync(Draft("before"), Declared);
