@@ -90,7 +90,8 @@ public class AuditVerificationTests : IAsyncLifetime
         Assert.Contains($"#{firstBad}", report["message"]!.GetValue<string>());
     }
 
-    static async Task<(int Code, string Output)> MainAsync(params string[] args)
+    /// <summary>The command line as an operator runs it, its console captured (the console and Postgres collections run alone).</summary>
+    internal static async Task<(int Code, string Output)> MainAsync(params string[] args)
     {
         var (stdout, stderr) = (Console.Out, Console.Error);
         using var captured = new StringWriter();

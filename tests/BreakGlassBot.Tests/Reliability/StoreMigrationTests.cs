@@ -27,19 +27,7 @@ public class StoreMigrationTests(PostgresServer postgres) : IAsyncLifetime
         try { Directory.Delete(data, true); } catch (IOException) { }
     }
 
-    static async Task<(int Code, string Output)> RunAsync(params string[] args)
-    {
-        var (stdout, stderr) = (Console.Out, Console.Error);
-        using var captured = new StringWriter();
-        Console.SetOut(captured);
-        Console.SetError(captured);
-        try { return (await Program.Main(args), captured.ToString()); }
-        finally
-        {
-            Console.SetOut(stdout);
-            Console.SetError(stderr);
-        }
-    }
+    static Task<(int Code, string Output)> RunAsync(params string[] args) => Evidence.AuditVerificationTests.MainAsync(args);
 
     /// <summary>verify-audit's verdict without where it looked: "audit trail intact: N event(s), last #S, last hash H".</summary>
     static string Verdict(string output) => Regex.Match(output, @"audit trail [^\n]*").Value.Trim();
