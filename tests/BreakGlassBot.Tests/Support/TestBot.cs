@@ -129,7 +129,9 @@ public sealed class TestBot : IAsyncDisposable
             await create.ExecuteNonQueryAsync();
         }
         settings["Storage:Store"] = "PostgreSql";
-        settings["Storage:ConnectionString"] = new Npgsql.NpgsqlConnectionStringBuilder(server) { Database = name }.ConnectionString;
+        // Many bots live at once in a test run: small pools whose idle connections close soon, or the server runs out of clients.
+        settings["Storage:ConnectionString"] = new Npgsql.NpgsqlConnectionStringBuilder(server)
+        { Database = name, MaxPoolSize = 10, ConnectionIdleLifetime = 2, ConnectionPruningInterval = 1 }.ConnectionString;
     }
 
     /// <summary>A setting (not the bot's) that turns the origin check on without naming the workspace: it is learned from auth.test.</summary>
