@@ -578,6 +578,22 @@ public sealed class PostgresStoreContractTests(PostgresServer postgres) : StoreC
     }
 
     [Fact]
+    public async Task AMultiHostConnectionStringFindsThePrimaryPastAHostThatIsDown()
+    {
+        var port = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        port.Start();
+        var closed = ((System.Net.IPEndPoint)port.LocalEndpoint).Port;
+        port.Stop();
+        var real = new NpgsqlConnectionStringBuilder(connectionString);
+        // The first host is down (a failed primary); the second is the live one, and only a primary is taken.
+        var multi = new NpgsqlConnectionStringBuilder(connectionString) { Host = $"127.0.0.1:{closed},{real.Host}:{real.Port}", TargetSessionAttributes = "primary" };
+        using var store = new ChangeStore(new PostgresEngine(multi.ConnectionString, TimeProvider.System));
+        var (change, created) = await store.DeclareAsync(Draft("through the second host"), Declared);
+        Assert.True(created);
+        Assert.Equal("through the second host", First.Get(change.Id)!.Summary);
+    }
+
+    [Fact]
     public async Task ALockWhoseSessionEndedIsKnownToBeLostAndIsTakenByTheOther()
     {
         await using var held = await First.LockAsync("github-team-bypass:acme/ops:hubot");
