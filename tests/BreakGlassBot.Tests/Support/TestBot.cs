@@ -121,12 +121,18 @@ public sealed class TestBot : IAsyncDisposable
             || settings.ContainsKey("Storage:Store") || settings.ContainsKey("Sandbox:Enabled")) return;
         var server = Environment.GetEnvironmentVariable("BGB_TEST_POSTGRES")
             ?? throw new InvalidOperationException("BGB_TEST_STORE=PostgreSql needs BGB_TEST_POSTGRES, a connection string to a server the tests may create databases on.");
-        var name = "bgb_" + Guid.NewGuid().ToString("N");
+        // One database per data directory: a test that restarts its bot on the same directory finds its data again.
+        var name = "bgb_" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(
+            Path.GetFullPath(settings["Storage:DataDirectory"]!))))[..24];
         await using (var conn = new Npgsql.NpgsqlConnection(server))
         {
             await conn.OpenAsync();
-            await using var create = new Npgsql.NpgsqlCommand($"CREATE DATABASE {name}", conn);
-            await create.ExecuteNonQueryAsync();
+            await using var exists = new Npgsql.NpgsqlCommand($"SELECT 1 FROM pg_database WHERE datname = '{name}'", conn);
+            if (await exists.ExecuteScalarAsync() is null)
+            {
+                await using var create = new Npgsql.NpgsqlCommand($"CREATE DATABASE {name}", conn);
+                await create.ExecuteNonQueryAsync();
+            }
         }
         settings["Storage:Store"] = "PostgreSql";
         // Many bots live at once in a test run: small pools whose idle connections close soon, or the server runs out of clients.
