@@ -153,8 +153,6 @@ internal sealed partial class OutboxWorker(ChangeStore store, OutboxQueue outbox
     : BackgroundService
 {
     readonly Dictionary<string, IStepHandler> byKind = handlers.ToDictionary(h => h.Kind);
-    // Parking on a workspace-wide error and deciding whether it is news are one step, so two changes cannot both tell.
-    readonly SemaphoreSlim parkGate = new(1, 1);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -275,14 +273,13 @@ internal sealed partial class OutboxWorker(ChangeStore store, OutboxQueue outbox
                 ? code : null;
             if (parkOn is not null && SlackErrors.Classify(parkOn) == SlackErrorKind.Workspace)
             {
-                // Told once for the whole workspace: only when no other step is parked on the same error already.
-                await parkGate.WaitAsync(ct);
-                try
+                // Told once for the whole workspace: only when no other step is parked on the same error already. Deciding
+                // whether it is news and parking are one step under a store lock, so two changes (on any replicas) cannot both tell.
+                await using (await store.LockAsync("slack-parked:" + parkOn, ct))
                 {
                     var news = !ParkedSteps.AnyParkedOn(store, parkOn, except: (id, index));
                     latest = await RecordAsync(id, index, attempt, outcome, description, parkOn, news);
                 }
-                finally { parkGate.Release(); }
             }
             else latest = await RecordAsync(id, index, attempt, outcome, description, parkOn, tell: parkOn is not null);
             if (parkOn is not null) lock (parkedKinds) parkedKinds.Add(ParkedSteps.IsTokenError(parkOn) ? AnyKind : step.Kind);
