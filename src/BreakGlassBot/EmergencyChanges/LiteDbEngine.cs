@@ -59,9 +59,16 @@ internal sealed class LiteDbEngine : StoreEngine
         queries.LatestOpenBypass(mode, team, login, now, except);
     public override EmergencyChange? LatestUnrevokedBypass(string mode, string team, string login, int except) => queries.LatestUnrevokedBypass(mode, team, login, except);
 
-    public override IReadOnlyList<EmergencyChange> ClaimDueSteps(DateTimeOffset now, string owner, TimeSpan lease, int limit) =>
-        // At most the claims held now are skipped: reading that many more due changes still fills the limit.
-        [.. queries.WithDueSteps(now, limit + stepClaims.Held).Where(c => stepClaims.TryClaim(c.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), owner, lease)).Take(limit)];
+    public override IReadOnlyList<EmergencyChange> ClaimDueSteps(DateTimeOffset now, string owner, TimeSpan lease, int limit)
+    {
+        // One claimer at a time, so the claims held are counted as they are: reading that many more due changes than the
+        // limit still fills it.
+        lock (claiming)
+            return [.. queries.WithDueSteps(now, limit + stepClaims.Held)
+                .Where(c => stepClaims.TryClaim(c.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), owner, lease)).Take(limit)];
+    }
+
+    readonly Lock claiming = new();
     public override bool RenewStepClaim(int id, string owner, TimeSpan lease) => stepClaims.Renew(id.ToString(System.Globalization.CultureInfo.InvariantCulture), owner, lease);
     public override void ReleaseStepClaim(int id, string owner) => stepClaims.Release(id.ToString(System.Globalization.CultureInfo.InvariantCulture), owner);
 
